@@ -1,0 +1,71 @@
+"""The typed outputs contract between platform stacks and the stacks built on them.
+
+Platform stacks export exactly these keys; team stacks read them through a ``StackReference`` and validate
+them with the same models, so a renamed or missing output is a clear error instead of a silent ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Annotated, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class RegionOutputs(Contract):
+    vpc_id: Annotated[str, Field(alias="vpcId")]
+    vpc_cidr: Annotated[str, Field(alias="vpcCidr")]
+
+
+class PlatformOutputs(Contract):
+    environment: str
+    account_id: Annotated[str, Field(alias="accountId")]
+    partition: str
+    primary_region: Annotated[str, Field(alias="primaryRegion")]
+    regions: dict[str, RegionOutputs]
+
+
+class ContractError(Exception):
+    """The values handed to ``export_contract`` do not match the contract model."""
+
+
+def to_wire(model: type[BaseModel], values: dict[str, Any], path: str = "") -> dict[str, Any]:
+    """Key ``values`` (by field name) by the contract's output names, checking that every field is present."""
+    fields = model.model_fields
+    missing = sorted(set(fields) - set(values))
+    extra = sorted(set(values) - set(fields))
+    if missing or extra:
+        raise ContractError(f"{model.__name__}{path}: missing {missing}, unexpected {extra}")
+    wire: dict[str, Any] = {}
+    for name, info in fields.items():
+        value = values[name]
+        nested = _nested_model(info.annotation)
+        if nested is not None and isinstance(value, dict):
+            if get_origin(info.annotation) is dict:
+                value = {key: to_wire(nested, item, f"{path}.{name}[{key}]") for key, item in value.items()}
+            else:
+                value = to_wire(nested, value, f"{path}.{name}")
+        wire[info.alias or name] = value
+    return wire
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def export_contract(model: type[BaseModel], **values: Any) -> dict[str, Any]:
+    """Export every key of the contract as a stack output; return what was exported."""
+    wire = to_wire(model, values)
+    for key, value in wire.items():
+        pulumi.export(key, value)
+    return wire

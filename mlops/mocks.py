@@ -1,0 +1,279 @@
+"""Deterministic, type-aware mock outputs for offline synthesis.
+
+Under the Pulumi SDK's mock monitor no provider runs, so every output a program reads (an ARN fed into a
+policy, an endpoint fed into a kubeconfig) comes from here. Values are derived only from the resource's type,
+logical name, inputs and its provider's region, so two previews of the same stack are identical and outputs
+that feed other resources look like what AWS would return.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any, Callable
+
+import pulumi
+
+AWS_PROVIDER = "pulumi:providers:aws"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _uuid(seed: str) -> str:
+    h = digest(seed, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+class Context:
+    """What an output generator may know about one resource."""
+
+    def __init__(self, args: pulumi.runtime.MockResourceArgs, partition: str, account: str, region: str):
+        self.type = args.typ
+        self.name = args.name
+        self.inputs = args.inputs
+        self.partition = partition
+        self.account = account
+        self.region = region
+
+    @property
+    def service(self) -> str:
+        # "aws:s3/bucketV2:BucketV2" -> "s3"
+        module = self.type.split(":")[1] if self.type.count(":") >= 2 else "index"
+        return module.split("/")[0]
+
+    def physical(self, key: str = "name") -> str:
+        value = self.inputs.get(key)
+        return value if isinstance(value, str) and value else f"{self.name}-{digest(self.type, self.name, length=7)}"
+
+    def arn(self, resource: str, *, service: str | None = None, regional: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service or self.service}:{self.region if regional else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
+
+
+Generator = Callable[[Context], tuple[str, dict[str, Any]]]
+
+
+def _short_id(prefix: str) -> Generator:
+    def generate(ctx: Context) -> tuple[str, dict[str, Any]]:
+        rid = f"{prefix}-{digest(ctx.type, ctx.name)}"
+        return rid, {"arn": ctx.arn(f"{_ec2_kind(prefix)}/{rid}")}
+
+    return generate
+
+
+_EC2_KINDS = {
+    "vpc": "vpc", "subnet": "subnet", "igw": "internet-gateway", "nat": "natgateway", "rtb": "route-table",
+    "sg": "security-group", "eipalloc": "elastic-ip", "vpce": "vpc-endpoint", "fl": "vpc-flow-log",
+    "tgw": "transit-gateway", "tgw-attach": "transit-gateway-attachment", "lt": "launch-template",
+    "acl": "network-acl",
+}
+
+
+def _ec2_kind(prefix: str) -> str:
+    return _EC2_KINDS.get(prefix, prefix)
+
+
+def _vpc(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid, out = _short_id("vpc")(ctx)
+    return rid, {
+        **out,
+        "defaultSecurityGroupId": f"sg-{digest(rid, 'default')}",
+        "defaultRouteTableId": f"rtb-{digest(rid, 'main')}",
+        "defaultNetworkAclId": f"acl-{digest(rid, 'acl')}",
+        "mainRouteTableId": f"rtb-{digest(rid, 'main')}",
+        "ownerId": ctx.account,
+    }
+
+
+def _bucket(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical("bucket")
+    return name, {
+        "bucket": name,
+        "arn": f"arn:{ctx.partition}:s3:::{name}",
+        "bucketDomainName": f"{name}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{name}.s3.{ctx.region}.amazonaws.com",
+        "region": ctx.region,
+    }
+
+
+def _iam_named(kind: str) -> Generator:
+    def generate(ctx: Context) -> tuple[str, dict[str, Any]]:
+        name = ctx.physical()
+        path = ctx.inputs.get("path") or "/"
+        return name, {"name": name, "arn": ctx.arn(f"{kind}{path}{name}", regional=False), "uniqueId": digest(name).upper()}
+
+    return generate
+
+
+def _kms_key(ctx: Context) -> tuple[str, dict[str, Any]]:
+    key_id = ("mrk-" + digest(ctx.name, length=32)) if ctx.inputs.get("multiRegion") else _uuid(ctx.name)
+    return key_id, {"keyId": key_id, "arn": ctx.arn(f"key/{key_id}")}
+
+
+def _kms_replica(ctx: Context) -> tuple[str, dict[str, Any]]:
+    primary = str(ctx.inputs.get("primaryKeyArn") or "")
+    key_id = primary.rsplit("/", 1)[-1] if "/" in primary else "mrk-" + digest(ctx.name, length=32)
+    return key_id, {"keyId": key_id, "arn": ctx.arn(f"key/{key_id}")}
+
+
+def _kms_alias(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    return name, {"arn": ctx.arn(name), "targetKeyArn": ctx.inputs.get("targetKeyId")}
+
+
+def _log_group(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    return name, {"name": name, "arn": ctx.arn(f"log-group:{name}")}
+
+
+def _named_arn(kind: str) -> Generator:
+    def generate(ctx: Context) -> tuple[str, dict[str, Any]]:
+        name = ctx.physical()
+        return name, {"name": name, "arn": ctx.arn(f"{kind}{name}")}
+
+    return generate
+
+
+def _ecr_repository(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    return name, {
+        "name": name,
+        "arn": ctx.arn(f"repository/{name}"),
+        "registryId": ctx.account,
+        "repositoryUrl": f"{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com/{name}",
+    }
+
+
+def _eks_cluster(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    oidc = digest(ctx.region, name, length=32).upper()
+    ca = base64.b64encode(f"mock-ca-{name}".encode()).decode()
+    return name, {
+        "name": name,
+        "arn": ctx.arn(f"cluster/{name}"),
+        "endpoint": f"https://{oidc}.gr7.{ctx.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": ca},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{ctx.region}.amazonaws.com/id/{oidc}"}]}],
+        "vpcConfig": {
+            **(ctx.inputs.get("vpcConfig") or {}),
+            "clusterSecurityGroupId": f"sg-{digest(name, 'cluster')}",
+            "vpcId": f"vpc-{digest(name, 'vpc')}",
+        },
+        "status": "ACTIVE",
+    }
+
+
+def _db_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical("identifier")
+    address = f"{name}.{digest(ctx.account, ctx.region, length=12)}.{ctx.region}.rds.amazonaws.com"
+    port = ctx.inputs.get("port") or 5432
+    return name, {
+        "identifier": name,
+        "arn": ctx.arn(f"db:{name}", service="rds"),
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "resourceId": "db-" + digest(name, length=26).upper(),
+        "masterUserSecrets": [{"secretArn": ctx.arn(f"secret:rds!{name}-{digest(name, length=6)}", service="secretsmanager"), "kmsKeyId": ctx.inputs.get("masterUserSecretKmsKeyId"), "secretStatus": "active"}],
+    }
+
+
+GENERATORS: dict[str, Generator] = {
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/subnet:Subnet": _short_id("subnet"),
+    "aws:ec2/internetGateway:InternetGateway": _short_id("igw"),
+    "aws:ec2/natGateway:NatGateway": _short_id("nat"),
+    "aws:ec2/eip:Eip": _short_id("eipalloc"),
+    "aws:ec2/routeTable:RouteTable": _short_id("rtb"),
+    "aws:ec2/securityGroup:SecurityGroup": _short_id("sg"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _short_id("sg"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _short_id("vpce"),
+    "aws:ec2/flowLog:FlowLog": _short_id("fl"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _short_id("lt"),
+    "aws:ec2transitgateway/transitGateway:TransitGateway": _short_id("tgw"),
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": _short_id("tgw-attach"),
+    "aws:ec2transitgateway/peeringAttachment:PeeringAttachment": _short_id("tgw-attach"),
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketV2:BucketV2": _bucket,
+    "aws:iam/role:Role": _iam_named("role"),
+    "aws:iam/policy:Policy": _iam_named("policy"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _iam_named("oidc-provider"),
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/replicaKey:ReplicaKey": _kms_replica,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:sns/topic:Topic": _named_arn(""),
+    "aws:sqs/queue:Queue": _named_arn(""),
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:rds/instance:Instance": _db_instance,
+}
+
+
+def _snake_to_wire_default(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    kind = ctx.type.rsplit(":", 1)[-1].lower()
+    return f"{ctx.name}-{digest(ctx.type, ctx.name, length=8)}", {"arn": ctx.arn(f"{kind}/{name}")}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Mocks whose outputs are derived from partition, account, provider region and resource name."""
+
+    def __init__(self, partition: str = "aws", account: str = "123456789012", default_region: str = "us-east-1"):
+        self.partition = partition
+        self.account = account
+        self.default_region = default_region
+        self.provider_regions: dict[str, str] = {}
+        self.stack_outputs: Callable[[str], dict[str, Any]] | None = None
+
+    def region_of(self, provider_ref: str | None) -> str:
+        if not provider_ref:
+            return self.default_region
+        # A provider reference is "<urn>::<id>".
+        return self.provider_regions.get(provider_ref.rsplit("::", 1)[0], self.default_region)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}-provider-id", dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs.get("name") or args.name)
+            outputs = self.stack_outputs(name) if self.stack_outputs else {}
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+        ctx = Context(args, self.partition, self.account, self.region_of(args.provider))
+        generator = GENERATORS.get(args.typ)
+        if generator is None:
+            if args.typ.startswith("kubernetes:"):
+                return _kubernetes(ctx)
+            rid, extra = _snake_to_wire_default(ctx)
+        else:
+            rid, extra = generator(ctx)
+        state = dict(args.inputs)
+        state.update(extra)
+        state.setdefault("id", rid)
+        if args.typ.startswith("aws:"):
+            state.setdefault("tagsAll", args.inputs.get("tags") or {})
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        # The program does no data-source lookups (configuration says what they would return); the one
+        # exception is the engine's own getResource, answered by the monitor itself.
+        return {}, None
+
+
+def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
+    metadata = dict(ctx.inputs.get("metadata") or {})
+    name = metadata.get("name") or f"{ctx.name}-{digest(ctx.type, ctx.name, length=8)}"
+    metadata.setdefault("name", name)
+    namespace = metadata.get("namespace")
+    rid = f"{namespace}/{name}" if namespace else str(name)
+    state = dict(ctx.inputs)
+    state["metadata"] = {**metadata, "uid": _uuid(ctx.type + ctx.name)}
+    if ctx.type.startswith("kubernetes:helm.sh/v3:Release"):
+        state["status"] = {"name": ctx.inputs.get("name") or ctx.name, "namespace": ctx.inputs.get("namespace"), "status": "deployed", "version": ctx.inputs.get("version")}
+        rid = str(ctx.inputs.get("name") or ctx.name)
+    return rid, state

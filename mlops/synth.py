@@ -1,0 +1,289 @@
+"""Offline synthesis: run the Pulumi program of a stack under the SDK's own mock monitor.
+
+Nothing here talks to a cloud or to the Pulumi engine. The program in ``stacks/__main__.py`` runs exactly as it
+would under ``pulumi preview``, but its resource monitor is ``CapturingMonitor``, a subclass of the SDK's
+``MockMonitor`` that records every complete registration (type, name, parent, provider, inputs, options and
+dependencies). The result is one document shaped like ``pulumi preview --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.config import (
+    CONFIG_NAMESPACE,
+    PLATFORM_KEY,
+    ConfigError,
+    parse_platform,
+    read_stack_config,
+)
+
+PROJECT = "mlops-platform"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = REPO_ROOT / "stacks" / "__main__.py"
+DEFAULT_STACKS_DIR = REPO_ROOT / "stacks"
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+PLACEHOLDER_SECRET = "offline-placeholder-secret"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class ProgramError(Exception):
+    """The Pulumi program failed while building a resource; the message names that resource."""
+
+
+def wire_to_json(value: Any) -> Any:
+    """Protobuf Struct values as JSON: integral floats back to ints, secrets redacted but still marked."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [wire_to_json(item) for item in value]
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return {SECRET_SIG_KEY: SECRET_SIG, "value": "[secret]"}
+        return {key: wire_to_json(item) for key, item in value.items()}
+    return value
+
+
+def _struct(message: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return wire_to_json(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+
+def _make_monitor_class():
+    # Imported lazily: pulumi is a heavy import and config errors need not pay for it.
+    from pulumi.runtime.mocks import MockMonitor
+
+    class CapturingMonitor(MockMonitor):
+        """The SDK's mock monitor, recording each complete registration for the preview document."""
+
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            self.registrations: list[dict[str, Any]] = []
+            self.stack_outputs: dict[str, Any] = {}
+            self.recording = False
+            self._lock = threading.Lock()
+
+        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+            urn = self.make_urn(request.parent, request.type, request.name)
+            inputs = _struct(request.object)
+            if request.type == "pulumi:providers:aws" and isinstance(inputs.get("region"), str):
+                self.mocks.provider_regions[urn] = inputs["region"]
+            response = super().RegisterResource(request)
+            if self.recording:
+                record = _registration(request, urn, inputs, response.id if request.custom else "")
+                with self._lock:
+                    self.registrations.append(record)
+            return response
+
+        def RegisterResourceOutputs(self, request):  # noqa: N802
+            if self.recording and request.urn.split("::")[2] == STACK_TYPE:
+                self.stack_outputs = _struct(request.outputs)
+            return super().RegisterResourceOutputs(request)
+
+    return CapturingMonitor
+
+
+def _registration(request: Any, urn: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    timeouts = request.customTimeouts
+    state: dict[str, Any] = {
+        "type": request.type,
+        "urn": urn,
+        "custom": bool(request.custom),
+        "parent": request.parent,
+        "provider": request.provider,
+        "inputs": inputs,
+        "protect": bool(request.protect),
+        "retainOnDelete": bool(request.retainOnDelete),
+        "dependencies": sorted(set(request.dependencies)),
+        "propertyDependencies": {
+            key: sorted(set(deps.urns)) for key, deps in sorted(request.propertyDependencies.items())
+        },
+        "ignoreChanges": list(request.ignoreChanges),
+        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+        "aliases": [_alias(alias) for alias in request.aliases],
+        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        "customTimeouts": {
+            key: getattr(timeouts, key) for key in ("create", "update", "delete") if getattr(timeouts, key)
+        },
+    }
+    if rid:
+        state["id"] = rid
+    return state
+
+
+def _alias(alias: Any) -> Any:
+    if alias.urn:
+        return alias.urn
+    spec = alias.spec
+    return {key: getattr(spec, key) for key in ("name", "type", "stack", "project") if getattr(spec, key)}
+
+
+@dataclass
+class StackSource:
+    """A stack file read and validated: what the program will see as its config."""
+
+    stack: str
+    path: Path
+    kind: str  # "platform"
+    config: dict[str, str]
+    secret_keys: list[str]
+    partition: str
+    account: str
+    region: str
+
+
+def load_source(stack: str, stacks_dir: Path) -> StackSource:
+    """Read and validate a stack file before any resource exists (ConfigError / UnknownStackError)."""
+    path, raw = read_stack_config(Path(stacks_dir), stack)
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        substituted, had_secret = _substitute_secrets(value)
+        config[str(key)] = substituted if isinstance(substituted, str) else json.dumps(substituted)
+        if had_secret:
+            secret_keys.append(str(key))
+    if PLATFORM_KEY in raw:
+        platform = parse_platform(_substitute_secrets(raw[PLATFORM_KEY])[0], path)
+        return StackSource(
+            stack, path, "platform", config, secret_keys,
+            platform.partition, platform.account_id, platform.primary_region.name,
+        )
+    raise ConfigError(path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY}")
+
+
+def _substitute_secrets(value: Any) -> tuple[Any, bool]:
+    """`secure:` values cannot be decrypted offline: a placeholder stands in, and the key is marked secret."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return PLACEHOLDER_SECRET, True
+        found = False
+        result = {}
+        for key, item in value.items():
+            result[key], secret = _substitute_secrets(item)
+            found = found or secret
+        return result, found
+    if isinstance(value, list):
+        items = [_substitute_secrets(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
+def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path = PROGRAM) -> dict[str, Any]:
+    """Run the program for ``stack`` under the mock monitor; return the preview document.
+
+    The Pulumi runtime keeps global state, so call this once per process (the CLI does; tests use a
+    subprocess per stack).
+    """
+    source = load_source(stack, stacks_dir)
+
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
+
+    from mlops.mocks import PlatformMocks
+
+    mocks = PlatformMocks(source.partition, source.account, source.region)
+    monitor = _make_monitor_class()(mocks)
+    pulumi.runtime.set_all_config(source.config, source.secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
+    # set_mocks installs (and finishes) a root stack of its own; run the program the way the language host
+    # does instead, in a fresh Stack whose outputs are registered when the program is done.
+    settings.set_root_resource(None)
+    monitor.recording = True
+
+    def run_program() -> None:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        runpy.run_path(str(program), run_name="__main__")
+
+    try:
+        _sync_await(run_in_stack(run_program))
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every program failure becomes one named message
+        raise ProgramError(_describe_failure(exc, monitor.registrations)) from exc
+    return build_document(stack, monitor.registrations, monitor.stack_outputs)
+
+
+def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -> str:
+    import pulumi
+
+    culprit = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, pulumi.Resource):
+            culprit = candidate
+    if culprit is not None:
+        what = f"{getattr(culprit, '_type', type(culprit).__name__)} {getattr(culprit, '_name', '?')!r}"
+    elif registrations:
+        last = registrations[-1]
+        what = f"{last['type']} {last['urn'].rsplit('::', 1)[-1]!r} (the last resource registered)"
+    else:
+        what = "the program, before any resource was registered"
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"error while building {what}: {type(exc).__name__}{': ' + detail if detail else ''}"
+
+
+def build_document(stack: str, registrations: list[dict[str, Any]], outputs: dict[str, Any]) -> dict[str, Any]:
+    ordered = _creation_order(registrations)
+    steps = [
+        {"op": "create", "urn": state["urn"], "provider": state["provider"], "newState": state} for state in ordered
+    ]
+    return {
+        "stack": stack,
+        "project": PROJECT,
+        "steps": steps,
+        "changeSummary": {"create": len(steps)},
+        "outputs": outputs,
+    }
+
+
+def _creation_order(registrations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A deterministic order in which every resource follows its parent, provider and dependencies."""
+    import heapq
+
+    by_urn = {state["urn"]: state for state in registrations}
+    edges: dict[str, set[str]] = {urn: set() for urn in by_urn}
+    waiting: dict[str, int] = {urn: 0 for urn in by_urn}
+    for urn, state in by_urn.items():
+        before = {state["parent"], state["provider"].rsplit("::", 1)[0] if state["provider"] else ""}
+        before.update(state["dependencies"])
+        for other in before:
+            if other in by_urn and other != urn:
+                edges[other].add(urn)
+                waiting[urn] += 1
+    ready = [urn for urn, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[dict[str, Any]] = []
+    while ready:
+        urn = heapq.heappop(ready)
+        order.append(by_urn[urn])
+        for child in edges[urn]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    return order
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlops.synth STACK STACKS_DIR``: print the document as JSON (used for isolation)."""
+    args = argv if argv is not None else sys.argv[1:]
+    document = synthesize(args[0], Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR)
+    json.dump(document, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

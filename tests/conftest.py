@@ -1,0 +1,65 @@
+"""Shared fixtures: offline synthesis of stacks, once per test session.
+
+Synthesis is the expensive step and the Pulumi runtime keeps global state, so each stack is synthesised in a
+subprocess (`mlops preview --json`) once per session; pytest-xdist workers share the result through a
+locked cache file under the session's base temp folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+STACKS = REPO / "stacks"
+FIXTURES = REPO / "tests" / "fixtures" / "stacks"
+MLOPS = [sys.executable, "-m", "mlops"]
+
+
+def run_mlops(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, as a user would."""
+    return subprocess.run(
+        [*MLOPS, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
+    )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """``synth(stack, stacks_dir=STACKS)``: the preview document of a stack, synthesised once per session."""
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    cache = shared / "synth-cache"
+    cache.mkdir(exist_ok=True)
+
+    def get(stack: str, stacks_dir: Path = STACKS) -> dict[str, Any]:
+        key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}".encode()).hexdigest()[:16]
+        target = cache / f"{stack}-{key}.json"
+        with open(cache / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not target.exists():
+                result = run_mlops("preview", stack, "--json", "--stacks-dir", str(stacks_dir))
+                assert result.returncode == 0, result.stderr
+                target.write_text(result.stdout)
+        return json.loads(target.read_text())
+
+    return get
+
+
+def states(document: dict[str, Any], type_: str | None = None) -> list[dict[str, Any]]:
+    """The newState of every step, optionally only those of one type."""
+    found = [step["newState"] for step in document["steps"]]
+    return [state for state in found if type_ is None or state["type"] == type_]
+
+
+def by_name(document: dict[str, Any], name: str) -> dict[str, Any]:
+    matches = [state for state in states(document) if state["urn"].rsplit("::", 1)[-1] == name]
+    assert len(matches) == 1, f"{name}: {len(matches)} resources"
+    return matches[0]
