@@ -6,7 +6,7 @@ them with the same models, so a renamed or missing output is a clear error inste
 
 from __future__ import annotations
 
-from typing import Any, Annotated, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -85,18 +86,22 @@ def preview(
 @app.command()
 def schema(
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Write the schema here instead of stdout.")
+        Path | None, typer.Option("--output", "-o", help="Write the schema here instead of stdout.")
     ] = None,
 ) -> None:
     """Write the JSON Schema of stack files (for editors' YAML support)."""
     from mlops.schema import stack_file_schema
 
-    text = json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
+    emit(json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n", output)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print ``text``, or write it whole to ``output`` (never a half-written file)."""
     if output is None:
         typer.echo(text, nl=False)
     else:
         write_atomically(output, text)
-        typer.echo(f"wrote {output}")
+        typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()
@@ -105,8 +110,9 @@ def graph(
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
     fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",
     from_file: Annotated[
-        Optional[Path], typer.Option("--from", help="Read a saved `mlops preview --json` document instead.")
+        Path | None, typer.Option("--from", help="Read a saved `mlops preview --json` document instead.")
     ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the diagram here.")] = None,
 ) -> None:
     """Draw the component tree of a stack with its cross-component dependencies (Mermaid or DOT)."""
     from mlops.graph import FORMATS, render_graph
@@ -114,7 +120,7 @@ def graph(
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
     document = guarded(lambda: load_document(stack, stacks_dir, from_file))
-    typer.echo(render_graph(document, fmt))
+    emit(render_graph(document, fmt) + "\n", output)
 
 
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:

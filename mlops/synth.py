@@ -74,7 +74,7 @@ def _make_monitor_class():
             self.recording = False
             self._lock = threading.Lock()
 
-        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        def RegisterResource(self, request):
             urn = self.make_urn(request.parent, request.type, request.name)
             inputs = _struct(request.object)
             if request.type == "pulumi:providers:aws" and isinstance(inputs.get("region"), str):
@@ -86,7 +86,7 @@ def _make_monitor_class():
                     self.registrations.append(record)
             return response
 
-        def RegisterResourceOutputs(self, request):  # noqa: N802
+        def RegisterResourceOutputs(self, request):
             if self.recording and request.urn.split("::")[2] == STACK_TYPE:
                 self.stack_outputs = _struct(request.outputs)
             return super().RegisterResourceOutputs(request)
@@ -212,7 +212,7 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
         _sync_await(run_in_stack(run_program))
     except ConfigError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every program failure becomes one named message
+    except Exception as exc:
         raise ProgramError(_describe_failure(exc, monitor.registrations)) from exc
     return build_document(stack, monitor.registrations, monitor.stack_outputs)
 

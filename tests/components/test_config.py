@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from components.config import (
     ConfigError,
@@ -48,7 +49,7 @@ def test_valid_config_parses_with_defaults():
 
 def test_models_are_frozen():
     cfg = parse_platform(valid(), "f.yaml")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.environment = "prod"  # type: ignore[misc]
 
 
