@@ -96,6 +96,12 @@ class RegionConfig(Model):
                 )
         if len(set(self.availability_zones)) != len(self.availability_zones):
             raise _KeyedValueError(("availability-zones",), "availability zones must be distinct")
+        from components.cidr import SubnetPlanError, plan_subnets
+
+        try:
+            plan_subnets(self.vpc_cidr, self.availability_zones)
+        except SubnetPlanError as exc:
+            raise _KeyedValueError(("vpc-cidr",), str(exc)) from None
         return self
 
     @property

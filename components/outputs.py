@@ -16,9 +16,19 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class SubnetIds(Contract):
+    public: list[str]
+    private: list[str]
+    isolated: list[str]
+
+
 class RegionOutputs(Contract):
     vpc_id: Annotated[str, Field(alias="vpcId")]
     vpc_cidr: Annotated[str, Field(alias="vpcCidr")]
+    subnet_ids: Annotated[SubnetIds, Field(alias="subnetIds")]
+    endpoint_security_group_id: Annotated[str, Field(alias="endpointSecurityGroupId")]
+    key_arns: Annotated[dict[str, str], Field(alias="keyArns")]
+    transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")]
 
 
 class PlatformOutputs(Contract):
@@ -26,6 +36,7 @@ class PlatformOutputs(Contract):
     account_id: Annotated[str, Field(alias="accountId")]
     partition: str
     primary_region: Annotated[str, Field(alias="primaryRegion")]
+    private_zone_id: Annotated[str, Field(alias="privateZoneId")]
     regions: dict[str, RegionOutputs]
 
 

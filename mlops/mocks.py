@@ -129,7 +129,7 @@ def _kms_alias(ctx: Context) -> tuple[str, dict[str, Any]]:
 
 def _log_group(ctx: Context) -> tuple[str, dict[str, Any]]:
     name = ctx.physical()
-    return name, {"name": name, "arn": ctx.arn(f"log-group:{name}")}
+    return name, {"name": name, "arn": ctx.arn(f"log-group:{name}", service="logs")}
 
 
 def _named_arn(kind: str) -> Generator:
@@ -184,6 +184,22 @@ def _db_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _transit_gateway(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid, out = _short_id("tgw")(ctx)
+    return rid, {
+        **out,
+        "associationDefaultRouteTableId": f"tgw-rtb-{digest(rid, 'association')}",
+        "propagationDefaultRouteTableId": f"tgw-rtb-{digest(rid, 'association')}",
+        "ownerId": ctx.account,
+    }
+
+
+def _hosted_zone(ctx: Context) -> tuple[str, dict[str, Any]]:
+    zone_id = "Z" + digest(ctx.name, str(ctx.inputs.get("name")), length=20).upper()
+    servers = [f"ns-{int(digest(zone_id, str(i), length=3), 16)}.awsdns-{i:02d}.org" for i in range(4)]
+    return zone_id, {"zoneId": zone_id, "arn": f"arn:{ctx.partition}:route53:::hostedzone/{zone_id}", "nameServers": servers}
+
+
 GENERATORS: dict[str, Generator] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _short_id("subnet"),
@@ -196,7 +212,8 @@ GENERATORS: dict[str, Generator] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": _short_id("vpce"),
     "aws:ec2/flowLog:FlowLog": _short_id("fl"),
     "aws:ec2/launchTemplate:LaunchTemplate": _short_id("lt"),
-    "aws:ec2transitgateway/transitGateway:TransitGateway": _short_id("tgw"),
+    "aws:ec2transitgateway/transitGateway:TransitGateway": _transit_gateway,
+    "aws:route53/zone:Zone": _hosted_zone,
     "aws:ec2transitgateway/vpcAttachment:VpcAttachment": _short_id("tgw-attach"),
     "aws:ec2transitgateway/peeringAttachment:PeeringAttachment": _short_id("tgw-attach"),
     "aws:s3/bucket:Bucket": _bucket,

@@ -4,29 +4,72 @@ import pulumi
 
 from components.base import aws_provider
 from components.config import parse_platform, stack_file, tags_for
-from components.network import RegionalNetwork, RegionalNetworkArgs
+from components.encryption import KeyRing, KeyRingArgs
+from components.network import (
+    GlobalNetwork,
+    GlobalNetworkArgs,
+    RegionalNetwork,
+    RegionalNetworkArgs,
+    RegionLink,
+    zone_name,
+)
 from components.outputs import PlatformOutputs, export_contract
 
 stack = pulumi.get_stack()
-cfg = parse_platform(
-    pulumi.Config("mlops").get_object("platform"), stack_file("stacks", stack)
-)
+cfg = parse_platform(pulumi.Config("mlops").get_object("platform"), stack_file("stacks", stack))
 tags = tags_for(cfg.tags, cfg.environment)
+multi_region = len(cfg.regions) > 1
 
-regions: dict[str, dict] = {}
+providers: dict[str, pulumi.ProviderResource] = {}
+keyrings: dict[str, KeyRing] = {}
+networks: dict[str, RegionalNetwork] = {}
 for region in cfg.regions:
     provider = aws_provider(f"aws-{region.name}", region.name, cfg.account_id)
-    network = RegionalNetwork(
+    providers[region.name] = provider
+    on_region = pulumi.ResourceOptions(provider=provider)
+    primary = keyrings.get(cfg.primary_region.name)
+    keyrings[region.name] = KeyRing(
+        f"keys-{region.name}",
+        KeyRingArgs(
+            environment=cfg.environment,
+            partition=cfg.partition,
+            account_id=cfg.account_id,
+            region=region.name,
+            primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
+            multi_region=multi_region,
+            tags=tags,
+        ),
+        opts=on_region,
+    )
+    networks[region.name] = RegionalNetwork(
         f"net-{region.name}",
         RegionalNetworkArgs(
+            environment=cfg.environment,
             region=region.name,
             cidr=region.vpc_cidr,
             availability_zones=list(region.availability_zones),
+            account_id=cfg.account_id,
+            logs_key_arn=keyrings[region.name].arn("logs"),
+            nat=cfg.nat,
+            internet_free=cfg.internet_free,
+            log_retention_days=cfg.log_retention_days,
+            cluster_name=f"mlops-{cfg.environment}-{region.name}",
+            partition=cfg.partition,
             tags=tags,
         ),
-        opts=pulumi.ResourceOptions(provider=provider),
+        opts=on_region,
     )
-    regions[region.name] = {"vpc_id": network.vpc.id, "vpc_cidr": region.vpc_cidr}
+
+global_network = GlobalNetwork(
+    "global",
+    GlobalNetworkArgs(
+        environment=cfg.environment,
+        account_id=cfg.account_id,
+        regions=[RegionLink(r.name, networks[r.name], providers[r.name]) for r in cfg.regions],
+        private_zone=zone_name(cfg.environment),
+        tags=tags,
+    ),
+)
 
 export_contract(
     PlatformOutputs,
@@ -34,5 +77,22 @@ export_contract(
     account_id=cfg.account_id,
     partition=cfg.partition,
     primary_region=cfg.primary_region.name,
-    regions=regions,
+    private_zone_id=global_network.private_zone.zone_id,
+    regions={
+        name: {
+            "vpc_id": network.vpc.id,
+            "vpc_cidr": network.args.cidr,
+            "subnet_ids": {
+                "public": network.subnet_ids("public"),
+                "private": network.subnet_ids("private"),
+                "isolated": network.subnet_ids("isolated"),
+            },
+            "endpoint_security_group_id": network.endpoint_security_group.id,
+            "key_arns": {purpose: key.arn for purpose, key in keyrings[name].keys.items()},
+            "transit_gateway_id": global_network.transit_gateways[name].id
+            if name in global_network.transit_gateways
+            else None,
+        }
+        for name, network in networks.items()
+    },
 )

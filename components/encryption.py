@@ -1,0 +1,197 @@
+"""Customer-managed KMS keys, one per purpose, so that a grant on one kind of data never opens another.
+
+Every key has rotation on, an explicit key policy (the account administers it; only the AWS services that must
+use it can, and only through themselves or for the account's own resources), an alias, and a 30-day deletion
+window in prod. In multi-region stacks the primary region's keys are multi-region primaries and every other
+region holds replicas of them, so data replicated across regions (artifacts, images) stays decryptable there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import child_opts
+
+PURPOSES = ("artifacts", "logs", "cluster-secrets", "database", "images", "volumes")
+
+# The AWS service each key serves through kms:ViaService (logs use a service principal instead).
+VIA_SERVICE = {
+    "artifacts": "s3",
+    "cluster-secrets": "eks",
+    "database": "rds",
+    "images": "ecr",
+    "volumes": "ec2",
+}
+USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def alias_name(environment: str, purpose: str) -> str:
+    return f"alias/mlops-{environment}-{purpose}"
+
+
+def key_policy(purpose: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """The explicit key policy of one purpose's key in one region."""
+    root = f"arn:{partition}:iam::{account_id}:root"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if purpose == "logs":
+        statements += [
+            {
+                "Sid": "CloudWatchLogsEncryptsOwnLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                    }
+                },
+            },
+            {
+                "Sid": "CloudTrailEncryptsOwnTrails",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+                    },
+                },
+            },
+            {
+                "Sid": "AlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ]
+    else:
+        service = VIA_SERVICE[purpose]
+        statements.append(
+            {
+                "Sid": f"UseThrough{service.upper()}Only",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": [*USE_ACTIONS, "kms:CreateGrant"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                        "kms:CallerAccount": account_id,
+                    }
+                },
+            }
+        )
+    if purpose == "volumes":
+        # Auto Scaling launches managed node groups' instances with encrypted volumes on its own role.
+        autoscaling = f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        statements += [
+            {
+                "Sid": "AutoScalingUsesVolumeKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "AutoScalingGrantsForVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ]
+    return {"Version": "2012-10-17", "Id": f"mlops-{purpose}", "Statement": statements}
+
+
+@dataclass(frozen=True)
+class KeyRingArgs:
+    environment: str
+    partition: str
+    account_id: str
+    region: str
+    # Primary key ARNs by purpose: set in secondary regions, whose keys are then replicas of these.
+    primaries: Mapping[str, pulumi.Input[str]] | None = None
+    multi_region: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+class KeyRing(pulumi.ComponentResource):
+    """One region's customer-managed keys, one per purpose, with aliases; replicas in secondary regions."""
+
+    keys: dict[str, aws.kms.Key | aws.kms.ReplicaKey]
+    aliases: dict[str, aws.kms.Alias]
+
+    def __init__(self, name: str, args: KeyRingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:encryption:KeyRing", name, None, opts)
+        deletion_window = 30 if args.is_prod else 7
+        stateful = child_opts(self, protect=args.is_prod)
+        self.keys, self.aliases = {}, {}
+        for purpose in PURPOSES:
+            policy = json.dumps(
+                key_policy(purpose, partition=args.partition, account_id=args.account_id, region=args.region)
+            )
+            description = f"mlops {args.environment} {purpose} ({args.region})"
+            tags = {**args.tags, "purpose": purpose}
+            if args.primaries is not None:
+                key: aws.kms.Key | aws.kms.ReplicaKey = aws.kms.ReplicaKey(
+                    f"{name}-{purpose}",
+                    aws.kms.ReplicaKeyArgs(
+                        primary_key_arn=args.primaries[purpose],
+                        description=description,
+                        policy=policy,
+                        deletion_window_in_days=deletion_window,
+                        enabled=True,
+                        tags=tags,
+                    ),
+                    opts=stateful,
+                )
+            else:
+                key = aws.kms.Key(
+                    f"{name}-{purpose}",
+                    aws.kms.KeyArgs(
+                        description=description,
+                        policy=policy,
+                        enable_key_rotation=True,
+                        rotation_period_in_days=365,
+                        deletion_window_in_days=deletion_window,
+                        multi_region=args.multi_region,
+                        key_usage="ENCRYPT_DECRYPT",
+                        customer_master_key_spec="SYMMETRIC_DEFAULT",
+                        tags=tags,
+                    ),
+                    opts=stateful,
+                )
+            self.keys[purpose] = key
+            self.aliases[purpose] = aws.kms.Alias(
+                f"{name}-{purpose}-alias",
+                aws.kms.AliasArgs(name=alias_name(args.environment, purpose), target_key_id=key.key_id),
+                opts=child_opts(self),
+            )
+        self.register_outputs({"keyArns": {purpose: key.arn for purpose, key in self.keys.items()}})
+
+    def arn(self, purpose: str) -> pulumi.Output[str]:
+        return self.keys[purpose].arn

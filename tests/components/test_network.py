@@ -1,0 +1,228 @@
+"""Network and encryption layers in the shipped stacks' offline previews."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.encryption import PURPOSES, key_policy
+from tests.conftest import FIXTURES, by_name, run_mlops, states
+
+PROD_REGIONS = ("us-east-1", "us-west-2")
+
+
+def in_region(document, type_, region):
+    return [s for s in states(document, type_) if f"::aws-{region}::" in s["provider"]]
+
+
+def test_prod_has_a_vpc_per_region_with_three_tiers_in_three_zones(synth):
+    prod = synth("prod")
+    assert {vpc["inputs"]["cidrBlock"] for vpc in states(prod, "aws:ec2/vpc:Vpc")} == {"10.30.0.0/16", "10.31.0.0/16"}
+    for region in PROD_REGIONS:
+        subnets = in_region(prod, "aws:ec2/subnet:Subnet", region)
+        assert len(subnets) == 9
+        tiers = sorted((s["inputs"]["tags"]["tier"], s["inputs"]["availabilityZone"]) for s in subnets)
+        assert tiers == sorted((tier, f"{region}{zone}") for tier in ("public", "private", "isolated") for zone in "abc")
+        assert all(s["inputs"]["mapPublicIpOnLaunch"] is False for s in subnets)
+    private = by_name(prod, "net-us-west-2-private-us-west-2b")["inputs"]
+    assert private["cidrBlock"] == "10.31.32.0/19"
+    assert private["tags"]["karpenter.sh/discovery"] == "mlops-prod-us-west-2"
+    assert private["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert by_name(prod, "net-us-west-2-public-us-west-2a")["inputs"]["tags"]["kubernetes.io/role/elb"] == "1"
+    assert by_name(prod, "net-us-west-2-private-us-west-2b")["parent"] == by_name(prod, "net-us-west-2")["urn"]
+
+
+def test_each_private_zone_routes_through_its_own_nat(synth):
+    prod = synth("prod")
+    nats = {s["urn"].rsplit("::", 1)[-1]: s for s in states(prod, "aws:ec2/natGateway:NatGateway")}
+    assert len(nats) == 6
+    for zone in "abc":
+        route = by_name(prod, f"net-us-east-1-private-us-east-1{zone}-default")
+        assert route["inputs"]["destinationCidrBlock"] == "0.0.0.0/0"
+        assert route["inputs"]["natGatewayId"] == nats[f"net-us-east-1-nat-us-east-1{zone}"]["id"]
+    public = by_name(prod, "net-us-east-1-public-default")["inputs"]
+    assert public["gatewayId"] == by_name(prod, "net-us-east-1-igw")["id"]
+    isolated_routes = [s for s in states(prod, "aws:ec2/route:Route") if "isolated" in s["urn"]]
+    assert isolated_routes == []
+
+
+def test_dev_has_one_shared_nat(synth):
+    dev = synth("dev")
+    nat = states(dev, "aws:ec2/natGateway:NatGateway")
+    assert len(nat) == 1
+    for zone in "ab":
+        assert by_name(dev, f"net-us-east-1-private-us-east-1{zone}-default")["inputs"]["natGatewayId"] == nat[0]["id"]
+
+
+def test_flow_log_per_vpc_into_an_encrypted_log_group(synth):
+    prod = synth("prod")
+    for region in PROD_REGIONS:
+        group = by_name(prod, f"net-{region}-flow-logs")["inputs"]
+        logs_key = by_name(prod, f"keys-{region}-logs")
+        assert group["kmsKeyId"] == prod["outputs"]["regions"][region]["keyArns"]["logs"]
+        assert logs_key["id"] in group["kmsKeyId"]
+        assert group["retentionInDays"] == 365
+        assert group["name"] == f"/mlops/prod/{region}/vpc-flow-logs"
+        flow = by_name(prod, f"net-{region}-flow-log")
+        assert flow["inputs"]["trafficType"] == "ALL"
+        assert flow["inputs"]["vpcId"] == by_name(prod, f"net-{region}-vpc")["id"]
+        assert flow["inputs"]["logDestinationType"] == "cloud-watch-logs"
+        trust = json.loads(by_name(prod, f"net-{region}-flow-logs-role")["inputs"]["assumeRolePolicy"])
+        assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+        policy = json.loads(by_name(prod, f"net-{region}-flow-logs-policy")["inputs"]["policy"])
+        resources = {r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+        assert all(r.startswith(f"arn:aws:logs:{region}:333333333333:log-group:/mlops/prod/{region}/vpc-flow-logs") for r in resources)
+
+
+def test_default_security_group_is_closed(synth):
+    for sg in states(synth("prod"), "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
+        assert sg["inputs"]["ingress"] == [] and sg["inputs"]["egress"] == []
+
+
+def test_endpoints(synth):
+    prod = synth("prod")
+    for region in PROD_REGIONS:
+        endpoints = in_region(prod, "aws:ec2/vpcEndpoint:VpcEndpoint", region)
+        interface = [e for e in endpoints if e["inputs"]["vpcEndpointType"] == "Interface"]
+        gateway = [e for e in endpoints if e["inputs"]["vpcEndpointType"] == "Gateway"]
+        assert len(interface) >= 12
+        names = {e["inputs"]["serviceName"] for e in interface}
+        for service in ("ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing",
+                        "autoscaling", "ssm", "sqs", "secretsmanager", "eks"):
+            assert f"com.amazonaws.{region}.{service}" in names
+        assert all(e["inputs"]["privateDnsEnabled"] is True for e in interface)
+        assert {e["inputs"]["serviceName"] for e in gateway} == {f"com.amazonaws.{region}.s3", f"com.amazonaws.{region}.dynamodb"}
+        assert all(len(e["inputs"]["routeTableIds"]) == 4 for e in gateway)  # 3 private + 1 isolated
+    sg = by_name(prod, "net-us-east-1-endpoints-sg")["inputs"]
+    assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.30.0.0/16"],
+                              "description": "HTTPS from the VPC"}]
+
+
+def test_transit_gateway_peering_and_routes(synth):
+    prod = synth("prod")
+    tgws = {s["urn"].rsplit("::", 1)[-1]: s for s in states(prod, "aws:ec2transitgateway/transitGateway:TransitGateway")}
+    assert set(tgws) == {"global-tgw-us-east-1", "global-tgw-us-west-2"}
+    peering = by_name(prod, "global-peering-us-east-1-us-west-2")
+    assert peering["inputs"]["transitGatewayId"] == tgws["global-tgw-us-east-1"]["id"]
+    assert peering["inputs"]["peerTransitGatewayId"] == tgws["global-tgw-us-west-2"]["id"]
+    assert peering["inputs"]["peerRegion"] == "us-west-2"
+    accepter = by_name(prod, "global-accept-us-east-1-us-west-2")
+    assert accepter["inputs"]["transitGatewayAttachmentId"] == peering["id"]
+    assert "::aws-us-west-2::" in accepter["provider"]
+    east = by_name(prod, "global-tgw-route-us-east-1-to-us-west-2")["inputs"]
+    assert east["destinationCidrBlock"] == "10.31.0.0/16" and east["transitGatewayAttachmentId"] == peering["id"]
+    vpc_route = by_name(prod, "global-vpc-route-us-west-2-0-to-us-east-1")["inputs"]
+    assert vpc_route["destinationCidrBlock"] == "10.30.0.0/16"
+    assert vpc_route["transitGatewayId"] == tgws["global-tgw-us-west-2"]["id"]
+    zone = by_name(prod, "global-private-zone")["inputs"]
+    assert zone["name"] == "prod.mlops.internal"
+    assert sorted(v["vpcRegion"] for v in zone["vpcs"]) == ["us-east-1", "us-west-2"]
+
+
+def test_single_region_stack_has_no_transit_gateway(synth):
+    assert states(synth("dev"), "aws:ec2transitgateway/transitGateway:TransitGateway") == []
+
+
+def test_keys_per_region(synth):
+    prod, dev = synth("prod"), synth("dev")
+    primaries = in_region(prod, "aws:kms/key:Key", "us-east-1")
+    replicas = in_region(prod, "aws:kms/replicaKey:ReplicaKey", "us-west-2")
+    assert len(primaries) == len(replicas) == len(PURPOSES) >= 5
+    for key in primaries:
+        assert key["inputs"]["enableKeyRotation"] is True
+        assert key["inputs"]["multiRegion"] is True
+        assert key["inputs"]["deletionWindowInDays"] == 30
+        assert key["protect"] is True
+    primary_arns = {k["urn"].rsplit("-", 1)[-1]: k for k in primaries}
+    for replica in replicas:
+        assert replica["protect"] is True
+        purpose = replica["inputs"]["tags"]["purpose"]
+        assert replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
+    assert primary_arns
+    for key in states(dev, "aws:kms/key:Key"):
+        assert key["protect"] is False and key["inputs"]["multiRegion"] is False
+        assert key["inputs"]["enableKeyRotation"] is True
+    alias = by_name(prod, "keys-us-west-2-logs-alias")["inputs"]
+    assert alias["name"] == "alias/mlops-prod-logs"
+
+
+def test_logs_key_policy_statements():
+    policy = key_policy("logs", partition="aws", account_id="333333333333", region="us-west-2")
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["AccountAdministersKey"]["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
+    logs = by_sid["CloudWatchLogsEncryptsOwnLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-west-2:333333333333:log-group:*"}
+    }
+    assert by_sid["CloudTrailEncryptsOwnTrails"]["Condition"]["StringEquals"] == {"aws:SourceAccount": "333333333333"}
+
+
+@pytest.mark.parametrize(("purpose", "service"), [("artifacts", "s3"), ("database", "rds"), ("images", "ecr"),
+                                                   ("cluster-secrets", "eks"), ("volumes", "ec2")])
+def test_service_keys_are_usable_only_through_their_service(purpose, service):
+    policy = key_policy(purpose, partition="aws-us-gov", account_id="333333333333", region="us-gov-west-1")
+    use = policy["Statement"][1]
+    assert use["Condition"] == {"StringEquals": {"kms:ViaService": f"{service}.us-gov-west-1.amazonaws.com",
+                                                  "kms:CallerAccount": "333333333333"}}
+    assert use["Principal"] == {"AWS": "arn:aws-us-gov:iam::333333333333:root"}
+
+
+def test_shipped_key_policy_is_the_builder_output(synth):
+    key = by_name(synth("staging"), "keys-us-east-1-database")
+    assert json.loads(key["inputs"]["policy"]) == key_policy(
+        "database", partition="aws", account_id="222222222222", region="us-east-1"
+    )
+
+
+def test_internet_free_stack_has_no_internet_gateway_or_nat(synth):
+    airgapped = synth("airgapped", FIXTURES)
+    assert states(airgapped, "aws:ec2/internetGateway:InternetGateway") == []
+    assert states(airgapped, "aws:ec2/natGateway:NatGateway") == []
+    assert states(airgapped, "aws:ec2/eip:Eip") == []
+    routes = states(airgapped, "aws:ec2/route:Route")
+    assert all(r["inputs"]["destinationCidrBlock"] != "0.0.0.0/0" for r in routes)
+    assert len([e for e in states(airgapped, "aws:ec2/vpcEndpoint:VpcEndpoint") if e["inputs"]["vpcEndpointType"] == "Interface"]) >= 24
+    assert all(s["inputs"]["tags"]["tier"] != "public" for s in states(airgapped, "aws:ec2/subnet:Subnet"))
+
+
+def write_stack(tmp_path, platform: dict):
+    import yaml
+
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": {"mlops:platform": platform}}))
+    return tmp_path
+
+
+def base_platform() -> dict:
+    import yaml
+
+    from tests.conftest import STACKS
+
+    return yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())["config"]["mlops:platform"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda p: p["regions"][1].update({"vpc-cidr": "10.30.128.0/17"}),
+         "mlops:platform.regions[1].vpc-cidr: 10.30.128.0/17 overlaps 10.30.0.0/16 of region us-east-1 (regions[0]); "
+         "allowed: non-overlapping CIDRs across regions"),
+        (lambda p: p["regions"][0].update({"vpc-cidr": "10.30.0.0/24"}),
+         "mlops:platform.regions[0].vpc-cidr: 10.30.0.0/24 is too small for 3 tiers of subnets in 3 zones; allowed: /22 or larger"),
+        (lambda p: p["regions"][1].update({"availability-zones": ["us-west-2a", "us-east-1b"]}),
+         "mlops:platform.regions[1].availability-zones[1]: 'us-east-1b' is not an availability zone of us-west-2"),
+        (lambda p: p.update({"internet-free": True}),
+         "mlops:platform.nat: 'one-per-az' contradicts internet-free: true; allowed with internet-free: 'none'"),
+    ],
+    ids=["overlapping-cidrs", "cidr-too-small", "az-in-wrong-region", "nat-with-internet-free"],
+)
+def test_bad_network_config_fails_before_any_resource(tmp_path, mutate, expected):
+    platform = base_platform()
+    mutate(platform)
+    stacks_dir = write_stack(tmp_path, platform)
+    result = run_mlops("preview", "bad", "--stacks-dir", str(stacks_dir))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {stacks_dir}/Pulumi.bad.yaml: {expected}")
+    assert result.stderr.count("\n") == 1
