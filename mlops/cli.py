@@ -123,6 +123,26 @@ def graph(
     emit(render_graph(document, fmt) + "\n", output)
 
 
+@app.command()
+def check(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to check.")] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+    everything: Annotated[bool, typer.Option("--all", help="Check every stack in the stacks folder (both cores).")] = False,
+    from_file: Annotated[Path | None, typer.Option("--from", help="Check a saved `mlops preview --json` document.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, sarif or markdown.")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+) -> None:
+    """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
+    from mlops.check import FORMATS, render, run_check
+
+    if fmt not in FORMATS:
+        fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
+    reports, _ = guarded(lambda: run_check(list(stacks or []), stacks_dir, from_file, everything))
+    emit(render(reports, fmt) + "\n", output)
+    if any(report.mandatory for report in reports):
+        raise typer.Exit(1)
+
+
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:
     """A preview document: synthesised now, or read from a saved `mlops preview --json`."""
     if from_file is None:

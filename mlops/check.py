@@ -1,0 +1,194 @@
+"""`mlops check`: the policy pack against stacks synthesised offline, reported as text, JSON, SARIF or Markdown."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from components.config import ConfigError, list_stacks, stack_file
+from mlops.analyzer import PolicyPackProcess, Violation
+
+FORMATS = ("text", "json", "sarif", "markdown")
+SARIF_LEVEL = {"mandatory": "error", "advisory": "warning", "remediate": "error", "disabled": "none"}
+
+
+@dataclass
+class StackReport:
+    stack: str
+    environment: str
+    resources: int
+    violations: list[Violation] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [violation for violation in self.violations if violation.mandatory]
+
+
+def document_environment(document: dict[str, Any]) -> str:
+    environment = (document.get("outputs") or {}).get("environment")
+    return environment if environment in ("dev", "staging", "prod") else "prod"
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(path, "(document)", f"not a readable preview JSON document ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
+        raise ConfigError(path, "steps", "missing; expected the output of `mlops preview --json`")
+    return document
+
+
+def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:
+    """Synthesis in a worker process: the Pulumi runtime's state is per process."""
+    from mlops.synth import synthesize
+
+    return synthesize(stack, Path(stacks_dir))
+
+
+def documents(stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool) -> list[tuple[str, dict, str]]:
+    """(stack, document, source file) for each stack to check."""
+    if from_file is not None:
+        document = load_saved(from_file)
+        return [(document.get("stack") or from_file.stem, document, str(from_file))]
+    names = list_stacks(stacks_dir) if everything else stacks
+    if not names:
+        raise ConfigError(None, "STACK", "name at least one stack, or pass --all or --from FILE")
+    for name in names:
+        if not stack_file(stacks_dir, name).is_file():
+            from components.config import UnknownStackError
+
+            raise UnknownStackError(name, stacks_dir, list_stacks(stacks_dir))
+    if len(names) == 1:
+        return [(names[0], synthesize_in_subprocess_isolated(names[0], stacks_dir), str(stack_file(stacks_dir, names[0])))]
+    # Each synthesis needs a fresh process; two workers use both cores.
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
+    return [(name, document, str(stack_file(stacks_dir, name))) for name, document in zip(names, results, strict=True)]
+
+
+def synthesize_in_subprocess_isolated(stack: str, stacks_dir: Path) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(synthesize_in_subprocess, stack, str(stacks_dir)).result()
+
+
+def run_check(stacks: list[str], stacks_dir: Path, from_file: Path | None = None, everything: bool = False) -> tuple[list[StackReport], float]:
+    """Check every document with one policy-pack process; returns the reports and the seconds spent in policies."""
+    from policies.pack import environment_config
+
+    reports: list[StackReport] = []
+    policy_seconds = 0.0
+    inputs = documents(stacks, stacks_dir, from_file, everything)
+    with PolicyPackProcess() as pack:
+        for stack, document, source in inputs:
+            environment = document_environment(document)
+            pack.configure(environment_config(environment))
+            started = time.perf_counter()
+            violations = pack.analyze(document)
+            policy_seconds += time.perf_counter() - started
+            reports.append(StackReport(stack, environment, len(document["steps"]), violations, source))
+    return reports, policy_seconds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reports
+
+
+def render(reports: list[StackReport], fmt: str) -> str:
+    return {"text": render_text, "json": render_json, "sarif": render_sarif, "markdown": render_markdown}[fmt](reports)
+
+
+def render_text(reports: list[StackReport]) -> str:
+    lines = []
+    for report in reports:
+        lines.append(f"{report.stack} ({report.environment}, {report.resources} resources): "
+                     f"{len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory")
+        for violation in report.violations:
+            detail = violation.message.split("\n", 1)[-1]
+            lines.append(f"  [{violation.enforcement}] {violation.policy}  {violation.urn or '(stack)'}")
+            lines.append(f"      {detail}")
+    return "\n".join(lines)
+
+
+def render_json(reports: list[StackReport]) -> str:
+    return json.dumps(
+        {
+            "stacks": [
+                {"stack": r.stack, "environment": r.environment, "resources": r.resources,
+                 "violations": [asdict(v) for v in r.violations]}
+                for r in reports
+            ],
+            "mandatory": sum(len(r.mandatory) for r in reports),
+        },
+        indent=2,
+    )
+
+
+def render_sarif(reports: list[StackReport]) -> str:
+    from policies.base import REGISTRY
+    from policies.pack import all_policies
+
+    all_policies()
+    names = sorted(REGISTRY)
+    rules = [
+        {
+            "id": name,
+            "name": name,
+            "shortDescription": {"text": REGISTRY[name].description},
+            "help": {"text": REGISTRY[name].remediation or REGISTRY[name].description},
+            "properties": {"tags": ["security", REGISTRY[name].area], "severity": REGISTRY[name].severity,
+                           "security-severity": {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "9.5"}.get(
+                               REGISTRY[name].severity, "5.0")},
+        }
+        for name in names
+    ]
+    results = []
+    for report in reports:
+        for violation in report.violations:
+            results.append({
+                "ruleId": violation.policy,
+                "ruleIndex": names.index(violation.policy) if violation.policy in names else 0,
+                "level": SARIF_LEVEL.get(violation.enforcement, "warning"),
+                "message": {"text": f"{violation.message.split(chr(10), 1)[-1]} ({violation.urn or report.stack})"},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": _relative(report.source)}, "region": {"startLine": 1}},
+                    "logicalLocations": [{"name": violation.urn or report.stack, "kind": "resource"}],
+                }],
+                "partialFingerprints": {"urnPolicy": f"{violation.urn}|{violation.policy}"},
+            })
+    return json.dumps({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "mlops-platform-security", "informationUri": "https://www.pulumi.com/docs/using-pulumi/crossguard/", "rules": rules}},
+                  "results": results}],
+    }, indent=2)
+
+
+def _relative(path: str) -> str:
+    from mlops.synth import REPO_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return path
+
+
+def render_markdown(reports: list[StackReport]) -> str:
+    total = sum(len(r.mandatory) for r in reports)
+    lines = [f"### Policy check: {'passed' if total == 0 else f'{total} mandatory violation(s)'}", ""]
+    lines += ["| stack | environment | resources | mandatory | advisory |", "| --- | --- | ---: | ---: | ---: |"]
+    for r in reports:
+        lines.append(f"| {r.stack} | {r.environment} | {r.resources} | {len(r.mandatory)} | {len(r.violations) - len(r.mandatory)} |")
+    details = [(r, v) for r in reports for v in r.violations]
+    if details:
+        lines += ["", "| stack | level | policy | resource | finding |", "| --- | --- | --- | --- | --- |"]
+        for r, v in details:
+            finding = v.message.split("\n", 1)[-1].replace("|", "\\|")
+            lines.append(f"| {r.stack} | {v.enforcement} | `{v.policy}` | `{v.urn.rsplit('::', 1)[-1] or '(stack)'}` | {finding} |")
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""The mlops-platform CrossGuard policy pack.
+
+Run by the Pulumi engine (`pulumi preview --policy-pack policies`) or by `mlops check` offline, which starts this
+same program the way the engine does and drives it over the Analyzer protocol.
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+from policies.pack import all_policies
+
+PolicyPack(
+    name="mlops-platform-security",
+    description="The mlops-platform security baseline: encryption, private networking, least privilege, "
+    "hardened workloads, tagging and protection of stateful resources.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=all_policies(),
+)
