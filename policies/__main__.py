@@ -6,7 +6,10 @@ same program the way the engine does and drives it over the Analyzer protocol.
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+from policies import speedups
 from policies.pack import all_policies
+
+speedups.install()
 
 PolicyPack(
     name="mlops-platform-security",

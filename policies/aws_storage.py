@@ -16,7 +16,7 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
 REPOSITORY = "aws:ecr/repository:Repository"
-PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 
 
 def truthy(value: object) -> bool:
