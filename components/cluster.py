@@ -1428,3 +1428,26 @@ class ByoCluster(pulumi.ComponentResource):
             self.k8s_provider, [self.keda_namespace],
         )
         self.register_outputs({"name": self.name, "context": cfg.kubeconfig_context})
+
+
+def cluster_outputs(cluster: ServingCluster | ByoCluster) -> dict[str, Any]:
+    """The values of the outputs contract's `ClusterOutputs` (by field name) for either kind of cluster."""
+    if isinstance(cluster, ServingCluster):
+        return {
+            "mode": "eks",
+            "name": cluster.name,
+            "endpoint": cluster.eks_cluster.endpoint,
+            "oidc_issuer": cluster.oidc_issuer,
+            "oidc_provider_arn": cluster.oidc_provider.arn,
+            "node_role_arn": cluster.node_role.arn,
+            "cluster_security_group_id": cluster.cluster_security_group_id,
+        }
+    return {
+        "mode": "byo",
+        "name": cluster.name,
+        "endpoint": None,
+        "oidc_issuer": None,
+        "oidc_provider_arn": None,
+        "node_role_arn": None,
+        "cluster_security_group_id": None,
+    }

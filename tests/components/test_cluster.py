@@ -14,6 +14,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.cluster import (
     CONTROL_PLANE_LOG_TYPES,
@@ -601,3 +603,47 @@ def test_byo_installs_keda_and_metrics_server_on_that_provider(byo):
     namespace = one(byo, "cluster-ns-keda")
     assert provider_urn(namespace) == provider
     assert namespace["urn"] in found["keda"]["dependencies"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every valid pool config yields a NodePool the Karpenter v1 schema accepts
+
+_durations = st.one_of(st.just("Never"), st.builds(lambda n, u: f"{n}{u}", st.integers(1, 999), st.sampled_from("smh")))
+
+
+@st.composite
+def pool_configs(draw) -> dict[str, Any]:
+    gpu = draw(st.booleans())
+    raw: dict[str, Any] = {
+        "name": draw(st.from_regex(r"^[a-z]([-a-z0-9]{0,20}[a-z0-9])?$", fullmatch=True)),
+        "capacity-type": draw(st.sampled_from(["on-demand", "spot"])),
+        "architectures": draw(st.lists(st.sampled_from(["amd64", "arm64"]), min_size=1, max_size=2, unique=True)),
+        "cpu-limit": draw(st.integers(1, 100_000)),
+        "memory-limit-gib": draw(st.integers(1, 1_000_000)),
+        "consolidation-policy": draw(st.sampled_from(["WhenEmpty", "WhenEmptyOrUnderutilized"])),
+        "consolidate-after": draw(_durations),
+        "expire-after": draw(_durations),
+        "disruption-budget": draw(st.one_of(st.builds(lambda n: f"{n}%", st.integers(0, 100)), st.integers(0, 50).map(str))),
+        "gpu": gpu,
+    }
+    if gpu or draw(st.booleans()):
+        raw["instance-families"] = draw(st.lists(st.sampled_from(["g5", "g6", "g6e", "p4d", "m7i", "c7g"]), min_size=1, unique=True))
+    else:
+        raw["instance-categories"] = draw(st.lists(st.sampled_from(list("cmrtg")), min_size=1, unique=True))
+    if gpu:
+        raw["gpu-limit"] = draw(st.integers(1, 10_000))
+    if draw(st.booleans()):
+        raw["weight"] = draw(st.integers(1, 100))
+    return raw
+
+
+@settings(max_examples=150, deadline=None)
+@given(pool_configs())
+def test_any_valid_pool_config_renders_a_schema_valid_node_pool(raw):
+    pool = NodePoolConfig.model_validate(raw)
+    spec = node_pool_spec(pool)
+    jsonschema.validate(
+        {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": pool.name}, "spec": spec},
+        KARPENTER_SCHEMA,
+    )
+    assert ("nvidia.com/gpu" in spec["limits"]) is pool.gpu
