@@ -647,3 +647,14 @@ def test_any_valid_pool_config_renders_a_schema_valid_node_pool(raw):
         KARPENTER_SCHEMA,
     )
     assert ("nvidia.com/gpu" in spec["limits"]) is pool.gpu
+
+
+def test_dev_cluster_has_a_public_endpoint_only_for_its_allow_list(synth_program):
+    doc = synth_program("cluster-dev", PROGRAM)
+    (state,) = states(doc, "aws:eks/cluster:Cluster")
+    assert state["inputs"]["name"] == "mlops-dev-us-east-1"
+    assert state["inputs"]["vpcConfig"]["endpointPublicAccess"] is True
+    assert state["inputs"]["vpcConfig"]["endpointPrivateAccess"] is True
+    assert state["inputs"]["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert state["inputs"]["deletionProtection"] is False
+    assert one(doc, "cluster-us-east-1-control-plane-logs")["inputs"]["retentionInDays"] == 30
