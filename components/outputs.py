@@ -41,6 +41,7 @@ class RegionOutputs(Contract):
     endpoint_security_group_id: Annotated[str, Field(alias="endpointSecurityGroupId")]
     key_arns: Annotated[dict[str, str], Field(alias="keyArns")]
     transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")]
+    cluster: ClusterOutputs | None
 
 
 class PlatformOutputs(Contract):

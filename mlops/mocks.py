@@ -169,6 +169,13 @@ def _eks_cluster(ctx: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _oidc_provider(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # IAM names an OIDC provider by its issuer URL without the scheme.
+    host = str(ctx.inputs.get("url") or ctx.name).removeprefix("https://")
+    arn = ctx.arn(f"oidc-provider/{host}", service="iam", regional=False)
+    return arn, {"arn": arn, "url": host}
+
+
 def _sqs_queue(ctx: Context) -> tuple[str, dict[str, Any]]:
     # A queue's id is its URL; policies and targets read `url` and `arn`.
     name = ctx.physical()
@@ -270,7 +277,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/policy:Policy": _iam_named("policy"),
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _iam_named("oidc-provider"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/replicaKey:ReplicaKey": _kms_replica,
     "aws:kms/alias:Alias": _kms_alias,
