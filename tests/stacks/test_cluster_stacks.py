@@ -10,7 +10,7 @@ import pytest
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES, cluster_name
 from components.config import load_platform
-from tests.conftest import STACKS, states
+from tests.conftest import FIXTURES, STACKS, states
 
 
 def name_of(state: dict[str, Any]) -> str:
@@ -155,3 +155,29 @@ def test_cluster_outputs_are_exported_through_the_contract(synth, stack):
         assert exported["clusterSecurityGroupId"].startswith("sg-")
         kubeconfig = json.loads(one(doc, f"cluster-{region}-k8s")["inputs"]["kubeconfig"])
         assert kubeconfig["clusters"][0]["cluster"]["server"] == exported["endpoint"]
+
+
+def test_platform_program_with_a_byo_cluster(synth):
+    doc = synth("platform-byo", FIXTURES)
+    types = {state["type"] for state in states(doc)}
+    assert not [t for t in types if t.startswith("aws:eks/")]
+    assert "mlops:cluster:ServingCluster" not in types
+    provider = one(doc, "cluster-k8s")
+    assert provider["type"] == "pulumi:providers:kubernetes"
+    assert provider["inputs"]["context"] == "onprem-serving"
+    # A path or a whole kubeconfig: either way the provider input is kept secret.
+    assert provider["inputs"]["kubeconfig"]["value"] == "[secret]"
+    releases = {
+        state["inputs"]["name"]: state["provider"].rsplit("::", 1)[0]
+        for state in states(doc, "kubernetes:helm.sh/v3:Release")
+    }
+    assert releases == {"keda": provider["urn"], "metrics-server": provider["urn"]}
+    assert doc["outputs"]["regions"]["us-east-1"]["cluster"] == {
+        "mode": "byo",
+        "name": "onprem-serving",
+        "endpoint": None,
+        "oidcIssuer": None,
+        "oidcProviderArn": None,
+        "nodeRoleArn": None,
+        "clusterSecurityGroupId": None,
+    }
