@@ -22,6 +22,18 @@ class SubnetIds(Contract):
     isolated: list[str]
 
 
+class ClusterOutputs(Contract):
+    """A region's serving cluster. In `byo` mode only `mode` and `name` (the kubeconfig context) are set."""
+
+    mode: str
+    name: str
+    endpoint: str | None
+    oidc_issuer: Annotated[str | None, Field(alias="oidcIssuer")]
+    oidc_provider_arn: Annotated[str | None, Field(alias="oidcProviderArn")]
+    node_role_arn: Annotated[str | None, Field(alias="nodeRoleArn")]
+    cluster_security_group_id: Annotated[str | None, Field(alias="clusterSecurityGroupId")]
+
+
 class RegionOutputs(Contract):
     vpc_id: Annotated[str, Field(alias="vpcId")]
     vpc_cidr: Annotated[str, Field(alias="vpcCidr")]
@@ -29,6 +41,7 @@ class RegionOutputs(Contract):
     endpoint_security_group_id: Annotated[str, Field(alias="endpointSecurityGroupId")]
     key_arns: Annotated[dict[str, str], Field(alias="keyArns")]
     transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")]
+    cluster: ClusterOutputs | None
 
 
 class PlatformOutputs(Contract):

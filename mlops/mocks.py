@@ -169,6 +169,63 @@ def _eks_cluster(ctx: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _oidc_provider(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # IAM names an OIDC provider by its issuer URL without the scheme.
+    host = str(ctx.inputs.get("url") or ctx.name).removeprefix("https://")
+    arn = ctx.arn(f"oidc-provider/{host}", service="iam", regional=False)
+    return arn, {"arn": arn, "url": host}
+
+
+def _sqs_queue(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # A queue's id is its URL; policies and targets read `url` and `arn`.
+    name = ctx.physical()
+    url = f"https://sqs.{ctx.region}.amazonaws.com/{ctx.account}/{name}"
+    return url, {"name": name, "arn": ctx.arn(name), "url": url}
+
+
+def _eks_node_group(ctx: Context) -> tuple[str, dict[str, Any]]:
+    cluster = str(ctx.inputs.get("clusterName") or "cluster")
+    name = ctx.physical("nodeGroupName")
+    return f"{cluster}:{name}", {
+        "nodeGroupName": name,
+        "arn": ctx.arn(f"nodegroup/{cluster}/{name}/{_uuid(ctx.name)}"),
+        "status": "ACTIVE",
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_uuid(ctx.name)}"}], "remoteAccessSecurityGroupId": ""}],
+    }
+
+
+def _eks_access_entry(ctx: Context) -> tuple[str, dict[str, Any]]:
+    cluster = str(ctx.inputs.get("clusterName") or "cluster")
+    principal = str(ctx.inputs.get("principalArn") or ctx.name)
+    kind = str(ctx.inputs.get("type") or "STANDARD")
+    user = principal.rsplit("/", 1)[-1]
+    return f"{cluster}:{principal}", {
+        "accessEntryArn": ctx.arn(f"access-entry/{cluster}/role/{ctx.account}/{user}/{_uuid(ctx.name)}"),
+        "userName": "system:node:{{EC2PrivateDNSName}}" if kind == "EC2_LINUX" else principal,
+        "kubernetesGroups": ["system:nodes"] if kind == "EC2_LINUX" else [],
+    }
+
+
+def _eks_pod_identity_association(ctx: Context) -> tuple[str, dict[str, Any]]:
+    cluster = str(ctx.inputs.get("clusterName") or "cluster")
+    association = "a-" + digest(ctx.type, ctx.name, length=17)
+    return f"{cluster},{association}", {
+        "associationId": association,
+        "associationArn": ctx.arn(f"podidentityassociation/{cluster}/{association}"),
+    }
+
+
+def _eks_addon(ctx: Context) -> tuple[str, dict[str, Any]]:
+    cluster = str(ctx.inputs.get("clusterName") or "cluster")
+    addon = str(ctx.inputs.get("addonName") or ctx.name)
+    return f"{cluster}:{addon}", {"arn": ctx.arn(f"addon/{cluster}/{addon}/{_uuid(ctx.name)}")}
+
+
+def _launch_template(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid, out = _short_id("lt")(ctx)
+    return rid, {**out, "latestVersion": 1, "defaultVersion": 1}
+
+
 def _db_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
     name = ctx.physical("identifier")
     address = f"{name}.{digest(ctx.account, ctx.region, length=12)}.{ctx.region}.rds.amazonaws.com"
@@ -211,7 +268,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _short_id("sg"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": _short_id("vpce"),
     "aws:ec2/flowLog:FlowLog": _short_id("fl"),
-    "aws:ec2/launchTemplate:LaunchTemplate": _short_id("lt"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:ec2transitgateway/transitGateway:TransitGateway": _transit_gateway,
     "aws:route53/zone:Zone": _hosted_zone,
     "aws:ec2transitgateway/vpcAttachment:VpcAttachment": _short_id("tgw-attach"),
@@ -220,15 +277,19 @@ GENERATORS: dict[str, Generator] = {
     "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/policy:Policy": _iam_named("policy"),
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _iam_named("oidc-provider"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/replicaKey:ReplicaKey": _kms_replica,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:sns/topic:Topic": _named_arn(""),
-    "aws:sqs/queue:Queue": _named_arn(""),
+    "aws:sqs/queue:Queue": _sqs_queue,
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "aws:eks/accessEntry:AccessEntry": _eks_access_entry,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _eks_pod_identity_association,
+    "aws:eks/addon:Addon": _eks_addon,
     "aws:rds/instance:Instance": _db_instance,
 }
 

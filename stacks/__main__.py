@@ -3,6 +3,14 @@
 import pulumi
 
 from components.base import aws_provider
+from components.cluster import (
+    ByoCluster,
+    ByoClusterArgs,
+    ServingCluster,
+    ServingClusterArgs,
+    cluster_name,
+    cluster_outputs,
+)
 from components.config import parse_platform, stack_file, tags_for
 from components.encryption import KeyRing, KeyRingArgs
 from components.network import (
@@ -53,7 +61,7 @@ for region in cfg.regions:
             nat=cfg.nat,
             internet_free=cfg.internet_free,
             log_retention_days=cfg.log_retention_days,
-            cluster_name=f"mlops-{cfg.environment}-{region.name}",
+            cluster_name=cluster_name(cfg.environment, region.name),
             partition=cfg.partition,
             tags=tags,
         ),
@@ -70,6 +78,34 @@ global_network = GlobalNetwork(
         tags=tags,
     ),
 )
+
+# Serving clusters: one EKS cluster per region, or one existing cluster reached by kubeconfig (byo).
+clusters: dict[str, ServingCluster | ByoCluster] = {}
+if cfg.cluster is not None and cfg.cluster.mode == "byo":
+    byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
+    clusters = {region.name: byo_cluster for region in cfg.regions}
+elif cfg.cluster is not None:
+    for region in cfg.regions:
+        network, keys = networks[region.name], keyrings[region.name]
+        clusters[region.name] = ServingCluster(
+            f"cluster-{region.name}",
+            ServingClusterArgs(
+                environment=cfg.environment,
+                region=region.name,
+                partition=cfg.partition,
+                account_id=cfg.account_id,
+                vpc_id=network.vpc.id,
+                private_subnet_ids=[subnet.id for subnet in network.private_subnets],
+                cluster_secrets_key_arn=keys.arn("cluster-secrets"),
+                logs_key_arn=keys.arn("logs"),
+                volumes_key_arn=keys.arn("volumes"),
+                cluster=cfg.cluster,
+                log_retention_days=cfg.log_retention_days,
+                tags=tags,
+            ),
+            # Nodes join through the network's NAT or VPC endpoints: build those first.
+            opts=pulumi.ResourceOptions(provider=providers[region.name], depends_on=[network]),
+        )
 
 export_contract(
     PlatformOutputs,
@@ -92,6 +128,7 @@ export_contract(
             "transit_gateway_id": global_network.transit_gateways[name].id
             if name in global_network.transit_gateways
             else None,
+            "cluster": cluster_outputs(clusters[name]) if name in clusters else None,
         }
         for name, network in networks.items()
     },

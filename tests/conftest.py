@@ -64,3 +64,42 @@ def by_name(document: dict[str, Any], name: str) -> dict[str, Any]:
     matches = [state for state in states(document) if state["urn"].rsplit("::", 1)[-1] == name]
     assert len(matches) == 1, f"{name}: {len(matches)} resources"
     return matches[0]
+
+
+FIXTURE_PROGRAMS = REPO / "tests" / "fixtures"
+_SYNTH_PROGRAM = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from mlops.synth import synthesize\n"
+    "json.dump(synthesize(sys.argv[1], Path(sys.argv[2]), program=Path(sys.argv[3])), sys.stdout)\n"
+)
+
+
+@pytest.fixture(scope="session")
+def synth_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """``synth_program(stack, program, stacks_dir=FIXTURES)``: a fixture program's preview, once per session.
+
+    Like ``synth`` but for a test program (``tests/fixtures/<name>/__main__.py``) that composes only some
+    components, run through ``mlops.synth.synthesize`` in a subprocess.
+    """
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    cache = shared / "synth-cache"
+    cache.mkdir(exist_ok=True)
+
+    def get(stack: str, program: str | Path, stacks_dir: Path = FIXTURES) -> dict[str, Any]:
+        program_path = Path(program) if Path(program).is_absolute() else FIXTURE_PROGRAMS / program / "__main__.py"
+        key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}|{program_path}".encode()).hexdigest()[:16]
+        target = cache / f"{stack}-{key}.json"
+        with open(cache / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not target.exists():
+                result = subprocess.run(
+                    [sys.executable, "-c", _SYNTH_PROGRAM, stack, str(stacks_dir), str(program_path)],
+                    cwd=REPO, capture_output=True, text=True, timeout=600,
+                )
+                assert result.returncode == 0, result.stderr
+                target.write_text(result.stdout)
+        return json.loads(target.read_text())
+
+    return get
