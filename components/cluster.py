@@ -1281,7 +1281,10 @@ class ServingCluster(pulumi.ComponentResource):
 
         self.nvidia_device_plugin: k8s.helm.v3.Release | None = None
         if any(pool.gpu for pool in cfg.node_pools or []):
-            self.namespaces[NVIDIA_NAMESPACE] = self._namespace(name, NVIDIA_NAMESPACE, "privileged", ready)
+            self.namespaces[NVIDIA_NAMESPACE] = self._namespace(
+                name, NVIDIA_NAMESPACE, "privileged", ready,
+                exception="the NVIDIA device plugin registers GPUs through the kubelet's host device-plugin socket",
+            )
             self.nvidia_device_plugin = self._release(
                 name,
                 "nvidia-device-plugin",
@@ -1303,9 +1306,9 @@ class ServingCluster(pulumi.ComponentResource):
             )
 
     def _namespace(
-        self, name: str, namespace: str, enforce: str, depends_on: Sequence[pulumi.Resource]
+        self, name: str, namespace: str, enforce: str, depends_on: Sequence[pulumi.Resource], exception: str | None = None
     ) -> k8s.core.v1.Namespace:
-        return _namespace(self, name, namespace, enforce, self.k8s_provider, depends_on)
+        return _namespace(self, name, namespace, enforce, self.k8s_provider, depends_on, exception)
 
     def _release(
         self,
@@ -1320,6 +1323,9 @@ class ServingCluster(pulumi.ComponentResource):
         return _release(self, name, chart, version, namespace, values, self.k8s_provider, depends_on, short)
 
 
+POD_SECURITY_EXCEPTION = "mlops.dev/pod-security-exception"
+
+
 def _namespace(
     owner: pulumi.Resource,
     name: str,
@@ -1327,8 +1333,12 @@ def _namespace(
     enforce: str,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
+    exception: str | None = None,
 ) -> k8s.core.v1.Namespace:
-    """A namespace with Pod Security admission labels (enforce as given, warn and audit at restricted)."""
+    """A namespace with Pod Security admission labels (enforce as given, warn and audit at restricted).
+
+    A namespace that cannot enforce `restricted` says why in the annotation the policy pack reads.
+    """
     return k8s.core.v1.Namespace(
         f"{name}-ns-{namespace}",
         k8s.core.v1.NamespaceInitArgs(
@@ -1340,6 +1350,7 @@ def _namespace(
                     "pod-security.kubernetes.io/audit": "restricted",
                     "app.kubernetes.io/managed-by": "pulumi",
                 },
+                annotations={POD_SECURITY_EXCEPTION: exception} if exception else None,
             )
         ),
         opts=child_opts(owner, provider=provider, depends_on=list(depends_on)),

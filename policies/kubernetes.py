@@ -14,6 +14,7 @@ from policies.base import environment, get, items, mapping, resource_policy
 MIN_UID = 10000
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 TOKEN_ANNOTATION = "mlops.dev/needs-service-account-token"
+POD_SECURITY_EXCEPTION = "mlops.dev/pod-security-exception"
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS = {
@@ -160,9 +161,13 @@ def _not_default_namespace(props, _args):
 def _pod_security(props, _args):
     level = get(props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
     name = get(props, "metadata", "name")
-    if name in ("kube-system", "kube-node-lease", "kube-public"):
+    if name in ("kube-system", "kube-node-lease", "kube-public") or level in ("restricted", "baseline"):
         return None
-    return None if level in ("restricted", "baseline") else f"namespace enforces pod security {level!r}; use restricted"
+    reason = get(props, "metadata", "annotations", POD_SECURITY_EXCEPTION)
+    if isinstance(reason, str) and reason.strip():
+        return None
+    return (f"namespace enforces pod security {level!r}; use restricted, or state why not in the "
+            f"{POD_SECURITY_EXCEPTION} annotation")
 
 
 def _workload_policy(name, description, check, severity=Severity.HIGH, remediation="", environment_aware=False):
@@ -209,7 +214,7 @@ POLICIES = [
     ),
     resource_policy(
         "k8s-namespace-pod-security", area="kubernetes", severity=Severity.HIGH,
-        description="Namespaces enforce the restricted (or baseline) Pod Security Standard.",
+        description="Namespaces enforce the restricted (or baseline) Pod Security Standard, or state why not.",
         types=["kubernetes:core/v1:Namespace"], check=_pod_security,
         remediation="Label the namespace pod-security.kubernetes.io/enforce: restricted.",
     ),
