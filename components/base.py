@@ -12,7 +12,7 @@ def child_opts(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = No
     return pulumi.ResourceOptions.merge(base, opts) if opts is not None else base
 
 
-def aws_provider(name: str, region: str, account_id: str, opts: pulumi.ResourceOptions | None = None) -> aws.Provider:
+def aws_provider(name: str, region: str, account_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> aws.Provider:
     """One explicit provider per region, pinned to the stack's account so a wrong profile cannot deploy."""
     return aws.Provider(
         name,

@@ -27,7 +27,8 @@ from pydantic import (
 
 CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
-KNOWN_KEYS = (PLATFORM_KEY,)
+TEAM_KEY = "mlops:team"
+KNOWN_KEYS = (PLATFORM_KEY, TEAM_KEY)
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
@@ -190,6 +191,14 @@ def tags_for(base: BaseTags, environment: str, **extra: str) -> dict[str, str]:
     }
     tags.update(extra)
     return tags
+
+
+def team_tags(team: TeamConfig) -> dict[str, str]:
+    """A team stack's tags: the team owns and pays for what its stack creates."""
+    base = BaseTags.model_validate(
+        {"team": team.name, "cost-center": team.cost_center, "data-classification": team.data_classification}
+    )
+    return tags_for(base, team.environment, stack=team_stack_name(team.name, team.environment))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -598,3 +607,234 @@ def _cluster_fits_environment(value: ClusterConfig | None, info: ValidationInfo)
 
 
 PlatformConfig.model_rebuild()
+
+# Model-team stacks (`mlops:team`): one team, one environment, built on one platform stack.
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DIGEST_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$")
+
+
+def image_is_pinned(image: str) -> bool:
+    return bool(_DIGEST_RE.match(image))
+
+
+def _check_quantity(parse, value: str) -> str:
+    parse(value)
+    return value
+
+
+class Quotas(Model):
+    """The namespace's ResourceQuota: what all the team's pods together may request."""
+
+    cpu: str
+    memory: str
+    gpus: Annotated[int, Field(ge=0, le=512)] = 0
+    pods: Annotated[int, Field(ge=1, le=5000)] = 50
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        from components.quantity import cpu_millis
+
+        return _check_quantity(cpu_millis, value)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        from components.quantity import memory_bytes
+
+        return _check_quantity(memory_bytes, value)
+
+
+class DataAccess(Model):
+    """A prefix of the platform's artifact bucket the team's workloads may read (or read and write)."""
+
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.\-/]*/$", max_length=200)]
+    access: Literal["read", "read-write"] = "read"
+
+
+class ModelResources(Model):
+    cpu: str = "500m"
+    memory: str = "1Gi"
+    gpus: Annotated[int, Field(ge=0, le=8)] = 0
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        from components.quantity import cpu_millis
+
+        return _check_quantity(cpu_millis, value)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        from components.quantity import memory_bytes
+
+        return _check_quantity(memory_bytes, value)
+
+
+class KedaTrigger(Model):
+    """A KEDA scaler trigger (https://keda.sh/docs/scalers/), passed through to the ScaledObject."""
+
+    type: Annotated[str, Field(min_length=1)]
+    metadata: dict[str, str]
+
+
+class Autoscaling(Model):
+    """Replica bounds and exactly one scaling signal: CPU utilisation, requests per second, or a KEDA trigger."""
+
+    min_replicas: Annotated[int, Field(alias="min-replicas", ge=0, le=100)] = 1
+    max_replicas: Annotated[int, Field(alias="max-replicas", ge=1, le=200)] = 3
+    cpu_target: Annotated[int | None, Field(alias="cpu-target", ge=10, le=95)] = None
+    rps_target: Annotated[int | None, Field(alias="rps-target", ge=1)] = None
+    keda: KedaTrigger | None = None
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> Autoscaling:
+        chosen = [key for key, value in (("cpu-target", self.cpu_target), ("rps-target", self.rps_target),
+                                         ("keda", self.keda)) if value is not None]
+        if len(chosen) != 1:
+            raise _KeyedValueError(
+                (), f"sets {', '.join(chosen) or 'no signal'}; allowed: exactly one of cpu-target, rps-target, keda"
+            )
+        if self.min_replicas > self.max_replicas:
+            raise _KeyedValueError(
+                ("min-replicas",), f"{self.min_replicas} is above max-replicas {self.max_replicas}"
+            )
+        if self.min_replicas == 0 and self.cpu_target is not None:
+            raise _KeyedValueError(
+                ("min-replicas",), "0 needs rps-target or keda (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+            )
+        return self
+
+
+class ModelVersion(Model):
+    name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=20)]
+    image: Annotated[str, Field(max_length=300)]
+    weight: Annotated[int, Field(ge=0, le=100)]
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not _IMAGE_RE.match(value):
+            raise ValueError(f"{value!r} is not an image reference; allowed: registry/name:tag or registry/name@sha256:<64 hex>")
+        if not image_is_pinned(value):
+            tail = value.rsplit("/", 1)[-1]
+            if ":" not in tail or tail.endswith(":latest"):
+                raise ValueError(f"{value!r} has no fixed tag; allowed: a version tag, or a digest (@sha256:...)")
+        return value
+
+
+class ModelSpec(Model):
+    name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=30)]
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    health_path: Annotated[str, Field(alias="health-path", pattern=r"^/[A-Za-z0-9_./-]*$")] = "/healthz"
+    resources: ModelResources = ModelResources()
+    autoscaling: Autoscaling = Autoscaling(**{"cpu-target": 70})
+    versions: Annotated[list[ModelVersion], Field(min_length=1, max_length=5)]
+
+    @model_validator(mode="after")
+    def _weights(self) -> ModelSpec:
+        names = [version.name for version in self.versions]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _KeyedValueError(("versions", index, "name"), f"version {name!r} is listed twice")
+        total = sum(version.weight for version in self.versions)
+        if total != 100:
+            weights = " + ".join(str(version.weight) for version in self.versions)
+            raise _KeyedValueError(("versions",), f"weights {weights} = {total}; allowed: weights summing to 100")
+        return self
+
+
+class TeamOwners(Model):
+    """Who owns the team's namespace: an SSO group and the IAM role its members sign in with."""
+
+    sso_group: Annotated[str, Field(alias="sso-group", min_length=1)]
+    role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")]
+
+
+class TeamConfig(Model):
+    """The configuration of one model team's stack (`mlops:team`)."""
+
+    name: Annotated[str, Field(pattern=_DNS_LABEL, min_length=2, max_length=30)]
+    environment: Literal["dev", "staging", "prod"]
+    platform_stack: Annotated[str, Field(alias="platform-stack", pattern=r"^[A-Za-z0-9_.\-/]+$")]
+    regions: Annotated[list[str], Field(min_length=1, max_length=4)]
+    owners: TeamOwners
+    cost_center: Annotated[str, Field(alias="cost-center", min_length=1, max_length=128)]
+    data_classification: Annotated[
+        Literal["public", "internal", "confidential", "restricted"], Field(alias="data-classification")
+    ]
+    quotas: Quotas
+    data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
+    models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _dns_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(_DNS_LABEL, value):
+            raise ValueError(
+                f"{value!r} is not a DNS-1123 label; allowed: lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _team_rules(self) -> TeamConfig:
+        names = [model.name for model in self.models]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _KeyedValueError(("models", index, "name"), f"model {name!r} is listed twice")
+        for index, region in enumerate(self.regions):
+            if not _REGION_RE.match(region):
+                raise _KeyedValueError(("regions", index), f"{region!r} is not an AWS region name")
+        if self.environment == "prod":
+            for m_index, model in enumerate(self.models):
+                for v_index, version in enumerate(model.versions):
+                    if not image_is_pinned(version.image):
+                        raise _KeyedValueError(
+                            ("models", m_index, "versions", v_index, "image"),
+                            f"{version.image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
+                        )
+                if model.autoscaling.min_replicas == 0:
+                    raise _KeyedValueError(
+                        ("models", m_index, "autoscaling", "min-replicas"), "0 (scale to zero) is not allowed in prod"
+                    )
+        demand = gpu_demand(self.models)
+        if demand > self.quotas.gpus:
+            raise _KeyedValueError(
+                ("quotas", "gpus"),
+                f"{self.quotas.gpus} is below the models' GPU demand of {demand} "
+                "(GPUs per pod x max-replicas x versions, summed over models)",
+            )
+        pods = sum(model.autoscaling.max_replicas * len(model.versions) for model in self.models)
+        if pods > self.quotas.pods:
+            raise _KeyedValueError(
+                ("quotas", "pods"), f"{self.quotas.pods} is below the models' {pods} pods at max-replicas"
+            )
+        return self
+
+    @property
+    def namespace(self) -> str:
+        return f"team-{self.name}"
+
+
+def gpu_demand(models: list[ModelSpec]) -> int:
+    """GPUs the models can hold at once: every version of every model at max replicas."""
+    return sum(model.resources.gpus * model.autoscaling.max_replicas * len(model.versions) for model in models)
+
+
+def parse_team(raw: Any, file: str | Path | None) -> TeamConfig:
+    if raw is None:
+        raise ConfigError(file, TEAM_KEY, "missing; a team stack needs this key")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(file, TEAM_KEY, "must be a mapping, got a string") from None
+    return validate_model(TeamConfig, raw, file, TEAM_KEY)
+
+
+def team_stack_name(team: str, environment: str) -> str:
+    return f"team-{team}-{environment}"

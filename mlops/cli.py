@@ -143,6 +143,79 @@ def check(
         raise typer.Exit(1)
 
 
+team_app = typer.Typer(help="Model-team self-service: new team stacks, validation, listing.", no_args_is_help=True)
+app.add_typer(team_app, name="team")
+
+
+@team_app.command("new")
+def team_new(
+    team: Annotated[str, typer.Argument(help="Team name (a DNS-1123 label, e.g. fraud).")],
+    env: Annotated[str, typer.Option("--env", help="Environment: dev, staging or prod.")],
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+    platform_stack: Annotated[str | None, typer.Option(help="Platform stack to build on (default: the environment).")] = None,
+    owner_group: Annotated[str | None, typer.Option("--owner-group", help="SSO group that owns the team.")] = None,
+    owner_role_arn: Annotated[str | None, typer.Option("--owner-role-arn", help="IAM role the owners sign in with.")] = None,
+    cost_center: Annotated[str | None, typer.Option("--cost-center")] = None,
+    data_classification: Annotated[str, typer.Option("--data-classification")] = "internal",
+    cpu: Annotated[str, typer.Option("--cpu", help="CPU quota, e.g. 8 or 500m.")] = "8",
+    memory: Annotated[str, typer.Option("--memory", help="Memory quota, e.g. 32Gi.")] = "32Gi",
+    gpus: Annotated[int, typer.Option("--gpus", help="GPU quota.")] = 0,
+    pods: Annotated[int, typer.Option("--pods", help="Pod quota.")] = 50,
+    model: Annotated[list[str] | None, typer.Option("--model", help="NAME=IMAGE; repeat for more models.")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region to serve in (default: all of the platform's).")] = None,
+    from_file: Annotated[Path | None, typer.Option("--from", help="YAML file with the whole team spec.")] = None,
+) -> None:
+    """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
+    from mlops.team import NewTeam, create
+
+    request = NewTeam(
+        team=team, environment=env, platform_stack=platform_stack, owner_group=owner_group,
+        owner_role_arn=owner_role_arn, cost_center=cost_center, data_classification=data_classification,
+        cpu=cpu, memory=memory, gpus=gpus, pods=pods, models=tuple(model or ()), regions=tuple(region or ()),
+        from_file=from_file,
+    )
+    path = guarded(lambda: create(request, stacks_dir))
+    typer.echo(f"wrote {path}")
+
+
+@team_app.command("validate")
+def team_validate(
+    stack_or_file: Annotated[str, typer.Argument(help="A team stack name (team-fraud-prod) or a stack file path.")],
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """Check a team stack file against the team spec and its platform stack."""
+    from mlops.team import validate
+
+    team = guarded(lambda: validate(stack_or_file, stacks_dir))
+    models = ", ".join(model.name for model in team.models)
+    typer.echo(f"ok: team {team.name} ({team.environment}) on {team.platform_stack}: {models}")
+
+
+@team_app.command("list")
+def team_list(stacks_dir: StacksDir = DEFAULT_STACKS_DIR) -> None:
+    """Teams, environments, models and their traffic weights."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mlops.team import list_teams
+
+    teams = guarded(lambda: list_teams(stacks_dir))
+    table = Table("stack", "team", "env", "platform", "model", "versions (weight)", "scaling", box=None)
+    for stack, team in teams:
+        for model in team.models:
+            versions = ", ".join(f"{v.name} ({v.weight})" for v in model.versions)
+            scaling = model.autoscaling
+            signal = (
+                f"cpu {scaling.cpu_target}%" if scaling.cpu_target is not None
+                else f"rps {scaling.rps_target}" if scaling.rps_target is not None
+                else f"keda {scaling.keda.type}" if scaling.keda else "-"
+            )
+            gpu = f", {model.resources.gpus} GPU" if model.resources.gpus else ""
+            table.add_row(stack, team.name, team.environment, team.platform_stack, model.name, versions,
+                          f"{scaling.min_replicas}-{scaling.max_replicas}, {signal}{gpu}")
+    Console(width=200).print(table)
+
+
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:
     """A preview document: synthesised now, or read from a saved `mlops preview --json`."""
     if from_file is None:

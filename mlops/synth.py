@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import subprocess
 import sys
 import threading
 import traceback
@@ -20,10 +21,14 @@ from typing import Any
 from components.config import (
     CONFIG_NAMESPACE,
     PLATFORM_KEY,
+    TEAM_KEY,
     ConfigError,
+    UnknownStackError,
     parse_platform,
+    parse_team,
     read_stack_config,
 )
+from components.outputs import ContractError
 
 PROJECT = "mlops-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -135,12 +140,13 @@ class StackSource:
 
     stack: str
     path: Path
-    kind: str  # "platform"
+    kind: str  # "platform" or "team"
     config: dict[str, str]
     secret_keys: list[str]
     partition: str
     account: str
     region: str
+    platform_stack: str | None = None
 
 
 def load_source(stack: str, stacks_dir: Path) -> StackSource:
@@ -159,7 +165,36 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
             stack, path, "platform", config, secret_keys,
             platform.partition, platform.account_id, platform.primary_region.name,
         )
-    raise ConfigError(path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY}")
+    if TEAM_KEY in raw:
+        team = parse_team(_substitute_secrets(raw[TEAM_KEY])[0], path)
+        platform_stack = platform_stack_of(team.platform_stack)
+        try:
+            platform_path, platform_raw = read_stack_config(Path(stacks_dir), platform_stack)
+        except UnknownStackError as exc:
+            raise ConfigError(path, f"{TEAM_KEY}.platform-stack", str(exc)) from None
+        platform = parse_platform(_substitute_secrets(platform_raw.get(PLATFORM_KEY))[0], platform_path)
+        return StackSource(
+            stack, path, "team", config, secret_keys,
+            platform.partition, platform.account_id, team.regions[0], platform_stack,
+        )
+    raise ConfigError(path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY} or {TEAM_KEY}")
+
+
+def platform_stack_of(reference: str) -> str:
+    """`organization/mlops-platform/prod` (or just `prod`) -> the stack file name `prod`."""
+    return reference.rsplit("/", 1)[-1]
+
+
+def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
+    """The outputs of a platform stack, synthesised offline in a fresh process (the runtime is global)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops.synth", stack, str(stacks_dir)],
+        capture_output=True, text=True, check=False, cwd=REPO_ROOT,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ProgramError(f"synthesising platform stack {stack!r} for its outputs failed: {last}")
+    return json.loads(result.stdout)["outputs"]
 
 
 def _substitute_secrets(value: Any) -> tuple[Any, bool]:
@@ -195,6 +230,9 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
     from mlops.mocks import PlatformMocks
 
     mocks = PlatformMocks(source.partition, source.account, source.region)
+    if source.platform_stack is not None:
+        platform_stack = source.platform_stack
+        mocks.stack_outputs = lambda name: platform_outputs(platform_stack_of(name) or platform_stack, Path(stacks_dir))
     monitor = _make_monitor_class()(mocks)
     pulumi.runtime.set_all_config(source.config, source.secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
@@ -212,6 +250,8 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
         _sync_await(run_in_stack(run_program))
     except ConfigError:
         raise
+    except ContractError as exc:
+        raise ProgramError(str(exc)) from exc
     except Exception as exc:
         raise ProgramError(_describe_failure(exc, monitor.registrations)) from exc
     return build_document(stack, monitor.registrations, monitor.stack_outputs)
@@ -280,7 +320,11 @@ def _creation_order(registrations: list[dict[str, Any]]) -> list[dict[str, Any]]
 def main(argv: list[str] | None = None) -> int:
     """``python -m mlops.synth STACK STACKS_DIR``: print the document as JSON (used for isolation)."""
     args = argv if argv is not None else sys.argv[1:]
-    document = synthesize(args[0], Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR)
+    try:
+        document = synthesize(args[0], Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR)
+    except (ConfigError, UnknownStackError, ProgramError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     json.dump(document, sys.stdout)
     return 0
 

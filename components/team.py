@@ -1,0 +1,387 @@
+"""A model team's space on the platform: namespace, quotas, network isolation, identity and repositories.
+
+Everything a team owns lives here, so that a team stack never touches platform resources: a namespace per
+serving cluster (Pod Security `restricted`), a ResourceQuota and LimitRange from the team's quotas, a
+default-deny NetworkPolicy plus the few allows models need, a ServiceAccount whose IAM role (through EKS Pod
+Identity) reaches only the team's bucket prefixes and repositories, the team's ECR repositories, and an EKS
+access entry giving the team's owners edit rights in their namespace only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.base import child_opts
+from components.config import TeamConfig
+from components.quantity import cpu_millis, memory_bytes
+
+EDIT_POLICY = "AmazonEKSEditPolicy"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """One serving cluster the team deploys to, with the providers that reach it."""
+
+    region: str
+    cluster_name: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    aws_provider: aws.Provider
+    k8s_provider: k8s.Provider
+
+
+@dataclass(frozen=True)
+class TeamSpaceArgs:
+    team: TeamConfig
+    partition: str
+    account_id: pulumi.Input[str]
+    artifact_bucket_arn: pulumi.Input[str]
+    artifacts_key_arns: Sequence[pulumi.Input[str]]
+    clusters: Sequence[ClusterTarget]
+    repository_aws_provider: aws.Provider
+    tags: dict[str, str] = field(default_factory=dict)
+    mlflow_namespace: str = "mlflow"
+    mlflow_port: int = 5000
+
+
+def team_access_policy(
+    bucket_arn: str, key_arns: Sequence[str], prefixes: Sequence[tuple[str, str]], repository_arns: Sequence[str]
+) -> dict[str, Any]:
+    """The team role's policy: its own bucket prefixes, the artifacts key through S3 only, its own repositories."""
+    readable = [prefix for prefix, _ in prefixes]
+    writable = [prefix for prefix, access in prefixes if access == "read-write"]
+    statements: list[dict[str, Any]] = []
+    if readable:
+        statements += [
+            {
+                "Sid": "ListOwnPrefixes",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in readable]}},
+            },
+            {
+                "Sid": "ReadOwnPrefixes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": [f"{bucket_arn}/{prefix}*" for prefix in readable],
+            },
+        ]
+    if writable:
+        statements.append(
+            {
+                "Sid": "WriteOwnPrefixes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": [f"{bucket_arn}/{prefix}*" for prefix in writable],
+            }
+        )
+    if readable:
+        statements.append(
+            {
+                "Sid": "UseArtifactsKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"] if writable else ["kms:Decrypt"],
+                "Resource": list(key_arns),
+                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            }
+        )
+    statements += [
+        {
+            "Sid": "PullOwnImages",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": list(repository_arns),
+        },
+        # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it.
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def pod_identity_trust() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+
+
+def limit_defaults(team: TeamConfig) -> dict[str, str]:
+    """A container default no larger than the smallest model asks for, so unlabelled pods stay small."""
+    cpu = min(cpu_millis(model.resources.cpu) for model in team.models)
+    memory = min(memory_bytes(model.resources.memory) for model in team.models)
+    return {"cpu": f"{cpu}m", "memory": f"{memory // 2**20}Mi"}
+
+
+def repository_name(team: str, model: str) -> str:
+    return f"models/{team}/{model}"
+
+
+class TeamSpace(pulumi.ComponentResource):
+    """A team's namespace on every serving cluster, its IAM role, repositories and access entries."""
+
+    role: aws.iam.Role
+    role_policy: aws.iam.RolePolicy
+    repositories: dict[str, aws.ecr.Repository]
+    namespaces: dict[str, k8s.core.v1.Namespace]
+    service_accounts: dict[str, k8s.core.v1.ServiceAccount]
+    network_policies: dict[str, list[k8s.networking.v1.NetworkPolicy]]
+    pod_identities: dict[str, aws.eks.PodIdentityAssociation]
+    access_entries: dict[str, aws.eks.AccessEntry]
+
+    def __init__(self, name: str, args: TeamSpaceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:team:TeamSpace", name, None, opts)
+        team = args.team
+        namespace = team.namespace
+        labels = {"team": team.name, "environment": team.environment, "app.kubernetes.io/managed-by": "pulumi"}
+        on_repos = child_opts(self, provider=args.repository_aws_provider)
+
+        self.repositories = {}
+        for model in team.models:
+            self.repositories[model.name] = aws.ecr.Repository(
+                f"{name}-{model.name}-repo",
+                aws.ecr.RepositoryArgs(
+                    name=repository_name(team.name, model.name),
+                    image_tag_mutability="IMMUTABLE",
+                    image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                    encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
+                    tags={**args.tags, "model": model.name},
+                ),
+                opts=on_repos,
+            )
+
+        self.role = aws.iam.Role(
+            f"{name}-models-role",
+            aws.iam.RoleArgs(
+                name=f"mlops-{team.environment}-team-{team.name}-models",
+                assume_role_policy=json.dumps(pod_identity_trust()),
+                max_session_duration=3600,
+                tags=args.tags,
+            ),
+            opts=on_repos,
+        )
+        prefixes = [(access.prefix, access.access) for access in team.data_access]
+        policy = pulumi.Output.all(
+            args.artifact_bucket_arn,
+            pulumi.Output.all(*args.artifacts_key_arns),
+            pulumi.Output.all(*[repo.arn for repo in self.repositories.values()]),
+        ).apply(lambda values: json.dumps(team_access_policy(values[0], values[1], prefixes, values[2])))
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-models-policy",
+            aws.iam.RolePolicyArgs(role=self.role.id, policy=policy),
+            opts=on_repos,
+        )
+
+        self.namespaces, self.service_accounts, self.network_policies = {}, {}, {}
+        self.pod_identities, self.access_entries = {}, {}
+        for target in args.clusters:
+            on_cluster = child_opts(self, provider=target.k8s_provider)
+            on_region = child_opts(self, provider=target.aws_provider)
+            suffix = f"{name}-{target.region}"
+            ns = k8s.core.v1.Namespace(
+                f"{suffix}-ns",
+                k8s.core.v1.NamespaceArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=namespace,
+                        labels={
+                            **labels,
+                            "pod-security.kubernetes.io/enforce": "restricted",
+                            "pod-security.kubernetes.io/audit": "restricted",
+                            "pod-security.kubernetes.io/warn": "restricted",
+                        },
+                    )
+                ),
+                opts=on_cluster,
+            )
+            self.namespaces[target.region] = ns
+            in_ns = child_opts(self, provider=target.k8s_provider, depends_on=[ns])
+            k8s.core.v1.ResourceQuota(
+                f"{suffix}-quota",
+                k8s.core.v1.ResourceQuotaArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=namespace, labels=labels),
+                    spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                        hard={
+                            "requests.cpu": team.quotas.cpu,
+                            "limits.cpu": team.quotas.cpu,
+                            "requests.memory": team.quotas.memory,
+                            "limits.memory": team.quotas.memory,
+                            "requests.nvidia.com/gpu": str(team.quotas.gpus),
+                            "pods": str(team.quotas.pods),
+                            "services.loadbalancers": "0",
+                            "services.nodeports": "0",
+                        }
+                    ),
+                ),
+                opts=in_ns,
+            )
+            defaults = limit_defaults(team)
+            k8s.core.v1.LimitRange(
+                f"{suffix}-limits",
+                k8s.core.v1.LimitRangeArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="team-limits", namespace=namespace, labels=labels),
+                    spec=k8s.core.v1.LimitRangeSpecArgs(
+                        limits=[
+                            k8s.core.v1.LimitRangeItemArgs(
+                                type="Container", default=defaults, default_request=defaults
+                            )
+                        ]
+                    ),
+                ),
+                opts=in_ns,
+            )
+            self.network_policies[target.region] = self._network_policies(suffix, namespace, labels, target, args, in_ns)
+            sa = k8s.core.v1.ServiceAccount(
+                f"{suffix}-sa",
+                k8s.core.v1.ServiceAccountArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=namespace, labels=labels),
+                    automount_service_account_token=False,
+                ),
+                opts=in_ns,
+            )
+            self.service_accounts[target.region] = sa
+            self.pod_identities[target.region] = aws.eks.PodIdentityAssociation(
+                f"{suffix}-pod-identity",
+                aws.eks.PodIdentityAssociationArgs(
+                    cluster_name=target.cluster_name,
+                    namespace=namespace,
+                    service_account="models",
+                    role_arn=self.role.arn,
+                    tags=args.tags,
+                ),
+                opts=child_opts(self, provider=target.aws_provider, depends_on=[sa]),
+            )
+            entry = aws.eks.AccessEntry(
+                f"{suffix}-access",
+                aws.eks.AccessEntryArgs(
+                    cluster_name=target.cluster_name,
+                    principal_arn=team.owners.role_arn,
+                    type="STANDARD",
+                    kubernetes_groups=[],
+                    tags=args.tags,
+                ),
+                opts=on_region,
+            )
+            self.access_entries[target.region] = entry
+            aws.eks.AccessPolicyAssociation(
+                f"{suffix}-access-edit",
+                aws.eks.AccessPolicyAssociationArgs(
+                    cluster_name=target.cluster_name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                        type="namespace", namespaces=[namespace]
+                    ),
+                ),
+                opts=on_region,
+            )
+        self.register_outputs(
+            {
+                "namespace": namespace,
+                "roleArn": self.role.arn,
+                "repositories": {key: repo.repository_url for key, repo in self.repositories.items()},
+            }
+        )
+
+    def _network_policies(self, suffix, namespace, labels, target, args, opts) -> list[k8s.networking.v1.NetworkPolicy]:
+        """Default deny in both directions, then: ALB and ingress from the VPC to model ports, DNS, MLflow, AWS."""
+        model_ports = sorted({model.port for model in args.team.models})
+
+        def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> k8s.networking.v1.NetworkPolicy:
+            return k8s.networking.v1.NetworkPolicy(
+                f"{suffix}-netpol-{role}",
+                k8s.networking.v1.NetworkPolicyArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=namespace, labels=labels), spec=spec
+                ),
+                opts=opts,
+            )
+
+        every_pod = k8s.meta.v1.LabelSelectorArgs()
+        return [
+            policy(
+                "default-deny",
+                k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]),
+            ),
+            # The ALB (IP targets) and the ingress controller reach pods from inside the VPC.
+            policy(
+                "allow-ingress-from-vpc",
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=every_pod,
+                    policy_types=["Ingress"],
+                    ingress=[
+                        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                            _from=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
+                            )],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in model_ports],
+                        )
+                    ],
+                ),
+            ),
+            policy(
+                "allow-dns",
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=every_pod,
+                    policy_types=["Egress"],
+                    egress=[
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                            )],
+                            ports=[
+                                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                            ],
+                        )
+                    ],
+                ),
+            ),
+            policy(
+                "allow-mlflow",
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=every_pod,
+                    policy_types=["Egress"],
+                    egress=[
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": args.mlflow_namespace}
+                                )
+                            )],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.mlflow_port, protocol="TCP")],
+                        )
+                    ],
+                ),
+            ),
+            # AWS APIs (S3, ECR, STS, KMS) through the VPC's endpoints, which answer on 443 inside the VPC.
+            policy(
+                "allow-aws-endpoints",
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=every_pod,
+                    policy_types=["Egress"],
+                    egress=[
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
+                            )],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                        )
+                    ],
+                ),
+            ),
+        ]

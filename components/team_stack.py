@@ -1,0 +1,148 @@
+"""The program of a model-team stack: read the platform's outputs, then build the team's space and models.
+
+A team stack never creates platform resources. It reads the platform stack's outputs through a
+``StackReference`` and validates them against the platform's outputs contract, so a renamed or missing output
+is one clear error naming it. Under ``mlops preview`` the reference is answered by synthesising the platform
+stack offline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.base import aws_provider
+from components.config import TeamConfig, team_tags
+from components.outputs import ContractError, PlatformOutputs
+from components.serving import ModelDeployment, ModelDeploymentArgs
+from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+
+PROJECT = "mlops-platform"
+
+
+def platform_reference_name(platform_stack: str) -> str:
+    """`prod` -> `organization/mlops-platform/prod`; a fully qualified name is used as it is."""
+    return platform_stack if "/" in platform_stack else f"organization/{PROJECT}/{platform_stack}"
+
+
+def validate_platform_outputs(outputs: dict[str, Any], platform_stack: str, team: TeamConfig) -> PlatformOutputs:
+    """The platform's outputs as the contract model; a missing or renamed output names itself."""
+    from pydantic import ValidationError
+
+    try:
+        contract = PlatformOutputs.model_validate(outputs)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        path = ".".join(str(part) for part in error["loc"])
+        problem = "missing" if error["type"] == "missing" else error["msg"]
+        raise ContractError(
+            f"platform stack {platform_stack!r}: output {path}: {problem} (the team stack needs the platform's "
+            "outputs contract; re-deploy the platform stack or check its name)"
+        ) from None
+    if contract.environment != team.environment:
+        raise ContractError(
+            f"platform stack {platform_stack!r} is environment {contract.environment!r}, "
+            f"the team stack is {team.environment!r}"
+        )
+    for region in team.regions:
+        if region not in contract.regions or contract.regions[region].cluster is None:
+            raise ContractError(
+                f"platform stack {platform_stack!r} has no serving cluster in {region}; "
+                f"regions with clusters: {', '.join(sorted(r for r, v in contract.regions.items() if v.cluster))}"
+            )
+    return contract
+
+
+def eks_kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+    """A kubeconfig whose user gets a short-lived token from `aws eks get-token` (no long-lived secrets)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def build(team: TeamConfig) -> None:
+    reference = pulumi.StackReference("platform", pulumi.StackReferenceArgs(name=platform_reference_name(team.platform_stack)))
+    platform = reference.outputs.apply(lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team))
+    account_id = platform.apply(lambda p: p.account_id)
+    partition = "aws"
+    tags = team_tags(team)
+
+    targets: list[ClusterTarget] = []
+    providers: dict[str, aws.Provider] = {}
+    for region in team.regions:
+        region_outputs = platform.apply(lambda p, r=region: p.regions[r])
+        cluster = region_outputs.apply(lambda r: r.cluster)
+        providers[region] = aws_provider(f"aws-{region}", region, account_id)
+        kubeconfig = cluster.apply(lambda c, r=region: eks_kubeconfig(c.name, c.endpoint, c.certificate_authority, r))
+        k8s_provider = k8s.Provider(
+            f"k8s-{region}", k8s.ProviderArgs(kubeconfig=kubeconfig, enable_server_side_apply=True)
+        )
+        targets.append(
+            ClusterTarget(
+                region=region,
+                cluster_name=cluster.apply(lambda c: c.name),
+                vpc_cidr=region_outputs.apply(lambda r: r.vpc_cidr),
+                aws_provider=providers[region],
+                k8s_provider=k8s_provider,
+            )
+        )
+
+    space = TeamSpace(
+        f"team-{team.name}",
+        TeamSpaceArgs(
+            team=team,
+            partition=partition,
+            account_id=account_id,
+            artifact_bucket_arn=platform.apply(lambda p: p.registry.artifact_bucket_arn),
+            artifacts_key_arns=[
+                platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions
+            ],
+            clusters=targets,
+            repository_aws_provider=providers[team.regions[0]],
+            tags=tags,
+        ),
+    )
+    for target in targets:
+        for model in team.models:
+            ModelDeployment(
+                f"{team.name}-{model.name}-{target.region}",
+                ModelDeploymentArgs(
+                    model=model,
+                    namespace=space.namespaces[target.region].metadata.name,
+                    namespace_name=team.namespace,
+                    team=team.name,
+                    service_account=space.service_accounts[target.region].metadata.name,
+                    labels={"team": team.name, "environment": team.environment},
+                ),
+                opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
+            )
+    pulumi.export("namespace", team.namespace)
+    pulumi.export("roleArn", space.role.arn)
+    pulumi.export("repositories", {name: repo.repository_url for name, repo in space.repositories.items()})
+    pulumi.export(
+        "models",
+        {model.name: {version.name: version.weight for version in model.versions} for model in team.models},
+    )
