@@ -92,7 +92,7 @@ class ModelDeployment(pulumi.ComponentResource):
             )
             deployment = k8s.apps.v1.Deployment(
                 f"{name}-{version.name}",
-                k8s.apps.v1.DeploymentArgs(
+                k8s.apps.v1.DeploymentInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         name=version_service(model, version.name), namespace=args.namespace, labels=labels
                     ),
@@ -120,7 +120,7 @@ class ModelDeployment(pulumi.ComponentResource):
             self.deployments[version.name] = deployment
             self.services[version.name] = k8s.core.v1.Service(
                 f"{name}-{version.name}-svc",
-                k8s.core.v1.ServiceArgs(
+                k8s.core.v1.ServiceInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         name=version_service(model, version.name), namespace=args.namespace, labels=labels
                     ),
@@ -136,7 +136,7 @@ class ModelDeployment(pulumi.ComponentResource):
 
         self.stable_service = k8s.core.v1.Service(
             f"{name}-stable",
-            k8s.core.v1.ServiceArgs(
+            k8s.core.v1.ServiceInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace, labels=base_labels),
                 spec=k8s.core.v1.ServiceSpecArgs(
                     type="ClusterIP",
@@ -160,7 +160,7 @@ class ModelDeployment(pulumi.ComponentResource):
             annotations["alb.ingress.kubernetes.io/certificate-arn"] = args.certificate_arn
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-route",
-            k8s.networking.v1.IngressArgs(
+            k8s.networking.v1.IngressInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=model.name, namespace=args.namespace, labels=base_labels, annotations=annotations
                 ),
@@ -189,7 +189,7 @@ class ModelDeployment(pulumi.ComponentResource):
         )
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            k8s.policy.v1.PodDisruptionBudgetArgs(
+            k8s.policy.v1.PodDisruptionBudgetInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace, labels=base_labels),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     max_unavailable=1,
@@ -213,7 +213,7 @@ class ModelDeployment(pulumi.ComponentResource):
         if scaling.cpu_target is not None:
             return k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-{version}-hpa",
-                k8s.autoscaling.v2.HorizontalPodAutoscalerArgs(
+                k8s.autoscaling.v2.HorizontalPodAutoscalerInitArgs(
                     metadata=metadata,
                     spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                         scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(

@@ -24,6 +24,7 @@ from components.quantity import cpu_millis, memory_bytes
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+POD_IDENTITY_AGENT = "169.254.170.23/32"
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class TeamSpace(pulumi.ComponentResource):
             suffix = f"{name}-{target.region}"
             ns = k8s.core.v1.Namespace(
                 f"{suffix}-ns",
-                k8s.core.v1.NamespaceArgs(
+                k8s.core.v1.NamespaceInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         name=namespace,
                         labels={
@@ -210,7 +211,7 @@ class TeamSpace(pulumi.ComponentResource):
             in_ns = child_opts(self, provider=target.k8s_provider, depends_on=[ns])
             k8s.core.v1.ResourceQuota(
                 f"{suffix}-quota",
-                k8s.core.v1.ResourceQuotaArgs(
+                k8s.core.v1.ResourceQuotaInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=namespace, labels=labels),
                     spec=k8s.core.v1.ResourceQuotaSpecArgs(
                         hard={
@@ -230,7 +231,7 @@ class TeamSpace(pulumi.ComponentResource):
             defaults = limit_defaults(team)
             k8s.core.v1.LimitRange(
                 f"{suffix}-limits",
-                k8s.core.v1.LimitRangeArgs(
+                k8s.core.v1.LimitRangeInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(name="team-limits", namespace=namespace, labels=labels),
                     spec=k8s.core.v1.LimitRangeSpecArgs(
                         limits=[
@@ -245,7 +246,7 @@ class TeamSpace(pulumi.ComponentResource):
             self.network_policies[target.region] = self._network_policies(suffix, namespace, labels, target, args, in_ns)
             sa = k8s.core.v1.ServiceAccount(
                 f"{suffix}-sa",
-                k8s.core.v1.ServiceAccountArgs(
+                k8s.core.v1.ServiceAccountInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=namespace, labels=labels),
                     automount_service_account_token=False,
                 ),
@@ -302,7 +303,7 @@ class TeamSpace(pulumi.ComponentResource):
         def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> k8s.networking.v1.NetworkPolicy:
             return k8s.networking.v1.NetworkPolicy(
                 f"{suffix}-netpol-{role}",
-                k8s.networking.v1.NetworkPolicyArgs(
+                k8s.networking.v1.NetworkPolicyInitArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=namespace, labels=labels), spec=spec
                 ),
                 opts=opts,
@@ -322,7 +323,7 @@ class TeamSpace(pulumi.ComponentResource):
                     policy_types=["Ingress"],
                     ingress=[
                         k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                            _from=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                            from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
                                 ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
                             )],
                             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in model_ports],
@@ -368,7 +369,8 @@ class TeamSpace(pulumi.ComponentResource):
                     ],
                 ),
             ),
-            # AWS APIs (S3, ECR, STS, KMS) through the VPC's endpoints, which answer on 443 inside the VPC.
+            # AWS APIs (ECR, STS, KMS, ...) through the VPC's interface endpoints, which answer on 443 inside
+            # the VPC, and the EKS Pod Identity agent that hands out the team role's credentials.
             policy(
                 "allow-aws-endpoints",
                 k8s.networking.v1.NetworkPolicySpecArgs(
@@ -380,7 +382,13 @@ class TeamSpace(pulumi.ComponentResource):
                                 ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
                             )],
                             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                        )
+                        ),
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT)
+                            )],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
+                        ),
                     ],
                 ),
             ),
