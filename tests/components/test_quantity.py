@@ -19,7 +19,7 @@ def test_memory(text, size):
 
 @pytest.mark.parametrize("text", ["", "2 cores", "-1", "1.5.1", "500mi"])
 def test_bad_cpu(text):
-    with pytest.raises(ValueError, match="is not a CPU quantity such as 500m, 2 or 1.5"):
+    with pytest.raises(ValueError, match=r"is not a CPU quantity such as 500m, 2 or 1\.5"):
         cpu_millis(text)
 
 

@@ -187,5 +187,5 @@ def test_list_shows_teams_models_and_weights():
     result = run_mlops("team", "list")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert ["team-fraud-prod", "fraud", "prod", "prod", "embedder", "v1", "(90),", "v2", "(10)"] == rows[3][:9]
+    assert rows[3][:9] == ["team-fraud-prod", "fraud", "prod", "prod", "embedder", "v1", "(90),", "v2", "(10)"]
     assert rows[0][:6] == ["team-fraud-dev", "fraud", "dev", "dev", "scorer", "v3"]
