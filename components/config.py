@@ -119,6 +119,24 @@ class RegionConfig(Model):
         return ipaddress.IPv4Network(self.vpc_cidr)
 
 
+class RegistryConfig(Model):
+    """The model registry: artifact buckets, MLflow server and its PostgreSQL database (`registry:`)."""
+
+    postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}\.\d+$")] = "16.4"
+    db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
+    mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
+    mlflow_cpu: Annotated[str, Field(alias="mlflow-cpu")] = "500m"
+    mlflow_memory: Annotated[str, Field(alias="mlflow-memory")] = "1Gi"
+    mlflow_replicas: Annotated[int, Field(alias="mlflow-replicas", ge=1, le=10)] = 2
+    object_lock: Annotated[bool, Field(alias="object-lock")] = False
+    object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
+    noncurrent_version_days: Annotated[int, Field(alias="noncurrent-version-days", ge=30, le=3650)] = 365
+    certificate_arn: Annotated[
+        str | None, Field(alias="certificate-arn", pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
+    ] = None
+
+
 class PlatformConfig(Model):
     """The configuration of one platform stack (`mlops:platform`)."""
 
@@ -134,9 +152,15 @@ class PlatformConfig(Model):
         Field(alias="log-retention-days"),
     ] = 30
     cluster: Annotated[ClusterConfig | None, AfterValidator(_cluster_fits_environment)] = None
+    registry: RegistryConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
+        if self.registry is not None and self.environment == "prod" and not image_is_pinned(self.registry.mlflow_image):
+            raise _KeyedValueError(
+                ("registry", "mlflow-image"),
+                f"{self.registry.mlflow_image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
+            )
         names = [region.name for region in self.regions]
         for index, name in enumerate(names):
             if name in names[:index]:

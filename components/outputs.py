@@ -27,11 +27,12 @@ class ClusterOutputs(Contract):
 
     mode: str
     name: str
-    endpoint: str | None
-    oidc_issuer: Annotated[str | None, Field(alias="oidcIssuer")]
-    oidc_provider_arn: Annotated[str | None, Field(alias="oidcProviderArn")]
-    node_role_arn: Annotated[str | None, Field(alias="nodeRoleArn")]
-    cluster_security_group_id: Annotated[str | None, Field(alias="clusterSecurityGroupId")]
+    endpoint: str | None = None
+    certificate_authority: Annotated[str | None, Field(alias="certificateAuthority")] = None
+    oidc_issuer: Annotated[str | None, Field(alias="oidcIssuer")] = None
+    oidc_provider_arn: Annotated[str | None, Field(alias="oidcProviderArn")] = None
+    node_role_arn: Annotated[str | None, Field(alias="nodeRoleArn")] = None
+    cluster_security_group_id: Annotated[str | None, Field(alias="clusterSecurityGroupId")] = None
 
 
 class RegionOutputs(Contract):
@@ -40,8 +41,17 @@ class RegionOutputs(Contract):
     subnet_ids: Annotated[SubnetIds, Field(alias="subnetIds")]
     endpoint_security_group_id: Annotated[str, Field(alias="endpointSecurityGroupId")]
     key_arns: Annotated[dict[str, str], Field(alias="keyArns")]
-    transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")]
-    cluster: ClusterOutputs | None
+    transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")] = None
+    cluster: ClusterOutputs | None = None
+
+
+class RegistryOutputs(Contract):
+    artifact_bucket_name: Annotated[str, Field(alias="artifactBucketName")]
+    artifact_bucket_arn: Annotated[str, Field(alias="artifactBucketArn")]
+    replica_bucket_arns: Annotated[dict[str, str], Field(alias="replicaBucketArns")]
+    repository_url_prefix: Annotated[str, Field(alias="repositoryUrlPrefix")]
+    mlflow_url: Annotated[str | None, Field(alias="mlflowUrl")] = None
+    database_endpoint: Annotated[str, Field(alias="databaseEndpoint")]
 
 
 class PlatformOutputs(Contract):
@@ -51,6 +61,7 @@ class PlatformOutputs(Contract):
     primary_region: Annotated[str, Field(alias="primaryRegion")]
     private_zone_id: Annotated[str, Field(alias="privateZoneId")]
     regions: dict[str, RegionOutputs]
+    registry: RegistryOutputs | None = None
 
 
 class ContractError(Exception):

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.config import TeamConfig
 from components.quantity import cpu_millis, memory_bytes
+from components.registry import model_repository
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -45,6 +46,7 @@ class TeamSpaceArgs:
     account_id: pulumi.Input[str]
     artifact_bucket_arn: pulumi.Input[str]
     artifacts_key_arns: Sequence[pulumi.Input[str]]
+    images_key_arn: pulumi.Input[str]
     clusters: Sequence[ClusterTarget]
     repository_aws_provider: aws.Provider
     tags: dict[str, str] = field(default_factory=dict)
@@ -152,16 +154,9 @@ class TeamSpace(pulumi.ComponentResource):
 
         self.repositories = {}
         for model in team.models:
-            self.repositories[model.name] = aws.ecr.Repository(
-                f"{name}-{model.name}-repo",
-                aws.ecr.RepositoryArgs(
-                    name=repository_name(team.name, model.name),
-                    image_tag_mutability="IMMUTABLE",
-                    image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-                    encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
-                    tags={**args.tags, "model": model.name},
-                ),
-                opts=on_repos,
+            self.repositories[model.name], _ = model_repository(
+                f"{name}-{model.name}-repo", repository_name(team.name, model.name), args.images_key_arn,
+                {**args.tags, "model": model.name}, on_repos,
             )
 
         self.role = aws.iam.Role(

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
+from components.cluster import kubeconfig_document
 from components.config import TeamConfig, team_tags
 from components.outputs import ContractError, PlatformOutputs
 from components.serving import ModelDeployment, ModelDeploymentArgs
@@ -48,6 +49,8 @@ def validate_platform_outputs(outputs: dict[str, Any], platform_stack: str, team
             f"platform stack {platform_stack!r} is environment {contract.environment!r}, "
             f"the team stack is {team.environment!r}"
         )
+    if contract.registry is None:
+        raise ContractError(f"platform stack {platform_stack!r} has no model registry (its `registry:` section)")
     for region in team.regions:
         if region not in contract.regions or contract.regions[region].cluster is None:
             raise ContractError(
@@ -57,37 +60,11 @@ def validate_platform_outputs(outputs: dict[str, Any], platform_stack: str, team
     return contract
 
 
-def eks_kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
-    """A kubeconfig whose user gets a short-lived token from `aws eks get-token` (no long-lived secrets)."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": cluster_name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
-                            "interactiveMode": "Never",
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
 def build(team: TeamConfig) -> None:
-    reference = pulumi.StackReference("platform", pulumi.StackReferenceArgs(name=platform_reference_name(team.platform_stack)))
+    reference = pulumi.StackReference("platform", stack_name=platform_reference_name(team.platform_stack))
     platform = reference.outputs.apply(lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team))
     account_id = platform.apply(lambda p: p.account_id)
-    partition = "aws"
+    partition = team.owners.role_arn.split(":")[1]  # the partition the team's principals live in
     tags = team_tags(team)
 
     targets: list[ClusterTarget] = []
@@ -96,7 +73,9 @@ def build(team: TeamConfig) -> None:
         region_outputs = platform.apply(lambda p, r=region: p.regions[r])
         cluster = region_outputs.apply(lambda r: r.cluster)
         providers[region] = aws_provider(f"aws-{region}", region, account_id)
-        kubeconfig = cluster.apply(lambda c, r=region: eks_kubeconfig(c.name, c.endpoint, c.certificate_authority, r))
+        kubeconfig = cluster.apply(
+            lambda c, r=region: json.dumps(kubeconfig_document(c.name, c.endpoint, c.certificate_authority, r))
+        )
         k8s_provider = k8s.Provider(
             f"k8s-{region}", k8s.ProviderArgs(kubeconfig=kubeconfig, enable_server_side_apply=True)
         )
@@ -117,6 +96,7 @@ def build(team: TeamConfig) -> None:
             partition=partition,
             account_id=account_id,
             artifact_bucket_arn=platform.apply(lambda p: p.registry.artifact_bucket_arn),
+            images_key_arn=platform.apply(lambda p, r=team.regions[0]: p.regions[r].key_arns["images"]),
             artifacts_key_arns=[
                 platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions
             ],
@@ -139,6 +119,8 @@ def build(team: TeamConfig) -> None:
                 ),
                 opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
             )
+    pulumi.export("environment", team.environment)
+    pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)
     pulumi.export("roleArn", space.role.arn)
     pulumi.export("repositories", {name: repo.repository_url for name, repo in space.repositories.items()})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import PLATFORM_KEY, PlatformConfig
+from components.config import PLATFORM_KEY, TEAM_KEY, PlatformConfig, TeamConfig
 
 
 def stack_file_schema() -> dict[str, Any]:
-    platform = PlatformConfig.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
-    defs = platform.pop("$defs", {})
-    defs["PlatformConfig"] = platform
+    defs: dict[str, Any] = {}
+    for model in (PlatformConfig, TeamConfig):
+        schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        defs[model.__name__] = schema
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://mlops-platform.dev/schemas/stack-file.json",
@@ -19,7 +21,10 @@ def stack_file_schema() -> dict[str, Any]:
         "properties": {
             "config": {
                 "type": "object",
-                "properties": {PLATFORM_KEY: {"$ref": "#/$defs/PlatformConfig"}},
+                "properties": {
+                    PLATFORM_KEY: {"$ref": "#/$defs/PlatformConfig"},
+                    TEAM_KEY: {"$ref": "#/$defs/TeamConfig"},
+                },
                 "patternProperties": {"^(?!mlops:)[A-Za-z0-9_.-]+:.+$": {}},
                 "additionalProperties": False,
             },

@@ -1,7 +1,12 @@
-"""The Pulumi program of every platform stack: load the typed config, compose components, export outputs."""
+"""The Pulumi program of every stack: load the typed config, compose components, export outputs.
+
+A stack file with `mlops:team` is a model-team stack (components/team_stack.py); one with `mlops:platform` is a
+platform stack, composed here.
+"""
 
 import pulumi
 
+from components import team_stack
 from components.base import aws_provider
 from components.cluster import (
     ByoCluster,
@@ -11,7 +16,7 @@ from components.cluster import (
     cluster_name,
     cluster_outputs,
 )
-from components.config import parse_platform, stack_file, tags_for
+from components.config import PlatformConfig, parse_platform, parse_team, stack_file, tags_for
 from components.encryption import KeyRing, KeyRingArgs
 from components.network import (
     GlobalNetwork,
@@ -22,114 +27,165 @@ from components.network import (
     zone_name,
 )
 from components.outputs import PlatformOutputs, export_contract
+from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 
-stack = pulumi.get_stack()
-cfg = parse_platform(pulumi.Config("mlops").get_object("platform"), stack_file("stacks", stack))
-tags = tags_for(cfg.tags, cfg.environment)
-multi_region = len(cfg.regions) > 1
 
-providers: dict[str, pulumi.ProviderResource] = {}
-keyrings: dict[str, KeyRing] = {}
-networks: dict[str, RegionalNetwork] = {}
-for region in cfg.regions:
-    provider = aws_provider(f"aws-{region.name}", region.name, cfg.account_id)
-    providers[region.name] = provider
-    on_region = pulumi.ResourceOptions(provider=provider)
-    primary = keyrings.get(cfg.primary_region.name)
-    keyrings[region.name] = KeyRing(
-        f"keys-{region.name}",
-        KeyRingArgs(
-            environment=cfg.environment,
-            partition=cfg.partition,
-            account_id=cfg.account_id,
-            region=region.name,
-            primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
-            multi_region=multi_region,
-            tags=tags,
-        ),
-        opts=on_region,
-    )
-    networks[region.name] = RegionalNetwork(
-        f"net-{region.name}",
-        RegionalNetworkArgs(
-            environment=cfg.environment,
-            region=region.name,
-            cidr=region.vpc_cidr,
-            availability_zones=list(region.availability_zones),
-            account_id=cfg.account_id,
-            logs_key_arn=keyrings[region.name].arn("logs"),
-            nat=cfg.nat,
-            internet_free=cfg.internet_free,
-            log_retention_days=cfg.log_retention_days,
-            cluster_name=cluster_name(cfg.environment, region.name),
-            partition=cfg.partition,
-            tags=tags,
-        ),
-        opts=on_region,
-    )
+def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
+    return {
+        "artifact_bucket_name": registry.artifact_bucket.bucket,
+        "artifact_bucket_arn": registry.artifact_bucket.arn,
+        "replica_bucket_arns": {region: bucket.arn for region, bucket in registry.replica_buckets.items()},
+        "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
+        "mlflow_url": registry.mlflow_url,
+        "database_endpoint": registry.database.address,
+    }
 
-global_network = GlobalNetwork(
-    "global",
-    GlobalNetworkArgs(
-        environment=cfg.environment,
-        account_id=cfg.account_id,
-        regions=[RegionLink(r.name, networks[r.name], providers[r.name]) for r in cfg.regions],
-        private_zone=zone_name(cfg.environment),
-        tags=tags,
-    ),
-)
 
-# Serving clusters: one EKS cluster per region, or one existing cluster reached by kubeconfig (byo).
-clusters: dict[str, ServingCluster | ByoCluster] = {}
-if cfg.cluster is not None and cfg.cluster.mode == "byo":
-    byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
-    clusters = {region.name: byo_cluster for region in cfg.regions}
-elif cfg.cluster is not None:
+def build_platform(cfg: PlatformConfig) -> None:
+    tags = tags_for(cfg.tags, cfg.environment)
+    multi_region = len(cfg.regions) > 1
+
+    providers: dict[str, pulumi.ProviderResource] = {}
+    keyrings: dict[str, KeyRing] = {}
+    networks: dict[str, RegionalNetwork] = {}
     for region in cfg.regions:
-        network, keys = networks[region.name], keyrings[region.name]
-        clusters[region.name] = ServingCluster(
-            f"cluster-{region.name}",
-            ServingClusterArgs(
+        provider = aws_provider(f"aws-{region.name}", region.name, cfg.account_id)
+        providers[region.name] = provider
+        on_region = pulumi.ResourceOptions(provider=provider)
+        primary = keyrings.get(cfg.primary_region.name)
+        keyrings[region.name] = KeyRing(
+            f"keys-{region.name}",
+            KeyRingArgs(
                 environment=cfg.environment,
-                region=region.name,
                 partition=cfg.partition,
                 account_id=cfg.account_id,
-                vpc_id=network.vpc.id,
-                private_subnet_ids=[subnet.id for subnet in network.private_subnets],
-                cluster_secrets_key_arn=keys.arn("cluster-secrets"),
-                logs_key_arn=keys.arn("logs"),
-                volumes_key_arn=keys.arn("volumes"),
-                cluster=cfg.cluster,
-                log_retention_days=cfg.log_retention_days,
+                region=region.name,
+                primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
+                multi_region=multi_region,
                 tags=tags,
             ),
-            # Nodes join through the network's NAT or VPC endpoints: build those first.
-            opts=pulumi.ResourceOptions(provider=providers[region.name], depends_on=[network]),
+            opts=on_region,
+        )
+        networks[region.name] = RegionalNetwork(
+            f"net-{region.name}",
+            RegionalNetworkArgs(
+                environment=cfg.environment,
+                region=region.name,
+                cidr=region.vpc_cidr,
+                availability_zones=list(region.availability_zones),
+                account_id=cfg.account_id,
+                logs_key_arn=keyrings[region.name].arn("logs"),
+                nat=cfg.nat,
+                internet_free=cfg.internet_free,
+                log_retention_days=cfg.log_retention_days,
+                cluster_name=cluster_name(cfg.environment, region.name),
+                partition=cfg.partition,
+                tags=tags,
+            ),
+            opts=on_region,
         )
 
-export_contract(
-    PlatformOutputs,
-    environment=cfg.environment,
-    account_id=cfg.account_id,
-    partition=cfg.partition,
-    primary_region=cfg.primary_region.name,
-    private_zone_id=global_network.private_zone.zone_id,
-    regions={
-        name: {
-            "vpc_id": network.vpc.id,
-            "vpc_cidr": network.args.cidr,
-            "subnet_ids": {
-                "public": network.subnet_ids("public"),
-                "private": network.subnet_ids("private"),
-                "isolated": network.subnet_ids("isolated"),
-            },
-            "endpoint_security_group_id": network.endpoint_security_group.id,
-            "key_arns": {purpose: key.arn for purpose, key in keyrings[name].keys.items()},
-            "transit_gateway_id": global_network.transit_gateways[name].id
-            if name in global_network.transit_gateways
-            else None,
-            "cluster": cluster_outputs(clusters[name]) if name in clusters else None,
-        }
-        for name, network in networks.items()
-    },
-)
+    global_network = GlobalNetwork(
+        "global",
+        GlobalNetworkArgs(
+            environment=cfg.environment,
+            account_id=cfg.account_id,
+            regions=[RegionLink(r.name, networks[r.name], providers[r.name]) for r in cfg.regions],
+            private_zone=zone_name(cfg.environment),
+            tags=tags,
+        ),
+    )
+
+    # Serving clusters: one EKS cluster per region, or one existing cluster reached by kubeconfig (byo).
+    clusters: dict[str, ServingCluster | ByoCluster] = {}
+    if cfg.cluster is not None and cfg.cluster.mode == "byo":
+        byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
+        clusters = {region.name: byo_cluster for region in cfg.regions}
+    elif cfg.cluster is not None:
+        for region in cfg.regions:
+            network, keys = networks[region.name], keyrings[region.name]
+            clusters[region.name] = ServingCluster(
+                f"cluster-{region.name}",
+                ServingClusterArgs(
+                    environment=cfg.environment,
+                    region=region.name,
+                    partition=cfg.partition,
+                    account_id=cfg.account_id,
+                    vpc_id=network.vpc.id,
+                    private_subnet_ids=[subnet.id for subnet in network.private_subnets],
+                    cluster_secrets_key_arn=keys.arn("cluster-secrets"),
+                    logs_key_arn=keys.arn("logs"),
+                    volumes_key_arn=keys.arn("volumes"),
+                    cluster=cfg.cluster,
+                    log_retention_days=cfg.log_retention_days,
+                    tags=tags,
+                ),
+                # Nodes join through the network's NAT or VPC endpoints: build those first.
+                opts=pulumi.ResourceOptions(provider=providers[region.name], depends_on=[network]),
+            )
+
+    # The model registry: artifact buckets in every region, image repository defaults, MLflow on the primary cluster.
+    registry = None
+    if cfg.registry is not None:
+        primary_name = cfg.primary_region.name
+        primary_cluster = clusters.get(primary_name)
+        eks = primary_cluster if isinstance(primary_cluster, ServingCluster) else None
+        registry = ModelRegistry(
+            "registry",
+            ModelRegistryArgs(
+                environment=cfg.environment,
+                partition=cfg.partition,
+                account_id=cfg.account_id,
+                config=cfg.registry,
+                regions=[
+                    RegionStore(r.name, providers[r.name], keyrings[r.name].arn("artifacts"), keyrings[r.name].arn("images"))
+                    for r in cfg.regions
+                ],
+                isolated_subnet_ids=networks[primary_name].subnet_ids("isolated"),
+                vpc_id=networks[primary_name].vpc.id,
+                vpc_cidr=networks[primary_name].args.cidr,
+                database_key_arn=keyrings[primary_name].arn("database"),
+                cluster_security_group_id=eks.cluster_security_group_id if eks else None,
+                k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
+                pod_identity_cluster=eks.name if eks else None,
+                s3_endpoint_id=networks[primary_name].gateway_endpoints["s3"].id if cfg.internet_free else None,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(provider=providers[primary_name], depends_on=[networks[primary_name]]),
+        )
+
+    export_contract(
+        PlatformOutputs,
+        environment=cfg.environment,
+        account_id=cfg.account_id,
+        partition=cfg.partition,
+        primary_region=cfg.primary_region.name,
+        private_zone_id=global_network.private_zone.zone_id,
+        regions={
+            name: {
+                "vpc_id": network.vpc.id,
+                "vpc_cidr": network.args.cidr,
+                "subnet_ids": {
+                    "public": network.subnet_ids("public"),
+                    "private": network.subnet_ids("private"),
+                    "isolated": network.subnet_ids("isolated"),
+                },
+                "endpoint_security_group_id": network.endpoint_security_group.id,
+                "key_arns": {purpose: key.arn for purpose, key in keyrings[name].keys.items()},
+                "transit_gateway_id": global_network.transit_gateways[name].id
+                if name in global_network.transit_gateways
+                else None,
+                "cluster": cluster_outputs(clusters[name]) if name in clusters else None,
+            }
+            for name, network in networks.items()
+        },
+        registry=registry_outputs(registry, cfg) if registry is not None else None,
+    )
+
+
+stack = pulumi.get_stack()
+config = pulumi.Config("mlops")
+if config.get_object("team") is not None:
+    team_stack.build(parse_team(config.get_object("team"), stack_file("stacks", stack)))
+else:
+    build_platform(parse_platform(config.get_object("platform"), stack_file("stacks", stack)))

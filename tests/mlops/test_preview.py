@@ -121,7 +121,7 @@ def bad_stack(tmp_path: Path, mutate) -> Path:
         (lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidrs": "10.0.0.0/16"}),
          "mlops:platform.regions[0].vpc-cidrs: unknown key; allowed: name, availability-zones, vpc-cidr"),
         (lambda c: c.update({"mlops:platfrom": c.pop("mlops:platform")}),
-         "mlops:platfrom: unknown key; allowed: mlops:platform"),
+         "mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team"),
         (lambda c: c["mlops:platform"].update({"log-retention-days": "forever"}),
          "mlops:platform.log-retention-days: 'forever': Input should be 1, 3, 5"),
         (lambda c: c["mlops:platform"]["regions"][0].update({"availability-zones": ["us-east-1a", "us-west-2b"]}),
@@ -145,7 +145,7 @@ def test_bad_stack_file_exits_2_with_one_line(tmp_path, mutate, expected):
 def test_unknown_stack_lists_stacks():
     result = run_mlops("preview", "qa")
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("stacks: dev, prod, staging")
+    assert result.stderr.strip().endswith("stacks: dev, prod, staging, team-fraud-dev, team-fraud-prod")
     assert result.stderr.count("\n") == 1
 
 

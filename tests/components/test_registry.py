@@ -1,0 +1,178 @@
+"""The model registry in the shipped stacks: buckets, replication, images, database, MLflow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from components.registry import artifact_bucket_policy, replication_policy
+from tests.conftest import STACKS, by_name, run_mlops, states
+from tests.kube import invalid_builtin_objects, manifests
+
+PRIMARY = "mlops-prod-333333333333-artifacts-us-east-1"
+REPLICA = "mlops-prod-333333333333-artifacts-us-west-2"
+
+
+def named(document, suffix):
+    return by_name(document, f"registry-{suffix}")
+
+
+def test_artifact_bucket_baseline(synth):
+    prod = synth("prod")
+    bucket = named(prod, "artifacts-us-east-1")
+    assert bucket["inputs"]["bucket"] == PRIMARY and bucket["inputs"]["objectLockEnabled"] is True
+    assert named(prod, "artifacts-us-east-1-versioning")["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
+    block = named(prod, "artifacts-us-east-1-public-access-block")["inputs"]
+    assert [block[k] for k in ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")] == [True] * 4
+    rule = named(prod, "artifacts-us-east-1-encryption")["inputs"]["rules"][0]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms", "kmsMasterKeyId": prod["outputs"]["regions"]["us-east-1"]["keyArns"]["artifacts"],
+    }
+    assert rule["bucketKeyEnabled"] is True
+    logging = named(prod, "artifacts-us-east-1-logging")["inputs"]
+    assert logging["targetBucket"] == "mlops-prod-333333333333-access-logs-us-east-1"
+    lifecycle = {r["id"]: r for r in named(prod, "artifacts-us-east-1-lifecycle")["inputs"]["rules"]}
+    assert lifecycle["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    assert lifecycle["noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
+    lock = named(prod, "artifacts-us-east-1-object-lock")["inputs"]["rule"]["defaultRetention"]
+    assert lock == {"mode": "GOVERNANCE", "days": 30}
+
+
+def test_bucket_policy_statements(synth):
+    policy = json.loads(named(synth("prod"), "artifacts-policy")["inputs"]["policy"])
+    arn = f"arn:aws:s3:::{PRIMARY}"
+    assert policy == artifact_bucket_policy(arn, None, ["arn:aws:iam::333333333333:role/mlops-prod-artifact-replication"])
+    tls, unencrypted = policy["Statement"]
+    assert tls == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                   "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert unencrypted["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+
+
+def test_internet_free_policy_requires_the_endpoint():
+    policy = artifact_bucket_policy("arn:aws:s3:::b", "vpce-1", ["arn:aws:iam::1:role/r"])
+    statement = policy["Statement"][2]
+    assert statement["Condition"] == {"StringNotEquals": {"aws:sourceVpce": "vpce-1"},
+                                      "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/r"]}}
+
+
+def test_replication_rule_and_role(synth):
+    prod = synth("prod")
+    config = named(prod, "replication")["inputs"]
+    [rule] = config["rules"]
+    west_keys = prod["outputs"]["regions"]["us-west-2"]["keyArns"]
+    assert rule["status"] == "Enabled" and rule["id"] == "to-us-west-2"
+    assert rule["destination"] == {
+        "bucket": f"arn:aws:s3:::{REPLICA}", "storageClass": "STANDARD",
+        "encryptionConfiguration": {"replicaKmsKeyId": west_keys["artifacts"]},
+    }
+    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    assert rule["filter"] == {"prefix": ""}
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    assert config["role"] == named(prod, "replication-role")["inputs"]["name"].join(["arn:aws:iam::333333333333:role/", ""])
+    policy = json.loads(named(prod, "replication-policy")["inputs"]["policy"])
+    east_key = prod["outputs"]["regions"]["us-east-1"]["keyArns"]["artifacts"]
+    assert policy == replication_policy(f"arn:aws:s3:::{PRIMARY}", east_key, [(f"arn:aws:s3:::{REPLICA}", west_keys["artifacts"])], "us-east-1")
+    replica = named(prod, "artifacts-us-west-2")
+    assert "::aws-us-west-2::" in replica["provider"]
+    assert named(prod, "artifacts-us-west-2-encryption")["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"][
+        "kmsMasterKeyId"] == west_keys["artifacts"]
+
+
+def test_images_replicated_and_defaulted(synth):
+    prod = synth("prod")
+    replication = named(prod, "image-replication")["inputs"]["replicationConfiguration"]["rules"][0]
+    assert replication["destinations"] == [{"region": "us-west-2", "registryId": "333333333333"}]
+    template = named(prod, "image-template-us-west-2")["inputs"]
+    assert template["imageTagMutability"] == "IMMUTABLE"
+    assert template["encryptionConfigurations"] == [
+        {"encryptionType": "KMS", "kmsKey": prod["outputs"]["regions"]["us-west-2"]["keyArns"]["images"]}
+    ]
+    assert sorted(template["appliedFors"]) == ["CREATE_ON_PUSH", "REPLICATION"]
+
+
+def test_database(synth):
+    prod, dev = synth("prod"), synth("dev")
+    db = named(prod, "db")
+    inputs = db["inputs"]
+    assert (inputs["storageEncrypted"], inputs["multiAz"], inputs["deletionProtection"]) == (True, True, True)
+    assert inputs["backupRetentionPeriod"] == 30 and inputs["publiclyAccessible"] is False
+    assert inputs["iamDatabaseAuthenticationEnabled"] is True and inputs["manageMasterUserPassword"] is True
+    assert inputs["kmsKeyId"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"]["database"]
+    assert inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"] == "mlops-prod-mlflow-final"
+    assert inputs["engineVersion"] == "16.4"
+    dev_db = named(dev, "db")["inputs"]
+    assert dev_db["multiAz"] is False and dev_db["backupRetentionPeriod"] == 7
+    group = named(prod, "db-sg")["inputs"]
+    assert group["ingress"][0]["fromPort"] == 5432 and group["ingress"][0]["securityGroups"] == [
+        prod["outputs"]["regions"]["us-east-1"]["cluster"]["clusterSecurityGroupId"]
+    ]
+    assert "cidrBlocks" not in group["ingress"][0]
+    params = {p["name"]: p["value"] for p in named(prod, "db-parameters")["inputs"]["parameters"]}
+    assert params["rds.force_ssl"] == "1"
+
+
+def test_protected_in_prod_not_in_dev(synth):
+    prod, dev = synth("prod"), synth("dev")
+    stateful = ("aws:s3/bucket:Bucket", "aws:rds/instance:Instance")
+    prod_states = [s for kind in stateful for s in states(prod, kind)]
+    assert len(prod_states) == 5  # artifacts, replica, two access-log buckets, database
+    assert all(s["protect"] for s in prod_states)
+    assert all(s["retainOnDelete"] for s in states(prod, "aws:s3/bucket:Bucket"))
+    assert not any(s["protect"] for kind in stateful for s in states(dev, kind))
+
+
+def test_mlflow_is_hardened_and_valid(synth):
+    prod = synth("prod")
+    deployment = named(prod, "mlflow")["inputs"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["image"].startswith("ghcr.io/mlflow/mlflow@sha256:")
+    assert container["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == f"s3://{PRIMARY}/mlflow"
+    assert env["DB_HOST"] == prod["outputs"]["registry"]["databaseEndpoint"]
+    assert pod["automountServiceAccountToken"] is False and deployment["spec"]["replicas"] == 3
+    mlflow_objects = [m for m in manifests(prod) if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"]
+    assert len(mlflow_objects) == 9
+    assert invalid_builtin_objects(prod) == []
+    ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
+    assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert json.loads(ingress["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
+    policy = json.loads(named(prod, "mlflow-policy")["inputs"]["policy"])
+    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]}["ReadWriteMlflowArtifacts"] == f"arn:aws:s3:::{PRIMARY}/mlflow/*"
+
+
+def test_registry_outputs(synth):
+    registry = synth("prod")["outputs"]["registry"]
+    assert registry["artifactBucketName"] == PRIMARY
+    assert registry["replicaBucketArns"] == {"us-west-2": f"arn:aws:s3:::{REPLICA}"}
+    assert registry["repositoryUrlPrefix"] == "333333333333.dkr.ecr.us-east-1.amazonaws.com"
+    assert registry["mlflowUrl"] == "https://mlflow.prod.mlops.internal"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"mlflow-image": "ghcr.io/mlflow/mlflow:v2.19.0"},
+         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is a tag; allowed in prod: an image pinned by digest"),
+        ({"db-storage": 20}, "mlops:platform.registry.db-storage: unknown key; allowed: postgres-version"),
+    ],
+    ids=["tag-in-prod", "unknown-key"],
+)
+def test_bad_registry_config(tmp_path, change, expected):
+    config = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
+    config["config"]["mlops:platform"]["registry"].update(change)
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(config))
+    result = run_mlops("preview", "bad", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {tmp_path}/Pulumi.bad.yaml: {expected}")
+    assert result.stderr.count("\n") == 1
