@@ -432,7 +432,7 @@ class OidcSignIn(pulumi.ComponentResource):
                 "clientID": args.oidc.client_id,
                 "clientSecret": pulumi.Output.secret(args.client_secret),
             },
-            opts=child_opts(self, additional_secret_outputs=["stringData", "data"]),
+            opts=child_opts(self),
         )
         self.annotations = oidc_ingress_annotations(args.oidc, args.secret_name)
         self.register_outputs({"secretName": args.secret_name, "annotations": self.annotations})

@@ -80,7 +80,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
             AlarmSpec(
                 signal="serving-5xx-rate",
                 description=f"Serving load balancer: targets answer 5xx for more than "
-                f"{thresholds.load_balancer_5xx_percent}% of requests",
+                f"{thresholds.load_balancer_5xx_percent:g}% of requests",
                 namespace="AWS/ApplicationELB",
                 metric_name="HTTPCode_Target_5XX_Count",
                 comparison="GreaterThanThreshold",
@@ -95,7 +95,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
         specs.append(
             AlarmSpec(
                 signal="serving-p99-latency",
-                description=f"Serving load balancer: p99 target response time above {thresholds.p99_latency_seconds}s",
+                description=f"Serving load balancer: p99 target response time above {thresholds.p99_latency_seconds:g}s",
                 namespace="AWS/ApplicationELB",
                 metric_name="TargetResponseTime",
                 comparison="GreaterThanThreshold",
@@ -109,7 +109,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
         specs.append(
             AlarmSpec(
                 signal="node-cpu",
-                description=f"Serving cluster nodes: average CPU above {thresholds.node_cpu_percent}%",
+                description=f"Serving cluster nodes: average CPU above {thresholds.node_cpu_percent:g}%",
                 namespace="ContainerInsights",
                 metric_name="node_cpu_utilization",
                 comparison="GreaterThanThreshold",
@@ -121,7 +121,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
         specs.append(
             AlarmSpec(
                 signal="node-memory",
-                description=f"Serving cluster nodes: average memory above {thresholds.node_memory_percent}%",
+                description=f"Serving cluster nodes: average memory above {thresholds.node_memory_percent:g}%",
                 namespace="ContainerInsights",
                 metric_name="node_memory_utilization",
                 comparison="GreaterThanThreshold",
@@ -135,7 +135,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
         specs += [
             AlarmSpec(
                 signal="rds-cpu",
-                description=f"Model registry database: CPU above {thresholds.rds_cpu_percent}%",
+                description=f"Model registry database: CPU above {thresholds.rds_cpu_percent:g}%",
                 namespace="AWS/RDS",
                 metric_name="CPUUtilization",
                 comparison="GreaterThanThreshold",
@@ -145,7 +145,7 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
             ),
             AlarmSpec(
                 signal="rds-free-storage",
-                description=f"Model registry database: free storage below {thresholds.rds_free_storage_gib} GiB",
+                description=f"Model registry database: free storage below {thresholds.rds_free_storage_gib:g} GiB",
                 namespace="AWS/RDS",
                 metric_name="FreeStorageSpace",
                 comparison="LessThanThreshold",
