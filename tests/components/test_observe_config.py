@@ -240,3 +240,19 @@ def test_cli_rejects_unknown_top_level_mlops_key(tmp_path):
         f"error: {tmp_path / 'Pulumi.typo.yaml'}: mlops:oidc-secret: unknown key; "
         "allowed: mlops:platform, mlops:oidc-client-secret\n"
     )
+
+
+def test_schema_describes_the_sections_and_the_secret_key():
+    import json
+
+    import jsonschema
+
+    schema = json.loads(run_mlops("schema").stdout)
+    platform_schema = schema["$defs"]["PlatformConfig"]["properties"]
+    assert {"identity", "observability", "dns"} <= set(platform_schema)
+    assert set(schema["$defs"]["AlarmThresholds"]["properties"]) >= {"node-cpu-percent", "rds-free-storage-gib"}
+    jsonschema.validate(fixture_document(), schema)
+    plaintext = fixture_document()
+    plaintext["config"]["mlops:oidc-client-secret"] = "plaintext"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(plaintext, schema)
