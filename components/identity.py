@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,7 +20,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.config import MANAGED_BY, AccessRole, IdentityConfig, OidcConfig
+from components.config import (
+    CONFIG_NAMESPACE,
+    MANAGED_BY,
+    OIDC_SECRET_KEY,
+    AccessRole,
+    ConfigError,
+    IdentityConfig,
+    OidcConfig,
+)
 
 # Role key (config) -> permission set name suffix and what the role may do.
 ROLE_KEYS = ("platform-admin", "ml-engineer", "read-only")
@@ -400,6 +409,17 @@ def oidc_ingress_annotations(oidc: OidcConfig, secret_name: str) -> dict[str, st
         "alb.ingress.kubernetes.io/auth-session-cookie": "AWSELBAuthSessionCookie",
         "alb.ingress.kubernetes.io/auth-on-unauthenticated-request": "authenticate",
     }
+
+
+def oidc_client_secret(file: str | Path | None) -> pulumi.Output[str]:
+    """The OIDC client secret from ``mlops:oidc-client-secret``, as a Pulumi secret; a clear error if unset."""
+    secret = pulumi.Config(CONFIG_NAMESPACE).get_secret(OIDC_SECRET_KEY.split(":", 1)[1])
+    if secret is None:
+        raise ConfigError(
+            file, OIDC_SECRET_KEY,
+            f"missing; identity.oidc needs the client secret (pulumi config set --secret {OIDC_SECRET_KEY} ...)",
+        )
+    return secret
 
 
 @dataclass(frozen=True)

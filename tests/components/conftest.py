@@ -15,3 +15,9 @@ OBSERVE_PROGRAM = REPO / "tests" / "fixtures" / "observe_program" / "__main__.py
 def observe(synth) -> dict[str, Any]:
     """Identity, observability and DNS for a two-region prod stack, built from literal inputs."""
     return synth("observe-prod", FIXTURES, OBSERVE_PROGRAM)
+
+
+@pytest.fixture
+def observe_latency(synth) -> dict[str, Any]:
+    """One region, latency routing, SSO role suffixes not yet known, no load balancer named, no Grafana."""
+    return synth("observe-latency", FIXTURES, OBSERVE_PROGRAM)
