@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import yaml
 
 from components.base import child_opts
 from components.config import AlarmThresholds, ObservabilityConfig, TrailConfig
@@ -23,6 +25,8 @@ GIB = 1024**3
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 CLOUDWATCH_AGENT_SERVICE_ACCOUNT = "cloudwatch-agent"
 CLOUDWATCH_AGENT_NAMESPACE = "amazon-cloudwatch"
+# The Kubernetes user the managed Prometheus collector is mapped to (its access entry's user name).
+SCRAPER_USER = "aps-collector-user"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,6 +73,11 @@ class RegionSignals:
     interruption_queue_name: pulumi.Input[str] | None = None
     db_instance_identifier: pulumi.Input[str] | None = None
     load_balancer: str | None = None
+    # A managed Prometheus collector scrapes the cluster when its subnets (two or more AZs) and security
+    # group are given; with a Kubernetes provider its in-cluster read access is created too.
+    scraper_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    scraper_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    kubernetes_provider: pulumi.ProviderResource | None = None
 
 
 def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[AlarmSpec]:
@@ -179,6 +188,60 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
             )
         )
     return specs
+
+
+def scrape_configuration(interval_seconds: int = 30) -> str:
+    """Prometheus scrape configuration of the managed collector: the API server and every pod or service
+    annotated ``prometheus.io/scrape: "true"`` (model servers publish request and latency metrics this way)."""
+
+    def annotated(role: str) -> dict[str, Any]:
+        meta = f"__meta_kubernetes_{role}_annotation"
+        return {
+            "job_name": f"annotated-{role}s",
+            "kubernetes_sd_configs": [{"role": "endpoints" if role == "service" else role}],
+            "relabel_configs": [
+                {"source_labels": [f"{meta}_prometheus_io_scrape"], "action": "keep", "regex": "true"},
+                {"source_labels": [f"{meta}_prometheus_io_path"], "action": "replace",
+                 "target_label": "__metrics_path__", "regex": "(.+)"},
+                {"source_labels": ["__address__", f"{meta}_prometheus_io_port"], "action": "replace",
+                 "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": [f"__meta_kubernetes_{role}_name"], "target_label": role},
+            ],
+        }
+
+    config = {
+        "global": {"scrape_interval": f"{interval_seconds}s", "external_labels": {"collector": "managed"}},
+        "scrape_configs": [
+            {
+                "job_name": "kubernetes-apiservers",
+                "kubernetes_sd_configs": [{"role": "endpoints"}],
+                "scheme": "https",
+                "bearer_token_file": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                "tls_config": {"ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+                               "insecure_skip_verify": False},
+                "relabel_configs": [
+                    {"source_labels": ["__meta_kubernetes_namespace", "__meta_kubernetes_service_name",
+                                       "__meta_kubernetes_endpoint_port_name"],
+                     "action": "keep", "regex": "default;kubernetes;https"},
+                ],
+            },
+            annotated("pod"),
+            annotated("service"),
+        ],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+# Read access the collector's Kubernetes user needs for service discovery and /metrics.
+SCRAPER_RULES: list[dict[str, Any]] = [
+    {"api_groups": [""], "resources": ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods",
+                                        "configmaps"], "verbs": ["get", "list", "watch"]},
+    {"api_groups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    {"api_groups": ["networking.k8s.io"], "resources": ["ingresses", "ingresses/status"],
+     "verbs": ["get", "list", "watch"]},
+    {"non_resource_urls": ["/metrics"], "verbs": ["get"]},
+]
 
 
 def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
@@ -607,6 +670,13 @@ class RegionalMonitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+        self.scraper: aws.amp.Scraper | None = None
+        self.scraper_access_entry: aws.eks.AccessEntry | None = None
+        self.scraper_cluster_role: k8s.rbac.v1.ClusterRole | None = None
+        self.scraper_binding: k8s.rbac.v1.ClusterRoleBinding | None = None
+        if signals.cluster_name is not None and signals.scraper_subnet_ids:
+            self._scraper(name, args, prefix, tags)
+
         self.insights_log_group: aws.cloudwatch.LogGroup | None = None
         self.insights_role: aws.iam.Role | None = None
         self.insights_addon: aws.eks.Addon | None = None
@@ -620,6 +690,68 @@ class RegionalMonitoring(pulumi.ComponentResource):
                 "prometheusWorkspaceId": self.prometheus.id,
                 "prometheusEndpoint": self.prometheus.prometheus_endpoint,
             }
+        )
+
+    def _scraper(self, name: str, args: RegionalMonitoringArgs, prefix: str, tags: dict) -> None:
+        signals = args.signals
+        if len(signals.scraper_subnet_ids) < 2 or not signals.scraper_security_group_ids:
+            raise ValueError(
+                f"{signals.region}: the Prometheus collector needs subnets in two or more AZs and a security group"
+            )
+        cluster_arn = pulumi.Output.concat(
+            f"arn:{args.partition}:eks:{signals.region}:{args.account_id}:cluster/", signals.cluster_name
+        )
+        self.scraper = aws.amp.Scraper(
+            f"{name}-scraper",
+            aws.amp.ScraperArgs(
+                alias=f"{prefix}-models",
+                scrape_configuration=scrape_configuration(),
+                source=aws.amp.ScraperSourceArgs(
+                    eks=aws.amp.ScraperSourceEksArgs(
+                        cluster_arn=cluster_arn,
+                        subnet_ids=list(signals.scraper_subnet_ids),
+                        security_group_ids=list(signals.scraper_security_group_ids),
+                    )
+                ),
+                destination=aws.amp.ScraperDestinationArgs(
+                    amp=aws.amp.ScraperDestinationAmpArgs(workspace_arn=self.prometheus.arn)
+                ),
+                tags={**tags, "Name": f"{prefix}-models"},
+            ),
+            opts=child_opts(self),
+        )
+        # The collector's service-linked role signs in to the cluster as SCRAPER_USER.
+        self.scraper_access_entry = aws.eks.AccessEntry(
+            f"{name}-scraper-access",
+            aws.eks.AccessEntryArgs(
+                cluster_name=signals.cluster_name,
+                principal_arn=self.scraper.role_arn,
+                user_name=SCRAPER_USER,
+                type="STANDARD",
+                tags={**tags, "Name": f"{prefix}-scraper-access"},
+            ),
+            opts=child_opts(self),
+        )
+        if signals.kubernetes_provider is None:
+            return
+        kube = child_opts(self, provider=signals.kubernetes_provider)
+        labels = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-observability"}
+        self.scraper_cluster_role = k8s.rbac.v1.ClusterRole(
+            f"{name}-scraper-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="aps-collector-role", labels=labels),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(**rule) for rule in SCRAPER_RULES],
+            opts=kube,
+        )
+        self.scraper_binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-scraper-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="aps-collector-user-role-binding", labels=labels),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="aps-collector-role"
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(kind="User", name=SCRAPER_USER, api_group="rbac.authorization.k8s.io")
+            ],
+            opts=child_opts(self, provider=signals.kubernetes_provider, depends_on=[self.scraper_cluster_role]),
         )
 
     def _container_insights(self, name: str, args: RegionalMonitoringArgs, prefix: str, tags: dict) -> None:

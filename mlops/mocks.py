@@ -265,6 +265,17 @@ def _amp_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _amp_scraper(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid = "s-" + _uuid(ctx.type + ctx.name)
+    return rid, {
+        "arn": ctx.arn(f"scraper/{rid}", service="aps"),
+        "roleArn": ctx.arn(
+            f"role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_{digest(rid, length=7)}",
+            service="iam", regional=False,
+        ),
+    }
+
+
 def _grafana_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
     rid = "g-" + digest(ctx.type, ctx.name, length=10)
     return rid, {
@@ -337,6 +348,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:eks/addon:Addon": _eks_addon,
     "aws:rds/instance:Instance": _db_instance,
     "aws:amp/workspace:Workspace": _amp_workspace,
+    "aws:amp/scraper:Scraper": _amp_scraper,
     "aws:grafana/workspace:Workspace": _grafana_workspace,
     "aws:route53/healthCheck:HealthCheck": _route53_health_check,
     "aws:ssoadmin/permissionSet:PermissionSet": _permission_set,

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+import yaml
 
 from components.config import AlarmThresholds
-from components.observability import RegionSignals, alarm_specs, alert_topic_policy, dashboard_body
+from components.observability import (
+    RegionSignals,
+    alarm_specs,
+    alert_topic_policy,
+    dashboard_body,
+    scrape_configuration,
+)
 from tests.conftest import by_name, states
 
 ACCOUNT = "333333333333"
@@ -328,3 +336,67 @@ def test_grafana_with_sso_reads_prometheus_and_cloudwatch(observe):
     assert observe["outputs"]["observability"]["grafanaUrl"] == (
         f"https://{grafana['id']}.grafana-workspace.us-east-1.amazonaws.com"
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Managed Prometheus collector on the primary cluster
+
+
+def test_scrape_configuration_keeps_annotated_pods_and_the_api_server():
+    config = yaml.safe_load(scrape_configuration(15))
+    assert config["global"]["scrape_interval"] == "15s"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert list(jobs) == ["kubernetes-apiservers", "annotated-pods", "annotated-services"]
+    keep = jobs["annotated-pods"]["relabel_configs"][0]
+    assert keep == {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "action": "keep",
+                    "regex": "true"}
+    port = jobs["annotated-pods"]["relabel_configs"][2]
+    assert re.fullmatch(port["regex"], "10.0.1.7:8080;9090").expand(port["replacement"].replace("$", "\\")) == (
+        "10.0.1.7:9090"
+    )
+
+
+def test_collector_scrapes_the_cluster_into_its_regions_workspace(observe):
+    scraper = by_name(observe, "observability-us-east-1-scraper")
+    workspace = by_name(observe, "observability-us-east-1-prometheus")
+    assert scraper["inputs"]["source"] == {
+        "eks": {
+            "clusterArn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/mlops-prod-us-east-1",
+            "subnetIds": ["subnet-us-east-1-a", "subnet-us-east-1-b"],
+            "securityGroupIds": ["sg-us-east-1-cluster"],
+        }
+    }
+    assert scraper["inputs"]["destination"] == {
+        "amp": {"workspaceArn": f"arn:aws:aps:us-east-1:{ACCOUNT}:workspace/{workspace['id']}"}
+    }
+    assert scraper["inputs"]["scrapeConfiguration"] == scrape_configuration()
+    entry = by_name(observe, "observability-us-east-1-scraper-access")["inputs"]
+    assert entry["userName"] == "aps-collector-user"
+    assert entry["principalArn"].startswith(
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_"
+    )
+    # Only the primary region's fixture cluster has collector subnets.
+    assert not [s for s in states(observe, "aws:amp/scraper:Scraper") if "us-west-2" in s["urn"]]
+
+
+def manifest(state: dict) -> dict:
+    body = {key: value for key, value in state["inputs"].items() if key != "stringData"}
+    if "stringData" in state["inputs"]:
+        body["stringData"] = {"clientID": "x", "clientSecret": "y"}
+    return body
+
+
+def test_collector_rbac_and_oidc_secret_are_valid_kubernetes(observe):
+    import kubernetes_validate
+
+    role = by_name(observe, "observability-us-east-1-scraper-role")
+    binding = by_name(observe, "observability-us-east-1-scraper-binding")
+    secret = by_name(observe, "mlflow-oidc-client")
+    for state in (role, binding, secret):
+        kubernetes_validate.validate(manifest(state), "1.31", strict=True)
+    assert {"nonResourceURLs": ["/metrics"], "verbs": ["get"]} in role["inputs"]["rules"]
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in role["inputs"]["rules"])
+    assert binding["inputs"]["subjects"] == [
+        {"kind": "User", "name": "aps-collector-user", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    assert role["provider"].split("::")[-2] == "k8s-us-east-1"

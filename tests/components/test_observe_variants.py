@@ -12,7 +12,11 @@ from tests.conftest import FIXTURES, REPO, by_name, states
 
 
 def test_roles_without_a_known_arn_get_no_access_entry_yet(observe_latency):
-    entries = {s["urn"].rsplit("::", 1)[-1]: s for s in states(observe_latency, "aws:eks/accessEntry:AccessEntry")}
+    entries = {
+        s["urn"].rsplit("::", 1)[-1]: s
+        for s in states(observe_latency, "aws:eks/accessEntry:AccessEntry")
+        if s["parent"].endswith("::identity")
+    }
     # platform-admin and ml-engineer have neither role-suffix nor role-arn; read-only names its role whole.
     assert list(entries) == ["identity-eu-west-1-read-only"]
     assert entries["identity-eu-west-1-read-only"]["inputs"]["principalArn"] == (
