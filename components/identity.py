@@ -30,7 +30,7 @@ from components.config import (
     OidcConfig,
 )
 
-# Role key (config) -> permission set name suffix and what the role may do.
+# The access roles, as keyed in config (identity.roles) and used in permission set names.
 ROLE_KEYS = ("platform-admin", "ml-engineer", "read-only")
 
 EKS_ACCESS_POLICIES = {
