@@ -459,9 +459,6 @@ def check_sections(cfg: PlatformConfig) -> None:
                     )
 
 
-PlatformConfig.model_rebuild()
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Loading stack files
 

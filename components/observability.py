@@ -139,6 +139,18 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
                 statistic="Average",
             )
         )
+        specs.append(
+            AlarmSpec(
+                signal="failed-nodes",
+                description="Serving cluster: nodes failing their health checks",
+                namespace="ContainerInsights",
+                metric_name="cluster_failed_node_count",
+                comparison="GreaterThanThreshold",
+                threshold=0.0,
+                dimensions=cluster,
+                statistic="Maximum",
+            )
+        )
     if signals.db_instance_identifier is not None:
         db = {"DBInstanceIdentifier": signals.db_instance_identifier}
         specs += [
@@ -440,16 +452,16 @@ class GovernanceTrail(pulumi.ComponentResource):
             ),
             opts=child_opts(self, depends_on=[self.versioning]),
         )
-        self.access_logging = (
-            aws.s3.BucketLogging(
-                f"{name}-access-logging",
-                aws.s3.BucketLoggingInitArgs(
-                    bucket=self.bucket.id, target_bucket=args.access_log_bucket, target_prefix="cloudtrail/"
-                ),
-                opts=child_opts(self),
-            )
-            if args.access_log_bucket is not None
-            else None
+        # Server access logs go to the platform's access-log bucket, or to one of the trail's own.
+        self.access_log_bucket: aws.s3.Bucket | None = None
+        target = args.access_log_bucket
+        if target is None:
+            self._own_access_log_bucket(name, args, tags)
+            target = self.access_log_bucket.id
+        self.access_logging = aws.s3.BucketLogging(
+            f"{name}-access-logging",
+            aws.s3.BucketLoggingInitArgs(bucket=self.bucket.id, target_bucket=target, target_prefix="cloudtrail/"),
+            opts=child_opts(self, depends_on=[self.access_log_policy] if self.access_log_bucket else None),
         )
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
@@ -528,6 +540,102 @@ class GovernanceTrail(pulumi.ComponentResource):
         )
         self.register_outputs(
             {"trailArn": self.trail.arn, "bucket": self.bucket.id, "logGroupArn": self.log_group.arn}
+        )
+
+    def _own_access_log_bucket(self, name: str, args: GovernanceTrailArgs, tags: dict) -> None:
+        """A bucket for the trail bucket's server access logs: private, versioned, TLS-only, expiring.
+
+        S3 server access logging only delivers to SSE-S3 buckets, so this one cannot use the logs key.
+        """
+        bucket = aws.s3.Bucket(
+            f"{name}-access-logs",
+            aws.s3.BucketArgs(force_destroy=False, tags={**tags, "Name": f"{name}-access-logs"}),
+            opts=child_opts(self, protect=args.protect),
+        )
+        self.access_log_bucket = bucket
+        self.access_log_public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-access-logs-public-access-block",
+            aws.s3.BucketPublicAccessBlockArgs(
+                bucket=bucket.id,
+                block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+            ),
+            opts=child_opts(self),
+        )
+        self.access_log_encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs-encryption",
+            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
+                bucket=bucket.id,
+                rules=[
+                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="AES256"
+                        ),
+                    )
+                ],
+            ),
+            opts=child_opts(self),
+        )
+        self.access_log_versioning = aws.s3.BucketVersioning(
+            f"{name}-access-logs-versioning",
+            aws.s3.BucketVersioningInitArgs(
+                bucket=bucket.id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            ),
+            opts=child_opts(self),
+        )
+        self.access_log_lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-lifecycle",
+            aws.s3.BucketLifecycleConfigurationArgs(
+                bucket=bucket.id,
+                rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=365),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=30
+                        ),
+                        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                            days_after_initiation=7
+                        ),
+                    )
+                ],
+            ),
+            opts=child_opts(self, depends_on=[self.access_log_versioning]),
+        )
+        self.access_log_policy = aws.s3.BucketPolicy(
+            f"{name}-access-logs-policy",
+            aws.s3.BucketPolicyArgs(
+                bucket=bucket.id,
+                policy=bucket.arn.apply(
+                    lambda arn: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Sid": "S3ServerAccessLogsWrite",
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                                    "Action": "s3:PutObject",
+                                    "Resource": f"{arn}/cloudtrail/*",
+                                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                                },
+                                {
+                                    "Sid": "DenyInsecureTransport",
+                                    "Effect": "Deny",
+                                    "Principal": "*",
+                                    "Action": "s3:*",
+                                    "Resource": [arn, f"{arn}/*"],
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                },
+                            ],
+                        },
+                        sort_keys=True,
+                    )
+                ),
+            ),
+            opts=child_opts(self, depends_on=[self.access_log_public_access_block]),
         )
 
 
@@ -856,6 +964,8 @@ def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi
                 ["ContainerInsights", "node_cpu_utilization", "ClusterName", signals.cluster_name, {"stat": "Average"}],
                 ["ContainerInsights", "node_memory_utilization", "ClusterName", signals.cluster_name,
                  {"stat": "Average"}],
+                ["ContainerInsights", "cluster_failed_node_count", "ClusterName", signals.cluster_name,
+                 {"stat": "Maximum", "yAxis": "right"}],
             ], 16))
         if signals.db_instance_identifier is not None:
             db = signals.db_instance_identifier

@@ -73,6 +73,9 @@ class PlatformOutputs(Contract):
     primary_region: Annotated[str, Field(alias="primaryRegion")]
     private_zone_id: Annotated[str, Field(alias="privateZoneId")]
     regions: dict[str, RegionOutputs]
+    identity: IdentityOutputs | None = None
+    observability: ObservabilityOutputs | None = None
+    dns: DnsOutputs | None = None
 
 
 class ContractError(Exception):

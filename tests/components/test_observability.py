@@ -44,7 +44,7 @@ def test_alarm_specs_only_for_the_signals_a_region_has():
     bare = RegionSignals(region="eu-west-1", provider=None, logs_key_arn="k")  # type: ignore[arg-type]
     assert alarm_specs(bare, thresholds) == []
     cluster_only = RegionSignals(region="eu-west-1", provider=None, logs_key_arn="k", cluster_name="c")  # type: ignore[arg-type]
-    assert [spec.signal for spec in alarm_specs(cluster_only, thresholds)] == ["node-cpu", "node-memory"]
+    assert [spec.signal for spec in alarm_specs(cluster_only, thresholds)] == ["node-cpu", "node-memory", "failed-nodes"]
 
 
 def test_topic_policy_lets_only_this_accounts_alarms_publish():
@@ -182,7 +182,7 @@ def test_alert_topic_per_region_encrypted_with_policy_and_subscriptions(observe,
 
 def test_alarms_are_wired_to_their_regions_topic(observe):
     found = alarms(observe)
-    assert len(found) == 13
+    assert len(found) == 15
     for name, alarm in found.items():
         region = "us-east-1" if "-us-east-1-" in name else "us-west-2"
         assert alarm["inputs"]["alarmActions"] == [topic_arn(region)], name
@@ -213,6 +213,9 @@ def test_serving_and_node_alarms_by_value(observe, region):
     )
     assert metric_of(found[f"mlops-prod-{region}-node-memory"]) == (
         "ContainerInsights", "node_memory_utilization", cluster, "Average", None, "GreaterThanThreshold", 80, 60,
+    )
+    assert metric_of(found[f"mlops-prod-{region}-failed-nodes"]) == (
+        "ContainerInsights", "cluster_failed_node_count", cluster, "Maximum", None, "GreaterThanThreshold", 0, 60,
     )
     assert metric_of(found[f"mlops-prod-{region}-interruption-queue-age"]) == (
         "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": f"mlops-prod-{region}-interruptions"}, "Maximum",

@@ -33,6 +33,7 @@ def test_roles_without_a_known_arn_get_no_access_entry_yet(observe_latency):
 def test_alarms_follow_the_signals_without_a_load_balancer(observe_latency):
     names = sorted(s["inputs"]["name"] for s in states(observe_latency, "aws:cloudwatch/metricAlarm:MetricAlarm"))
     assert names == [
+        "mlops-staging-eu-west-1-failed-nodes",
         "mlops-staging-eu-west-1-interruption-queue-age",
         "mlops-staging-eu-west-1-node-cpu",
         "mlops-staging-eu-west-1-node-memory",
