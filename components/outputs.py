@@ -54,6 +54,28 @@ class RegistryOutputs(Contract):
     database_endpoint: Annotated[str, Field(alias="databaseEndpoint")]
 
 
+class IdentityOutputs(Contract):
+    """Identity Center permission sets by role (platform-admin, ml-engineer, read-only)."""
+
+    permission_set_arns: Annotated[dict[str, str], Field(alias="permissionSetArns")]
+
+
+class ObservabilityOutputs(Contract):
+    alert_topic_arn: Annotated[str, Field(alias="alertTopicArn")]
+    alert_topic_arns: Annotated[dict[str, str], Field(alias="alertTopicArns")]  # per region
+    trail_arn: Annotated[str, Field(alias="trailArn")]
+    amp_workspace_ids: Annotated[dict[str, str], Field(alias="ampWorkspaceIds")]  # per region
+    prometheus_endpoints: Annotated[dict[str, str], Field(alias="prometheusEndpoints")]  # per region
+    grafana_url: Annotated[str | None, Field(alias="grafanaUrl")] = None
+    dashboard_name: Annotated[str, Field(alias="dashboardName")]
+
+
+class DnsOutputs(Contract):
+    hosted_zone_id: Annotated[str, Field(alias="hostedZoneId")]
+    name_servers: Annotated[list[str], Field(alias="nameServers")]
+    endpoints: dict[str, str]  # endpoint name -> fully qualified name
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -62,6 +84,9 @@ class PlatformOutputs(Contract):
     private_zone_id: Annotated[str, Field(alias="privateZoneId")]
     regions: dict[str, RegionOutputs]
     registry: RegistryOutputs | None = None
+    identity: IdentityOutputs | None = None
+    observability: ObservabilityOutputs | None = None
+    dns: DnsOutputs | None = None
 
 
 class ContractError(Exception):

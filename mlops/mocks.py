@@ -257,6 +257,62 @@ def _hosted_zone(ctx: Context) -> tuple[str, dict[str, Any]]:
     return zone_id, {"zoneId": zone_id, "arn": f"arn:{ctx.partition}:route53:::hostedzone/{zone_id}", "nameServers": servers}
 
 
+def _amp_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid = "ws-" + _uuid(ctx.type + ctx.name)
+    return rid, {
+        "arn": ctx.arn(f"workspace/{rid}", service="aps"),
+        "prometheusEndpoint": f"https://aps-workspaces.{ctx.region}.amazonaws.com/workspaces/{rid}/",
+    }
+
+
+def _amp_scraper(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid = "s-" + _uuid(ctx.type + ctx.name)
+    return rid, {
+        "arn": ctx.arn(f"scraper/{rid}", service="aps"),
+        "roleArn": ctx.arn(
+            f"role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_{digest(rid, length=7)}",
+            service="iam", regional=False,
+        ),
+    }
+
+
+def _grafana_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid = "g-" + digest(ctx.type, ctx.name, length=10)
+    return rid, {
+        "arn": ctx.arn(f"/workspaces/{rid}", service="grafana"),
+        "endpoint": f"{rid}.grafana-workspace.{ctx.region}.amazonaws.com",
+        "grafanaVersion": ctx.inputs.get("grafanaVersion") or "10.4",
+    }
+
+
+def _route53_health_check(ctx: Context) -> tuple[str, dict[str, Any]]:
+    rid = _uuid(ctx.type + ctx.name)
+    return rid, {"arn": f"arn:{ctx.partition}:route53:::healthcheck/{rid}"}
+
+
+def _permission_set(ctx: Context) -> tuple[str, dict[str, Any]]:
+    instance = str(ctx.inputs.get("instanceArn") or "arn:aws:sso:::instance/ssoins-0000000000000000")
+    ps = "ps-" + digest(ctx.type, ctx.name, length=16)
+    arn = f"arn:{ctx.partition}:sso:::permissionSet/{instance.rsplit('/', 1)[-1]}/{ps}"
+    return f"{arn},{instance}", {"arn": arn, "createdDate": "2026-01-01T00:00:00Z"}
+
+
+def _trail(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    arn = ctx.arn(f"trail/{name}")
+    return arn, {"arn": arn, "homeRegion": ctx.region}
+
+
+def _metric_alarm(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical()
+    return name, {"arn": ctx.arn(f"alarm:{name}")}
+
+
+def _dashboard(ctx: Context) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical("dashboardName")
+    return name, {"dashboardArn": ctx.arn(f"dashboard/{name}", regional=False)}
+
+
 GENERATORS: dict[str, Generator] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _short_id("subnet"),
@@ -291,6 +347,14 @@ GENERATORS: dict[str, Generator] = {
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": _eks_pod_identity_association,
     "aws:eks/addon:Addon": _eks_addon,
     "aws:rds/instance:Instance": _db_instance,
+    "aws:amp/workspace:Workspace": _amp_workspace,
+    "aws:amp/scraper:Scraper": _amp_scraper,
+    "aws:grafana/workspace:Workspace": _grafana_workspace,
+    "aws:route53/healthCheck:HealthCheck": _route53_health_check,
+    "aws:ssoadmin/permissionSet:PermissionSet": _permission_set,
+    "aws:cloudtrail/trail:Trail": _trail,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import PLATFORM_KEY, TEAM_KEY, PlatformConfig, TeamConfig
+from components.config import OIDC_SECRET_KEY, PLATFORM_KEY, TEAM_KEY, PlatformConfig, TeamConfig
 
 
 def stack_file_schema() -> dict[str, Any]:
@@ -24,6 +24,13 @@ def stack_file_schema() -> dict[str, Any]:
                 "properties": {
                     PLATFORM_KEY: {"$ref": "#/$defs/PlatformConfig"},
                     TEAM_KEY: {"$ref": "#/$defs/TeamConfig"},
+                    # Set with `pulumi config set --secret`: only the encrypted form belongs in a stack file.
+                    OIDC_SECRET_KEY: {
+                        "type": "object",
+                        "properties": {"secure": {"type": "string"}},
+                        "required": ["secure"],
+                        "additionalProperties": False,
+                    },
                 },
                 "patternProperties": {"^(?!mlops:)[A-Za-z0-9_.-]+:.+$": {}},
                 "additionalProperties": False,

@@ -318,10 +318,14 @@ def _creation_order(registrations: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlops.synth STACK STACKS_DIR``: print the document as JSON (used for isolation)."""
+    """``python -m mlops.synth STACK [STACKS_DIR [PROGRAM]]``: print the document as JSON (used for isolation)."""
     args = argv if argv is not None else sys.argv[1:]
     try:
-        document = synthesize(args[0], Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR)
+        document = synthesize(
+            args[0],
+            Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR,
+            Path(args[2]) if len(args) > 2 else PROGRAM,
+        )
     except (ConfigError, UnknownStackError, ProgramError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

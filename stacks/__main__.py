@@ -17,7 +17,9 @@ from components.cluster import (
     cluster_outputs,
 )
 from components.config import PlatformConfig, parse_platform, parse_team, stack_file, tags_for
+from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.network import (
     GlobalNetwork,
     GlobalNetworkArgs,
@@ -26,6 +28,7 @@ from components.network import (
     RegionLink,
     zone_name,
 )
+from components.observability import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 
@@ -154,8 +157,91 @@ def build_platform(cfg: PlatformConfig) -> None:
             opts=pulumi.ResourceOptions(provider=providers[primary_name], depends_on=[networks[primary_name]]),
         )
 
+    # Identity Center permission sets and their access to the EKS clusters (not to bring-your-own clusters).
+    eks_clusters = {name: c for name, c in clusters.items() if isinstance(c, ServingCluster)}
+    identity = None
+    if cfg.identity is not None:
+        sso_region = cfg.identity.sso_region or cfg.primary_region.name
+        sso_provider = providers.get(sso_region) or aws_provider(f"aws-{sso_region}", sso_region, cfg.account_id)
+        identity = PlatformIdentity(
+            "identity",
+            PlatformIdentityArgs(
+                environment=cfg.environment,
+                account_id=cfg.account_id,
+                partition=cfg.partition,
+                regions=[r.name for r in cfg.regions],
+                identity=cfg.identity,
+                tags=tags,
+                sso_provider=sso_provider,
+                clusters=[ClusterAccessTarget(name, c.name, providers[name]) for name, c in eks_clusters.items()],
+            ),
+        )
+
+    # Governance trail, alert topics and alarms, dashboard, managed Prometheus (+ collector) and Grafana.
+    observability = None
+    if cfg.observability is not None:
+        signals = []
+        for region in cfg.regions:
+            serving = eks_clusters.get(region.name)
+            signals.append(
+                RegionSignals(
+                    region=region.name,
+                    provider=providers[region.name],
+                    logs_key_arn=keyrings[region.name].arn("logs"),
+                    cluster_name=serving.name if serving else None,
+                    interruption_queue_name=serving.interruption_queue.name if serving else None,
+                    load_balancer=cfg.observability.load_balancers.get(region.name),
+                    scraper_subnet_ids=[s.id for s in networks[region.name].private_subnets] if serving else (),
+                    scraper_security_group_ids=[serving.cluster_security_group_id] if serving else (),
+                    kubernetes_provider=serving.k8s_provider if serving else None,
+                    db_instance_identifier=registry.database.identifier
+                    if registry is not None and region.name == cfg.primary_region.name
+                    else None,
+                )
+            )
+        roles = cfg.identity.roles if cfg.identity is not None else None
+        observability = PlatformObservability(
+            "observability",
+            PlatformObservabilityArgs(
+                environment=cfg.environment,
+                account_id=cfg.account_id,
+                partition=cfg.partition,
+                config=cfg.observability,
+                regions=signals,
+                log_retention_days=cfg.log_retention_days,
+                tags=tags,
+                protect=cfg.is_prod,
+                grafana_groups={
+                    "ADMIN": [roles.platform_admin.group_id],
+                    "EDITOR": [roles.ml_engineer.group_id],
+                    "VIEWER": [roles.read_only.group_id],
+                }
+                if roles is not None
+                else {},
+            ),
+            opts=pulumi.ResourceOptions(depends_on=list(eks_clusters.values())),
+        )
+
+    # Public DNS with health-checked failover or latency routing for the model endpoints.
+    dns = None
+    if cfg.dns is not None:
+        dns = ServingDns(
+            "dns",
+            ServingDnsArgs(
+                environment=cfg.environment,
+                dns=cfg.dns,
+                regions=[r.name for r in cfg.regions],
+                tags=tags,
+                protect=cfg.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(provider=providers[cfg.primary_region.name]),
+        )
+
     export_contract(
         PlatformOutputs,
+        identity=identity.contract_values() if identity is not None else None,
+        observability=observability.contract_values() if observability is not None else None,
+        dns=dns.contract_values() if dns is not None else None,
         environment=cfg.environment,
         account_id=cfg.account_id,
         partition=cfg.partition,

@@ -168,7 +168,7 @@ def test_misspelt_top_level_mlops_key(tmp_path):
     write_stack(tmp_path, {"mlops:platfrom": valid()})
     with pytest.raises(ConfigError) as caught:
         load_platform(tmp_path, "x")
-    assert str(caught.value) == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team"
+    assert str(caught.value) == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team, mlops:oidc-client-secret"
 
 
 def test_other_namespaces_are_left_alone(tmp_path):

@@ -118,9 +118,10 @@ def test_protected_in_prod_not_in_dev(synth):
     prod, dev = synth("prod"), synth("dev")
     stateful = ("aws:s3/bucket:Bucket", "aws:rds/instance:Instance")
     prod_states = [s for kind in stateful for s in states(prod, kind)]
-    assert len(prod_states) == 5  # artifacts, replica, two access-log buckets, database
+    registry_states = [s for s in prod_states if "mlops:registry:ModelRegistry" in s["urn"]]
+    assert len(registry_states) == 5  # artifacts, replica, two access-log buckets, database
     assert all(s["protect"] for s in prod_states)
-    assert all(s["retainOnDelete"] for s in states(prod, "aws:s3/bucket:Bucket"))
+    assert all(s["retainOnDelete"] for s in registry_states if s["type"] == "aws:s3/bucket:Bucket")
     assert not any(s["protect"] for kind in stateful for s in states(dev, kind))
 
 

@@ -1,0 +1,261 @@
+"""Identity Center permission sets, EKS access entries and OIDC sign-in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.config import AccessRole, OidcConfig
+from components.identity import (
+    inline_policy,
+    oidc_ingress_annotations,
+    permission_set_name,
+    role_principal_arn,
+    sso_role_arn,
+)
+from tests.conftest import by_name, states
+
+INSTANCE = "arn:aws:sso:::instance/ssoins-7223a1b2c3d4e5f6"
+GROUPS = {
+    "platform-admin": "9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7a",
+    "ml-engineer": "9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7b",
+    "read-only": "9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7c",
+}
+SUFFIXES = {"platform-admin": "1f9ff11932198c00", "ml-engineer": "2a8ee22843209d11", "read-only": "3b7dd33754310e22"}
+REGIONS = ["us-east-1", "us-west-2"]
+
+
+def statements(role: str) -> list[dict]:
+    return inline_policy(role, partition="aws", account_id="333333333333", regions=REGIONS, prefix="mlops-prod")[
+        "Statement"
+    ]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("role", ["platform-admin", "ml-engineer", "read-only"])
+def test_no_statement_allows_every_action_on_every_resource(role):
+    for statement in statements(role):
+        actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
+        assert "*" not in actions, statement["Sid"]
+        if statement["Effect"] == "Allow" and "*" in resources:
+            # Only actions without resource-level permissions may name "*" as resource.
+            assert actions == ["ecr:GetAuthorizationToken"], statement["Sid"]
+
+
+def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
+    by_sid = {statement["Sid"]: statement for statement in statements("ml-engineer")}
+    assert list(by_sid) == [
+        "ListPlatformBuckets", "ReadWriteModelArtifacts", "RegistryLogin", "PushPullModelImages", "ClusterAccess",
+        "UsePlatformKeysViaStorage", "ReadModelLogs",
+    ]
+    assert by_sid["ReadWriteModelArtifacts"] == {
+        "Sid": "ReadWriteModelArtifacts",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
+        "Resource": ["arn:aws:s3:::mlops-prod-*/*"],
+    }
+    assert by_sid["ListPlatformBuckets"]["Resource"] == ["arn:aws:s3:::mlops-prod-*"]
+    assert by_sid["PushPullModelImages"]["Resource"] == [
+        "arn:aws:ecr:us-east-1:333333333333:repository/mlops-prod-*",
+        "arn:aws:ecr:us-west-2:333333333333:repository/mlops-prod-*",
+    ]
+    assert by_sid["ClusterAccess"] == {
+        "Sid": "ClusterAccess",
+        "Effect": "Allow",
+        "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
+        "Resource": [
+            "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-*",
+            "arn:aws:eks:us-west-2:333333333333:cluster/mlops-prod-*",
+        ],
+    }
+    assert by_sid["UsePlatformKeysViaStorage"]["Condition"] == {
+        "StringEquals": {
+            "aws:ResourceTag/managed-by": "pulumi-mlops-platform",
+            "kms:ViaService": [
+                "s3.us-east-1.amazonaws.com", "ecr.us-east-1.amazonaws.com",
+                "s3.us-west-2.amazonaws.com", "ecr.us-west-2.amazonaws.com",
+            ],
+        }
+    }
+    # No IAM, no deletes of buckets or repositories.
+    actions = [action for statement in by_sid.values() for action in statement["Action"]]
+    assert not [a for a in actions if a.startswith("iam:") or "Delete" in a]
+
+
+def test_platform_admin_manages_iam_in_the_account_but_not_sso_roles():
+    assert statements("platform-admin")[:2] == [
+        {
+            "Sid": "ManageAccountIam",
+            "Effect": "Allow",
+            "Action": ["iam:*"],
+            "Resource": [
+                "arn:aws:iam::333333333333:role/*", "arn:aws:iam::333333333333:policy/*",
+                "arn:aws:iam::333333333333:instance-profile/*", "arn:aws:iam::333333333333:oidc-provider/*",
+                "arn:aws:iam::333333333333:server-certificate/*",
+            ],
+        },
+        {
+            "Sid": "ProtectSsoRoles",
+            "Effect": "Deny",
+            "Action": ["iam:*"],
+            "Resource": ["arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/*"],
+        },
+    ]
+
+
+def test_read_only_policy_is_exactly_cluster_view():
+    assert statements("read-only") == [
+        {
+            "Sid": "ClusterView",
+            "Effect": "Allow",
+            "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
+            "Resource": [
+                "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-*",
+                "arn:aws:eks:us-west-2:333333333333:cluster/mlops-prod-*",
+            ],
+        }
+    ]
+
+
+def test_sso_role_arn_pattern_and_sources():
+    assert sso_role_arn("aws-us-gov", "123456789012", "us-gov-west-1", "mlops-prod-read-only", "0123456789abcdef") == (
+        "arn:aws-us-gov:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-gov-west-1/"
+        "AWSReservedSSO_mlops-prod-read-only_0123456789abcdef"
+    )
+    common = dict(partition="aws", account_id="123456789012", sso_region="eu-west-1", permission_set="ps")
+    group = GROUPS["read-only"]
+    assert role_principal_arn(AccessRole.model_validate({"group-id": group}), **common) is None
+    explicit = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_ps_ab"
+    assert role_principal_arn(AccessRole.model_validate({"group-id": group, "role-arn": explicit}), **common) == explicit
+    with_suffix = AccessRole.model_validate({"group-id": group, "role-suffix": "00112233445566ff"})
+    assert role_principal_arn(with_suffix, **common).endswith("/eu-west-1/AWSReservedSSO_ps_00112233445566ff")
+
+
+def test_permission_set_names_fit_identity_center_limit():
+    assert permission_set_name("staging", "platform-admin") == "mlops-staging-platform-admin"
+    with pytest.raises(ValueError, match="longer than 32"):
+        permission_set_name("a-very-long-environment", "platform-admin")
+
+
+def test_oidc_annotations():
+    oidc = OidcConfig.model_validate(
+        {
+            "issuer": "https://idp.example.com",
+            "authorization-endpoint": "https://idp.example.com/authorize",
+            "token-endpoint": "https://idp.example.com/token",
+            "user-info-endpoint": "https://idp.example.com/userinfo",
+            "client-id": "mlflow",
+            "session-timeout-seconds": 900,
+        }
+    )
+    annotations = oidc_ingress_annotations(oidc, "mlflow-oidc")
+    assert annotations["alb.ingress.kubernetes.io/auth-type"] == "oidc"
+    assert json.loads(annotations["alb.ingress.kubernetes.io/auth-idp-oidc"]) == {
+        "issuer": "https://idp.example.com",
+        "authorizationEndpoint": "https://idp.example.com/authorize",
+        "tokenEndpoint": "https://idp.example.com/token",
+        "userInfoEndpoint": "https://idp.example.com/userinfo",
+        "secretName": "mlflow-oidc",
+    }
+    assert annotations["alb.ingress.kubernetes.io/auth-session-timeout"] == "900"
+    assert annotations["alb.ingress.kubernetes.io/auth-on-unauthenticated-request"] == "authenticate"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The synthesised fixture program
+
+
+def test_three_permission_sets_with_durations_and_tags(observe):
+    sets = {state["inputs"]["name"]: state for state in states(observe, "aws:ssoadmin/permissionSet:PermissionSet")}
+    assert {name: state["inputs"]["sessionDuration"] for name, state in sets.items()} == {
+        "mlops-prod-platform-admin": "PT4H", "mlops-prod-ml-engineer": "PT8H", "mlops-prod-read-only": "PT8H",
+    }
+    component = by_name(observe, "identity")
+    assert component["type"] == "mlops:identity:PlatformIdentity"
+    for state in sets.values():
+        assert state["inputs"]["instanceArn"] == INSTANCE
+        assert state["parent"] == component["urn"]
+        assert state["inputs"]["tags"]["managed-by"] == "pulumi-mlops-platform"
+        assert state["provider"].split("::")[-2] == "aws-us-east-1"
+
+
+def test_policies_attached_and_inline_documents_match(observe):
+    attachments = states(observe, "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment")
+    assert sorted(a["inputs"]["managedPolicyArn"] for a in attachments) == [
+        "arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+    ]
+    for role in ("platform-admin", "ml-engineer", "read-only"):
+        inline = by_name(observe, f"identity-{role}-inline")["inputs"]
+        assert json.loads(inline["inlinePolicy"]) == inline_policy(
+            role, partition="aws", account_id="333333333333", regions=REGIONS, prefix="mlops-prod"
+        )
+        assert inline["permissionSetArn"] == by_name(observe, f"identity-{role}")["id"].split(",")[0]
+
+
+def test_assignments_give_each_group_its_permission_set_after_policies(observe):
+    for role, group in GROUPS.items():
+        assignment = by_name(observe, f"identity-{role}-assignment")
+        permission_set = by_name(observe, f"identity-{role}")
+        assert assignment["inputs"] == {
+            "instanceArn": INSTANCE,
+            "permissionSetArn": permission_set["id"].split(",")[0],
+            "principalType": "GROUP",
+            "principalId": group,
+            "targetType": "AWS_ACCOUNT",
+            "targetId": "333333333333",
+        }
+        assert by_name(observe, f"identity-{role}-inline")["urn"] in assignment["dependencies"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_access_entries_map_sso_roles_into_every_cluster(observe, region):
+    expected = {
+        "platform-admin": ("AmazonEKSClusterAdminPolicy", {"type": "cluster"}),
+        "ml-engineer": ("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["models-fraud", "models-ranking"]}),
+        "read-only": ("AmazonEKSViewPolicy", {"type": "cluster"}),
+    }
+    for role, (policy, scope) in expected.items():
+        principal = (
+            "arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/us-east-1/"
+            f"AWSReservedSSO_mlops-prod-{role}_{SUFFIXES[role]}"
+        )
+        entry = by_name(observe, f"identity-{region}-{role}")
+        assert entry["type"] == "aws:eks/accessEntry:AccessEntry"
+        assert entry["inputs"]["clusterName"] == f"mlops-prod-{region}"
+        assert entry["inputs"]["principalArn"] == principal
+        assert entry["inputs"]["type"] == "STANDARD"
+        assert entry["provider"].split("::")[-2] == f"aws-{region}"
+        association = by_name(observe, f"identity-{region}-{role}-policy")
+        assert association["inputs"] == {
+            "clusterName": f"mlops-prod-{region}",
+            "principalArn": principal,
+            "policyArn": f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+            "accessScope": scope,
+        }
+        assert entry["urn"] in association["dependencies"]
+
+
+def test_oidc_secret_is_a_secret_and_annotations_exported(observe):
+    secret = by_name(observe, "mlflow-oidc-client")
+    assert secret["type"] == "kubernetes:core/v1:Secret"
+    assert secret["inputs"]["metadata"]["namespace"] == "mlflow"
+    assert secret["inputs"]["metadata"]["name"] == "oidc-client"
+    assert secret["inputs"]["stringData"] == {
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "[secret]",
+    }
+    assert secret["parent"] == by_name(observe, "mlflow-oidc")["urn"]
+    annotations = observe["outputs"]["mlflowIngressAnnotations"]
+    assert annotations["alb.ingress.kubernetes.io/auth-type"] == "oidc"
+    assert json.loads(annotations["alb.ingress.kubernetes.io/auth-idp-oidc"])["secretName"] == "oidc-client"
+
+
+def test_permission_set_arns_exported(observe):
+    exported = observe["outputs"]["identity"]["permissionSetArns"]
+    assert exported == {
+        role: by_name(observe, f"identity-{role}")["id"].split(",")[0] for role in GROUPS
+    }
+    assert all(arn.startswith("arn:aws:sso:::permissionSet/ssoins-7223a1b2c3d4e5f6/ps-") for arn in exported.values())
