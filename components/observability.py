@@ -1090,6 +1090,10 @@ class PlatformObservability(pulumi.ComponentResource):
             },
             "grafana_url": pulumi.Output.concat("https://", self.grafana.endpoint) if self.grafana is not None else None,
             "dashboard_name": self.dashboard.dashboard_name,
+            "alarm_names": {
+                region: [alarm.name for _, alarm in sorted(monitoring.alarms.items())]
+                for region, monitoring in self.regional.items()
+            },
         }
 
     def _grafana(self, name: str, args: PlatformObservabilityArgs, primary: RegionSignals, tags: dict) -> None:

@@ -68,6 +68,7 @@ class ObservabilityOutputs(Contract):
     prometheus_endpoints: Annotated[dict[str, str], Field(alias="prometheusEndpoints")]  # per region
     grafana_url: Annotated[str | None, Field(alias="grafanaUrl")] = None
     dashboard_name: Annotated[str, Field(alias="dashboardName")]
+    alarm_names: Annotated[dict[str, list[str]], Field(alias="alarmNames")] = {}  # per region
 
 
 class DnsOutputs(Contract):
