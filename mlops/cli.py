@@ -14,6 +14,7 @@ import typer
 from components.config import ConfigError, UnknownStackError
 from mlops import render
 from mlops.synth import DEFAULT_STACKS_DIR, ProgramError
+from mlops.verify import VerifyError
 
 EXIT_USER_ERROR = 2
 
@@ -28,7 +29,7 @@ app = typer.Typer(
 _state = {"debug": False}
 T = TypeVar("T")
 
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownStackError, ProgramError)
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownStackError, ProgramError, VerifyError)
 
 StacksDir = Annotated[
     Path,
@@ -214,6 +215,38 @@ def team_list(stacks_dir: StacksDir = DEFAULT_STACKS_DIR) -> None:
             table.add_row(stack, team.name, team.environment, team.platform_stack, model.name, versions,
                           f"{scaling.min_replicas}-{scaling.max_replicas}, {signal}{gpu}")
     Console(width=200).print(table)
+
+
+
+def verify(
+    stack: Annotated[str, typer.Argument(help="Stack name whose deployment to verify.")],
+    outputs: Annotated[
+        Path | None,
+        typer.Option("--outputs", help="JSON of `pulumi stack output --json` (or an `mlops preview --json` document)."),
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Override the region of every check.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Check the live account against the stack's outputs: exit 1 when a check fails, 2 when none can run."""
+    from mlops import verify as checks
+
+    if fmt not in ("text", "json"):
+        fail(f"--format: {fmt!r} is not a format; allowed: text, json")
+
+    def run() -> list:
+        expect = checks.expectations(checks.load_outputs(stack, outputs))
+        clients = checks.client_factory(profile, region, endpoint_url)
+        checks.preflight(clients, region or expect.primary_region)
+        return checks.run_checks(expect, clients)
+
+    results = guarded(run)
+    typer.echo(checks.render_json(results, stack) if fmt == "json" else checks.render_text(results))
+    if any(result.status != checks.PASS for result in results):
+        raise typer.Exit(1)
 
 
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:

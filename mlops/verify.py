@@ -1,0 +1,374 @@
+"""Post-deployment verification: what is actually running in the account, checked with boto3.
+
+Policy checks prove what a stack declares; this proves what exists after `pulumi up`, where drift, manual
+changes and half-failed deployments show. The stack's outputs (what `pulumi stack output --json` prints, or the
+`outputs` of an offline preview, which have the same shape) say which resources to look at and what to expect;
+every check reports pass, fail or error with the resource and the expected and actual values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASS, FAIL, ERROR = "pass", "fail", "error"
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+STALE_INSUFFICIENT_DATA = dt.timedelta(hours=1)
+
+
+class VerifyError(Exception):
+    """A user-facing failure before any check could run (no outputs, no credentials, no endpoint)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    resource: str
+    status: str
+    expected: Any = None
+    actual: Any = None
+    message: str = ""
+
+
+@dataclass
+class Expectations:
+    """What the deployed stack must look like, derived from its outputs and environment."""
+
+    environment: str
+    regions: dict[str, dict[str, Any]]
+    primary_region: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Outputs
+
+
+def load_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
+    """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI."""
+    if outputs_file is not None:
+        try:
+            data = json.loads(outputs_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise VerifyError(f"{outputs_file}: not a readable JSON outputs file ({exc})") from None
+        if isinstance(data, dict) and isinstance(data.get("steps"), list):
+            data = data.get("outputs", {})
+        if not isinstance(data, dict):
+            raise VerifyError(f"{outputs_file}: expected a JSON object of stack outputs")
+        return data
+    if shutil.which("pulumi") is None:
+        raise VerifyError(
+            "no --outputs FILE given and no Pulumi CLI on PATH to read the stack's outputs; "
+            "run `pulumi stack output --json --show-secrets > outputs.json` where the CLI is, then pass --outputs"
+        )
+    result = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise VerifyError(f"pulumi stack output --stack {stack} failed: {last}")
+    return json.loads(result.stdout)
+
+
+def expectations(outputs: dict[str, Any]) -> Expectations:
+    missing = [key for key in ("environment", "primaryRegion", "regions") if key not in outputs]
+    if missing:
+        raise VerifyError(f"the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
+    return Expectations(
+        environment=outputs["environment"],
+        regions=outputs["regions"],
+        primary_region=outputs["primaryRegion"],
+        outputs=outputs,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checks: each takes a client factory and explicit expectations, and yields results.
+
+Clients = Callable[[str, str], Any]  # (service, region) -> boto3 client
+
+
+def compare(check: str, resource: str, expected: Any, actual: Any, what: str) -> Result:
+    if expected == actual:
+        return Result(check, resource, PASS, expected, actual)
+    return Result(check, resource, FAIL, expected, actual, f"{what}: expected {expected!r}, found {actual!r}")
+
+
+def check_kms_key(clients: Clients, region: str, key_arn: str, purpose: str) -> Iterator[Result]:
+    kms = clients("kms", region)
+    metadata = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    yield compare("kms.enabled", key_arn, "Enabled", metadata.get("KeyState"), f"{purpose} key state")
+    rotation = kms.get_key_rotation_status(KeyId=key_arn).get("KeyRotationEnabled")
+    yield compare("kms.rotation", key_arn, True, rotation, f"{purpose} key rotation")
+
+
+def check_flow_logs(clients: Clients, region: str, vpc_id: str) -> Iterator[Result]:
+    ec2 = clients("ec2", region)
+    logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]
+    active = sorted(log["FlowLogId"] for log in logs if log.get("FlowLogStatus") == "ACTIVE")
+    if active:
+        yield Result("vpc.flow-logs", vpc_id, PASS, "an ACTIVE flow log", active)
+    else:
+        yield Result("vpc.flow-logs", vpc_id, FAIL, "an ACTIVE flow log", [], f"VPC {vpc_id} has no active flow log")
+
+
+def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None, replicas: Iterable[str] = ()) -> Iterator[Result]:
+    from botocore.exceptions import ClientError
+
+    s3 = clients("s3", region)
+    try:
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchPublicAccessBlockConfiguration":
+            raise
+        block = {}
+    wanted = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    yield compare("s3.public-access-block", bucket, wanted, {key: block.get(key, False) for key in wanted},
+                  f"bucket {bucket} public access block")
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        default = rules[0]["ApplyServerSideEncryptionByDefault"]
+        actual = {"algorithm": default.get("SSEAlgorithm"), "key": default.get("KMSMasterKeyID")}
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        actual = {"algorithm": None, "key": None}
+    yield compare("s3.encryption", bucket, {"algorithm": "aws:kms", "key": key_arn}, actual,
+                  f"bucket {bucket} default encryption")
+    status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    yield compare("s3.versioning", bucket, "Enabled", status, f"bucket {bucket} versioning")
+    replicas = sorted(replicas)
+    if replicas:
+        try:
+            config = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+            destinations = sorted(
+                rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in config if rule.get("Status") == "Enabled"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ReplicationConfigurationNotFoundError":
+                raise
+            destinations = []
+        yield compare("s3.replication", bucket, replicas, destinations, f"bucket {bucket} replication destinations")
+
+
+def check_repository_defaults(clients: Clients, region: str, repositories: Iterable[str]) -> Iterator[Result]:
+    ecr = clients("ecr", region)
+    names = sorted(repositories)
+    if not names:
+        return
+    found = {repo["repositoryName"]: repo for repo in ecr.describe_repositories(repositoryNames=names)["repositories"]}
+    for name in names:
+        repo = found[name]
+        yield compare("ecr.immutable-tags", name, "IMMUTABLE", repo.get("imageTagMutability"), f"repository {name} tags")
+        yield compare("ecr.scan-on-push", name, True, repo.get("imageScanningConfiguration", {}).get("scanOnPush"),
+                      f"repository {name} scan on push")
+        yield compare("ecr.kms", name, "KMS", repo.get("encryptionConfiguration", {}).get("encryptionType"),
+                      f"repository {name} encryption")
+
+
+def check_registry_replication(clients: Clients, region: str, account_id: str, targets: Iterable[str]) -> Iterator[Result]:
+    ecr = clients("ecr", region)
+    rules = ecr.describe_registry().get("replicationConfiguration", {}).get("rules", [])
+    actual = sorted({d["region"] for rule in rules for d in rule.get("destinations", []) if d.get("registryId") == account_id})
+    yield compare("ecr.replication", f"registry {account_id} ({region})", sorted(targets), actual, "registry replication regions")
+
+
+def check_cluster(clients: Clients, region: str, name: str, secrets_key_arn: str | None, private: bool) -> Iterator[Result]:
+    eks = clients("eks", region)
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    vpc = cluster.get("resourcesVpcConfig", {})
+    if private:
+        yield compare("eks.private-endpoint", name, False, vpc.get("endpointPublicAccess"), f"cluster {name} public endpoint")
+    keys = [cfg.get("provider", {}).get("keyArn") for cfg in cluster.get("encryptionConfig", [])
+            if "secrets" in cfg.get("resources", [])]
+    yield compare("eks.secrets-encryption", name, secrets_key_arn, keys[0] if keys else None, f"cluster {name} secrets key")
+    enabled = sorted(
+        kind for entry in cluster.get("logging", {}).get("clusterLogging", []) if entry.get("enabled")
+        for kind in entry.get("types", [])
+    )
+    yield compare("eks.logging", name, sorted(CONTROL_PLANE_LOGS), enabled, f"cluster {name} control-plane logs")
+    mode = cluster.get("accessConfig", {}).get("authenticationMode")
+    yield compare("eks.access-entries", name, "API", mode, f"cluster {name} authentication mode")
+
+
+def check_trail(clients: Clients, region: str, trail_arn: str, key_arn: str | None) -> Iterator[Result]:
+    trails = clients("cloudtrail", region)
+    described = trails.describe_trails(trailNameList=[trail_arn])["trailList"]
+    if not described:
+        yield Result("cloudtrail.present", trail_arn, FAIL, "the trail", None, f"trail {trail_arn} does not exist")
+        return
+    trail = described[0]
+    yield compare("cloudtrail.logging", trail_arn, True, trails.get_trail_status(Name=trail_arn).get("IsLogging"),
+                  "trail logging")
+    yield compare("cloudtrail.validation", trail_arn, True, trail.get("LogFileValidationEnabled"), "log file validation")
+    yield compare("cloudtrail.multi-region", trail_arn, True, trail.get("IsMultiRegionTrail"), "multi-region trail")
+    if key_arn:
+        yield compare("cloudtrail.kms", trail_arn, key_arn, trail.get("KmsKeyId"), "trail KMS key")
+
+
+def check_database(clients: Clients, region: str, identifier: str, key_arn: str | None, prod: bool) -> Iterator[Result]:
+    rds = clients("rds", region)
+    db = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    yield compare("rds.encrypted", identifier, True, db.get("StorageEncrypted"), f"database {identifier} encryption")
+    if key_arn:
+        yield compare("rds.kms", identifier, key_arn, db.get("KmsKeyId"), f"database {identifier} key")
+    if prod:
+        yield compare("rds.multi-az", identifier, True, db.get("MultiAZ"), f"database {identifier} multi-AZ")
+    yield compare("rds.deletion-protection", identifier, True, db.get("DeletionProtection"),
+                  f"database {identifier} deletion protection")
+    yield compare("rds.private", identifier, False, db.get("PubliclyAccessible"), f"database {identifier} public access")
+
+
+def check_alarms(clients: Clients, region: str, names: Iterable[str], now: dt.datetime | None = None) -> Iterator[Result]:
+    cloudwatch = clients("cloudwatch", region)
+    names = sorted(names)
+    if not names:
+        return
+    found = {alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    now = now or dt.datetime.now(dt.UTC)
+    for name in names:
+        alarm = found.get(name)
+        if alarm is None:
+            yield Result("alarm.present", name, FAIL, "present", "missing", f"alarm {name} does not exist")
+            continue
+        state = alarm.get("StateValue")
+        since = alarm.get("StateUpdatedTimestamp")
+        if state == "INSUFFICIENT_DATA" and since is not None and now - since > STALE_INSUFFICIENT_DATA:
+            yield Result("alarm.data", name, FAIL, "OK or ALARM", state,
+                         f"alarm {name} has had INSUFFICIENT_DATA since {since.isoformat()}: its metric is not reported")
+        else:
+            yield Result("alarm.data", name, PASS, "OK or ALARM", state)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Planning: which checks the outputs call for
+
+
+def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Iterator[Result]]]]:
+    """(check group, resource, run) for everything the outputs name."""
+    steps: list[tuple[str, str, Callable[[Clients], Iterator[Result]]]] = []
+    primary = expect.primary_region
+    keys = {region: values.get("keyArns") or {} for region, values in expect.regions.items()}
+    for region, values in sorted(expect.regions.items()):
+        for purpose, arn in sorted(keys[region].items()):
+            steps.append(("kms", arn, lambda c, r=region, a=arn, p=purpose: check_kms_key(c, r, a, p)))
+        if values.get("vpcId"):
+            steps.append(("vpc", values["vpcId"], lambda c, r=region, v=values["vpcId"]: check_flow_logs(c, r, v)))
+        cluster = values.get("cluster") or {}
+        if cluster.get("mode") == "eks" and cluster.get("name"):
+            steps.append((
+                "eks", cluster["name"],
+                lambda c, r=region, n=cluster["name"]: check_cluster(
+                    c, r, n, keys[r].get("cluster-secrets"), expect.is_prod),
+            ))
+    registry = expect.outputs.get("registry") or {}
+    if registry.get("artifactBucketName"):
+        replicas = {region: arn.rsplit(":", 1)[-1] for region, arn in (registry.get("replicaBucketArns") or {}).items()}
+        steps.append((
+            "s3", registry["artifactBucketName"],
+            lambda c: check_bucket(c, primary, registry["artifactBucketName"], keys[primary].get("artifacts"),
+                                   replicas.values()),
+        ))
+        for region, bucket in sorted(replicas.items()):
+            steps.append(("s3", bucket, lambda c, r=region, b=bucket: check_bucket(c, r, b, keys[r].get("artifacts"))))
+        others = sorted(region for region in expect.regions if region != primary)
+        if others:
+            account = expect.outputs.get("accountId", "")
+            steps.append(("ecr", f"registry {account}", lambda c: check_registry_replication(c, primary, account, others)))
+    if registry.get("databaseEndpoint"):
+        identifier = registry["databaseEndpoint"].split(".", 1)[0]
+        steps.append((
+            "rds", identifier,
+            lambda c: check_database(c, primary, identifier, keys[primary].get("database"), expect.is_prod),
+        ))
+    observability = expect.outputs.get("observability") or {}
+    if observability.get("trailArn"):
+        steps.append((
+            "cloudtrail", observability["trailArn"],
+            lambda c: check_trail(c, primary, observability["trailArn"], keys[primary].get("logs")),
+        ))
+    for region, names in sorted((observability.get("alarmNames") or {}).items()):
+        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n)))
+    return steps
+
+
+def run_checks(expect: Expectations, clients: Clients) -> list[Result]:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    results: list[Result] = []
+    for group, resource, step in plan(expect):
+        try:
+            results.extend(step(clients))
+        except (NoCredentialsError, EndpointConnectionError) as exc:
+            raise VerifyError(str(exc)) from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") in ("InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "ExpiredToken"):
+                raise VerifyError(f"AWS rejected the credentials: {error.get('Message', error.get('Code'))}") from None
+            results.append(Result(f"{group}.read", resource, ERROR, None, None, f"{error.get('Code')}: {error.get('Message')}"))
+        except BotoCoreError as exc:
+            results.append(Result(f"{group}.read", resource, ERROR, None, None, str(exc)))
+    return results
+
+
+def client_factory(profile: str | None, region: str | None, endpoint_url: str | None) -> Clients:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.Session(profile_name=profile, region_name=region)
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+    cache: dict[tuple[str, str], Any] = {}
+
+    def get(service: str, service_region: str) -> Any:
+        key = (service, region or service_region)
+        if key not in cache:
+            cache[key] = session.client(service, region_name=key[1], endpoint_url=endpoint_url, config=config)
+        return cache[key]
+
+    return get
+
+
+def preflight(clients: Clients, region: str) -> str:
+    """Fail fast, with one line, when the endpoint is unreachable or there are no usable credentials."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        return clients("sts", region).get_caller_identity()["Account"]
+    except NoCredentialsError:
+        raise VerifyError("no AWS credentials found (set a profile with --profile, or AWS_* environment variables)") from None
+    except EndpointConnectionError as exc:
+        raise VerifyError(f"cannot reach the AWS endpoint: {exc}") from None
+    except ClientError as exc:
+        raise VerifyError(f"AWS rejected the credentials: {exc.response.get('Error', {}).get('Message', exc)}") from None
+    except BotoCoreError as exc:
+        raise VerifyError(f"cannot talk to AWS: {exc}") from None
+
+
+def render_text(results: list[Result]) -> str:
+    lines = []
+    for result in results:
+        line = f"{result.status.upper():5} {result.check:28} {result.resource}"
+        if result.status != PASS:
+            line += f"  -- {result.message}"
+        lines.append(line)
+    counts = {status: sum(r.status == status for r in results) for status in (PASS, FAIL, ERROR)}
+    lines.append(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[ERROR]} errors")
+    return "\n".join(lines)
+
+
+def render_json(results: list[Result], stack: str) -> str:
+    return json.dumps(
+        {"stack": stack, "results": [asdict(result) for result in results],
+         "summary": {status: sum(r.status == status for r in results) for status in (PASS, FAIL, ERROR)}},
+        indent=2, default=str,
+    )
