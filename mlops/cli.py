@@ -217,7 +217,7 @@ def team_list(stacks_dir: StacksDir = DEFAULT_STACKS_DIR) -> None:
     Console(width=200).print(table)
 
 
-
+@app.command()
 def verify(
     stack: Annotated[str, typer.Argument(help="Stack name whose deployment to verify.")],
     outputs: Annotated[
@@ -230,6 +230,9 @@ def verify(
         str | None, typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    stale_after: Annotated[
+        int, typer.Option("--stale-after", min=0, help="Minutes an alarm may sit in INSUFFICIENT_DATA before it fails.")
+    ] = 60,
 ) -> None:
     """Check the live account against the stack's outputs: exit 1 when a check fails, 2 when none can run."""
     from mlops import verify as checks
@@ -238,7 +241,9 @@ def verify(
         fail(f"--format: {fmt!r} is not a format; allowed: text, json")
 
     def run() -> list:
-        expect = checks.expectations(checks.load_outputs(stack, outputs))
+        import datetime as dt
+
+        expect = checks.expectations(checks.load_outputs(stack, outputs), dt.timedelta(minutes=stale_after))
         clients = checks.client_factory(profile, region, endpoint_url)
         checks.preflight(clients, region or expect.primary_region)
         return checks.run_checks(expect, clients)

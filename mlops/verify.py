@@ -44,6 +44,7 @@ class Expectations:
     regions: dict[str, dict[str, Any]]
     primary_region: str
     outputs: dict[str, Any] = field(default_factory=dict)
+    stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA
 
     @property
     def is_prod(self) -> bool:
@@ -80,7 +81,7 @@ def load_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def expectations(outputs: dict[str, Any]) -> Expectations:
+def expectations(outputs: dict[str, Any], stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA) -> Expectations:
     missing = [key for key in ("environment", "primaryRegion", "regions") if key not in outputs]
     if missing:
         raise VerifyError(f"the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
@@ -89,6 +90,7 @@ def expectations(outputs: dict[str, Any]) -> Expectations:
         regions=outputs["regions"],
         primary_region=outputs["primaryRegion"],
         outputs=outputs,
+        stale_after=stale_after,
     )
 
 
@@ -229,7 +231,10 @@ def check_database(clients: Clients, region: str, identifier: str, key_arn: str 
     yield compare("rds.private", identifier, False, db.get("PubliclyAccessible"), f"database {identifier} public access")
 
 
-def check_alarms(clients: Clients, region: str, names: Iterable[str], now: dt.datetime | None = None) -> Iterator[Result]:
+def check_alarms(
+    clients: Clients, region: str, names: Iterable[str], stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA,
+    now: dt.datetime | None = None,
+) -> Iterator[Result]:
     cloudwatch = clients("cloudwatch", region)
     names = sorted(names)
     if not names:
@@ -243,7 +248,7 @@ def check_alarms(clients: Clients, region: str, names: Iterable[str], now: dt.da
             continue
         state = alarm.get("StateValue")
         since = alarm.get("StateUpdatedTimestamp")
-        if state == "INSUFFICIENT_DATA" and since is not None and now - since > STALE_INSUFFICIENT_DATA:
+        if state == "INSUFFICIENT_DATA" and since is not None and now - since >= stale_after:
             yield Result("alarm.data", name, FAIL, "OK or ALARM", state,
                          f"alarm {name} has had INSUFFICIENT_DATA since {since.isoformat()}: its metric is not reported")
         else:
@@ -298,7 +303,7 @@ def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Itera
             lambda c: check_trail(c, primary, observability["trailArn"], keys[primary].get("logs")),
         ))
     for region, names in sorted((observability.get("alarmNames") or {}).items()):
-        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n)))
+        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n, expect.stale_after)))
     return steps
 
 
