@@ -100,6 +100,23 @@ def key_policy(purpose: str, *, partition: str, account_id: str, region: str) ->
                 },
             }
         )
+    if purpose == "database":
+        # RDS keeps the managed master password in Secrets Manager under this key; readers decrypt through it.
+        statements.append(
+            {
+                "Sid": "UseThroughSecretsManagerForManagedDatabaseSecrets",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                        "kms:CallerAccount": account_id,
+                    }
+                },
+            }
+        )
     if purpose == "volumes":
         # Auto Scaling launches managed node groups' instances with encrypted volumes on its own role.
         autoscaling = f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"

@@ -26,6 +26,24 @@ MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+DB_USER = "mlflow_admin"
+# The MLflow image has no command that reads a secret: this bootstrap (mounted from a ConfigMap) reads the
+# RDS-managed password with the pod's own Pod Identity credentials, hands it to libpq as PGPASSWORD (so it is
+# neither in Pulumi state nor in a Kubernetes Secret nor on the command line) and execs `mlflow server`.
+MLFLOW_BOOTSTRAP = '''\
+"""Read the RDS-managed database password, then run the MLflow server."""
+import json
+import os
+
+import boto3
+
+secret = boto3.client("secretsmanager", region_name=os.environ["AWS_REGION"]).get_secret_value(
+    SecretId=os.environ["DB_SECRET_ARN"]
+)
+os.environ["PGPASSWORD"] = json.loads(secret["SecretString"])["password"]
+uri = f"postgresql://{os.environ['DB_USER']}@{os.environ['DB_HOST']}:5432/{os.environ['DB_NAME']}?sslmode=require"
+os.execvp("mlflow", ["mlflow", "server", "--host", "0.0.0.0", "--backend-store-uri", uri])
+'''
 IMAGE_LIFECYCLE = {
     "rules": [
         {"rulePriority": 1, "description": "Drop untagged layers after 14 days",
@@ -130,6 +148,37 @@ def replication_policy(source_arn: str, source_key: str, destinations: Sequence[
     }
 
 
+def pod_identity_trust(account_id: str, partition: str, region: str, cluster: str) -> dict[str, Any]:
+    """EKS Pod Identity trust limited to this account and, on EKS, to this cluster (no confused deputy)."""
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if cluster:
+        condition["ArnEquals"] = {"aws:SourceArn": f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster}"}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": condition,
+            }
+        ],
+    }
+
+
+def ecr_template_role_policy(repository_arns: Sequence[str], key_arns: Sequence[str]) -> dict[str, Any]:
+    """What ECR needs to create repositories from a template with KMS encryption and tags."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "CreateFromTemplate", "Effect": "Allow",
+             "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"], "Resource": list(repository_arns)},
+            {"Sid": "EncryptWithImagesKeys", "Effect": "Allow",
+             "Action": ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], "Resource": list(key_arns)},
+        ],
+    }
+
+
 def mlflow_access_policy(bucket_arn: str, artifacts_key: str, secret_arn: str, database_key: str) -> dict[str, Any]:
     """MLflow's role: its own prefix of the artifact bucket, and the database's managed secret."""
     return {
@@ -228,7 +277,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
         buckets: dict[str, aws.s3.Bucket] = {}
         versionings: dict[str, aws.s3.BucketVersioning] = {}
-        for index, store in enumerate(args.regions):
+        for store in args.regions:
             names = bucket_names(args.environment, args.account_id, store.region)
             log_bucket = self._bucket(f"{name}-access-logs-{store.region}", names["access-logs"], store, tags,
                                       kms_key=None, expire_days=365, object_lock=False)
@@ -244,7 +293,8 @@ class ModelRegistry(pulumi.ComponentResource):
             bucket = self._bucket(
                 f"{name}-artifacts-{store.region}", names["artifacts"], store, tags,
                 kms_key=store.artifacts_key_arn, expire_days=None,
-                object_lock=cfg.object_lock and args.is_prod and index == 0,
+                # Replicating locked objects needs object lock on the destination too.
+                object_lock=cfg.object_lock and args.is_prod,
             )
             buckets[store.region] = bucket
             versionings[store.region] = self._last_versioning
@@ -450,7 +500,30 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=on_primary,
             )
-        # Repositories created by replication or on push get the platform's defaults.
+        # Repositories created by replication or on push get the platform's defaults. ECR needs a role of ours
+        # to create KMS-encrypted, tagged repositories from a template.
+        self.template_role = aws.iam.Role(
+            f"{name}-image-template-role",
+            aws.iam.RoleArgs(
+                description="ECR creates model repositories from the platform's templates",
+                assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
+                tags=tags,
+            ),
+            opts=on_primary,
+        )
+        repositories = [f"arn:{args.partition}:ecr:{store.region}:{args.account_id}:repository/models/*" for store in args.regions]
+        template_policy = aws.iam.RolePolicy(
+            f"{name}-image-template-policy",
+            aws.iam.RolePolicyArgs(
+                role=self.template_role.id,
+                policy=pulumi.Output.all(*[store.images_key_arn for store in args.regions]).apply(
+                    lambda keys: json.dumps(ecr_template_role_policy(repositories, keys))
+                ),
+            ),
+            opts=on_primary,
+        )
         for store in args.regions:
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-image-template-{store.region}",
@@ -463,8 +536,9 @@ class ModelRegistry(pulumi.ComponentResource):
                         encryption_type="KMS", kms_key=store.images_key_arn)],
                     lifecycle_policy=json.dumps(IMAGE_LIFECYCLE),
                     resource_tags=dict(tags),
+                    custom_role_arn=self.template_role.arn,
                 ),
-                opts=child_opts(self, provider=store.provider),
+                opts=child_opts(self, provider=store.provider, depends_on=[template_policy]),
             )
 
     def _database(self, name, args, primary, tags) -> None:
@@ -517,7 +591,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 storage_encrypted=True,
                 kms_key_id=args.database_key_arn,
                 db_name="mlflow",
-                username="mlflow_admin",
+                username=DB_USER,
                 manage_master_user_password=True,
                 master_user_secret_kms_key_id=args.database_key_arn,
                 iam_database_authentication_enabled=True,
@@ -559,9 +633,9 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-mlflow-role",
             aws.iam.RoleArgs(
                 name=f"mlops-{args.environment}-mlflow",
-                assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"]}]}),
+                assume_role_policy=pulumi.Output.from_input(args.pod_identity_cluster or "").apply(
+                    lambda cluster: json.dumps(pod_identity_trust(args.account_id, args.partition, primary.region, cluster))
+                ),
                 tags=tags,
             ),
             opts=child_opts(self, provider=primary.provider),
@@ -592,6 +666,14 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, provider=primary.provider, depends_on=[account]),
             )
+        bootstrap = k8s.core.v1.ConfigMap(
+            f"{name}-mlflow-bootstrap",
+            k8s.core.v1.ConfigMapInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-bootstrap", namespace=MLFLOW_NAMESPACE, labels=labels),
+                data={"bootstrap.py": MLFLOW_BOOTSTRAP},
+            ),
+            opts=in_ns,
+        )
         bucket_uri = self.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
         container = hardened_container(ContainerSpec(
             name="mlflow",
@@ -602,8 +684,8 @@ class ModelRegistry(pulumi.ComponentResource):
             memory=args.config.mlflow_memory,
             # The server reads the RDS-managed credentials from Secrets Manager at start (no password in
             # Kubernetes), then serves artifacts through itself so clients need no S3 access.
-            args=["mlflow-server-from-secret"],
             env={
+                "DB_USER": DB_USER,
                 "DB_SECRET_ARN": secret_arn,
                 "DB_HOST": self.database.address,
                 "DB_NAME": "mlflow",
@@ -612,6 +694,19 @@ class ModelRegistry(pulumi.ComponentResource):
                 "AWS_REGION": primary.region,
             },
         ))
+        container.command = ["python", "/etc/mlflow/bootstrap.py"]
+        container.volume_mounts = [
+            *container.volume_mounts,
+            k8s.core.v1.VolumeMountArgs(name="bootstrap", mount_path="/etc/mlflow", read_only=True),
+        ]
+        pod = hardened_pod_spec([container], account.metadata.name, spread_labels={"app": "mlflow"})
+        pod.volumes = [
+            *pod.volumes,
+            k8s.core.v1.VolumeArgs(
+                name="bootstrap",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="mlflow-bootstrap", default_mode=0o444),
+            ),
+        ]
         self.mlflow_deployment = k8s.apps.v1.Deployment(
             f"{name}-mlflow",
             k8s.apps.v1.DeploymentInitArgs(
@@ -621,11 +716,11 @@ class ModelRegistry(pulumi.ComponentResource):
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "mlflow"}),
                     template=k8s.core.v1.PodTemplateSpecArgs(
                         metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                        spec=hardened_pod_spec([container], account.metadata.name, spread_labels={"app": "mlflow"}),
+                        spec=pod,
                     ),
                 ),
             ),
-            opts=in_ns,
+            opts=child_opts(self, provider=provider, depends_on=[namespace, bootstrap]),
         )
         k8s.core.v1.Service(
             f"{name}-mlflow-svc",
@@ -704,8 +799,12 @@ class ModelRegistry(pulumi.ComponentResource):
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP")]),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP"),
-                                     k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
+                    to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP")]),
+                # HTTPS to AWS APIs: interface endpoints are in the VPC, but S3 behind its gateway endpoint keeps
+                # its public addresses (routed privately), so the artifact store needs 443 beyond the VPC CIDR.
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT))],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")]),

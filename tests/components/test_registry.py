@@ -143,7 +143,7 @@ def test_mlflow_is_hardened_and_valid(synth):
     assert env["DB_HOST"] == prod["outputs"]["registry"]["databaseEndpoint"]
     assert pod["automountServiceAccountToken"] is False and deployment["spec"]["replicas"] == 3
     mlflow_objects = [m for m in manifests(prod) if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"]
-    assert len(mlflow_objects) == 9
+    assert len(mlflow_objects) == 10  # with the bootstrap ConfigMap
     assert invalid_builtin_objects(prod) == []
     ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
     assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"
@@ -177,3 +177,74 @@ def test_bad_registry_config(tmp_path, change, expected):
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {tmp_path}/Pulumi.bad.yaml: {expected}")
     assert result.stderr.count("\n") == 1
+
+
+def test_mlflow_starts_through_the_bootstrap_without_a_password_anywhere(synth):
+    from components.registry import MLFLOW_BOOTSTRAP
+
+    prod = synth("prod")
+    pod = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"] == ["python", "/etc/mlflow/bootstrap.py"]
+    assert {"name": "bootstrap", "mountPath": "/etc/mlflow", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "bootstrap", "configMap": {"name": "mlflow-bootstrap", "defaultMode": 0o444}} in pod["volumes"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["DB_USER"] == "mlflow_admin" and "PGPASSWORD" not in env
+    config_map = named(prod, "mlflow-bootstrap")["inputs"]
+    assert config_map["metadata"]["namespace"] == "mlflow"
+    assert config_map["data"] == {"bootstrap.py": MLFLOW_BOOTSTRAP}
+    compile(MLFLOW_BOOTSTRAP, "bootstrap.py", "exec")  # the script itself is valid Python
+    assert '"--host", "0.0.0.0"' in MLFLOW_BOOTSTRAP and "sslmode=require" in MLFLOW_BOOTSTRAP
+    assert named(prod, "mlflow-bootstrap")["urn"] in named(prod, "mlflow")["dependencies"]
+
+
+def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
+    trust = json.loads(named(synth("prod"), "mlflow-role")["inputs"]["assumeRolePolicy"])["Statement"]
+    assert trust == [{
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "333333333333"},
+            "ArnEquals": {"aws:SourceArn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1"},
+        },
+    }]
+
+
+def test_mlflow_reaches_s3_through_the_gateway_endpoint(synth):
+    egress = named(synth("prod"), "mlflow-netpol-allow-egress")["inputs"]["spec"]["egress"]
+    # S3 behind a gateway endpoint keeps public addresses: 443 must not be limited to the VPC CIDR.
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443, "protocol": "TCP"}]} in egress
+    assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"port": 5432, "protocol": "TCP"}]} in egress
+
+
+def test_replica_bucket_has_object_lock_when_the_source_has(synth):
+    prod = synth("prod")
+    assert named(prod, "artifacts-us-west-2")["inputs"]["objectLockEnabled"] is True
+    lock = named(prod, "artifacts-us-west-2-object-lock")["inputs"]["rule"]["defaultRetention"]
+    assert lock == named(prod, "artifacts-us-east-1-object-lock")["inputs"]["rule"]["defaultRetention"]
+
+
+def test_image_templates_use_a_role_ecr_can_assume(synth):
+    prod = synth("prod")
+    role = named(prod, "image-template-role")
+    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ecr.amazonaws.com"}
+    policy = json.loads(named(prod, "image-template-policy")["inputs"]["policy"])
+    assert policy["Statement"][0]["Resource"] == [
+        f"arn:aws:ecr:{region}:333333333333:repository/models/*" for region in ("us-east-1", "us-west-2")
+    ]
+    assert policy["Statement"][1]["Resource"] == [
+        prod["outputs"]["regions"][region]["keyArns"]["images"] for region in ("us-east-1", "us-west-2")
+    ]
+    for region in ("us-east-1", "us-west-2"):
+        template = named(prod, f"image-template-{region}")
+        assert role["urn"] in template["propertyDependencies"]["customRoleArn"]
+
+
+def test_database_key_lets_secrets_manager_hold_the_managed_master_password():
+    from components.encryption import key_policy
+
+    statements = {s["Sid"]: s for s in key_policy("database", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    assert statements["UseThroughSecretsManagerForManagedDatabaseSecrets"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
+    }

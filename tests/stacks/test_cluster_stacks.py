@@ -132,8 +132,8 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
         # The Prometheus collector's RBAC is validated with the observability components.
         and "mlops:observability:" not in state["urn"]
     ]
-    # Per region: 4 namespaces and the encrypted gp3 StorageClass; in the primary, the 9 objects of MLflow.
-    assert len(objects) == 19
+    # Per region: 4 namespaces and the encrypted gp3 StorageClass; in the primary, the 10 objects of MLflow (with its bootstrap ConfigMap).
+    assert len(objects) == 20
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}
