@@ -5,12 +5,15 @@ from __future__ import annotations
 import pulumi_policy.policy as sdk
 import pytest
 from google.protobuf import json_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pulumi_policy import EnforcementLevel
 
 from mlops.analyzer import analyze_requests, configure_request
 from policies import speedups
 from policies.pack import all_policies, environment_config
-from tests.policies.cases import CASES, document
+from tests.policies.cases import CASES, Res, document
+from tests.policies.test_policies import COVERED_TYPES, known_keys
 
 
 def servicer(environment: str):
@@ -69,3 +72,23 @@ def test_a_violation_is_reported_identically():
     assert len(policy) == 1
     assert policy[0]["enforcementLevel"] == "MANDATORY"
     assert "urn" not in policy[0]  # resource diagnostics leave the URN to the engine, as the SDK does
+
+
+
+# JSON-representable values only (a preview document cannot hold NaN or infinities).
+finite = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+finite_props = st.dictionaries(st.sampled_from(known_keys) | st.text(max_size=6), finite, max_size=6)
+SERVED: dict[str, object] = {}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(COVERED_TYPES), inputs=finite_props, environment=st.sampled_from(["dev", "staging", "prod"]))
+def test_odd_properties_get_the_same_responses_from_both_servicers(kind, inputs, environment):
+    doc = document([Res(kind, "fuzz", inputs), Res(kind, "other", {"spec": inputs, "metadata": inputs})], environment)
+    served = SERVED.setdefault(environment, servicer(environment))
+    assert fast(served, doc) == stock(served, doc)
