@@ -156,13 +156,14 @@ class PolicyPackProcess:
             "PULUMI_PROJECT": self.project,
             "PULUMI_STACK": self.stack,
             "PULUMI_DRY_RUN": "true",
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
             **self.extra_env,
         }
-        # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>`.
+        # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the
+        # pack's folder with the pack's virtualenv; `policies` imports from that environment (the project is
+        # installed there), not from a path added here, so a pack that would fail to import live fails here too.
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.policy_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.policy_dir,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
