@@ -72,7 +72,8 @@ def main() -> None:
         print(f"{label}: {resources} resources, {seconds:.2f} s policy time, {rows[-1][3]:.2f} s per 1,000")
     text = "\n".join([
         SECTION, "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores (load average "
+        f"{os.getloadavg()[0]:.1f} at the end: other work shared the machine), Python "
         f"{platform.python_version()}; best of {options.repeat} runs through the Analyzer gRPC protocol "
         "(Analyze per resource + AnalyzeStack), prod enforcement config.",
         f"Command: `.venv/bin/python benchmarks/check.py --repeat {options.repeat} --write`. "
