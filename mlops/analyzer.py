@@ -21,6 +21,9 @@ from mlops.synth import REPO_ROOT
 
 POLICY_DIR = REPO_ROOT / "policies"
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "remediate", 3: "disabled"}
+# Requests the client keeps in flight: the engine also analyzes resources concurrently, and the pack's server
+# answers on a small thread pool, so serialising the next request overlaps with analyzing the last.
+IN_FLIGHT = 8
 SEVERITY_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high", 4: "critical"}
 
 
@@ -43,6 +46,20 @@ def _struct(values: dict[str, Any]):
     struct = struct_pb2.Struct()
     struct.update(values)
     return struct
+
+
+def configure_request(config: dict[str, dict[str, Any]]):
+    """The Configure request carrying each policy's enforcement level and properties (e.g. the environment)."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    levels = {name: number for number, name in LEVEL_NAMES.items()}
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for policy, entry in config.items():
+        properties = {key: value for key, value in entry.items() if key != "enforcementLevel"}
+        request.policyConfig[policy].CopyFrom(
+            analyzer_pb2.PolicyConfig(enforcementLevel=levels[entry["enforcementLevel"]], properties=_struct(properties))
+        )
+    return request
 
 
 def analyzable(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -120,8 +137,10 @@ def analyze_requests(document: dict[str, Any]):
 class PolicyPackProcess:
     """The policy pack served in a subprocess, and a gRPC Analyzer client talking to it."""
 
-    def __init__(self, policy_dir: Path = POLICY_DIR, stack: str = "check", project: str = "mlops-platform"):
+    def __init__(self, policy_dir: Path = POLICY_DIR, stack: str = "check", project: str = "mlops-platform",
+                 env: dict[str, str] | None = None):
         self.policy_dir = policy_dir
+        self.extra_env = dict(env or {})
         self.stack = stack
         self.project = project
         self.process: subprocess.Popen | None = None
@@ -137,12 +156,14 @@ class PolicyPackProcess:
             "PULUMI_PROJECT": self.project,
             "PULUMI_STACK": self.stack,
             "PULUMI_DRY_RUN": "true",
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            **self.extra_env,
         }
-        # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>`.
+        # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the
+        # pack's folder with the pack's virtualenv; `policies` imports from that environment (the project is
+        # installed there), not from a path added here, so a pack that would fail to import live fails here too.
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.policy_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.policy_dir,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
@@ -177,22 +198,22 @@ class PolicyPackProcess:
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
 
     def configure(self, config: dict[str, dict[str, Any]]) -> None:
-        from pulumi.runtime.proto import analyzer_pb2
+        self.stub.Configure(configure_request(config))
 
-        levels = {name: number for number, name in LEVEL_NAMES.items()}
-        request = analyzer_pb2.ConfigureAnalyzerRequest()
-        for policy, entry in config.items():
-            properties = {key: value for key, value in entry.items() if key != "enforcementLevel"}
-            request.policyConfig[policy].CopyFrom(
-                analyzer_pb2.PolicyConfig(enforcementLevel=levels[entry["enforcementLevel"]], properties=_struct(properties))
-            )
-        self.stub.Configure(request)
+    def analyze(self, document: dict[str, Any], in_flight: int = IN_FLIGHT) -> list[Violation]:
+        """Analyze per resource, then AnalyzeStack; like the engine, several resources are in flight at once."""
+        from collections import deque
 
-    def analyze(self, document: dict[str, Any]) -> list[Violation]:
         singles, stack = analyze_requests(document)
         found: list[Violation] = []
+        pending: deque = deque()
         for request in singles:
-            found += _violations(self.stub.Analyze(request), request.urn)
+            pending.append((self.stub.Analyze.future(request), request.urn))
+            if len(pending) >= in_flight:
+                future, urn = pending.popleft()
+                found += _violations(future.result(), urn)
+        for future, urn in pending:
+            found += _violations(future.result(), urn)
         found += _violations(self.stub.AnalyzeStack(stack), "")
         return sorted(set(found))
 

@@ -56,7 +56,10 @@ def documents(stacks: list[str], stacks_dir: Path, from_file: Path | None, every
     """(stack, document, source file) for each stack to check."""
     if from_file is not None:
         document = load_saved(from_file)
-        return [(document.get("stack") or from_file.stem, document, str(from_file))]
+        stack = str(document.get("stack") or from_file.stem)
+        # Findings point at the stack file a reviewer would change, when the stacks folder has it.
+        source = stack_file(stacks_dir, stack) if stack_file(stacks_dir, stack).is_file() else from_file
+        return [(stack, document, str(source))]
     names = list_stacks(stacks_dir) if everything else stacks
     if not names:
         raise ConfigError(None, "STACK", "name at least one stack, or pass --all or --from FILE")

@@ -4,12 +4,16 @@ Run by the Pulumi engine (`pulumi preview --policy-pack policies`) or by `mlops 
 same program the way the engine does and drives it over the Analyzer protocol.
 """
 
+import os
+
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from policies import speedups
 from policies.pack import all_policies
 
-speedups.install()
+# The SDK's stock servicer stays available for comparison (benchmarks/check.py) and as a fallback.
+if os.environ.get("MLOPS_POLICY_STOCK_SERVICER") != "1":
+    speedups.install()
 
 PolicyPack(
     name="mlops-platform-security",

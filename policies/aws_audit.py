@@ -10,6 +10,8 @@ from policies.base import as_strings, environment, resource_policy
 DB_INSTANCE = "aws:rds/instance:Instance"
 DB_CLUSTER = "aws:rds/cluster:Cluster"
 DATABASES = (DB_INSTANCE, DB_CLUSTER)
+# Aurora and Multi-AZ DB clusters decide public reachability per member instance.
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 TRAIL = "aws:cloudtrail/trail:Trail"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
@@ -107,7 +109,8 @@ POLICIES = [
     resource_policy(
         "rds-not-public", area="rds", severity=Severity.CRITICAL,
         description="Databases are not publicly accessible.",
-        types=DATABASES, check=_db_private, remediation="Set publiclyAccessible: false; use isolated subnets.",
+        types=[*DATABASES, CLUSTER_INSTANCE], check=_db_private,
+        remediation="Set publiclyAccessible: false; use isolated subnets.",
     ),
     resource_policy(
         "rds-iam-auth", area="rds", severity=Severity.MEDIUM,

@@ -22,6 +22,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from policies.speedups import APPLIES_ATTR
+
 ENVIRONMENT_SCHEMA = PolicyConfigSchema(
     properties={"environment": {"type": "string", "enum": ["dev", "staging", "prod"], "default": "prod"}}
 )
@@ -128,7 +130,7 @@ def resource_policy(
             report_violation(message)
 
     _register(name, area, severity, description, remediation, environment_aware)
-    return ResourceValidationPolicy(
+    policy = ResourceValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -138,6 +140,9 @@ def resource_policy(
         config_schema=ENVIRONMENT_SCHEMA if environment_aware else None,
         remediation_steps=remediation or None,
     )
+    # Lets the servicer (policies.speedups) skip resource types this policy ignores without calling it.
+    setattr(policy, APPLIES_ATTR, applies)
+    return policy
 
 
 StackCheck = Callable[[StackValidationArgs], Iterable[tuple[str, str]]]

@@ -1,61 +1,159 @@
-"""Decode each resource's properties once per Analyze call instead of once per policy.
+"""Serve Analyze and AnalyzeStack with the SDK's semantics, but decode each request once.
 
-The Python policy SDK converts a request's properties (MessageToDict, deserialize_properties, then a read-only
-unknown-checking proxy, and the resource options) separately for every policy, which dominates analysis time with dozens of policies.
-The steps are pure, so caching the last result by object identity returns the same values and changes no
-verdict; a miss simply decodes again.
+The Python policy SDK's servicer converts a request's properties (MessageToDict, deserialize_properties, the
+read-only unknown-checking proxy, the resource options and the provider) separately for every policy, and
+AnalyzeStack rebuilds every resource of the stack for every stack policy. With dozens of policies that
+overhead, not the checks, dominates analysis time. The replacements below follow the SDK's methods step by
+step (same enforcement levels, same diagnostics, same handling of unknown values and not-applicable
+policies) with two differences that change no verdict:
+
+* a request is decoded once and the same read-only values are shared by all policies (no policy of this pack
+  writes to a resource's properties; remediations build new mappings);
+* a resource policy declared with `policies.base.resource_policy` is not called for resource types outside
+  its declared types, where its validate function returns without reporting anyway.
+
+`install()` only patches an SDK whose servicer has the private members these methods use; otherwise the
+stock servicer runs unchanged (slower, same verdicts). tests/policies compare both servicers verdict for
+verdict.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+from inspect import isawaitable
 from typing import Any
 
 import pulumi_policy.policy as sdk
+from pulumi.runtime import proto
 
-_local = threading.local()
-
-
-class _CachingJsonFormat:
-    """Stands in for google.protobuf.json_format inside pulumi_policy.policy."""
-
-    def __init__(self, real: Any):
-        self._real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
-        last = getattr(_local, "message", None)
-        if last is not None and last[0] is message and not args and not kwargs:
-            return last[1]
-        result = self._real.MessageToDict(message, *args, **kwargs)
-        if not args and not kwargs:
-            _local.message = (message, result)
-        return result
+APPLIES_ATTR = "mlops_applies_to"
+_PREFIX = "_PolicyAnalyzerServicer__"
+_REQUIRED = ("_configure_runtime_settings", "_get_enforcement_level", "_create_report_violation",
+             "_get_resource_options", "_get_provider_resource", "_get_policy_config", "_map_enforcement_level")
+_STOCK = {"Analyze": sdk._PolicyAnalyzerServicer.Analyze, "AnalyzeStack": sdk._PolicyAnalyzerServicer.AnalyzeStack}
 
 
-def _cached(real, slot: str):
-    """`real`, remembering its last argument and result (by identity) per thread."""
-
-    def call(value: Any) -> Any:
-        last = getattr(_local, slot, None)
-        if last is not None and last[0] is value:
-            return last[1]
-        result = real(value)
-        setattr(_local, slot, (value, result))
-        return result
-
-    return call
+def _private(servicer: Any, name: str) -> Any:
+    return getattr(servicer, _PREFIX + name)
 
 
-def install() -> None:
-    if not isinstance(sdk.json_format, _CachingJsonFormat):
-        sdk.json_format = _CachingJsonFormat(sdk.json_format)
-        sdk.deserialize_properties = _cached(sdk.deserialize_properties, "deserialized")
-        # Sharing one proxy (and its options) across the policies of a request is safe because no policy of
-        # this pack writes to a resource's properties: remediations build new mappings.
-        sdk.unknown_checking_proxy = _cached(sdk.unknown_checking_proxy, "proxy")
-        servicer = sdk._PolicyAnalyzerServicer
-        options = servicer._get_resource_options
-        servicer._get_resource_options = lambda self, request: _cached(lambda r: options(self, r), "options")(request)
+def _decode(servicer: Any, request: Any) -> tuple[Any, Any, Any]:
+    props = sdk.unknown_checking_proxy(sdk.deserialize_properties(sdk.json_format.MessageToDict(request.properties)))
+    return props, servicer._get_resource_options(request), servicer._get_provider_resource(request)
+
+
+def _run(servicer: Any, response: Any, policy: Any, args: Any, report_violation: Any) -> None:
+    """Call a policy as the SDK does: await its result, turn unknowns and not-applicable into their answers."""
+    try:
+        result = policy.validate(args, report_violation)
+        if isawaitable(result):
+            loop = asyncio.new_event_loop()
+            task = asyncio.Task(result, loop=loop)
+            loop.run_until_complete(task)
+            loop.close()
+    except sdk.UnknownValueError as error:
+        name, version = _private(servicer, "policy_pack_name"), _private(servicer, "policy_pack_version")
+        response.diagnostics.append(proto.AnalyzeDiagnostic(
+            policyName=policy.name,
+            policyPackName=name,
+            policyPackVersion=version,
+            message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' during preview: "
+                     f"{error.message}"),
+            urn="",
+            description=policy.description,
+            enforcementLevel=servicer._map_enforcement_level(sdk.EnforcementLevel.ADVISORY),
+        ))
+    except sdk._NotApplicableError as error:
+        response.not_applicable.append(proto.PolicyNotApplicable(policy_name=policy.name, reason=error.reason or ""))
+
+
+def analyze(self: Any, request: Any, _context: Any) -> Any:
+    self._configure_runtime_settings()
+    response = proto.AnalyzeResponse()
+    resource_type, urn, name = request.type, request.urn, request.name
+    decoded = None
+    for policy in _private(self, "policies"):
+        level = self._get_enforcement_level(policy)
+        if level == sdk.EnforcementLevel.DISABLED or not isinstance(policy, sdk.ResourceValidationPolicy):
+            continue
+        if not policy.has_validation():
+            response.not_applicable.append(
+                proto.PolicyNotApplicable(policy_name=policy.name, reason="Policy does not implement validate"))
+            continue
+        applies = getattr(policy, APPLIES_ATTR, None)
+        if applies is not None and not applies(resource_type):
+            continue
+        if level == sdk.EnforcementLevel.REMEDIATE:
+            level = sdk.EnforcementLevel.MANDATORY
+        report_violation = self._create_report_violation(response, policy.name, policy.description, level,
+                                                         policy.severity)
+        if decoded is None:
+            decoded = _decode(self, request)
+        props, opts, provider = decoded
+        args = sdk.ResourceValidationArgs(resource_type, props, urn, name, opts, provider,
+                                          self._get_policy_config(policy.name), _private(self, "stack_tags"))
+        _run(self, response, policy, args, report_violation)
+    return response
+
+
+def _stack_resources(self: Any, request: Any) -> list[Any]:
+    """The request's resources as linked PolicyResource objects, exactly as the SDK builds them."""
+    by_urn: dict[str, Any] = {}
+    links = []
+    for r in request.resources:
+        props, opts, provider = _decode(self, r)
+        resource = sdk.PolicyResource(r.type, props, r.urn, r.name, opts, provider, None, [], {})
+        by_urn[resource.urn] = resource
+        links.append((resource, r.parent, list(r.dependencies),
+                      {key: list(value.urns) for key, value in r.propertyDependencies.items()}))
+    for resource, parent, dependencies, property_dependencies in links:
+        if parent is not None and parent in by_urn:
+            resource.parent = by_urn[parent]
+        resource.dependencies.extend(by_urn[d] for d in dependencies if d in by_urn)
+        for key, urns in property_dependencies.items():
+            resource.property_dependencies[key] = [by_urn[d] for d in urns if d in by_urn]
+    return [resource for resource, *_ in links]
+
+
+def analyze_stack(self: Any, request: Any, _context: Any) -> Any:
+    self._configure_runtime_settings()
+    response = proto.AnalyzeResponse()
+    resources = None
+    for policy in _private(self, "policies"):
+        level = self._get_enforcement_level(policy)
+        if level == sdk.EnforcementLevel.DISABLED or not isinstance(policy, sdk.StackValidationPolicy):
+            continue
+        if level == sdk.EnforcementLevel.REMEDIATE:
+            level = sdk.EnforcementLevel.MANDATORY
+        report_violation = self._create_report_violation(response, policy.name, policy.description, level,
+                                                         policy.severity)
+        if resources is None:
+            resources = _stack_resources(self, request)
+        args = sdk.StackValidationArgs(list(resources), self._get_policy_config(policy.name),
+                                       _private(self, "stack_tags"))
+        _run(self, response, policy, args, report_violation)
+    return response
+
+
+def compatible() -> bool:
+    """Whether this SDK's servicer has every member the replacements rely on."""
+    servicer = sdk._PolicyAnalyzerServicer
+    names = ("policies", "stack_tags", "policy_pack_name", "policy_pack_version")
+    return (all(hasattr(servicer, member) for member in _REQUIRED)
+            and all(_PREFIX + name in getattr(servicer, "__annotations__", {}) for name in names)
+            and all(hasattr(sdk, member) for member in ("_NotApplicableError", "UnknownValueError",
+                                                        "deserialize_properties", "unknown_checking_proxy")))
+
+
+def install() -> bool:
+    """Serve with the decode-once methods; returns False (stock servicer kept) on an unfamiliar SDK."""
+    if not compatible():
+        return False
+    sdk._PolicyAnalyzerServicer.Analyze = analyze
+    sdk._PolicyAnalyzerServicer.AnalyzeStack = analyze_stack
+    return True
+
+
+def uninstall() -> None:
+    for method, function in _STOCK.items():
+        setattr(sdk._PolicyAnalyzerServicer, method, function)

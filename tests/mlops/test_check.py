@@ -76,6 +76,12 @@ def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
     run = document["runs"][0]
     assert {result["ruleId"] for result in run["results"]} == EXPECTED
     assert all(result["level"] == "error" for result in run["results"])
+    assert {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for result in run["results"]} == {
+        str(insecure_preview.relative_to(REPO)) if insecure_preview.is_relative_to(REPO) else str(insecure_preview)
+    }
+    located = run_mlops("check", "--from", str(insecure_preview), "--stacks-dir", str(FIXTURES), "--format", "sarif")
+    assert {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for result in json.loads(located.stdout)["runs"][0]["results"]} == {"tests/fixtures/stacks/Pulumi.insecure.yaml"}
     rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
     assert all(rule_ids[result["ruleIndex"]] == result["ruleId"] for result in run["results"])
 
@@ -97,3 +103,18 @@ def test_user_errors_exit_2():
     nothing = run_mlops("check")
     assert nothing.returncode == 2
     assert nothing.stderr == "error: STACK: name at least one stack, or pass --all or --from FILE\n"
+
+
+def test_an_unreadable_or_foreign_document_exits_2_with_one_line(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = run_mlops("check", "--from", str(broken))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {broken}: (document): not a readable preview JSON document")
+    assert len(result.stderr.strip().splitlines()) == 1
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"resources": []}))
+    result = run_mlops("check", "--from", str(foreign))
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {foreign}: steps: missing; expected the output of `mlops preview --json`\n"
+    )
