@@ -110,3 +110,14 @@ def synth_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dic
         return json.loads(target.read_text())
 
     return get
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # The live smoke suite's options (tests/smoke). They are registered here, at the root of the test tree,
+    # because pytest only reads command-line options from conftest files it loads before parsing arguments,
+    # and it does not load tests/smoke/conftest.py that early when the whole suite runs from the repository root.
+    group = parser.getgroup("smoke", "live smoke tests of a deployed serving cluster (-m smoke)")
+    group.addoption("--kube-context", metavar="CONTEXT", default=None,
+                    help="kubectl context of the serving cluster; without it the live smoke tests are skipped")
+    group.addoption("--team-stack", metavar="STACK", default=None,
+                    help="team stack whose model pods are checked, e.g. team-fraud-prod (stacks/Pulumi.<STACK>.yaml)")
