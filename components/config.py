@@ -122,6 +122,24 @@ class RegionConfig(Model):
         return ipaddress.IPv4Network(self.vpc_cidr)
 
 
+def _cpu_quantity(value: str) -> str:
+    from components.quantity import cpu_millis
+
+    cpu_millis(value)
+    return value
+
+
+def _memory_quantity(value: str) -> str:
+    from components.quantity import memory_bytes
+
+    memory_bytes(value)
+    return value
+
+
+CpuQuantity = Annotated[str, AfterValidator(_cpu_quantity)]
+MemoryQuantity = Annotated[str, AfterValidator(_memory_quantity)]
+
+
 class RegistryConfig(Model):
     """The model registry: artifact buckets, MLflow server and its PostgreSQL database (`registry:`)."""
 
@@ -129,8 +147,8 @@ class RegistryConfig(Model):
     db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
     db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
     mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
-    mlflow_cpu: Annotated[str, Field(alias="mlflow-cpu")] = "500m"
-    mlflow_memory: Annotated[str, Field(alias="mlflow-memory")] = "1Gi"
+    mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"
+    mlflow_memory: Annotated[MemoryQuantity, Field(alias="mlflow-memory")] = "1Gi"
     mlflow_replicas: Annotated[int, Field(alias="mlflow-replicas", ge=1, le=10)] = 2
     object_lock: Annotated[bool, Field(alias="object-lock")] = False
     object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
@@ -914,32 +932,16 @@ def image_is_pinned(image: str) -> bool:
     return bool(_DIGEST_RE.match(image))
 
 
-def _check_quantity(parse, value: str) -> str:
-    parse(value)
-    return value
+
 
 
 class Quotas(Model):
     """The namespace's ResourceQuota: what all the team's pods together may request."""
 
-    cpu: str
-    memory: str
+    cpu: CpuQuantity
+    memory: MemoryQuantity
     gpus: Annotated[int, Field(ge=0, le=512)] = 0
     pods: Annotated[int, Field(ge=1, le=5000)] = 50
-
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, value: str) -> str:
-        from components.quantity import cpu_millis
-
-        return _check_quantity(cpu_millis, value)
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        from components.quantity import memory_bytes
-
-        return _check_quantity(memory_bytes, value)
 
 
 class DataAccess(Model):
@@ -950,23 +952,9 @@ class DataAccess(Model):
 
 
 class ModelResources(Model):
-    cpu: str = "500m"
-    memory: str = "1Gi"
+    cpu: CpuQuantity = "500m"
+    memory: MemoryQuantity = "1Gi"
     gpus: Annotated[int, Field(ge=0, le=8)] = 0
-
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, value: str) -> str:
-        from components.quantity import cpu_millis
-
-        return _check_quantity(cpu_millis, value)
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        from components.quantity import memory_bytes
-
-        return _check_quantity(memory_bytes, value)
 
 
 class KedaTrigger(Model):
