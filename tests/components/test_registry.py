@@ -166,8 +166,9 @@ def test_registry_outputs(synth):
         ({"mlflow-image": "ghcr.io/mlflow/mlflow:v2.19.0"},
          "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is a tag; allowed in prod: an image pinned by digest"),
         ({"db-storage": 20}, "mlops:platform.registry.db-storage: unknown key; allowed: postgres-version"),
+        ({"mlflow-cpu": "lots"}, "mlops:platform.registry.mlflow-cpu: 'lots' is not a CPU quantity such as 500m, 2 or 1.5"),
     ],
-    ids=["tag-in-prod", "unknown-key"],
+    ids=["tag-in-prod", "unknown-key", "bad-cpu-quantity"],
 )
 def test_bad_registry_config(tmp_path, change, expected):
     config = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
