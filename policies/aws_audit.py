@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
-from policies.base import as_strings, environment, resource_policy
+from policies.base import as_strings, environment, resource_policy, shown
 
 DB_INSTANCE = "aws:rds/instance:Instance"
 DB_CLUSTER = "aws:rds/cluster:Cluster"
@@ -34,7 +34,7 @@ def _db_multi_az(props, args):
 def _db_backups(props, args):
     days = props.get("backupRetentionPeriod", 1)
     if not isinstance(days, (int, float)):
-        return f"backup retention {days!r} is not a number of days"
+        return f"backup retention {shown(days)} is not a number of days"
     floor = 30 if environment(args) == "prod" else 7
     return None if days >= floor else f"backups kept {int(days)} days; at least {floor}"
 

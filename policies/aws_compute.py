@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
-from policies.base import as_strings, environment, get, items, resource_policy
+from policies.base import as_strings, environment, get, items, resource_policy, shown
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -46,7 +46,7 @@ def _log_types(props, _args):
 
 def _auth_mode(props, _args):
     mode = get(props, "accessConfig", "authenticationMode", default="CONFIG_MAP")
-    return None if mode == "API" else f"authentication mode {mode!r}; use API (access entries)"
+    return None if mode == "API" else f"authentication mode {shown(mode)}; use API (access entries)"
 
 
 def _imdsv2(props, _args):

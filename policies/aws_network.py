@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
-from policies.base import as_strings, get, items, resource_policy
+from policies.base import as_strings, get, items, resource_policy, shown
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -79,14 +79,14 @@ def _https_listener(props, _args):
                  if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS"]
     if protocol == "HTTP" and redirects and len(redirects) == len(items(props.get("defaultActions"))):
         return None
-    return f"listener protocol {protocol!r} serves plain traffic; use HTTPS (or only redirect HTTP to HTTPS)"
+    return f"listener protocol {shown(protocol)} serves plain traffic; use HTTPS (or only redirect HTTP to HTTPS)"
 
 
 def _tls_policy(props, _args):
     if props.get("protocol") not in ("HTTPS", "TLS"):
         return None
     policy = props.get("sslPolicy")
-    return None if policy in MODERN_TLS else f"TLS policy {policy!r} is not a modern (TLS 1.2+ forward-secret) policy"
+    return None if policy in MODERN_TLS else f"TLS policy {shown(policy)} is not a modern (TLS 1.2+ forward-secret) policy"
 
 
 def _drop_invalid_headers(props, _args):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from policies.base import as_strings, document, environment, get, items, resource_policy, statements
+from policies.base import as_strings, document, environment, get, items, resource_policy, shown, statements
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -52,7 +52,7 @@ def _sse_kms(props, _args):
         elif algorithm == "AES256" and "access-logs" in str(props.get("bucket", "")):
             continue  # S3 server access log delivery supports SSE-S3 only
         else:
-            problems.append(f"default encryption {algorithm!r}; allowed: aws:kms with a customer key")
+            problems.append(f"default encryption {shown(algorithm)}; allowed: aws:kms with a customer key")
     return problems
 
 
@@ -66,7 +66,7 @@ def _bucket_key(props, _args):
 
 def _versioning(props, _args):
     status = get(props, "versioningConfiguration", "status")
-    return None if status == "Enabled" else f"versioning is {status!r}; must be 'Enabled'"
+    return None if status == "Enabled" else f"versioning is {shown(status)}; must be 'Enabled'"
 
 
 def _denies_insecure_transport(props, _args):
@@ -86,7 +86,7 @@ def _no_public_statement(props, _args):
         principal = statement.get("Principal")
         everyone = principal == "*" or get(principal, "AWS") == "*" or "*" in as_strings(get(principal, "AWS"))
         if statement.get("Effect") == "Allow" and everyone and not statement.get("Condition"):
-            problems.append(f"statement {statement.get('Sid', '?')!r} allows everyone without a condition")
+            problems.append(f"statement {shown(statement.get('Sid', '?'))} allows everyone without a condition")
     return problems
 
 
@@ -117,7 +117,7 @@ def _deletion_window(props, args):
     if window is None:
         window = 30  # the AWS default
     if not isinstance(window, (int, float)):
-        return f"deletion window {window!r} is not a number of days"
+        return f"deletion window {shown(window)} is not a number of days"
     if environment(args) == "prod" and window < 30:
         return f"deletion window of {int(window)} days in prod; must be 30"
     if window < 7:
@@ -127,7 +127,7 @@ def _deletion_window(props, args):
 
 def _immutable(props, _args):
     mutability = props.get("imageTagMutability", "MUTABLE")
-    return None if str(mutability).startswith("IMMUTABLE") else f"image tags are {mutability!r}; must be IMMUTABLE"
+    return None if str(mutability).startswith("IMMUTABLE") else f"image tags are {shown(mutability)}; must be IMMUTABLE"
 
 
 def _scan_on_push(props, _args):

@@ -88,6 +88,19 @@ def statements(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     return [statement for statement in items(raw) if isinstance(statement, Mapping)]
 
 
+def shown(value: Any) -> str:
+    """A property value for a message: the same text whichever path (JSON or protobuf) delivered it."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, Sequence):
+        return "a list"
+    return type(value).__name__
+
+
 def environment(args: ResourceValidationArgs | StackValidationArgs) -> str:
     """The environment the pack was configured for; the strictest one when nothing says."""
     config = args.get_config() if hasattr(args, "get_config") else None

@@ -9,7 +9,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
-from policies.base import environment, get, items, mapping, resource_policy
+from policies.base import environment, get, items, mapping, resource_policy, shown
 
 MIN_UID = 10000
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -59,7 +59,7 @@ def _each(check):
         for container in containers(spec):
             message = check(spec, container, args)
             if message:
-                found.append(f"container {get(container, 'name', default='?')!r}: {message}")
+                found.append(f"container {shown(get(container, 'name', default='?'))}: {message}")
         return found
 
     return run
@@ -70,8 +70,7 @@ def _non_root(spec, container, _args):
         return "may run as root (runAsNonRoot is not true)"
     uid = _setting(spec, container, "runAsUser")
     if not isinstance(uid, (int, float)) or uid < MIN_UID:
-        shown = int(uid) if isinstance(uid, (int, float)) else uid
-        return f"runs as UID {shown!r}; use a UID of {MIN_UID} or more"
+        return f"runs as UID {shown(uid)}; use a UID of {MIN_UID} or more"
     return None
 
 
@@ -94,7 +93,7 @@ def _drop_all(_spec, container, _args):
 
 def _seccomp(spec, container, _args):
     kind = get(container, "securityContext", "seccompProfile", "type") or get(spec, "securityContext", "seccompProfile", "type")
-    return None if kind == "RuntimeDefault" else f"seccomp profile {kind!r}; use RuntimeDefault"
+    return None if kind == "RuntimeDefault" else f"seccomp profile {shown(kind)}; use RuntimeDefault"
 
 
 def _not_privileged(_spec, container, _args):
@@ -131,7 +130,7 @@ def _image(_spec, container, args):
 def _host_access(props, args):
     spec = pod_spec(props, args.resource_type)
     problems = [f"uses {key}" for key in ("hostNetwork", "hostPID", "hostIPC") if truthy(spec.get(key))]
-    problems += [f"mounts hostPath volume {get(v, 'name', default='?')!r}" for v in items(spec.get("volumes"))
+    problems += [f"mounts hostPath volume {shown(get(v, 'name', default='?'))}" for v in items(spec.get("volumes"))
                  if get(v, "hostPath")]
     return problems
 
@@ -166,7 +165,7 @@ def _pod_security(props, _args):
     reason = get(props, "metadata", "annotations", POD_SECURITY_EXCEPTION)
     if isinstance(reason, str) and reason.strip():
         return None
-    return (f"namespace enforces pod security {level!r}; use restricted, or state why not in the "
+    return (f"namespace enforces pod security {shown(level)}; use restricted, or state why not in the "
             f"{POD_SECURITY_EXCEPTION} annotation")
 
 
