@@ -20,12 +20,16 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import RegistryConfig
-from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
+from components.workload import (
+    INGRESS_TLS_POLICY,
+    POD_IDENTITY_AGENT,
+    ContainerSpec,
+    hardened_container,
+    hardened_pod_spec,
+)
 
 MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
-POD_IDENTITY_AGENT = "169.254.170.23/32"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DB_USER = "mlflow_admin"
 # The MLflow image has no command that reads a secret: this bootstrap (mounted from a ConfigMap) reads the
 # RDS-managed password with the pod's own Pod Identity credentials, hands it to libpq as PGPASSWORD (so it is
@@ -746,7 +750,7 @@ class ModelRegistry(pulumi.ComponentResource):
             "alb.ingress.kubernetes.io/scheme": "internal",
             "alb.ingress.kubernetes.io/target-type": "ip",
             "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
-            "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
+            "alb.ingress.kubernetes.io/ssl-policy": INGRESS_TLS_POLICY,
             "alb.ingress.kubernetes.io/healthcheck-path": "/health",
             "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
         }

@@ -17,10 +17,9 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import ModelSpec
-from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
+from components.workload import INGRESS_TLS_POLICY, ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def weighted_forward_action(model: ModelSpec) -> dict:
@@ -151,7 +150,7 @@ class ModelDeployment(pulumi.ComponentResource):
             "alb.ingress.kubernetes.io/scheme": "internal",
             "alb.ingress.kubernetes.io/target-type": "ip",
             "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
-            "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
+            "alb.ingress.kubernetes.io/ssl-policy": INGRESS_TLS_POLICY,
             "alb.ingress.kubernetes.io/healthcheck-path": model.health_path,
             "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
             f"alb.ingress.kubernetes.io/actions.{action}": json.dumps(weighted_forward_action(model), sort_keys=True),

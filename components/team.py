@@ -22,10 +22,10 @@ from components.base import child_opts
 from components.config import TeamConfig
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
+from components.workload import POD_IDENTITY_AGENT
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-POD_IDENTITY_AGENT = "169.254.170.23/32"
 
 
 @dataclass(frozen=True)

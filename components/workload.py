@@ -16,6 +16,10 @@ import pulumi_kubernetes as k8s
 
 RUN_AS_USER = 10001
 GPU_RESOURCE = "nvidia.com/gpu"
+# Where the EKS Pod Identity agent hands out credentials: pods with an IAM role must reach it.
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+# The TLS policy of every internal HTTPS ingress (TLS 1.2 and 1.3, forward secrecy only).
+INGRESS_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass(frozen=True)
