@@ -180,11 +180,8 @@ class PlatformConfig(Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
-        if self.registry is not None and self.environment == "prod" and not image_is_pinned(self.registry.mlflow_image):
-            raise _KeyedValueError(
-                ("registry", "mlflow-image"),
-                f"{self.registry.mlflow_image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
-            )
+        if self.registry is not None:
+            registry_checks(self)
         names = [region.name for region in self.regions]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -220,6 +217,39 @@ class PlatformConfig(Model):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+
+def account_registry(account_id: str, region: str, partition: str) -> str:
+    """The host of the account's private ECR registry in a region."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"{account_id}.dkr.ecr.{region}.{suffix}"
+
+
+def registry_checks(cfg: PlatformConfig) -> None:
+    """MLflow's image and certificate against the rest of the platform."""
+    registry, primary = cfg.registry, cfg.primary_region.name
+    assert registry is not None
+    host = account_registry(cfg.account_id, primary, cfg.partition)
+    if cfg.is_prod and not re.match(rf"^{re.escape(host)}/[a-z0-9][a-z0-9._/-]*@sha256:[0-9a-f]{{64}}$", registry.mlflow_image):
+        raise _KeyedValueError(
+            ("registry", "mlflow-image"),
+            f"{registry.mlflow_image!r} is not a digest in this account's ECR; allowed in prod: "
+            f"{host}/<repository>@sha256:<64 hex> (the platform image built from images/mlflow)",
+        )
+    if cfg.cluster is None:
+        return
+    if registry.certificate_arn is None:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"missing; MLflow's internal HTTPS ingress needs an ACM certificate for mlflow.{cfg.environment}.mlops.internal "
+            f"in {primary} (ACM Private CA or imported)",
+        )
+    if registry.certificate_arn.split(":")[3] != primary:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"{registry.certificate_arn!r} is in another region; allowed: a certificate in {primary} "
+            "(a load balancer can only use certificates of its own region)",
+        )
 
 
 class _KeyedValueError(ValueError):

@@ -416,6 +416,11 @@ def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
     rid = f"{namespace}/{name}" if namespace else str(name)
     state = dict(ctx.inputs)
     state["metadata"] = {**metadata, "uid": _uuid(ctx.type + ctx.name)}
+    if ctx.type == "kubernetes:networking.k8s.io/v1:Ingress":
+        # What the load balancer controller writes and Pulumi's Ingress await logic waits for.
+        lb = (metadata.get("annotations") or {}).get("alb.ingress.kubernetes.io/load-balancer-name") or "k8s-ingress"
+        host = f"internal-{lb}-{int(digest(ctx.type, ctx.name, length=8), 16) % 10**10}.{ctx.region}.elb.amazonaws.com"
+        state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
     if ctx.type.startswith("kubernetes:helm.sh/v3:Release"):
         state["status"] = {"name": ctx.inputs.get("name") or ctx.name, "namespace": ctx.inputs.get("namespace"), "status": "deployed", "version": ctx.inputs.get("version")}
         rid = str(ctx.inputs.get("name") or ctx.name)

@@ -152,6 +152,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
                 pod_identity_cluster=eks.name if eks else None,
                 s3_endpoint_id=networks[primary_name].gateway_endpoints["s3"].id if cfg.internet_free else None,
+                private_zone_id=global_network.private_zone.zone_id,
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(provider=providers[primary_name], depends_on=[networks[primary_name]]),
