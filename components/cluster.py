@@ -38,6 +38,11 @@ NONROOT_UID = 65532
 KARPENTER_NAMESPACE = "karpenter"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 KEDA_NAMESPACE = "keda"
+# The chart's operator service account (kedacore/charts v2.17.1 values.yaml serviceAccount.operator.name); the
+# operator runs the scalers, so its Pod Identity role is what KEDA's `aws` pod identity provider uses.
+KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
+# The ClusterTriggerAuthentication team ScaledObjects reference to query the managed Prometheus with SigV4.
+KEDA_AWS_AUTHENTICATION = "aws-pod-identity"
 LBC_NAMESPACE = "aws-load-balancer-controller"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 NVIDIA_NAMESPACE = "nvidia-device-plugin"
@@ -631,6 +636,7 @@ def keda_values(system_nodes: bool) -> dict[str, Any]:
     scheduling = SYSTEM_SCHEDULING if system_nodes else {}
     return {
         "operator": {"replicaCount": 2},
+        "serviceAccount": {"operator": {"create": True, "name": KEDA_OPERATOR_SERVICE_ACCOUNT}},
         "metricsServer": {"replicaCount": 2},
         "webhooks": {"replicaCount": 2},
         "podDisruptionBudget": {
@@ -654,6 +660,12 @@ def keda_values(system_nodes: bool) -> dict[str, Any]:
         },
         **scheduling,
     }
+
+
+def keda_aws_authentication_spec() -> dict[str, Any]:
+    """KEDA's AWS pod identity: scalers sign their requests with the KEDA operator's own role (EKS Pod Identity
+    credentials through the SDK's default chain), not with a role of the scaled workload."""
+    return {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
 
 
 def metrics_server_values(system_nodes: bool) -> dict[str, Any]:
@@ -731,6 +743,7 @@ class ServingCluster(pulumi.ComponentResource):
         self._build_admin_access(name, args, tags)
         self._build_karpenter_aws(name, args, cname, tags)
         self._build_load_balancer_identity(name, args, cname, tags)
+        self._build_keda_identity(name, cname, tags)
         self._build_kubernetes(name, args, cname, cfg)
         self.register_outputs(
             {
@@ -1147,6 +1160,31 @@ class ServingCluster(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[self.addon_pod_identity_agent]),
         )
 
+    def _build_keda_identity(self, name: str, cname: str, tags: dict[str, str]) -> None:
+        """The KEDA operator's role, associated before KEDA starts (a pod gets Pod Identity credentials only
+        if the association exists when it is created). Observability grants it query access to this
+        region's managed Prometheus workspace."""
+        self.keda_role = aws.iam.Role(
+            f"{name}-keda-role",
+            aws.iam.RoleArgs(
+                assume_role_policy=self._pod_identity_trust(),
+                description=f"KEDA operator of {cname}: queries the region's managed Prometheus",
+                tags=tags,
+            ),
+            opts=child_opts(self),
+        )
+        self.keda_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-keda-identity",
+            aws.eks.PodIdentityAssociationArgs(
+                cluster_name=self.eks_cluster.name,
+                namespace=KEDA_NAMESPACE,
+                service_account=KEDA_OPERATOR_SERVICE_ACCOUNT,
+                role_arn=self.keda_role.arn,
+                tags=tags,
+            ),
+            opts=child_opts(self, depends_on=[self.addon_pod_identity_agent]),
+        )
+
     # -- inside the cluster -----------------------------------------------------------------------------
     def _build_kubernetes(self, name: str, args: ServingClusterArgs, cname: str, cfg: ClusterConfig) -> None:
         kubeconfig = pulumi.Output.all(
@@ -1221,7 +1259,15 @@ class ServingCluster(pulumi.ComponentResource):
         )
         self.keda = self._release(
             name, "keda", charts.keda, KEDA_NAMESPACE, keda_values(system_nodes=True),
-            depends_on=[self.namespaces[KEDA_NAMESPACE]],
+            depends_on=[self.namespaces[KEDA_NAMESPACE], self.keda_identity],
+        )
+        self.keda_aws_authentication = k8s.apiextensions.CustomResource(
+            f"{name}-keda-aws-auth",
+            api_version="keda.sh/v1alpha1",
+            kind="ClusterTriggerAuthentication",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=KEDA_AWS_AUTHENTICATION),
+            spec=keda_aws_authentication_spec(),
+            opts=child_opts(self, provider=self.k8s_provider, depends_on=[self.keda]),
         )
         self.load_balancer_controller = self._release(
             name,

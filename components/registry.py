@@ -20,7 +20,12 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import RegistryConfig
-from components.ingress import ingress_hostname, internal_alb_annotations, mlflow_host, mlflow_load_balancer_name
+from components.ingress import (
+    ingress_hostname,
+    internal_alb_annotations,
+    mlflow_host,
+    mlflow_load_balancer_name,
+)
 from components.workload import (
     POD_IDENTITY_AGENT,
     ContainerSpec,
