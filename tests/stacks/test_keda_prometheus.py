@@ -140,3 +140,12 @@ def test_keda_starts_after_its_pod_identity_association(synth):
     assert auth["inputs"]["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
     assert len([s for s in states(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
                 if s["inputs"]["serviceAccount"] == "keda-operator"]) == 2
+
+
+def test_the_query_api_is_reachable_without_the_internet(synth):
+    """AMP's Prometheus-compatible API has its own interface endpoint, com.amazonaws.<region>.aps-workspaces
+    (AMP User Guide, "Using Amazon Managed Service for Prometheus with interface VPC endpoints")."""
+    prod = synth("prod")
+    names = {s["inputs"]["serviceName"] for s in states(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+    for region in ("us-east-1", "us-west-2"):
+        assert f"com.amazonaws.{region}.aps-workspaces" in names
