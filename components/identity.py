@@ -57,10 +57,14 @@ def permission_set_name(environment: str, role: str) -> str:
 def sso_role_arn(partition: str, account_id: str, sso_region: str, permission_set: str, suffix: str) -> str:
     """The ARN of the role Identity Center provisions for ``permission_set`` (with its reserved path).
 
-    EKS access entries need the full ARN including the ``aws-reserved/sso.amazonaws.com/<region>/`` path.
+    EKS access entries need the full ARN including the reserved path: ``aws-reserved/sso.amazonaws.com/<region>/``,
+    except when Identity Center's home region is us-east-1, whose roles have no region segment
+    (IAM Identity Center User Guide, "Referencing permission sets in resource policies, Amazon EKS cluster
+    configuration maps, and AWS KMS key policies").
     """
+    region_segment = "" if sso_region == "us-east-1" else f"{sso_region}/"
     return (
-        f"arn:{partition}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/{sso_region}/"
+        f"arn:{partition}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/{region_segment}"
         f"AWSReservedSSO_{permission_set}_{suffix}"
     )
 
@@ -126,7 +130,8 @@ def inline_policy(
             ],
         }
     if role == "ml-engineer":
-        repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/{prefix}-*" for region in regions]
+        # Model repositories are named models/<team>/<model> (components/team.py), in every region they replicate to.
+        repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/models/*" for region in regions]
         return {
             "Version": "2012-10-17",
             "Statement": [

@@ -1146,13 +1146,20 @@ class PlatformObservability(pulumi.ComponentResource):
                                 "Sid": "QueryPlatformLogs",
                                 "Effect": "Allow",
                                 "Action": [
-                                    "logs:DescribeLogGroups", "logs:GetLogGroupFields", "logs:StartQuery",
-                                    "logs:StopQuery", "logs:GetQueryResults", "logs:GetLogEvents",
+                                    "logs:GetLogGroupFields", "logs:StartQuery", "logs:GetQueryResults",
+                                    "logs:GetLogEvents",
                                 ],
                                 "Resource": [
                                     f"arn:{args.partition}:logs:{signals.region}:{args.account_id}:log-group:*"
                                     for signals in args.regions
                                 ],
+                            },
+                            {
+                                # Listing log groups and stopping a query have no resource-level permissions.
+                                "Sid": "ListLogGroupsAndStopQueries",
+                                "Effect": "Allow",
+                                "Action": ["logs:DescribeLogGroups", "logs:StopQuery"],
+                                "Resource": "*",
                             },
                         ],
                     }
