@@ -290,7 +290,7 @@ def trail_bucket_policy(bucket_arn: str, *, trail_arn: str, account_id: str) -> 
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:GetBucketAcl",
                 "Resource": bucket_arn,
-                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                "Condition": {"ArnEquals": {"aws:SourceArn": trail_arn}},
             },
             {
                 "Sid": "CloudTrailWrite",
@@ -299,7 +299,8 @@ def trail_bucket_policy(bucket_arn: str, *, trail_arn: str, account_id: str) -> 
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
                 "Condition": {
-                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnEquals": {"aws:SourceArn": trail_arn},
                 },
             },
             {

@@ -135,9 +135,12 @@ def test_trail_bucket_is_hardened(observe):
         "Principal": {"Service": "cloudtrail.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"arn:aws:s3:::{bucket_id}/AWSLogs/{ACCOUNT}/*",
-        "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+        "Condition": {
+            "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"},
+            "ArnEquals": {"aws:SourceArn": trail_arn},
+        },
     }
-    assert by_sid["CloudTrailAclCheck"]["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn}}
+    assert by_sid["CloudTrailAclCheck"]["Condition"] == {"ArnEquals": {"aws:SourceArn": trail_arn}}
     assert by_sid["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
 
