@@ -292,3 +292,13 @@ def test_mlflow_has_a_record_in_the_private_zone_pointing_at_its_load_balancer(s
     assert annotations["alb.ingress.kubernetes.io/load-balancer-name"] == "mlops-prod-mlflow"
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == "arn:aws:acm:us-east-1:333333333333:certificate/mlflow-prod"
     assert "alb.ingress.kubernetes.io/group.name" not in annotations
+
+
+def test_replication_from_an_object_locked_source_reads_retention_and_legal_hold():
+    """Amazon S3 User Guide, "Setting up permissions for live replication" / "Using Object Lock with S3
+    Replication": the replication role needs s3:GetObjectRetention and s3:GetObjectLegalHold on the source
+    objects, or Object Lock objects replicate as FAILED."""
+    policy = replication_policy("arn:aws:s3:::src", "key-src", [("arn:aws:s3:::dst", "key-dst")], "us-east-1")
+    reads = next(s for s in policy["Statement"] if s["Sid"] == "ReadSourceVersions")
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(reads["Action"])
+    assert reads["Resource"] == "arn:aws:s3:::src/*"
