@@ -1156,14 +1156,8 @@ class ServingCluster(pulumi.ComponentResource):
     def _build_load_balancer_identity(
         self, name: str, args: ServingClusterArgs, cname: str, tags: dict[str, str]
     ) -> None:
-        self.lbc_role = aws.iam.Role(
-            f"{name}-lbc-role",
-            aws.iam.RoleArgs(
-                assume_role_policy=self._pod_identity_trust(),
-                description=f"AWS Load Balancer Controller of {cname}",
-                tags=tags,
-            ),
-            opts=child_opts(self),
+        self.lbc_role, self.lbc_identity = self._service_account_role(
+            f"{name}-lbc", LBC_NAMESPACE, LBC_SERVICE_ACCOUNT, f"AWS Load Balancer Controller of {cname}", tags
         )
         self.lbc_policy = aws.iam.RolePolicy(
             f"{name}-lbc-policy",
@@ -1180,42 +1174,38 @@ class ServingCluster(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        self.lbc_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-lbc-identity",
-            aws.eks.PodIdentityAssociationArgs(
-                cluster_name=self.eks_cluster.name,
-                namespace=LBC_NAMESPACE,
-                service_account=LBC_SERVICE_ACCOUNT,
-                role_arn=self.lbc_role.arn,
-                tags=tags,
-            ),
-            opts=child_opts(self, depends_on=[self.addon_pod_identity_agent]),
-        )
 
     def _build_keda_identity(self, name: str, cname: str, tags: dict[str, str]) -> None:
         """The KEDA operator's role, associated before KEDA starts (a pod gets Pod Identity credentials only
         if the association exists when it is created). Observability grants it query access to this
         region's managed Prometheus workspace."""
-        self.keda_role = aws.iam.Role(
-            f"{name}-keda-role",
-            aws.iam.RoleArgs(
-                assume_role_policy=self._pod_identity_trust(),
-                description=f"KEDA operator of {cname}: queries the region's managed Prometheus",
-                tags=tags,
-            ),
+        self.keda_role, self.keda_identity = self._service_account_role(
+            f"{name}-keda", KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT,
+            f"KEDA operator of {cname}: queries the region's managed Prometheus", tags,
+        )
+
+    def _service_account_role(
+        self, prefix: str, namespace: str, service_account: str, description: str, tags: dict[str, str]
+    ) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
+        """A role this cluster's Pod Identity may assume, associated with one service account (`<prefix>-role`,
+        `<prefix>-identity`); the association waits for the Pod Identity agent."""
+        role = aws.iam.Role(
+            f"{prefix}-role",
+            aws.iam.RoleArgs(assume_role_policy=self._pod_identity_trust(), description=description, tags=tags),
             opts=child_opts(self),
         )
-        self.keda_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-keda-identity",
+        association = aws.eks.PodIdentityAssociation(
+            f"{prefix}-identity",
             aws.eks.PodIdentityAssociationArgs(
                 cluster_name=self.eks_cluster.name,
-                namespace=KEDA_NAMESPACE,
-                service_account=KEDA_OPERATOR_SERVICE_ACCOUNT,
-                role_arn=self.keda_role.arn,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
                 tags=tags,
             ),
             opts=child_opts(self, depends_on=[self.addon_pod_identity_agent]),
         )
+        return role, association
 
     # -- inside the cluster -----------------------------------------------------------------------------
     def _build_kubernetes(self, name: str, args: ServingClusterArgs, cname: str, cfg: ClusterConfig) -> None:
