@@ -198,9 +198,13 @@ def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
 
 
 def _substitute_secrets(value: Any) -> tuple[Any, bool]:
-    """`secure:` values cannot be decrypted offline: a placeholder stands in, and the key is marked secret."""
+    """`secure:` values cannot be decrypted offline: a placeholder stands in, and the key is marked secret.
+
+    Like Pulumi (isSecureValue in sdk/go/common/resource/config/object.go), only a mapping whose one key
+    `secure` holds a string is a secret; `secure: 5` stays a plain mapping for the model to refuse.
+    """
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
             return PLACEHOLDER_SECRET, True
         found = False
         result = {}
