@@ -539,7 +539,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(path, "(top level)", "must be a mapping with a 'config' key")
+        raise ConfigError(path, "(top level)", f"must be a mapping with a 'config' key, got {describe_value(document)}")
     unknown_top = sorted(set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
     if unknown_top:
         raise ConfigError(

@@ -189,7 +189,10 @@ def team_value(request: NewTeam, stacks_dir: Path) -> tuple[dict[str, Any], Orig
         value["platform-stack"] = request.environment
         origin.flags["platform-stack"] = "--env"  # the default platform stack is the environment's
     if value.get("regions") is None:
-        platform = platform_config(str(value["platform-stack"]), None, stacks_dir)
+        try:
+            platform = platform_config(str(value["platform-stack"]), None, stacks_dir)
+        except ConfigError as exc:
+            raise origin.explain(exc) from None
         value["regions"] = [region.name for region in platform.regions]
         origin.flags["regions"] = "--region"
     value.setdefault("data-access", [{"prefix": f"teams/{request.team}/", "access": "read-write"}])

@@ -81,7 +81,10 @@ def test_graph_from_unreadable_document(tmp_path):
     bad.write_text("{")
     result = run_mlops("graph", "prod", "--from", str(bad))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {bad}: (document): not a readable preview JSON document")
+    assert result.stderr == (
+        f"error: {bad}: line 1: not valid JSON: Expecting property name enclosed in double quotes at column 2 "
+        "(the file ends early: truncated?)\n"
+    )
 
 
 def test_schema_writes_the_model_schema(tmp_path):

@@ -123,7 +123,7 @@ def bad_stack(tmp_path: Path, mutate) -> Path:
         (lambda c: c.update({"mlops:platfrom": c.pop("mlops:platform")}),
          "mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team"),
         (lambda c: c["mlops:platform"].update({"log-retention-days": "forever"}),
-         "mlops:platform.log-retention-days: 'forever': Input should be 1, 3, 5"),
+         "mlops:platform.log-retention-days: 'forever' is not allowed; allowed: 1, 3, 5, 7, 14, 30"),
         (lambda c: c["mlops:platform"]["regions"][0].update({"availability-zones": ["us-east-1a", "us-west-2b"]}),
          "mlops:platform.regions[0].availability-zones[1]: 'us-west-2b' is not an availability zone of us-east-1"),
         (lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidr": "10.10.0.0/99"}),
