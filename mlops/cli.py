@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="mlops", standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
     except NoArgsIsHelpError:
