@@ -460,3 +460,32 @@ def json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
     return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "null")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing stack files
+
+
+def _reads_back(text: str) -> bool:
+    try:
+        return plain_scalar(text, 0) == text
+    except _Refused:
+        return False
+
+
+class _StackDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper quotes what YAML 1.1 would not read back as a string (`yes`), but not what yaml.v3
+    reads otherwise (`1e3`, `0o17`): every string that this reader would not take back as that string is quoted."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = None if _reads_back(text) else "'"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_StackDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(value: Any) -> str:
+    """YAML text that ``parse_yaml`` (and so Pulumi) reads back as ``value``."""
+    return yaml.dump(value, Dumper=_StackDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)

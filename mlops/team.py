@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.config import (
     ENVIRONMENTS,
     PLATFORM_KEY,
@@ -25,7 +23,7 @@ from components.config import (
     stack_file,
     team_stack_name,
 )
-from components.loader import load_yaml
+from components.loader import dump_yaml, load_yaml
 
 
 @dataclass(frozen=True)
@@ -238,7 +236,7 @@ def render_stack_file(team: TeamConfig) -> str:
         f"# Model-team stack for {team.name} in {team.environment}, built on platform stack {team.platform_stack}.\n"
         "# Written by `mlops team new`; check it with `mlops team validate` and `mlops preview`.\n"
     )
-    return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    return header + dump_yaml(body)
 
 
 def create(request: NewTeam, stacks_dir: Path) -> Path:

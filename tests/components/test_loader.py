@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from components.config import ConfigError, read_config_file
 from components.loader import (
@@ -22,6 +24,7 @@ from components.loader import (
     MAX_YAML_NODES,
     _Refused,
     decode_text,
+    dump_yaml,
     load_json,
     load_yaml,
     parse_json,
@@ -274,3 +277,34 @@ def test_json_written_as_utf16_is_refused(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load_json(path)
     assert str(caught.value).startswith(f"{path}: line 1: the file is UTF-16 or UTF-32 encoded")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), include_characters="\t\n"), max_size=12))
+def test_written_strings_read_back_as_themselves(text):
+    """`mlops team new` writes stack files with dump_yaml: a string such as '1e3' or '0o17', which PyYAML's own
+    dumper leaves plain because YAML 1.1 reads it as a string, would reach Pulumi as a number."""
+    assert parse_yaml(dump_yaml({"key": text})) == {"key": text}
+
+
+def test_pyyaml_alone_would_write_numbers_for_pulumi():
+    import yaml
+
+    assert yaml.safe_dump({"k": "1e3"}) == "k: 1e3\n"  # yaml.v3 (resolve.go yamlStyleFloat) reads 1000
+    assert dump_yaml({"k": "1e3"}) == "k: '1e3'\n"
+
+
+def test_every_shipped_and_fixture_stack_file_is_accepted_and_read_as_pyyaml_reads_it():
+    """The shipped stack files and test fixtures pass the strict reader, and for them it agrees with PyYAML's
+    safe_load, so tests that read fixtures with safe_load see what the CLI sees."""
+    import yaml
+
+    from tests.conftest import FIXTURES, STACKS
+
+    paths = sorted(STACKS.glob("Pulumi.*.yaml")) + sorted(FIXTURES.glob("Pulumi.*.yaml"))
+    assert len(paths) >= 13
+    for path in paths:
+        assert load_yaml(path) == yaml.safe_load(path.read_text()), path

@@ -109,7 +109,7 @@ def test_human_output_shows_tree_and_counts():
 
 
 def bad_stack(tmp_path: Path, mutate) -> Path:
-    config = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    config = load_yaml(STACKS / "Pulumi.dev.yaml")
     mutate(config["config"])
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(config))
     return tmp_path

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.loader import load_yaml
 from tests.conftest import STACKS, run_mlops
 
 ROLE = "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_mlops-risk_abc"
@@ -33,7 +34,7 @@ def test_new_writes_a_valid_file_and_refuses_to_overwrite(stacks_dir):
     target = stacks_dir / "Pulumi.team-risk-dev.yaml"
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"wrote {target}"
-    team = yaml.safe_load(target.read_text())["config"]["mlops:team"]
+    team = load_yaml(target)["config"]["mlops:team"]  # the strict reader: what Pulumi reads
     assert team["name"] == "risk" and team["environment"] == "dev" and team["platform-stack"] == "dev"
     assert team["regions"] == ["us-east-1"]
     assert team["owners"] == {"sso-group": "risk-engineers", "role-arn": ROLE}
@@ -84,7 +85,7 @@ def new_from(stacks_dir: Path, value: dict, team: str = "risk", env: str = "prod
 def test_new_from_file(stacks_dir):
     result = new_from(stacks_dir, spec())
     assert result.returncode == 0, result.stderr
-    written = yaml.safe_load((stacks_dir / "Pulumi.team-risk-prod.yaml").read_text())["config"]["mlops:team"]
+    written = load_yaml(stacks_dir / "Pulumi.team-risk-prod.yaml")["config"]["mlops:team"]
     assert [v["weight"] for v in written["models"][0]["versions"]] == [90, 10]
 
 
@@ -178,7 +179,7 @@ def test_validate_a_file_path_and_a_broken_file(stacks_dir, tmp_path):
     good = run_mlops("team", "validate", str(STACKS / "Pulumi.team-fraud-prod.yaml"), "--stacks-dir", str(STACKS))
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == "ok: team fraud (prod) on prod: scorer, embedder"
-    broken = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())
+    broken = load_yaml(STACKS / "Pulumi.team-fraud-prod.yaml")
     broken["config"]["mlops:team"]["models"][1]["versions"][1]["weight"] = 20
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken))
