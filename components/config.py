@@ -521,8 +521,13 @@ def list_stacks(stacks_dir: Path) -> list[str]:
 class UnknownStackError(Exception):
     def __init__(self, stack: str, stacks_dir: Path, known: list[str]):
         self.stack = stack
+        self.stacks_dir = stacks_dir
+        self.known = known
         listing = ", ".join(known) if known else "none"
         super().__init__(f"unknown stack {stack!r}: no {stack_file(stacks_dir, stack)}; stacks: {listing}")
+
+    def __reduce__(self):
+        return type(self), (self.stack, self.stacks_dir, self.known)
 
 
 def read_stack_config(stacks_dir: Path, stack: str) -> tuple[Path, dict[str, Any]]:

@@ -49,6 +49,10 @@ class ConfigError(Exception):
         head = f"{key}: " if key else ""  # no key: the message names what to change (a CLI flag)
         super().__init__(f"{where}{head}{message}")
 
+    def __reduce__(self):
+        # `mlops check` synthesises in worker processes; the error must survive the trip back.
+        return type(self), (self.file, self.key, self.message)
+
 
 class _Refused(Exception):
     """A document refused by the YAML reader, at a 1-based line."""

@@ -105,6 +105,23 @@ def test_team_new_without_owner_flags_names_the_flag_and_writes_nothing(stacks_d
     assert snapshot(stacks_dir) == before
 
 
+def test_every_command_reports_a_broken_stack_file_in_one_line(stacks_dir, tmp_path, synth):
+    """The README's promise for every command that reads stack files; `check` synthesises in worker processes,
+    so the error also has to survive being sent back from one."""
+    path = stacks_dir / "Pulumi.dev.yaml"
+    path.write_text(path.read_text().replace("    nat: single\n", "    nat: single\n    nat: none\n"))
+    expected = f"error: {path}: line 16: config.mlops:platform.nat: key 'nat' is written twice"
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(synth("dev")["outputs"]))
+    commands = [
+        ["preview", "dev"], ["graph", "dev"], ["check", "dev", "team-fraud-dev"], ["team", "validate", "team-fraud-dev"],
+        ["team", "list"], ["verify", "dev", "--outputs", str(outputs)],
+    ]
+    for command in commands:
+        line = assert_one_line_error(run_mlops(*command, "--stacks-dir", str(stacks_dir)))
+        assert line.startswith(expected), (command, line)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Command-line parsing, `team new` flags and `--from` files
 
