@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.loader import load_yaml
 from tests.conftest import REPO, STACKS, by_name, run_mlops, states
 
 OPTION_FIELDS = {
