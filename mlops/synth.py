@@ -28,7 +28,6 @@ from components.config import (
     parse_team,
     read_stack_config,
 )
-from components.outputs import ContractError
 
 PROJECT = "mlops-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -226,11 +225,13 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
     """
     source = load_source(stack, stacks_dir)
 
+    # Imported after the stack file is read: a config error is reported without loading the Pulumi SDK.
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
+    from components.outputs import ContractError
     from mlops.mocks import PlatformMocks
 
     mocks = PlatformMocks(source.partition, source.account, source.region)
