@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from components.loader import ConfigError, load_yaml
 
 CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
@@ -42,17 +43,6 @@ DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 _KEBAB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-class ConfigError(Exception):
-    """A user error in a stack file: one line naming the file, the key path and what is allowed."""
-
-    def __init__(self, file: str | Path | None, key: str, message: str):
-        self.file = str(file) if file is not None else None
-        self.key = key
-        self.message = message
-        where = f"{self.file}: " if self.file else ""
-        super().__init__(f"{where}{key}: {message}")
 
 
 class Model(BaseModel):
@@ -560,8 +550,13 @@ def list_stacks(stacks_dir: Path) -> list[str]:
 class UnknownStackError(Exception):
     def __init__(self, stack: str, stacks_dir: Path, known: list[str]):
         self.stack = stack
+        self.stacks_dir = stacks_dir
+        self.known = known
         listing = ", ".join(known) if known else "none"
         super().__init__(f"unknown stack {stack!r}: no {stack_file(stacks_dir, stack)}; stacks: {listing}")
+
+    def __reduce__(self):
+        return type(self), (self.stack, self.stacks_dir, self.known)
 
 
 def read_stack_config(stacks_dir: Path, stack: str) -> tuple[Path, dict[str, Any]]:
@@ -573,18 +568,12 @@ def read_stack_config(stacks_dir: Path, stack: str) -> tuple[Path, dict[str, Any
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "document"
-        raise ConfigError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    except OSError as exc:
-        raise ConfigError(path, "file", f"cannot be read ({exc.strerror})") from None
+    """The ``config:`` mapping of a stack file, read by the one YAML loader (components/loader.py)."""
+    document = load_yaml(path)
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(path, "(top level)", "must be a mapping with a 'config' key")
+        raise ConfigError(path, "(top level)", f"must be a mapping with a 'config' key, got {describe_value(document)}")
     unknown_top = sorted(set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
     if unknown_top:
         raise ConfigError(
@@ -625,12 +614,14 @@ def validate_model(model: type[BaseModel], raw: Any, file: str | Path | None, ro
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise _first_error(model, exc, file, root) from None
+        raise _first_error(model, exc, file, root, raw) from None
 
 
-def _first_error(model: type[BaseModel], exc: ValidationError, file: str | Path | None, root: str) -> ConfigError:
+def _first_error(
+    model: type[BaseModel], exc: ValidationError, file: str | Path | None, root: str, raw: Any
+) -> ConfigError:
     error = exc.errors(include_url=False)[0]
-    loc: tuple[Any, ...] = tuple(error["loc"])
+    loc = _input_path(tuple(error["loc"]), raw)
     context_error = (error.get("ctx") or {}).get("error")
     if isinstance(context_error, _KeyedValueError):
         loc = loc + context_error.loc
@@ -638,21 +629,91 @@ def _first_error(model: type[BaseModel], exc: ValidationError, file: str | Path 
     elif error["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         message = f"unknown key; allowed: {', '.join(allowed)}" if allowed else "unknown key"
-    elif error["type"] == "missing":
-        message = "missing; this key is required"
     else:
-        message = error["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        if error["type"] not in ("value_error", "assertion_error") and "input" in error:
-            message = f"{_short(error['input'])}: {message}"
+        message = pydantic_message(error)
     return ConfigError(file, _key_path(root, loc), message)
+
+
+def _input_path(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
+    """The error's location as keys the user wrote: the tags pydantic inserts for union members
+    (``str``, ``function-after[...]``, model names) are not in the input, so they are dropped."""
+    kept: list[Any] = []
+    node = raw
+    for index, part in enumerate(loc):
+        present = part in node if isinstance(node, dict) else (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if present:
+            node = node[part]
+        elif not (index == len(loc) - 1 and isinstance(node, dict)):
+            continue  # a union member's tag
+        kept.append(part)
+    return tuple(kept)
+
+
+_SHOULD = re.compile(r"^(Input|String|List|Value|Dictionary|Tuple|Set|Decimal|Object|Data|Url|Timedelta) should ")
+_EXPECTED = {
+    "a valid string": "a string",
+    "a valid integer": "a whole number",
+    "a valid number": "a number",
+    "a valid boolean": "true or false",
+    "a valid list": "a list",
+    "a valid array": "a list",
+    "a valid dictionary": "a mapping",
+}
+
+
+def describe_value(value: Any) -> str:
+    """A value as a stack-file author wrote it: YAML spellings, not Python reprs."""
+    if value is None:
+        return "no value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return _short(value)
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return _short(value)
+
+
+def pydantic_message(error: Any) -> str:
+    """One pydantic error in the project's phrasing: what is allowed, then what was given.
+
+    Works from pydantic's error type and message, so it holds for keys and models added later: "Input should be
+    a valid string" becomes "must be a string, got 5"; "Input should be 'a' or 'b'" becomes "5 is not allowed;
+    allowed: a, b"; a validator's own "Value error, ..." text is kept as written.
+    """
+    kind, message = error["type"], str(error["msg"])
+    given = describe_value(error.get("input"))
+    if kind == "missing":
+        return "missing; this key is required"
+    if kind in ("value_error", "assertion_error"):
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        return message
+    if kind in ("literal_error", "enum"):
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        allowed = ", ".join(part.strip().strip("'") for part in re.split(r",| or ", expected) if part.strip())
+        return f"{given} is not allowed; allowed: {allowed}"
+    if kind == "string_pattern_mismatch":
+        return f"{given} does not match the allowed pattern {(error.get('ctx') or {}).get('pattern')}"
+    message = _SHOULD.sub("must ", message.split(",", 1)[0] if kind.endswith("_parsing") else message)
+    for said, plain in _EXPECTED.items():
+        if message.startswith(f"must be {said}"):
+            message = f"must be {plain}"
+    message = re.sub(r"( or instance of \w+| after validation, not \d+)$", "", message)
+    quote = "; quote it to make it a string" if kind == "string_type" and isinstance(error.get("input"), (int, float)) else ""
+    return f"{message}, got {given}{quote}"
 
 
 def _key_path(root: str, loc: tuple[Any, ...]) -> str:
     path = root
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
 

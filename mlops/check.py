@@ -8,9 +8,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from components.config import ConfigError, list_stacks, stack_file
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.config import ConfigError, list_stacks, stack_file, validate_model
+from components.loader import json_kind, load_json
 from mlops.analyzer import PolicyPackProcess, Violation
 
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -35,14 +38,45 @@ def document_environment(document: dict[str, Any]) -> str:
     return environment if environment in ("dev", "staging", "prod") else "prod"
 
 
+class _State(BaseModel):
+    """What the policy pack, the graph and the renderer read of a step's ``newState`` (Pulumi's ResourceV3)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    urn: Annotated[str, Field(pattern=r"^urn:pulumi:[^:]*::[^:]*::.+::.*$")]
+    type: Annotated[str, Field(min_length=1)]
+    custom: bool = False
+    parent: str = ""
+    provider: str = ""
+    inputs: dict[str, Any] = {}
+    dependencies: list[str] = []
+    propertyDependencies: dict[str, list[str]] = {}
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    newState: _State
+
+
+class _Preview(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    steps: list[_Step]
+    outputs: dict[str, Any] = {}
+
+
 def load_saved(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(path, "(document)", f"not a readable preview JSON document ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
-        raise ConfigError(path, "steps", "missing; expected the output of `mlops preview --json`")
-    return document
+    """A saved `mlops preview --json` document, its shape checked before any policy or graph reads it."""
+    document = load_json(path)
+    expected = "expected what `mlops preview --json` prints"
+    if not isinstance(document, dict):
+        raise ConfigError(path, "(document)", f"not a preview: a JSON {json_kind(document)}; {expected}")
+    if "steps" not in document:
+        looks = " (it looks like stack outputs, which `mlops verify --outputs` reads)" if "regions" in document else ""
+        raise ConfigError(path, "steps", f"missing: not a preview{looks}; {expected}")
+    preview = validate_model(_Preview, document, path, "")
+    return preview.model_dump()
 
 
 def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:

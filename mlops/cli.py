@@ -157,14 +157,18 @@ def team_new(
     owner_group: Annotated[str | None, typer.Option("--owner-group", help="SSO group that owns the team.")] = None,
     owner_role_arn: Annotated[str | None, typer.Option("--owner-role-arn", help="IAM role the owners sign in with.")] = None,
     cost_center: Annotated[str | None, typer.Option("--cost-center")] = None,
-    data_classification: Annotated[str, typer.Option("--data-classification")] = "internal",
-    cpu: Annotated[str, typer.Option("--cpu", help="CPU quota, e.g. 8 or 500m.")] = "8",
-    memory: Annotated[str, typer.Option("--memory", help="Memory quota, e.g. 32Gi.")] = "32Gi",
-    gpus: Annotated[int, typer.Option("--gpus", help="GPU quota.")] = 0,
-    pods: Annotated[int, typer.Option("--pods", help="Pod quota.")] = 50,
+    data_classification: Annotated[
+        str | None, typer.Option("--data-classification", help="public, internal (default), confidential or restricted.")
+    ] = None,
+    cpu: Annotated[str | None, typer.Option("--cpu", help="CPU quota, e.g. 8 (default) or 500m.")] = None,
+    memory: Annotated[str | None, typer.Option("--memory", help="Memory quota, e.g. 32Gi (default).")] = None,
+    gpus: Annotated[int | None, typer.Option("--gpus", help="GPU quota (default 0).")] = None,
+    pods: Annotated[int | None, typer.Option("--pods", help="Pod quota (default 50).")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="NAME=IMAGE; repeat for more models.")] = None,
     region: Annotated[list[str] | None, typer.Option("--region", help="Region to serve in (default: all of the platform's).")] = None,
-    from_file: Annotated[Path | None, typer.Option("--from", help="YAML file with the whole team spec.")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="YAML file with the team spec; flags fill in what it leaves out.")
+    ] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
@@ -233,6 +237,7 @@ def verify(
     stale_after: Annotated[
         int, typer.Option("--stale-after", min=0, help="Minutes an alarm may sit in INSUFFICIENT_DATA before it fails.")
     ] = 60,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """Check the live account against the stack's outputs: exit 1 when a check fails, 2 when none can run."""
     from mlops import verify as checks
@@ -243,7 +248,8 @@ def verify(
     def run() -> list:
         import datetime as dt
 
-        expect = checks.expectations(checks.load_outputs(stack, outputs), dt.timedelta(minutes=stale_after))
+        loaded = checks.load_outputs(stack, outputs, stacks_dir)
+        expect = checks.expectations(loaded, dt.timedelta(minutes=stale_after))
         clients = checks.client_factory(profile, region, endpoint_url)
         checks.preflight(clients, region or expect.primary_region)
         return checks.run_checks(expect, clients)
@@ -260,20 +266,44 @@ def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[
         from mlops.synth import synthesize
 
         return synthesize(stack, stacks_dir)
-    try:
-        document = json.loads(from_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(from_file, "(document)", f"not a readable preview JSON document ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
-        raise ConfigError(from_file, "steps", "missing; expected the output of `mlops preview --json`")
-    return document
+    from mlops.check import load_saved
+
+    return load_saved(from_file)
 
 
-def main() -> None:
+def usage_message(exc: Any) -> str:
+    """A command-line parsing error as one line naming the option as typed, in the project's phrasing."""
+    from pydantic import ValidationError
+
+    from components.config import pydantic_message
+
+    param, cause = getattr(exc, "param", None), exc.__cause__
+    if param is not None and isinstance(cause, ValidationError):
+        hint = param.opts[0] if getattr(param, "param_type_name", "") == "option" else (param.metavar or param.name).upper()
+        message = f"{hint}: {pydantic_message(cause.errors(include_url=False)[0])}"
+    else:
+        message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `mlops` entry point: parsing errors, like every user error, are one line and exit 2."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
     try:
-        app()
+        code = app(args=argv, prog_name="mlops", standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except NoArgsIsHelpError:
+        sys.exit(EXIT_USER_ERROR)  # the help has been printed
+    except ClickException as exc:
+        typer.echo(f"error: {usage_message(exc)}", err=True)
+        sys.exit(exc.exit_code or EXIT_USER_ERROR)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from components.config import (
     platform_serving,
     read_stack_config,
 )
-from components.outputs import ContractError
 
 PROJECT = "mlops-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -214,9 +213,13 @@ def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
 
 
 def _substitute_secrets(value: Any) -> tuple[Any, bool]:
-    """`secure:` values cannot be decrypted offline: a placeholder stands in, and the key is marked secret."""
+    """`secure:` values cannot be decrypted offline: a placeholder stands in, and the key is marked secret.
+
+    Like Pulumi (isSecureValue in sdk/go/common/resource/config/object.go), only a mapping whose one key
+    `secure` holds a string is a secret; `secure: 5` stays a plain mapping for the model to refuse.
+    """
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
             return PLACEHOLDER_SECRET, True
         found = False
         result = {}
@@ -238,11 +241,13 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
     """
     source = load_source(stack, stacks_dir)
 
+    # Imported after the stack file is read: a config error is reported without loading the Pulumi SDK.
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
+    from components.outputs import ContractError
     from mlops.mocks import PlatformMocks
 
     mocks = PlatformMocks(source.partition, source.account, source.region)

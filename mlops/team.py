@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.config import (
+    ENVIRONMENTS,
     PLATFORM_KEY,
     TEAM_KEY,
     ConfigError,
     PlatformConfig,
     TeamConfig,
     check_team_on_platform,
+    describe_value,
     list_stacks,
     parse_platform,
     parse_team,
@@ -24,11 +25,15 @@ from components.config import (
     stack_file,
     team_stack_name,
 )
+from components.loader import dump_yaml, load_yaml
 
 
 @dataclass(frozen=True)
 class NewTeam:
-    """What `mlops team new` was asked for (flags, or an input file for the whole team value)."""
+    """What `mlops team new` was asked for: flags, and optionally a file with (part of) the team value.
+
+    ``None`` means the flag was not given: the file's value, else the default, is used.
+    """
 
     team: str
     environment: str
@@ -36,31 +41,87 @@ class NewTeam:
     owner_group: str | None = None
     owner_role_arn: str | None = None
     cost_center: str | None = None
-    data_classification: str = "internal"
-    cpu: str = "8"
-    memory: str = "32Gi"
-    gpus: int = 0
-    pods: int = 50
+    data_classification: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    gpus: int | None = None
+    pods: int | None = None
     models: tuple[str, ...] = ()  # NAME=IMAGE
     regions: tuple[str, ...] = ()
     from_file: Path | None = None
 
 
-def team_value(request: NewTeam, stacks_dir: Path, target: Path) -> dict[str, Any]:
-    """The `mlops:team` mapping for a new team stack, before validation."""
-    platform_stack = request.platform_stack or request.environment
-    if request.from_file is not None:
-        try:
-            loaded = yaml.safe_load(request.from_file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(request.from_file, "(document)", f"not a readable YAML file ({exc})") from None
-        value = loaded.get(TEAM_KEY, loaded) if isinstance(loaded, dict) else loaded
-        if not isinstance(value, dict):
-            raise ConfigError(request.from_file, TEAM_KEY, "must be a mapping (the team spec)")
-        return {**value, "name": request.team, "environment": request.environment}
-    regions = list(request.regions) or [
-        region.name for region in platform_config(platform_stack, target, stacks_dir).regions
-    ]
+# Each key of `mlops:team` a flag sets, with the flag as the user types it.
+FLAGS = {
+    "name": "TEAM",
+    "environment": "--env",
+    "platform-stack": "--platform-stack",
+    "regions": "--region",
+    "owners.sso-group": "--owner-group",
+    "owners.role-arn": "--owner-role-arn",
+    "cost-center": "--cost-center",
+    "data-classification": "--data-classification",
+    "quotas.cpu": "--cpu",
+    "quotas.memory": "--memory",
+    "quotas.gpus": "--gpus",
+    "quotas.pods": "--pods",
+    "models": "--model",
+}
+REQUIRED = ("owners.sso-group", "owners.role-arn", "cost-center", "models")
+DEFAULTS: dict[str, Any] = {
+    "data-classification": "internal", "quotas.cpu": "8", "quotas.memory": "32Gi", "quotas.gpus": 0, "quotas.pods": 50,
+}
+
+
+@dataclass
+class Origin:
+    """Where each part of a new team value came from, so an error names what the user typed: the flag, or the
+    key in the `--from` file (never the stack file, which is not written when anything is wrong)."""
+
+    flags: dict[str, str]
+    from_file: Path | None = None
+    root: str = ""
+
+    def explain(self, exc: ConfigError) -> ConfigError:
+        if exc.file is not None or not (exc.key == TEAM_KEY or exc.key.startswith(f"{TEAM_KEY}.")):
+            return exc  # an error in another file (the platform stack): it names that file already
+        rest = exc.key[len(TEAM_KEY) + 1:]
+        for key, flag in self.flags.items():
+            if rest == key or rest.startswith((f"{key}.", f"{key}[")):
+                return ConfigError(None, flag, exc.message)
+        if self.from_file is not None:
+            joined = f"{self.root}.{rest}" if self.root and rest else self.root or rest or "(top level)"
+            return ConfigError(self.from_file, joined, exc.message)
+        return exc
+
+
+def _slot(value: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, str]:
+    """The mapping that holds dotted ``key`` (made when absent) and the last part; None when the file has a
+    non-mapping in the way (the model then reports that key of the file)."""
+    *parents, last = key.split(".")
+    for part in parents:
+        child = value.setdefault(part, {})
+        if not isinstance(child, dict):
+            return None, last
+        value = child
+    return value, last
+
+
+def read_from_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The team value in a `--from` file (bare, under `mlops:team`, or a whole stack file) and its key root."""
+    loaded = load_yaml(path)
+    if isinstance(loaded, dict) and isinstance(loaded.get("config"), dict) and TEAM_KEY in loaded["config"]:
+        loaded, root = loaded["config"][TEAM_KEY], f"config.{TEAM_KEY}"
+    elif isinstance(loaded, dict) and TEAM_KEY in loaded:
+        loaded, root = loaded[TEAM_KEY], TEAM_KEY
+    else:
+        root = ""
+    if not isinstance(loaded, dict):
+        raise ConfigError(path, root or "(top level)", f"must be a mapping (the team spec), got {describe_value(loaded)}")
+    return loaded, root
+
+
+def _model_values(request: NewTeam) -> list[dict[str, Any]]:
     models = []
     for spec in request.models:
         name, separator, image = spec.partition("=")
@@ -79,21 +140,66 @@ def team_value(request: NewTeam, stacks_dir: Path, target: Path) -> dict[str, An
                 "versions": [{"name": "v1", "image": image, "weight": 100}],
             }
         )
-    return {
-        "name": request.team,
-        "environment": request.environment,
-        "platform-stack": platform_stack,
-        "regions": regions,
-        "owners": {"sso-group": request.owner_group, "role-arn": request.owner_role_arn},
-        "cost-center": request.cost_center,
-        "data-classification": request.data_classification,
-        "quotas": {"cpu": request.cpu, "memory": request.memory, "gpus": request.gpus, "pods": request.pods},
-        "data-access": [{"prefix": f"teams/{request.team}/", "access": "read-write"}],
-        "models": models,
+    return models
+
+
+def team_value(request: NewTeam, stacks_dir: Path) -> tuple[dict[str, Any], Origin]:
+    """The `mlops:team` mapping for a new team stack, before validation, and where each part came from.
+
+    Flags fill what the `--from` file leaves out; a flag that contradicts the file is refused, not dropped.
+    """
+    if request.environment not in ENVIRONMENTS:
+        raise ConfigError(None, "--env", f"{request.environment!r} is not allowed; allowed: {', '.join(ENVIRONMENTS)}")
+    value, root = read_from_file(request.from_file) if request.from_file is not None else ({}, "")
+    value = copy.deepcopy(value)
+    origin = Origin({}, request.from_file, root)
+    given = {
+        "name": request.team, "environment": request.environment, "platform-stack": request.platform_stack,
+        "regions": list(request.regions) or None, "owners.sso-group": request.owner_group,
+        "owners.role-arn": request.owner_role_arn, "cost-center": request.cost_center,
+        "data-classification": request.data_classification, "quotas.cpu": request.cpu,
+        "quotas.memory": request.memory, "quotas.gpus": request.gpus, "quotas.pods": request.pods,
+        "models": _model_values(request) or None,
     }
+    for key, flag in FLAGS.items():
+        holder, last = _slot(value, key)
+        in_file = holder.get(last) if holder is not None else value.get(key.split(".")[0])
+        if given[key] is None:
+            continue
+        if holder is None or (in_file is not None and in_file != given[key]):
+            shown = "lists models" if key == "models" else f"gives {describe_value(in_file)}"
+            raise ConfigError(
+                request.from_file, f"{root}.{key}" if root else key,
+                f"the file {shown} and {flag} gives {'more' if key == 'models' else repr(given[key])}; "
+                "give it in one place",
+            )
+        holder[last] = given[key]
+        origin.flags[key] = flag
+    for key in REQUIRED:
+        holder, last = _slot(value, key)
+        if holder is not None and holder.get(last) is None:
+            flag = FLAGS[key] + (" NAME=IMAGE" if key == "models" else "")
+            raise ConfigError(None, "", f"{flag} is required unless --from gives {key}")
+    for key, default in DEFAULTS.items():
+        holder, last = _slot(value, key)
+        if holder is not None and holder.get(last) is None:
+            holder[last] = default
+            origin.flags[key] = FLAGS[key]
+    if value.get("platform-stack") is None:
+        value["platform-stack"] = request.environment
+        origin.flags["platform-stack"] = "--env"  # the default platform stack is the environment's
+    if value.get("regions") is None:
+        try:
+            platform = platform_config(str(value["platform-stack"]), None, stacks_dir)
+        except ConfigError as exc:
+            raise origin.explain(exc) from None
+        value["regions"] = [region.name for region in platform.regions]
+        origin.flags["regions"] = "--region"
+    value.setdefault("data-access", [{"prefix": f"teams/{request.team}/", "access": "read-write"}])
+    return value, origin
 
 
-def platform_config(reference: str, file: Path, stacks_dir: Path) -> PlatformConfig:
+def platform_config(reference: str, file: Path | None, stacks_dir: Path) -> PlatformConfig:
     """The platform stack a team stack names, or one error naming the team file's `platform-stack` key."""
     platform_stack = reference.rsplit("/", 1)[-1]
     path = stack_file(stacks_dir, platform_stack)
@@ -109,7 +215,7 @@ def platform_config(reference: str, file: Path, stacks_dir: Path) -> PlatformCon
     return parse_platform(raw[PLATFORM_KEY], path)
 
 
-def check_platform(team: TeamConfig, file: Path, stacks_dir: Path) -> None:
+def check_platform(team: TeamConfig, file: Path | None, stacks_dir: Path) -> None:
     """The platform stack a team builds on exists, has the same environment, serves the team's regions and
     gives its models host names, certificates and (for requests-per-second scaling) a managed Prometheus."""
     platform_stack = team.platform_stack.rsplit("/", 1)[-1]
@@ -134,7 +240,7 @@ def render_stack_file(team: TeamConfig) -> str:
         f"# Model-team stack for {team.name} in {team.environment}, built on platform stack {team.platform_stack}.\n"
         "# Written by `mlops team new`; check it with `mlops team validate` and `mlops preview`.\n"
     )
-    return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    return header + dump_yaml(body)
 
 
 def create(request: NewTeam, stacks_dir: Path) -> Path:
@@ -142,8 +248,12 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
     target = stack_file(stacks_dir, team_stack_name(request.team, request.environment))
     if target.exists():
         raise ConfigError(target, "(file)", "already exists; refusing to overwrite (edit it, or remove it first)")
-    team = parse_team(team_value(request, stacks_dir, target), target)
-    check_platform(team, target, stacks_dir)
+    value, origin = team_value(request, stacks_dir)
+    try:
+        team = parse_team(value, None)
+        check_platform(team, None, stacks_dir)
+    except ConfigError as exc:
+        raise origin.explain(exc) from None
     text = render_stack_file(team)
     temporary = target.with_name(f".{target.name}.tmp")
     try:

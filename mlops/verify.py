@@ -55,30 +55,63 @@ class Expectations:
 # Outputs
 
 
-def load_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
-    """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI."""
+def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None = None) -> dict[str, Any]:
+    """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI,
+    checked to be the outputs of platform stack ``stack`` before any check reads them."""
+    from components.loader import load_json
+
     if outputs_file is not None:
-        try:
-            data = json.loads(outputs_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise VerifyError(f"{outputs_file}: not a readable JSON outputs file ({exc})") from None
-        if isinstance(data, dict) and isinstance(data.get("steps"), list):
-            data = data.get("outputs", {})
-        if not isinstance(data, dict):
-            raise VerifyError(f"{outputs_file}: expected a JSON object of stack outputs")
-        return data
+        return check_outputs(stack, load_json(outputs_file), str(outputs_file), stacks_dir)
     if shutil.which("pulumi") is None:
         raise VerifyError(
             "no --outputs FILE given and no Pulumi CLI on PATH to read the stack's outputs; "
             "run `pulumi stack output --json --show-secrets > outputs.json` where the CLI is, then pass --outputs"
         )
-    result = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
-    )
+    command = f"pulumi stack output --json --stack {stack}"
+    result = subprocess.run(command.split(), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise VerifyError(f"pulumi stack output --stack {stack} failed: {last}")
-    return json.loads(result.stdout)
+        raise VerifyError(f"{command} failed: {last}")
+    from components.loader import parse_json, refusal
+
+    with refusal(f"`{command}`"):
+        data = parse_json(result.stdout)
+    return check_outputs(stack, data, f"`{command}`", stacks_dir)
+
+
+def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -> dict[str, Any]:
+    """The outputs of platform stack ``stack``, or one error naming ``source``: not outputs, a team stack's,
+    another stack's (its environment or regions differ from the stack file), or not the outputs contract."""
+    from components.config import ConfigError, parse_platform, read_stack_config, stack_file, validate_model
+    from components.loader import json_kind
+    from components.outputs import PlatformOutputs
+
+    if isinstance(data, dict) and "steps" in data:  # an `mlops preview --json` document
+        previewed = data.get("stack")
+        if previewed not in (None, stack):
+            raise VerifyError(f"{source}: the preview of stack {previewed!r}, not of {stack!r}")
+        data = data.get("outputs")
+    if not isinstance(data, dict):
+        raise VerifyError(f"{source}: expected a JSON object of stack outputs, got a JSON {json_kind(data)}")
+    if "namespace" in data and "team" in data:
+        raise VerifyError(f"{source}: the outputs of team stack {data['team']!r}; mlops verify checks platform stacks")
+    missing = [key for key in ("environment", "primaryRegion", "regions") if key not in data]
+    if missing:
+        raise VerifyError(f"{source}: the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
+    validate_model(PlatformOutputs, data, source, "outputs")
+    if stacks_dir is not None and stack_file(stacks_dir, stack).is_file():
+        path, raw = read_stack_config(stacks_dir, stack)
+        if "mlops:platform" not in raw:
+            raise ConfigError(path, "mlops:platform", "missing: mlops verify checks platform stacks")
+        cfg = parse_platform(raw["mlops:platform"], path)
+        found = (data["environment"], data["primaryRegion"], sorted(data["regions"]))
+        declared = (cfg.environment, cfg.primary_region.name, sorted(region.name for region in cfg.regions))
+        if found != declared:
+            raise VerifyError(
+                f"{source}: the outputs of a {found[0]} stack in {', '.join(found[2])}, but {path} declares "
+                f"{declared[0]} in {', '.join(declared[2])}; pass the outputs of stack {stack!r}"
+            )
+    return data
 
 
 def expectations(outputs: dict[str, Any], stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA) -> Expectations:

@@ -25,10 +25,12 @@ FIXTURES = REPO / "tests" / "fixtures" / "stacks"
 MLOPS = [sys.executable, "-m", "mlops"]
 
 
-def run_mlops(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run the real command line in a subprocess, as a user would."""
+def run_mlops(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, as a user would (``timeout`` only detects a hang)."""
     return subprocess.run(
-        [*MLOPS, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
+        [*MLOPS, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout
     )
 
 

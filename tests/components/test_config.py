@@ -79,8 +79,7 @@ def test_wrong_type_names_value_and_allowed():
     raw = valid()
     raw["internet-free"] = "sometimes"
     assert error_of(raw) == (
-        "stacks/Pulumi.x.yaml: mlops:platform.internet-free: 'sometimes': Input should be a valid boolean, "
-        "unable to interpret input"
+        "stacks/Pulumi.x.yaml: mlops:platform.internet-free: must be true or false, got 'sometimes'"
     )
 
 
@@ -88,7 +87,7 @@ def test_bad_enum_lists_allowed_values():
     raw = valid()
     raw["nat"] = "per-az"
     assert error_of(raw) == (
-        "stacks/Pulumi.x.yaml: mlops:platform.nat: 'per-az': Input should be 'none', 'single' or 'one-per-az'"
+        "stacks/Pulumi.x.yaml: mlops:platform.nat: 'per-az' is not allowed; allowed: none, single, one-per-az"
     )
 
 

@@ -87,17 +87,17 @@ def test_session_seconds(duration, seconds):
         (
             lambda raw: raw["observability"]["thresholds"].__setitem__("node-cpu-percent", "high"),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.thresholds.node-cpu-percent: "
-            "'high': Input should be a valid number",
+            "must be a number, got 'high'",
         ),
         (
             lambda raw: raw["observability"]["thresholds"].__setitem__("rds-connections", 1.5),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.thresholds.rds-connections: "
-            "1.5: Input should be a valid integer",
+            "must be a whole number, got 1.5",
         ),
         (
             lambda raw: raw["observability"]["thresholds"].__setitem__("node-cpu-percent", 120),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.thresholds.node-cpu-percent: "
-            "120: Input should be less than or equal to 100",
+            "must be less than or equal to 100, got 120",
         ),
         (
             lambda raw: raw["observability"]["thresholds"].__setitem__("cpu-percent", 80),
@@ -159,7 +159,7 @@ def test_session_seconds(duration, seconds):
         ),
         (
             lambda raw: raw["dns"].__setitem__("routing", "geo"),
-            "stacks/Pulumi.x.yaml: mlops:platform.dns.routing: 'geo': Input should be 'failover' or 'latency'",
+            "stacks/Pulumi.x.yaml: mlops:platform.dns.routing: 'geo' is not allowed; allowed: failover, latency",
         ),
     ],
 )

@@ -110,11 +110,11 @@ def test_an_unreadable_or_foreign_document_exits_2_with_one_line(tmp_path):
     broken.write_text("{not json")
     result = run_mlops("check", "--from", str(broken))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {broken}: (document): not a readable preview JSON document")
+    assert result.stderr.startswith(f"error: {broken}: line 1: not valid JSON: Expecting property name")
     assert len(result.stderr.strip().splitlines()) == 1
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"resources": []}))
     result = run_mlops("check", "--from", str(foreign))
     assert (result.returncode, result.stderr) == (
-        2, f"error: {foreign}: steps: missing; expected the output of `mlops preview --json`\n"
+        2, f"error: {foreign}: steps: missing: not a preview; expected what `mlops preview --json` prints\n"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.loader import load_yaml
 from tests.conftest import REPO, STACKS, by_name, run_mlops, states
 
 OPTION_FIELDS = {
@@ -109,7 +110,7 @@ def test_human_output_shows_tree_and_counts():
 
 
 def bad_stack(tmp_path: Path, mutate) -> Path:
-    config = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    config = load_yaml(STACKS / "Pulumi.dev.yaml")
     mutate(config["config"])
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(config))
     return tmp_path
@@ -123,7 +124,7 @@ def bad_stack(tmp_path: Path, mutate) -> Path:
         (lambda c: c.update({"mlops:platfrom": c.pop("mlops:platform")}),
          "mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team"),
         (lambda c: c["mlops:platform"].update({"log-retention-days": "forever"}),
-         "mlops:platform.log-retention-days: 'forever': Input should be 1, 3, 5"),
+         "mlops:platform.log-retention-days: 'forever' is not allowed; allowed: 1, 3, 5, 7, 14, 30"),
         (lambda c: c["mlops:platform"]["regions"][0].update({"availability-zones": ["us-east-1a", "us-west-2b"]}),
          "mlops:platform.regions[0].availability-zones[1]: 'us-west-2b' is not an availability zone of us-east-1"),
         (lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidr": "10.10.0.0/99"}),

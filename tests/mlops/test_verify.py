@@ -159,7 +159,9 @@ def test_outputs_must_come_from_somewhere(tmp_path):
     broken.write_text("{}")
     result = run_mlops("verify", "prod", "--outputs", str(broken), env=CREDENTIALS)
     assert result.returncode == 2
-    assert result.stderr == "error: the outputs lack environment, primaryRegion, regions: not the outputs of a platform stack\n"
+    assert result.stderr == (
+        f"error: {broken}: the outputs lack environment, primaryRegion, regions: not the outputs of a platform stack\n"
+    )
 
 
 PRIMARY_BUCKET = "mlops-prod-333333333333-artifacts-us-east-1"  # as the stack names it
