@@ -78,6 +78,8 @@ class RegionSignals:
     scraper_subnet_ids: Sequence[pulumi.Input[str]] = ()
     scraper_security_group_ids: Sequence[pulumi.Input[str]] = ()
     kubernetes_provider: pulumi.ProviderResource | None = None
+    # What the cluster's own agents need before their add-on can become active: nodes and the Pod Identity agent.
+    nodes_ready: Sequence[pulumi.Resource] = ()
 
 
 def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[AlarmSpec]:
@@ -917,7 +919,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
                 resolve_conflicts_on_update="PRESERVE",
                 tags={**tags, "Name": f"{prefix}-container-insights"},
             ),
-            opts=child_opts(self, depends_on=[self.insights_log_group, self.insights_policy]),
+            opts=child_opts(self, depends_on=[self.insights_log_group, self.insights_policy, *signals.nodes_ready]),
         )
 
 

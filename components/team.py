@@ -37,6 +37,8 @@ class ClusterTarget:
     vpc_cidr: pulumi.Input[str]
     aws_provider: aws.Provider
     k8s_provider: k8s.Provider
+    # The region's S3 prefix-list CIDRs (the platform's contract): S3 traffic leaves through the gateway endpoint.
+    s3_cidrs: pulumi.Input[list[str]] = ()
 
 
 @dataclass(frozen=True)
@@ -365,7 +367,8 @@ class TeamSpace(pulumi.ComponentResource):
                 ),
             ),
             # AWS APIs (ECR, STS, KMS, ...) through the VPC's interface endpoints, which answer on 443 inside
-            # the VPC, and the EKS Pod Identity agent that hands out the team role's credentials.
+            # the VPC; S3 through its gateway endpoint, at the region's S3 prefix-list addresses; and the EKS Pod
+            # Identity agent that hands out the team role's credentials.
             policy(
                 "allow-aws-endpoints",
                 k8s.networking.v1.NetworkPolicySpecArgs(
@@ -376,6 +379,15 @@ class TeamSpace(pulumi.ComponentResource):
                             to=[k8s.networking.v1.NetworkPolicyPeerArgs(
                                 ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
                             )],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                        ),
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=pulumi.Output.from_input(target.s3_cidrs).apply(
+                                lambda cidrs: [
+                                    k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                                    for c in cidrs
+                                ]
+                            ),
                             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
                         ),
                         k8s.networking.v1.NetworkPolicyEgressRuleArgs(

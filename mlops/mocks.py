@@ -355,6 +355,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "random:index/randomId:RandomId": lambda ctx: _random_id(ctx),
 }
 
 
@@ -402,10 +403,25 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state.setdefault("tagsAll", args.inputs.get("tags") or {})
         return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        # The program does no data-source lookups (configuration says what they would return); the one
-        # exception is the engine's own getResource, answered by the monitor itself.
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # The program looks up only what configuration cannot say (AWS-published address ranges); the engine's
+        # own getResource is answered by the monitor itself.
+        if args.token == "aws:ec2/getPrefixList:getPrefixList":
+            return _prefix_list(str(args.args.get("name") or ""))
+        return {}
+
+
+def _prefix_list(name: str) -> dict[str, Any]:
+    """An AWS-managed prefix list offline: deterministic stand-in ranges (198.18.0.0/15, the benchmarking block)."""
+    seed = int(digest(name, length=4), 16)
+    cidrs = [f"198.{18 + (seed + index) % 2}.{(seed + 7 * index) % 256}.0/24" for index in range(3)]
+    return {"id": f"pl-{digest(name, length=8)}", "name": name, "cidrBlocks": sorted(set(cidrs))}
+
+
+def _random_id(ctx: Context) -> tuple[str, dict[str, Any]]:
+    raw = bytes.fromhex(digest(ctx.type, ctx.name, length=2 * int(ctx.inputs.get("byteLength") or 4)))
+    encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encoded, {"hex": raw.hex(), "b64Url": encoded, "b64Std": base64.b64encode(raw).decode(), "dec": str(int(raw.hex(), 16))}
 
 
 def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
