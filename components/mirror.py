@@ -11,7 +11,6 @@ OCI artifacts under `charts/` pushed before the first deployment (see the README
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,7 +20,7 @@ import pulumi_aws as aws
 from components.base import child_opts
 from components.cluster import COPIED_IMAGE_PREFIX, PULL_THROUGH_UPSTREAMS
 from components.config import MirrorConfig
-from components.registry import ecr_template_role_policy, model_repository
+from components.registry import ecr_template_role, model_repository
 
 COPIED_IMAGES = ("nvidia/k8s-device-plugin",)
 
@@ -59,26 +58,9 @@ class RegistryMirror(pulumi.ComponentResource):
             for r in args.regions
             for prefix in PULL_THROUGH_UPSTREAMS
         ]
-        self.template_role = aws.iam.Role(
-            f"{name}-template-role",
-            aws.iam.RoleArgs(
-                description="ECR creates pull-through cache repositories from the platform's templates",
-                assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
-                tags=tags,
-            ),
-            opts=child_opts(self, provider=primary.provider),
-        )
-        template_policy = aws.iam.RolePolicy(
-            f"{name}-template-policy",
-            aws.iam.RolePolicyArgs(
-                role=self.template_role.id,
-                policy=pulumi.Output.all(*[r.images_key_arn for r in args.regions]).apply(
-                    lambda keys: json.dumps(ecr_template_role_policy(repositories, keys))
-                ),
-            ),
-            opts=child_opts(self, provider=primary.provider),
+        self.template_role, template_policy = ecr_template_role(
+            f"{name}-template", "pull-through cache repositories", args.account_id, repositories,
+            [r.images_key_arn for r in args.regions], tags, child_opts(self, provider=primary.provider),
         )
         self.rules, self.templates, self.copies = {}, {}, {}
         for region in args.regions:

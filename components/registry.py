@@ -208,6 +208,40 @@ def mlflow_access_policy(bucket_arn: str, artifacts_key: str, secret_arn: str, d
     }
 
 
+def ecr_template_role(
+    name: str,
+    what: str,
+    account_id: str,
+    repository_arns: Sequence[str],
+    key_arns: Sequence[pulumi.Input[str]],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """The role ECR assumes to create repositories from templates (with KMS and tags), and its policy."""
+    role = aws.iam.Role(
+        f"{name}-role",
+        aws.iam.RoleArgs(
+            description=f"ECR creates {what} from the platform's templates",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}),
+            tags=dict(tags),
+        ),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy",
+        aws.iam.RolePolicyArgs(
+            role=role.id,
+            policy=pulumi.Output.all(*key_arns).apply(
+                lambda keys: json.dumps(ecr_template_role_policy(list(repository_arns), keys))
+            ),
+        ),
+        opts=opts,
+    )
+    return role, policy
+
+
 @dataclass(frozen=True)
 class RegionStore:
     """One region's part of the registry: its provider and keys."""
@@ -532,27 +566,10 @@ class ModelRegistry(pulumi.ComponentResource):
             )
         # Repositories created by replication or on push get the platform's defaults. ECR needs a role of ours
         # to create KMS-encrypted, tagged repositories from a template.
-        self.template_role = aws.iam.Role(
-            f"{name}-image-template-role",
-            aws.iam.RoleArgs(
-                description="ECR creates model repositories from the platform's templates",
-                assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
-                tags=tags,
-            ),
-            opts=on_primary,
-        )
         repositories = [f"arn:{args.partition}:ecr:{store.region}:{args.account_id}:repository/models/*" for store in args.regions]
-        template_policy = aws.iam.RolePolicy(
-            f"{name}-image-template-policy",
-            aws.iam.RolePolicyArgs(
-                role=self.template_role.id,
-                policy=pulumi.Output.all(*[store.images_key_arn for store in args.regions]).apply(
-                    lambda keys: json.dumps(ecr_template_role_policy(repositories, keys))
-                ),
-            ),
-            opts=on_primary,
+        self.template_role, template_policy = ecr_template_role(
+            f"{name}-image-template", "model repositories", args.account_id, repositories,
+            [store.images_key_arn for store in args.regions], tags, on_primary,
         )
         for store in args.regions:
             aws.ecr.RepositoryCreationTemplate(
