@@ -384,7 +384,8 @@ class GovernanceTrail(pulumi.ComponentResource):
         tags = dict(args.tags)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            aws.s3.BucketArgs(force_destroy=False, tags={**tags, "Name": f"{name}-bucket"}),
+            # Dev is disposable: its trail bucket is emptied on destroy; elsewhere the audit trail outlives it.
+            aws.s3.BucketArgs(force_destroy=args.environment == "dev", tags={**tags, "Name": f"{name}-bucket"}),
             opts=child_opts(self, protect=args.protect),
         )
         self.ownership = aws.s3.BucketOwnershipControls(
@@ -551,7 +552,7 @@ class GovernanceTrail(pulumi.ComponentResource):
         """
         bucket = aws.s3.Bucket(
             f"{name}-access-logs",
-            aws.s3.BucketArgs(force_destroy=False, tags={**tags, "Name": f"{name}-access-logs"}),
+            aws.s3.BucketArgs(force_destroy=args.environment == "dev", tags={**tags, "Name": f"{name}-access-logs"}),
             opts=child_opts(self, protect=args.protect),
         )
         self.access_log_bucket = bucket

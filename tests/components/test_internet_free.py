@@ -78,7 +78,9 @@ def unreachable_references(document: dict[str, Any], account: str, regions: tupl
                 if not host_reachable(host, account, regions):
                     found.append(f"{name}{path}: {text}")
             leaf = path.rsplit(".", 1)[-1]
-            image_like = leaf in ("image", "repository", "registry") or path.endswith(".repositoryOpts.repo")
+            # Images and chart sources are what a cluster pulls: Kubernetes objects and Helm releases.
+            on_cluster = state["type"].startswith("kubernetes:")
+            image_like = on_cluster and (leaf in ("image", "repository", "registry") or path.endswith(".repositoryOpts.repo"))
             if leaf == "chart" and state["type"] == "kubernetes:helm.sh/v3:Release":
                 image_like = True
             if image_like and not any(text.removeprefix("oci://").startswith(f"{r}/") or text == r for r in registries):
