@@ -58,12 +58,15 @@ CHART_SOURCES = {
     "aws-load-balancer-controller": ("aws-load-balancer-controller", "https://aws.github.io/eks-charts"),
     "nvidia-device-plugin": ("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin"),
 }
+
 # Internet-free clusters pull charts as OCI artifacts from the account's ECR (`charts/<chart>`, pushed there
 # before the first deployment) and images through ECR pull-through cache rules, one per upstream registry.
 CHART_REPOSITORY_PREFIX = "charts"
 # Images from a registry pull-through cache cannot reach (nvcr.io) are copied into this prefix instead.
 COPIED_IMAGE_PREFIX = "copies"
-# Where each chart's images come from, as the chart's values name them (checked against the charts' values).
+# Each chart's image value, as the chart's values.yaml names it (karpenter-provider-aws charts/karpenter,
+# eks-charts aws-load-balancer-controller, metrics-server charts/metrics-server, NVIDIA k8s-device-plugin
+# deployments/helm), and the mirror prefix and path its image is pulled from.
 CHART_IMAGES = {
     "karpenter": ("controller.image.repository", "ecr-public", "karpenter/controller"),
     "aws-load-balancer-controller": ("image.repository", "ecr-public", "eks/aws-load-balancer-controller"),

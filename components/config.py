@@ -214,6 +214,8 @@ def reachable_without_internet(image: str, account_id: str, regions: Sequence[st
     if match:
         return match.group("account") == account_id and match.group("region") in regions
     return through_mirror and image_registry(image) in PULL_THROUGH_UPSTREAMS.values()
+
+
 _PTC_SECRET_RE = re.compile(
     r"^arn:aws(-cn|-us-gov)?:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:ecr-pullthroughcache/[\w/+=.@-]+$"
 )

@@ -646,7 +646,7 @@ class ModelRegistry(pulumi.ComponentResource):
             )
             for export in DB_LOG_EXPORTS
         ]
-        snapshot = self._final_snapshot(name, identifier, primary) if args.keeps_data else None
+        snapshot = self._final_snapshot(name, identifier) if args.keeps_data else None
         self.database = aws.rds.Instance(
             f"{name}-db",
             aws.rds.InstanceArgs(
@@ -685,7 +685,7 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=child_opts(self, provider=primary.provider, protect=args.is_prod, depends_on=self.database_log_groups),
         )
 
-    def _final_snapshot(self, name, identifier, primary) -> pulumi.Output[str]:
+    def _final_snapshot(self, name: str, identifier: str) -> pulumi.Output[str]:
         """A final snapshot name no earlier destroy used: the suffix is drawn once per database (stored in state,
         so previews do not change), and drawn again when the database is created anew."""
         suffix = random.RandomId(
@@ -872,17 +872,19 @@ class ModelRegistry(pulumi.ComponentResource):
 
         every_pod = k8s.meta.v1.LabelSelectorArgs()
         vpc = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr))
-        s3 = pulumi.Output.from_input(args.s3_cidrs).apply(
-            lambda cidrs: [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs]
-        )
+
         policy("default-deny", k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]))
         policy("allow-clients", k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=every_pod, policy_types=["Ingress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")])]))
-        policy("allow-egress", k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod, policy_types=["Egress"],
-            egress=[
+
+        def egress(s3_cidrs):
+            # An egress rule without peers allows every destination: S3's rule exists only with its CIDRs.
+            s3 = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in s3_cidrs],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")])] if s3_cidrs else []
+            return [
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(
                         namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
@@ -896,11 +898,12 @@ class ModelRegistry(pulumi.ComponentResource):
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=s3, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT))],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")]),
-            ]))
+            *s3]
+
+        policy("allow-egress", k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod, policy_types=["Egress"], egress=pulumi.Output.from_input(args.s3_cidrs).apply(egress)))
 
     @property
     def _config(self) -> RegistryConfig:

@@ -63,6 +63,22 @@ def test_s3_through_the_gateway_endpoint_is_the_s3_prefix_list_not_the_vpc_or_th
     assert all(peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0" for rule in egress for peer in rule["to"])
 
 
+def test_no_egress_rule_allows_every_destination(synth):
+    """An egress rule whose `to` is empty or missing matches all destinations (NetworkPolicyEgressRule.to in the
+    Kubernetes API reference): every rule the platform and team stacks write names its peers."""
+    for stack in ("prod", "dev", "team-fraud-prod"):
+        for netpol in states(synth(stack), "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            for rule in netpol["inputs"]["spec"].get("egress", []):
+                assert rule.get("to"), f"{stack}: {netpol['urn']}"
+
+
+def test_team_egress_without_s3_cidrs_has_no_open_rule():
+    from components.team import aws_endpoint_egress
+
+    rules = aws_endpoint_egress("10.0.0.0/16", [])
+    assert [rule.to[0].ip_block.cidr for rule in rules] == ["10.0.0.0/16", "169.254.170.23/32"]
+
+
 def test_each_region_publishes_its_own_s3_prefix_list(synth):
     regions = synth("prod")["outputs"]["regions"]
     assert regions["us-east-1"]["s3Cidrs"] != regions["us-west-2"]["s3Cidrs"]
