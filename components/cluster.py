@@ -406,14 +406,21 @@ def karpenter_controller_policy(
     }
 
 
-def load_balancer_controller_policy(*, partition: str, region: str, cluster: str, vpc_id: str) -> dict[str, Any]:
+def load_balancer_controller_policy(
+    *, partition: str, region: str, account_id: str, cluster: str, vpc_id: str
+) -> dict[str, Any]:
     """A scoped subset of the AWS Load Balancer Controller policy: ALB/NLB and their security groups.
 
-    Left out on purpose (the chart disables them): WAF, WAFv2 and Shield integration, and Cognito. Every
-    mutation is limited to resources carrying the controller's `elbv2.k8s.aws/cluster` tag or to this VPC.
+    Follows the condition model of the upstream policy (kubernetes-sigs/aws-load-balancer-controller
+    v2.13.2, docs/install/iam_policy.json, the app version of chart 1.13.2): the controller may change only
+    security groups, balancers and target groups that carry its `elbv2.k8s.aws/cluster` tag (request tag on
+    create, resource tag afterwards). Where upstream grants ingress rules on every security group ("*") --
+    the controller opens the nodes' security group to its balancers -- this policy limits them to security
+    groups of this VPC, with an ARN operator on the ARN-typed `ec2:Vpc` key. Left out on purpose (the chart
+    disables them): WAF, WAFv2 and Shield integration, and Cognito.
     """
-    elb = f"arn:{partition}:elasticloadbalancing:{region}:*"
-    ec2 = f"arn:{partition}:ec2:{region}:*"
+    elb = f"arn:{partition}:elasticloadbalancing:{region}:{account_id}"
+    ec2 = f"arn:{partition}:ec2:{region}:{account_id}"
     tagged = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
     request_tagged = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
     balancers = [f"{elb}:loadbalancer/app/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:targetgroup/*/*"]
@@ -430,7 +437,8 @@ def load_balancer_controller_policy(*, partition: str, region: str, cluster: str
                 "Sid": "CreateElbServiceLinkedRole",
                 "Effect": "Allow",
                 "Action": "iam:CreateServiceLinkedRole",
-                "Resource": "*",
+                "Resource": f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
+                "elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
                 "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
             },
             {
@@ -448,7 +456,6 @@ def load_balancer_controller_policy(*, partition: str, region: str, cluster: str
                     "ec2:DescribeNetworkInterfaces",
                     "ec2:DescribeTags",
                     "ec2:DescribeRouteTables",
-                    "ec2:GetSecurityGroupsForVpc",
                     "elasticloadbalancing:DescribeLoadBalancers",
                     "elasticloadbalancing:DescribeLoadBalancerAttributes",
                     "elasticloadbalancing:DescribeListeners",
@@ -463,10 +470,15 @@ def load_balancer_controller_policy(*, partition: str, region: str, cluster: str
                     "elasticloadbalancing:DescribeTrustStores",
                     "elasticloadbalancing:DescribeCapacityReservation",
                     "acm:ListCertificates",
-                    "acm:DescribeCertificate",
                 ],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+            },
+            {
+                "Sid": "ReadVpcSecurityGroupsAndCertificates",
+                "Effect": "Allow",
+                "Action": ["ec2:GetSecurityGroupsForVpc", "acm:DescribeCertificate"],
+                "Resource": [f"{ec2}:vpc/{vpc_id}", f"arn:{partition}:acm:{region}:{account_id}:certificate/*"],
             },
             {
                 "Sid": "SecurityGroupsInVpc",
@@ -482,24 +494,43 @@ def load_balancer_controller_policy(*, partition: str, region: str, cluster: str
                 "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **request_tagged},
             },
             {
+                # Retagging its own groups, never removing or moving the cluster tag itself.
+                "Sid": "RetagOwnSecurityGroups",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
+                "Resource": f"{ec2}:security-group/*",
+                "Condition": {
+                    "Null": {
+                        "aws:RequestTag/elbv2.k8s.aws/cluster": "true",
+                        "aws:ResourceTag/elbv2.k8s.aws/cluster": "false",
+                    }
+                },
+            },
+            {
                 "Sid": "ManageOwnSecurityGroups",
                 "Effect": "Allow",
                 "Action": [
                     "ec2:AuthorizeSecurityGroupIngress",
                     "ec2:RevokeSecurityGroupIngress",
                     "ec2:DeleteSecurityGroup",
-                    "ec2:CreateTags",
-                    "ec2:DeleteTags",
                 ],
                 "Resource": f"{ec2}:security-group/*",
-                "Condition": {"StringEquals": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}},
+                "Condition": tagged,
+            },
+            {
+                # The nodes' (cluster) security group is not the controller's: it only opens it to its balancers.
+                "Sid": "OpenBackendSecurityGroupsInVpc",
+                "Effect": "Allow",
+                "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+                "Resource": f"{ec2}:security-group/*",
+                "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}},
             },
             {
                 "Sid": "CreateTaggedBalancers",
                 "Effect": "Allow",
                 "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
-                "Resource": "*",
-                "Condition": {**request_tagged, "StringEquals": {"aws:RequestedRegion": region}},
+                "Resource": [f"{elb}:loadbalancer/app/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:targetgroup/*/*"],
+                "Condition": request_tagged,
             },
             {
                 "Sid": "TagOnCreate",
@@ -1261,7 +1292,8 @@ class ServingCluster(pulumi.ComponentResource):
                 policy=pulumi.Output.from_input(args.vpc_id).apply(
                     lambda vpc_id: json.dumps(
                         load_balancer_controller_policy(
-                            partition=args.partition, region=args.region, cluster=cname, vpc_id=vpc_id
+                            partition=args.partition, region=args.region, account_id=args.account_id,
+                            cluster=cname, vpc_id=vpc_id,
                         )
                     )
                 ),

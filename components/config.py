@@ -553,6 +553,14 @@ class ObservabilityConfig(Model):
     trail: TrailConfig = TrailConfig()
     grafana: bool = True
     container_insights: Annotated[bool, Field(alias="container-insights")] = True
+    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys, and the AWS managed
+    # collector scrapes each region's cluster into its workspace. `customer-key`: the region's logs key, but
+    # then no AWS managed collector (AWS: workspaces created with customer managed keys cannot use AWS managed
+    # collectors for ingestion), so metrics arrive only from a collector you run with remote write; a
+    # workspace's encryption cannot be changed after creation (switching replaces the workspace and its data).
+    prometheus_encryption: Annotated[
+        Literal["aws-owned", "customer-key"], Field(alias="prometheus-encryption")
+    ] = "aws-owned"
 
 
 class DnsEndpoint(Model):

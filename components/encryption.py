@@ -49,41 +49,7 @@ def key_policy(purpose: str, *, partition: str, account_id: str, region: str) ->
         }
     ]
     if purpose == "logs":
-        statements += [
-            {
-                "Sid": "CloudWatchLogsEncryptsOwnLogGroups",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": USE_ACTIONS,
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-                    }
-                },
-            },
-            {
-                "Sid": "CloudTrailEncryptsOwnTrails",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
-                    },
-                },
-            },
-            {
-                "Sid": "AlarmsPublishToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-        ]
+        statements += logs_service_statements(partition=partition, account_id=account_id, region=region)
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
@@ -119,25 +85,7 @@ def key_policy(purpose: str, *, partition: str, account_id: str, region: str) ->
             }
         )
     if purpose == "volumes":
-        # Auto Scaling launches managed node groups' instances with encrypted volumes on its own role.
-        autoscaling = f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-        statements += [
-            {
-                "Sid": "AutoScalingUsesVolumeKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": autoscaling},
-                "Action": USE_ACTIONS,
-                "Resource": "*",
-            },
-            {
-                "Sid": "AutoScalingGrantsForVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": autoscaling},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-        ]
+        statements += autoscaling_volume_statements(partition=partition, account_id=account_id)
     return {"Version": "2012-10-17", "Id": f"mlops-{purpose}", "Statement": statements}
 
 
@@ -215,3 +163,99 @@ class KeyRing(pulumi.ComponentResource):
 
     def arn(self, purpose: str) -> pulumi.Output[str]:
         return self.keys[purpose].arn
+
+
+def logs_service_statements(*, partition: str, account_id: str, region: str) -> list[dict[str, Any]]:
+    """What CloudWatch Logs, CloudTrail and CloudWatch alarms need on the logs key, as AWS documents it.
+
+    CloudWatch Logs: the key-policy statement of "Encrypt log data in CloudWatch Logs using AWS KMS" (step 2),
+    its cryptographic actions limited by the log group in the encryption context. CloudTrail: the statements of
+    "Configure AWS KMS key policies for CloudTrail" (granting encrypt permissions; enable CloudTrail to describe
+    KMS key properties), limited to this account's trails by ``aws:SourceArn``. DescribeKey carries no
+    encryption context (the AWS KMS condition keys of DescribeKey include no kms:EncryptionContext key), so it
+    sits in statements of its own: under an encryption-context condition it would never be allowed.
+    """
+    trails = f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+    return [
+        {
+            "Sid": "CloudWatchLogsEncryptsOwnLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
+            },
+        },
+        {
+            "Sid": "CloudWatchLogsDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudTrailEncryptsOwnTrails",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": trails},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"aws:SourceArn": trails}},
+        },
+        {
+            "Sid": "AlarmsPublishToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]
+
+
+def autoscaling_role_arn(partition: str, account_id: str) -> str:
+    """The Auto Scaling service-linked role, which launches managed node groups' instances."""
+    return (
+        f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+
+
+def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[dict[str, Any]]:
+    """Auto Scaling's use of the volumes key, granted to any principal whose ARN is its service-linked role.
+
+    KMS rejects a key policy whose Principal names a role that does not exist yet, and the Auto Scaling role
+    only exists once the account has had an Auto Scaling group (the system node group creates the first).
+    Matching the role through ``aws:PrincipalArn`` with ``Principal: *`` needs no existing principal, and grants
+    nothing to anyone else: the ARN names exactly that role of this account.
+    """
+    only_autoscaling = {"ArnEquals": {"aws:PrincipalArn": autoscaling_role_arn(partition, account_id)}}
+    return [
+        {
+            "Sid": "AutoScalingUsesVolumeKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": only_autoscaling,
+        },
+        {
+            "Sid": "AutoScalingGrantsForVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {**only_autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]

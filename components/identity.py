@@ -57,10 +57,14 @@ def permission_set_name(environment: str, role: str) -> str:
 def sso_role_arn(partition: str, account_id: str, sso_region: str, permission_set: str, suffix: str) -> str:
     """The ARN of the role Identity Center provisions for ``permission_set`` (with its reserved path).
 
-    EKS access entries need the full ARN including the ``aws-reserved/sso.amazonaws.com/<region>/`` path.
+    EKS access entries need the full ARN including the reserved path: ``aws-reserved/sso.amazonaws.com/<region>/``,
+    except when Identity Center's home region is us-east-1, whose roles have no region segment
+    (IAM Identity Center User Guide, "Referencing permission sets in resource policies, Amazon EKS cluster
+    configuration maps, and AWS KMS key policies").
     """
+    region_segment = "" if sso_region == "us-east-1" else f"{sso_region}/"
     return (
-        f"arn:{partition}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/{sso_region}/"
+        f"arn:{partition}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/{region_segment}"
         f"AWSReservedSSO_{permission_set}_{suffix}"
     )
 
@@ -81,42 +85,157 @@ def access_policy_arn(partition: str, policy: str) -> str:
 
 
 def managed_policy_arns(partition: str, role: str) -> list[str]:
-    """AWS managed policies per role. No AdministratorAccess: admins get PowerUser plus scoped IAM."""
+    """AWS managed policies per role. No AdministratorAccess: admins get PowerUser, IAM reads and scoped IAM."""
     return {
-        "platform-admin": [f"arn:{partition}:iam::aws:policy/PowerUserAccess"],
+        "platform-admin": [
+            f"arn:{partition}:iam::aws:policy/PowerUserAccess",
+            f"arn:{partition}:iam::aws:policy/IAMReadOnlyAccess",
+        ],
         "ml-engineer": [],
         # ViewOnlyAccess lists and describes resources but reads no data (no s3:GetObject).
         "read-only": [f"arn:{partition}:iam::aws:policy/job-function/ViewOnlyAccess"],
     }[role]
 
 
+def boundary_name(prefix: str) -> str:
+    """The managed policy every role a platform admin creates must carry as its permissions boundary."""
+    return f"{prefix}-permissions-boundary"
+
+
+def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:policy/{boundary_name(prefix)}"
+
+
+def delegated_role_path(prefix: str) -> str:
+    """The IAM path of roles platform admins create (the platform's own roles live outside it)."""
+    return f"/{prefix}-delegated/"
+
+
+# What a role created under the boundary may ever do: the platform's data and compute services, never IAM,
+# Identity Center, Organizations or the account itself. A boundary grants nothing on its own.
+BOUNDARY_SERVICES = (
+    "s3", "ecr", "logs", "cloudwatch", "aps", "sqs", "sns", "events", "sagemaker", "eks", "ec2", "elasticloadbalancing",
+    "autoscaling", "rds", "secretsmanager", "ssm", "xray", "tag",
+)
+
+
+def boundary_policy(*, partition: str, account_id: str, regions: Sequence[str]) -> dict[str, Any]:
+    """The permissions boundary: the most a delegated role can do, whatever its own policies say."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PlatformServicesInPlatformRegions",
+                "Effect": "Allow",
+                "Action": [f"{service}:*" for service in BOUNDARY_SERVICES],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": list(regions)}},
+            },
+            {
+                "Sid": "UseKeysThroughServices",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": [f"arn:{partition}:kms:{region}:{account_id}:key/*" for region in regions],
+                "Condition": {"Null": {"kms:ViaService": "false"}},
+            },
+        ],
+    }
+
+
+def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> list[dict[str, Any]]:
+    """IAM for platform admins through a permissions boundary (IAM User Guide, "Permissions boundaries for
+    IAM entities", delegating responsibility to others): roles only under the delegated path and only with the
+    platform's boundary attached, boundaries never removed or changed, the boundary policy itself never edited.
+    """
+    iam = f"arn:{partition}:iam::{account_id}"
+    delegated = f"{iam}:role{delegated_role_path(prefix)}*"
+    boundary = boundary_arn(partition, account_id, prefix)
+    return [
+        {
+            # iam:PermissionsBoundary: the boundary the role has (or is created with); absent without one.
+            "Sid": "CreateAndGrantRolesOnlyWithinBoundary",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+            ],
+            "Resource": delegated,
+            "Condition": {"ArnEquals": {"iam:PermissionsBoundary": boundary}},
+        },
+        {
+            "Sid": "OperateDelegatedRoles",
+            "Effect": "Allow",
+            "Action": [
+                "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
+                "iam:TagRole", "iam:UntagRole", "iam:PassRole",
+            ],
+            "Resource": delegated,
+        },
+        {
+            "Sid": "ManageCustomerPolicies",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+            ],
+            "Resource": f"{iam}:policy/*",
+        },
+        {
+            "Sid": "ManageProfilesProvidersAndCertificates",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
+                "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+                "iam:UpdateOpenIDConnectProviderThumbprint", "iam:TagOpenIDConnectProvider",
+                "iam:UploadServerCertificate", "iam:DeleteServerCertificate",
+            ],
+            "Resource": [
+                f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*", f"{iam}:server-certificate/*", delegated,
+            ],
+        },
+        {
+            "Sid": "CreateServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": f"{iam}:role/aws-service-role/*",
+        },
+        {
+            "Sid": "NeverRemoveOrChangeBoundaries",
+            "Effect": "Deny",
+            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"],
+            "Resource": f"{iam}:role/*",
+        },
+        {
+            "Sid": "NeverEditTheBoundaryPolicy",
+            "Effect": "Deny",
+            "Action": [
+                "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+            ],
+            "Resource": boundary,
+        },
+        {
+            # Identity Center owns the SSO roles; editing them would bypass the permission sets.
+            "Sid": "ProtectSsoRoles",
+            "Effect": "Deny",
+            "Action": ["iam:*"],
+            "Resource": [f"{iam}:role/aws-reserved/sso.amazonaws.com/*"],
+        },
+    ]
+
+
 def inline_policy(
     role: str, *, partition: str, account_id: str, regions: Sequence[str], prefix: str
 ) -> dict[str, Any]:
     """The inline policy of a permission set, scoped to this account and the platform's name prefix."""
-    iam = f"arn:{partition}:iam::{account_id}"
     clusters = [f"arn:{partition}:eks:{region}:{account_id}:cluster/{prefix}-*" for region in regions]
     if role == "platform-admin":
         return {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    # PowerUserAccess excludes IAM; the platform's components create roles and policies.
-                    "Sid": "ManageAccountIam",
-                    "Effect": "Allow",
-                    "Action": ["iam:*"],
-                    "Resource": [
-                        f"{iam}:role/*", f"{iam}:policy/*", f"{iam}:instance-profile/*",
-                        f"{iam}:oidc-provider/*", f"{iam}:server-certificate/*",
-                    ],
-                },
-                {
-                    # Identity Center owns the SSO roles; editing them would bypass the permission sets.
-                    "Sid": "ProtectSsoRoles",
-                    "Effect": "Deny",
-                    "Action": ["iam:*"],
-                    "Resource": [f"{iam}:role/aws-reserved/sso.amazonaws.com/*"],
-                },
+                # PowerUserAccess excludes IAM: admins get it through the permissions boundary only.
+                *admin_iam_statements(partition=partition, account_id=account_id, prefix=prefix),
                 {
                     "Sid": "ClusterAccess",
                     "Effect": "Allow",
@@ -126,7 +245,8 @@ def inline_policy(
             ],
         }
     if role == "ml-engineer":
-        repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/{prefix}-*" for region in regions]
+        # Model repositories are named models/<team>/<model> (components/team.py), in every region they replicate to.
+        repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/models/*" for region in regions]
         return {
             "Version": "2012-10-17",
             "Statement": [
@@ -265,6 +385,19 @@ class PlatformIdentity(pulumi.ComponentResource):
         self.assignments: dict[str, aws.ssoadmin.AccountAssignment] = {}
         self.principal_arns: dict[str, str] = {}
         self.pending_roles: list[str] = []
+        # The boundary platform admins must attach to every role they create (see admin_iam_statements).
+        self.permissions_boundary = aws.iam.Policy(
+            f"{name}-permissions-boundary",
+            aws.iam.PolicyArgs(
+                name=boundary_name(args.prefix),
+                description="Permissions boundary of every role a platform admin creates",
+                policy=json.dumps(
+                    boundary_policy(partition=args.partition, account_id=args.account_id, regions=list(args.regions))
+                ),
+                tags={**args.tags, "Name": boundary_name(args.prefix)},
+            ),
+            opts=sso,
+        )
 
         for role in ROLE_KEYS:
             settings = _role_config(identity, role)
@@ -321,7 +454,9 @@ class PlatformIdentity(pulumi.ComponentResource):
                     target_type="AWS_ACCOUNT",
                     target_id=args.account_id,
                 ),
-                opts=child_opts(self, provider=args.sso_provider, depends_on=[policy, *attachments]),
+                opts=child_opts(
+                    self, provider=args.sso_provider, depends_on=[policy, *attachments, self.permissions_boundary]
+                ),
             )
             principal = role_principal_arn(
                 settings, partition=args.partition, account_id=args.account_id,
@@ -373,6 +508,7 @@ class PlatformIdentity(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "permissionSetArns": self.permission_set_arns,
+                "permissionsBoundaryArn": self.permissions_boundary.arn,
                 "principalArns": self.principal_arns,
                 "pendingRoles": self.pending_roles,
             }
@@ -380,7 +516,10 @@ class PlatformIdentity(pulumi.ComponentResource):
 
     def contract_values(self) -> dict[str, Any]:
         """The values of ``IdentityOutputs`` (components/outputs.py)."""
-        return {"permission_set_arns": self.permission_set_arns}
+        return {
+            "permission_set_arns": self.permission_set_arns,
+            "permissions_boundary_arn": self.permissions_boundary.arn,
+        }
 
 
 # ---------------------------------------------------------------------------------------------------------

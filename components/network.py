@@ -50,7 +50,8 @@ def flow_log_delivery_policy(log_group_arn: str) -> dict[str, Any]:
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 "Resource": [log_group_arn, f"{log_group_arn}:*"],
             },
-            {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": log_group_arn},
+            # DescribeLogGroups has no resource-level permissions: it is authorized only on "*".
+            {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
         ],
     }
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 import yaml
 
 from components.base import child_opts
@@ -25,9 +24,6 @@ GIB = 1024**3
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 CLOUDWATCH_AGENT_SERVICE_ACCOUNT = "cloudwatch-agent"
 CLOUDWATCH_AGENT_NAMESPACE = "amazon-cloudwatch"
-# The Kubernetes user the managed Prometheus collector is mapped to (its access entry's user name).
-SCRAPER_USER = "aps-collector-user"
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Pure logic: alarm specifications and policy documents
@@ -247,17 +243,6 @@ def scrape_configuration(interval_seconds: int = 30) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-# Read access the collector's Kubernetes user needs for service discovery and /metrics.
-SCRAPER_RULES: list[dict[str, Any]] = [
-    {"api_groups": [""], "resources": ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods",
-                                        "configmaps"], "verbs": ["get", "list", "watch"]},
-    {"api_groups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
-    {"api_groups": ["networking.k8s.io"], "resources": ["ingresses", "ingresses/status"],
-     "verbs": ["get", "list", "watch"]},
-    {"non_resource_urls": ["/metrics"], "verbs": ["get"]},
-]
-
-
 def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
     """Topic policy: CloudWatch alarms of this account and region may publish; the account manages it; TLS only."""
     return {
@@ -307,7 +292,7 @@ def trail_bucket_policy(bucket_arn: str, *, trail_arn: str, account_id: str) -> 
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:GetBucketAcl",
                 "Resource": bucket_arn,
-                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                "Condition": {"ArnEquals": {"aws:SourceArn": trail_arn}},
             },
             {
                 "Sid": "CloudTrailWrite",
@@ -316,7 +301,8 @@ def trail_bucket_policy(bucket_arn: str, *, trail_arn: str, account_id: str) -> 
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
                 "Condition": {
-                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnEquals": {"aws:SourceArn": trail_arn},
                 },
             },
             {
@@ -768,11 +754,13 @@ class RegionalMonitoring(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
+        customer_key = args.config.prometheus_encryption == "customer-key"
         self.prometheus = aws.amp.Workspace(
             f"{name}-prometheus",
             aws.amp.WorkspaceArgs(
                 alias=prefix,
-                kms_key_arn=signals.logs_key_arn,
+                # AWS managed collectors cannot ingest into a workspace encrypted with a customer key.
+                kms_key_arn=signals.logs_key_arn if customer_key else None,
                 logging_configuration=aws.amp.WorkspaceLoggingConfigurationArgs(
                     log_group_arn=pulumi.Output.concat(self.prometheus_log_group.arn, ":*")
                 ),
@@ -782,10 +770,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
         )
 
         self.scraper: aws.amp.Scraper | None = None
-        self.scraper_access_entry: aws.eks.AccessEntry | None = None
-        self.scraper_cluster_role: k8s.rbac.v1.ClusterRole | None = None
-        self.scraper_binding: k8s.rbac.v1.ClusterRoleBinding | None = None
-        if signals.cluster_name is not None and signals.scraper_subnet_ids:
+        if signals.cluster_name is not None and signals.scraper_subnet_ids and not customer_key:
             self._scraper(name, args, prefix, tags)
 
         self.insights_log_group: aws.cloudwatch.LogGroup | None = None
@@ -831,39 +816,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        # The collector's service-linked role signs in to the cluster as SCRAPER_USER.
-        self.scraper_access_entry = aws.eks.AccessEntry(
-            f"{name}-scraper-access",
-            aws.eks.AccessEntryArgs(
-                cluster_name=signals.cluster_name,
-                principal_arn=self.scraper.role_arn,
-                user_name=SCRAPER_USER,
-                type="STANDARD",
-                tags={**tags, "Name": f"{prefix}-scraper-access"},
-            ),
-            opts=child_opts(self),
-        )
-        if signals.kubernetes_provider is None:
-            return
-        kube = child_opts(self, provider=signals.kubernetes_provider)
-        labels = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-observability"}
-        self.scraper_cluster_role = k8s.rbac.v1.ClusterRole(
-            f"{name}-scraper-role",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="aps-collector-role", labels=labels),
-            rules=[k8s.rbac.v1.PolicyRuleArgs(**rule) for rule in SCRAPER_RULES],
-            opts=kube,
-        )
-        self.scraper_binding = k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-scraper-binding",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="aps-collector-user-role-binding", labels=labels),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="aps-collector-role"
-            ),
-            subjects=[
-                k8s.rbac.v1.SubjectArgs(kind="User", name=SCRAPER_USER, api_group="rbac.authorization.k8s.io")
-            ],
-            opts=child_opts(self, provider=signals.kubernetes_provider, depends_on=[self.scraper_cluster_role]),
-        )
+        # No access entry or RBAC here: on a cluster in API authentication mode the collector creates its own
+        # access entry with its access policy when the scraper is created (AWS: "Configure Amazon EKS for scraper
+        # access with access entries"), and EKS allows one access entry per principal.
 
     def _container_insights(self, name: str, args: RegionalMonitoringArgs, prefix: str, tags: dict) -> None:
         signals = args.signals
@@ -1149,13 +1104,20 @@ class PlatformObservability(pulumi.ComponentResource):
                                 "Sid": "QueryPlatformLogs",
                                 "Effect": "Allow",
                                 "Action": [
-                                    "logs:DescribeLogGroups", "logs:GetLogGroupFields", "logs:StartQuery",
-                                    "logs:StopQuery", "logs:GetQueryResults", "logs:GetLogEvents",
+                                    "logs:GetLogGroupFields", "logs:StartQuery", "logs:GetQueryResults",
+                                    "logs:GetLogEvents",
                                 ],
                                 "Resource": [
                                     f"arn:{args.partition}:logs:{signals.region}:{args.account_id}:log-group:*"
                                     for signals in args.regions
                                 ],
+                            },
+                            {
+                                # Listing log groups and stopping a query have no resource-level permissions.
+                                "Sid": "ListLogGroupsAndStopQueries",
+                                "Effect": "Allow",
+                                "Action": ["logs:DescribeLogGroups", "logs:StopQuery"],
+                                "Resource": "*",
                             },
                         ],
                     }

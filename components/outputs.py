@@ -60,6 +60,8 @@ class IdentityOutputs(Contract):
     """Identity Center permission sets by role (platform-admin, ml-engineer, read-only)."""
 
     permission_set_arns: Annotated[dict[str, str], Field(alias="permissionSetArns")]
+    # The managed policy every role a platform admin creates carries as its permissions boundary.
+    permissions_boundary_arn: Annotated[str | None, Field(alias="permissionsBoundaryArn")] = None
 
 
 class ObservabilityOutputs(Contract):

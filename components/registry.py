@@ -145,7 +145,9 @@ def replication_policy(source_arn: str, source_key: str, destinations: Sequence[
             {"Sid": "ReadSourceConfiguration", "Effect": "Allow",
              "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": source_arn},
             {"Sid": "ReadSourceVersions", "Effect": "Allow",
-             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+             # Retention and legal hold: replicating from an Object Lock source copies both with each version.
+             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+                        "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
              "Resource": f"{source_arn}/*"},
             {"Sid": "WriteReplicas", "Effect": "Allow",
              "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],

@@ -115,7 +115,9 @@ def _as_list(value: Any) -> list[str]:
             node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/node", queue_arn="arn:aws:sqs:us-east-1:1:q",
             volume_key_arn=key_arn("volumes", "us-east-1"),
         ),
-        load_balancer_controller_policy(partition="aws", region="us-east-1", cluster="c", vpc_id="vpc-1"),
+        load_balancer_controller_policy(
+            partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="c", vpc_id="vpc-1"
+        ),
     ],
     ids=["karpenter", "load-balancer-controller"],
 )
@@ -658,3 +660,24 @@ def test_dev_cluster_has_a_public_endpoint_only_for_its_allow_list(synth_program
     assert state["inputs"]["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert state["inputs"]["deletionProtection"] is False
     assert one(doc, "cluster-us-east-1-control-plane-logs")["inputs"]["retentionInDays"] == 30
+
+
+def test_load_balancer_controller_changes_only_its_tagged_security_groups_or_those_of_its_vpc():
+    """Upstream policy (aws-load-balancer-controller v2.13.2 docs/install/iam_policy.json) conditions security
+    group changes on the elbv2.k8s.aws/cluster tag; IAM User Guide, "Condition operators": ec2:Vpc is an ARN
+    key, compared with ArnEquals (StringEquals with a `*` in the ARN would never match)."""
+    policy = load_balancer_controller_policy(
+        partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="c", vpc_id="vpc-1"
+    )
+    by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
+    assert by_sid["ManageOwnSecurityGroups"]["Condition"] == {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    assert by_sid["OpenBackendSecurityGroupsInVpc"]["Action"] == [
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"
+    ]
+    assert by_sid["OpenBackendSecurityGroupsInVpc"]["Condition"] == {
+        "ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc/vpc-1"}
+    }
+    assert by_sid["RetagOwnSecurityGroups"]["Condition"] == {
+        "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true", "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}
+    }
+    assert "*" not in json.dumps(by_sid["OpenBackendSecurityGroupsInVpc"]["Condition"])

@@ -60,8 +60,8 @@ def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
     }
     assert by_sid["ListPlatformBuckets"]["Resource"] == ["arn:aws:s3:::mlops-prod-*"]
     assert by_sid["PushPullModelImages"]["Resource"] == [
-        "arn:aws:ecr:us-east-1:333333333333:repository/mlops-prod-*",
-        "arn:aws:ecr:us-west-2:333333333333:repository/mlops-prod-*",
+        "arn:aws:ecr:us-east-1:333333333333:repository/models/*",
+        "arn:aws:ecr:us-west-2:333333333333:repository/models/*",
     ]
     assert by_sid["ClusterAccess"] == {
         "Sid": "ClusterAccess",
@@ -86,25 +86,53 @@ def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
     assert not [a for a in actions if a.startswith("iam:") or "Delete" in a]
 
 
-def test_platform_admin_manages_iam_in_the_account_but_not_sso_roles():
-    assert statements("platform-admin")[:2] == [
-        {
-            "Sid": "ManageAccountIam",
-            "Effect": "Allow",
-            "Action": ["iam:*"],
-            "Resource": [
-                "arn:aws:iam::333333333333:role/*", "arn:aws:iam::333333333333:policy/*",
-                "arn:aws:iam::333333333333:instance-profile/*", "arn:aws:iam::333333333333:oidc-provider/*",
-                "arn:aws:iam::333333333333:server-certificate/*",
-            ],
-        },
-        {
-            "Sid": "ProtectSsoRoles",
-            "Effect": "Deny",
-            "Action": ["iam:*"],
-            "Resource": ["arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/*"],
-        },
+BOUNDARY = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
+DELEGATED = "arn:aws:iam::333333333333:role/mlops-prod-delegated/*"
+
+
+def test_platform_admin_creates_and_grants_roles_only_with_the_permissions_boundary():
+    """IAM User Guide, "Permissions boundaries for IAM entities" (delegating responsibility to others using
+    permissions boundaries): CreateRole and the role-policy actions are allowed only when iam:PermissionsBoundary
+    (an ARN-typed key, hence ArnEquals) is the platform's boundary; boundaries are never removed or replaced
+    and the boundary policy is never edited."""
+    by_sid = {statement["Sid"]: statement for statement in statements("platform-admin")}
+    assert by_sid["CreateAndGrantRolesOnlyWithinBoundary"] == {
+        "Sid": "CreateAndGrantRolesOnlyWithinBoundary",
+        "Effect": "Allow",
+        "Action": [
+            "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+        ],
+        "Resource": DELEGATED,
+        "Condition": {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}},
+    }
+    assert by_sid["NeverRemoveOrChangeBoundaries"]["Effect"] == "Deny"
+    assert by_sid["NeverRemoveOrChangeBoundaries"]["Action"] == [
+        "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"
     ]
+    assert by_sid["NeverEditTheBoundaryPolicy"]["Effect"] == "Deny"
+    assert by_sid["NeverEditTheBoundaryPolicy"]["Resource"] == BOUNDARY
+    assert by_sid["ProtectSsoRoles"] == {
+        "Sid": "ProtectSsoRoles",
+        "Effect": "Deny",
+        "Action": ["iam:*"],
+        "Resource": ["arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/*"],
+    }
+    # No unconditioned IAM write anywhere: every other IAM Allow is on delegated roles, policies or profiles.
+    for statement in by_sid.values():
+        if statement["Effect"] == "Allow" and any(a.startswith("iam:") for a in statement["Action"]):
+            assert "iam:*" not in statement["Action"], statement["Sid"]
+            assert "arn:aws:iam::333333333333:role/*" not in str(statement["Resource"]), statement["Sid"]
+
+
+def test_the_boundary_policy_exists_and_is_in_the_outputs_contract(observe):
+    boundary = by_name(observe, "identity-permissions-boundary")
+    assert boundary["type"] == "aws:iam/policy:Policy"
+    assert boundary["inputs"]["name"] == "mlops-prod-permissions-boundary"
+    document = json.loads(boundary["inputs"]["policy"])
+    assert not [s for s in document["Statement"] if any(a.startswith(("iam:", "sso:", "organizations:"))
+                                                        for a in s["Action"])]
+    assert observe["outputs"]["identity"]["permissionsBoundaryArn"].endswith(":policy/mlops-prod-permissions-boundary")
 
 
 def test_read_only_policy_is_exactly_cluster_view():
@@ -119,6 +147,18 @@ def test_read_only_policy_is_exactly_cluster_view():
             ],
         }
     ]
+
+
+def test_an_sso_role_path_in_us_east_1_has_no_region_segment():
+    """IAM Identity Center User Guide, "Referencing permission sets in resource policies, Amazon EKS cluster
+    configuration maps, and AWS KMS key policies": roles are under aws-reserved/sso.amazonaws.com/<region>/,
+    except when the identity source is hosted in us-east-1, where the ARN has no region."""
+    assert sso_role_arn("aws", "123456789012", "us-east-1", "mlops-prod-read-only", "0123456789abcdef") == (
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_mlops-prod-read-only_0123456789abcdef"
+    )
+    assert sso_role_arn("aws", "123456789012", "us-east-2", "ps", "0123456789abcdef") == (
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-east-2/AWSReservedSSO_ps_0123456789abcdef"
+    )
 
 
 def test_sso_role_arn_pattern_and_sources():
@@ -186,7 +226,8 @@ def test_three_permission_sets_with_durations_and_tags(observe):
 def test_policies_attached_and_inline_documents_match(observe):
     attachments = states(observe, "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment")
     assert sorted(a["inputs"]["managedPolicyArn"] for a in attachments) == [
-        "arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess", "arn:aws:iam::aws:policy/PowerUserAccess",
+        "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
     ]
     for role in ("platform-admin", "ml-engineer", "read-only"):
         inline = by_name(observe, f"identity-{role}-inline")["inputs"]
@@ -220,7 +261,8 @@ def test_access_entries_map_sso_roles_into_every_cluster(observe, region):
     }
     for role, (policy, scope) in expected.items():
         principal = (
-            "arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/us-east-1/"
+            # Identity Center in us-east-1: no region segment in the reserved path.
+            "arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/"
             f"AWSReservedSSO_mlops-prod-{role}_{SUFFIXES[role]}"
         )
         entry = by_name(observe, f"identity-{region}-{role}")
@@ -259,3 +301,18 @@ def test_permission_set_arns_exported(observe):
         role: by_name(observe, f"identity-{role}")["id"].split(",")[0] for role in GROUPS
     }
     assert all(arn.startswith("arn:aws:sso:::permissionSet/ssoins-7223a1b2c3d4e5f6/ps-") for arn in exported.values())
+
+
+def test_ml_engineers_can_push_to_every_team_model_repository(synth):
+    """ECR repository ARNs are arn:aws:ecr:<region>:<account>:repository/<name> (Service Authorization
+    Reference, Amazon ECR resource types); team repositories are named models/<team>/<model>."""
+    from fnmatch import fnmatchcase
+
+    push = {s["Sid"]: s for s in statements("ml-engineer")}["PushPullModelImages"]
+    team = synth("team-fraud-prod")
+    names = [r["inputs"]["name"] for r in states(team, "aws:ecr/repository:Repository")]
+    assert names and all(name.startswith("models/fraud/") for name in names)
+    for region in REGIONS:
+        for name in names:
+            arn = f"arn:aws:ecr:{region}:333333333333:repository/{name}"
+            assert any(fnmatchcase(arn, pattern) for pattern in push["Resource"]), arn

@@ -72,8 +72,11 @@ def test_flow_log_per_vpc_into_an_encrypted_log_group(synth):
         assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
         assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
         policy = json.loads(by_name(prod, f"net-{region}-flow-logs-policy")["inputs"]["policy"])
-        resources = {r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
-        assert all(r.startswith(f"arn:aws:logs:{region}:333333333333:log-group:/mlops/prod/{region}/vpc-flow-logs") for r in resources)
+        writes, describe = policy["Statement"]
+        assert all(r.startswith(f"arn:aws:logs:{region}:333333333333:log-group:/mlops/prod/{region}/vpc-flow-logs")
+                   for r in writes["Resource"])
+        # DescribeLogGroups has no resource-level permissions (Service Authorization Reference, CloudWatch Logs).
+        assert describe == {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"}
 
 
 def test_default_security_group_is_closed(synth):
@@ -158,7 +161,39 @@ def test_logs_key_policy_statements():
     assert logs["Condition"] == {
         "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-west-2:333333333333:log-group:*"}
     }
-    assert by_sid["CloudTrailEncryptsOwnTrails"]["Condition"]["StringEquals"] == {"aws:SourceAccount": "333333333333"}
+    assert logs["Action"] == ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+    trails = "arn:aws:cloudtrail:*:333333333333:trail/*"
+    assert by_sid["CloudTrailEncryptsOwnTrails"]["Action"] == "kms:GenerateDataKey*"
+    assert by_sid["CloudTrailEncryptsOwnTrails"]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": trails},
+        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+    }
+
+
+def test_cloudtrail_and_logs_may_describe_the_key_without_an_encryption_context():
+    """AWS CloudTrail User Guide, "Configure AWS KMS key policies for CloudTrail" (enable CloudTrail to describe
+    KMS key properties): DescribeKey is its own statement, with no encryption-context condition, which
+    DescribeKey requests never carry."""
+    by_sid = {s["Sid"]: s for s in key_policy("logs", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    assert by_sid["CloudTrailDescribesKey"] == {
+        "Sid": "CloudTrailDescribesKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:DescribeKey", "Resource": "*",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:*:1:trail/*"}},
+    }
+    assert by_sid["CloudWatchLogsDescribesKey"]["Action"] == "kms:DescribeKey"
+    assert "Condition" not in by_sid["CloudWatchLogsDescribesKey"]
+
+
+def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_principal():
+    """AWS KMS Developer Guide, "Key policies" / EC2 "Required AWS KMS key policy for use with encrypted
+    volumes": Auto Scaling's service-linked role needs the key; naming it as Principal fails while the role does
+    not exist, so it is matched by aws:PrincipalArn (an ARN key: ArnEquals)."""
+    by_sid = {s["Sid"]: s for s in key_policy("volumes", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    role = "arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    for sid in ("AutoScalingUsesVolumeKey", "AutoScalingGrantsForVolumes"):
+        assert by_sid[sid]["Principal"] == {"AWS": "*"}
+        assert by_sid[sid]["Condition"]["ArnEquals"] == {"aws:PrincipalArn": role}
+    assert by_sid["AutoScalingGrantsForVolumes"]["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
 @pytest.mark.parametrize(("purpose", "service"), [("artifacts", "s3"), ("database", "rds"), ("images", "ecr"),

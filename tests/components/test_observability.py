@@ -135,9 +135,12 @@ def test_trail_bucket_is_hardened(observe):
         "Principal": {"Service": "cloudtrail.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"arn:aws:s3:::{bucket_id}/AWSLogs/{ACCOUNT}/*",
-        "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+        "Condition": {
+            "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"},
+            "ArnEquals": {"aws:SourceArn": trail_arn},
+        },
     }
-    assert by_sid["CloudTrailAclCheck"]["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn}}
+    assert by_sid["CloudTrailAclCheck"]["Condition"] == {"ArnEquals": {"aws:SourceArn": trail_arn}}
     assert by_sid["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
 
@@ -290,7 +293,8 @@ def test_dashboard_body_is_json_naming_the_alarm_metrics(observe):
 def test_prometheus_workspace_and_container_insights_per_region(observe, region):
     workspace = by_name(observe, f"observability-{region}-prometheus")
     assert workspace["inputs"]["alias"] == f"mlops-prod-{region}"
-    assert workspace["inputs"]["kmsKeyArn"] == KEY[region]
+    # AWS owned keys by default: the managed collector cannot ingest into a customer-key workspace.
+    assert "kmsKeyArn" not in workspace["inputs"]
     assert workspace["inputs"]["loggingConfiguration"] == {
         "logGroupArn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/vendedlogs/prometheus/mlops-prod-{region}:*"
     }
@@ -373,11 +377,6 @@ def test_collector_scrapes_the_cluster_into_its_regions_workspace(observe):
         "amp": {"workspaceArn": f"arn:aws:aps:us-east-1:{ACCOUNT}:workspace/{workspace['id']}"}
     }
     assert scraper["inputs"]["scrapeConfiguration"] == scrape_configuration()
-    entry = by_name(observe, "observability-us-east-1-scraper-access")["inputs"]
-    assert entry["userName"] == "aps-collector-user"
-    assert entry["principalArn"].startswith(
-        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_"
-    )
     # Only the primary region's fixture cluster has collector subnets.
     assert not [s for s in states(observe, "aws:amp/scraper:Scraper") if "us-west-2" in s["urn"]]
 
@@ -389,17 +388,27 @@ def manifest(state: dict) -> dict:
     return body
 
 
-def test_collector_rbac_and_oidc_secret_are_valid_kubernetes(observe):
+def test_managed_collectors_write_only_to_workspaces_without_a_customer_key(observe):
+    """Amazon Managed Service for Prometheus User Guide, "Using an AWS managed collector": workspaces created
+    with customer managed keys cannot use AWS managed collectors for ingestion."""
+    workspaces = {w["id"]: w for w in states(observe, "aws:amp/workspace:Workspace")}
+    scrapers = states(observe, "aws:amp/scraper:Scraper")
+    assert scrapers
+    for scraper in scrapers:
+        workspace_id = scraper["inputs"]["destination"]["amp"]["workspaceArn"].rsplit("/", 1)[-1]
+        assert "kmsKeyArn" not in workspaces[workspace_id]["inputs"]
+
+
+def test_no_explicit_access_entry_or_rbac_for_the_collector(observe):
+    """Amazon Managed Service for Prometheus User Guide, "Configure Amazon EKS for scraper access with access
+    entries": on a cluster in API mode the scraper gets its access entry and policy when it is created, and
+    EKS CreateAccessEntry allows one access entry per principal ARN."""
+    principals = [e["inputs"]["principalArn"] for e in states(observe, "aws:eks/accessEntry:AccessEntry")]
+    assert not [p for p in principals if "AWSServiceRoleForAmazonPrometheusScraper" in p]
+    assert not [s for s in states(observe) if s["urn"].rsplit("::", 1)[-1].endswith(("scraper-role", "scraper-binding"))]
+
+
+def test_oidc_secret_is_valid_kubernetes(observe):
     import kubernetes_validate
 
-    role = by_name(observe, "observability-us-east-1-scraper-role")
-    binding = by_name(observe, "observability-us-east-1-scraper-binding")
-    secret = by_name(observe, "mlflow-oidc-client")
-    for state in (role, binding, secret):
-        kubernetes_validate.validate(manifest(state), "1.31", strict=True)
-    assert {"nonResourceURLs": ["/metrics"], "verbs": ["get"]} in role["inputs"]["rules"]
-    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in role["inputs"]["rules"])
-    assert binding["inputs"]["subjects"] == [
-        {"kind": "User", "name": "aps-collector-user", "apiGroup": "rbac.authorization.k8s.io"}
-    ]
-    assert role["provider"].split("::")[-2] == "k8s-us-east-1"
+    kubernetes_validate.validate(manifest(by_name(observe, "mlflow-oidc-client")), "1.31", strict=True)

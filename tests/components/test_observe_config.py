@@ -256,3 +256,14 @@ def test_schema_describes_the_sections_and_the_secret_key():
     plaintext["config"]["mlops:oidc-client-secret"] = "plaintext"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(plaintext, schema)
+
+
+def test_prometheus_encryption_defaults_to_aws_owned_keys_and_allows_a_customer_key():
+    from components.config import ObservabilityConfig
+
+    assert ObservabilityConfig.model_validate({}).prometheus_encryption == "aws-owned"
+    assert ObservabilityConfig.model_validate({"prometheus-encryption": "customer-key"}).prometheus_encryption == (
+        "customer-key"
+    )
+    with pytest.raises(ValueError, match="aws-owned"):
+        ObservabilityConfig.model_validate({"prometheus-encryption": "kms"})

@@ -250,3 +250,13 @@ def test_database_key_lets_secrets_manager_hold_the_managed_master_password():
     assert statements["UseThroughSecretsManagerForManagedDatabaseSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
     }
+
+
+def test_replication_from_an_object_locked_source_reads_retention_and_legal_hold():
+    """Amazon S3 User Guide, "Setting up permissions for live replication" / "Using Object Lock with S3
+    Replication": the replication role needs s3:GetObjectRetention and s3:GetObjectLegalHold on the source
+    objects, or Object Lock objects replicate as FAILED."""
+    policy = replication_policy("arn:aws:s3:::src", "key-src", [("arn:aws:s3:::dst", "key-dst")], "us-east-1")
+    reads = next(s for s in policy["Statement"] if s["Sid"] == "ReadSourceVersions")
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(reads["Action"])
+    assert reads["Resource"] == "arn:aws:s3:::src/*"
