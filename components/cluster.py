@@ -23,7 +23,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.config import ChartVersions, ClusterConfig, NodePoolConfig
+from components.config import (
+    PULL_THROUGH_UPSTREAMS,
+    ChartVersions,
+    ClusterConfig,
+    NodePoolConfig,
+    image_registry,
+)
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 DISCOVERY_TAG = "karpenter.sh/discovery"
@@ -58,6 +64,23 @@ CHART_SOURCES = {
     "nvidia-device-plugin": ("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin"),
 }
 
+# Internet-free clusters pull charts as OCI artifacts from the account's ECR (`charts/<chart>`, pushed there
+# before the first deployment) and images through ECR pull-through cache rules, one per upstream registry.
+CHART_REPOSITORY_PREFIX = "charts"
+# Images from a registry pull-through cache cannot reach (nvcr.io) are copied into this prefix instead.
+COPIED_IMAGE_PREFIX = "copies"
+# Each chart's image value, as the chart's values.yaml names it (karpenter-provider-aws charts/karpenter,
+# eks-charts aws-load-balancer-controller, metrics-server charts/metrics-server, NVIDIA k8s-device-plugin
+# deployments/helm), and the mirror prefix and path its image is pulled from.
+CHART_IMAGES = {
+    "karpenter": ("controller.image.repository", "ecr-public", "karpenter/controller"),
+    "aws-load-balancer-controller": ("image.repository", "ecr-public", "eks/aws-load-balancer-controller"),
+    "metrics-server": ("image.repository", "k8s", "metrics-server/metrics-server"),
+    # KEDA 2.17 composes "<global.image.registry>/<image.<part>.repository>" for all three of its images.
+    "keda": ("global.image.registry", "ghcr", None),
+    "nvidia-device-plugin": ("image.repository", COPIED_IMAGE_PREFIX, "nvidia/k8s-device-plugin"),
+}
+
 # What Karpenter's interruption handling listens for (the EventBridge rules feeding its SQS queue).
 INTERRUPTION_EVENTS = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
@@ -65,6 +88,8 @@ INTERRUPTION_EVENTS = {
     "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
 }
+
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 NODE_MANAGED_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
@@ -89,6 +114,44 @@ def managed_policy_arn(partition: str, name: str) -> str:
 
 def cluster_arn(partition: str, region: str, account_id: str, name: str) -> str:
     return f"arn:{partition}:eks:{region}:{account_id}:cluster/{name}"
+
+
+def registry_host(account_id: str, region: str, partition: str = "aws") -> str:
+    """The account's private ECR registry in a region."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"{account_id}.dkr.ecr.{region}.{suffix}"
+
+
+def mirror_image(image: str, mirror: str | None) -> str:
+    """An image through the mirror: an upstream with a pull-through rule becomes `<mirror>/<prefix>/<path>`."""
+    registry = image_registry(image)
+    prefixes = {upstream: prefix for prefix, upstream in PULL_THROUGH_UPSTREAMS.items()}
+    if mirror is None or registry not in prefixes:
+        return image
+    return f"{mirror}/{prefixes[registry]}/{image[len(registry) + 1:]}"
+
+
+def chart_source(chart: str, mirror: str | None) -> tuple[str, str | None]:
+    """(chart reference, Helm repository or None for OCI): upstream, or the OCI copy in the mirror registry."""
+    if mirror is not None:
+        return f"oci://{mirror}/{CHART_REPOSITORY_PREFIX}/{chart}", None
+    return CHART_SOURCES[chart]
+
+
+def mirrored_values(chart: str, values: Mapping[str, Any], mirror: str | None) -> dict[str, Any]:
+    """A chart's values with its images pulled through the mirror registry (unchanged without a mirror)."""
+    if mirror is None or chart not in CHART_IMAGES:
+        return dict(values)
+    path, prefix, repository = CHART_IMAGES[chart]
+    target = f"{mirror}/{prefix}" + (f"/{repository}" if repository else "")
+    return _with_path(values, path.split("."), target)
+
+
+def _with_path(mapping: Mapping[str, Any], keys: Sequence[str], value: Any) -> dict[str, Any]:
+    head, *rest = keys
+    copy = dict(mapping)
+    copy[head] = _with_path(mapping.get(head) or {}, rest, value) if rest else value
+    return copy
 
 
 def service_trust_policy(service: str) -> dict[str, Any]:
@@ -533,6 +596,28 @@ def load_balancer_controller_policy(
     }
 
 
+def pull_through_import_policy(*, partition: str, region: str, account_id: str) -> dict[str, Any]:
+    """What nodes need to pull an image through a pull-through cache rule for the first time.
+
+    ECR imports the upstream image on the first pull and creates its repository then: the puller needs
+    ecr:BatchImportUpstreamImage and ecr:CreateRepository on the rules' prefixes
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ImportThroughPullThroughCache",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                "Resource": [
+                    f"arn:{partition}:ecr:{region}:{account_id}:repository/{prefix}/*" for prefix in PULL_THROUGH_UPSTREAMS
+                ],
+            }
+        ],
+    }
+
+
 def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
@@ -730,6 +815,13 @@ class ServingClusterArgs:
     cluster: ClusterConfig
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+    # What nodes need of the network before they can join (NAT routes or VPC endpoints): the node group waits
+    # for these, the control plane does not.
+    node_network: Sequence[pulumi.Resource] = ()
+    # CIDRs `pulumi up` runs from: HTTPS to the API endpoint through the cluster security group.
+    deployer_networks: Sequence[str] = ()
+    # The account's ECR registry host in internet-free stacks: charts and images come through it.
+    mirror: str | None = None
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":
@@ -864,6 +956,24 @@ class ServingCluster(pulumi.ComponentResource):
             aws.ec2.TagArgs(resource_id=self.cluster_security_group_id, key=DISCOVERY_TAG, value=cname),
             opts=child_opts(self),
         )
+        # The private endpoint's network interfaces carry the cluster security group, which admits only itself:
+        # the deployer's networks get HTTPS to the API server, nothing else.
+        self.deployer_rules = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-{index}",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=self.cluster_security_group_id,
+                    cidr_ipv4=cidr,
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    description="Kubernetes API from the deployer's network",
+                    tags={**tags, "Name": f"{cname}-deployer-{index}"},
+                ),
+                opts=child_opts(self),
+            )
+            for index, cidr in enumerate(args.deployer_networks)
+        ]
 
     def _role_with_policies(
         self, name: str, trust: pulumi.Input[str], description: str, policies: Sequence[str], tags: dict[str, str]
@@ -882,6 +992,20 @@ class ServingCluster(pulumi.ComponentResource):
             for policy in policies
         ]
         return role, attachments
+
+    def _pull_through_policies(self, name: str, role: aws.iam.Role) -> list[aws.iam.RolePolicy]:
+        """In internet-free stacks, a node role may import images through the pull-through cache rules."""
+        if self.args.mirror is None:
+            return []
+        a = self.args
+        policy = pull_through_import_policy(partition=a.partition, region=a.region, account_id=a.account_id)
+        return [
+            aws.iam.RolePolicy(
+                f"{name}-pull-through",
+                aws.iam.RolePolicyArgs(role=role.name, policy=json.dumps(policy)),
+                opts=child_opts(self),
+            )
+        ]
 
     def _pod_identity_trust(self) -> str:
         a = self.args
@@ -910,7 +1034,12 @@ class ServingCluster(pulumi.ComponentResource):
         versions = args.cluster.addons
         assert versions is not None  # guaranteed by ClusterConfig in mode eks
         system = args.cluster.system
-        self.addon_vpc_cni = self._addon(f"{name}-addon-vpc-cni", "vpc-cni", versions.vpc_cni, tags)
+        # The network policy agent enforces NetworkPolicies; without it they are stored and ignored
+        # (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html).
+        self.addon_vpc_cni = self._addon(
+            f"{name}-addon-vpc-cni", "vpc-cni", versions.vpc_cni, tags,
+            configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True),
+        )
         self.addon_kube_proxy = self._addon(f"{name}-addon-kube-proxy", "kube-proxy", versions.kube_proxy, tags)
         self.addon_pod_identity_agent = self._addon(
             f"{name}-addon-pod-identity-agent", "eks-pod-identity-agent", versions.eks_pod_identity_agent, tags
@@ -922,6 +1051,7 @@ class ServingCluster(pulumi.ComponentResource):
             NODE_MANAGED_POLICIES,
             tags,
         )
+        self.system_node_import_policies = self._pull_through_policies(f"{name}-system-node-role", self.system_node_role)
         self.system_launch_template = aws.ec2.LaunchTemplate(
             f"{name}-system-lt",
             aws.ec2.LaunchTemplateArgs(
@@ -989,6 +1119,8 @@ class ServingCluster(pulumi.ComponentResource):
                     self.addon_kube_proxy,
                     self.addon_pod_identity_agent,
                     *self.system_node_role_policies,
+                    *self.system_node_import_policies,
+                    *args.node_network,
                 ],
             ),
         )
@@ -1066,6 +1198,7 @@ class ServingCluster(pulumi.ComponentResource):
             NODE_MANAGED_POLICIES,
             tags,
         )
+        self.node_role_import_policies = self._pull_through_policies(f"{name}-node-role", self.node_role)
         self.node_access_entry = aws.eks.AccessEntry(
             f"{name}-node-access",
             aws.eks.AccessEntryArgs(
@@ -1216,7 +1349,7 @@ class ServingCluster(pulumi.ComponentResource):
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(kubeconfig=kubeconfig, enable_server_side_apply=True),
-            opts=child_opts(self, depends_on=list(self.admin_policy_associations)),
+            opts=child_opts(self, depends_on=[*self.admin_policy_associations, *self.deployer_rules]),
         )
         ready: list[pulumi.Resource] = [self.system_node_group, self.addon_coredns, *self.admin_policy_associations]
         charts = cfg.charts
@@ -1259,6 +1392,8 @@ class ServingCluster(pulumi.ComponentResource):
                     "clusterName": cname,
                     "clusterEndpoint": self.eks_cluster.endpoint,
                     "interruptionQueue": self.interruption_queue.name,
+                    # No internet: AWS is reached only through VPC endpoints, and the pricing API has none.
+                    "isolatedVPC": args.mirror is not None,
                 },
                 "replicas": 2,
                 "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
@@ -1273,6 +1408,7 @@ class ServingCluster(pulumi.ComponentResource):
                 self.karpenter_policy,
                 self.node_access_entry,
                 *self.interruption_targets.values(),
+                *self.node_role_import_policies,
             ],
         )
         self.metrics_server = self._release(
@@ -1373,6 +1509,12 @@ class ServingCluster(pulumi.ComponentResource):
                 depends_on=[self.namespaces[NVIDIA_NAMESPACE]],
             )
 
+    @property
+    def workload_ready(self) -> list[pulumi.Resource]:
+        """What a workload on this cluster waits for: somewhere to run (the node pools) and the load balancer
+        controller (its webhooks admit pods and Ingresses; destroy then removes Ingresses before it)."""
+        return [self.node_class, *self.node_pools.values(), self.load_balancer_controller]
+
     def _namespace(
         self, name: str, namespace: str, enforce: str, depends_on: Sequence[pulumi.Resource], exception: str | None = None
     ) -> k8s.core.v1.Namespace:
@@ -1388,7 +1530,9 @@ class ServingCluster(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource],
         short: str | None = None,
     ) -> k8s.helm.v3.Release:
-        return _release(self, name, chart, version, namespace, values, self.k8s_provider, depends_on, short)
+        return _release(
+            self, name, chart, version, namespace, values, self.k8s_provider, depends_on, short, self.args.mirror
+        )
 
 
 POD_SECURITY_EXCEPTION = "mlops.dev/pod-security-exception"
@@ -1435,11 +1579,17 @@ def _release(
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
     short: str | None = None,
+    mirror: str | None = None,
 ) -> k8s.helm.v3.Release:
-    """A Helm release pinned to an exact chart version, atomic so a failed upgrade rolls back."""
+    """A Helm release pinned to an exact chart version, atomic so a failed upgrade rolls back.
+
+    With a mirror (internet-free), the chart is the OCI copy in the account's ECR and its images come through
+    the mirror's pull-through cache rules.
+    """
     if version is None:
         raise ValueError(f"chart {chart!r} has no pinned version in the cluster config")
-    reference, repository = CHART_SOURCES[chart]
+    reference, repository = chart_source(chart, mirror)
+    values = mirrored_values(chart, values, mirror)
     return k8s.helm.v3.Release(
         f"{name}-{short or chart}",
         k8s.helm.v3.ReleaseArgs(

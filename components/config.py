@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -134,7 +135,9 @@ MemoryQuantity = Annotated[str, AfterValidator(_memory_quantity)]
 class RegistryConfig(Model):
     """The model registry: artifact buckets, MLflow server and its PostgreSQL database (`registry:`)."""
 
-    postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}\.\d+$")] = "16.4"
+    # A major ("16") lets RDS apply minor upgrades itself (auto minor version upgrade on, no diff after it
+    # does); a minor ("16.4") pins it (auto minor version upgrade off: bump it here, never downgraded).
+    postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}(\.\d+)?$")] = "16"
     db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
     db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
     mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
@@ -148,6 +151,96 @@ class RegistryConfig(Model):
         str | None, Field(alias="certificate-arn", pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
     ] = None
 
+    @property
+    def postgres_major(self) -> str:
+        return self.postgres_version.split(".")[0]
+
+    @property
+    def postgres_minor_pinned(self) -> bool:
+        return "." in self.postgres_version
+
+
+class DeployerConfig(Model):
+    """Where `pulumi up` runs: the IAM role it uses and the networks it reaches the clusters' API from.
+
+    A private EKS endpoint answers only inside the VPC: each network listed here (the CI runners' subnet, a VPN
+    range routed to the VPC) may reach it on 443 through a rule on the cluster security group. The role is
+    exempt from the artifact buckets' VPC-endpoint-only rule so that it can still manage them.
+    """
+
+    role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$", max_length=2048)]
+    networks: Annotated[list[str], Field(min_length=1, max_length=20)]
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for index, cidr in enumerate(value):
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError:
+                raise _KeyedValueError((index,), f"{cidr!r} is not an IPv4 CIDR; allowed: e.g. 10.99.0.0/24") from None
+            if network.prefixlen == 0:
+                raise _KeyedValueError((index,), f"{cidr} opens the API endpoint to every address; allowed: /1 or longer")
+        return value
+
+
+# Repository prefix -> upstream registry of the internet-free mirror's ECR pull-through cache rules (ECR's
+# supported upstreams: https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
+PULL_THROUGH_UPSTREAMS = {"ecr-public": "public.ecr.aws", "k8s": "registry.k8s.io", "ghcr": "ghcr.io"}
+# Upstreams ECR reaches only with credentials from Secrets Manager (ECR Public and registry.k8s.io need none).
+MIRROR_CREDENTIAL_UPSTREAMS = ("ghcr.io",)
+_ECR_HOST_RE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference ("docker.io" when the reference names none)."""
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def reachable_without_internet(image: str, account_id: str, regions: Sequence[str], through_mirror: bool = True) -> bool:
+    """In the account's ECR in one of the stack's regions, or (through_mirror) on an upstream the mirror pulls
+    through."""
+    match = _ECR_HOST_RE.match(image_registry(image))
+    if match:
+        return match.group("account") == account_id and match.group("region") in regions
+    return through_mirror and image_registry(image) in PULL_THROUGH_UPSTREAMS.values()
+
+
+_PTC_SECRET_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:ecr-pullthroughcache/[\w/+=.@-]+$"
+)
+
+
+class MirrorConfig(Model):
+    """The registry mirror of internet-free stacks: sign-in secrets of the upstreams that need one.
+
+    ECR pull-through cache reads an upstream's credentials from a Secrets Manager secret whose name starts with
+    `ecr-pullthroughcache/`, in the account and region of the rule: one secret ARN per region and upstream.
+    """
+
+    credential_arns: Annotated[dict[Literal["ghcr.io"], list[str]], Field(alias="credential-arns")] = {}
+
+    @field_validator("credential_arns")
+    @classmethod
+    def _secret_arns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for upstream, arns in value.items():
+            for index, arn in enumerate(arns):
+                if not _PTC_SECRET_RE.match(arn):
+                    raise _KeyedValueError(
+                        (upstream, index),
+                        f"{arn!r} is not a pull-through cache secret; allowed: "
+                        "arn:aws:secretsmanager:<region>:<account>:secret:ecr-pullthroughcache/<name>",
+                    )
+        return value
+
+    def credential_arn(self, upstream: str, region: str) -> str | None:
+        for arn in self.credential_arns.get(upstream, []):
+            match = _PTC_SECRET_RE.match(arn)
+            if match and match.group("region") == region:
+                return arn
+        return None
+
 
 class PlatformConfig(Model):
     """The configuration of one platform stack (`mlops:platform`)."""
@@ -159,6 +252,8 @@ class PlatformConfig(Model):
     tags: BaseTags
     nat: Literal["none", "single", "one-per-az"] = "single"
     internet_free: Annotated[bool, Field(alias="internet-free")] = False
+    mirror: MirrorConfig | None = None
+    deployer: DeployerConfig | None = None
     log_retention_days: Annotated[
         Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653],
         Field(alias="log-retention-days"),
@@ -199,6 +294,12 @@ class PlatformConfig(Model):
     @model_validator(mode="after")
     def _section_checks(self) -> PlatformConfig:
         check_sections(self)
+        return self
+
+    @model_validator(mode="after")
+    def _deployment_checks(self) -> PlatformConfig:
+        check_deployer(self)
+        check_mirror(self)
         return self
 
     @property
@@ -504,6 +605,65 @@ def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple
                 "(a load balancer can only use certificates of its own region)"
             )
     return None
+
+
+def check_deployer(cfg: PlatformConfig) -> None:
+    """A private API endpoint needs the deployer's networks; the deployer role must administer the clusters."""
+    eks = cfg.cluster is not None and cfg.cluster.mode == "eks"
+    if cfg.deployer is None:
+        if eks and not cfg.cluster.endpoint_public_access:
+            raise _KeyedValueError(
+                ("deployer",),
+                "missing; a private API endpoint answers only inside the VPC: set deployer.role-arn and "
+                "deployer.networks (the CIDRs `pulumi up` runs from, e.g. the CI runners' subnet)",
+            )
+        if cfg.internet_free and cfg.registry is not None:
+            raise _KeyedValueError(
+                ("deployer",),
+                "missing; internet-free artifact buckets accept only the VPC endpoint and the deployer role "
+                "named here (deployer.role-arn)",
+            )
+        return
+    if eks and cfg.deployer.role_arn not in (cfg.cluster.admin_role_arns or []):
+        raise _KeyedValueError(
+            ("deployer", "role-arn"),
+            f"{cfg.deployer.role_arn} is not in cluster.admin-role-arns; allowed: one of the cluster admins "
+            "(the Kubernetes provider signs in as the deployer)",
+        )
+
+
+def check_mirror(cfg: PlatformConfig) -> None:
+    """Internet-free clusters pull through ECR: upstreams that need sign-in need a secret in every region."""
+    if cfg.mirror is not None and not cfg.internet_free:
+        raise _KeyedValueError(("mirror",), "only allowed with internet-free: true")
+    if not cfg.internet_free or cfg.cluster is None or cfg.cluster.mode != "eks":
+        return
+    names = [region.name for region in cfg.regions]
+    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, names):
+        raise _KeyedValueError(
+            ("registry", "mlflow-image"),
+            f"{cfg.registry.mlflow_image!r} is on {image_registry(cfg.registry.mlflow_image)}, unreachable without "
+            f"internet; allowed: the account's ECR ({cfg.account_id}.dkr.ecr.<region>.amazonaws.com/...) or "
+            + ", ".join(PULL_THROUGH_UPSTREAMS.values()) + " (pulled through the mirror)",
+        )
+    mirror = cfg.mirror or MirrorConfig()
+    for upstream in MIRROR_CREDENTIAL_UPSTREAMS:
+        for region in cfg.regions:
+            if mirror.credential_arn(upstream, region.name) is None:
+                raise _KeyedValueError(
+                    ("mirror", "credential-arns", upstream),
+                    f"no secret for {region.name}; the cluster's KEDA images come from {upstream}, which ECR "
+                    "pull-through cache reaches only with credentials: allowed: one "
+                    "arn:aws:secretsmanager:<region>:<account>:secret:ecr-pullthroughcache/<name> per region",
+                )
+        for index, arn in enumerate(mirror.credential_arns.get(upstream, [])):
+            account = _PTC_SECRET_RE.match(arn).group("account")
+            if account != cfg.account_id:
+                raise _KeyedValueError(
+                    ("mirror", "credential-arns", upstream, index),
+                    f"account {account} is not the stack's account {cfg.account_id}; the secret must be in the "
+                    "rule's account and region",
+                )
 
 
 def check_sections(cfg: PlatformConfig) -> None:

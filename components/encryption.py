@@ -2,8 +2,9 @@
 
 Every key has rotation on, an explicit key policy (the account administers it; only the AWS services that must
 use it can, and only through themselves or for the account's own resources), an alias, and a 30-day deletion
-window in prod. In multi-region stacks the primary region's keys are multi-region primaries and every other
-region holds replicas of them, so data replicated across regions (artifacts, images) stays decryptable there.
+window in prod. The primary region's keys are multi-region primaries in every stack, and every other region
+holds replicas of them, so data replicated across regions (artifacts, images) stays decryptable there and a
+region can be added without replacing a key.
 """
 
 from __future__ import annotations
@@ -96,7 +97,6 @@ class KeyRingArgs:
     region: str
     # Primary key ARNs by purpose: set in secondary regions, whose keys are then replicas of these.
     primaries: Mapping[str, pulumi.Input[str]] | None = None
-    multi_region: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -143,7 +143,10 @@ class KeyRing(pulumi.ComponentResource):
                         enable_key_rotation=True,
                         rotation_period_in_days=365,
                         deletion_window_in_days=deletion_window,
-                        multi_region=args.multi_region,
+                        # Multi-region from the start, in every stack: KMS cannot turn a regional key into a
+                        # multi-region one (the provider replaces the key), so adding a region later replicates the
+                        # keys that exist instead of replacing them with their data.
+                        multi_region=True,
                         key_usage="ENCRYPT_DECRYPT",
                         customer_master_key_spec="SYMMETRIC_DEFAULT",
                         tags=tags,

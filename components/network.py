@@ -174,17 +174,20 @@ class RegionalNetwork(pulumi.ComponentResource):
                 )
 
         self.private_route_tables = []
+        # What nodes in the private subnets need before they can join a cluster: their route out (NAT) or,
+        # internet-free, the endpoints below; the EKS control plane itself needs only the subnets.
+        self.node_egress: list[pulumi.Resource] = list(self.nat_gateways)
         for index, (subnet, (zone, _)) in enumerate(zip(self.private_subnets, plan["private"], strict=True)):
             table = self._route_table(f"{name}-private-{zone}-rt", tags)
             if self.nat_gateways:
                 # Each zone's traffic leaves through its own NAT gateway when there is one per zone.
                 nat = self.nat_gateways[index] if len(self.nat_gateways) > 1 else self.nat_gateways[0]
-                aws.ec2.Route(
+                self.node_egress.append(aws.ec2.Route(
                     f"{name}-private-{zone}-default",
                     aws.ec2.RouteArgs(route_table_id=table.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id),
                     opts=mine,
-                )
-            self._associate(f"{name}-private-{zone}-rta", subnet, table)
+                ))
+            self.node_egress.append(self._associate(f"{name}-private-{zone}-rta", subnet, table))
             self.private_route_tables.append(table)
         self.isolated_route_table = self._route_table(f"{name}-isolated-rt", tags)
         for subnet, (zone, _) in zip(self.isolated_subnets, plan["isolated"], strict=True):
@@ -241,6 +244,13 @@ class RegionalNetwork(pulumi.ComponentResource):
             )
             for service in INTERFACE_ENDPOINTS
         }
+        self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
+        # S3 behind the gateway endpoint keeps its public addresses (routed privately through the endpoint's
+        # prefix list): pods' egress rules name that AWS-managed list's CIDRs. AWS publishes and changes them per
+        # region, so they are read from the list itself, by its documented name, rather than copied into config.
+        self.s3_cidrs: pulumi.Output[list[str]] = aws.ec2.get_prefix_list_output(
+            name=endpoint_service(args.region, "s3", args.partition), opts=pulumi.InvokeOptions(parent=self)
+        ).apply(lambda result: sorted(result.cidr_blocks))
 
         self.flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
@@ -291,8 +301,8 @@ class RegionalNetwork(pulumi.ComponentResource):
             name, aws.ec2.RouteTableArgs(vpc_id=self.vpc.id, tags={**tags, "Name": name}), opts=child_opts(self)
         )
 
-    def _associate(self, name: str, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable) -> None:
-        aws.ec2.RouteTableAssociation(
+    def _associate(self, name: str, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable) -> aws.ec2.RouteTableAssociation:
+        return aws.ec2.RouteTableAssociation(
             name, aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id), opts=child_opts(self)
         )
 

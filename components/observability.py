@@ -77,6 +77,8 @@ class RegionSignals:
     kubernetes_provider: pulumi.ProviderResource | None = None
     # The KEDA operator's role on the region's cluster; it is allowed to query this region's workspace.
     keda_role_name: pulumi.Input[str] | None = None
+    # What the cluster's own agents need before their add-on can become active: nodes and the Pod Identity agent.
+    nodes_ready: Sequence[pulumi.Resource] = ()
 
 
 def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[AlarmSpec]:
@@ -394,7 +396,8 @@ class GovernanceTrail(pulumi.ComponentResource):
         tags = dict(args.tags)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            aws.s3.BucketArgs(force_destroy=False, tags={**tags, "Name": f"{name}-bucket"}),
+            # Dev is disposable: its trail bucket is emptied on destroy; elsewhere the audit trail outlives it.
+            aws.s3.BucketArgs(force_destroy=args.environment == "dev", tags={**tags, "Name": f"{name}-bucket"}),
             opts=child_opts(self, protect=args.protect),
         )
         self.ownership = aws.s3.BucketOwnershipControls(
@@ -561,7 +564,7 @@ class GovernanceTrail(pulumi.ComponentResource):
         """
         bucket = aws.s3.Bucket(
             f"{name}-access-logs",
-            aws.s3.BucketArgs(force_destroy=False, tags={**tags, "Name": f"{name}-access-logs"}),
+            aws.s3.BucketArgs(force_destroy=args.environment == "dev", tags={**tags, "Name": f"{name}-access-logs"}),
             opts=child_opts(self, protect=args.protect),
         )
         self.access_log_bucket = bucket
@@ -912,7 +915,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
                 resolve_conflicts_on_update="PRESERVE",
                 tags={**tags, "Name": f"{prefix}-container-insights"},
             ),
-            opts=child_opts(self, depends_on=[self.insights_log_group, self.insights_policy]),
+            opts=child_opts(self, depends_on=[self.insights_log_group, self.insights_policy, *signals.nodes_ready]),
         )
 
 

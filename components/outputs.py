@@ -52,6 +52,8 @@ class RegionOutputs(Contract):
     transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")] = None
     cluster: ClusterOutputs | None = None
     serving: ServingOutputs | None = None  # with a cluster and the platform's dns section
+    # The region's S3 prefix-list CIDRs: pods reach S3 there, through the VPC's gateway endpoint.
+    s3_cidrs: Annotated[list[str], Field(alias="s3Cidrs")] = []
 
 
 class RegistryOutputs(Contract):
@@ -100,6 +102,8 @@ class PlatformOutputs(Contract):
     partition: str
     primary_region: Annotated[str, Field(alias="primaryRegion")]
     private_zone_id: Annotated[str, Field(alias="privateZoneId")]
+    # No route to the internet: team images must come from the account's ECR or through its mirror.
+    internet_free: Annotated[bool, Field(alias="internetFree")] = False
     regions: dict[str, RegionOutputs]
     registry: RegistryOutputs | None = None
     identity: IdentityOutputs | None = None

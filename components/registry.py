@@ -17,8 +17,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.base import child_opts
+from components.cluster import mirror_image
 from components.config import RegistryConfig
 from components.ingress import (
     ingress_hostname,
@@ -34,6 +36,7 @@ from components.workload import (
 )
 
 MLFLOW_NAMESPACE = "mlflow"
+DB_LOG_EXPORTS = ("postgresql", "upgrade")
 MLFLOW_PORT = 5000
 DB_USER = "mlflow_admin"
 IMAGE_LIFECYCLE = {
@@ -57,7 +60,11 @@ def bucket_names(environment: str, account_id: str, region: str) -> dict[str, st
 
 
 def artifact_bucket_policy(bucket_arn: str, vpc_endpoint_id: str | None, exempt_role_arns: Sequence[str]) -> dict[str, Any]:
-    """TLS only; no upload with another encryption than SSE-KMS; in internet-free mode, only through the endpoint."""
+    """TLS only; no upload with another encryption than SSE-KMS; in internet-free mode, only through the endpoint.
+
+    The endpoint rule exempts the roles that reach the bucket from outside the VPC on purpose: S3 replication
+    (it runs inside S3) and the deployer (it manages the bucket's configuration, wherever `pulumi up` runs).
+    """
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DenyInsecureTransport",
@@ -87,7 +94,6 @@ def artifact_bucket_policy(bucket_arn: str, vpc_endpoint_id: str | None, exempt_
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
                 "Condition": {
                     "StringNotEquals": {"aws:sourceVpce": vpc_endpoint_id},
-                    # Replication runs inside S3, not through the VPC.
                     "ArnNotLike": {"aws:PrincipalArn": list(exempt_role_arns)},
                 },
             }
@@ -192,6 +198,40 @@ def mlflow_access_policy(bucket_arn: str, artifacts_key: str, secret_arn: str, d
     }
 
 
+def ecr_template_role(
+    name: str,
+    what: str,
+    account_id: str,
+    repository_arns: Sequence[str],
+    key_arns: Sequence[pulumi.Input[str]],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """The role ECR assumes to create repositories from templates (with KMS and tags), and its policy."""
+    role = aws.iam.Role(
+        f"{name}-role",
+        aws.iam.RoleArgs(
+            description=f"ECR creates {what} from the platform's templates",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}),
+            tags=dict(tags),
+        ),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy",
+        aws.iam.RolePolicyArgs(
+            role=role.id,
+            policy=pulumi.Output.all(*key_arns).apply(
+                lambda keys: json.dumps(ecr_template_role_policy(list(repository_arns), keys))
+            ),
+        ),
+        opts=opts,
+    )
+    return role, policy
+
+
 @dataclass(frozen=True)
 class RegionStore:
     """One region's part of the registry: its provider and keys."""
@@ -217,7 +257,18 @@ class ModelRegistryArgs:
     k8s_provider: k8s.Provider | None
     # The EKS cluster MLflow's Pod Identity association belongs to (None on bring-your-own clusters).
     pod_identity_cluster: pulumi.Input[str] | None = None
-    s3_endpoint_id: pulumi.Input[str] | None = None  # set in internet-free stacks
+    # Internet-free stacks: each region's S3 gateway endpoint, the only way into that region's bucket.
+    s3_endpoint_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The role `pulumi up` runs as: exempt from the endpoint-only rule, so that it keeps managing the buckets.
+    deployer_role_arn: str | None = None
+    # The primary region's S3 prefix-list CIDRs: where MLflow's artifact traffic goes (gateway endpoint).
+    s3_cidrs: pulumi.Input[Sequence[str]] = ()
+    # What MLflow's workloads wait for on the cluster (node pools, the load balancer controller).
+    workload_ready: Sequence[pulumi.Resource] = ()
+    # The account's ECR registry host in internet-free stacks: the MLflow image is pulled through it.
+    mirror: str | None = None
+    logs_key_arn: pulumi.Input[str] | None = None
+    log_retention_days: int = 30
     # The platform's private hosted zone, where MLflow's name points at its load balancer.
     private_zone_id: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -225,6 +276,11 @@ class ModelRegistryArgs:
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def keeps_data(self) -> bool:
+        """Whether this environment's data outlives a destroy (deletion protection, final snapshots); dev's does not."""
+        return self.environment != "dev"
 
 
 def model_repository(
@@ -305,6 +361,8 @@ class ModelRegistry(pulumi.ComponentResource):
 
         self.replication_role = None
         exempt = [f"arn:{args.partition}:iam::{args.account_id}:role/mlops-{args.environment}-artifact-replication"]
+        if args.deployer_role_arn:
+            exempt.append(args.deployer_role_arn)
         if secondaries:
             self.replication_role = aws.iam.Role(
                 f"{name}-replication-role",
@@ -359,21 +417,18 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, provider=primary.provider, depends_on=list(versionings.values())),
             )
-        policy = pulumi.Output.all(self.artifact_bucket.arn, args.s3_endpoint_id).apply(
-            lambda v: json.dumps(artifact_bucket_policy(v[0], v[1], exempt))
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-artifacts-policy",
-            aws.s3.BucketPolicyArgs(bucket=self.artifact_bucket.id, policy=policy),
-            opts=child_opts(self, provider=primary.provider),
-        )
-        for store in secondaries:
-            replica = buckets[store.region]
+        # Every region's bucket (the primary and its replicas) accepts only its own region's S3 endpoint when the
+        # stack is internet-free.
+        for store in args.regions:
+            bucket = buckets[store.region]
+            suffix = "" if store is primary else f"-{store.region}"
             aws.s3.BucketPolicy(
-                f"{name}-artifacts-{store.region}-policy",
+                f"{name}-artifacts{suffix}-policy",
                 aws.s3.BucketPolicyArgs(
-                    bucket=replica.id,
-                    policy=replica.arn.apply(lambda arn: json.dumps(artifact_bucket_policy(arn, None, exempt))),
+                    bucket=bucket.id,
+                    policy=pulumi.Output.all(bucket.arn, args.s3_endpoint_ids.get(store.region)).apply(
+                        lambda v: json.dumps(artifact_bucket_policy(v[0], v[1], exempt))
+                    ),
                 ),
                 opts=child_opts(self, provider=store.provider),
             )
@@ -391,8 +446,12 @@ class ModelRegistry(pulumi.ComponentResource):
         """A bucket per the baseline: public access blocked, encrypted, versioned, with lifecycle rules."""
         cfg_opts = child_opts(self, provider=store.provider)
         stateful = child_opts(self, provider=store.provider, protect=self._prod, retain_on_delete=self._prod)
+        # Object lock is enabled by its configuration resource, which S3 accepts on an existing versioned bucket,
+        # so turning it on never replaces the bucket (the bucket's own object_lock_enabled would). Dev buckets
+        # are emptied on destroy; elsewhere a bucket with objects stays, and prod's are protected.
         bucket = aws.s3.Bucket(
-            name, aws.s3.BucketArgs(bucket=bucket_name, object_lock_enabled=object_lock or None, tags=dict(tags)),
+            name,
+            aws.s3.BucketArgs(bucket=bucket_name, force_destroy=not self._args.keeps_data or None, tags=dict(tags)),
             opts=stateful,
         )
         aws.s3.BucketOwnershipControls(
@@ -461,6 +520,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 f"{name}-object-lock",
                 aws.s3.BucketObjectLockConfigurationInitArgs(
                     bucket=bucket.id,
+                    object_lock_enabled="Enabled",
                     rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                         default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                             mode="GOVERNANCE", days=self._config.object_lock_days)),
@@ -498,27 +558,10 @@ class ModelRegistry(pulumi.ComponentResource):
             )
         # Repositories created by replication or on push get the platform's defaults. ECR needs a role of ours
         # to create KMS-encrypted, tagged repositories from a template.
-        self.template_role = aws.iam.Role(
-            f"{name}-image-template-role",
-            aws.iam.RoleArgs(
-                description="ECR creates model repositories from the platform's templates",
-                assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
-                tags=tags,
-            ),
-            opts=on_primary,
-        )
         repositories = [f"arn:{args.partition}:ecr:{store.region}:{args.account_id}:repository/models/*" for store in args.regions]
-        template_policy = aws.iam.RolePolicy(
-            f"{name}-image-template-policy",
-            aws.iam.RolePolicyArgs(
-                role=self.template_role.id,
-                policy=pulumi.Output.all(*[store.images_key_arn for store in args.regions]).apply(
-                    lambda keys: json.dumps(ecr_template_role_policy(repositories, keys))
-                ),
-            ),
-            opts=on_primary,
+        self.template_role, template_policy = ecr_template_role(
+            f"{name}-image-template", "model repositories", args.account_id, repositories,
+            [store.images_key_arn for store in args.regions], tags, on_primary,
         )
         for store in args.regions:
             aws.ecr.RepositoryCreationTemplate(
@@ -545,25 +588,31 @@ class ModelRegistry(pulumi.ComponentResource):
             aws.rds.SubnetGroupArgs(subnet_ids=list(args.isolated_subnet_ids), description="MLflow database, isolated tier", tags=tags),
             opts=on_primary,
         )
+        # The group has no inline rules: its one ingress rule names the cluster's security group, which exists only
+        # once the cluster does, so it is a resource of its own and the database never waits for the cluster.
         self.database_security_group = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             aws.ec2.SecurityGroupArgs(
-                vpc_id=args.vpc_id,
-                description="PostgreSQL from the serving cluster only",
-                ingress=[aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=5432, to_port=5432,
-                    security_groups=[args.cluster_security_group_id] if args.cluster_security_group_id else [],
-                    description="MLflow on the serving cluster",
-                )],
-                egress=[],
-                tags=tags,
+                vpc_id=args.vpc_id, description="PostgreSQL from the serving cluster only", egress=[], tags=tags,
             ),
             opts=on_primary,
         )
+        self.database_ingress = None
+        if args.cluster_security_group_id is not None:
+            self.database_ingress = aws.vpc.SecurityGroupIngressRule(
+                f"{name}-db-from-cluster",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=self.database_security_group.id,
+                    referenced_security_group_id=args.cluster_security_group_id,
+                    ip_protocol="tcp", from_port=5432, to_port=5432,
+                    description="MLflow on the serving cluster", tags=tags,
+                ),
+                opts=on_primary,
+            )
         parameters = aws.rds.ParameterGroup(
             f"{name}-db-parameters",
             aws.rds.ParameterGroupArgs(
-                family=f"postgres{cfg.postgres_version.split('.')[0]}",
+                family=f"postgres{cfg.postgres_major}",
                 description="TLS only, connection and statement logging",
                 parameters=[
                     aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
@@ -575,12 +624,31 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=on_primary,
         )
         identifier = f"mlops-{args.environment}-mlflow"
+        # RDS would create the exported log groups itself, unencrypted and kept forever: own them first.
+        self.database_log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-db-logs-{export}",
+                aws.cloudwatch.LogGroupArgs(
+                    name=f"/aws/rds/instance/{identifier}/{export}",
+                    kms_key_id=args.logs_key_arn,
+                    retention_in_days=args.log_retention_days,
+                    tags=tags,
+                ),
+                opts=on_primary,
+            )
+            for export in DB_LOG_EXPORTS
+        ]
+        snapshot = self._final_snapshot(name, identifier) if args.keeps_data else None
         self.database = aws.rds.Instance(
             f"{name}-db",
             aws.rds.InstanceArgs(
                 identifier=identifier,
                 engine="postgres",
+                # A major alone: RDS applies minor upgrades and the version stays what it was set to (no diff).
                 engine_version=cfg.postgres_version,
+                auto_minor_version_upgrade=not cfg.postgres_minor_pinned,
+                # A new major in the stack file is an intended upgrade: let RDS apply it instead of failing.
+                allow_major_version_upgrade=True,
                 instance_class=cfg.db_instance_class,
                 allocated_storage=cfg.db_allocated_storage,
                 storage_type="gp3",
@@ -593,22 +661,31 @@ class ModelRegistry(pulumi.ComponentResource):
                 iam_database_authentication_enabled=True,
                 multi_az=args.is_prod,
                 backup_retention_period=30 if args.is_prod else 7,
-                deletion_protection=True,
+                deletion_protection=args.keeps_data,
                 publicly_accessible=False,
                 db_subnet_group_name=subnets.name,
                 vpc_security_group_ids=[self.database_security_group.id],
                 parameter_group_name=parameters.name,
-                enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+                enabled_cloudwatch_logs_exports=list(DB_LOG_EXPORTS),
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=args.database_key_arn,
-                auto_minor_version_upgrade=True,
                 copy_tags_to_snapshot=True,
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{identifier}-final",
+                skip_final_snapshot=snapshot is None,
+                final_snapshot_identifier=snapshot,
                 tags=tags,
             ),
-            opts=child_opts(self, provider=primary.provider, protect=args.is_prod),
+            opts=child_opts(self, provider=primary.provider, protect=args.is_prod, depends_on=self.database_log_groups),
         )
+
+    def _final_snapshot(self, name: str, identifier: str) -> pulumi.Output[str]:
+        """A final snapshot name no earlier destroy used: the suffix is drawn once per database (stored in state,
+        so previews do not change), and drawn again when the database is created anew."""
+        suffix = random.RandomId(
+            f"{name}-db-final-snapshot-suffix",
+            random.RandomIdArgs(byte_length=4, keepers={"identifier": identifier}),
+            opts=child_opts(self),
+        )
+        return suffix.hex.apply(lambda value: f"{identifier}-final-{value}")
 
     def _mlflow(self, name, args, primary, tags) -> None:
         provider = args.k8s_provider
@@ -653,15 +730,16 @@ class ModelRegistry(pulumi.ComponentResource):
             ),
             opts=in_ns,
         )
+        pod_identity: list[pulumi.Resource] = []
         if args.pod_identity_cluster is not None:
-            aws.eks.PodIdentityAssociation(
+            pod_identity.append(aws.eks.PodIdentityAssociation(
                 f"{name}-mlflow-pod-identity",
                 aws.eks.PodIdentityAssociationArgs(
                     cluster_name=args.pod_identity_cluster, namespace=MLFLOW_NAMESPACE,
                     service_account="mlflow", role_arn=role.arn, tags=tags,
                 ),
                 opts=child_opts(self, provider=primary.provider, depends_on=[account]),
-            )
+            ))
         bucket_uri = self.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
         host = mlflow_host(args.environment)
         service_hosts = [f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"]
@@ -670,7 +748,7 @@ class ModelRegistry(pulumi.ComponentResource):
         # in Kubernetes, in Pulumi state or on a command line.
         container = hardened_container(ContainerSpec(
             name="mlflow",
-            image=args.config.mlflow_image,
+            image=mirror_image(args.config.mlflow_image, args.mirror),
             port=MLFLOW_PORT,
             health_path="/health",
             cpu=args.config.mlflow_cpu,
@@ -704,7 +782,11 @@ class ModelRegistry(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child_opts(self, provider=provider, depends_on=[namespace]),
+            # Pods started before their Pod Identity association get no AWS credentials; they also need a node
+            # pool to run on and the load balancer controller's pod webhook in place.
+            opts=child_opts(
+                self, provider=provider, depends_on=[namespace, *pod_identity, *args.workload_ready]
+            ),
         )
         k8s.core.v1.Service(
             f"{name}-mlflow-svc",
@@ -749,7 +831,9 @@ class ModelRegistry(pulumi.ComponentResource):
                     )],
                 ),
             ),
-            opts=in_ns,
+            # After the load balancer controller (its webhook admits Ingresses) and so destroyed before it: the
+            # controller removes the ALB and the Ingress's finalizer only while it runs.
+            opts=child_opts(self, provider=provider, depends_on=[namespace, *args.workload_ready]),
         )
         self.mlflow_record = None
         if args.private_zone_id is not None:
@@ -779,14 +863,19 @@ class ModelRegistry(pulumi.ComponentResource):
 
         every_pod = k8s.meta.v1.LabelSelectorArgs()
         vpc = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr))
+
         policy("default-deny", k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]))
         policy("allow-clients", k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=every_pod, policy_types=["Ingress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")])]))
-        policy("allow-egress", k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod, policy_types=["Egress"],
-            egress=[
+
+        def egress(s3_cidrs):
+            # An egress rule without peers allows every destination: S3's rule exists only with its CIDRs.
+            s3 = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in s3_cidrs],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")])] if s3_cidrs else []
+            return [
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(
                         namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
@@ -795,15 +884,17 @@ class ModelRegistry(pulumi.ComponentResource):
                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP")]),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP")]),
-                # HTTPS to AWS APIs: interface endpoints are in the VPC, but S3 behind its gateway endpoint keeps
-                # its public addresses (routed privately), so the artifact store needs 443 beyond the VPC CIDR.
+                # HTTPS to AWS APIs: the interface endpoints (Secrets Manager, STS) answer inside the VPC; S3 behind
+                # its gateway endpoint keeps its public addresses, the region's S3 prefix list.
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
+                    to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT))],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")]),
-            ]))
+            *s3]
+
+        policy("allow-egress", k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod, policy_types=["Egress"], egress=pulumi.Output.from_input(args.s3_cidrs).apply(egress)))
 
     @property
     def _config(self) -> RegistryConfig:

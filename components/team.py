@@ -37,6 +37,8 @@ class ClusterTarget:
     vpc_cidr: pulumi.Input[str]
     aws_provider: aws.Provider
     k8s_provider: k8s.Provider
+    # The region's S3 prefix-list CIDRs (the platform's contract): S3 traffic leaves through the gateway endpoint.
+    s3_cidrs: pulumi.Input[list[str]] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,25 @@ def pod_identity_trust() -> dict[str, Any]:
             }
         ],
     }
+
+
+def aws_endpoint_egress(vpc_cidr: str, s3_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+    """HTTPS to the interface endpoints (in the VPC) and to S3 (its prefix list), and the Pod Identity agent.
+
+    An egress rule without peers allows every destination, so S3's rule exists only with its CIDRs.
+    """
+    https = [k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]
+    rules = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(vpc_cidr)], ports=https)]
+    if s3_cidrs:
+        rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(c) for c in s3_cidrs], ports=https))
+    rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[ip_peer(POD_IDENTITY_AGENT)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
+    ))
+    return rules
+
+
+def ip_peer(cidr: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
 
 
 def limit_defaults(team: TeamConfig) -> dict[str, str]:
@@ -365,26 +386,16 @@ class TeamSpace(pulumi.ComponentResource):
                 ),
             ),
             # AWS APIs (ECR, STS, KMS, ...) through the VPC's interface endpoints, which answer on 443 inside
-            # the VPC, and the EKS Pod Identity agent that hands out the team role's credentials.
+            # the VPC; S3 through its gateway endpoint, at the region's S3 prefix-list addresses; and the EKS Pod
+            # Identity agent that hands out the team role's credentials.
             policy(
                 "allow-aws-endpoints",
                 k8s.networking.v1.NetworkPolicySpecArgs(
                     pod_selector=every_pod,
                     policy_types=["Egress"],
-                    egress=[
-                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
-                            )],
-                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                        ),
-                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT)
-                            )],
-                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
-                        ),
-                    ],
+                    egress=pulumi.Output.all(target.vpc_cidr, target.s3_cidrs).apply(
+                        lambda values: aws_endpoint_egress(values[0], values[1])
+                    ),
                 ),
             ),
         ]

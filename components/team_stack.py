@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster import kubeconfig_document
-from components.config import PlatformServing, TeamConfig, check_team_on_platform, team_tags
+from components.config import PlatformServing, TeamConfig, check_team_on_platform, reachable_without_internet, team_tags
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.ingress import model_host, regional_model_host, target_group_tags
 from components.outputs import ContractError, PlatformOutputs
@@ -115,6 +115,17 @@ def validate_platform_outputs(
         )
     if contract.registry is None:
         raise ContractError(f"platform stack {platform_stack!r} has no model registry (its `registry:` section)")
+    if contract.internet_free:
+        for model in team.models:
+            for version in model.versions:
+                if not reachable_without_internet(
+                    version.image, contract.account_id, list(contract.regions), through_mirror=False
+                ):
+                    raise ContractError(
+                        f"platform stack {platform_stack!r} is internet-free: model {model.name} version "
+                        f"{version.name} image {version.image!r} is unreachable from its clusters; allowed: the "
+                        f"account's ECR ({contract.account_id}.dkr.ecr.<region>.amazonaws.com/models/...)"
+                    )
     for region in team.regions:
         if region not in contract.regions or contract.regions[region].cluster is None:
             raise ContractError(
@@ -168,6 +179,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
                 region=region,
                 cluster_name=cluster.apply(lambda c: c.name),
                 vpc_cidr=region_outputs.apply(lambda r: r.vpc_cidr),
+                s3_cidrs=region_outputs.apply(lambda r: r.s3_cidrs),
                 aws_provider=providers[region],
                 k8s_provider=k8s_provider,
             )

@@ -73,11 +73,32 @@ def preview(
     stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev, staging, prod.")],
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print a document shaped like `pulumi preview --json`.")] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="The previous state: a saved `mlops preview --json` or `pulumi stack export`; changes that would "
+            "replace or delete a stateful resource are refused (exit 2).",
+        ),
+    ] = None,
+    allow_replacement: Annotated[
+        list[str] | None,
+        typer.Option("--allow-replacement", help="A resource name whose replacement is intended (repeatable)."),
+    ] = None,
 ) -> None:
     """Synthesise a stack offline under the Pulumi SDK's mock monitor and show what it would create."""
     from mlops.synth import synthesize
 
     document = guarded(lambda: synthesize(stack, stacks_dir))
+    if against is not None:
+        from mlops.replacement import current, read_previous, refused_changes
+
+        previous = guarded(lambda: read_previous(against))
+        refused = refused_changes(previous, current(document), allow_replacement or ())
+        if refused:
+            for line in refused:
+                typer.echo(f"error: {stack}: {line}", err=True)
+            raise typer.Exit(EXIT_USER_ERROR)
     if as_json:
         typer.echo(json.dumps(document, indent=2, sort_keys=True))
     else:

@@ -355,6 +355,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "random:index/randomId:RandomId": lambda ctx: _random_id(ctx),
 }
 
 
@@ -404,8 +405,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
         # The program does no data-source lookups where configuration can say the answer. The exceptions are
-        # the load balancers and target groups the load balancer controller makes (their ids exist only once
-        # it has made them); the engine's own getResource is answered by the monitor itself.
+        # AWS-published address ranges (the S3 prefix list) and the load balancers and target groups the load
+        # balancer controller makes (their ids exist only once it has made them); the engine's own getResource
+        # is answered by the monitor itself.
         lookup = LOOKUPS.get(args.token)
         if lookup is None:
             return {}, []
@@ -437,10 +439,25 @@ def _target_group_lookup(inputs: dict[str, Any], partition: str, account: str, r
     }
 
 
+def _prefix_list_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
+    """An AWS-managed prefix list offline: deterministic stand-in ranges (198.18.0.0/15, the benchmarking block)."""
+    name = str(inputs.get("name") or "")
+    seed = int(digest(name, length=4), 16)
+    cidrs = [f"198.{18 + (seed + index) % 2}.{(seed + 7 * index) % 256}.0/24" for index in range(3)]
+    return {"id": f"pl-{digest(name, length=8)}", "name": name, "cidrBlocks": sorted(set(cidrs))}
+
+
 LOOKUPS: dict[str, Callable[[dict[str, Any], str, str, str], dict[str, Any]]] = {
     "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer_lookup,
     "aws:lb/getTargetGroup:getTargetGroup": _target_group_lookup,
+    "aws:ec2/getPrefixList:getPrefixList": _prefix_list_lookup,
 }
+
+
+def _random_id(ctx: Context) -> tuple[str, dict[str, Any]]:
+    raw = bytes.fromhex(digest(ctx.type, ctx.name, length=2 * int(ctx.inputs.get("byteLength") or 4)))
+    encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encoded, {"hex": raw.hex(), "b64Url": encoded, "b64Std": base64.b64encode(raw).decode(), "dec": str(int(raw.hex(), 16))}
 
 
 def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:

@@ -251,7 +251,10 @@ def check_trail(clients: Clients, region: str, trail_arn: str, key_arn: str | No
         yield compare("cloudtrail.kms", trail_arn, key_arn, trail.get("KmsKeyId"), "trail KMS key")
 
 
-def check_database(clients: Clients, region: str, identifier: str, key_arn: str | None, prod: bool) -> Iterator[Result]:
+def check_database(
+    clients: Clients, region: str, identifier: str, key_arn: str | None, prod: bool, keeps_data: bool = True
+) -> Iterator[Result]:
+    """Encryption, key, multi-AZ (prod), deletion protection (not dev, whose database destroys cleanly), privacy."""
     rds = clients("rds", region)
     db = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     yield compare("rds.encrypted", identifier, True, db.get("StorageEncrypted"), f"database {identifier} encryption")
@@ -259,7 +262,7 @@ def check_database(clients: Clients, region: str, identifier: str, key_arn: str 
         yield compare("rds.kms", identifier, key_arn, db.get("KmsKeyId"), f"database {identifier} key")
     if prod:
         yield compare("rds.multi-az", identifier, True, db.get("MultiAZ"), f"database {identifier} multi-AZ")
-    yield compare("rds.deletion-protection", identifier, True, db.get("DeletionProtection"),
+    yield compare("rds.deletion-protection", identifier, keeps_data, db.get("DeletionProtection"),
                   f"database {identifier} deletion protection")
     yield compare("rds.private", identifier, False, db.get("PubliclyAccessible"), f"database {identifier} public access")
 
@@ -327,7 +330,9 @@ def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Itera
         identifier = registry["databaseEndpoint"].split(".", 1)[0]
         steps.append((
             "rds", identifier,
-            lambda c: check_database(c, primary, identifier, keys[primary].get("database"), expect.is_prod),
+            lambda c: check_database(
+                c, primary, identifier, keys[primary].get("database"), expect.is_prod, expect.environment != "dev"
+            ),
         ))
     observability = expect.outputs.get("observability") or {}
     if observability.get("trailArn"):

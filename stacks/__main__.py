@@ -15,12 +15,14 @@ from components.cluster import (
     ServingClusterArgs,
     cluster_name,
     cluster_outputs,
+    registry_host,
 )
-from components.config import PlatformConfig, parse_platform, parse_team, stack_file, tags_for
+from components.config import MirrorConfig, PlatformConfig, parse_platform, parse_team, stack_file, tags_for
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.ingress import ServingEntry, ServingEntryArgs
+from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network import (
     GlobalNetwork,
     GlobalNetworkArgs,
@@ -45,9 +47,13 @@ def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     }
 
 
+def mirror_host(cfg: PlatformConfig, region: str) -> str | None:
+    """The account's ECR registry in a region, through which internet-free stacks pull charts and images."""
+    return registry_host(cfg.account_id, region, cfg.partition) if cfg.internet_free else None
+
+
 def build_platform(cfg: PlatformConfig) -> None:
     tags = tags_for(cfg.tags, cfg.environment)
-    multi_region = len(cfg.regions) > 1
 
     providers: dict[str, pulumi.ProviderResource] = {}
     keyrings: dict[str, KeyRing] = {}
@@ -65,7 +71,6 @@ def build_platform(cfg: PlatformConfig) -> None:
                 account_id=cfg.account_id,
                 region=region.name,
                 primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
-                multi_region=multi_region,
                 tags=tags,
             ),
             opts=on_region,
@@ -106,6 +111,19 @@ def build_platform(cfg: PlatformConfig) -> None:
         byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
         clusters = {region.name: byo_cluster for region in cfg.regions}
     elif cfg.cluster is not None:
+        if cfg.internet_free:
+            RegistryMirror(
+                "mirror",
+                RegistryMirrorArgs(
+                    environment=cfg.environment,
+                    partition=cfg.partition,
+                    account_id=cfg.account_id,
+                    config=cfg.mirror or MirrorConfig(),
+                    regions=[MirrorRegion(r.name, providers[r.name], keyrings[r.name].arn("images")) for r in cfg.regions],
+                    gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
+                    tags=tags,
+                ),
+            )
         for region in cfg.regions:
             network, keys = networks[region.name], keyrings[region.name]
             clusters[region.name] = ServingCluster(
@@ -123,9 +141,12 @@ def build_platform(cfg: PlatformConfig) -> None:
                     cluster=cfg.cluster,
                     log_retention_days=cfg.log_retention_days,
                     tags=tags,
+                    # Nodes join through the network's NAT or VPC endpoints; the control plane needs only subnets.
+                    node_network=network.node_egress,
+                    deployer_networks=cfg.deployer.networks if cfg.deployer is not None else (),
+                    mirror=mirror_host(cfg, region.name),
                 ),
-                # Nodes join through the network's NAT or VPC endpoints: build those first.
-                opts=pulumi.ResourceOptions(provider=providers[region.name], depends_on=[network]),
+                opts=pulumi.ResourceOptions(provider=providers[region.name]),
             )
 
     # The model registry: artifact buckets in every region, image repository defaults, MLflow on the primary cluster.
@@ -152,11 +173,21 @@ def build_platform(cfg: PlatformConfig) -> None:
                 cluster_security_group_id=eks.cluster_security_group_id if eks else None,
                 k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
                 pod_identity_cluster=eks.name if eks else None,
-                s3_endpoint_id=networks[primary_name].gateway_endpoints["s3"].id if cfg.internet_free else None,
+                s3_endpoint_ids={r.name: networks[r.name].gateway_endpoints["s3"].id for r in cfg.regions}
+                if cfg.internet_free
+                else {},
+                deployer_role_arn=cfg.deployer.role_arn if cfg.deployer is not None else None,
+                s3_cidrs=networks[primary_name].s3_cidrs,
+                workload_ready=eks.workload_ready if eks else (),
+                mirror=mirror_host(cfg, primary_name),
+                logs_key_arn=keyrings[primary_name].arn("logs"),
+                log_retention_days=cfg.log_retention_days,
                 private_zone_id=global_network.private_zone.zone_id,
                 tags=tags,
             ),
-            opts=pulumi.ResourceOptions(provider=providers[primary_name], depends_on=[networks[primary_name]]),
+            # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
+            # cluster): no component-wide wait for the whole network.
+            opts=pulumi.ResourceOptions(provider=providers[primary_name]),
         )
 
     # Identity Center permission sets and their access to the EKS clusters (not to bring-your-own clusters).
@@ -228,6 +259,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                     scraper_security_group_ids=[serving.cluster_security_group_id] if serving else (),
                     kubernetes_provider=serving.k8s_provider if serving else None,
                     keda_role_name=serving.keda_role.name if serving else None,
+                    nodes_ready=[serving.system_node_group, serving.addon_pod_identity_agent] if serving else (),
                     db_instance_identifier=registry.database.identifier
                     if registry is not None and region.name == cfg.primary_region.name
                     else None,
@@ -253,7 +285,6 @@ def build_platform(cfg: PlatformConfig) -> None:
                 if roles is not None
                 else {},
             ),
-            opts=pulumi.ResourceOptions(depends_on=list(eks_clusters.values())),
         )
 
     export_contract(
@@ -266,6 +297,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         partition=cfg.partition,
         primary_region=cfg.primary_region.name,
         private_zone_id=global_network.private_zone.zone_id,
+        internet_free=cfg.internet_free,
         regions={
             name: {
                 "vpc_id": network.vpc.id,
@@ -282,6 +314,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 else None,
                 "cluster": cluster_outputs(clusters[name]) if name in clusters else None,
                 "serving": entries[name].contract_values() if name in entries else None,
+                "s3_cidrs": network.s3_cidrs,
             }
             for name, network in networks.items()
         },

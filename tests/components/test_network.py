@@ -145,7 +145,8 @@ def test_keys_per_region(synth):
         assert replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
     assert primary_arns
     for key in states(dev, "aws:kms/key:Key"):
-        assert key["protect"] is False and key["inputs"]["multiRegion"] is False
+        # Single-region stacks too: a key cannot become multi-region later without being replaced.
+        assert key["protect"] is False and key["inputs"]["multiRegion"] is True
         assert key["inputs"]["enableKeyRotation"] is True
     alias = by_name(prod, "keys-us-west-2-logs-alias")["inputs"]
     assert alias["name"] == "alias/mlops-prod-logs"

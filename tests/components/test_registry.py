@@ -22,7 +22,7 @@ def named(document, suffix):
 def test_artifact_bucket_baseline(synth):
     prod = synth("prod")
     bucket = named(prod, "artifacts-us-east-1")
-    assert bucket["inputs"]["bucket"] == PRIMARY and bucket["inputs"]["objectLockEnabled"] is True
+    assert bucket["inputs"]["bucket"] == PRIMARY and "objectLockEnabled" not in bucket["inputs"]
     assert named(prod, "artifacts-us-east-1-versioning")["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
     block = named(prod, "artifacts-us-east-1-public-access-block")["inputs"]
     assert [block[k] for k in ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")] == [True] * 4
@@ -38,12 +38,15 @@ def test_artifact_bucket_baseline(synth):
     assert lifecycle["noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
     lock = named(prod, "artifacts-us-east-1-object-lock")["inputs"]["rule"]["defaultRetention"]
     assert lock == {"mode": "GOVERNANCE", "days": 30}
+    assert named(prod, "artifacts-us-east-1-object-lock")["inputs"]["objectLockEnabled"] == "Enabled"
 
 
 def test_bucket_policy_statements(synth):
     policy = json.loads(named(synth("prod"), "artifacts-policy")["inputs"]["policy"])
     arn = f"arn:aws:s3:::{PRIMARY}"
-    assert policy == artifact_bucket_policy(arn, None, ["arn:aws:iam::333333333333:role/mlops-prod-artifact-replication"])
+    assert policy == artifact_bucket_policy(arn, None, [
+        "arn:aws:iam::333333333333:role/mlops-prod-artifact-replication", "arn:aws:iam::333333333333:role/platform-deployer",
+    ])
     tls, unencrypted = policy["Statement"]
     assert tls == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                    "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
@@ -101,15 +104,15 @@ def test_database(synth):
     assert inputs["iamDatabaseAuthenticationEnabled"] is True and inputs["manageMasterUserPassword"] is True
     assert inputs["kmsKeyId"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"]["database"]
     assert inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
-    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"] == "mlops-prod-mlflow-final"
-    assert inputs["engineVersion"] == "16.4"
+    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"].startswith("mlops-prod-mlflow-final-")
+    assert inputs["engineVersion"] == "16"
     dev_db = named(dev, "db")["inputs"]
     assert dev_db["multiAz"] is False and dev_db["backupRetentionPeriod"] == 7
-    group = named(prod, "db-sg")["inputs"]
-    assert group["ingress"][0]["fromPort"] == 5432 and group["ingress"][0]["securityGroups"] == [
+    rule = named(prod, "db-from-cluster")["inputs"]
+    assert rule["fromPort"] == 5432 and rule["referencedSecurityGroupId"] == (
         prod["outputs"]["regions"]["us-east-1"]["cluster"]["clusterSecurityGroupId"]
-    ]
-    assert "cidrBlocks" not in group["ingress"][0]
+    )
+    assert "cidrIpv4" not in rule and "ingress" not in named(prod, "db-sg")["inputs"]
     params = {p["name"]: p["value"] for p in named(prod, "db-parameters")["inputs"]["parameters"]}
     assert params["rds.force_ssl"] == "1"
 
@@ -236,16 +239,14 @@ def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
     }]
 
 
-def test_mlflow_reaches_s3_through_the_gateway_endpoint(synth):
+def test_mlflow_reaches_its_database_in_the_vpc(synth):
     egress = named(synth("prod"), "mlflow-netpol-allow-egress")["inputs"]["spec"]["egress"]
-    # S3 behind a gateway endpoint keeps public addresses: 443 must not be limited to the VPC CIDR.
-    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443, "protocol": "TCP"}]} in egress
     assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"port": 5432, "protocol": "TCP"}]} in egress
 
 
 def test_replica_bucket_has_object_lock_when_the_source_has(synth):
     prod = synth("prod")
-    assert named(prod, "artifacts-us-west-2")["inputs"]["objectLockEnabled"] is True
+    assert named(prod, "artifacts-us-west-2-object-lock")["inputs"]["objectLockEnabled"] == "Enabled"
     lock = named(prod, "artifacts-us-west-2-object-lock")["inputs"]["rule"]["defaultRetention"]
     assert lock == named(prod, "artifacts-us-east-1-object-lock")["inputs"]["rule"]["defaultRetention"]
 

@@ -278,3 +278,19 @@ def test_drift_alarm_without_data(moto_endpoint, account):
     assert patient.returncode == 0  # just entered INSUFFICIENT_DATA: within the default hour
     assert (failure["check"], failure["resource"], failure["actual"]) == ("alarm.data", name, "INSUFFICIENT_DATA")
     assert failure["message"].startswith(f"alarm {name} has had INSUFFICIENT_DATA since ")
+
+
+def test_dev_database_is_expected_without_deletion_protection(moto_endpoint, account):
+    """Dev's database destroys cleanly (no deletion protection); elsewhere protection off is drift."""
+    from mlops.verify import check_database
+
+    rds = client(moto_endpoint, "rds", "us-east-1")
+    rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=False, ApplyImmediately=True)
+    try:
+        clients = lambda service, region: client(moto_endpoint, service, region)  # noqa: E731
+        dev = {r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, False, False)}
+        prod = {r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, True, True)}
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=True, ApplyImmediately=True)
+    assert dev["rds.deletion-protection"].status == "pass"
+    assert prod["rds.deletion-protection"].status == "fail"

@@ -53,12 +53,13 @@ def test_prod_has_one_private_cluster_per_region_on_the_private_subnets(synth):
         assert one(doc, f"keys-{region}-logs")["urn"] in group["propertyDependencies"]["kmsKeyId"]
 
 
-def test_prod_cluster_waits_for_its_network(synth):
+def test_prod_cluster_nodes_wait_for_their_network(synth):
+    """Nodes join through the NAT gateways or the VPC endpoints: the system node group waits for them (the control
+    plane, which needs only its subnets, does not)."""
     doc = synth("prod")
     for region in ("us-east-1", "us-west-2"):
         component = one(doc, f"cluster-{region}")
         assert component["type"] == "mlops:cluster:ServingCluster"
-        # The SDK expands a dependency on a component into its resources: the endpoints and NAT gateways.
         network = one(doc, f"net-{region}")["urn"]
         needed = [
             state["urn"] for state in states(doc)
@@ -67,7 +68,8 @@ def test_prod_cluster_waits_for_its_network(synth):
             )
         ]
         assert len(needed) >= 3
-        assert set(needed) <= set(component["dependencies"])
+        assert set(needed) <= set(one(doc, f"cluster-{region}-system-nodes")["dependencies"])
+        assert not set(needed) & set(one(doc, f"cluster-{region}-eks")["dependencies"])
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

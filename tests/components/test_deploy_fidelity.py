@@ -1,0 +1,291 @@
+"""Rules a real account holds the platform to: enforced network policies, reachable private endpoints, a database
+that upgrades and destroys cleanly, stateful resources that are not replaced, and the order things are created in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+import pytest
+import yaml
+
+from components.config import ConfigError, parse_platform
+from tests.conftest import STACKS, by_name, states
+
+PROD_PRIMARY = "us-east-1"
+RFC5737 = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+
+
+def prod_raw() -> dict:
+    return yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())["config"]["mlops:platform"]
+
+
+def closure(document, urn: str) -> set[str]:
+    """Everything a resource waits for, directly or through what it waits for (dependencies, parent, provider)."""
+    by_urn = {s["newState"]["urn"]: s["newState"] for s in document["steps"]}
+    seen: set[str] = set()
+    todo = [urn]
+    while todo:
+        state = by_urn.get(todo.pop())
+        if state is None:
+            continue
+        for other in [*state["dependencies"], state["parent"], (state["provider"] or "").rsplit("::", 1)[0]]:
+            if other and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+# -- network policies are enforced, and egress names S3's real addresses ---------------------------------------
+
+
+def test_vpc_cni_enables_the_network_policy_agent(synth):
+    """NetworkPolicies are enforced only with the VPC CNI add-on's enableNetworkPolicy set
+    (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html)."""
+    for stack, region in (("prod", "us-east-1"), ("prod", "us-west-2"), ("dev", "us-east-1")):
+        addon = by_name(synth(stack), f"cluster-{region}-addon-vpc-cni")["inputs"]
+        assert addon["addonName"] == "vpc-cni"
+        assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+def test_s3_through_the_gateway_endpoint_is_the_s3_prefix_list_not_the_vpc_or_the_internet(synth):
+    """A gateway endpoint routes S3's public addresses, the region's AWS-managed prefix list
+    com.amazonaws.<region>.s3, through the VPC (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html):
+    MLflow's 443 egress is those CIDRs plus the VPC (interface endpoints), never 0.0.0.0/0."""
+    prod = synth("prod")
+    s3_cidrs = prod["outputs"]["regions"][PROD_PRIMARY]["s3Cidrs"]
+    assert s3_cidrs and all(ipaddress.ip_network(c) for c in s3_cidrs)
+    egress = by_name(prod, "registry-mlflow-netpol-allow-egress")["inputs"]["spec"]["egress"]
+    https = [rule for rule in egress if rule["ports"] == [{"port": 443, "protocol": "TCP"}]]
+    assert [peer["ipBlock"]["cidr"] for rule in https for peer in rule["to"]] == ["10.30.0.0/16", *s3_cidrs]
+    assert all(peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0" for rule in egress for peer in rule["to"])
+
+
+def test_no_egress_rule_allows_every_destination(synth):
+    """An egress rule whose `to` is empty or missing matches all destinations (NetworkPolicyEgressRule.to in the
+    Kubernetes API reference): every rule the platform and team stacks write names its peers."""
+    for stack in ("prod", "dev", "team-fraud-prod"):
+        for netpol in states(synth(stack), "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            for rule in netpol["inputs"]["spec"].get("egress", []):
+                assert rule.get("to"), f"{stack}: {netpol['urn']}"
+
+
+def test_team_egress_without_s3_cidrs_has_no_open_rule():
+    from components.team import aws_endpoint_egress
+
+    rules = aws_endpoint_egress("10.0.0.0/16", [])
+    assert [rule.to[0].ip_block.cidr for rule in rules] == ["10.0.0.0/16", "169.254.170.23/32"]
+
+
+def test_each_region_publishes_its_own_s3_prefix_list(synth):
+    regions = synth("prod")["outputs"]["regions"]
+    assert regions["us-east-1"]["s3Cidrs"] != regions["us-west-2"]["s3Cidrs"]
+
+
+def test_team_pods_reach_s3_at_the_prefix_list_of_their_region(synth):
+    """Model pods read their artifacts from S3 through the same gateway endpoint."""
+    team, platform = synth("team-fraud-prod"), synth("prod")
+    for region in ("us-east-1", "us-west-2"):
+        egress = by_name(team, f"team-fraud-{region}-netpol-allow-aws-endpoints")["inputs"]["spec"]["egress"]
+        s3 = [peer["ipBlock"]["cidr"] for peer in egress[1]["to"]]
+        assert s3 == platform["outputs"]["regions"][region]["s3Cidrs"]
+        assert egress[1]["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+
+# -- the deployer reaches the private API endpoint -------------------------------------------------------------
+
+
+def test_deployer_networks_reach_the_api_on_443_through_the_cluster_security_group(synth):
+    """A private endpoint's network interfaces carry the cluster security group; callers outside it need an
+    inbound rule for 443 (https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html)."""
+    prod = synth("prod")
+    for region in ("us-east-1", "us-west-2"):
+        rule = by_name(prod, f"cluster-{region}-deployer-0")
+        eks = by_name(prod, f"cluster-{region}-eks")
+        assert rule["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        assert rule["inputs"]["cidrIpv4"] == "10.99.0.0/24"
+        assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (443, 443, "tcp")
+        assert rule["propertyDependencies"]["securityGroupId"] == [eks["urn"]]
+        # Kubernetes resources go out only once the deployer can reach the endpoint.
+        assert rule["urn"] in by_name(prod, f"cluster-{region}-k8s")["dependencies"]
+
+
+def test_a_private_endpoint_without_deployer_networks_is_a_config_error():
+    raw = prod_raw()
+    del raw["deployer"]
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    assert str(error.value).startswith("stacks/Pulumi.prod.yaml: mlops:platform.deployer: missing; a private API endpoint")
+
+
+def test_the_deployer_must_be_a_cluster_admin():
+    raw = prod_raw()
+    raw["deployer"]["role-arn"] = "arn:aws:iam::333333333333:role/someone-else"
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert "mlops:platform.deployer.role-arn: arn:aws:iam::333333333333:role/someone-else is not in cluster.admin-role-arns" in str(error.value)
+
+
+def test_deployer_networks_are_never_everything():
+    raw = prod_raw()
+    raw["deployer"]["networks"] = ["0.0.0.0/0"]
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert str(error.value).startswith("f.yaml: mlops:platform.deployer.networks[0]: 0.0.0.0/0 opens the API endpoint")
+
+
+@pytest.mark.parametrize("path", sorted(STACKS.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_documentation_ranges_in_shipped_stacks_say_to_replace_them(path):
+    """RFC 5737 reserves 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24 for documentation; no real client sits
+    there, so a shipped stack may carry one only with a comment saying to replace it."""
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines):
+        for cidr in re.findall(r"\b\d+\.\d+\.\d+\.\d+/\d+\b", line.split("#", 1)[0]):
+            if any(ipaddress.ip_network(cidr, strict=False).subnet_of(doc) for doc in RFC5737):
+                said = line + (lines[number - 1] if number else "")
+                assert "replace" in said.lower(), f"{path.name}:{number + 1}: {cidr} without a comment to replace it"
+
+
+# -- the database -----------------------------------------------------------------------------------------------
+
+
+def test_postgres_major_version_lets_rds_apply_minor_upgrades(synth):
+    """With auto minor version upgrade on, engine_version may be a major; the running minor is engine_version_actual
+    (pulumi-aws rds.Instance engine_version), so AWS's upgrade is no diff and never a downgrade."""
+    db = by_name(synth("prod"), "registry-db")["inputs"]
+    assert db["engineVersion"] == "16" and db["autoMinorVersionUpgrade"] is True
+    assert db["allowMajorVersionUpgrade"] is True
+    assert by_name(synth("prod"), "registry-db-parameters")["inputs"]["family"] == "postgres16"
+
+
+def test_a_pinned_minor_turns_auto_minor_upgrade_off():
+    from components.config import RegistryConfig
+
+    pinned = RegistryConfig.model_validate({"mlflow-image": "x/y:1", "postgres-version": "16.4"})
+    assert pinned.postgres_minor_pinned and pinned.postgres_major == "16"
+    assert not RegistryConfig.model_validate({"mlflow-image": "x/y:1", "postgres-version": "16"}).postgres_minor_pinned
+
+
+def test_rds_log_groups_exist_first_encrypted_with_retention(synth):
+    """RDS exports to /aws/rds/instance/<id>/<log> and creates the group itself (no KMS, kept forever) unless it
+    exists (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html)."""
+    prod = synth("prod")
+    db = by_name(prod, "registry-db")
+    logs_key = prod["outputs"]["regions"][PROD_PRIMARY]["keyArns"]["logs"]
+    for export in db["inputs"]["enabledCloudwatchLogsExports"]:
+        group = by_name(prod, f"registry-db-logs-{export}")
+        assert group["inputs"]["name"] == f"/aws/rds/instance/mlops-prod-mlflow/{export}"
+        assert group["inputs"]["kmsKeyId"] == logs_key and group["inputs"]["retentionInDays"] == 365
+        assert group["urn"] in db["dependencies"]
+
+
+def test_dev_database_destroys_cleanly_prod_keeps_a_uniquely_named_final_snapshot(synth):
+    """DeleteDBInstance fails while deletion protection is on, and a final snapshot name must not exist yet
+    (DBSnapshotAlreadyExists): dev skips both; prod names its snapshot with a suffix drawn once per database."""
+    dev = by_name(synth("dev"), "registry-db")["inputs"]
+    assert dev["deletionProtection"] is False and dev["skipFinalSnapshot"] is True
+    assert "finalSnapshotIdentifier" not in dev
+    prod = synth("prod")
+    db = by_name(prod, "registry-db")
+    suffix = by_name(prod, "registry-db-final-snapshot-suffix")
+    assert db["inputs"]["deletionProtection"] is True and db["inputs"]["skipFinalSnapshot"] is False
+    assert db["inputs"]["finalSnapshotIdentifier"] == f"mlops-prod-mlflow-final-{_hex(suffix)}"
+    assert suffix["inputs"]["keepers"] == {"identifier": "mlops-prod-mlflow"}
+    assert db["propertyDependencies"]["finalSnapshotIdentifier"] == [suffix["urn"]]
+
+
+def _hex(state) -> str:
+    import base64
+
+    return base64.urlsafe_b64decode(state["id"] + "=" * (-len(state["id"]) % 4)).hex()
+
+
+def test_dev_buckets_are_emptied_on_destroy_prod_buckets_are_not(synth):
+    """DeleteBucket fails on a bucket with objects; force_destroy empties it first (pulumi-aws s3.Bucket)."""
+    for bucket in states(synth("dev"), "aws:s3/bucket:Bucket"):
+        assert bucket["inputs"]["forceDestroy"] is True
+    for bucket in states(synth("prod"), "aws:s3/bucket:Bucket"):
+        if bucket["urn"].rsplit("::", 1)[-1].startswith("registry-"):
+            assert "forceDestroy" not in bucket["inputs"]
+
+
+def test_object_lock_is_enabled_by_its_configuration_not_the_bucket(synth):
+    """S3 enables object lock on an existing versioned bucket through PutObjectLockConfiguration
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html#object-lock-configure-existing-bucket),
+    while the bucket's own object_lock_enabled forces a new bucket: turning it on must not replace the bucket."""
+    prod = synth("prod")
+    for region in ("us-east-1", "us-west-2"):
+        assert "objectLockEnabled" not in by_name(prod, f"registry-artifacts-{region}")["inputs"]
+        lock = by_name(prod, f"registry-artifacts-{region}-object-lock")
+        assert lock["inputs"]["objectLockEnabled"] == "Enabled"
+        assert by_name(prod, f"registry-artifacts-{region}-versioning")["urn"] in lock["dependencies"]
+
+
+def test_kms_keys_are_multi_region_in_every_stack(synth):
+    """KMS cannot convert a single-Region key to a multi-Region key
+    (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-create.html)."""
+    for stack in ("dev", "staging", "prod"):
+        assert {k["inputs"]["multiRegion"] for k in states(synth(stack), "aws:kms/key:Key")} == {True}
+
+
+# -- ordering: create in the order AWS and Kubernetes need, destroy in reverse ---------------------------------
+
+
+def test_database_and_its_security_group_do_not_wait_for_the_cluster(synth):
+    """The database's only link to the cluster is one ingress rule naming the cluster security group."""
+    prod = synth("prod")
+    eks = by_name(prod, "cluster-us-east-1-eks")["urn"]
+    for name in ("registry-db", "registry-db-sg"):
+        assert eks not in closure(prod, by_name(prod, name)["urn"])
+    assert "ingress" not in by_name(prod, "registry-db-sg")["inputs"]
+    rule = by_name(prod, "registry-db-from-cluster")
+    assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (5432, 5432, "tcp")
+    assert rule["propertyDependencies"]["referencedSecurityGroupId"] == [eks]
+    assert rule["propertyDependencies"]["securityGroupId"] == [by_name(prod, "registry-db-sg")["urn"]]
+
+
+def test_control_plane_waits_for_subnets_only_nodes_for_their_route_out(synth):
+    """EKS needs the subnets; nodes need their way to AWS (NAT or endpoints) to join."""
+    prod = synth("prod")
+    eks = closure(prod, by_name(prod, "cluster-us-east-1-eks")["urn"])
+    assert not any("natGateway" in urn for urn in eks)
+    nodes = by_name(prod, "cluster-us-east-1-system-nodes")["dependencies"]
+    for zone in ("a", "b", "c"):
+        assert by_name(prod, f"net-us-east-1-private-us-east-1{zone}-default")["urn"] in nodes
+    assert by_name(prod, "net-us-east-1-ecr-dkr-endpoint")["urn"] in nodes
+
+
+def test_mlflow_waits_for_node_pools_the_load_balancer_controller_and_its_pod_identity(synth):
+    """Pods started before their Pod Identity association get no credentials
+    (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-association.html: existing pods must be restarted)."""
+    prod = synth("prod")
+    deployment = by_name(prod, "registry-mlflow")["dependencies"]
+    for name in ("registry-mlflow-pod-identity", "cluster-us-east-1-lbc", "cluster-us-east-1-node-class",
+                 "cluster-us-east-1-pool-cpu-on-demand", "cluster-us-east-1-pool-gpu"):
+        assert by_name(prod, name)["urn"] in deployment
+
+
+def test_ingresses_depend_on_the_load_balancer_controller(synth):
+    """The controller's finalizer on an Ingress is removed by the controller after it deletes the ALB: destroy must
+    delete the Ingress while the controller still runs, i.e. the Ingress depends on the controller's release."""
+    prod = synth("prod")
+    assert by_name(prod, "cluster-us-east-1-lbc")["urn"] in by_name(prod, "registry-mlflow-ingress")["dependencies"]
+
+
+def test_team_workloads_wait_for_their_pod_identity_association(synth):
+    team = synth("team-fraud-prod")
+    for region in ("us-east-1", "us-west-2"):
+        association = by_name(team, f"team-fraud-{region}-pod-identity")["urn"]
+        for deployment in states(team, "kubernetes:apps/v1:Deployment"):
+            if f"-{region}-" in deployment["urn"]:
+                assert association in closure(team, deployment["urn"])
+
+
+def test_container_insights_waits_for_nodes_not_the_whole_cluster(synth):
+    observe = synth("prod")
+    for region in ("us-east-1", "us-west-2"):
+        addon = by_name(observe, f"observability-{region}-container-insights")
+        assert by_name(observe, f"cluster-{region}-system-nodes")["urn"] in addon["dependencies"]
+        assert by_name(observe, f"cluster-{region}-karpenter")["urn"] not in closure(observe, addon["urn"])
