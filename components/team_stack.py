@@ -17,7 +17,13 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster import kubeconfig_document
-from components.config import PlatformServing, TeamConfig, check_team_on_platform, reachable_without_internet, team_tags
+from components.config import (
+    PlatformServing,
+    TeamConfig,
+    check_team_on_platform,
+    reachable_without_internet,
+    team_tags,
+)
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.ingress import model_host, regional_model_host, target_group_tags
 from components.outputs import ContractError, PlatformOutputs
