@@ -174,6 +174,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 tags=tags,
                 sso_provider=sso_provider,
                 clusters=[ClusterAccessTarget(name, c.name, providers[name]) for name, c in eks_clusters.items()],
+                protect=cfg.is_prod,
             ),
         )
 
