@@ -809,6 +809,16 @@ class ClusterConfig(Model):
     system_nodes: Annotated[SystemNodesConfig | None, Field(alias="system-nodes")] = None
     node_ami_alias: Annotated[str | None, Field(alias="node-ami-alias")] = None
     node_pools: Annotated[list[NodePoolConfig] | None, Field(alias="node-pools", min_length=1)] = None
+    # EC2 launches Spot Instances only when the account has the service-linked role AWSServiceRoleForEC2Spot,
+    # which API callers must make sure exists (EC2 User Guide, "Service-linked role for Spot Instance requests").
+    # `create` (default): the stack creates it with its first spot pool, so a fresh account works; on an account
+    # that already has it, `pulumi up` fails at once ("Service role name AWSServiceRoleForEC2Spot has been
+    # taken"): set `exists`, or `pulumi import` it. `exists`: nothing is created; if the role is in fact
+    # missing, every spot launch fails at run time (AuthFailure.ServiceLinkedRoleCreationNotPermitted in
+    # Karpenter's logs) while on-demand pools keep working. The role is account-wide and kept on destroy.
+    spot_service_linked_role: Annotated[
+        Literal["create", "exists"], Field(alias="spot-service-linked-role")
+    ] = "create"
     kubeconfig: str | None = None
     kubeconfig_context: Annotated[str | None, Field(alias="kubeconfig-context", min_length=1)] = None
 
@@ -818,6 +828,12 @@ class ClusterConfig(Model):
         if value is not None and not _K8S_VERSION_RE.match(value):
             raise ValueError(f"{value!r} is not a Kubernetes minor version; allowed: e.g. '1.33' (quoted)")
         return value
+
+    @property
+    def creates_spot_service_linked_role(self) -> bool:
+        """Whether the stack creates AWSServiceRoleForEC2Spot: a spot pool exists and the role is not there."""
+        spot = any(pool.capacity_type == "spot" for pool in self.node_pools or [])
+        return self.mode == "eks" and spot and self.spot_service_linked_role == "create"
 
     @model_validator(mode="after")
     def _mode_rules(self) -> ClusterConfig:

@@ -15,6 +15,7 @@ from components.cluster import (
     ServingClusterArgs,
     cluster_name,
     cluster_outputs,
+    spot_service_linked_role,
 )
 from components.config import PlatformConfig, parse_platform, parse_team, stack_file, tags_for
 from components.dns import ServingDns, ServingDnsArgs
@@ -105,6 +106,11 @@ def build_platform(cfg: PlatformConfig) -> None:
         byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
         clusters = {region.name: byo_cluster for region in cfg.regions}
     elif cfg.cluster is not None:
+        spot_role = (
+            spot_service_linked_role("spot-service-linked-role", tags, providers[cfg.primary_region.name])
+            if cfg.cluster.creates_spot_service_linked_role
+            else None
+        )
         for region in cfg.regions:
             network, keys = networks[region.name], keyrings[region.name]
             clusters[region.name] = ServingCluster(
@@ -122,6 +128,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                     cluster=cfg.cluster,
                     log_retention_days=cfg.log_retention_days,
                     tags=tags,
+                    spot_service_linked_role=spot_role,
                 ),
                 # Nodes join through the network's NAT or VPC endpoints: build those first.
                 opts=pulumi.ResourceOptions(provider=providers[region.name], depends_on=[network]),
