@@ -452,11 +452,15 @@ class ObservabilityConfig(Model):
     trail: TrailConfig = TrailConfig()
     grafana: bool = True
     container_insights: Annotated[bool, Field(alias="container-insights")] = True
-    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys, and the AWS managed
-    # collector scrapes each region's cluster into its workspace. `customer-key`: the region's logs key, but
-    # then no AWS managed collector (AWS: workspaces created with customer managed keys cannot use AWS managed
-    # collectors for ingestion), so metrics arrive only from a collector you run with remote write; a
-    # workspace's encryption cannot be changed after creation (switching replaces the workspace and its data).
+    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys (no KMS charges), and
+    # the AWS managed collector scrapes each region's cluster into its workspace with its service-linked role.
+    # `customer-key`: the region's logs key (KMS request charges, key policy and rotation under your control).
+    # AWS managed collectors reach such a workspace only through a scraper role configuration, a source and a
+    # target role that trust the scraper by its ARN (AMP User Guide, "Using an AWS managed collector",
+    # "Creating scraper for workspaces enabled with customer managed keys"); the platform does not build one, so
+    # with `customer-key` no collector is created and metrics arrive only from a collector you run with remote
+    # write. A workspace's encryption cannot be changed after creation: switching replaces the workspace and
+    # its data.
     prometheus_encryption: Annotated[
         Literal["aws-owned", "customer-key"], Field(alias="prometheus-encryption")
     ] = "aws-owned"
