@@ -38,6 +38,11 @@ NONROOT_UID = 65532
 KARPENTER_NAMESPACE = "karpenter"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 KEDA_NAMESPACE = "keda"
+# The chart's operator service account (kedacore/charts v2.17.1 values.yaml serviceAccount.operator.name); the
+# operator runs the scalers, so its Pod Identity role is what KEDA's `aws` pod identity provider uses.
+KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
+# The ClusterTriggerAuthentication team ScaledObjects reference to query the managed Prometheus with SigV4.
+KEDA_AWS_AUTHENTICATION = "aws-pod-identity"
 LBC_NAMESPACE = "aws-load-balancer-controller"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 NVIDIA_NAMESPACE = "nvidia-device-plugin"
@@ -681,6 +686,7 @@ def keda_values(system_nodes: bool) -> dict[str, Any]:
     scheduling = SYSTEM_SCHEDULING if system_nodes else {}
     return {
         "operator": {"replicaCount": 2},
+        "serviceAccount": {"operator": {"create": True, "name": KEDA_OPERATOR_SERVICE_ACCOUNT}},
         "metricsServer": {"replicaCount": 2},
         "webhooks": {"replicaCount": 2},
         "podDisruptionBudget": {
@@ -704,6 +710,12 @@ def keda_values(system_nodes: bool) -> dict[str, Any]:
         },
         **scheduling,
     }
+
+
+def keda_aws_authentication_spec() -> dict[str, Any]:
+    """KEDA's AWS pod identity: scalers sign their requests with the KEDA operator's own role (EKS Pod Identity
+    credentials through the SDK's default chain), not with a role of the scaled workload."""
+    return {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
 
 
 def metrics_server_values(system_nodes: bool) -> dict[str, Any]:
@@ -784,6 +796,7 @@ class ServingCluster(pulumi.ComponentResource):
         self._build_admin_access(name, args, tags)
         self._build_karpenter_aws(name, args, cname, tags)
         self._build_load_balancer_identity(name, args, cname, tags)
+        self._build_keda_identity(name, cname, tags)
         self._build_kubernetes(name, args, cname, cfg)
         self.register_outputs(
             {
@@ -1165,14 +1178,8 @@ class ServingCluster(pulumi.ComponentResource):
     def _build_load_balancer_identity(
         self, name: str, args: ServingClusterArgs, cname: str, tags: dict[str, str]
     ) -> None:
-        self.lbc_role = aws.iam.Role(
-            f"{name}-lbc-role",
-            aws.iam.RoleArgs(
-                assume_role_policy=self._pod_identity_trust(),
-                description=f"AWS Load Balancer Controller of {cname}",
-                tags=tags,
-            ),
-            opts=child_opts(self),
+        self.lbc_role, self.lbc_identity = self._service_account_role(
+            f"{name}-lbc", LBC_NAMESPACE, LBC_SERVICE_ACCOUNT, f"AWS Load Balancer Controller of {cname}", tags
         )
         self.lbc_policy = aws.iam.RolePolicy(
             f"{name}-lbc-policy",
@@ -1189,17 +1196,38 @@ class ServingCluster(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        self.lbc_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-lbc-identity",
+
+    def _build_keda_identity(self, name: str, cname: str, tags: dict[str, str]) -> None:
+        """The KEDA operator's role, associated before KEDA starts (a pod gets Pod Identity credentials only
+        if the association exists when it is created). Observability grants it query access to this
+        region's managed Prometheus workspace."""
+        self.keda_role, self.keda_identity = self._service_account_role(
+            f"{name}-keda", KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT,
+            f"KEDA operator of {cname}: queries the region's managed Prometheus", tags,
+        )
+
+    def _service_account_role(
+        self, prefix: str, namespace: str, service_account: str, description: str, tags: dict[str, str]
+    ) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
+        """A role this cluster's Pod Identity may assume, associated with one service account (`<prefix>-role`,
+        `<prefix>-identity`); the association waits for the Pod Identity agent."""
+        role = aws.iam.Role(
+            f"{prefix}-role",
+            aws.iam.RoleArgs(assume_role_policy=self._pod_identity_trust(), description=description, tags=tags),
+            opts=child_opts(self),
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{prefix}-identity",
             aws.eks.PodIdentityAssociationArgs(
                 cluster_name=self.eks_cluster.name,
-                namespace=LBC_NAMESPACE,
-                service_account=LBC_SERVICE_ACCOUNT,
-                role_arn=self.lbc_role.arn,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
                 tags=tags,
             ),
             opts=child_opts(self, depends_on=[self.addon_pod_identity_agent]),
         )
+        return role, association
 
     # -- inside the cluster -----------------------------------------------------------------------------
     def _build_kubernetes(self, name: str, args: ServingClusterArgs, cname: str, cfg: ClusterConfig) -> None:
@@ -1275,7 +1303,15 @@ class ServingCluster(pulumi.ComponentResource):
         )
         self.keda = self._release(
             name, "keda", charts.keda, KEDA_NAMESPACE, keda_values(system_nodes=True),
-            depends_on=[self.namespaces[KEDA_NAMESPACE]],
+            depends_on=[self.namespaces[KEDA_NAMESPACE], self.keda_identity],
+        )
+        self.keda_aws_authentication = k8s.apiextensions.CustomResource(
+            f"{name}-keda-aws-auth",
+            api_version="keda.sh/v1alpha1",
+            kind="ClusterTriggerAuthentication",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=KEDA_AWS_AUTHENTICATION),
+            spec=keda_aws_authentication_spec(),
+            opts=child_opts(self, provider=self.k8s_provider, depends_on=[self.keda]),
         )
         self.load_balancer_controller = self._release(
             name,

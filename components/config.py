@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -180,11 +181,8 @@ class PlatformConfig(Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
-        if self.registry is not None and self.environment == "prod" and not image_is_pinned(self.registry.mlflow_image):
-            raise _KeyedValueError(
-                ("registry", "mlflow-image"),
-                f"{self.registry.mlflow_image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
-            )
+        if self.registry is not None:
+            registry_checks(self)
         names = [region.name for region in self.regions]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -220,6 +218,39 @@ class PlatformConfig(Model):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+
+def account_registry(account_id: str, region: str, partition: str) -> str:
+    """The host of the account's private ECR registry in a region."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"{account_id}.dkr.ecr.{region}.{suffix}"
+
+
+def registry_checks(cfg: PlatformConfig) -> None:
+    """MLflow's image and certificate against the rest of the platform."""
+    registry, primary = cfg.registry, cfg.primary_region.name
+    assert registry is not None
+    host = account_registry(cfg.account_id, primary, cfg.partition)
+    if cfg.is_prod and not re.match(rf"^{re.escape(host)}/[a-z0-9][a-z0-9._/-]*@sha256:[0-9a-f]{{64}}$", registry.mlflow_image):
+        raise _KeyedValueError(
+            ("registry", "mlflow-image"),
+            f"{registry.mlflow_image!r} is not a digest in this account's ECR; allowed in prod: "
+            f"{host}/<repository>@sha256:<64 hex> (the platform image built from images/mlflow)",
+        )
+    if cfg.cluster is None:
+        return
+    if registry.certificate_arn is None:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"missing; MLflow's internal HTTPS ingress needs an ACM certificate for mlflow.{cfg.environment}.mlops.internal "
+            f"in {primary} (ACM Private CA or imported)",
+        )
+    if registry.certificate_arn.split(":")[3] != primary:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"{registry.certificate_arn!r} is in another region; allowed: a certificate in {primary} "
+            "(a load balancer can only use certificates of its own region)",
+        )
 
 
 class _KeyedValueError(ValueError):
@@ -443,12 +474,6 @@ class ObservabilityConfig(Model):
 
     subscriptions: list[Subscription] = []
     thresholds: AlarmThresholds = AlarmThresholds()
-    # The serving ALB of each region as CloudWatch names it (`app/<name>/<id>`): the ingress controller
-    # creates it, so it is known after the first deployment; its alarms exist once it is set.
-    load_balancers: Annotated[
-        dict[str, Annotated[str, Field(pattern=r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$")]],
-        Field(alias="load-balancers"),
-    ] = {}
     trail: TrailConfig = TrailConfig()
     grafana: bool = True
     container_insights: Annotated[bool, Field(alias="container-insights")] = True
@@ -466,46 +491,38 @@ class ObservabilityConfig(Model):
     ] = "aws-owned"
 
 
-class DnsEndpoint(Model):
-    """A model endpoint served in every region under `<name>.<zone>`."""
-
-    name: Annotated[str, Field(pattern=_KEBAB_RE, max_length=63)]
-    health_check_path: Annotated[str, Field(alias="health-check-path", pattern=r"^/[!-~]*$", max_length=255)] = "/healthz"
-    # Regional hostnames the health checks probe and the records point at; default `<name>.<region>.<zone>`.
-    regional_hosts: Annotated[
-        dict[str, Annotated[str, Field(pattern=_HOSTNAME_RE)]], Field(alias="regional-hosts")
-    ] = {}
+_ACM_ARN = r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
+CertificateArns = Annotated[dict[str, Annotated[str, Field(pattern=_ACM_ARN)]], Field(alias="certificate-arns")]
 
 
 class DnsConfig(Model):
-    """A public hosted zone with health-checked failover or latency records per model endpoint."""
+    """The public hosted zone model endpoints are named in, its routing, and the serving certificates.
+
+    Every serving region needs an ACM certificate (in that region) for ``*.<zone>`` and ``*.<region>.<zone>``:
+    models answer on ``<model>-<team>.<zone>`` (routed) and ``<model>-<team>.<region>.<zone>``.
+    """
 
     zone: Annotated[str, Field(pattern=_HOSTNAME_RE)]
     routing: Literal["failover", "latency"] = "failover"
-    failure_threshold: Annotated[int, Field(alias="failure-threshold", strict=True, ge=1, le=10)] = 3
-    request_interval: Annotated[Literal[10, 30], Field(alias="request-interval")] = 30
-    endpoints: Annotated[list[DnsEndpoint], Field(min_length=1)]
+    certificate_arns: CertificateArns = {}
 
-    @field_validator("endpoints")
-    @classmethod
-    def _distinct(cls, value: list[DnsEndpoint]) -> list[DnsEndpoint]:
-        names = [endpoint.name for endpoint in value]
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                raise _KeyedValueError((index, "name"), f"endpoint {name!r} is listed twice")
-        return value
+
+def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple[tuple[str, ...], str] | None:
+    """The first certificate keyed by a region it is not in, or keyed by a region not allowed here."""
+    for region, arn in arns.items():
+        if region not in regions:
+            return (region,), f"not a region of this stack; allowed: {', '.join(regions)}"
+        if arn.split(":")[3] != region:
+            return (region,), (
+                f"{arn!r} is in another region; allowed: a certificate in {region} "
+                "(a load balancer can only use certificates of its own region)"
+            )
+    return None
 
 
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     names = [region.name for region in cfg.regions]
-    allowed = ", ".join(names)
-    if cfg.observability is not None:
-        for region in cfg.observability.load_balancers:
-            if region not in names:
-                raise _KeyedValueError(
-                    ("observability", "load-balancers", region), f"not a region of this stack; allowed: {allowed}"
-                )
     if cfg.dns is not None:
         if cfg.dns.routing == "failover" and len(names) != 2:
             raise _KeyedValueError(
@@ -513,12 +530,16 @@ def check_sections(cfg: PlatformConfig) -> None:
                 f"'failover' needs exactly two regions (a primary and a secondary), this stack has {len(names)}; "
                 "allowed: latency, or two regions",
             )
-        for index, endpoint in enumerate(cfg.dns.endpoints):
-            for region in endpoint.regional_hosts:
-                if region not in names:
+        problem = certificate_region_errors(cfg.dns.certificate_arns, names)
+        if problem is not None:
+            raise _KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
+        if cfg.cluster is not None and cfg.cluster.mode == "eks":
+            for region in names:
+                if region not in cfg.dns.certificate_arns:
                     raise _KeyedValueError(
-                        ("dns", "endpoints", index, "regional-hosts", region),
-                        f"not a region of this stack; allowed: {allowed}",
+                        ("dns", "certificate-arns", region),
+                        f"missing; the serving load balancer of {region} listens on HTTPS only and needs an ACM "
+                        f"certificate there for *.{cfg.dns.zone} and *.{region}.{cfg.dns.zone}",
                     )
 
 
@@ -1065,6 +1086,17 @@ class TeamOwners(Model):
     role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")]
 
 
+class TeamIngress(Model):
+    """The team's own domain and certificates, for a platform that publishes no DNS zone (its `dns` section).
+
+    Models answer on ``<model>-<team>.<domain>`` and ``<model>-<team>.<region>.<domain>``; each region's
+    certificate covers both (``*.<domain>``, ``*.<region>.<domain>``). The team creates the DNS records.
+    """
+
+    domain: Annotated[str, Field(pattern=_HOSTNAME_RE)]
+    certificate_arns: Annotated[CertificateArns, Field(min_length=1)]
+
+
 class TeamConfig(Model):
     """The configuration of one model team's stack (`mlops:team`)."""
 
@@ -1079,6 +1111,7 @@ class TeamConfig(Model):
     ]
     quotas: Quotas
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
+    ingress: TeamIngress | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
 
     @field_validator("name", mode="before")
@@ -1112,6 +1145,16 @@ class TeamConfig(Model):
                     raise _KeyedValueError(
                         ("models", m_index, "autoscaling", "min-replicas"), "0 (scale to zero) is not allowed in prod"
                     )
+        if self.ingress is not None:
+            problem = certificate_region_errors(self.ingress.certificate_arns, list(self.regions))
+            if problem is not None:
+                raise _KeyedValueError(("ingress", "certificate-arns", *problem[0]), problem[1])
+            for region in self.regions:
+                if region not in self.ingress.certificate_arns:
+                    raise _KeyedValueError(
+                        ("ingress", "certificate-arns", region),
+                        f"missing; the team serves in {region} and needs a certificate there",
+                    )
         demand = gpu_demand(self.models)
         if demand > self.quotas.gpus:
             raise _KeyedValueError(
@@ -1134,6 +1177,51 @@ class TeamConfig(Model):
 def gpu_demand(models: list[ModelSpec]) -> int:
     """GPUs the models can hold at once: every version of every model at max replicas."""
     return sum(model.resources.gpus * model.autoscaling.max_replicas * len(model.versions) for model in models)
+
+
+@dataclass(frozen=True)
+class PlatformServing:
+    """What a team stack needs from its platform to serve: the DNS zone and certificates, if any, and the
+    regions with a managed Prometheus workspace (from the platform's config offline, its outputs live)."""
+
+    stack: str
+    zone: str | None
+    certificate_arns: dict[str, str]
+    prometheus_regions: tuple[str, ...]
+
+
+def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
+    """A team's models need a host name and certificate in every region, and a managed Prometheus wherever
+    they scale on requests per second; a gap is a config error of the team stack, not a failed listener."""
+    if team.ingress is None:
+        missing = [region for region in team.regions if platform.zone is None or region not in platform.certificate_arns]
+        if missing:
+            raise ConfigError(
+                file, f"{TEAM_KEY}.ingress",
+                f"missing; platform stack {platform.stack!r} publishes no DNS zone and certificate for "
+                f"{', '.join(missing)} (its dns section); allowed: ingress.domain and ingress.certificate-arns "
+                f"for {', '.join(team.regions)}",
+            )
+    for index, model in enumerate(team.models):
+        if model.autoscaling.rps_target is None:
+            continue
+        for region in team.regions:
+            if region not in platform.prometheus_regions:
+                raise ConfigError(
+                    file, f"{TEAM_KEY}.models[{index}].autoscaling.rps-target",
+                    f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
+                    "observability section); allowed there: cpu-target or keda",
+                )
+
+
+def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
+    """PlatformServing from a platform stack's config (the offline view of its outputs)."""
+    return PlatformServing(
+        stack=stack,
+        zone=cfg.dns.zone if cfg.dns is not None else None,
+        certificate_arns=dict(cfg.dns.certificate_arns) if cfg.dns is not None else {},
+        prometheus_regions=tuple(r.name for r in cfg.regions) if cfg.observability is not None else (),
+    )
 
 
 def parse_team(raw: Any, file: str | Path | None) -> TeamConfig:

@@ -1,9 +1,16 @@
-"""Public DNS for model endpoints: one hosted zone, health checks per region, failover or latency records.
+"""Public DNS for model endpoints: the platform's hosted zone, and the routed, health-checked record of each
+model that a team stack creates from the load balancer the controller made.
 
-Every model endpoint is served in every region under a regional hostname (default
-``<endpoint>.<region>.<zone>``, the record the serving layer publishes for its load balancer). Route 53 probes
-each regional hostname over HTTPS and answers ``<endpoint>.<zone>`` with a healthy region: the primary one
-while it is healthy (failover routing), or the closest healthy one (latency routing).
+Design. Every region's serving ALB is internal, and Route 53's health checkers probe from the internet, so an
+HTTPS health check of it can never pass. Health is read from CloudWatch instead: for each version of a model
+in a region, an alarm on the ``HealthyHostCount`` of the version's target group on the serving ALB, a
+CLOUDWATCH_METRIC health check on that alarm, and a CALCULATED health check that is healthy while at least one
+version has a healthy target. The model's name ``<model>-<team>.<zone>`` is then an alias record per region
+to that region's ALB with that health check, routed by failover (the team's first region is primary) or by
+latency. The alarm's dimensions name the ALB and the target group, whose ids exist only once the controller
+has made them: the platform reads the ALB after its serving-entry Ingress is ready (components.ingress), and
+the team stack reads each target group by the tags the controller puts on it after the model's Ingress is
+ready, both within the same deployment (Pulumi waits for an Ingress until its status has the ALB's address).
 """
 
 from __future__ import annotations
@@ -13,49 +20,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.config import DnsConfig, DnsEndpoint
-
-
-@dataclass(frozen=True)
-class EndpointRecord:
-    """One record of the routing plan: which region answers for which name, and how it is routed."""
-
-    endpoint: str
-    region: str
-    fqdn: str
-    target: str
-    health_check_path: str
-    set_identifier: str
-    failover: str | None = None  # PRIMARY / SECONDARY
-    latency_region: str | None = None
-
-
-def regional_host(endpoint: DnsEndpoint, region: str, zone: str) -> str:
-    return endpoint.regional_hosts.get(region) or f"{endpoint.name}.{region}.{zone}"
-
-
-def routing_plan(dns: DnsConfig, regions: Sequence[str]) -> list[EndpointRecord]:
-    """The records of every endpoint in every region (pure; the config already checked the region count)."""
-    if dns.routing == "failover" and len(regions) != 2:
-        raise ValueError(f"failover routing needs exactly two regions, got {list(regions)}")
-    plan: list[EndpointRecord] = []
-    for endpoint in dns.endpoints:
-        for index, region in enumerate(regions):
-            plan.append(
-                EndpointRecord(
-                    endpoint=endpoint.name,
-                    region=region,
-                    fqdn=f"{endpoint.name}.{dns.zone}",
-                    target=regional_host(endpoint, region, dns.zone),
-                    health_check_path=endpoint.health_check_path,
-                    set_identifier=f"{endpoint.name}-{region}",
-                    failover=("PRIMARY" if index == 0 else "SECONDARY") if dns.routing == "failover" else None,
-                    latency_region=region if dns.routing == "latency" else None,
-                )
-            )
-    return plan
+from components.config import DnsConfig
 
 
 @dataclass(frozen=True)
@@ -68,10 +36,10 @@ class ServingDnsArgs:
 
 
 class ServingDns(pulumi.ComponentResource):
-    """A public hosted zone, an HTTPS health check per endpoint and region, and routed CNAME records.
+    """The public hosted zone of the model endpoints (Route 53 is global; pass any AWS provider in ``opts``).
 
-    Route 53 is global; pass any AWS provider (the primary region's) in ``opts``. Attributes: ``zone``,
-    ``health_checks`` and ``records`` keyed by ``(endpoint, region)``, ``plan`` (the EndpointRecords).
+    The zone's records are created by the platform (each region's ``*.<region>.<zone>``, components.ingress)
+    and by team stacks (each model's routed name, ``ModelEndpointDns``).
     """
 
     def __init__(self, name: str, args: ServingDnsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -87,53 +55,154 @@ class ServingDns(pulumi.ComponentResource):
             ),
             opts=child_opts(self, protect=args.protect),
         )
-        self.plan = routing_plan(dns, args.regions)
-        self.health_checks: dict[tuple[str, str], aws.route53.HealthCheck] = {}
-        self.records: dict[tuple[str, str], aws.route53.Record] = {}
-        for record in self.plan:
-            key = (record.endpoint, record.region)
-            check = aws.route53.HealthCheck(
-                f"{name}-{record.set_identifier}-health",
-                aws.route53.HealthCheckArgs(
-                    type="HTTPS",
-                    fqdn=record.target,
-                    port=443,
-                    resource_path=record.health_check_path,
-                    enable_sni=True,
-                    request_interval=dns.request_interval,
-                    failure_threshold=dns.failure_threshold,
-                    measure_latency=True,
-                    tags={**tags, "Name": record.set_identifier},
-                ),
-                opts=child_opts(self),
-            )
-            self.health_checks[key] = check
-            self.records[key] = aws.route53.Record(
-                f"{name}-{record.set_identifier}",
-                aws.route53.RecordArgs(
-                    zone_id=self.zone.zone_id,
-                    name=record.fqdn,
-                    type="CNAME",
-                    ttl=60,
-                    records=[record.target],
-                    set_identifier=record.set_identifier,
-                    health_check_id=check.id,
-                    failover_routing_policies=(
-                        [aws.route53.RecordFailoverRoutingPolicyArgs(type=record.failover)] if record.failover else None
-                    ),
-                    latency_routing_policies=(
-                        [aws.route53.RecordLatencyRoutingPolicyArgs(region=record.latency_region)]
-                        if record.latency_region
-                        else None
-                    ),
-                ),
-                opts=child_opts(self),
-            )
-        self.endpoints = {endpoint.name: f"{endpoint.name}.{dns.zone}" for endpoint in dns.endpoints}
-        self.register_outputs(
-            {"zoneId": self.zone.zone_id, "nameServers": self.zone.name_servers, "endpoints": self.endpoints}
-        )
+        self.dns = dns
+        self.register_outputs({"zoneId": self.zone.zone_id, "nameServers": self.zone.name_servers})
 
     def contract_values(self) -> dict[str, object]:
         """The values of ``DnsOutputs`` (components/outputs.py)."""
-        return {"hosted_zone_id": self.zone.zone_id, "name_servers": self.zone.name_servers, "endpoints": self.endpoints}
+        return {
+            "hosted_zone_id": self.zone.zone_id,
+            "name_servers": self.zone.name_servers,
+            "zone_name": self.dns.zone,
+            "routing": self.dns.routing,
+            "certificate_arns": dict(self.dns.certificate_arns),
+        }
+
+
+@dataclass(frozen=True)
+class RecordRouting:
+    """How one region's record of a name is routed: alone, as failover primary/secondary, or by latency."""
+
+    set_identifier: str | None = None
+    failover: str | None = None  # PRIMARY / SECONDARY
+    latency_region: str | None = None
+
+
+def record_routing(routing: str, regions: Sequence[str], region: str) -> RecordRouting:
+    """The record of ``region`` among the regions a name is served in (pure). One region: a plain record."""
+    if len(regions) == 1:
+        return RecordRouting()
+    if routing == "failover":
+        if len(regions) != 2:
+            raise ValueError(f"failover routing needs exactly two regions, got {list(regions)}")
+        return RecordRouting(set_identifier=region, failover="PRIMARY" if region == regions[0] else "SECONDARY")
+    return RecordRouting(set_identifier=region, latency_region=region)
+
+
+# Route 53 health checks on CloudWatch alarms take standard-resolution metrics and the statistics Average,
+# Minimum, Maximum, Sum or SampleCount only (Route 53 API Reference, AlarmIdentifier).
+HEALTH_STATISTIC = "Minimum"
+HEALTH_PERIOD_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ServingLoadBalancer:
+    """A region's serving ALB as the platform read it (contract: regions.<region>.serving)."""
+
+    dns_name: pulumi.Input[str]
+    zone_id: pulumi.Input[str]
+    arn_suffix: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ModelEndpointDnsArgs:
+    host: pulumi.Input[str]  # the routed name, <model>-<team>.<zone>
+    region: str
+    zone_id: pulumi.Input[str]
+    routing: pulumi.Input[RecordRouting]
+    load_balancer: ServingLoadBalancer
+    # Per version: the controller's tags of its target group (components.ingress.target_group_tags).
+    target_groups: Mapping[str, pulumi.Input[Mapping[str, str]]]
+    # The model's Ingress: the target groups exist once it is ready.
+    ingress: k8s.networking.v1.Ingress
+    tags: Mapping[str, str]
+
+
+class ModelEndpointDns(pulumi.ComponentResource):
+    """One region's share of a model's routed name: health alarms and checks, and the alias record.
+
+    Pass the region's AWS provider in ``opts`` (alarms and the target-group lookup are regional; Route 53 is
+    global). Attributes: ``alarms`` and ``version_checks`` by version, ``health_check`` (calculated),
+    ``record``.
+    """
+
+    def __init__(self, name: str, args: ModelEndpointDnsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:dns:ModelEndpointDns", name, None, opts)
+        tags = dict(args.tags)
+        host = pulumi.Output.from_input(args.host)
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self.version_checks: dict[str, aws.route53.HealthCheck] = {}
+        for version, group_tags in args.target_groups.items():
+            group = aws.lb.get_target_group_output(
+                # Looked up once the Ingress is ready: the controller has made the target group by then.
+                tags=pulumi.Output.all(args.ingress.status, group_tags).apply(lambda values: dict(values[1])),
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-{version}-healthy",
+                aws.cloudwatch.MetricAlarmArgs(
+                    name=host.apply(lambda h, v=version: f"{h}-{args.region}-{v}-healthy-hosts"),
+                    alarm_description=host.apply(lambda h, v=version: f"{h} {v} in {args.region}: no healthy target"),
+                    namespace="AWS/ApplicationELB",
+                    metric_name="HealthyHostCount",
+                    dimensions={"TargetGroup": group.arn_suffix, "LoadBalancer": args.load_balancer.arn_suffix},
+                    statistic=HEALTH_STATISTIC,
+                    period=HEALTH_PERIOD_SECONDS,
+                    evaluation_periods=2,
+                    datapoints_to_alarm=2,
+                    comparison_operator="LessThanThreshold",
+                    threshold=1,
+                    # No data means no target reported healthy (e.g. scaled to zero): not a serving region.
+                    treat_missing_data="breaching",
+                    tags={**tags, "Name": f"{name}-{version}"},
+                ),
+                opts=child_opts(self),
+            )
+            self.alarms[version] = alarm
+            self.version_checks[version] = aws.route53.HealthCheck(
+                f"{name}-{version}-health",
+                aws.route53.HealthCheckArgs(
+                    type="CLOUDWATCH_METRIC",
+                    cloudwatch_alarm_name=alarm.name,
+                    cloudwatch_alarm_region=args.region,
+                    insufficient_data_health_status="LastKnownStatus",
+                    tags={**tags, "Name": f"{name}-{version}"},
+                ),
+                opts=child_opts(self),
+            )
+        self.health_check = aws.route53.HealthCheck(
+            f"{name}-health",
+            aws.route53.HealthCheckArgs(
+                type="CALCULATED",
+                child_healthchecks=[check.id for check in self.version_checks.values()],
+                child_health_threshold=1,  # healthy while any version serves
+                tags={**tags, "Name": name},
+            ),
+            opts=child_opts(self),
+        )
+        routing = pulumi.Output.from_input(args.routing)
+        self.record = aws.route53.Record(
+            f"{name}-record",
+            aws.route53.RecordArgs(
+                zone_id=args.zone_id,
+                name=host,
+                type="A",
+                aliases=[aws.route53.RecordAliasArgs(
+                    name=args.load_balancer.dns_name, zone_id=args.load_balancer.zone_id, evaluate_target_health=True,
+                )],
+                set_identifier=routing.apply(lambda r: r.set_identifier),
+                health_check_id=pulumi.Output.all(routing, self.health_check.id).apply(
+                    lambda values: values[1] if values[0].set_identifier else None
+                ),
+                failover_routing_policies=routing.apply(
+                    lambda r: [aws.route53.RecordFailoverRoutingPolicyArgs(type=r.failover)] if r.failover else None
+                ),
+                latency_routing_policies=routing.apply(
+                    lambda r: [aws.route53.RecordLatencyRoutingPolicyArgs(region=r.latency_region)]
+                    if r.latency_region
+                    else None
+                ),
+            ),
+            opts=child_opts(self),
+        )
+        self.register_outputs({"host": host, "healthCheckId": self.health_check.id})

@@ -24,6 +24,8 @@ TIERS = ("public", "private", "isolated")
 INTERFACE_ENDPOINTS = (
     "ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing", "autoscaling",
     "ssm", "ssmmessages", "ec2messages", "sqs", "secretsmanager", "eks", "eks-auth",
+    # Managed Prometheus's query API, which KEDA calls for requests-per-second autoscaling.
+    "aps-workspaces",
 )
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 def flow_log_trust(account_id: str) -> dict[str, Any]:

@@ -59,7 +59,8 @@ class AlarmSpec:
 class RegionSignals:
     """What one region exposes to monitoring; every field but ``region``/``provider``/``logs_key_arn`` optional.
 
-    ``load_balancer`` is the CloudWatch dimension of the serving ALB (``app/<name>/<id>``).
+    ``load_balancer`` is the CloudWatch dimension of the serving ALB (``app/mlops-<env>-serving/<id>``), read
+    back by the platform once the controller has made it (components/ingress.py ServingEntry).
     """
 
     region: str
@@ -68,12 +69,14 @@ class RegionSignals:
     cluster_name: pulumi.Input[str] | None = None
     interruption_queue_name: pulumi.Input[str] | None = None
     db_instance_identifier: pulumi.Input[str] | None = None
-    load_balancer: str | None = None
+    load_balancer: pulumi.Input[str] | None = None
     # A managed Prometheus collector scrapes the cluster when its subnets (two or more AZs) and security
     # group are given; with a Kubernetes provider its in-cluster read access is created too.
     scraper_subnet_ids: Sequence[pulumi.Input[str]] = ()
     scraper_security_group_ids: Sequence[pulumi.Input[str]] = ()
     kubernetes_provider: pulumi.ProviderResource | None = None
+    # The KEDA operator's role on the region's cluster; it is allowed to query this region's workspace.
+    keda_role_name: pulumi.Input[str] | None = None
 
 
 def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[AlarmSpec]:
@@ -198,6 +201,26 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
     return specs
 
 
+def prometheus_query_url(region: str, workspace_id: str, partition: str = "aws") -> str:
+    """The workspace's Prometheus-compatible query root, without a trailing slash: KEDA's prometheus scaler
+    appends `/api/v1/query` to `serverAddress` (kedacore/keda v2.17.1 pkg/scalers/prometheus_scaler.go; the
+    upstream AMP test uses this form)."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://aps-workspaces.{region}.{suffix}/workspaces/{workspace_id}"
+
+
+def keda_query_policy(workspace_arn: str) -> dict[str, Any]:
+    """KEDA's prometheus scaler only runs instant queries (`/api/v1/query`), which AMP authorises as
+    aps:QueryMetrics, on this one workspace."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "QueryThisRegionsWorkspace", "Effect": "Allow", "Action": "aps:QueryMetrics",
+             "Resource": workspace_arn},
+        ],
+    }
+
+
 def scrape_configuration(interval_seconds: int = 30) -> str:
     """Prometheus scrape configuration of the managed collector: the API server and every pod or service
     annotated ``prometheus.io/scrape: "true"`` (model servers publish request and latency metrics this way)."""
@@ -215,6 +238,9 @@ def scrape_configuration(interval_seconds: int = 30) -> str:
                  "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
                 {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
                 {"source_labels": [f"__meta_kubernetes_{role}_name"], "target_label": role},
+                # Model pods carry app and version labels; the requests-per-second queries select on them.
+                {"source_labels": [f"__meta_kubernetes_{role}_label_app"], "target_label": "app"},
+                {"source_labels": [f"__meta_kubernetes_{role}_label_version"], "target_label": "version"},
             ],
         }
 
@@ -767,6 +793,20 @@ class RegionalMonitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+        self.query_url = self.prometheus.id.apply(
+            lambda workspace_id: prometheus_query_url(signals.region, workspace_id, args.partition)
+        )
+        self.keda_query_policy: aws.iam.RolePolicy | None = None
+        if signals.keda_role_name is not None:
+            self.keda_query_policy = aws.iam.RolePolicy(
+                f"{name}-keda-query",
+                aws.iam.RolePolicyArgs(
+                    role=signals.keda_role_name,
+                    policy=self.prometheus.arn.apply(lambda arn: json.dumps(keda_query_policy(arn))),
+                ),
+                opts=child_opts(self),
+            )
+
         self.scraper: aws.amp.Scraper | None = None
         if signals.cluster_name is not None and signals.scraper_subnet_ids and not customer_key:
             self._scraper(name, args, prefix, tags)
@@ -1044,6 +1084,7 @@ class PlatformObservability(pulumi.ComponentResource):
             "prometheus_endpoints": {
                 region: monitoring.prometheus.prometheus_endpoint for region, monitoring in self.regional.items()
             },
+            "prometheus_query_urls": {region: monitoring.query_url for region, monitoring in self.regional.items()},
             "grafana_url": pulumi.Output.concat("https://", self.grafana.endpoint) if self.grafana is not None else None,
             "dashboard_name": self.dashboard.dashboard_name,
             "alarm_names": {

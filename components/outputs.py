@@ -35,6 +35,14 @@ class ClusterOutputs(Contract):
     cluster_security_group_id: Annotated[str | None, Field(alias="clusterSecurityGroupId")] = None
 
 
+class ServingOutputs(Contract):
+    """A region's serving ALB (group `mlops-serving`), read back once the platform's serving entry is ready."""
+
+    load_balancer_dns_name: Annotated[str, Field(alias="loadBalancerDnsName")]
+    load_balancer_zone_id: Annotated[str, Field(alias="loadBalancerZoneId")]
+    load_balancer_arn_suffix: Annotated[str, Field(alias="loadBalancerArnSuffix")]
+
+
 class RegionOutputs(Contract):
     vpc_id: Annotated[str, Field(alias="vpcId")]
     vpc_cidr: Annotated[str, Field(alias="vpcCidr")]
@@ -43,6 +51,7 @@ class RegionOutputs(Contract):
     key_arns: Annotated[dict[str, str], Field(alias="keyArns")]
     transit_gateway_id: Annotated[str | None, Field(alias="transitGatewayId")] = None
     cluster: ClusterOutputs | None = None
+    serving: ServingOutputs | None = None  # with a cluster and the platform's dns section
 
 
 class RegistryOutputs(Contract):
@@ -68,15 +77,21 @@ class ObservabilityOutputs(Contract):
     trail_arn: Annotated[str, Field(alias="trailArn")]
     amp_workspace_ids: Annotated[dict[str, str], Field(alias="ampWorkspaceIds")]  # per region
     prometheus_endpoints: Annotated[dict[str, str], Field(alias="prometheusEndpoints")]  # per region
+    # Per region: the workspace's query root for KEDA's prometheus scaler (SigV4, no trailing slash).
+    prometheus_query_urls: Annotated[dict[str, str], Field(alias="prometheusQueryUrls")]
     grafana_url: Annotated[str | None, Field(alias="grafanaUrl")] = None
     dashboard_name: Annotated[str, Field(alias="dashboardName")]
     alarm_names: Annotated[dict[str, list[str]], Field(alias="alarmNames")] = {}  # per region
 
 
 class DnsOutputs(Contract):
+    """The public zone model names live in, how they are routed, and each region's serving certificate."""
+
     hosted_zone_id: Annotated[str, Field(alias="hostedZoneId")]
     name_servers: Annotated[list[str], Field(alias="nameServers")]
-    endpoints: dict[str, str]  # endpoint name -> fully qualified name
+    zone_name: Annotated[str, Field(alias="zoneName")]
+    routing: str  # failover / latency
+    certificate_arns: Annotated[dict[str, str], Field(alias="certificateArns")]  # per region
 
 
 class PlatformOutputs(Contract):

@@ -20,8 +20,13 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import RegistryConfig
+from components.ingress import (
+    ingress_hostname,
+    internal_alb_annotations,
+    mlflow_host,
+    mlflow_load_balancer_name,
+)
 from components.workload import (
-    INGRESS_TLS_POLICY,
     POD_IDENTITY_AGENT,
     ContainerSpec,
     hardened_container,
@@ -31,23 +36,6 @@ from components.workload import (
 MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
 DB_USER = "mlflow_admin"
-# The MLflow image has no command that reads a secret: this bootstrap (mounted from a ConfigMap) reads the
-# RDS-managed password with the pod's own Pod Identity credentials, hands it to libpq as PGPASSWORD (so it is
-# neither in Pulumi state nor in a Kubernetes Secret nor on the command line) and execs `mlflow server`.
-MLFLOW_BOOTSTRAP = '''\
-"""Read the RDS-managed database password, then run the MLflow server."""
-import json
-import os
-
-import boto3
-
-secret = boto3.client("secretsmanager", region_name=os.environ["AWS_REGION"]).get_secret_value(
-    SecretId=os.environ["DB_SECRET_ARN"]
-)
-os.environ["PGPASSWORD"] = json.loads(secret["SecretString"])["password"]
-uri = f"postgresql://{os.environ['DB_USER']}@{os.environ['DB_HOST']}:5432/{os.environ['DB_NAME']}?sslmode=require"
-os.execvp("mlflow", ["mlflow", "server", "--host", "0.0.0.0", "--backend-store-uri", uri])
-'''
 IMAGE_LIFECYCLE = {
     "rules": [
         {"rulePriority": 1, "description": "Drop untagged layers after 14 days",
@@ -230,6 +218,8 @@ class ModelRegistryArgs:
     # The EKS cluster MLflow's Pod Identity association belongs to (None on bring-your-own clusters).
     pod_identity_cluster: pulumi.Input[str] | None = None
     s3_endpoint_id: pulumi.Input[str] | None = None  # set in internet-free stacks
+    # The platform's private hosted zone, where MLflow's name points at its load balancer.
+    private_zone_id: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -672,15 +662,12 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, provider=primary.provider, depends_on=[account]),
             )
-        bootstrap = k8s.core.v1.ConfigMap(
-            f"{name}-mlflow-bootstrap",
-            k8s.core.v1.ConfigMapInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-bootstrap", namespace=MLFLOW_NAMESPACE, labels=labels),
-                data={"bootstrap.py": MLFLOW_BOOTSTRAP},
-            ),
-            opts=in_ns,
-        )
         bucket_uri = self.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
+        host = mlflow_host(args.environment)
+        service_hosts = [f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"]
+        # The image's entry point (images/mlflow/bootstrap.py) reads the RDS-managed password with the pod's
+        # Pod Identity credentials into a libpq password file under /tmp and runs `mlflow server`: no password
+        # in Kubernetes, in Pulumi state or on a command line.
         container = hardened_container(ContainerSpec(
             name="mlflow",
             image=args.config.mlflow_image,
@@ -688,31 +675,22 @@ class ModelRegistry(pulumi.ComponentResource):
             health_path="/health",
             cpu=args.config.mlflow_cpu,
             memory=args.config.mlflow_memory,
-            # The server reads the RDS-managed credentials from Secrets Manager at start (no password in
-            # Kubernetes), then serves artifacts through itself so clients need no S3 access.
             env={
                 "DB_USER": DB_USER,
                 "DB_SECRET_ARN": secret_arn,
                 "DB_HOST": self.database.address,
                 "DB_NAME": "mlflow",
+                "AWS_REGION": primary.region,
+                # Artifacts are served through the server, so clients need no S3 access.
                 "MLFLOW_ARTIFACTS_DESTINATION": bucket_uri,
                 "MLFLOW_PORT": str(MLFLOW_PORT),
-                "AWS_REGION": primary.region,
+                # MLflow's server refuses Host headers it does not know (DNS-rebinding protection); /health
+                # is exempt, so probes need no entry.
+                "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join([host, *service_hosts]),
+                "MLFLOW_WORKERS": "2",
             },
         ))
-        container.command = ["python", "/etc/mlflow/bootstrap.py"]
-        container.volume_mounts = [
-            *container.volume_mounts,
-            k8s.core.v1.VolumeMountArgs(name="bootstrap", mount_path="/etc/mlflow", read_only=True),
-        ]
         pod = hardened_pod_spec([container], account.metadata.name, spread_labels={"app": "mlflow"})
-        pod.volumes = [
-            *pod.volumes,
-            k8s.core.v1.VolumeArgs(
-                name="bootstrap",
-                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="mlflow-bootstrap", default_mode=0o444),
-            ),
-        ]
         self.mlflow_deployment = k8s.apps.v1.Deployment(
             f"{name}-mlflow",
             k8s.apps.v1.DeploymentInitArgs(
@@ -726,7 +704,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child_opts(self, provider=provider, depends_on=[namespace, bootstrap]),
+            opts=child_opts(self, provider=provider, depends_on=[namespace]),
         )
         k8s.core.v1.Service(
             f"{name}-mlflow-svc",
@@ -747,18 +725,14 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=in_ns,
         )
         self._mlflow_network_policies(name, args, in_ns)
-        host = f"mlflow.{args.environment}.mlops.internal"
-        annotations = {
-            "alb.ingress.kubernetes.io/scheme": "internal",
-            "alb.ingress.kubernetes.io/target-type": "ip",
-            "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
-            "alb.ingress.kubernetes.io/ssl-policy": INGRESS_TLS_POLICY,
-            "alb.ingress.kubernetes.io/healthcheck-path": "/health",
-            "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
-        }
-        if args.config.certificate_arn:
-            annotations["alb.ingress.kubernetes.io/certificate-arn"] = args.config.certificate_arn
-        k8s.networking.v1.Ingress(
+        # Its own internal ALB with a fixed name; the certificate is required by the config (an HTTPS listener
+        # without one never becomes ready).
+        annotations = internal_alb_annotations(
+            certificate_arn=args.config.certificate_arn,
+            health_path="/health",
+            load_balancer_name=mlflow_load_balancer_name(args.environment),
+        )
+        self.mlflow_ingress = k8s.networking.v1.Ingress(
             f"{name}-mlflow-ingress",
             k8s.networking.v1.IngressInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels,
@@ -777,6 +751,21 @@ class ModelRegistry(pulumi.ComponentResource):
             ),
             opts=in_ns,
         )
+        self.mlflow_record = None
+        if args.private_zone_id is not None:
+            # Pulumi waits for an Ingress until the controller has written the ALB's address into its status
+            # (pulumi-kubernetes' Ingress await logic), so the record is created from the real DNS name.
+            self.mlflow_record = aws.route53.Record(
+                f"{name}-mlflow-record",
+                aws.route53.RecordArgs(
+                    zone_id=args.private_zone_id,
+                    name=host,
+                    type="CNAME",
+                    ttl=60,
+                    records=[self.mlflow_ingress.status.apply(ingress_hostname)],
+                ),
+                opts=child_opts(self, provider=primary.provider),
+            )
         self.mlflow_url = f"https://{host}"
 
     def _mlflow_network_policies(self, name, args, opts) -> None:

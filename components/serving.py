@@ -10,14 +10,17 @@ requests-per-second (Prometheus) or any other KEDA trigger, which can also scale
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.cluster import KEDA_AWS_AUTHENTICATION
 from components.config import ModelSpec
-from components.workload import INGRESS_TLS_POLICY, ContainerSpec, hardened_container, hardened_pod_spec
+from components.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
+from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
 
@@ -28,7 +31,9 @@ def weighted_forward_action(model: ModelSpec) -> dict:
         "type": "forward",
         "forwardConfig": {
             "targetGroups": [
-                {"serviceName": version_service(model, version.name), "servicePort": str(model.port), "weight": version.weight}
+                # An integer port: the controller looks a string servicePort up by port *name*
+                # (aws-load-balancer-controller v2.13.2 pkg/k8s/service_utils.go LookupServicePort).
+                {"serviceName": version_service(model, version.name), "servicePort": model.port, "weight": version.weight}
                 for version in model.versions
             ],
             "targetGroupStickinessConfig": {"enabled": False},
@@ -40,8 +45,31 @@ def version_service(model: ModelSpec, version: str) -> str:
     return f"{model.name}-{version}"
 
 
+def scrape_annotations(model: ModelSpec) -> dict[str, str]:
+    """What the managed collector's pod job keeps (components/observability.py scrape_configuration): the
+    model server publishes `http_requests_total` on /metrics of its port."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(model.port), "prometheus.io/path": "/metrics"}
+
+
+def rps_trigger(namespace: str, model: str, version: str, threshold: int, server: str, region: str) -> dict:
+    """A KEDA prometheus trigger on the region's managed Prometheus workspace, signed with SigV4 by KEDA's
+    `aws` pod identity (the ClusterTriggerAuthentication the serving cluster creates)."""
+    return {
+        "type": "prometheus",
+        "metadata": {
+            "serverAddress": server,
+            "query": rps_query(namespace, model, version),
+            "threshold": str(threshold),
+            "awsRegion": region,
+            # No series yet (no traffic since start) counts as zero requests, not as a scaler error.
+            "ignoreNullValues": "true",
+        },
+        "authenticationRef": {"name": KEDA_AWS_AUTHENTICATION, "kind": "ClusterTriggerAuthentication"},
+    }
+
+
 def rps_query(namespace: str, model: str, version: str) -> str:
-    """Requests per second of one version, as the Prometheus the platform scrapes into sees them."""
+    """Requests per second of one version, as the managed Prometheus sees them (labels set by the collector)."""
     return (
         f'sum(rate(http_requests_total{{namespace="{namespace}",app="{model}",version="{version}"}}[2m]))'
     )
@@ -54,9 +82,16 @@ class ModelDeploymentArgs:
     namespace_name: str
     team: str
     service_account: pulumi.Input[str]
+    environment: str  # names the serving ALB (mlops-<env>-serving)
     labels: dict[str, str] = field(default_factory=dict)
-    certificate_arn: str | None = None
-    prometheus_url: str | None = None
+    # Where the model answers (components.ingress.model_host and regional_model_host) and the region's
+    # certificate covering those names; the serving ALB's name follows the environment.
+    hosts: Sequence[pulumi.Input[str]] = ()
+    certificate_arn: pulumi.Input[str] | None = None
+    # The region's managed Prometheus query root and region (contract: observability.prometheusQueryUrls);
+    # required by requests-per-second autoscaling.
+    prometheus_url: pulumi.Input[str] | None = None
+    region: str | None = None
 
 
 class ModelDeployment(pulumi.ComponentResource):
@@ -103,7 +138,10 @@ class ModelDeployment(pulumi.ComponentResource):
                             rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
                         ),
                         template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                            metadata=k8s.meta.v1.ObjectMetaArgs(
+                                labels=labels,
+                                annotations=scrape_annotations(model) if model.autoscaling.rps_target else None,
+                            ),
                             spec=hardened_pod_spec(
                                 [container],
                                 args.service_account,
@@ -146,17 +184,24 @@ class ModelDeployment(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         action = "weighted"
+        if not args.certificate_arn or not args.hosts:
+            raise ValueError(f"model {model.name}: an HTTPS-only ingress needs host names and a certificate")
+        # The serving group's load balancer settings (components/ingress.py), this model's health check and
+        # its weighted split between versions.
         annotations = {
-            "alb.ingress.kubernetes.io/scheme": "internal",
-            "alb.ingress.kubernetes.io/target-type": "ip",
-            "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
-            "alb.ingress.kubernetes.io/ssl-policy": INGRESS_TLS_POLICY,
-            "alb.ingress.kubernetes.io/healthcheck-path": model.health_path,
-            "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+            **internal_alb_annotations(
+                certificate_arn=args.certificate_arn, health_path=model.health_path,
+                load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
+            ),
             f"alb.ingress.kubernetes.io/actions.{action}": json.dumps(weighted_forward_action(model), sort_keys=True),
         }
-        if args.certificate_arn:
-            annotations["alb.ingress.kubernetes.io/certificate-arn"] = args.certificate_arn
+        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
+            path="/",
+            path_type="Prefix",
+            backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
+                name=action, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
+            )),
+        )])
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-route",
             k8s.networking.v1.IngressInitArgs(
@@ -165,23 +210,7 @@ class ModelDeployment(pulumi.ComponentResource):
                 ),
                 spec=k8s.networking.v1.IngressSpecArgs(
                     ingress_class_name="alb",
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/",
-                                        path_type="Prefix",
-                                        backend=k8s.networking.v1.IngressBackendArgs(
-                                            service=k8s.networking.v1.IngressServiceBackendArgs(
-                                                name=action, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation")
-                                            )
-                                        ),
-                                    )
-                                ]
-                            )
-                        )
-                    ],
+                    rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=route) for host in args.hosts],
                 ),
             ),
             opts=child_opts(self, depends_on=list(self.services.values())),
@@ -236,14 +265,10 @@ class ModelDeployment(pulumi.ComponentResource):
                 opts=child_opts(self, depends_on=[deployment]),
             )
         if scaling.rps_target is not None:
-            trigger = {
-                "type": "prometheus",
-                "metadata": {
-                    "serverAddress": args.prometheus_url or "http://prometheus.monitoring.svc:9090",
-                    "query": rps_query(args.namespace_name, args.model.name, version),
-                    "threshold": str(scaling.rps_target),
-                },
-            }
+            if args.prometheus_url is None or args.region is None:
+                raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
+            trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
+                                  args.prometheus_url, args.region)
         else:
             assert scaling.keda is not None
             trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}

@@ -17,12 +17,73 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster import kubeconfig_document
-from components.config import TeamConfig, team_tags
+from components.config import PlatformServing, TeamConfig, check_team_on_platform, team_tags
+from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
+from components.ingress import model_host, regional_model_host, target_group_tags
 from components.outputs import ContractError, PlatformOutputs
-from components.serving import ModelDeployment, ModelDeploymentArgs
+from components.serving import ModelDeployment, ModelDeploymentArgs, version_service
 from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
 PROJECT = "mlops-platform"
+
+
+def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags) -> None:
+    """One model in one region: its deployments and ingress and, on the platform's zone, its routed name."""
+    region = target.region
+    if team.ingress is not None:
+        domain: pulumi.Input[str] = team.ingress.domain
+        certificate: pulumi.Input[str] = team.ingress.certificate_arns[region]
+    else:
+        domain = platform.apply(lambda p: p.dns.zone_name)
+        certificate = platform.apply(lambda p: p.dns.certificate_arns[region])
+    host = pulumi.Output.concat(model_host(model.name, team.name, ""), domain)
+    deployment = ModelDeployment(
+        f"{team.name}-{model.name}-{region}",
+        ModelDeploymentArgs(
+            model=model,
+            namespace=space.namespaces[region].metadata.name,
+            namespace_name=team.namespace,
+            team=team.name,
+            service_account=space.service_accounts[region].metadata.name,
+            environment=team.environment,
+            labels={"team": team.name, "environment": team.environment},
+            hosts=[host, pulumi.Output.concat(regional_model_host(model.name, team.name, region, ""), domain)],
+            certificate_arn=certificate,
+            prometheus_url=platform.apply(
+                lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
+            ) if model.autoscaling.rps_target is not None else None,
+            region=region,
+        ),
+        opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
+    )
+    if team.ingress is not None:
+        return  # the team's own domain: its DNS is the team's
+    serving = platform.apply(lambda p: p.regions[region].serving)
+    ModelEndpointDns(
+        f"{team.name}-{model.name}-{region}-dns",
+        ModelEndpointDnsArgs(
+            host=host,
+            region=region,
+            zone_id=platform.apply(lambda p: p.dns.hosted_zone_id),
+            routing=platform.apply(lambda p: record_routing(p.dns.routing, team.regions, region)),
+            load_balancer=ServingLoadBalancer(
+                dns_name=serving.apply(lambda s: s.load_balancer_dns_name),
+                zone_id=serving.apply(lambda s: s.load_balancer_zone_id),
+                arn_suffix=serving.apply(lambda s: s.load_balancer_arn_suffix),
+            ),
+            target_groups={
+                version.name: pulumi.Output.from_input(target.cluster_name).apply(
+                    lambda cluster, v=version.name: target_group_tags(
+                        cluster, team.namespace, model.name, version_service(model, v), model.port
+                    )
+                )
+                for version in model.versions
+            },
+            ingress=deployment.ingress,
+            tags={**tags, "model": model.name},
+        ),
+        opts=pulumi.ResourceOptions(provider=aws_region),
+    )
 
 
 def platform_reference_name(platform_stack: str) -> str:
@@ -30,8 +91,11 @@ def platform_reference_name(platform_stack: str) -> str:
     return platform_stack if "/" in platform_stack else f"organization/{PROJECT}/{platform_stack}"
 
 
-def validate_platform_outputs(outputs: dict[str, Any], platform_stack: str, team: TeamConfig) -> PlatformOutputs:
-    """The platform's outputs as the contract model; a missing or renamed output names itself."""
+def validate_platform_outputs(
+    outputs: dict[str, Any], platform_stack: str, team: TeamConfig, file: str | None = None
+) -> PlatformOutputs:
+    """The platform's outputs as the contract model; a missing or renamed output names itself, and what the
+    team's models need from it (host names, certificates, managed Prometheus) is a config error if absent."""
     from pydantic import ValidationError
 
     try:
@@ -57,12 +121,32 @@ def validate_platform_outputs(outputs: dict[str, Any], platform_stack: str, team
                 f"platform stack {platform_stack!r} has no serving cluster in {region}; "
                 f"regions with clusters: {', '.join(sorted(r for r, v in contract.regions.items() if v.cluster))}"
             )
+    check_team_on_platform(team, file, serving_of(contract, platform_stack))
+    if team.ingress is None:
+        for region in team.regions:
+            if contract.regions[region].serving is None:
+                raise ContractError(
+                    f"platform stack {platform_stack!r} has no serving load balancer in {region} "
+                    "(output regions.<region>.serving); re-deploy the platform stack"
+                )
     return contract
 
 
-def build(team: TeamConfig) -> None:
+def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServing:
+    """What the platform's outputs offer the team's models (the live view of components.config.platform_serving)."""
+    return PlatformServing(
+        stack=platform_stack,
+        zone=contract.dns.zone_name if contract.dns is not None else None,
+        certificate_arns=dict(contract.dns.certificate_arns) if contract.dns is not None else {},
+        prometheus_regions=tuple(contract.observability.prometheus_query_urls) if contract.observability else (),
+    )
+
+
+def build(team: TeamConfig, file: str | None = None) -> None:
     reference = pulumi.StackReference("platform", stack_name=platform_reference_name(team.platform_stack))
-    platform = reference.outputs.apply(lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team))
+    platform = reference.outputs.apply(
+        lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team, file)
+    )
     account_id = platform.apply(lambda p: p.account_id)
     partition = team.owners.role_arn.split(":")[1]  # the partition the team's principals live in
     tags = team_tags(team)
@@ -107,18 +191,7 @@ def build(team: TeamConfig) -> None:
     )
     for target in targets:
         for model in team.models:
-            ModelDeployment(
-                f"{team.name}-{model.name}-{target.region}",
-                ModelDeploymentArgs(
-                    model=model,
-                    namespace=space.namespaces[target.region].metadata.name,
-                    namespace_name=team.namespace,
-                    team=team.name,
-                    service_account=space.service_accounts[target.region].metadata.name,
-                    labels={"team": team.name, "environment": team.environment},
-                ),
-                opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
-            )
+            serve_model(team, model, target, platform, space, providers[target.region], tags)
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

@@ -402,10 +402,45 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state.setdefault("tagsAll", args.inputs.get("tags") or {})
         return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        # The program does no data-source lookups (configuration says what they would return); the one
-        # exception is the engine's own getResource, answered by the monitor itself.
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
+        # The program does no data-source lookups where configuration can say the answer. The exceptions are
+        # the load balancers and target groups the load balancer controller makes (their ids exist only once
+        # it has made them); the engine's own getResource is answered by the monitor itself.
+        lookup = LOOKUPS.get(args.token)
+        if lookup is None:
+            return {}, []
+        return lookup(dict(args.args), self.partition, self.account, self.region_of(args.provider)), []
+
+
+def _load_balancer_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
+    name = str(inputs.get("name"))
+    suffix = f"app/{name}/{digest('alb', region, name, length=16)}"
+    return {
+        "arn": f"arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}",
+        "arnSuffix": suffix,
+        "name": name,
+        "dnsName": f"internal-{name}-{int(digest('dns', region, name, length=8), 16) % 10**10}.{region}.elb.amazonaws.com",
+        "zoneId": f"Z{digest('elb-zone', region, length=13).upper()}",
+        "internal": True,
+        "loadBalancerType": "application",
+    }
+
+
+def _target_group_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
+    tags = dict(inputs.get("tags") or {})
+    seed = "/".join(f"{key}={tags[key]}" for key in sorted(tags))
+    suffix = f"targetgroup/k8s-{digest('tg-name', seed, length=20)}/{digest('tg', region, seed, length=16)}"
+    return {
+        "arn": f"arn:{partition}:elasticloadbalancing:{region}:{account}:{suffix}",
+        "arnSuffix": suffix,
+        "tags": tags,
+    }
+
+
+LOOKUPS: dict[str, Callable[[dict[str, Any], str, str, str], dict[str, Any]]] = {
+    "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer_lookup,
+    "aws:lb/getTargetGroup:getTargetGroup": _target_group_lookup,
+}
 
 
 def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
@@ -416,6 +451,11 @@ def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
     rid = f"{namespace}/{name}" if namespace else str(name)
     state = dict(ctx.inputs)
     state["metadata"] = {**metadata, "uid": _uuid(ctx.type + ctx.name)}
+    if ctx.type == "kubernetes:networking.k8s.io/v1:Ingress":
+        # What the load balancer controller writes and Pulumi's Ingress await logic waits for.
+        lb = (metadata.get("annotations") or {}).get("alb.ingress.kubernetes.io/load-balancer-name") or "k8s-ingress"
+        host = f"internal-{lb}-{int(digest(ctx.type, ctx.name, length=8), 16) % 10**10}.{ctx.region}.elb.amazonaws.com"
+        state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
     if ctx.type.startswith("kubernetes:helm.sh/v3:Release"):
         state["status"] = {"name": ctx.inputs.get("name") or ctx.name, "namespace": ctx.inputs.get("namespace"), "status": "deployed", "version": ctx.inputs.get("version")}
         rid = str(ctx.inputs.get("name") or ctx.name)

@@ -24,8 +24,10 @@ from components.config import (
     TEAM_KEY,
     ConfigError,
     UnknownStackError,
+    check_team_on_platform,
     parse_platform,
     parse_team,
+    platform_serving,
     read_stack_config,
 )
 from components.outputs import ContractError
@@ -90,6 +92,17 @@ def _make_monitor_class():
                 with self._lock:
                     self.registrations.append(record)
             return response
+
+        def GetDeploymentInfo(self, request):
+            # Like the Pulumi engine, gate invokes on their dependencies instead of the SDK's client-side
+            # fallback (which answers "unknown" whenever a dependency's id is unknown, e.g. a StackReference in
+            # a preview): every registration here is answered synchronously, so what an invoke depends on is
+            # complete by the time it is sent.
+            from pulumi.runtime.proto import resource_pb2
+
+            info = super().GetDeploymentInfo(request)
+            info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
+            return info
 
         def RegisterResourceOutputs(self, request):
             if self.recording and request.urn.split("::")[2] == STACK_TYPE:
@@ -173,6 +186,9 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
         except UnknownStackError as exc:
             raise ConfigError(path, f"{TEAM_KEY}.platform-stack", str(exc)) from None
         platform = parse_platform(_substitute_secrets(platform_raw.get(PLATFORM_KEY))[0], platform_path)
+        # What the team's models need from the platform, checked before any resource (the program checks the
+        # same against the platform's outputs when it runs live).
+        check_team_on_platform(team, path, platform_serving(platform_stack, platform))
         return StackSource(
             stack, path, "team", config, secret_keys,
             platform.partition, platform.account_id, team.regions[0], platform_stack,

@@ -14,9 +14,11 @@ from components.config import (
     ConfigError,
     PlatformConfig,
     TeamConfig,
+    check_team_on_platform,
     list_stacks,
     parse_platform,
     parse_team,
+    platform_serving,
     read_config_file,
     read_stack_config,
     stack_file,
@@ -108,7 +110,8 @@ def platform_config(reference: str, file: Path, stacks_dir: Path) -> PlatformCon
 
 
 def check_platform(team: TeamConfig, file: Path, stacks_dir: Path) -> None:
-    """The platform stack a team builds on exists, has the same environment and serves the team's regions."""
+    """The platform stack a team builds on exists, has the same environment, serves the team's regions and
+    gives its models host names, certificates and (for requests-per-second scaling) a managed Prometheus."""
     platform_stack = team.platform_stack.rsplit("/", 1)[-1]
     platform = platform_config(team.platform_stack, file, stacks_dir)
     if platform.environment != team.environment:
@@ -122,6 +125,7 @@ def check_platform(team: TeamConfig, file: Path, stacks_dir: Path) -> None:
             raise ConfigError(
                 file, f"{TEAM_KEY}.regions[{index}]", f"{region!r} is not a region of {platform_stack!r}; allowed: {', '.join(served)}"
             )
+    check_team_on_platform(team, file, platform_serving(platform_stack, platform))
 
 
 def render_stack_file(team: TeamConfig) -> str:

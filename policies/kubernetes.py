@@ -30,7 +30,7 @@ WORKLOADS = tuple(POD_SPEC_PATHS)
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
                   "PriorityClass", "PersistentVolume", "MutatingWebhookConfiguration",
                   "ValidatingWebhookConfiguration", "APIService", "IngressClass", "RuntimeClass",
-                  "NodePool", "EC2NodeClass", "NodeClaim", "ClusterIssuer"}
+                  "NodePool", "EC2NodeClass", "NodeClaim", "ClusterIssuer", "ClusterTriggerAuthentication"}
 
 
 def pod_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:

@@ -21,6 +21,7 @@ from components.config import PlatformConfig, parse_platform, parse_team, stack_
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
+from components.ingress import ServingEntry, ServingEntryArgs
 from components.network import (
     GlobalNetwork,
     GlobalNetworkArgs,
@@ -159,6 +160,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
                 pod_identity_cluster=eks.name if eks else None,
                 s3_endpoint_id=networks[primary_name].gateway_endpoints["s3"].id if cfg.internet_free else None,
+                private_zone_id=global_network.private_zone.zone_id,
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(provider=providers[primary_name], depends_on=[networks[primary_name]]),
@@ -185,6 +187,37 @@ def build_platform(cfg: PlatformConfig) -> None:
             ),
         )
 
+    # The public zone of the model names and, per region with a cluster, the serving ALB the platform owns
+    # (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records).
+    dns = None
+    entries: dict[str, ServingEntry] = {}
+    if cfg.dns is not None:
+        dns = ServingDns(
+            "dns",
+            ServingDnsArgs(
+                environment=cfg.environment,
+                dns=cfg.dns,
+                regions=[r.name for r in cfg.regions],
+                tags=tags,
+                protect=cfg.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(provider=providers[cfg.primary_region.name]),
+        )
+        for name, serving in eks_clusters.items():
+            entries[name] = ServingEntry(
+                f"serving-{name}",
+                ServingEntryArgs(
+                    environment=cfg.environment,
+                    region=name,
+                    domain=cfg.dns.zone,
+                    zone_id=dns.zone.zone_id,
+                    certificate_arn=cfg.dns.certificate_arns[name],
+                    aws_provider=providers[name],
+                    k8s_provider=serving.k8s_provider,
+                    depends_on=[serving.load_balancer_controller],
+                ),
+            )
+
     # Governance trail, alert topics and alarms, dashboard, managed Prometheus (+ collector) and Grafana.
     observability = None
     if cfg.observability is not None:
@@ -198,10 +231,11 @@ def build_platform(cfg: PlatformConfig) -> None:
                     logs_key_arn=keyrings[region.name].arn("logs"),
                     cluster_name=serving.name if serving else None,
                     interruption_queue_name=serving.interruption_queue.name if serving else None,
-                    load_balancer=cfg.observability.load_balancers.get(region.name),
+                    load_balancer=entries[region.name].load_balancer.arn_suffix if region.name in entries else None,
                     scraper_subnet_ids=[s.id for s in networks[region.name].private_subnets] if serving else (),
                     scraper_security_group_ids=[serving.cluster_security_group_id] if serving else (),
                     kubernetes_provider=serving.k8s_provider if serving else None,
+                    keda_role_name=serving.keda_role.name if serving else None,
                     db_instance_identifier=registry.database.identifier
                     if registry is not None and region.name == cfg.primary_region.name
                     else None,
@@ -230,21 +264,6 @@ def build_platform(cfg: PlatformConfig) -> None:
             opts=pulumi.ResourceOptions(depends_on=list(eks_clusters.values())),
         )
 
-    # Public DNS with health-checked failover or latency routing for the model endpoints.
-    dns = None
-    if cfg.dns is not None:
-        dns = ServingDns(
-            "dns",
-            ServingDnsArgs(
-                environment=cfg.environment,
-                dns=cfg.dns,
-                regions=[r.name for r in cfg.regions],
-                tags=tags,
-                protect=cfg.is_prod,
-            ),
-            opts=pulumi.ResourceOptions(provider=providers[cfg.primary_region.name]),
-        )
-
     export_contract(
         PlatformOutputs,
         identity=identity.contract_values() if identity is not None else None,
@@ -270,6 +289,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 if name in global_network.transit_gateways
                 else None,
                 "cluster": cluster_outputs(clusters[name]) if name in clusters else None,
+                "serving": entries[name].contract_values() if name in entries else None,
             }
             for name, network in networks.items()
         },
@@ -280,6 +300,7 @@ def build_platform(cfg: PlatformConfig) -> None:
 stack = pulumi.get_stack()
 config = pulumi.Config("mlops")
 if config.get_object("team") is not None:
-    team_stack.build(parse_team(config.get_object("team"), stack_file("stacks", stack)))
+    team_file = stack_file("stacks", stack)
+    team_stack.build(parse_team(config.get_object("team"), team_file), str(team_file))
 else:
     build_platform(parse_platform(config.get_object("platform"), stack_file("stacks", stack)))

@@ -424,8 +424,8 @@ def test_kubernetes_provider_is_built_from_cluster_outputs(prod):
             state for state in states(prod) if state["type"].startswith("kubernetes:")
             and name_of(state).startswith(f"cluster-{region}-")
         ]
-        # 4 namespaces, 1 StorageClass, 5 Helm releases, 1 EC2NodeClass, 3 NodePools
-        assert len(kubernetes_objects) == 14
+        # 4 namespaces, 1 StorageClass, 5 Helm releases, 1 EC2NodeClass, 3 NodePools, KEDA's AWS authentication
+        assert len(kubernetes_objects) == 15
         assert {provider_urn(state) for state in kubernetes_objects} == {provider["urn"]}
 
 
@@ -523,7 +523,7 @@ def builtin_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         state for state in states(doc)
         if state["type"].startswith("kubernetes:") and not state["type"].startswith("kubernetes:helm.sh/")
-        and state["type"].split(":")[1].split("/")[0] not in ("karpenter.sh", "karpenter.k8s.aws")
+        and state["type"].split(":")[1].split("/")[0] not in ("karpenter.sh", "karpenter.k8s.aws", "keda.sh")
     ]
 
 

@@ -1,84 +1,50 @@
-"""Public DNS for model endpoints: health checks per region with failover or latency records."""
+"""The public zone of the model names, and how each region's record of a name is routed."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.config import DnsConfig
-from components.dns import routing_plan
+from components.dns import HEALTH_STATISTIC, RecordRouting, record_routing
 from tests.conftest import by_name, states
 
 
-def config(routing: str) -> DnsConfig:
-    return DnsConfig.model_validate(
-        {
-            "zone": "models.example.com",
-            "routing": routing,
-            "endpoints": [{"name": "scorer", "regional-hosts": {"eu-west-1": "scorer-eu.example.net"}}],
-        }
-    )
-
-
-def test_failover_plan_marks_the_first_region_primary():
-    plan = routing_plan(config("failover"), ["eu-west-1", "eu-central-1"])
-    assert [(r.region, r.fqdn, r.target, r.failover, r.latency_region) for r in plan] == [
-        ("eu-west-1", "scorer.models.example.com", "scorer-eu.example.net", "PRIMARY", None),
-        ("eu-central-1", "scorer.models.example.com", "scorer.eu-central-1.models.example.com", "SECONDARY", None),
+def test_failover_marks_the_first_region_primary():
+    regions = ["eu-west-1", "eu-central-1"]
+    assert [record_routing("failover", regions, r) for r in regions] == [
+        RecordRouting(set_identifier="eu-west-1", failover="PRIMARY"),
+        RecordRouting(set_identifier="eu-central-1", failover="SECONDARY"),
     ]
 
 
-def test_latency_plan_routes_by_region():
-    plan = routing_plan(config("latency"), ["eu-west-1", "eu-central-1", "us-east-1"])
-    assert [(r.set_identifier, r.failover, r.latency_region) for r in plan] == [
-        ("scorer-eu-west-1", None, "eu-west-1"),
-        ("scorer-eu-central-1", None, "eu-central-1"),
-        ("scorer-us-east-1", None, "us-east-1"),
+def test_latency_routes_by_region():
+    regions = ["eu-west-1", "eu-central-1", "us-east-1"]
+    assert [record_routing("latency", regions, r) for r in regions] == [
+        RecordRouting(set_identifier=r, latency_region=r) for r in regions
     ]
 
 
-def test_failover_plan_refuses_a_single_region():
+def test_a_name_served_in_one_region_is_a_plain_record():
+    assert record_routing("failover", ["us-east-1"], "us-east-1") == RecordRouting()
+    assert record_routing("latency", ["us-east-1"], "us-east-1") == RecordRouting()
+
+
+def test_failover_refuses_three_regions():
     with pytest.raises(ValueError, match="exactly two regions"):
-        routing_plan(config("failover"), ["eu-west-1"])
+        record_routing("failover", ["a-b-1", "a-b-2", "a-b-3"], "a-b-1")
 
 
-def test_zone_health_checks_and_failover_records(observe):
+def test_health_alarms_use_a_statistic_route53_accepts():
+    """Route 53 health checks on CloudWatch alarms support Average, Minimum, Maximum, Sum and SampleCount;
+    extended statistics (percentiles) are not supported (Route 53 API Reference, AlarmIdentifier)."""
+    assert HEALTH_STATISTIC in {"Average", "Minimum", "Maximum", "Sum", "SampleCount"}
+
+
+def test_zone_and_contract(observe):
     zone = by_name(observe, "dns-zone")
     assert zone["inputs"]["name"] == "models.example.com"
     assert zone["protect"] is True
-    assert observe["outputs"]["dns"]["hostedZoneId"] == zone["id"]
-    assert len(observe["outputs"]["dns"]["nameServers"]) == 4
-    checks = states(observe, "aws:route53/healthCheck:HealthCheck")
-    records = states(observe, "aws:route53/record:Record")
-    assert len(checks) == 4 and len(records) == 4
-    expected = {
-        ("fraud-detector", "us-east-1"): ("fraud-detector.us-east-1.models.example.com", "/v2/health/ready", "PRIMARY"),
-        ("fraud-detector", "us-west-2"): ("fraud-detector.us-west-2.models.example.com", "/v2/health/ready", "SECONDARY"),
-        ("ranker", "us-east-1"): ("ranker.us-east-1.models.example.com", "/healthz", "PRIMARY"),
-        ("ranker", "us-west-2"): ("ranker-west.serving.example.com", "/healthz", "SECONDARY"),
-    }
-    for (endpoint, region), (target, path, failover) in expected.items():
-        check = by_name(observe, f"dns-{endpoint}-{region}-health")
-        assert check["inputs"] == {
-            "type": "HTTPS",
-            "fqdn": target,
-            "port": 443,
-            "resourcePath": path,
-            "enableSni": True,
-            "requestInterval": 30,
-            "failureThreshold": 3,
-            "measureLatency": True,
-            "tags": {**check["inputs"]["tags"], "Name": f"{endpoint}-{region}"},
-        }
-        assert check["inputs"]["tags"]["managed-by"] == "pulumi-mlops-platform"
-        record = by_name(observe, f"dns-{endpoint}-{region}")
-        assert record["inputs"] == {
-            "zoneId": zone["id"],
-            "name": f"{endpoint}.models.example.com",
-            "type": "CNAME",
-            "ttl": 60,
-            "records": [target],
-            "setIdentifier": f"{endpoint}-{region}",
-            "healthCheckId": check["id"],
-            "failoverRoutingPolicies": [{"type": failover}],
-        }
-        assert record["parent"] == by_name(observe, "dns")["urn"]
+    dns = observe["outputs"]["dns"]
+    assert dns["hostedZoneId"] == zone["id"] and len(dns["nameServers"]) == 4
+    assert (dns["zoneName"], dns["routing"]) == ("models.example.com", "failover")
+    # No HTTPS health checks of internal load balancers: Route 53's checkers probe from the internet.
+    assert states(observe, "aws:route53/healthCheck:HealthCheck") == []

@@ -23,7 +23,7 @@ KEY = {
     region: f"arn:aws:kms:{region}:{ACCOUNT}:key/mrk-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
     for region in ("us-east-1", "us-west-2")
 }
-LB = {"us-east-1": "app/k8s-serving-prod/50dc6c495c0c9188", "us-west-2": "app/k8s-serving-prod/6e3f2b1a0c9d8e7f"}
+LB = {"us-east-1": "app/mlops-prod-serving/50dc6c495c0c9188", "us-west-2": "app/mlops-prod-serving/6e3f2b1a0c9d8e7f"}
 GIB = 1024**3
 
 

@@ -44,7 +44,7 @@ def test_fixture_sections_parse_with_values():
     assert cfg.observability.thresholds.rds_free_storage_gib == 20
     assert cfg.observability.trail.retention_days == 2557
     assert cfg.dns.routing == "failover"
-    assert cfg.dns.endpoints[1].regional_hosts == {"us-west-2": "ranker-west.serving.example.com"}
+    assert cfg.dns.zone == "models.example.com" and cfg.dns.certificate_arns == {}
 
 
 def test_sections_are_optional():
@@ -117,9 +117,10 @@ def test_session_seconds(duration, seconds):
             "'oncall' is not an e-mail address",
         ),
         (
-            lambda raw: raw["observability"]["load-balancers"].__setitem__("eu-west-1", "app/x/0123456789abcdef"),
-            "stacks/Pulumi.x.yaml: mlops:platform.observability.load-balancers.eu-west-1: "
-            "not a region of this stack; allowed: us-east-1, us-west-2",
+            # The serving ALB is read back by the platform (components/ingress.py): no key names it.
+            lambda raw: raw["observability"].__setitem__("load-balancers", {"us-east-1": "app/x/0123456789abcdef"}),
+            "stacks/Pulumi.x.yaml: mlops:platform.observability.load-balancers: unknown key; allowed: "
+            "subscriptions, thresholds, trail, grafana, container-insights, prometheus-encryption",
         ),
         (
             lambda raw: raw["identity"]["roles"]["read-only"].__setitem__("session-duration", "PT13H"),
@@ -142,13 +143,19 @@ def test_session_seconds(duration, seconds):
             "'http://idp.example.com' is not an https:// URL (allowed: https://host/path)",
         ),
         (
-            lambda raw: raw["dns"]["endpoints"][1]["regional-hosts"].__setitem__("eu-west-1", "r.example.com"),
-            "stacks/Pulumi.x.yaml: mlops:platform.dns.endpoints[1].regional-hosts.eu-west-1: "
+            lambda raw: raw["dns"].__setitem__("certificate-arns", {"eu-west-1": "arn:aws:acm:eu-west-1:333333333333:certificate/x"}),
+            "stacks/Pulumi.x.yaml: mlops:platform.dns.certificate-arns.eu-west-1: "
             "not a region of this stack; allowed: us-east-1, us-west-2",
         ),
         (
-            lambda raw: raw["dns"]["endpoints"].append({"name": "ranker"}),
-            "stacks/Pulumi.x.yaml: mlops:platform.dns.endpoints[2].name: endpoint 'ranker' is listed twice",
+            lambda raw: raw["dns"].__setitem__("certificate-arns", {"us-west-2": "arn:aws:acm:us-east-1:333333333333:certificate/x"}),
+            "stacks/Pulumi.x.yaml: mlops:platform.dns.certificate-arns.us-west-2: "
+            "'arn:aws:acm:us-east-1:333333333333:certificate/x' is in another region; allowed: a certificate in "
+            "us-west-2 (a load balancer can only use certificates of its own region)",
+        ),
+        (
+            lambda raw: raw["dns"].__setitem__("endpoints", [{"name": "ranker"}]),
+            "stacks/Pulumi.x.yaml: mlops:platform.dns.endpoints: unknown key; allowed: zone, routing, certificate-arns",
         ),
         (
             lambda raw: raw["dns"].__setitem__("routing", "geo"),
@@ -165,8 +172,6 @@ def test_bad_sections_name_the_key(mutate, expected):
 def test_failover_needs_two_regions():
     raw = platform()
     raw["regions"] = raw["regions"][:1]
-    del raw["observability"]["load-balancers"]["us-west-2"]
-    del raw["dns"]["endpoints"][1]["regional-hosts"]
     assert error_of(raw) == (
         "stacks/Pulumi.x.yaml: mlops:platform.dns.routing: 'failover' needs exactly two regions (a primary and a "
         "secondary), this stack has 1; allowed: latency, or two regions"
@@ -200,7 +205,7 @@ def write_stack(folder: Path, name: str, document: dict) -> None:
             lambda raw: raw["observability"]["thresholds"].__setitem__("p99-latency-seconds", "fast"),
             "mlops:platform.observability.thresholds.p99-latency-seconds",
         ),
-        (lambda raw: raw.__setitem__("regions", raw["regions"][:1]), "mlops:platform.observability.load-balancers.us-west-2"),
+        (lambda raw: raw.__setitem__("regions", raw["regions"][:1]), "mlops:platform.dns.routing"),
     ],
 )
 def test_cli_rejects_bad_sections_with_one_line_and_exit_2(tmp_path, mutate, key):
@@ -219,8 +224,6 @@ def test_cli_rejects_failover_with_one_region(tmp_path):
     document = fixture_document()
     raw = document["config"]["mlops:platform"]
     raw["regions"] = raw["regions"][:1]
-    raw["observability"]["load-balancers"] = {"us-east-1": "app/k8s-serving-prod/50dc6c495c0c9188"}
-    del raw["dns"]["endpoints"][1]["regional-hosts"]
     write_stack(tmp_path, "one-region", document)
     result = run_mlops("preview", "one-region", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2

@@ -46,14 +46,11 @@ def test_alarms_follow_the_signals_without_a_load_balancer(observe_latency):
     assert by_name(observe_latency, "observability-trail-bucket")["protect"] is False
 
 
-def test_latency_records_per_region(observe_latency):
-    record = by_name(observe_latency, "dns-fraud-detector-eu-west-1")
-    check = by_name(observe_latency, "dns-fraud-detector-eu-west-1-health")
-    assert record["inputs"]["latencyRoutingPolicies"] == [{"region": "eu-west-1"}]
-    assert "failoverRoutingPolicies" not in record["inputs"]
-    assert record["inputs"]["records"] == ["fraud-detector.eu-west-1.staging.models.example.com"]
-    assert record["inputs"]["healthCheckId"] == check["id"]
-    assert check["inputs"]["resourcePath"] == "/healthz"
+def test_latency_zone_publishes_its_routing(observe_latency):
+    dns = observe_latency["outputs"]["dns"]
+    assert dns["routing"] == "latency" and dns["zoneName"] == "staging.models.example.com"
+    assert dns["certificateArns"] == {}
+    assert states(observe_latency, "aws:route53/record:Record") == []
 
 
 def test_oidc_without_its_secret_is_a_config_error(tmp_path):

@@ -130,7 +130,7 @@ def test_mlflow_is_hardened_and_valid(synth):
     deployment = named(prod, "mlflow")["inputs"]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["image"].startswith("ghcr.io/mlflow/mlflow@sha256:")
+    assert container["image"].startswith("333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:")
     assert container["securityContext"] == {
         "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
         "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
@@ -143,7 +143,7 @@ def test_mlflow_is_hardened_and_valid(synth):
     assert env["DB_HOST"] == prod["outputs"]["registry"]["databaseEndpoint"]
     assert pod["automountServiceAccountToken"] is False and deployment["spec"]["replicas"] == 3
     mlflow_objects = [m for m in manifests(prod) if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"]
-    assert len(mlflow_objects) == 10  # with the bootstrap ConfigMap
+    assert len(mlflow_objects) == 9
     assert invalid_builtin_objects(prod) == []
     ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
     assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"
@@ -164,11 +164,25 @@ def test_registry_outputs(synth):
     ("change", "expected"),
     [
         ({"mlflow-image": "ghcr.io/mlflow/mlflow:v2.19.0"},
-         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is a tag; allowed in prod: an image pinned by digest"),
+         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is not a digest in this account's ECR; "
+         "allowed in prod: 333333333333.dkr.ecr.us-east-1.amazonaws.com/<repository>@sha256:<64 hex>"),
+        ({"mlflow-image": "ghcr.io/mlflow/mlflow@sha256:" + "a" * 64},
+         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow@sha256:" + "a" * 64 + "' is not a digest in this account's ECR"),
+        ({"mlflow-image": "444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:" + "a" * 64},
+         "mlops:platform.registry.mlflow-image: '444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:"),
+        ({"mlflow-image": "333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1"},
+         "mlops:platform.registry.mlflow-image: '333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1' is not a digest"),
+        ({"certificate-arn": None},
+         "mlops:platform.registry.certificate-arn: missing; MLflow's internal HTTPS ingress needs an ACM certificate "
+         "for mlflow.prod.mlops.internal in us-east-1"),
+        ({"certificate-arn": "arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod"},
+         "mlops:platform.registry.certificate-arn: 'arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod' is in "
+         "another region; allowed: a certificate in us-east-1"),
         ({"db-storage": 20}, "mlops:platform.registry.db-storage: unknown key; allowed: postgres-version"),
         ({"mlflow-cpu": "lots"}, "mlops:platform.registry.mlflow-cpu: 'lots' is not a CPU quantity such as 500m, 2 or 1.5"),
     ],
-    ids=["tag-in-prod", "unknown-key", "bad-cpu-quantity"],
+    ids=["tag-in-prod", "public-digest-in-prod", "other-account-in-prod", "own-ecr-tag-in-prod", "no-certificate",
+         "certificate-in-other-region", "unknown-key", "bad-cpu-quantity"],
 )
 def test_bad_registry_config(tmp_path, change, expected):
     config = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
@@ -180,23 +194,33 @@ def test_bad_registry_config(tmp_path, change, expected):
     assert result.stderr.count("\n") == 1
 
 
-def test_mlflow_starts_through_the_bootstrap_without_a_password_anywhere(synth):
-    from components.registry import MLFLOW_BOOTSTRAP
-
+def test_mlflow_runs_the_image_entrypoint_without_a_password_anywhere(synth):
+    """The image's own entry point (images/mlflow/bootstrap.py) reads the secret: no command override, no
+    mounted script, no password in the pod spec."""
     prod = synth("prod")
     pod = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    assert container["command"] == ["python", "/etc/mlflow/bootstrap.py"]
-    assert {"name": "bootstrap", "mountPath": "/etc/mlflow", "readOnly": True} in container["volumeMounts"]
-    assert {"name": "bootstrap", "configMap": {"name": "mlflow-bootstrap", "defaultMode": 0o444}} in pod["volumes"]
+    assert "command" not in container and "args" not in container
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert [volume["name"] for volume in pod["volumes"]] == ["tmp"]
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["DB_USER"] == "mlflow_admin" and "PGPASSWORD" not in env
-    config_map = named(prod, "mlflow-bootstrap")["inputs"]
-    assert config_map["metadata"]["namespace"] == "mlflow"
-    assert config_map["data"] == {"bootstrap.py": MLFLOW_BOOTSTRAP}
-    compile(MLFLOW_BOOTSTRAP, "bootstrap.py", "exec")  # the script itself is valid Python
-    assert '"--host", "0.0.0.0"' in MLFLOW_BOOTSTRAP and "sslmode=require" in MLFLOW_BOOTSTRAP
-    assert named(prod, "mlflow-bootstrap")["urn"] in named(prod, "mlflow")["dependencies"]
+    assert env["DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:us-east-1:333333333333:secret:rds!")
+    assert not [m for m in manifests(prod) if m["kind"] == "ConfigMap" and m["metadata"].get("namespace") == "mlflow"]
+
+
+def test_mlflow_allowed_hosts_include_the_ingress_and_service_names(synth):
+    """MLflow 3's server refuses Host headers outside --allowed-hosts (env MLFLOW_SERVER_ALLOWED_HOSTS; default
+    localhost and private IPs only, health endpoints exempt), so the ingress host and the in-cluster service
+    name must be listed (mlflow/utils/cli_args.py, mlflow/server/fastapi_security.py of mlflow 3.17.2)."""
+    prod = synth("prod")
+    [container] = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    [rule] = named(prod, "mlflow-ingress")["inputs"]["spec"]["rules"]
+    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",") == [
+        rule["host"], "mlflow.mlflow.svc:5000", "mlflow.mlflow.svc.cluster.local:5000",
+    ]
+    assert rule["host"] == "mlflow.prod.mlops.internal"
 
 
 def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
@@ -249,6 +273,25 @@ def test_database_key_lets_secrets_manager_hold_the_managed_master_password():
     assert statements["UseThroughSecretsManagerForManagedDatabaseSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
     }
+
+
+def test_mlflow_has_a_record_in_the_private_zone_pointing_at_its_load_balancer(synth):
+    """The record is made from the DNS name the load balancer controller writes into the Ingress status, which
+    Pulumi waits for before an Ingress counts as created (pulumi-kubernetes provider/pkg/await/ingress.go:
+    ready once `.status.loadBalancer.ingress` is set)."""
+    prod = synth("prod")
+    ingress = named(prod, "mlflow-ingress")
+    record = named(prod, "mlflow-record")
+    assert record["inputs"]["name"] == "mlflow.prod.mlops.internal" and record["inputs"]["type"] == "CNAME"
+    # The mock controller names the ALB host after the load-balancer-name annotation, as AWS does.
+    [target] = record["inputs"]["records"]
+    assert target.startswith("internal-mlops-prod-mlflow-") and target.endswith(".us-east-1.elb.amazonaws.com")
+    assert record["inputs"]["zoneId"] == prod["outputs"]["privateZoneId"]
+    assert ingress["urn"] in record["dependencies"]
+    annotations = ingress["inputs"]["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/load-balancer-name"] == "mlops-prod-mlflow"
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == "arn:aws:acm:us-east-1:333333333333:certificate/mlflow-prod"
+    assert "alb.ingress.kubernetes.io/group.name" not in annotations
 
 
 def test_replication_from_an_object_locked_source_reads_retention_and_legal_hold():

@@ -165,14 +165,17 @@ def test_strict_validation_catches_a_misspelt_field(team_doc):
     assert len(invalid_builtin_objects(broken)) == 1
 
 
-def test_weighted_action_and_queries_are_pure():
+def test_weighted_action_names_service_ports_by_number():
+    """The controller reads an action's string servicePort as a port *name* and an integer as a port number
+    (aws-load-balancer-controller v2.13.2 pkg/k8s/service_utils.go LookupServicePort; pkg/ingress/config_types.go
+    declares servicePort an IntOrString); the version Services name their port "http", so the number is sent."""
     model = ModelSpec.model_validate(
         {"name": "m", "port": 9000, "versions": [{"name": "a", "image": "r/m:1.0", "weight": 75},
                                                    {"name": "b", "image": "r/m:1.1", "weight": 25}]}
     )
     assert weighted_forward_action(model)["forwardConfig"]["targetGroups"] == [
-        {"serviceName": "m-a", "servicePort": "9000", "weight": 75},
-        {"serviceName": "m-b", "servicePort": "9000", "weight": 25},
+        {"serviceName": "m-a", "servicePort": 9000, "weight": 75},
+        {"serviceName": "m-b", "servicePort": 9000, "weight": 25},
     ]
     assert rps_query("team-x", "m", "a") == 'sum(rate(http_requests_total{namespace="team-x",app="m",version="a"}[2m]))'
 
@@ -182,3 +185,21 @@ def test_read_only_team_gets_no_write_or_encrypt():
     sids = [statement["Sid"] for statement in policy["Statement"]]
     assert sids == ["ListOwnPrefixes", "ReadOwnPrefixes", "UseArtifactsKeyThroughS3", "PullOwnImages", "RegistryLogin"]
     assert policy["Statement"][2]["Action"] == ["kms:Decrypt"]
+
+
+def test_model_ingress_is_https_only_with_hosts_and_its_regions_certificate(team_doc):
+    """An HTTPS listener without a certificate never becomes ready, and a rule without a host would catch every
+    name on the shared load balancer."""
+    for region in ("us-east-1", "us-west-2"):
+        ingress = by_name(team_doc, f"fraud-embedder-{region}-route")["inputs"]
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == (
+            f"arn:aws:acm:{region}:333333333333:certificate/serving-{region}"
+        )
+        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
+        assert annotations["alb.ingress.kubernetes.io/group.name"] == "mlops-serving"
+        assert annotations["alb.ingress.kubernetes.io/load-balancer-name"] == "mlops-prod-serving"
+        assert annotations["alb.ingress.kubernetes.io/scheme"] == "internal"
+        assert [rule["host"] for rule in ingress["spec"]["rules"]] == [
+            "embedder-fraud.models.example.com", f"embedder-fraud.{region}.models.example.com",
+        ]

@@ -116,7 +116,7 @@ def versions(*pairs):
             spec(quota={"cpu": "1"}),
             "risk",
             "mlops:team.quota: unknown key; allowed: name, environment, platform-stack, regions, owners, "
-            "cost-center, data-classification, quotas, data-access, models",
+            "cost-center, data-classification, quotas, data-access, ingress, models",
         ),
         (
             spec(quotas={"cpu": "16", "memory": "64Gi", "gpus": 1, "pods": 40}),

@@ -7,7 +7,7 @@ import json
 from tests.conftest import by_name, states
 
 
-def test_prod_has_sso_access_alarms_trail_metrics_and_failover(synth):
+def test_prod_has_sso_access_alarms_trail_metrics_and_serving_names(synth):
     document = synth("prod")
     assert len(states(document, "aws:ssoadmin/permissionSet:PermissionSet")) == 3
     assert len(states(document, "aws:ssoadmin/accountAssignment:AccountAssignment")) == 3
@@ -43,11 +43,11 @@ def test_prod_has_sso_access_alarms_trail_metrics_and_failover(synth):
     assert len(states(document, "aws:amp/workspace:Workspace")) == 2
     grafana = states(document, "aws:grafana/workspace:Workspace")[0]["inputs"]
     assert grafana["authenticationProviders"] == ["AWS_SSO"]
-    records = {r["inputs"]["setIdentifier"]: r["inputs"] for r in states(document, "aws:route53/record:Record")
-               if "setIdentifier" in r["inputs"]}
-    assert records["models-us-east-1"]["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
-    assert records["models-us-west-2"]["failoverRoutingPolicies"] == [{"type": "SECONDARY"}]
-    assert len(states(document, "aws:route53/healthCheck:HealthCheck")) == 2
+    # The routed, health-checked model names are the team stacks' (tests/stacks/test_serving_dns.py); the
+    # platform names each region's serving ALB and MLflow.
+    records = sorted(r["inputs"]["name"] for r in states(document, "aws:route53/record:Record"))
+    assert records == ["*.us-east-1.models.example.com", "*.us-west-2.models.example.com", "mlflow.prod.mlops.internal"]
+    assert states(document, "aws:route53/healthCheck:HealthCheck") == []
     outputs = document["outputs"]
     assert set(outputs["identity"]["permissionSetArns"]) == {"platform-admin", "ml-engineer", "read-only"}
     assert outputs["observability"]["trailArn"] == "arn:aws:cloudtrail:us-east-1:333333333333:trail/mlops-prod-trail"
@@ -55,9 +55,10 @@ def test_prod_has_sso_access_alarms_trail_metrics_and_failover(synth):
     assert outputs["dns"]["hostedZoneId"].startswith("Z")
 
 
-def test_staging_roles_without_suffix_have_no_access_entries_and_latency_routing(synth):
+def test_staging_roles_without_suffix_have_no_access_entries_and_publish_latency_routing(synth):
     document = synth("staging")
     assert not [s for s in states(document, "aws:eks/accessEntry:AccessEntry") if "::identity-" in s["urn"]]
-    record = [r for r in states(document, "aws:route53/record:Record") if "latencyRoutingPolicies" in r["inputs"]]
-    assert [r["inputs"]["latencyRoutingPolicies"] for r in record] == [[{"region": states(
-        document, "pulumi:providers:aws")[0]["inputs"]["region"]}]]
+    assert document["outputs"]["dns"]["routing"] == "latency"
+    wildcard = by_name(document, "serving-us-east-1-record")["inputs"]
+    assert wildcard["name"] == "*.us-east-1.staging.models.example.com"
+    assert "latencyRoutingPolicies" not in wildcard and "setIdentifier" not in wildcard

@@ -1,0 +1,192 @@
+"""How the platform's internal HTTPS load balancers are named and configured (AWS Load Balancer Controller).
+
+Serving: in every region one internal ALB, ``mlops-<env>-serving``, shared by all model Ingresses through the
+IngressGroup ``mlops-serving``. Its name is fixed, so the platform can find it once the controller has made it,
+and its settings that belong to the load balancer (scheme, listener, TLS policy, attributes, name) are the
+same on every Ingress of the group, because the controller refuses conflicting values within a group.
+MLflow has its own internal ALB, ``mlops-<env>-mlflow``.
+
+Host names: a model answers on ``<model>-<team>.<domain>`` (the routed name Route 53 answers with a healthy
+region) and ``<model>-<team>.<region>.<domain>`` (that region only); a certificate for ``*.<domain>`` and
+``*.<region>.<domain>`` covers both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.base import child_opts
+from components.dns import ServingLoadBalancer
+from components.network import zone_name
+from components.workload import INGRESS_TLS_POLICY
+
+SERVING_GROUP = "mlops-serving"
+SERVING_NAMESPACE = "mlops-serving"
+ALB = "alb.ingress.kubernetes.io"
+NOT_FOUND_ACTION = "not-found"
+
+
+def serving_load_balancer_name(environment: str) -> str:
+    """The serving ALB's name (at most 32 characters, unique per region and account)."""
+    return f"mlops-{environment}-serving"
+
+
+def mlflow_load_balancer_name(environment: str) -> str:
+    return f"mlops-{environment}-mlflow"
+
+
+def mlflow_host(environment: str) -> str:
+    """MLflow's name in the platform's private hosted zone (components.network.zone_name)."""
+    return f"mlflow.{zone_name(environment)}"
+
+
+def model_host(model: str, team: str, domain: str) -> str:
+    return f"{model}-{team}.{domain}"
+
+
+def regional_model_host(model: str, team: str, region: str, domain: str) -> str:
+    return f"{model}-{team}.{region}.{domain}"
+
+
+def internal_alb_annotations(
+    *, certificate_arn: str | None, health_path: str | None, load_balancer_name: str, group: str | None = None
+) -> dict[str, str]:
+    """Annotations of an internal HTTPS-only ALB Ingress: IP targets, the modern TLS policy, invalid headers
+    dropped, an explicit certificate (no discovery), a fixed name and, for the serving ALB, the group."""
+    annotations = {
+        f"{ALB}/scheme": "internal",
+        f"{ALB}/target-type": "ip",
+        f"{ALB}/listen-ports": json.dumps([{"HTTPS": 443}]),
+        f"{ALB}/ssl-policy": INGRESS_TLS_POLICY,
+        f"{ALB}/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+        f"{ALB}/load-balancer-name": load_balancer_name,
+    }
+    if certificate_arn:
+        annotations[f"{ALB}/certificate-arn"] = certificate_arn
+    if health_path:
+        annotations[f"{ALB}/healthcheck-path"] = health_path
+    if group:
+        annotations[f"{ALB}/group.name"] = group
+    return annotations
+
+
+def ingress_hostname(status: Any) -> str:
+    """The DNS name the controller wrote into an Ingress's status (``status.loadBalancer.ingress[0]``)."""
+    return status.load_balancer.ingress[0].hostname
+
+
+def target_group_tags(cluster: str, namespace: str, ingress: str, service: str, port: int) -> dict[str, str]:
+    """The tags the controller puts on the target group it makes for ``service:port`` of an Ingress in the
+    serving group, which identify it uniquely (aws-load-balancer-controller docs, "Resource Tags"; the
+    resource id is ``<namespace>/<ingress>-<service>:<port>``)."""
+    return {
+        "elbv2.k8s.aws/cluster": cluster,
+        "ingress.k8s.aws/stack": SERVING_GROUP,
+        "ingress.k8s.aws/resource": f"{namespace}/{ingress}-{service}:{port}",
+    }
+
+
+def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[str, str]:
+    """The serving entry's annotations: the group's load balancer settings and a fixed 404 for unknown hosts."""
+    return {
+        **internal_alb_annotations(
+            certificate_arn=certificate_arn, health_path=None,
+            load_balancer_name=serving_load_balancer_name(environment), group=SERVING_GROUP,
+        ),
+        f"{ALB}/actions.{NOT_FOUND_ACTION}": json.dumps(
+            {"type": "fixed-response",
+             "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "no such model"}},
+            sort_keys=True,
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class ServingEntryArgs:
+    environment: str
+    region: str
+    domain: str  # the platform's public zone
+    zone_id: pulumi.Input[str]
+    certificate_arn: str
+    aws_provider: pulumi.ProviderResource
+    k8s_provider: pulumi.ProviderResource
+    # The load balancer controller's release: the Ingress must come after it (and be deleted before it).
+    depends_on: Sequence[pulumi.Resource] = ()
+    labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/managed-by": "pulumi"})
+
+
+class ServingEntry(pulumi.ComponentResource):
+    """A region's serving ALB, owned by the platform: an Ingress of the serving group that only answers 404
+    for unknown hosts, so the ALB exists (with a stable id) from the platform's deployment on, whatever the
+    teams deploy; the ALB read back by its fixed name once the Ingress is ready; and ``*.<region>.<zone>``
+    pointing at it.
+
+    Attributes: ``namespace``, ``ingress``, ``load_balancer`` (ServingLoadBalancer), ``record``.
+    """
+
+    def __init__(self, name: str, args: ServingEntryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:ingress:ServingEntry", name, None, opts)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            k8s.core.v1.NamespaceInitArgs(metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVING_NAMESPACE,
+                labels={**args.labels, "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"},
+            )),
+            opts=child_opts(self, provider=args.k8s_provider, depends_on=list(args.depends_on)),
+        )
+        self.ingress = k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            k8s.networking.v1.IngressInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="serving-entry", namespace=SERVING_NAMESPACE, labels=args.labels,
+                    annotations=serving_entry_annotations(args.environment, args.certificate_arn),
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name="alb",
+                    default_backend=k8s.networking.v1.IngressBackendArgs(
+                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                            name=NOT_FOUND_ACTION, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation")
+                        )
+                    ),
+                ),
+            ),
+            opts=child_opts(self, provider=args.k8s_provider, depends_on=[self.namespace, *args.depends_on]),
+        )
+        balancer = aws.lb.get_load_balancer_output(
+            # Read once the Ingress is ready: Pulumi waits until the controller has put the ALB's address
+            # into its status (pulumi-kubernetes' Ingress await logic).
+            name=self.ingress.status.apply(lambda _: serving_load_balancer_name(args.environment)),
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=args.aws_provider),
+        )
+        self.load_balancer = ServingLoadBalancer(
+            dns_name=balancer.dns_name, zone_id=balancer.zone_id, arn_suffix=balancer.arn_suffix
+        )
+        self.record = aws.route53.Record(
+            f"{name}-record",
+            aws.route53.RecordArgs(
+                zone_id=args.zone_id,
+                name=f"*.{args.region}.{args.domain}",
+                type="A",
+                aliases=[aws.route53.RecordAliasArgs(
+                    name=balancer.dns_name, zone_id=balancer.zone_id, evaluate_target_health=False,
+                )],
+            ),
+            opts=child_opts(self, provider=args.aws_provider),
+        )
+        self.register_outputs({"loadBalancerDnsName": balancer.dns_name, "loadBalancerArnSuffix": balancer.arn_suffix})
+
+    def contract_values(self) -> dict[str, Any]:
+        """The values of ``ServingOutputs`` (components/outputs.py)."""
+        return {
+            "load_balancer_dns_name": self.load_balancer.dns_name,
+            "load_balancer_zone_id": self.load_balancer.zone_id,
+            "load_balancer_arn_suffix": self.load_balancer.arn_suffix,
+        }

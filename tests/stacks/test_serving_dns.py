@@ -1,0 +1,192 @@
+"""The serving path's names across the platform and team stacks: the serving ALB the platform owns per region,
+the team models' hosts and certificates on it, and their health-checked routed records.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import yaml
+
+from tests.conftest import STACKS, by_name, run_mlops, states
+from tests.kube import manifests
+
+ALB = "alb.ingress.kubernetes.io"
+# Annotations that configure the load balancer itself: the controller refuses an IngressGroup whose members
+# disagree on them (aws-load-balancer-controller docs, Ingress annotations: "Merge Behavior").
+GROUP_SETTINGS = ("scheme", "listen-ports", "ssl-policy", "load-balancer-attributes", "load-balancer-name",
+                  "group.name", "target-type")
+
+
+def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
+    platform, team = synth("prod"), synth("team-fraud-prod")
+    for region in ("us-east-1", "us-west-2"):
+        entry = by_name(platform, f"serving-{region}-ingress")["inputs"]["metadata"]["annotations"]
+        models = [m for m in manifests(team) if m["kind"] == "Ingress"]
+        assert len(models) == 4  # two models in two regions
+        for ingress in (m for m in models if region in m["spec"]["rules"][1]["host"]):
+            annotations = ingress["metadata"]["annotations"]
+            for key in GROUP_SETTINGS:
+                assert annotations[f"{ALB}/{key}"] == entry[f"{ALB}/{key}"], key
+            # The team's certificate is the one the platform publishes for the region.
+            assert annotations[f"{ALB}/certificate-arn"] == platform["outputs"]["dns"]["certificateArns"][region]
+            assert "defaultBackend" not in ingress["spec"]  # only the entry sets the listener's default action
+
+
+def test_serving_entry_owns_the_alb_and_names_the_region(synth):
+    """An Ingress needs rules or a default backend; the entry's default backend is a fixed 404 (annotation
+    action), so the ALB exists from the platform's deployment on, with no service behind it."""
+    prod = synth("prod")
+    for region in ("us-east-1", "us-west-2"):
+        ingress = by_name(prod, f"serving-{region}-ingress")
+        spec = ingress["inputs"]["spec"]
+        assert spec["defaultBackend"] == {"service": {"name": "not-found", "port": {"name": "use-annotation"}}}
+        action = json.loads(ingress["inputs"]["metadata"]["annotations"][f"{ALB}/actions.not-found"])
+        assert action["type"] == "fixed-response" and action["fixedResponseConfig"]["statusCode"] == "404"
+        assert by_name(prod, f"cluster-{region}-lbc")["urn"] in ingress["dependencies"]
+        serving = prod["outputs"]["regions"][region]["serving"]
+        record = by_name(prod, f"serving-{region}-record")["inputs"]
+        assert record["name"] == f"*.{region}.models.example.com" and record["type"] == "A"
+        assert record["aliases"] == [{"name": serving["loadBalancerDnsName"], "zoneId": serving["loadBalancerZoneId"],
+                                      "evaluateTargetHealth": False}]
+        assert serving["loadBalancerArnSuffix"].startswith("app/mlops-prod-serving/")
+        # The platform's load-balancer alarms name the same ALB.
+        latency = by_name(prod, f"observability-{region}-serving-p99-latency")["inputs"]
+        assert latency["dimensions"] == {"LoadBalancer": serving["loadBalancerArnSuffix"]}
+
+
+def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
+    """Route 53 health checkers probe from the internet and cannot reach internal ALBs; a CLOUDWATCH_METRIC
+    health check reads an alarm instead (Route 53 Developer Guide, "Monitoring a CloudWatch alarm"), and a
+    CALCULATED one combines the versions. The alarm names the target group and the ALB the controller made
+    (AWS/ApplicationELB HealthyHostCount has the TargetGroup and LoadBalancer dimensions)."""
+    platform, team = synth("prod"), synth("team-fraud-prod")
+    zone = platform["outputs"]["dns"]["hostedZoneId"]
+    roles = {"us-east-1": "PRIMARY", "us-west-2": "SECONDARY"}
+    for region, role in roles.items():
+        serving = platform["outputs"]["regions"][region]["serving"]
+        ingress = by_name(team, f"fraud-embedder-{region}-route")
+        for version in ("v1", "v2"):
+            alarm = by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["inputs"]
+            assert alarm["namespace"] == "AWS/ApplicationELB" and alarm["metricName"] == "HealthyHostCount"
+            assert alarm["dimensions"]["LoadBalancer"] == serving["loadBalancerArnSuffix"]
+            assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/")
+            assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == ("LessThanThreshold", 1, "Minimum")
+            assert alarm["treatMissingData"] == "breaching"
+            # The target group is read after the Ingress is ready, so the alarm depends on the Ingress.
+            assert ingress["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            check = by_name(team, f"fraud-embedder-{region}-dns-{version}-health")["inputs"]
+            assert check["type"] == "CLOUDWATCH_METRIC"
+            assert (check["cloudwatchAlarmName"], check["cloudwatchAlarmRegion"]) == (alarm["name"], region)
+        calculated = by_name(team, f"fraud-embedder-{region}-dns-health")
+        assert calculated["inputs"]["type"] == "CALCULATED" and calculated["inputs"]["childHealthThreshold"] == 1
+        assert len(calculated["inputs"]["childHealthchecks"]) == 2
+        record = by_name(team, f"fraud-embedder-{region}-dns-record")
+        assert record["inputs"]["zoneId"] == zone
+        assert record["inputs"]["name"] == "embedder-fraud.models.example.com" and record["inputs"]["type"] == "A"
+        assert record["inputs"]["aliases"] == [{"name": serving["loadBalancerDnsName"],
+                                                 "zoneId": serving["loadBalancerZoneId"], "evaluateTargetHealth": True}]
+        assert record["inputs"]["setIdentifier"] == region
+        assert record["inputs"]["failoverRoutingPolicies"] == [{"type": role}]
+        assert record["inputs"]["healthCheckId"] == calculated["id"]
+    assert states(team, "aws:route53/healthCheck:HealthCheck")
+    assert not [c for c in states(team, "aws:route53/healthCheck:HealthCheck") if c["inputs"]["type"] == "HTTPS"]
+
+
+def test_single_region_models_get_a_plain_record(synth):
+    dev = synth("team-fraud-dev")
+    records = states(dev, "aws:route53/record:Record")
+    assert records and all("setIdentifier" not in r["inputs"] and "healthCheckId" not in r["inputs"] for r in records)
+    assert {r["inputs"]["name"] for r in records} <= {
+        f"{m}-fraud.dev.models.example.com" for m in ("scorer", "embedder")
+    }
+
+
+def team_document(value: dict) -> dict:
+    return {"config": {"mlops:team": value}}
+
+
+def copy_stacks(tmp_path):
+    for path in STACKS.glob("Pulumi.*.yaml"):
+        shutil.copy(path, tmp_path)
+
+
+def test_a_team_without_host_or_certificate_is_a_config_error(tmp_path):
+    """A team on a platform with no DNS zone and certificate must name its own; otherwise its HTTPS listener
+    could never be configured."""
+    copy_stacks(tmp_path)
+    platform = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    del platform["config"]["mlops:platform"]["dns"]
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(platform))
+    for command in (["team", "validate", "team-fraud-dev"], ["preview", "team-fraud-dev"]):
+        result = run_mlops(*command, "--stacks-dir", str(tmp_path))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress: missing; platform stack 'dev' "
+            "publishes no DNS zone and certificate for us-east-1 (its dns section); allowed: ingress.domain and "
+            "ingress.certificate-arns for us-east-1\n"
+        )
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
+    team["config"]["mlops:team"]["ingress"] = {
+        "domain": "fraud.example.org",
+        "certificate-arns": {"us-east-1": "arn:aws:acm:us-east-1:111111111111:certificate/fraud"},
+    }
+    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    preview = run_mlops("preview", "team-fraud-dev", "--stacks-dir", str(tmp_path), "--json")
+    assert preview.returncode == 0, preview.stderr
+    document = json.loads(preview.stdout)
+    [ingress] = [m for m in manifests(document) if m["kind"] == "Ingress" and m["metadata"]["name"] == "scorer"]
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == [
+        "scorer-fraud.fraud.example.org", "scorer-fraud.us-east-1.fraud.example.org",
+    ]
+    assert ingress["metadata"]["annotations"][f"{ALB}/certificate-arn"] == (
+        "arn:aws:acm:us-east-1:111111111111:certificate/fraud"
+    )
+    # The team's own domain: its DNS is its own, no record in a zone the platform does not have.
+    assert states(document, "aws:route53/record:Record") == []
+
+
+def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
+    copy_stacks(tmp_path)
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
+    team["config"]["mlops:team"]["ingress"] = {
+        "domain": "fraud.example.org",
+        "certificate-arns": {"us-east-1": "arn:aws:acm:eu-west-1:111111111111:certificate/fraud"},
+    }
+    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
+        "'arn:aws:acm:eu-west-1:111111111111:certificate/fraud' is in another region; allowed: a certificate in "
+        "us-east-1 (a load balancer can only use certificates of its own region)\n"
+    )
+
+
+def test_rps_scaling_without_the_platforms_prometheus_is_a_config_error(tmp_path):
+    copy_stacks(tmp_path)
+    platform = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    del platform["config"]["mlops:platform"]["observability"]
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(platform))
+    result = run_mlops("team", "validate", "team-fraud-prod", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-prod.yaml'}: mlops:team.models[0].autoscaling.rps-target: needs the "
+        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section); allowed there: "
+        "cpu-target or keda\n"
+    )
+
+
+def test_a_serving_platform_without_a_regions_certificate_is_a_config_error(tmp_path):
+    copy_stacks(tmp_path)
+    platform = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    del platform["config"]["mlops:platform"]["dns"]["certificate-arns"]["us-west-2"]
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(platform))
+    result = run_mlops("preview", "prod", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.prod.yaml'}: mlops:platform.dns.certificate-arns.us-west-2: missing; the serving "
+        "load balancer of us-west-2 listens on HTTPS only and needs an ACM certificate there for "
+        "*.models.example.com and *.us-west-2.models.example.com\n"
+    )
