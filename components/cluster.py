@@ -232,6 +232,25 @@ def volume_key_statements(key_arn: str, region: str) -> list[dict[str, Any]]:
     ]
 
 
+def spot_service_linked_role(
+    name: str, tags: Mapping[str, str], provider: pulumi.ProviderResource
+) -> aws.iam.ServiceLinkedRole:
+    """The account's AWSServiceRoleForEC2Spot, which EC2 needs before it launches a Spot Instance requested
+    through the API, as Karpenter does (EC2 User Guide, "Service-linked role for Spot Instance requests"; the
+    upstream Karpenter policy does not let the controller create it). Account-wide, so a platform stack makes
+    one for all its regions (ClusterConfig.spot-service-linked-role says what each choice costs). Kept on
+    destroy: deleting it fails while Karpenter's spot nodes are still terminating, and it grants nobody but
+    EC2 Spot anything."""
+    return aws.iam.ServiceLinkedRole(
+        name,
+        aws.iam.ServiceLinkedRoleArgs(
+            aws_service_name="spot.amazonaws.com",
+            tags={**tags, "Name": "AWSServiceRoleForEC2Spot"},
+        ),
+        opts=pulumi.ResourceOptions(provider=provider, retain_on_delete=True),
+    )
+
+
 def karpenter_controller_policy(
     *,
     partition: str,
@@ -822,6 +841,9 @@ class ServingClusterArgs:
     deployer_networks: Sequence[str] = ()
     # The account's ECR registry host in internet-free stacks: charts and images come through it.
     mirror: str | None = None
+    # The account's Spot service-linked role when the stack creates it (spot_service_linked_role): spot pools
+    # are applied after it, so Karpenter's first spot launch finds it.
+    spot_service_linked_role: pulumi.Resource | None = None
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":
@@ -1474,13 +1496,18 @@ class ServingCluster(pulumi.ComponentResource):
         )
         self.node_pools: dict[str, k8s.apiextensions.CustomResource] = {}
         for pool in cfg.node_pools or []:
+            spot_role = args.spot_service_linked_role if pool.capacity_type == "spot" else None
             self.node_pools[pool.name] = k8s.apiextensions.CustomResource(
                 f"{name}-pool-{pool.name}",
                 api_version="karpenter.sh/v1",
                 kind="NodePool",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=pool.name),
                 spec=node_pool_spec(pool),
-                opts=child_opts(self, provider=self.k8s_provider, depends_on=[self.karpenter, self.node_class]),
+                opts=child_opts(
+                    self,
+                    provider=self.k8s_provider,
+                    depends_on=[self.karpenter, self.node_class, *([spot_role] if spot_role else [])],
+                ),
             )
 
         self.nvidia_device_plugin: k8s.helm.v3.Release | None = None

@@ -568,11 +568,15 @@ class ObservabilityConfig(Model):
     trail: TrailConfig = TrailConfig()
     grafana: bool = True
     container_insights: Annotated[bool, Field(alias="container-insights")] = True
-    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys, and the AWS managed
-    # collector scrapes each region's cluster into its workspace. `customer-key`: the region's logs key, but
-    # then no AWS managed collector (AWS: workspaces created with customer managed keys cannot use AWS managed
-    # collectors for ingestion), so metrics arrive only from a collector you run with remote write; a
-    # workspace's encryption cannot be changed after creation (switching replaces the workspace and its data).
+    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys (no KMS charges), and
+    # the AWS managed collector scrapes each region's cluster into its workspace with its service-linked role.
+    # `customer-key`: the region's logs key (KMS request charges, key policy and rotation under your control).
+    # AWS managed collectors reach such a workspace only through a scraper role configuration, a source and a
+    # target role that trust the scraper by its ARN (AMP User Guide, "Using an AWS managed collector",
+    # "Creating scraper for workspaces enabled with customer managed keys"); the platform does not build one, so
+    # with `customer-key` no collector is created and metrics arrive only from a collector you run with remote
+    # write. A workspace's encryption cannot be changed after creation: switching replaces the workspace and
+    # its data.
     prometheus_encryption: Annotated[
         Literal["aws-owned", "customer-key"], Field(alias="prometheus-encryption")
     ] = "aws-owned"
@@ -1051,6 +1055,16 @@ class ClusterConfig(Model):
     system_nodes: Annotated[SystemNodesConfig | None, Field(alias="system-nodes")] = None
     node_ami_alias: Annotated[str | None, Field(alias="node-ami-alias")] = None
     node_pools: Annotated[list[NodePoolConfig] | None, Field(alias="node-pools", min_length=1)] = None
+    # EC2 launches Spot Instances only when the account has the service-linked role AWSServiceRoleForEC2Spot,
+    # which API callers must make sure exists (EC2 User Guide, "Service-linked role for Spot Instance requests").
+    # `create` (default): the stack creates it with its first spot pool, so a fresh account works; on an account
+    # that already has it, `pulumi up` fails at once ("Service role name AWSServiceRoleForEC2Spot has been
+    # taken"): set `exists`, or `pulumi import` it. `exists`: nothing is created; if the role is in fact
+    # missing, every spot launch fails at run time (AuthFailure.ServiceLinkedRoleCreationNotPermitted in
+    # Karpenter's logs) while on-demand pools keep working. The role is account-wide and kept on destroy.
+    spot_service_linked_role: Annotated[
+        Literal["create", "exists"], Field(alias="spot-service-linked-role")
+    ] = "create"
     kubeconfig: str | None = None
     kubeconfig_context: Annotated[str | None, Field(alias="kubeconfig-context", min_length=1)] = None
 
@@ -1060,6 +1074,12 @@ class ClusterConfig(Model):
         if value is not None and not _K8S_VERSION_RE.match(value):
             raise ValueError(f"{value!r} is not a Kubernetes minor version; allowed: e.g. '1.33' (quoted)")
         return value
+
+    @property
+    def creates_spot_service_linked_role(self) -> bool:
+        """Whether the stack creates AWSServiceRoleForEC2Spot: a spot pool exists and the role is not there."""
+        spot = any(pool.capacity_type == "spot" for pool in self.node_pools or [])
+        return self.mode == "eks" and spot and self.spot_service_linked_role == "create"
 
     @model_validator(mode="after")
     def _mode_rules(self) -> ClusterConfig:

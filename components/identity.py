@@ -106,8 +106,9 @@ def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
     return f"arn:{partition}:iam::{account_id}:policy/{boundary_name(prefix)}"
 
 
-def delegated_role_path(prefix: str) -> str:
-    """The IAM path of roles platform admins create (the platform's own roles live outside it)."""
+def delegated_path(prefix: str) -> str:
+    """The IAM path of the roles, policies, instance profiles and server certificates platform admins manage
+    (the platform's own IAM entities live outside it, out of the admins' reach)."""
     return f"/{prefix}-delegated/"
 
 
@@ -117,6 +118,23 @@ BOUNDARY_SERVICES = (
     "s3", "ecr", "logs", "cloudwatch", "aps", "sqs", "sns", "events", "sagemaker", "eks", "ec2", "elasticloadbalancing",
     "autoscaling", "rds", "secretsmanager", "ssm", "xray", "tag",
 )
+
+# IAM Identity Center and its directories: whoever writes there edits permission sets, assignments or group
+# memberships, i.e. grants themselves any permission set (iam:* included) without the boundary. The verbs of
+# every Write, Permissions management and Tagging action of these services (Service Authorization Reference,
+# "Actions, resources, and condition keys for AWS IAM Identity Center", "... AWS Identity Store" and "... IAM
+# Identity Center directory"); the reads (Describe, Get, Is, List, Search) stay allowed.
+IDENTITY_CENTER_WRITE_VERBS = {
+    "sso": (
+        "Associate", "Attach", "Create", "Delete", "Detach", "Disassociate", "Import", "Provision", "Put", "Start",
+        "Tag", "Untag", "Update",
+    ),
+    "identitystore": ("Create", "Delete", "Update"),
+    "sso-directory": (
+        "Add", "Complete", "Create", "Delete", "Disable", "Enable", "Import", "Remove", "Start", "Update", "Verify",
+    ),
+}
+IDENTITY_CENTER_SERVICES = tuple(IDENTITY_CENTER_WRITE_VERBS)
 
 
 def boundary_policy(*, partition: str, account_id: str, regions: Sequence[str]) -> dict[str, Any]:
@@ -144,23 +162,32 @@ def boundary_policy(*, partition: str, account_id: str, regions: Sequence[str]) 
 
 def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> list[dict[str, Any]]:
     """IAM for platform admins through a permissions boundary (IAM User Guide, "Permissions boundaries for
-    IAM entities", delegating responsibility to others): roles only under the delegated path and only with the
-    platform's boundary attached, boundaries never removed or changed, the boundary policy itself never edited.
+    IAM entities", delegating responsibility to others): roles, customer managed policies, instance profiles and
+    server certificates only under the delegated path; roles created, granted or re-bounded only with the
+    platform's boundary; boundaries never removed; the boundary policy never edited.
+
+    PowerUserAccess (the admins' managed policy) allows every action but iam:*, organizations:* and account:*,
+    so the ways around the boundary through other services are closed here too: Identity Center writes (an
+    admin could otherwise edit their own permission set) and assuming any role but a delegated one (roles that
+    trust the account, such as the deployer, would otherwise hand out their permissions). Service-linked roles
+    stay creatable through PowerUserAccess's own iam:CreateServiceLinkedRole: only their service can assume them.
     """
     iam = f"arn:{partition}:iam::{account_id}"
-    delegated = f"{iam}:role{delegated_role_path(prefix)}*"
+    path = delegated_path(prefix)
+    delegated_roles = f"{iam}:role{path}*"
     boundary = boundary_arn(partition, account_id, prefix)
+    with_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary}}
     return [
         {
-            # iam:PermissionsBoundary: the boundary the role has (or is created with); absent without one.
+            # iam:PermissionsBoundary: the boundary the role has, is created with or is given; absent without one.
             "Sid": "CreateAndGrantRolesOnlyWithinBoundary",
             "Effect": "Allow",
             "Action": [
                 "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
+                "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
             ],
-            "Resource": delegated,
-            "Condition": {"ArnEquals": {"iam:PermissionsBoundary": boundary}},
+            "Resource": delegated_roles,
+            "Condition": with_boundary,
         },
         {
             "Sid": "OperateDelegatedRoles",
@@ -169,42 +196,41 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
                 "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
                 "iam:TagRole", "iam:UntagRole", "iam:PassRole",
             ],
-            "Resource": delegated,
+            "Resource": delegated_roles,
         },
         {
-            "Sid": "ManageCustomerPolicies",
+            # Only policies of the delegated path: a new version of any other policy would change roles that
+            # carry no boundary (the platform's own roles, the deployer).
+            "Sid": "ManageDelegatedPolicies",
             "Effect": "Allow",
             "Action": [
                 "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
                 "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
             ],
-            "Resource": f"{iam}:policy/*",
+            "Resource": f"{iam}:policy{path}*",
         },
         {
-            "Sid": "ManageProfilesProvidersAndCertificates",
+            "Sid": "ManageDelegatedProfilesAndCertificates",
             "Effect": "Allow",
             "Action": [
                 "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
                 "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
-                "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
-                "iam:UpdateOpenIDConnectProviderThumbprint", "iam:TagOpenIDConnectProvider",
                 "iam:UploadServerCertificate", "iam:DeleteServerCertificate",
             ],
-            "Resource": [
-                f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*", f"{iam}:server-certificate/*", delegated,
-            ],
+            "Resource": [f"{iam}:instance-profile{path}*", f"{iam}:server-certificate{path}*"],
         },
         {
-            "Sid": "CreateServiceLinkedRoles",
-            "Effect": "Allow",
-            "Action": "iam:CreateServiceLinkedRole",
-            "Resource": f"{iam}:role/aws-service-role/*",
-        },
-        {
-            "Sid": "NeverRemoveOrChangeBoundaries",
+            "Sid": "NeverRemoveBoundaries",
             "Effect": "Deny",
-            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"],
-            "Resource": f"{iam}:role/*",
+            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "NeverSetAnotherBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary"],
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"iam:PermissionsBoundary": boundary}},
         },
         {
             "Sid": "NeverEditTheBoundaryPolicy",
@@ -221,6 +247,19 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Effect": "Deny",
             "Action": ["iam:*"],
             "Resource": [f"{iam}:role/aws-reserved/sso.amazonaws.com/*"],
+        },
+        {
+            "Sid": "NeverChangeIdentityCenter",
+            "Effect": "Deny",
+            "Action": [f"{service}:{verb}*" for service, verbs in IDENTITY_CENTER_WRITE_VERBS.items() for verb in verbs],
+            "Resource": "*",
+        },
+        {
+            # Deploying the platform is the deployer role's job (cluster.admin-role-arns), not an SSO session's.
+            "Sid": "AssumeOnlyDelegatedRoles",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "NotResource": delegated_roles,
         },
     ]
 
@@ -348,6 +387,9 @@ class PlatformIdentityArgs:
     # The provider of Identity Center's home region (ssoadmin calls go there).
     sso_provider: pulumi.ProviderResource
     clusters: Sequence[ClusterAccessTarget] = field(default_factory=tuple)
+    # Protect the boundary policy (prod): deleting it would fail anyway while delegated roles use it
+    # (DeleteConflict), and a replacement would leave those roles pointing at a policy that is gone.
+    protect: bool = False
 
     @property
     def sso_region(self) -> str:
@@ -396,7 +438,7 @@ class PlatformIdentity(pulumi.ComponentResource):
                 ),
                 tags={**args.tags, "Name": boundary_name(args.prefix)},
             ),
-            opts=sso,
+            opts=child_opts(self, provider=args.sso_provider, protect=args.protect),
         )
 
         for role in ROLE_KEYS:

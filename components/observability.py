@@ -785,7 +785,8 @@ class RegionalMonitoring(pulumi.ComponentResource):
             f"{name}-prometheus",
             aws.amp.WorkspaceArgs(
                 alias=prefix,
-                # AWS managed collectors cannot ingest into a workspace encrypted with a customer key.
+                # A managed collector writes to a customer-key workspace only through a scraper role
+                # configuration, which the platform does not build (ObservabilityConfig.prometheus_encryption).
                 kms_key_arn=signals.logs_key_arn if customer_key else None,
                 logging_configuration=aws.amp.WorkspaceLoggingConfigurationArgs(
                     log_group_arn=pulumi.Output.concat(self.prometheus_log_group.arn, ":*")

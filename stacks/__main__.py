@@ -16,6 +16,7 @@ from components.cluster import (
     cluster_name,
     cluster_outputs,
     registry_host,
+    spot_service_linked_role,
 )
 from components.config import MirrorConfig, PlatformConfig, parse_platform, parse_team, stack_file, tags_for
 from components.dns import ServingDns, ServingDnsArgs
@@ -124,6 +125,11 @@ def build_platform(cfg: PlatformConfig) -> None:
                     tags=tags,
                 ),
             )
+        spot_role = (
+            spot_service_linked_role("spot-service-linked-role", tags, providers[cfg.primary_region.name])
+            if cfg.cluster.creates_spot_service_linked_role
+            else None
+        )
         for region in cfg.regions:
             network, keys = networks[region.name], keyrings[region.name]
             clusters[region.name] = ServingCluster(
@@ -145,6 +151,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                     node_network=network.node_egress,
                     deployer_networks=cfg.deployer.networks if cfg.deployer is not None else (),
                     mirror=mirror_host(cfg, region.name),
+                    spot_service_linked_role=spot_role,
                 ),
                 opts=pulumi.ResourceOptions(provider=providers[region.name]),
             )
@@ -207,6 +214,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 tags=tags,
                 sso_provider=sso_provider,
                 clusters=[ClusterAccessTarget(name, c.name, providers[name]) for name, c in eks_clusters.items()],
+                protect=cfg.is_prod,
             ),
         )
 

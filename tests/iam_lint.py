@@ -1,9 +1,11 @@
 """Every IAM-language document of a preview, linted with parliament (duo-labs), with a reviewed allow-list.
 
-A document is any resource input that holds IAM policy language: role trust and inline policies, role and
-managed policies, permission-set inline policies, bucket, key, topic, queue and repository policies. The walk
-is generic (every string input that parses as a policy with a ``Statement``), and ``KINDS`` says what each one
-is, so a new resource type carrying a policy is linted the day it appears and a test asks for its kind.
+A document is any resource input that holds IAM policy language. The walk is generic (every string input that
+parses as a policy with a ``Statement``), and ``KINDS`` says what each one is: exactly the (resource type,
+property) pairs the stacks carry today -- role trust policies, role policies, managed policies, permission-set
+inline policies, KMS key and replica key policies, bucket, topic and queue policies; a test checks that each
+one occurs. A resource type or property carrying a policy that ``KINDS`` does not know (an ECR repository
+policy, a role's inline_policies) is still linted, and a test fails until it is classified.
 
 Two classes of parliament findings are noise by rule and filtered here, not allow-listed: MALFORMED on trust
 policies (parliament wants a ``Resource`` element, which trust policies never have) and RESOURCE_STAR in key
@@ -16,6 +18,7 @@ synthesises the stacks itself; no test session needed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -71,7 +74,6 @@ CASES: tuple[Case, ...] = (
 # (resource type, input property) -> kind of document. Properties are paths: `inlinePolicies[].policy`.
 KINDS: dict[tuple[str, str], str] = {
     ("aws:iam/role:Role", "assumeRolePolicy"): "trust",
-    ("aws:iam/role:Role", "inlinePolicies[].policy"): "identity",
     ("aws:iam/rolePolicy:RolePolicy", "policy"): "identity",
     ("aws:iam/policy:Policy", "policy"): "identity",
     ("aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy", "inlinePolicy"): "identity",
@@ -80,8 +82,6 @@ KINDS: dict[tuple[str, str], str] = {
     ("aws:s3/bucketPolicy:BucketPolicy", "policy"): "resource",
     ("aws:sns/topicPolicy:TopicPolicy", "policy"): "resource",
     ("aws:sqs/queuePolicy:QueuePolicy", "policy"): "resource",
-    ("aws:ecr/repositoryPolicy:RepositoryPolicy", "policy"): "resource",
-    ("aws:ecr/registryPolicy:RegistryPolicy", "policy"): "resource",
 }
 
 
@@ -139,20 +139,25 @@ class Finding:
     detail: str
 
 
+LONG_DETAIL = 12
+
+
 def _detail(detail: Any) -> str:
-    """A finding's detail as one stable line: RESOURCE_MISMATCH lists become `action needs type, ...`."""
+    """A finding's detail as one stable, exact line: RESOURCE_MISMATCH lists become `action needs type, ...`;
+    other lists are every item, sorted (an allow-list entry covers exactly the finding it was reviewed for)."""
     if isinstance(detail, list) and all(isinstance(item, dict) and "action" in item for item in detail):
         needs: dict[str, set[str]] = {}
         for item in detail:
             kind = item["required_format"].rsplit(":", 1)[-1].split("/", 1)[0] or "*"
             needs.setdefault(item["action"], set()).add(kind)
         return "; ".join(f"{action} needs {', '.join(sorted(kinds))}" for action, kinds in sorted(needs.items()))
-    if isinstance(detail, list) and len(detail) > 8:
-        # Long action lists (a boundary's service:* on *) by service, so an entry survives new actions.
-        services: dict[str, int] = {}
-        for item in detail:
-            services[str(item).split(":", 1)[0]] = services.get(str(item).split(":", 1)[0], 0) + 1
-        return "actions of " + ", ".join(sorted(services))
+    if isinstance(detail, list) and len(detail) > LONG_DETAIL:
+        # Too long to read in one line (a boundary's service:* on "*" expands to every action): the services,
+        # the count and a digest of the sorted list, so the entry still matches exactly this list and no other.
+        items = sorted(str(item) for item in detail)
+        services = sorted({item.split(":", 1)[0] for item in items})
+        digest = hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
+        return f"{len(items)} actions of {', '.join(services)}; sha256 {digest}"
     if isinstance(detail, list):
         return ", ".join(sorted(str(item) for item in detail))
     return str(detail) if detail is not None else ""
@@ -200,10 +205,15 @@ ARN_OPERATORS = ("arnequals", "arnlike", "arnnotequals", "arnnotlike")
 
 
 def _service_condition_types() -> dict[str, str]:
-    types = {}
+    """Condition key -> type over every service definition. parliament ships several definitions of some
+    services (two of IAM, three of Elastic Load Balancing) that can disagree on a key's type (iam:PermissionsBoundary
+    is ARN in one, String in the other): ARN wins, so an ARN key never passes with a String operator."""
+    types: dict[str, str] = {}
     for service in parliament.iam_definition:
         for condition in service["conditions"]:
-            types[condition["condition"].lower()] = condition["type"]
+            key = condition["condition"].lower()
+            if types.get(key, "").lower() != "arn":
+                types[key] = condition["type"]
     return types
 
 

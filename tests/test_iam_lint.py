@@ -74,9 +74,11 @@ def test_every_allow_list_entry_still_matches_a_finding(preview_of):
     assert len({entry.finding for entry in entries}) == len(entries), "duplicate allow-list entries"
 
 
-def test_the_lint_sees_the_document_kinds_it_claims(preview_of):
-    kinds = {document.kind for document in all_documents(preview_of)}
-    assert kinds == set(KINDS.values())
+def test_the_lint_sees_every_resource_type_and_property_it_claims(preview_of):
+    """Each (resource type, property) in KINDS is carried by some stack or fixture, so the README's list of
+    what is linted is exactly what is."""
+    seen = {(document.type, document.property) for document in all_documents(preview_of)}
+    assert [pair for pair in KINDS if pair not in seen] == []
 
 
 # -- AWS's rules over every document ----------------------------------------------------------------------
@@ -115,6 +117,11 @@ OLD_LBC_STATEMENT = {
     "Resource": "arn:aws:ec2:us-east-1:*:security-group/*",
     "Condition": {"StringEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:*:vpc/vpc-1"}},
 }
+STRING_BOUNDARY_STATEMENT = {
+    "Sid": "CreateRolesWithBoundary", "Effect": "Allow", "Action": ["iam:CreateRole"],
+    "Resource": "arn:aws:iam::1:role/delegated/*",
+    "Condition": {"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/boundary"}},
+}
 OLD_TRAIL_STATEMENT = {
     "Sid": "CloudTrailEncryptsOwnTrails", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
     "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
@@ -127,6 +134,9 @@ def test_a_condition_on_an_arn_typed_key_uses_an_arn_operator(preview_of):
     Service Authorization Reference's key types (e.g. ec2:Vpc, iam:PermissionsBoundary, aws:SourceArn are ARN):
     an ARN key is compared with ArnEquals/ArnLike, whose segments may carry wildcards."""
     assert _arn_keys_use_arn_operators(OLD_LBC_STATEMENT) == ["StringEquals on ARN-typed ec2:Vpc"]
+    # parliament's two IAM definitions type iam:PermissionsBoundary ARN and String: the ARN type must win.
+    assert condition_key_type("iam:PermissionsBoundary") == "ARN"
+    assert _arn_keys_use_arn_operators(STRING_BOUNDARY_STATEMENT) == ["StringEquals on ARN-typed iam:PermissionsBoundary"]
     assert check_documents(all_documents(preview_of), _arn_keys_use_arn_operators) == []
 
 

@@ -8,13 +8,24 @@ import pytest
 
 from components.config import AccessRole, OidcConfig
 from components.identity import (
+    IDENTITY_CENTER_SERVICES,
     inline_policy,
+    managed_policy_arns,
     oidc_ingress_annotations,
     permission_set_name,
     role_principal_arn,
     sso_role_arn,
 )
 from tests.conftest import by_name, states
+from tests.iam_eval import (
+    POWER_USER_ACCESS,
+    WRITE_LEVELS,
+    allowed_actions,
+    condition_keys,
+    decision,
+    denied_everywhere,
+    service_actions,
+)
 
 INSTANCE = "arn:aws:sso:::instance/ssoins-7223a1b2c3d4e5f6"
 GROUPS = {
@@ -39,7 +50,7 @@ def as_list(value) -> list:
 @pytest.mark.parametrize("role", ["platform-admin", "ml-engineer", "read-only"])
 def test_no_statement_allows_every_action_on_every_resource(role):
     for statement in statements(role):
-        actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
+        actions, resources = as_list(statement["Action"]), as_list(statement.get("Resource", []))
         assert "*" not in actions, statement["Sid"]
         if statement["Effect"] == "Allow" and "*" in resources:
             # Only actions without resource-level permissions may name "*" as resource.
@@ -86,43 +97,122 @@ def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
     assert not [a for a in actions if a.startswith("iam:") or "Delete" in a]
 
 
-BOUNDARY = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
-DELEGATED = "arn:aws:iam::333333333333:role/mlops-prod-delegated/*"
+IAM = "arn:aws:iam::333333333333"
+BOUNDARY = f"{IAM}:policy/mlops-prod-permissions-boundary"
+DELEGATED_ROLE = f"{IAM}:role/mlops-prod-delegated/model-batch"
+DELEGATED_PREFIXES = tuple(
+    f"{IAM}:{kind}/mlops-prod-delegated/" for kind in ("role", "policy", "instance-profile", "server-certificate")
+)
+# Service-linked roles: only their AWS service can assume them and AWS defines their policies (IAM User Guide,
+# "Create a service-linked role"); PowerUserAccess itself grants creating and deleting them.
+SERVICE_LINKED = {"iam:createservicelinkedrole", "iam:deleteservicelinkedrole"}
+IAM_WRITES = service_actions("iam", WRITE_LEVELS)
 
 
-def test_platform_admin_creates_and_grants_roles_only_with_the_permissions_boundary():
-    """IAM User Guide, "Permissions boundaries for IAM entities" (delegating responsibility to others using
-    permissions boundaries): CreateRole and the role-policy actions are allowed only when iam:PermissionsBoundary
-    (an ARN-typed key, hence ArnEquals) is the platform's boundary; boundaries are never removed or replaced
-    and the boundary policy is never edited."""
-    by_sid = {statement["Sid"]: statement for statement in statements("platform-admin")}
-    assert by_sid["CreateAndGrantRolesOnlyWithinBoundary"] == {
-        "Sid": "CreateAndGrantRolesOnlyWithinBoundary",
-        "Effect": "Allow",
-        "Action": [
-            "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-            "iam:DetachRolePolicy",
-        ],
-        "Resource": DELEGATED,
-        "Condition": {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}},
-    }
-    assert by_sid["NeverRemoveOrChangeBoundaries"]["Effect"] == "Deny"
-    assert by_sid["NeverRemoveOrChangeBoundaries"]["Action"] == [
-        "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"
+def admin_statements() -> list[dict]:
+    """What an SSO platform admin's session is evaluated against: PowerUserAccess, the inline policy (IAM reads
+    of IAMReadOnlyAccess grant no write)."""
+    assert "arn:aws:iam::aws:policy/PowerUserAccess" in managed_policy_arns("aws", "platform-admin")
+    return [*POWER_USER_ACCESS, *statements("platform-admin")]
+
+
+def iam_write_problems(statement: dict, effective: list[dict]) -> list[str]:
+    """Each IAM write action an Allow statement grants must be denied everywhere, be a service-linked-role
+    action, or be confined to the delegated path -- with the ArnEquals iam:PermissionsBoundary condition on
+    the platform's boundary where the action takes that key (Service Authorization Reference, IAM)."""
+    problems = []
+    resources = as_list(statement.get("Resource", []))
+    for action in allowed_actions(statement, list(IAM_WRITES)):
+        if denied_everywhere(effective, action) or action.lower() in SERVICE_LINKED:
+            continue
+        outside = [r for r in resources if not r.startswith(DELEGATED_PREFIXES)]
+        if outside:
+            problems.append(f"{action} on {outside}")
+        needs_boundary = "iam:PermissionsBoundary" in condition_keys(IAM_WRITES[action])
+        if needs_boundary and statement.get("Condition") != {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}}:
+            problems.append(f"{action} without the boundary condition")
+    return problems
+
+
+# The statement that let admins rewrite any customer managed policy, the deployer's included.
+OLD_MANAGE_CUSTOMER_POLICIES = {
+    "Sid": "ManageCustomerPolicies", "Effect": "Allow",
+    "Action": ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"], "Resource": f"{IAM}:policy/*",
+}
+
+
+def test_every_iam_write_a_platform_admin_gets_is_confined_to_the_delegated_path_with_the_boundary():
+    """IAM User Guide, "Permissions boundaries for IAM entities" (delegating responsibility to others): an admin
+    who may write IAM outside a bounded scope can grant themselves anything. Statement by statement over the
+    effective policy (PowerUserAccess + inline), every IAM Write/Permissions management/Tagging action
+    (parliament's IAM service definitions) is denied, a service-linked-role action, or confined to the
+    delegated path and, where the action takes iam:PermissionsBoundary, conditioned on the platform's boundary."""
+    assert iam_write_problems(OLD_MANAGE_CUSTOMER_POLICIES, admin_statements()) == [
+        f"iam:CreatePolicyVersion on ['{IAM}:policy/*']", f"iam:SetDefaultPolicyVersion on ['{IAM}:policy/*']",
     ]
-    assert by_sid["NeverEditTheBoundaryPolicy"]["Effect"] == "Deny"
-    assert by_sid["NeverEditTheBoundaryPolicy"]["Resource"] == BOUNDARY
-    assert by_sid["ProtectSsoRoles"] == {
-        "Sid": "ProtectSsoRoles",
-        "Effect": "Deny",
-        "Action": ["iam:*"],
-        "Resource": ["arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/*"],
-    }
-    # No unconditioned IAM write anywhere: every other IAM Allow is on delegated roles, policies or profiles.
-    for statement in by_sid.values():
-        if statement["Effect"] == "Allow" and any(a.startswith("iam:") for a in statement["Action"]):
-            assert "iam:*" not in statement["Action"], statement["Sid"]
-            assert "arn:aws:iam::333333333333:role/*" not in str(statement["Resource"]), statement["Sid"]
+    effective = admin_statements()
+    problems = {s.get("Sid", "PowerUserAccess"): iam_write_problems(s, effective) for s in effective}
+    assert {sid: found for sid, found in problems.items() if found} == {}
+    # Something is granted: the delegated path is usable.
+    assert allowed_actions(by_sid("CreateAndGrantRolesOnlyWithinBoundary"), list(IAM_WRITES))
+
+
+def by_sid(sid: str) -> dict:
+    return {statement["Sid"]: statement for statement in statements("platform-admin")}[sid]
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "expected"),
+    [
+        ("iam:CreateRole", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Allow"),
+        ("iam:CreateRole", DELEGATED_ROLE, {}, "ImplicitDeny"),
+        ("iam:CreateRole", f"{IAM}:role/platform-deployer", {"iam:PermissionsBoundary": BOUNDARY}, "ImplicitDeny"),
+        ("iam:PutRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Allow"),
+        ("iam:PutRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": f"{IAM}:policy/open"}, "Deny"),
+        ("iam:DeleteRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Deny"),
+        ("iam:CreatePolicyVersion", f"{IAM}:policy/mlops-prod-delegated/batch-read", {}, "Allow"),
+        ("iam:CreatePolicyVersion", f"{IAM}:policy/platform-deployer", {}, "ImplicitDeny"),
+        ("iam:SetDefaultPolicyVersion", BOUNDARY, {}, "Deny"),
+        ("iam:UpdateAssumeRolePolicy", f"{IAM}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_x_1", {}, "Deny"),
+    ],
+)
+def test_a_delegated_role_gets_the_boundary_and_never_loses_it(action, resource, context, expected):
+    """IAM User Guide, "Permissions boundaries for IAM entities", the delegation example: creating, granting and
+    setting the boundary of a role are allowed only with iam:PermissionsBoundary equal to the boundary (so the
+    boundary can be put on an existing delegated role), deleting a boundary is always denied, and the boundary
+    policy cannot be edited."""
+    assert decision(admin_statements(), action, resource, context) == expected
+
+
+def test_platform_admins_cannot_write_to_identity_center():
+    """Service Authorization Reference, "Actions, resources, and condition keys for AWS IAM Identity Center"
+    (and AWS Identity Store, IAM Identity Center directory): with PowerUserAccess allowing every action outside
+    IAM, Organizations and Account, an admin could edit the platform-admin permission set
+    (PutInlinePolicyToPermissionSet, ProvisionPermissionSet, CreateAccountAssignment, group memberships) and get
+    iam:* without the boundary. Every write action of those services meets an unconditional explicit Deny."""
+    effective = admin_statements()
+    writes = [a for prefix in IDENTITY_CENTER_SERVICES for a in service_actions(prefix, WRITE_LEVELS)]
+    assert "sso:PutInlinePolicyToPermissionSet" in writes and "identitystore:CreateGroupMembership" in writes
+    assert [a for a in writes if decision(POWER_USER_ACCESS, a, "*") != "Allow"] == []
+    assert [a for a in writes if not denied_everywhere(effective, a)] == []
+    reads = [a for prefix in IDENTITY_CENTER_SERVICES for a in service_actions(prefix, frozenset({"Read", "List"}))]
+    assert [a for a in reads if decision(effective, a, "*") != "Allow"] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("role/platform-deployer", "Deny"),
+        ("role/mlops-prod-us-east-1-karpenter", "Deny"),
+        ("role/OrganizationAccountAccessRole", "Deny"),
+        ("role/mlops-prod-delegated/model-batch", "Allow"),
+    ],
+)
+def test_platform_admins_assume_only_delegated_roles(role, expected):
+    """IAM User Guide, "Policy evaluation logic" and STS AssumeRole: PowerUserAccess allows sts:AssumeRole on
+    every role, so any role whose trust policy names the account (the deployer's, for instance) would lend
+    its unbounded permissions. Only the delegated roles, which carry the boundary, can be assumed."""
+    assert decision(admin_statements(), "sts:AssumeRole", f"{IAM}:{role}") == expected
 
 
 def test_the_boundary_policy_exists_and_is_in_the_outputs_contract(observe):

@@ -293,7 +293,7 @@ def test_dashboard_body_is_json_naming_the_alarm_metrics(observe):
 def test_prometheus_workspace_and_container_insights_per_region(observe, region):
     workspace = by_name(observe, f"observability-{region}-prometheus")
     assert workspace["inputs"]["alias"] == f"mlops-prod-{region}"
-    # AWS owned keys by default: the managed collector cannot ingest into a customer-key workspace.
+    # AWS owned keys by default: the managed collector writes with its service-linked role.
     assert "kmsKeyArn" not in workspace["inputs"]
     assert workspace["inputs"]["loggingConfiguration"] == {
         "logGroupArn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/vendedlogs/prometheus/mlops-prod-{region}:*"
@@ -388,15 +388,24 @@ def manifest(state: dict) -> dict:
     return body
 
 
-def test_managed_collectors_write_only_to_workspaces_without_a_customer_key(observe):
-    """Amazon Managed Service for Prometheus User Guide, "Using an AWS managed collector": workspaces created
-    with customer managed keys cannot use AWS managed collectors for ingestion."""
-    workspaces = {w["id"]: w for w in states(observe, "aws:amp/workspace:Workspace")}
-    scrapers = states(observe, "aws:amp/scraper:Scraper")
-    assert scrapers
-    for scraper in scrapers:
-        workspace_id = scraper["inputs"]["destination"]["amp"]["workspaceArn"].rsplit("/", 1)[-1]
-        assert "kmsKeyArn" not in workspaces[workspace_id]["inputs"]
+def test_a_managed_collector_writes_to_a_customer_key_workspace_only_through_a_role_configuration(
+    observe, observe_latency
+):
+    """Amazon Managed Service for Prometheus User Guide, "Using an AWS managed collector", section "Creating
+    scraper for workspaces enabled with customer managed keys": a scraper ingests into a workspace encrypted
+    with a customer managed key only with --role-configuration (source and target roles in the same account).
+    The platform builds no role configuration, so a customer-key workspace gets no managed collector."""
+    for document in (observe, observe_latency):
+        workspaces = {w["id"]: w for w in states(document, "aws:amp/workspace:Workspace")}
+        for scraper in states(document, "aws:amp/scraper:Scraper"):
+            workspace_id = scraper["inputs"]["destination"]["amp"]["workspaceArn"].rsplit("/", 1)[-1]
+            if "kmsKeyArn" in workspaces[workspace_id]["inputs"]:
+                assert "roleConfiguration" in scraper["inputs"], scraper["urn"]
+    assert states(observe, "aws:amp/scraper:Scraper")
+    (workspace,) = states(observe_latency, "aws:amp/workspace:Workspace")
+    # The region's logs key, as the fixture program passes it.
+    assert workspace["inputs"]["kmsKeyArn"] == "arn:aws:kms:eu-west-1:222222222222:key/mrk-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+    assert states(observe_latency, "aws:amp/scraper:Scraper") == []
 
 
 def test_no_explicit_access_entry_or_rbac_for_the_collector(observe):
