@@ -105,7 +105,7 @@ def test_the_walk_finds_public_registries_in_a_stack_with_internet(synth):
     found = unreachable_references(synth("prod"), "333333333333", ("us-east-1", "us-west-2"))
     assert any("kedacore.github.io" in line for line in found)
     assert any("oci://public.ecr.aws/karpenter/karpenter" in line for line in found)
-    assert any("ghcr.io/mlflow/mlflow" in line for line in found)
+    assert any("https://aws.github.io/eks-charts" in line for line in found)
 
 
 def test_charts_are_oci_artifacts_in_the_accounts_ecr(airgapped):
@@ -229,7 +229,10 @@ def test_pull_through_secret_needs_its_name_prefix():
 
 
 def test_internet_free_refuses_an_mlflow_image_on_an_unmirrored_registry():
+    # Outside prod a tag or another registry is allowed in general (prod takes only the account's ECR), so the
+    # internet-free rule is the one that refuses it.
     raw = _raw(FIXTURES, STACK)
+    raw["environment"] = "staging"
     raw["registry"]["mlflow-image"] = "docker.io/library/mlflow@sha256:" + "a" * 64
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
