@@ -82,17 +82,6 @@ def ingress_hostname(status: Any) -> str:
     return status.load_balancer.ingress[0].hostname
 
 
-def target_group_tags(cluster: str, namespace: str, ingress: str, service: str, port: int) -> dict[str, str]:
-    """The tags the controller puts on the target group it makes for ``service:port`` of an Ingress in the
-    serving group, which identify it uniquely (aws-load-balancer-controller docs, "Resource Tags"; the
-    resource id is ``<namespace>/<ingress>-<service>:<port>``)."""
-    return {
-        "elbv2.k8s.aws/cluster": cluster,
-        "ingress.k8s.aws/stack": SERVING_GROUP,
-        "ingress.k8s.aws/resource": f"{namespace}/{ingress}-{service}:{port}",
-    }
-
-
 def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[str, str]:
     """The serving entry's annotations: the group's load balancer settings and a fixed 404 for unknown hosts."""
     return {

@@ -39,6 +39,7 @@ class ClusterTarget:
     k8s_provider: k8s.Provider
     # The region's S3 prefix-list CIDRs (the platform's contract): S3 traffic leaves through the gateway endpoint.
     s3_cidrs: pulumi.Input[list[str]] = ()
+    vpc_id: pulumi.Input[str] = ""  # the serving VPC: the models' target groups live in it
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from components.config import (
     team_tags,
 )
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.ingress import model_host, regional_model_host, target_group_tags
+from components.ingress import model_host, regional_model_host
 from components.outputs import ContractError, PlatformOutputs
-from components.serving import ModelDeployment, ModelDeploymentArgs, version_service
+from components.serving import ModelDeployment, ModelDeploymentArgs
 from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
 PROJECT = "mlops-platform"
@@ -59,6 +59,10 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
                 lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
             ) if model.autoscaling.rps_target is not None else None,
             region=region,
+            aws_provider=aws_region,
+            vpc_id=target.vpc_id,
+            vpc_cidr=target.vpc_cidr,
+            tags={**tags, "model": model.name},
         ),
         opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
@@ -77,15 +81,7 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
                 zone_id=serving.apply(lambda s: s.load_balancer_zone_id),
                 arn_suffix=serving.apply(lambda s: s.load_balancer_arn_suffix),
             ),
-            target_groups={
-                version.name: pulumi.Output.from_input(target.cluster_name).apply(
-                    lambda cluster, v=version.name: target_group_tags(
-                        cluster, team.namespace, model.name, version_service(model, v), model.port
-                    )
-                )
-                for version in model.versions
-            },
-            ingress=deployment.ingress,
+            target_groups={version: group.arn_suffix for version, group in deployment.target_groups.items()},
             tags={**tags, "model": model.name},
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
@@ -184,6 +180,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             ClusterTarget(
                 region=region,
                 cluster_name=cluster.apply(lambda c: c.name),
+                vpc_id=region_outputs.apply(lambda r: r.vpc_id),
                 vpc_cidr=region_outputs.apply(lambda r: r.vpc_cidr),
                 s3_cidrs=region_outputs.apply(lambda r: r.s3_cidrs),
                 aws_provider=providers[region],

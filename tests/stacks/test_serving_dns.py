@@ -9,18 +9,20 @@ import shutil
 
 import yaml
 
+from mlops.synth import UNKNOWN
 from tests.conftest import STACKS, by_name, run_mlops, states
 from tests.kube import manifests
 
 ALB = "alb.ingress.kubernetes.io"
-# Annotations that configure the load balancer itself: the controller refuses an IngressGroup whose members
-# disagree on them (aws-load-balancer-controller docs, Ingress annotations: "Merge Behavior").
-GROUP_SETTINGS = ("scheme", "listen-ports", "ssl-policy", "load-balancer-attributes", "load-balancer-name",
-                  "group.name", "target-type")
+# The load balancer's "Exclusive" annotations: set on one Ingress of an IngressGroup or with the same value on
+# all of them (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, MergeBehavior column).
+# listen-ports is "Merge" (merged across the group), kept equal so no Ingress adds a listener; group.name names
+# the group itself.
+GROUP_SETTINGS = ("scheme", "ssl-policy", "load-balancer-attributes", "load-balancer-name", "listen-ports", "group.name")
 
 
 def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
-    platform, team = synth("prod"), synth("team-fraud-prod")
+    platform, team = synth("prod", deployed=True), synth("team-fraud-prod")
     for region in ("us-east-1", "us-west-2"):
         entry = by_name(platform, f"serving-{region}-ingress")["inputs"]["metadata"]["annotations"]
         models = [m for m in manifests(team) if m["kind"] == "Ingress"]
@@ -36,8 +38,19 @@ def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
 
 def test_serving_entry_owns_the_alb_and_names_the_region(synth):
     """An Ingress needs rules or a default backend; the entry's default backend is a fixed 404 (annotation
-    action), so the ALB exists from the platform's deployment on, with no service behind it."""
-    prod = synth("prod")
+    action), so the ALB exists from the platform's deployment on, with no service behind it. The ALB is read
+    by its name once the entry Ingress exists: in a preview of a new platform that lookup depends on an Ingress
+    pending creation, which the engine answers with an unknown result (pulumi sdk/python
+    pulumi/runtime/invoke.py: "The engine declines to service an invoke whose dependencies are pending
+    creation"), so the record's target is unknown there and known once deployed."""
+    fresh = synth("prod")
+    lookups = [i for i in fresh["invokes"] if i["token"] == "aws:lb/getLoadBalancer:getLoadBalancer"]
+    assert [(i["args"], i["result"]) for i in lookups] == [({"name": "mlops-prod-serving"}, "unknown")] * 2
+    assert sorted(i["pendingDependencies"][0].rsplit("::", 1)[1] for i in lookups) == [
+        "serving-us-east-1-ingress", "serving-us-west-2-ingress"]
+    assert by_name(fresh, "serving-us-east-1-record")["inputs"]["aliases"][0]["name"] == UNKNOWN
+    prod = synth("prod", deployed=True)
+    assert {i["result"] for i in prod["invokes"]} == {"known"}
     for region in ("us-east-1", "us-west-2"):
         ingress = by_name(prod, f"serving-{region}-ingress")
         spec = ingress["inputs"]["spec"]
@@ -61,7 +74,7 @@ def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
     health check reads an alarm instead (Route 53 Developer Guide, "Monitoring a CloudWatch alarm"), and a
     CALCULATED one combines the versions. The alarm names the target group and the ALB the controller made
     (AWS/ApplicationELB HealthyHostCount has the TargetGroup and LoadBalancer dimensions)."""
-    platform, team = synth("prod"), synth("team-fraud-prod")
+    platform, team = synth("prod", deployed=True), synth("team-fraud-prod")
     zone = platform["outputs"]["dns"]["hostedZoneId"]
     roles = {"us-east-1": "PRIMARY", "us-west-2": "SECONDARY"}
     for region, role in roles.items():
@@ -71,11 +84,16 @@ def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
             alarm = by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["inputs"]
             assert alarm["namespace"] == "AWS/ApplicationELB" and alarm["metricName"] == "HealthyHostCount"
             assert alarm["dimensions"]["LoadBalancer"] == serving["loadBalancerArnSuffix"]
-            assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/")
+            # The version's own target group, a resource of the team stack (no lookup); CloudWatch names it by
+            # the final portion of its ARN, targetgroup/<name>/<id> (ELB User Guide, "CloudWatch metrics for
+            # your Application Load Balancer", dimension TargetGroup).
+            group = by_name(team, f"fraud-embedder-{region}-{version}-tg")
+            assert alarm["dimensions"]["TargetGroup"] == group["id"].split(":", 5)[5]
+            assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/fraud-embedder-")
+            assert group["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
             assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == ("LessThanThreshold", 1, "Minimum")
             assert alarm["treatMissingData"] == "breaching"
-            # The target group is read after the Ingress is ready, so the alarm depends on the Ingress.
-            assert ingress["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            assert ingress["urn"] not in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
             check = by_name(team, f"fraud-embedder-{region}-dns-{version}-health")["inputs"]
             assert check["type"] == "CLOUDWATCH_METRIC"
             assert (check["cloudwatchAlarmName"], check["cloudwatchAlarmRegion"]) == (alarm["name"], region)
