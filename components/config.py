@@ -1257,7 +1257,15 @@ class Autoscaling(Model):
             )
         if self.min_replicas == 0 and self.cpu_target is not None:
             raise _KeyedValueError(
-                ("min-replicas",), "0 needs rps-target or keda (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+                ("min-replicas",), "0 needs a keda trigger (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+            )
+        if self.min_replicas == 0 and self.rps_target is not None:
+            # The requests are counted by the model's own pods; at zero pods the ALB answers 503 and nothing
+            # counts, so the model would never scale up again.
+            raise _KeyedValueError(
+                ("min-replicas",),
+                "0 with rps-target never scales up again (requests are counted by the model's pods, none at zero); "
+                "allowed: 1 or more, or a keda trigger on a source outside the pods (e.g. a queue)",
             )
         return self
 
@@ -1409,12 +1417,23 @@ class PlatformServing:
     zone: str | None
     certificate_arns: dict[str, str]
     prometheus_regions: tuple[str, ...]
+    # Regions where the platform owns a serving load balancer (an eks cluster with its dns section); a byo
+    # cluster has none, so its zone cannot name team models.
+    serving_regions: tuple[str, ...] = ()
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
     """A team's models need a host name and certificate in every region, and a managed Prometheus wherever
     they scale on requests per second; a gap is a config error of the team stack, not a failed listener."""
     if team.ingress is None:
+        byo = [region for region in team.regions if platform.zone is not None and region not in platform.serving_regions]
+        if byo:
+            raise ConfigError(
+                file, f"{TEAM_KEY}.ingress",
+                f"missing; platform stack {platform.stack!r} owns no serving load balancer in {', '.join(byo)} (a byo "
+                f"cluster), so its zone {platform.zone} cannot name the team's models; allowed: ingress.domain and "
+                f"ingress.certificate-arns for {', '.join(team.regions)}",
+            )
         missing = [region for region in team.regions if platform.zone is None or region not in platform.certificate_arns]
         if missing:
             raise ConfigError(
@@ -1431,8 +1450,19 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 raise ConfigError(
                     file, f"{TEAM_KEY}.models[{index}].autoscaling.rps-target",
                     f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
-                    "observability section); allowed there: cpu-target or keda",
+                    "observability section with prometheus-encryption aws-owned, on an eks cluster); allowed "
+                    "there: cpu-target or keda",
                 )
+
+
+def rps_scaling_available(cfg: PlatformConfig) -> bool:
+    """Requests-per-second scaling needs series in the workspace and KEDA allowed to read them: the platform's
+    managed collector (only with `prometheus-encryption: aws-owned`) and the KEDA operator role with its
+    ClusterTriggerAuthentication (only on `eks` clusters)."""
+    return (
+        cfg.observability is not None and cfg.observability.prometheus_encryption == "aws-owned"
+        and cfg.cluster is not None and cfg.cluster.mode == "eks"
+    )
 
 
 def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
@@ -1441,7 +1471,9 @@ def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
         stack=stack,
         zone=cfg.dns.zone if cfg.dns is not None else None,
         certificate_arns=dict(cfg.dns.certificate_arns) if cfg.dns is not None else {},
-        prometheus_regions=tuple(r.name for r in cfg.regions) if cfg.observability is not None else (),
+        prometheus_regions=tuple(r.name for r in cfg.regions) if rps_scaling_available(cfg) else (),
+        serving_regions=tuple(r.name for r in cfg.regions)
+        if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks" else (),
     )
 
 

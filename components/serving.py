@@ -100,18 +100,32 @@ def rps_trigger(namespace: str, model: str, version: str, threshold: int, server
             "query": rps_query(namespace, model, version),
             "threshold": str(threshold),
             "awsRegion": region,
-            # No series yet (no traffic since start) counts as zero requests, not as a scaler error.
-            "ignoreNullValues": "true",
+            # An empty result is a scaler error, not zero requests: the query answers 0 itself while the
+            # version's pods are scraped (rps_query), so empty means the metrics pipeline is broken, and the
+            # ScaledObject's fallback holds the replicas (KEDA v2.17.1 pkg/scalers/prometheus_scaler.go: with
+            # ignoreNullValues true an empty result would read as 0 and scale the model down).
+            "ignoreNullValues": "false",
         },
         "authenticationRef": {"name": KEDA_AWS_AUTHENTICATION, "kind": "ClusterTriggerAuthentication"},
     }
 
 
 def rps_query(namespace: str, model: str, version: str) -> str:
-    """Requests per second of one version, as the managed Prometheus sees them (labels set by the collector)."""
-    return (
-        f'sum(rate(http_requests_total{{namespace="{namespace}",app="{model}",version="{version}"}}[2m]))'
-    )
+    """Requests per second of one version, as the managed Prometheus sees them (labels set by the collector).
+
+    A pod publishes `http_requests_total` once it served a request; until then the version's `up` series (one
+    per scraped pod, written by the collector for every target) makes the answer 0. No `up` either means
+    nothing is scraped, and the result is empty: a scaler error, not zero load.
+    """
+    selector = f'namespace="{namespace}",app="{model}",version="{version}"'
+    return f"sum(rate(http_requests_total{{{selector}}}[2m])) or (0 * sum(up{{{selector}}}))"
+
+
+# A broken metrics pipeline freezes the replica count instead of scaling on a missing value: after 3 failed
+# polls KEDA reports the fallback (ScaledObject condition Fallback, events) and keeps the current replicas,
+# never fewer than min-replicas (KEDA v2.17.1 pkg/fallback/fallback.go, behavior currentReplicasIfHigher; only
+# for AverageValue metrics, the prometheus scaler's default).
+FALLBACK_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -355,11 +369,14 @@ class ModelDeployment(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, depends_on=[deployment]),
             )
+        fallback = None
         if scaling.rps_target is not None:
             if args.prometheus_url is None or args.region is None:
                 raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
             trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
                                   args.prometheus_url, args.region)
+            fallback = {"failureThreshold": FALLBACK_FAILURES, "replicas": scaling.min_replicas,
+                        "behavior": "currentReplicasIfHigher"}
         else:
             assert scaling.keda is not None
             trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}
@@ -375,6 +392,7 @@ class ModelDeployment(pulumi.ComponentResource):
                 "pollingInterval": 15,
                 "cooldownPeriod": 300,
                 "triggers": [trigger],
+                **({"fallback": fallback} if fallback else {}),
             },
             opts=child_opts(self, depends_on=[deployment]),
         )

@@ -181,7 +181,10 @@ def test_weighted_action_names_each_versions_target_group_by_arn():
         {"targetGroupARN": arns["b"], "weight": 25},
     ]
     assert [m.max_length for m in ModelSpec.model_fields["versions"].metadata if hasattr(m, "max_length")] == [5]
-    assert rps_query("team-x", "m", "a") == 'sum(rate(http_requests_total{namespace="team-x",app="m",version="a"}[2m]))'
+    assert rps_query("team-x", "m", "a") == (
+        'sum(rate(http_requests_total{namespace="team-x",app="m",version="a"}[2m])) '
+        'or (0 * sum(up{namespace="team-x",app="m",version="a"}))'
+    )
 
 
 def test_target_group_names_follow_the_elb_naming_rule():

@@ -165,6 +165,31 @@ def test_a_team_without_host_or_certificate_is_a_config_error(tmp_path):
     assert states(document, "aws:route53/record:Record") == []
 
 
+def test_a_byo_platforms_zone_cannot_name_team_models(tmp_path):
+    """A byo cluster gets no serving load balancer from the platform (its load balancer controller is not
+    installed there), so a team on it names its own domain: a config error offline, not a failed lookup."""
+    copy_stacks(tmp_path)
+    platform = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    cluster = platform["config"]["mlops:platform"]["cluster"]
+    platform["config"]["mlops:platform"]["cluster"] = {
+        "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
+        "charts": {"keda": cluster["charts"]["keda"], "metrics-server": cluster["charts"]["metrics-server"]},
+    }
+    platform["config"]["mlops:platform"].pop("deployer", None)
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(platform))
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
+    for model in team["config"]["mlops:team"]["models"]:
+        model["autoscaling"] = {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70}
+    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress: missing; platform stack 'dev' owns no "
+        "serving load balancer in us-east-1 (a byo cluster), so its zone dev.models.example.com cannot name the "
+        "team's models; allowed: ingress.domain and ingress.certificate-arns for us-east-1\n"
+    )
+
+
 def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
     copy_stacks(tmp_path)
     team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
@@ -191,8 +216,8 @@ def test_rps_scaling_without_the_platforms_prometheus_is_a_config_error(tmp_path
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.team-fraud-prod.yaml'}: mlops:team.models[0].autoscaling.rps-target: needs the "
-        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section); allowed there: "
-        "cpu-target or keda\n"
+        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section with "
+        "prometheus-encryption aws-owned, on an eks cluster); allowed there: cpu-target or keda\n"
     )
 
 
