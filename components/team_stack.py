@@ -203,6 +203,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             clusters=targets,
             repository_aws_provider=providers[team.regions[0]],
             tags=tags,
+            ingress_domain=team.ingress.domain if team.ingress is not None else platform.apply(
+                lambda p: p.dns.zone_name if p.dns is not None else None
+            ),
         ),
     )
     for target in targets:

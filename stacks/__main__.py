@@ -22,7 +22,7 @@ from components.config import MirrorConfig, PlatformConfig, parse_platform, pars
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
-from components.ingress import ServingEntry, ServingEntryArgs
+from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network import (
     GlobalNetwork,
@@ -222,6 +222,9 @@ def build_platform(cfg: PlatformConfig) -> None:
     # (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records).
     dns = None
     entries: dict[str, ServingEntry] = {}
+    # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
+    for name, serving in eks_clusters.items():
+        TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
     if cfg.dns is not None:
         dns = ServingDns(
             "dns",
