@@ -231,6 +231,9 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
         # What the team's models need from the platform, checked before any resource (the program checks the
         # same against the platform's outputs when it runs live).
         check_team_on_platform(team, path, platform_serving(platform_stack, platform))
+        from mlops.team import check_shared_load_balancer
+
+        check_shared_load_balancer(team, path, Path(stacks_dir))
         return StackSource(
             stack, path, "team", config, secret_keys,
             platform.partition, platform.account_id, team.regions[0], platform_stack,

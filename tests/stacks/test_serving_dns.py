@@ -233,3 +233,46 @@ def test_a_serving_platform_without_a_regions_certificate_is_a_config_error(tmp_
         "load balancer of us-west-2 listens on HTTPS only and needs an ACM certificate there for "
         "*.models.example.com and *.us-west-2.models.example.com\n"
     )
+
+
+def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
+    """Per Application Load Balancer: 100 target groups (not adjustable), 100 rules besides the default, 25
+    certificates besides the default, 1,000 targets ("Quotas for your Application Load Balancers", ELB User
+    Guide)."""
+    from components.ingress import ALB_QUOTAS, quota_excess, serving_alb_usage
+
+    assert ALB_QUOTAS == {"target groups": (100, False), "rules": (100, True), "certificates": (25, True),
+                          "targets": (1000, True)}
+    usage = serving_alb_usage([(2, 6, "arn:p"), (1, 3, "arn:p"), (3, 2, "arn:team")], "arn:p")
+    assert usage == {"target groups": 6, "rules": 6, "certificates": 1, "targets": 2 * 6 + 3 + 3 * 2}
+    assert serving_alb_usage([(1, 1, "arn:b"), (1, 1, "arn:a")], None)["certificates"] == 1
+    assert quota_excess({"target groups": 101, "rules": 100, "certificates": 0, "targets": 1001}) == [
+        "101 target groups (quota 100 per ALB, not adjustable)",
+        "1001 targets (quota 1000 per ALB, adjustable in Service Quotas)",
+    ]
+
+
+def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tmp_path):
+    """Every team stack on a platform shares its serving ALB in a region: a new team whose models would take
+    it past 100 target groups is refused by `mlops team validate` and `mlops preview`, naming the teams."""
+    copy_stacks(tmp_path)
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    image = team["models"][1]["versions"][0]["image"]
+    team.update(name="risk", ingress=None)
+    team.pop("ingress")
+    team["quotas"] = {"cpu": "512", "memory": "2048Gi", "gpus": 0, "pods": 400}
+    team["models"] = [
+        {"name": f"m{index}", "autoscaling": {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70},
+         "versions": [{"name": f"v{v}", "image": image, "weight": 20} for v in range(5)]}
+        for index in range(20)
+    ]
+    (tmp_path / "Pulumi.team-risk-prod.yaml").write_text(yaml.safe_dump({"config": {"mlops:team": team}}))
+    for command in (["team", "validate", "team-risk-prod"], ["preview", "team-fraud-prod"]):
+        result = run_mlops(*command, "--stacks-dir", str(tmp_path))
+        assert result.returncode == 2, result.stderr
+        name = command[-1]
+        assert result.stderr == (
+            f"error: {tmp_path / f'Pulumi.{name}.yaml'}: mlops:team.models: the serving ALB of platform stack 'prod' "
+            "in us-east-1 would need 103 target groups (quota 100 per ALB, not adjustable) with the models of teams "
+            "fraud, risk; allowed: fewer versions, replicas or certificates (or a raised quota where adjustable)\n"
+        )
