@@ -144,6 +144,10 @@ class RegistryConfig(Model):
     mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"
     mlflow_memory: Annotated[MemoryQuantity, Field(alias="mlflow-memory")] = "1Gi"
     mlflow_replicas: Annotated[int, Field(alias="mlflow-replicas", ge=1, le=10)] = 2
+    # Disk for MLflow's temporary files: the server buffers each artifact upload in a temporary file
+    # (TMPDIR), so this bounds the largest artifact uploaded in one request (clients with
+    # MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true send large ones in parts instead).
+    mlflow_scratch: Annotated[MemoryQuantity, Field(alias="mlflow-scratch")] = "10Gi"
     object_lock: Annotated[bool, Field(alias="object-lock")] = False
     object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
     noncurrent_version_days: Annotated[int, Field(alias="noncurrent-version-days", ge=30, le=3650)] = 365
