@@ -339,3 +339,12 @@ def list_teams(stacks_dir: Path) -> list[tuple[str, TeamConfig]]:
         if TEAM_KEY in raw:
             teams.append((stack, parse_team(raw[TEAM_KEY], path)))
     return teams
+
+
+def dependents(platform_stack: str, stacks_dir: Path) -> list[tuple[str, TeamConfig]]:
+    """The team stacks in ``stacks_dir`` built on ``platform_stack`` (a platform stack file must exist)."""
+    path, raw = read_stack_config(stacks_dir, platform_stack)
+    if PLATFORM_KEY not in raw:
+        raise ConfigError(path, PLATFORM_KEY, f"missing; {platform_stack!r} is not a platform stack")
+    return [(stack, team) for stack, team in list_teams(stacks_dir)
+            if team.platform_stack.rsplit("/", 1)[-1] == platform_stack]
