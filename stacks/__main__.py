@@ -18,13 +18,22 @@ from components.cluster import (
     registry_host,
     spot_service_linked_role,
 )
-from components.config import MirrorConfig, PlatformConfig, parse_platform, parse_team, stack_file, tags_for
+from components.config import (
+    MirrorConfig,
+    PlatformConfig,
+    parse_platform,
+    parse_team,
+    rps_scaling_available,
+    stack_file,
+    tags_for,
+)
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network import (
+    PROMETHEUS_QUERY_ENDPOINT,
     GlobalNetwork,
     GlobalNetworkArgs,
     RegionalNetwork,
@@ -91,6 +100,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 cluster_name=cluster_name(cfg.environment, region.name),
                 partition=cfg.partition,
                 tags=tags,
+                extra_interface_endpoints=(PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else (),
             ),
             opts=on_region,
         )

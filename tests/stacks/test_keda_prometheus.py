@@ -209,10 +209,16 @@ def test_keda_starts_after_its_pod_identity_association(synth):
                 if s["inputs"]["serviceAccount"] == "keda-operator"]) == 2
 
 
-def test_the_query_api_is_reachable_without_the_internet(synth):
+def test_the_query_api_is_reachable_without_the_internet_where_keda_queries_it(synth):
     """AMP's Prometheus-compatible API has its own interface endpoint, com.amazonaws.<region>.aps-workspaces
-    (AMP User Guide, "Using Amazon Managed Service for Prometheus with interface VPC endpoints")."""
-    prod = synth("prod")
-    names = {s["inputs"]["serviceName"] for s in states(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")}
-    for region in ("us-east-1", "us-west-2"):
-        assert f"com.amazonaws.{region}.aps-workspaces" in names
+    (AMP User Guide, "Using Amazon Managed Service for Prometheus with interface VPC endpoints"); a VPC whose
+    cluster does not query it (no published query URL) gets none (an interface endpoint is billed hourly)."""
+    from tests.conftest import FIXTURES
+
+    for document in (synth("prod"), synth("cluster-dev", FIXTURES), synth("observe-prod", FIXTURES)):
+        names = {s["inputs"]["serviceName"] for s in states(document, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+        observability = document["outputs"].get("observability") or {}
+        regions = {r for r in document["outputs"]["regions"]}
+        queried = set(observability.get("prometheusQueryUrls") or {})
+        assert {r for r in regions if f"com.amazonaws.{r}.aps-workspaces" in names} == queried
+    assert set(synth("prod")["outputs"]["observability"]["prometheusQueryUrls"]) == {"us-east-1", "us-west-2"}
