@@ -346,6 +346,9 @@ def registry_checks(cfg: PlatformConfig) -> None:
             f"{registry.certificate_arn!r} is in another region; allowed: a certificate in {primary} "
             "(a load balancer can only use certificates of its own region)",
         )
+    problem = certificate_account_error(registry.certificate_arn, cfg.account_id)
+    if problem:
+        raise _KeyedValueError(("registry", "certificate-arn"), problem)
 
 
 class _KeyedValueError(ValueError):
@@ -602,8 +605,11 @@ class DnsConfig(Model):
     certificate_arns: CertificateArns = {}
 
 
-def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple[tuple[str, ...], str] | None:
-    """The first certificate keyed by a region it is not in, or keyed by a region not allowed here."""
+def certificate_region_errors(
+    arns: dict[str, str], regions: list[str], account_id: str | None = None
+) -> tuple[tuple[str, ...], str] | None:
+    """The first certificate keyed by a region it is not in, keyed by a region not allowed here, or (with
+    ``account_id``) of another account."""
     for region, arn in arns.items():
         if region not in regions:
             return (region,), f"not a region of this stack; allowed: {', '.join(regions)}"
@@ -612,6 +618,17 @@ def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple
                 f"{arn!r} is in another region; allowed: a certificate in {region} "
                 "(a load balancer can only use certificates of its own region)"
             )
+        problem = certificate_account_error(arn, account_id)
+        if problem:
+            return (region,), problem
+    return None
+
+
+def certificate_account_error(arn: str, account_id: str | None) -> str | None:
+    """A load balancer's listener takes ACM certificates of its own account (ELB User Guide, "SSL
+    certificates for your Application Load Balancer": certificates provided by ACM or imported into it)."""
+    if account_id is not None and arn.split(":")[4] != account_id:
+        return f"{arn!r} is in account {arn.split(':')[4]}; allowed: a certificate of account {account_id}"
     return None
 
 
@@ -684,7 +701,7 @@ def check_sections(cfg: PlatformConfig) -> None:
                 f"'failover' needs exactly two regions (a primary and a secondary), this stack has {len(names)}; "
                 "allowed: latency, or two regions",
             )
-        problem = certificate_region_errors(cfg.dns.certificate_arns, names)
+        problem = certificate_region_errors(cfg.dns.certificate_arns, names, cfg.account_id)
         if problem is not None:
             raise _KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
         if cfg.cluster is not None and cfg.cluster.mode == "eks":
@@ -1424,11 +1441,17 @@ class PlatformServing:
     # Regions where the platform owns a serving load balancer (an eks cluster with its dns section); a byo
     # cluster has none, so its zone cannot name team models.
     serving_regions: tuple[str, ...] = ()
+    account_id: str | None = None  # the account whose load balancers serve the team's models
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
     """A team's models need a host name and certificate in every region, and a managed Prometheus wherever
     they scale on requests per second; a gap is a config error of the team stack, not a failed listener."""
+    if team.ingress is not None:
+        for region, arn in team.ingress.certificate_arns.items():
+            problem = certificate_account_error(arn, platform.account_id)
+            if problem:
+                raise ConfigError(file, f"{TEAM_KEY}.ingress.certificate-arns.{region}", problem)
     if team.ingress is None:
         byo = [region for region in team.regions if platform.zone is not None and region not in platform.serving_regions]
         if byo:
@@ -1478,6 +1501,7 @@ def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
         prometheus_regions=tuple(r.name for r in cfg.regions) if rps_scaling_available(cfg) else (),
         serving_regions=tuple(r.name for r in cfg.regions)
         if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks" else (),
+        account_id=cfg.account_id,
     )
 
 

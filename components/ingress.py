@@ -153,8 +153,9 @@ class ServingEntry(pulumi.ComponentResource):
             opts=child_opts(self, provider=args.k8s_provider, depends_on=[self.namespace, *args.depends_on]),
         )
         balancer = aws.lb.get_load_balancer_output(
-            # Read once the Ingress is ready: Pulumi waits until the controller has put the ALB's address
-            # into its status (pulumi-kubernetes' Ingress await logic).
+            # Read after the Ingress: on its creation Pulumi waits until the controller has put the ALB's
+            # address into its status (pulumi-kubernetes' Ingress await logic); on later updates the Ingress,
+            # and so its ALB, already exists. A preview of a new stack answers this lookup "unknown".
             name=self.ingress.status.apply(lambda _: serving_load_balancer_name(args.environment)),
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.aws_provider),
         )
@@ -198,15 +199,16 @@ def serving_alb_usage(models: Sequence[tuple[int, int, str]], platform_certifica
     """What the Ingresses of a region's serving ALB need of its quotas (pure).
 
     ``models``: per model served in the region, (its versions, its max-replicas, its certificate ARN). Each
-    version is a target group holding up to max-replicas IP targets; each model's Ingress has two host rules
-    (routed and regional name), each a listener rule; each certificate other than the listener's default (the
-    platform's, or the first when the platform has none) counts.
+    version is a target group holding up to max-replicas IP targets; each model's Ingress has two hosts
+    (routed and regional name) with two paths each (`/metrics`, answered 404, and `/`), each (host, path) a
+    listener rule; each certificate other than the listener's default (the platform's, or the first when the
+    platform has none) counts.
     """
     certificates = {certificate for _, _, certificate in models}
     default = platform_certificate if platform_certificate is not None else next(iter(sorted(certificates)), None)
     return {
         "target groups": sum(versions for versions, _, _ in models),
-        "rules": 2 * len(models),
+        "rules": 4 * len(models),
         "certificates": len(certificates - {default}),
         "targets": sum(versions * replicas for versions, replicas, _ in models),
     }

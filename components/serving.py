@@ -32,6 +32,11 @@ from components.ingress import SERVING_GROUP, internal_alb_annotations, serving_
 from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
+NO_METRICS_ACTION = "no-metrics"
+METRICS_NOT_FOUND = {
+    "type": "fixed-response",
+    "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "not found"},
+}
 LBC_API = "elbv2.k8s.aws/v1beta1"  # TargetGroupBinding, aws-load-balancer-controller v2.13.2
 
 
@@ -256,17 +261,24 @@ class ModelDeployment(pulumi.ComponentResource):
                 certificate_arn=args.certificate_arn, health_path=None,
                 load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
             ),
+            # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
+            f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(METRICS_NOT_FOUND, sort_keys=True),
             f"alb.ingress.kubernetes.io/actions.{action}": pulumi.Output.all(
                 *[self.target_groups[v].arn for v in names]
             ).apply(lambda arns: json.dumps(weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True)),
         }
-        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
-            path="/",
-            path_type="Prefix",
-            backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=action, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
-            )),
-        )])
+        # The controller orders an Ingress's Prefix paths longest first (aws-load-balancer-controller v2.13.2
+        # pkg/ingress/model_build_listener_rules.go sortIngressPaths), so /metrics is matched before /.
+        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
+            k8s.networking.v1.HTTPIngressPathArgs(
+                path=path,
+                path_type="Prefix",
+                backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
+                    name=target, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
+                )),
+            )
+            for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
+        ])
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-route",
             k8s.networking.v1.IngressInitArgs(

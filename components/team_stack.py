@@ -153,6 +153,7 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
         certificate_arns=dict(contract.dns.certificate_arns) if contract.dns is not None else {},
         prometheus_regions=tuple(contract.observability.prometheus_query_urls) if contract.observability else (),
         serving_regions=tuple(region for region, outputs in contract.regions.items() if outputs.serving is not None),
+        account_id=contract.account_id,
     )
 
 

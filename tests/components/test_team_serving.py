@@ -113,9 +113,21 @@ def test_ninety_ten_canary(team_doc):
         (by_name(team_doc, "fraud-embedder-us-east-1-v2-tg")["id"], 10),
     ]
     assert route["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
-    assert route["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
-        "name": "weighted", "port": {"name": "use-annotation"},
-    }
+    assert route["spec"]["rules"][0]["http"]["paths"][1] == {"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": "weighted", "port": {"name": "use-annotation"}}}}
+
+
+def test_model_metrics_are_not_served_through_the_load_balancer(team_doc):
+    """/metrics is for the collector inside the VPC: each host's /metrics prefix gets a fixed 404 action. The
+    controller puts longer Prefix paths first (aws-load-balancer-controller v2.13.2
+    pkg/ingress/model_build_listener_rules.go sortIngressPaths), so it precedes /."""
+    route = by_name(team_doc, "fraud-scorer-us-east-1-route")["inputs"]
+    for rule in route["spec"]["rules"]:
+        assert [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]] == [
+            ("/metrics", "Prefix", "no-metrics"), ("/", "Prefix", "weighted")]
+    action = json.loads(route["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.no-metrics"])
+    assert action == {"type": "fixed-response",
+                      "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "not found"}}
 
 
 def test_gpu_model_pod_spec_is_hardened(team_doc):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 
 from mlops.synth import UNKNOWN
@@ -244,7 +245,7 @@ def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
     assert ALB_QUOTAS == {"target groups": (100, False), "rules": (100, True), "certificates": (25, True),
                           "targets": (1000, True)}
     usage = serving_alb_usage([(2, 6, "arn:p"), (1, 3, "arn:p"), (3, 2, "arn:team")], "arn:p")
-    assert usage == {"target groups": 6, "rules": 6, "certificates": 1, "targets": 2 * 6 + 3 + 3 * 2}
+    assert usage == {"target groups": 6, "rules": 12, "certificates": 1, "targets": 2 * 6 + 3 + 3 * 2}
     assert serving_alb_usage([(1, 1, "arn:b"), (1, 1, "arn:a")], None)["certificates"] == 1
     assert quota_excess({"target groups": 101, "rules": 100, "certificates": 0, "targets": 1001}) == [
         "101 target groups (quota 100 per ALB, not adjustable)",
@@ -276,3 +277,40 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
             "in us-east-1 would need 103 target groups (quota 100 per ALB, not adjustable) with the models of teams "
             "fraud, risk; allowed: fewer versions, replicas or certificates (or a raised quota where adjustable)\n"
         )
+
+
+@pytest.mark.parametrize(("stack", "edit", "key"), [
+    ("prod", lambda c: c["mlops:platform"]["dns"]["certificate-arns"].__setitem__(
+        "us-west-2", "arn:aws:acm:us-west-2:999999999999:certificate/x"), "mlops:platform.dns.certificate-arns.us-west-2"),
+    ("prod", lambda c: c["mlops:platform"]["registry"].__setitem__(
+        "certificate-arn", "arn:aws:acm:us-east-1:999999999999:certificate/x"), "mlops:platform.registry.certificate-arn"),
+])
+def test_a_certificate_of_another_account_is_a_config_error(tmp_path, stack, edit, key):
+    """A listener uses ACM certificates of the load balancer's own account (ELB User Guide, "SSL certificates
+    for your Application Load Balancer")."""
+    copy_stacks(tmp_path)
+    document = yaml.safe_load((tmp_path / f"Pulumi.{stack}.yaml").read_text())
+    edit(document["config"])
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    result = run_mlops("preview", stack, "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / f'Pulumi.{stack}.yaml'}: {key}: 'arn:aws:acm:{'us-west-2' if 'dns' in key else 'us-east-1'}:"
+        "999999999999:certificate/x' is in account 999999999999; allowed: a certificate of account 333333333333\n"
+    )
+
+
+def test_a_team_certificate_of_another_account_is_a_config_error(tmp_path):
+    copy_stacks(tmp_path)
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
+    team["config"]["mlops:team"]["ingress"] = {
+        "domain": "fraud.example.org", "certificate-arns": {"us-east-1": "arn:aws:acm:us-east-1:999999999999:certificate/f"},
+    }
+    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
+        "'arn:aws:acm:us-east-1:999999999999:certificate/f' is in account 999999999999; allowed: a certificate of "
+        "account 111111111111\n"
+    )
