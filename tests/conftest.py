@@ -125,3 +125,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="kubectl context of the serving cluster; without it the live smoke tests are skipped")
     group.addoption("--team-stack", metavar="STACK", default=None,
                     help="team stack whose model pods are checked, e.g. team-fraud-prod (stacks/Pulumi.<STACK>.yaml)")
+
+
+def edit_stack_file(stacks_dir: Path, stack: str, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """Apply ``edit`` to the config mapping of ``stacks_dir/Pulumi.<stack>.yaml`` and write it back."""
+    import yaml
+
+    path = Path(stacks_dir) / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"])
+    path.write_text(yaml.safe_dump(document))
+
+
+def to_byo_cluster(platform: dict[str, Any]) -> None:
+    """Turn a platform config's `eks` cluster into a `byo` one (what mode byo allows: kubeconfig, KEDA, metrics)."""
+    charts = platform["cluster"]["charts"]
+    platform["cluster"] = {
+        "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
+        "charts": {"keda": charts["keda"], "metrics-server": charts["metrics-server"]},
+    }
+    platform.pop("deployer", None)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.observability import prometheus_query_url
-from tests.conftest import STACKS, by_name, states
+from tests.conftest import STACKS, by_name, states, to_byo_cluster
 from tests.kube import manifests
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "keda-v2.17.1.json").read_text())
@@ -110,34 +110,24 @@ def test_rps_scaling_from_zero_replicas_is_a_config_error():
         "type": "aws-sqs-queue", "metadata": {"queueURL": "https://sqs.us-east-1.amazonaws.com/1/q"}}}).min_replicas == 0
 
 
-@pytest.mark.parametrize(("edit", "why"), [
-    (lambda p: p["observability"].__setitem__("prometheus-encryption", "customer-key"), "customer-key"),
-    (lambda p: p["cluster"].update({"mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x"}), "byo"),
-])
-def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_error(tmp_path, edit, why):
+@pytest.mark.parametrize("edit", [
+    lambda p: p["observability"].__setitem__("prometheus-encryption", "customer-key"),
+    to_byo_cluster,
+], ids=["customer-key", "byo"])
+def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_error(tmp_path, edit):
     """customer-key workspaces get no managed collector (README, IAM lint section) and byo clusters no KEDA
     role or ClusterTriggerAuthentication: a ScaledObject there could only ever see no data."""
     import shutil
 
-    from tests.conftest import run_mlops
+    from tests.conftest import edit_stack_file, run_mlops
 
     for path in STACKS.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path)
-    platform = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
-    edit(platform["config"]["mlops:platform"])
-    if why == "byo":
-        cluster = platform["config"]["mlops:platform"]["cluster"]
-        platform["config"]["mlops:platform"]["cluster"] = {
-            "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
-            "charts": {"keda": cluster["charts"]["keda"], "metrics-server": cluster["charts"]["metrics-server"]},
-        }
-    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(platform))
-    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())
-    team["config"]["mlops:team"]["ingress"] = {
+    edit_stack_file(tmp_path, "prod", lambda config: edit(config["mlops:platform"]))
+    edit_stack_file(tmp_path, "team-fraud-prod", lambda config: config["mlops:team"].__setitem__("ingress", {
         "domain": "fraud.example.org",
         "certificate-arns": {r: f"arn:aws:acm:{r}:333333333333:certificate/fraud" for r in ("us-east-1", "us-west-2")},
-    }
-    (tmp_path / "Pulumi.team-fraud-prod.yaml").write_text(yaml.safe_dump(team))
+    }))
     result = run_mlops("team", "validate", "team-fraud-prod", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2, result.stdout
     assert result.stderr == (

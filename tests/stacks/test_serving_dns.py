@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlops.synth import UNKNOWN
-from tests.conftest import STACKS, by_name, run_mlops, states
+from tests.conftest import STACKS, by_name, edit_stack_file, run_mlops, states, to_byo_cluster
 from tests.kube import manifests
 
 ALB = "alb.ingress.kubernetes.io"
@@ -170,18 +170,13 @@ def test_a_byo_platforms_zone_cannot_name_team_models(tmp_path):
     """A byo cluster gets no serving load balancer from the platform (its load balancer controller is not
     installed there), so a team on it names its own domain: a config error offline, not a failed lookup."""
     copy_stacks(tmp_path)
-    platform = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
-    cluster = platform["config"]["mlops:platform"]["cluster"]
-    platform["config"]["mlops:platform"]["cluster"] = {
-        "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
-        "charts": {"keda": cluster["charts"]["keda"], "metrics-server": cluster["charts"]["metrics-server"]},
-    }
-    platform["config"]["mlops:platform"].pop("deployer", None)
-    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(platform))
-    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
-    for model in team["config"]["mlops:team"]["models"]:
-        model["autoscaling"] = {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70}
-    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    edit_stack_file(tmp_path, "dev", lambda config: to_byo_cluster(config["mlops:platform"]))
+
+    def cpu_scaling(config):
+        for model in config["mlops:team"]["models"]:
+            model["autoscaling"] = {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70}
+
+    edit_stack_file(tmp_path, "team-fraud-dev", cpu_scaling)
     result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2, result.stdout
     assert result.stderr == (
@@ -191,15 +186,16 @@ def test_a_byo_platforms_zone_cannot_name_team_models(tmp_path):
     )
 
 
-def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
+def validate_with_team_certificate(tmp_path, arn: str):
+    """`mlops team validate` of the dev team stack with its own domain and this certificate for us-east-1."""
     copy_stacks(tmp_path)
-    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
-    team["config"]["mlops:team"]["ingress"] = {
-        "domain": "fraud.example.org",
-        "certificate-arns": {"us-east-1": "arn:aws:acm:eu-west-1:111111111111:certificate/fraud"},
-    }
-    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
-    result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    edit_stack_file(tmp_path, "team-fraud-dev", lambda config: config["mlops:team"].__setitem__(
+        "ingress", {"domain": "fraud.example.org", "certificate-arns": {"us-east-1": arn}}))
+    return run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+
+
+def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
+    result = validate_with_team_certificate(tmp_path, "arn:aws:acm:eu-west-1:111111111111:certificate/fraud")
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
@@ -289,9 +285,7 @@ def test_a_certificate_of_another_account_is_a_config_error(tmp_path, stack, edi
     """A listener uses ACM certificates of the load balancer's own account (ELB User Guide, "SSL certificates
     for your Application Load Balancer")."""
     copy_stacks(tmp_path)
-    document = yaml.safe_load((tmp_path / f"Pulumi.{stack}.yaml").read_text())
-    edit(document["config"])
-    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    edit_stack_file(tmp_path, stack, edit)
     result = run_mlops("preview", stack, "--stacks-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr == (
@@ -301,13 +295,7 @@ def test_a_certificate_of_another_account_is_a_config_error(tmp_path, stack, edi
 
 
 def test_a_team_certificate_of_another_account_is_a_config_error(tmp_path):
-    copy_stacks(tmp_path)
-    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
-    team["config"]["mlops:team"]["ingress"] = {
-        "domain": "fraud.example.org", "certificate-arns": {"us-east-1": "arn:aws:acm:us-east-1:999999999999:certificate/f"},
-    }
-    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
-    result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    result = validate_with_team_certificate(tmp_path, "arn:aws:acm:us-east-1:999999999999:certificate/f")
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
