@@ -144,6 +144,10 @@ class RegistryConfig(Model):
     mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"
     mlflow_memory: Annotated[MemoryQuantity, Field(alias="mlflow-memory")] = "1Gi"
     mlflow_replicas: Annotated[int, Field(alias="mlflow-replicas", ge=1, le=10)] = 2
+    # Disk for MLflow's temporary files: the server buffers each artifact upload in a temporary file
+    # (TMPDIR), so this bounds the largest artifact uploaded in one request (clients with
+    # MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true send large ones in parts instead).
+    mlflow_scratch: Annotated[MemoryQuantity, Field(alias="mlflow-scratch")] = "10Gi"
     object_lock: Annotated[bool, Field(alias="object-lock")] = False
     object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
     noncurrent_version_days: Annotated[int, Field(alias="noncurrent-version-days", ge=30, le=3650)] = 365
@@ -342,6 +346,9 @@ def registry_checks(cfg: PlatformConfig) -> None:
             f"{registry.certificate_arn!r} is in another region; allowed: a certificate in {primary} "
             "(a load balancer can only use certificates of its own region)",
         )
+    problem = certificate_account_error(registry.certificate_arn, cfg.account_id)
+    if problem:
+        raise _KeyedValueError(("registry", "certificate-arn"), problem)
 
 
 class _KeyedValueError(ValueError):
@@ -598,8 +605,11 @@ class DnsConfig(Model):
     certificate_arns: CertificateArns = {}
 
 
-def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple[tuple[str, ...], str] | None:
-    """The first certificate keyed by a region it is not in, or keyed by a region not allowed here."""
+def certificate_region_errors(
+    arns: dict[str, str], regions: list[str], account_id: str | None = None
+) -> tuple[tuple[str, ...], str] | None:
+    """The first certificate keyed by a region it is not in, keyed by a region not allowed here, or (with
+    ``account_id``) of another account."""
     for region, arn in arns.items():
         if region not in regions:
             return (region,), f"not a region of this stack; allowed: {', '.join(regions)}"
@@ -608,6 +618,17 @@ def certificate_region_errors(arns: dict[str, str], regions: list[str]) -> tuple
                 f"{arn!r} is in another region; allowed: a certificate in {region} "
                 "(a load balancer can only use certificates of its own region)"
             )
+        problem = certificate_account_error(arn, account_id)
+        if problem:
+            return (region,), problem
+    return None
+
+
+def certificate_account_error(arn: str, account_id: str | None) -> str | None:
+    """A load balancer's listener takes ACM certificates of its own account (ELB User Guide, "SSL
+    certificates for your Application Load Balancer": certificates provided by ACM or imported into it)."""
+    if account_id is not None and arn.split(":")[4] != account_id:
+        return f"{arn!r} is in account {arn.split(':')[4]}; allowed: a certificate of account {account_id}"
     return None
 
 
@@ -680,7 +701,7 @@ def check_sections(cfg: PlatformConfig) -> None:
                 f"'failover' needs exactly two regions (a primary and a secondary), this stack has {len(names)}; "
                 "allowed: latency, or two regions",
             )
-        problem = certificate_region_errors(cfg.dns.certificate_arns, names)
+        problem = certificate_region_errors(cfg.dns.certificate_arns, names, cfg.account_id)
         if problem is not None:
             raise _KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
         if cfg.cluster is not None and cfg.cluster.mode == "eks":
@@ -1257,7 +1278,15 @@ class Autoscaling(Model):
             )
         if self.min_replicas == 0 and self.cpu_target is not None:
             raise _KeyedValueError(
-                ("min-replicas",), "0 needs rps-target or keda (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+                ("min-replicas",), "0 needs a keda trigger (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+            )
+        if self.min_replicas == 0 and self.rps_target is not None:
+            # The requests are counted by the model's own pods; at zero pods the ALB answers 503 and nothing
+            # counts, so the model would never scale up again.
+            raise _KeyedValueError(
+                ("min-replicas",),
+                "0 with rps-target never scales up again (requests are counted by the model's pods, none at zero); "
+                "allowed: 1 or more, or a keda trigger on a source outside the pods (e.g. a queue)",
             )
         return self
 
@@ -1409,12 +1438,29 @@ class PlatformServing:
     zone: str | None
     certificate_arns: dict[str, str]
     prometheus_regions: tuple[str, ...]
+    # Regions where the platform owns a serving load balancer (an eks cluster with its dns section); a byo
+    # cluster has none, so its zone cannot name team models.
+    serving_regions: tuple[str, ...] = ()
+    account_id: str | None = None  # the account whose load balancers serve the team's models
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
     """A team's models need a host name and certificate in every region, and a managed Prometheus wherever
     they scale on requests per second; a gap is a config error of the team stack, not a failed listener."""
+    if team.ingress is not None:
+        for region, arn in team.ingress.certificate_arns.items():
+            problem = certificate_account_error(arn, platform.account_id)
+            if problem:
+                raise ConfigError(file, f"{TEAM_KEY}.ingress.certificate-arns.{region}", problem)
     if team.ingress is None:
+        byo = [region for region in team.regions if platform.zone is not None and region not in platform.serving_regions]
+        if byo:
+            raise ConfigError(
+                file, f"{TEAM_KEY}.ingress",
+                f"missing; platform stack {platform.stack!r} owns no serving load balancer in {', '.join(byo)} (a byo "
+                f"cluster), so its zone {platform.zone} cannot name the team's models; allowed: ingress.domain and "
+                f"ingress.certificate-arns for {', '.join(team.regions)}",
+            )
         missing = [region for region in team.regions if platform.zone is None or region not in platform.certificate_arns]
         if missing:
             raise ConfigError(
@@ -1431,8 +1477,19 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 raise ConfigError(
                     file, f"{TEAM_KEY}.models[{index}].autoscaling.rps-target",
                     f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
-                    "observability section); allowed there: cpu-target or keda",
+                    "observability section with prometheus-encryption aws-owned, on an eks cluster); allowed "
+                    "there: cpu-target or keda",
                 )
+
+
+def rps_scaling_available(cfg: PlatformConfig) -> bool:
+    """Requests-per-second scaling needs series in the workspace and KEDA allowed to read them: the platform's
+    managed collector (only with `prometheus-encryption: aws-owned`) and the KEDA operator role with its
+    ClusterTriggerAuthentication (only on `eks` clusters)."""
+    return (
+        cfg.observability is not None and cfg.observability.prometheus_encryption == "aws-owned"
+        and cfg.cluster is not None and cfg.cluster.mode == "eks"
+    )
 
 
 def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
@@ -1441,7 +1498,10 @@ def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
         stack=stack,
         zone=cfg.dns.zone if cfg.dns is not None else None,
         certificate_arns=dict(cfg.dns.certificate_arns) if cfg.dns is not None else {},
-        prometheus_regions=tuple(r.name for r in cfg.regions) if cfg.observability is not None else (),
+        prometheus_regions=tuple(r.name for r in cfg.regions) if rps_scaling_available(cfg) else (),
+        serving_regions=tuple(r.name for r in cfg.regions)
+        if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks" else (),
+        account_id=cfg.account_id,
     )
 
 

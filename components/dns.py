@@ -7,10 +7,10 @@ in a region, an alarm on the ``HealthyHostCount`` of the version's target group 
 CLOUDWATCH_METRIC health check on that alarm, and a CALCULATED health check that is healthy while at least one
 version has a healthy target. The model's name ``<model>-<team>.<zone>`` is then an alias record per region
 to that region's ALB with that health check, routed by failover (the team's first region is primary) or by
-latency. The alarm's dimensions name the ALB and the target group, whose ids exist only once the controller
-has made them: the platform reads the ALB after its serving-entry Ingress is ready (components.ingress), and
-the team stack reads each target group by the tags the controller puts on it after the model's Ingress is
-ready, both within the same deployment (Pulumi waits for an Ingress until its status has the ALB's address).
+latency. The alarm's dimensions name the ALB and the target group. The target groups are the team stack's
+own resources (components.serving), so their ids are known to it on every deployment, the first as an update.
+The ALB is the controller's: the platform reads it by its fixed name once its serving-entry Ingress exists
+(components.ingress) and publishes it in the contract, which team stacks read after the platform is deployed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import DnsConfig
@@ -111,18 +110,15 @@ class ModelEndpointDnsArgs:
     zone_id: pulumi.Input[str]
     routing: pulumi.Input[RecordRouting]
     load_balancer: ServingLoadBalancer
-    # Per version: the controller's tags of its target group (components.ingress.target_group_tags).
-    target_groups: Mapping[str, pulumi.Input[Mapping[str, str]]]
-    # The model's Ingress: the target groups exist once it is ready.
-    ingress: k8s.networking.v1.Ingress
+    # Per version: the ARN suffix of its target group (components.serving, the stack's own resource).
+    target_groups: Mapping[str, pulumi.Input[str]]
     tags: Mapping[str, str]
 
 
 class ModelEndpointDns(pulumi.ComponentResource):
     """One region's share of a model's routed name: health alarms and checks, and the alias record.
 
-    Pass the region's AWS provider in ``opts`` (alarms and the target-group lookup are regional; Route 53 is
-    global). Attributes: ``alarms`` and ``version_checks`` by version, ``health_check`` (calculated),
+    Pass the region's AWS provider in ``opts`` (alarms are regional; Route 53 is global). Attributes: ``alarms`` and ``version_checks`` by version, ``health_check`` (calculated),
     ``record``.
     """
 
@@ -132,12 +128,7 @@ class ModelEndpointDns(pulumi.ComponentResource):
         host = pulumi.Output.from_input(args.host)
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.version_checks: dict[str, aws.route53.HealthCheck] = {}
-        for version, group_tags in args.target_groups.items():
-            group = aws.lb.get_target_group_output(
-                # Looked up once the Ingress is ready: the controller has made the target group by then.
-                tags=pulumi.Output.all(args.ingress.status, group_tags).apply(lambda values: dict(values[1])),
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
+        for version, group_arn_suffix in args.target_groups.items():
             alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{version}-healthy",
                 aws.cloudwatch.MetricAlarmArgs(
@@ -145,7 +136,7 @@ class ModelEndpointDns(pulumi.ComponentResource):
                     alarm_description=host.apply(lambda h, v=version: f"{h} {v} in {args.region}: no healthy target"),
                     namespace="AWS/ApplicationELB",
                     metric_name="HealthyHostCount",
-                    dimensions={"TargetGroup": group.arn_suffix, "LoadBalancer": args.load_balancer.arn_suffix},
+                    dimensions={"TargetGroup": group_arn_suffix, "LoadBalancer": args.load_balancer.arn_suffix},
                     statistic=HEALTH_STATISTIC,
                     period=HEALTH_PERIOD_SECONDS,
                     evaluation_periods=2,

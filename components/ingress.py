@@ -31,6 +31,9 @@ SERVING_GROUP = "mlops-serving"
 SERVING_NAMESPACE = "mlops-serving"
 ALB = "alb.ingress.kubernetes.io"
 NOT_FOUND_ACTION = "not-found"
+# The namespace annotation a team stack sets to the domain its models are named in (components.team).
+DOMAIN_ANNOTATION = "mlops.platform/ingress-domain"
+GUARD_NAME = "mlops-team-ingress"
 
 
 def serving_load_balancer_name(environment: str) -> str:
@@ -80,17 +83,6 @@ def internal_alb_annotations(
 def ingress_hostname(status: Any) -> str:
     """The DNS name the controller wrote into an Ingress's status (``status.loadBalancer.ingress[0]``)."""
     return status.load_balancer.ingress[0].hostname
-
-
-def target_group_tags(cluster: str, namespace: str, ingress: str, service: str, port: int) -> dict[str, str]:
-    """The tags the controller puts on the target group it makes for ``service:port`` of an Ingress in the
-    serving group, which identify it uniquely (aws-load-balancer-controller docs, "Resource Tags"; the
-    resource id is ``<namespace>/<ingress>-<service>:<port>``)."""
-    return {
-        "elbv2.k8s.aws/cluster": cluster,
-        "ingress.k8s.aws/stack": SERVING_GROUP,
-        "ingress.k8s.aws/resource": f"{namespace}/{ingress}-{service}:{port}",
-    }
 
 
 def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[str, str]:
@@ -161,8 +153,9 @@ class ServingEntry(pulumi.ComponentResource):
             opts=child_opts(self, provider=args.k8s_provider, depends_on=[self.namespace, *args.depends_on]),
         )
         balancer = aws.lb.get_load_balancer_output(
-            # Read once the Ingress is ready: Pulumi waits until the controller has put the ALB's address
-            # into its status (pulumi-kubernetes' Ingress await logic).
+            # Read after the Ingress: on its creation Pulumi waits until the controller has put the ALB's
+            # address into its status (pulumi-kubernetes' Ingress await logic); on later updates the Ingress,
+            # and so its ALB, already exists. A preview of a new stack answers this lookup "unknown".
             name=self.ingress.status.apply(lambda _: serving_load_balancer_name(args.environment)),
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.aws_provider),
         )
@@ -190,3 +183,175 @@ class ServingEntry(pulumi.ComponentResource):
             "load_balancer_zone_id": self.load_balancer.zone_id,
             "load_balancer_arn_suffix": self.load_balancer.arn_suffix,
         }
+
+
+# Fixed quotas of one Application Load Balancer ("Quotas for your Application Load Balancers", ELB User Guide):
+# (default, adjustable). Target groups per ALB cannot be raised; the others can, through Service Quotas.
+ALB_QUOTAS: dict[str, tuple[int, bool]] = {
+    "target groups": (100, False),
+    "rules": (100, True),  # excluding the default rule
+    "certificates": (25, True),  # excluding the default certificate
+    "targets": (1000, True),
+}
+
+
+def serving_alb_usage(models: Sequence[tuple[int, int, str]], platform_certificate: str | None) -> dict[str, int]:
+    """What the Ingresses of a region's serving ALB need of its quotas (pure).
+
+    ``models``: per model served in the region, (its versions, its max-replicas, its certificate ARN). Each
+    version is a target group holding up to max-replicas IP targets; each model's Ingress has two hosts
+    (routed and regional name) with two paths each (`/metrics`, answered 404, and `/`), each (host, path) a
+    listener rule; each certificate other than the listener's default (the platform's, or the first when the
+    platform has none) counts.
+    """
+    certificates = {certificate for _, _, certificate in models}
+    default = platform_certificate if platform_certificate is not None else next(iter(sorted(certificates)), None)
+    return {
+        "target groups": sum(versions for versions, _, _ in models),
+        "rules": 4 * len(models),
+        "certificates": len(certificates - {default}),
+        "targets": sum(versions * replicas for versions, replicas, _ in models),
+    }
+
+
+def quota_excess(usage: dict[str, int]) -> list[str]:
+    """The quotas ``usage`` exceeds, each as one phrase."""
+    return [
+        f"{usage[name]} {name} (quota {limit} per ALB, {'adjustable in Service Quotas' if adjustable else 'not adjustable'})"
+        for name, (limit, adjustable) in ALB_QUOTAS.items()
+        if usage[name] > limit
+    ]
+
+
+def group_settings(environment: str) -> dict[str, str]:
+    """The serving group's load-balancer settings every member Ingress carries with the same value: the
+    "Exclusive" annotations, listen-ports ("Merge": an Ingress without it would add an HTTP:80 listener) and
+    the group itself (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md)."""
+    annotations = internal_alb_annotations(
+        certificate_arn=None, health_path=None, load_balancer_name=serving_load_balancer_name(environment),
+        group=SERVING_GROUP,
+    )
+    return {key.removeprefix(f"{ALB}/"): value for key, value in annotations.items()}
+
+
+def _cel(value: str) -> str:
+    """A CEL string literal (json.dumps escapes like CEL's double-quoted strings for these ASCII values)."""
+    return json.dumps(value)
+
+
+def team_ingress_policy_spec(environment: str, region: str) -> dict[str, Any]:
+    """A ValidatingAdmissionPolicy for Ingresses in team namespaces, which share the serving ALB.
+
+    The controller's IngressGroup lets any Ingress of the group change the shared ALB ("IngressGroup feature
+    should only be used when all Kubernetes users with RBAC permission to create/modify Ingress resources are
+    within trust boundary", annotations.md), and teams may edit Ingresses in their namespace. So the API server
+    admits a team Ingress only when it: is of class `alb`; carries the group's settings with the platform's
+    values; sets no other `alb.ingress.kubernetes.io/` annotation than its certificate, actions and conditions
+    (no security groups, inbound CIDRs, WAF, subnets, tags, group order, ...); has no default backend (the
+    platform's serving entry owns the listener's default); and names only hosts of its own team,
+    ``<model>-<team>.<domain>`` or ``<model>-<team>.<region>.<domain>``, with the team and the domain read from
+    its namespace (label `team`, annotation `mlops.platform/ingress-domain`), which team members cannot edit.
+    """
+    fixed = group_settings(environment)
+    allowed = sorted({*fixed, "certificate-arn"})
+    fixed_map = "{" + ", ".join(f"{_cel(ALB + '/' + k)}: {_cel(v)}" for k, v in sorted(fixed.items())) + "}"
+    allowed_list = "[" + ", ".join(_cel(f"{ALB}/{k}") for k in allowed) + "]"
+    host = (
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?-' + variables.team + '[.](' + " + _cel(region.replace(".", "[.]"))
+        + " + '[.])?' + variables.domain + '$'"
+    )
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": [{
+            "apiGroups": ["networking.k8s.io"], "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"], "resources": ["ingresses"],
+        }]},
+        "variables": [
+            {"name": "annotations", "expression": "has(object.metadata.annotations) ? object.metadata.annotations : {}"},
+            {"name": "team", "expression": "has(namespaceObject.metadata.labels) && 'team' in namespaceObject.metadata.labels"
+                                           " ? namespaceObject.metadata.labels['team'] : ''"},
+            {"name": "domain", "expression": f"has(namespaceObject.metadata.annotations) && {_cel(DOMAIN_ANNOTATION)} in "
+                                             f"namespaceObject.metadata.annotations ? namespaceObject.metadata.annotations"
+                                             f"[{_cel(DOMAIN_ANNOTATION)}] : ''"},
+        ],
+        "validations": [
+            {"expression": "variables.team != '' && variables.domain != ''",
+             "message": f"Ingresses are admitted only in team namespaces (label team, annotation {DOMAIN_ANNOTATION})"},
+            {"expression": "has(object.spec.ingressClassName) && object.spec.ingressClassName == 'alb' && "
+                           "!('kubernetes.io/ingress.class' in variables.annotations)",
+             "message": "a team Ingress is of class alb (spec.ingressClassName), and names no other class"},
+            {"expression": f"{fixed_map}.all(k, k in variables.annotations && variables.annotations[k] == {fixed_map}[k])",
+             "message": f"a team Ingress carries the serving group's settings with the platform's values: {json.dumps(fixed, sort_keys=True)}"},
+            {"expression": f"variables.annotations.all(k, !k.startsWith({_cel(ALB + '/')}) || k in {allowed_list} || "
+                           f"k.startsWith({_cel(ALB + '/actions.')}) || k.startsWith({_cel(ALB + '/conditions.')}))",
+             "message": "a team Ingress sets no load balancer annotation but the group's settings, certificate-arn, "
+                        "actions.* and conditions.* (the shared ALB is the platform's)"},
+            {"expression": "!has(object.spec.defaultBackend)",
+             "message": "a team Ingress has no default backend (the platform's serving entry answers unknown hosts)"},
+            {"expression": f"has(object.spec.rules) && size(object.spec.rules) > 0 && object.spec.rules.all(r, "
+                           f"has(r.host) && r.host.endsWith('.' + variables.domain) && r.host.matches({host}))",
+             "message": "every rule of a team Ingress names a host of its team: <model>-<team>.<domain> or "
+                        "<model>-<team>.<region>.<domain>"},
+        ],
+    }
+
+
+def team_ingress_binding_spec() -> dict[str, Any]:
+    """Where the policy applies: every namespace but the platform's own serving entry's, and deny on failure."""
+    return {
+        "policyName": GUARD_NAME,
+        "validationActions": ["Deny"],
+        "matchResources": {"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "NotIn",
+            # The platform's own Ingresses: the serving entry and MLflow's (components.registry.MLFLOW_NAMESPACE).
+            "values": [SERVING_NAMESPACE, "mlflow", "kube-system"],
+        }]}},
+    }
+
+
+class TeamIngressGuard(pulumi.ComponentResource):
+    """The admission policy (and its binding) that keeps team Ingresses to their own hosts on the shared ALB.
+
+    Attributes: ``policy``, ``binding`` (admissionregistration.k8s.io/v1, GA since Kubernetes 1.30).
+    """
+
+    def __init__(self, name: str, environment: str, region: str, k8s_provider: pulumi.ProviderResource,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:ingress:TeamIngressGuard", name, None, opts)
+        labels = {"app.kubernetes.io/managed-by": "pulumi"}
+        admission = k8s.admissionregistration.v1
+        spec = team_ingress_policy_spec(environment, region)
+        [rule] = spec["matchConstraints"]["resourceRules"]
+        self.policy = admission.ValidatingAdmissionPolicy(
+            f"{name}-policy",
+            admission.ValidatingAdmissionPolicyInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=GUARD_NAME, labels=labels),
+                spec=admission.ValidatingAdmissionPolicySpecArgs(
+                    failure_policy=spec["failurePolicy"],
+                    match_constraints=admission.MatchResourcesArgs(resource_rules=[admission.NamedRuleWithOperationsArgs(
+                        api_groups=rule["apiGroups"], api_versions=rule["apiVersions"],
+                        operations=rule["operations"], resources=rule["resources"],
+                    )]),
+                    variables=[admission.VariableArgs(**v) for v in spec["variables"]],
+                    validations=[admission.ValidationArgs(**v) for v in spec["validations"]],
+                ),
+            ),
+            opts=child_opts(self, provider=k8s_provider),
+        )
+        binding = team_ingress_binding_spec()
+        [selector] = binding["matchResources"]["namespaceSelector"]["matchExpressions"]
+        self.binding = admission.ValidatingAdmissionPolicyBinding(
+            f"{name}-binding",
+            admission.ValidatingAdmissionPolicyBindingInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=GUARD_NAME, labels=labels),
+                spec=admission.ValidatingAdmissionPolicyBindingSpecArgs(
+                    policy_name=binding["policyName"],
+                    validation_actions=binding["validationActions"],
+                    match_resources=admission.MatchResourcesArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(**selector)],
+                    )),
+                ),
+            ),
+            opts=child_opts(self, provider=k8s_provider, depends_on=[self.policy]),
+        )
+        self.register_outputs({"policy": GUARD_NAME})

@@ -24,9 +24,10 @@ TIERS = ("public", "private", "isolated")
 INTERFACE_ENDPOINTS = (
     "ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing", "autoscaling",
     "ssm", "ssmmessages", "ec2messages", "sqs", "secretsmanager", "eks", "eks-auth",
-    # Managed Prometheus's query API, which KEDA calls for requests-per-second autoscaling.
-    "aps-workspaces",
 )
+# Managed Prometheus's query API, which KEDA calls for requests-per-second autoscaling: only in VPCs where it
+# does (RegionalNetworkArgs.extra_interface_endpoints).
+PROMETHEUS_QUERY_ENDPOINT = "aps-workspaces"
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 def flow_log_trust(account_id: str) -> dict[str, Any]:
     return {
@@ -77,6 +78,7 @@ class RegionalNetworkArgs:
     cluster_name: str = ""
     partition: str = "aws"
     tags: Mapping[str, str] = field(default_factory=dict)
+    extra_interface_endpoints: Sequence[str] = ()  # beyond INTERFACE_ENDPOINTS, e.g. PROMETHEUS_QUERY_ENDPOINT
 
 
 class RegionalNetwork(pulumi.ComponentResource):
@@ -242,7 +244,7 @@ class RegionalNetwork(pulumi.ComponentResource):
                 ),
                 opts=mine,
             )
-            for service in INTERFACE_ENDPOINTS
+            for service in (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints)
         }
         self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
         # S3 behind the gateway endpoint keeps its public addresses (routed privately through the endpoint's

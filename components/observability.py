@@ -1087,7 +1087,11 @@ class PlatformObservability(pulumi.ComponentResource):
             "prometheus_endpoints": {
                 region: monitoring.prometheus.prometheus_endpoint for region, monitoring in self.regional.items()
             },
-            "prometheus_query_urls": {region: monitoring.query_url for region, monitoring in self.regional.items()},
+            # Only where requests-per-second scaling works: a collector fills the workspace and KEDA may query it.
+            "prometheus_query_urls": {
+                region: monitoring.query_url for region, monitoring in self.regional.items()
+                if monitoring.scraper is not None and monitoring.keda_query_policy is not None
+            },
             "grafana_url": pulumi.Output.concat("https://", self.grafana.endpoint) if self.grafana is not None else None,
             "dashboard_name": self.dashboard.dashboard_name,
             "alarm_names": {

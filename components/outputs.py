@@ -79,7 +79,8 @@ class ObservabilityOutputs(Contract):
     trail_arn: Annotated[str, Field(alias="trailArn")]
     amp_workspace_ids: Annotated[dict[str, str], Field(alias="ampWorkspaceIds")]  # per region
     prometheus_endpoints: Annotated[dict[str, str], Field(alias="prometheusEndpoints")]  # per region
-    # Per region: the workspace's query root for KEDA's prometheus scaler (SigV4, no trailing slash).
+    # Per region where requests-per-second scaling works (a managed collector fills the workspace and the KEDA
+    # operator may query it): the workspace's query root for KEDA's prometheus scaler (SigV4, no trailing slash).
     prometheus_query_urls: Annotated[dict[str, str], Field(alias="prometheusQueryUrls")]
     grafana_url: Annotated[str | None, Field(alias="grafanaUrl")] = None
     dashboard_name: Annotated[str, Field(alias="dashboardName")]

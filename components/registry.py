@@ -742,7 +742,11 @@ class ModelRegistry(pulumi.ComponentResource):
             ))
         bucket_uri = self.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
         host = mlflow_host(args.environment)
-        service_hosts = [f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"]
+        # Every name a client in the cluster may use for the Service (the short ones from its own namespace or
+        # through the search path, Kubernetes docs "DNS for Services and Pods").
+        service_hosts = [f"mlflow:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}:{MLFLOW_PORT}",
+                         f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}",
+                         f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"]
         # The image's entry point (images/mlflow/bootstrap.py) reads the RDS-managed password with the pod's
         # Pod Identity credentials into a libpq password file under /tmp and runs `mlflow server`: no password
         # in Kubernetes, in Pulumi state or on a command line.
@@ -767,8 +771,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join([host, *service_hosts]),
                 "MLFLOW_WORKERS": "2",
             },
+            scratch=args.config.mlflow_scratch,
         ))
-        pod = hardened_pod_spec([container], account.metadata.name, spread_labels={"app": "mlflow"})
+        pod = hardened_pod_spec(
+            [container], account.metadata.name, spread_labels={"app": "mlflow"}, scratch=args.config.mlflow_scratch
+        )
         self.mlflow_deployment = k8s.apps.v1.Deployment(
             f"{name}-mlflow",
             k8s.apps.v1.DeploymentInitArgs(

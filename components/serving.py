@@ -5,15 +5,24 @@ Service selects every version; the weighted split is an internal ALB Ingress who
 target group per version with its weight (the AWS Load Balancer Controller's weighted target groups), so a
 90/10 canary is a config change. Scaling is an autoscaling/v2 HPA on CPU, or a KEDA ScaledObject for
 requests-per-second (Prometheus) or any other KEDA trigger, which can also scale to zero outside prod.
+
+The target groups are Pulumi's, not the controller's: one ``aws.lb.TargetGroup`` per version (IP targets,
+health-checked on the model's readiness path) and a ``TargetGroupBinding`` (elbv2.k8s.aws/v1beta1) through
+which the controller registers the version Service's pods in it; the Ingress's forward action names them by
+``targetGroupARN``. So every id the stack needs (alarms, health checks) is known from the stack itself, on the
+first deployment as on an update that adds a version, nothing is looked up, and destroy removes the Ingress and
+the bindings before the target groups they use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
@@ -23,21 +32,56 @@ from components.ingress import SERVING_GROUP, internal_alb_annotations, serving_
 from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
+NO_METRICS_ACTION = "no-metrics"
+METRICS_NOT_FOUND = {
+    "type": "fixed-response",
+    "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "not found"},
+}
+LBC_API = "elbv2.k8s.aws/v1beta1"  # TargetGroupBinding, aws-load-balancer-controller v2.13.2
 
 
-def weighted_forward_action(model: ModelSpec) -> dict:
-    """The ALB controller's forward action with one weighted target group per version (weights sum to 100)."""
+def weighted_forward_action(model: ModelSpec, target_group_arns: dict[str, str]) -> dict:
+    """The ALB controller's forward action with one weighted target group per version (weights sum to 100),
+    each named by the ARN of the version's own target group (annotations.md of aws-load-balancer-controller
+    v2.13.2, "actions": `forwardConfig.targetGroups[].targetGroupARN`)."""
     return {
         "type": "forward",
         "forwardConfig": {
             "targetGroups": [
-                # An integer port: the controller looks a string servicePort up by port *name*
-                # (aws-load-balancer-controller v2.13.2 pkg/k8s/service_utils.go LookupServicePort).
-                {"serviceName": version_service(model, version.name), "servicePort": model.port, "weight": version.weight}
+                {"targetGroupARN": target_group_arns[version.name], "weight": version.weight}
                 for version in model.versions
             ],
             "targetGroupStickinessConfig": {"enabled": False},
         },
+    }
+
+
+def target_group_name(team: str, model: str, version: str, port: int, vpc_id: str) -> str:
+    """A target group name: unique per region and account, at most 32 characters of letters, digits and
+    hyphens, not starting or ending with a hyphen (ELB API Reference, CreateTargetGroup `Name`). The digest
+    covers what replaces a target group (port, VPC), so a replacement is created under a new name before the
+    old one is deleted."""
+    stem = f"{team}-{model}-{version}"[:23].strip("-")
+    digest = hashlib.sha256("/".join((team, model, version, str(port), vpc_id)).encode()).hexdigest()[:8]
+    return f"{stem}-{digest}"
+
+
+def target_group_binding_spec(
+    service: str, port: int, target_group_arn: str, vpc_id: str, vpc_cidr: str
+) -> dict:
+    """The TargetGroupBinding that registers ``service``'s pods (IP targets) in a target group Pulumi owns.
+
+    ``networking`` makes the controller open the pods' security group to the load balancer on the model's
+    port: without it the controller manages no rule for the binding (aws-load-balancer-controller v2.13.2
+    pkg/targetgroupbinding/networking_manager.go). The ALB's nodes sit in the VPC's subnets, so the peer is
+    the VPC CIDR, which the namespace's NetworkPolicy admits on the same port.
+    """
+    return {
+        "serviceRef": {"name": service, "port": port},
+        "targetGroupARN": target_group_arn,
+        "targetType": "ip",
+        "vpcID": vpc_id,
+        "networking": {"ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": port, "protocol": "TCP"}]}]},
     }
 
 
@@ -61,18 +105,32 @@ def rps_trigger(namespace: str, model: str, version: str, threshold: int, server
             "query": rps_query(namespace, model, version),
             "threshold": str(threshold),
             "awsRegion": region,
-            # No series yet (no traffic since start) counts as zero requests, not as a scaler error.
-            "ignoreNullValues": "true",
+            # An empty result is a scaler error, not zero requests: the query answers 0 itself while the
+            # version's pods are scraped (rps_query), so empty means the metrics pipeline is broken, and the
+            # ScaledObject's fallback holds the replicas (KEDA v2.17.1 pkg/scalers/prometheus_scaler.go: with
+            # ignoreNullValues true an empty result would read as 0 and scale the model down).
+            "ignoreNullValues": "false",
         },
         "authenticationRef": {"name": KEDA_AWS_AUTHENTICATION, "kind": "ClusterTriggerAuthentication"},
     }
 
 
 def rps_query(namespace: str, model: str, version: str) -> str:
-    """Requests per second of one version, as the managed Prometheus sees them (labels set by the collector)."""
-    return (
-        f'sum(rate(http_requests_total{{namespace="{namespace}",app="{model}",version="{version}"}}[2m]))'
-    )
+    """Requests per second of one version, as the managed Prometheus sees them (labels set by the collector).
+
+    A pod publishes `http_requests_total` once it served a request; until then the version's `up` series (one
+    per scraped pod, written by the collector for every target) makes the answer 0. No `up` either means
+    nothing is scraped, and the result is empty: a scaler error, not zero load.
+    """
+    selector = f'namespace="{namespace}",app="{model}",version="{version}"'
+    return f"sum(rate(http_requests_total{{{selector}}}[2m])) or (0 * sum(up{{{selector}}}))"
+
+
+# A broken metrics pipeline freezes the replica count instead of scaling on a missing value: after 3 failed
+# polls KEDA reports the fallback (ScaledObject condition Fallback, events) and keeps the current replicas,
+# never fewer than min-replicas (KEDA v2.17.1 pkg/fallback/fallback.go, behavior currentReplicasIfHigher; only
+# for AverageValue metrics, the prometheus scaler's default).
+FALLBACK_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -92,6 +150,11 @@ class ModelDeploymentArgs:
     # required by requests-per-second autoscaling.
     prometheus_url: pulumi.Input[str] | None = None
     region: str | None = None
+    # The region's AWS provider and VPC (contract: regions.<region>.vpcId / vpcCidr): the versions' target groups.
+    aws_provider: pulumi.ProviderResource | None = None
+    vpc_id: pulumi.Input[str] = ""
+    vpc_cidr: pulumi.Input[str] = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class ModelDeployment(pulumi.ComponentResource):
@@ -100,6 +163,8 @@ class ModelDeployment(pulumi.ComponentResource):
     deployments: dict[str, k8s.apps.v1.Deployment]
     services: dict[str, k8s.core.v1.Service]
     stable_service: k8s.core.v1.Service
+    target_groups: dict[str, aws.lb.TargetGroup]
+    bindings: dict[str, pulumi.CustomResource]
     ingress: k8s.networking.v1.Ingress
     scalers: dict[str, pulumi.CustomResource]
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
@@ -109,6 +174,7 @@ class ModelDeployment(pulumi.ComponentResource):
         model = args.model
         base_labels = {**args.labels, "app.kubernetes.io/name": model.name, "app": model.name, "team": args.team}
         self.deployments, self.services, self.scalers = {}, {}, {}
+        self.target_groups, self.bindings = {}, {}
         for version in model.versions:
             labels = {**base_labels, "version": version.name}
             selector = {"app": model.name, "version": version.name}
@@ -170,6 +236,7 @@ class ModelDeployment(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
             self.scalers[version.name] = self._scaler(name, args, version.name, deployment)
+            self._target_group(name, args, version.name, labels)
 
         self.stable_service = k8s.core.v1.Service(
             f"{name}-stable",
@@ -186,22 +253,32 @@ class ModelDeployment(pulumi.ComponentResource):
         action = "weighted"
         if not args.certificate_arn or not args.hosts:
             raise ValueError(f"model {model.name}: an HTTPS-only ingress needs host names and a certificate")
-        # The serving group's load balancer settings (components/ingress.py), this model's health check and
-        # its weighted split between versions.
+        # The serving group's load balancer settings (components/ingress.py) and the weighted split between the
+        # versions' target groups (health-checked by the target groups themselves).
+        names = [version.name for version in model.versions]
         annotations = {
             **internal_alb_annotations(
-                certificate_arn=args.certificate_arn, health_path=model.health_path,
+                certificate_arn=args.certificate_arn, health_path=None,
                 load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
             ),
-            f"alb.ingress.kubernetes.io/actions.{action}": json.dumps(weighted_forward_action(model), sort_keys=True),
+            # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
+            f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(METRICS_NOT_FOUND, sort_keys=True),
+            f"alb.ingress.kubernetes.io/actions.{action}": pulumi.Output.all(
+                *[self.target_groups[v].arn for v in names]
+            ).apply(lambda arns: json.dumps(weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True)),
         }
-        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
-            path="/",
-            path_type="Prefix",
-            backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=action, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
-            )),
-        )])
+        # The controller orders an Ingress's Prefix paths longest first (aws-load-balancer-controller v2.13.2
+        # pkg/ingress/model_build_listener_rules.go sortIngressPaths), so /metrics is matched before /.
+        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
+            k8s.networking.v1.HTTPIngressPathArgs(
+                path=path,
+                path_type="Prefix",
+                backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
+                    name=target, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
+                )),
+            )
+            for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
+        ])
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-route",
             k8s.networking.v1.IngressInitArgs(
@@ -213,7 +290,9 @@ class ModelDeployment(pulumi.ComponentResource):
                     rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=route) for host in args.hosts],
                 ),
             ),
-            opts=child_opts(self, depends_on=list(self.services.values())),
+            # Traffic goes to a version once its binding registers the pods; on destroy the Ingress (and the
+            # controller's listener rules) goes before the bindings and target groups.
+            opts=child_opts(self, depends_on=[*self.services.values(), *self.bindings.values()]),
         )
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
@@ -232,6 +311,44 @@ class ModelDeployment(pulumi.ComponentResource):
                 "weights": {version.name: version.weight for version in model.versions},
                 "service": self.stable_service.metadata.name,
             }
+        )
+
+    def _target_group(self, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]) -> None:
+        """The version's target group (Pulumi's) and the binding that puts the version's pods in it."""
+        model = args.model
+        if args.aws_provider is None:
+            raise ValueError(f"model {model.name}: its target groups need the region's AWS provider")
+        service = version_service(model, version)
+        group = aws.lb.TargetGroup(
+            f"{name}-{version}-tg",
+            aws.lb.TargetGroupArgs(
+                name=pulumi.Output.from_input(args.vpc_id).apply(
+                    lambda vpc: target_group_name(args.team, model.name, version, model.port, vpc)
+                ),
+                port=model.port,
+                protocol="HTTP",
+                protocol_version="HTTP1",
+                target_type="ip",
+                vpc_id=args.vpc_id,
+                # The model's readiness path: the ALB sends traffic only to pods the kubelet also finds ready.
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    enabled=True, protocol="HTTP", port="traffic-port", path=model.health_path, matcher="200",
+                    interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=2,
+                ),
+                tags={**args.tags, "Name": f"{args.namespace_name}/{service}", "model": model.name, "version": version},
+            ),
+            opts=child_opts(self, provider=args.aws_provider),
+        )
+        self.target_groups[version] = group
+        self.bindings[version] = k8s.apiextensions.CustomResource(
+            f"{name}-{version}-tgb",
+            api_version=LBC_API,
+            kind="TargetGroupBinding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=service, namespace=args.namespace, labels=labels),
+            spec=pulumi.Output.all(group.arn, args.vpc_id, args.vpc_cidr).apply(
+                lambda values: target_group_binding_spec(service, model.port, *values)
+            ),
+            opts=child_opts(self, depends_on=[self.services[version]]),
         )
 
     def _scaler(self, name: str, args: ModelDeploymentArgs, version: str, deployment) -> pulumi.CustomResource:
@@ -264,11 +381,14 @@ class ModelDeployment(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, depends_on=[deployment]),
             )
+        fallback = None
         if scaling.rps_target is not None:
             if args.prometheus_url is None or args.region is None:
                 raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
             trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
                                   args.prometheus_url, args.region)
+            fallback = {"failureThreshold": FALLBACK_FAILURES, "replicas": scaling.min_replicas,
+                        "behavior": "currentReplicasIfHigher"}
         else:
             assert scaling.keda is not None
             trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}
@@ -284,6 +404,7 @@ class ModelDeployment(pulumi.ComponentResource):
                 "pollingInterval": 15,
                 "cooldownPeriod": 300,
                 "triggers": [trigger],
+                **({"fallback": fallback} if fallback else {}),
             },
             opts=child_opts(self, depends_on=[deployment]),
         )

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import TeamConfig
+from components.ingress import DOMAIN_ANNOTATION
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
 from components.workload import POD_IDENTITY_AGENT
@@ -39,6 +40,7 @@ class ClusterTarget:
     k8s_provider: k8s.Provider
     # The region's S3 prefix-list CIDRs (the platform's contract): S3 traffic leaves through the gateway endpoint.
     s3_cidrs: pulumi.Input[list[str]] = ()
+    vpc_id: pulumi.Input[str] = ""  # the serving VPC: the models' target groups live in it
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class TeamSpaceArgs:
     tags: dict[str, str] = field(default_factory=dict)
     mlflow_namespace: str = "mlflow"
     mlflow_port: int = 5000
+    # The domain the team's models are named in: the serving ALB's admission policy reads it from the
+    # namespace (components.ingress.team_ingress_policy_spec).
+    ingress_domain: pulumi.Input[str] | None = None
 
 
 def team_access_policy(
@@ -219,6 +224,7 @@ class TeamSpace(pulumi.ComponentResource):
                             "pod-security.kubernetes.io/audit": "restricted",
                             "pod-security.kubernetes.io/warn": "restricted",
                         },
+                        annotations={DOMAIN_ANNOTATION: args.ingress_domain} if args.ingress_domain else None,
                     )
                 ),
                 opts=on_cluster,

@@ -25,9 +25,9 @@ from components.config import (
     team_tags,
 )
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.ingress import model_host, regional_model_host, target_group_tags
+from components.ingress import model_host, regional_model_host
 from components.outputs import ContractError, PlatformOutputs
-from components.serving import ModelDeployment, ModelDeploymentArgs, version_service
+from components.serving import ModelDeployment, ModelDeploymentArgs
 from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
 PROJECT = "mlops-platform"
@@ -59,6 +59,10 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
                 lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
             ) if model.autoscaling.rps_target is not None else None,
             region=region,
+            aws_provider=aws_region,
+            vpc_id=target.vpc_id,
+            vpc_cidr=target.vpc_cidr,
+            tags={**tags, "model": model.name},
         ),
         opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
@@ -77,15 +81,7 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
                 zone_id=serving.apply(lambda s: s.load_balancer_zone_id),
                 arn_suffix=serving.apply(lambda s: s.load_balancer_arn_suffix),
             ),
-            target_groups={
-                version.name: pulumi.Output.from_input(target.cluster_name).apply(
-                    lambda cluster, v=version.name: target_group_tags(
-                        cluster, team.namespace, model.name, version_service(model, v), model.port
-                    )
-                )
-                for version in model.versions
-            },
-            ingress=deployment.ingress,
+            target_groups={version: group.arn_suffix for version, group in deployment.target_groups.items()},
             tags={**tags, "model": model.name},
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
@@ -156,6 +152,8 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
         zone=contract.dns.zone_name if contract.dns is not None else None,
         certificate_arns=dict(contract.dns.certificate_arns) if contract.dns is not None else {},
         prometheus_regions=tuple(contract.observability.prometheus_query_urls) if contract.observability else (),
+        serving_regions=tuple(region for region, outputs in contract.regions.items() if outputs.serving is not None),
+        account_id=contract.account_id,
     )
 
 
@@ -184,6 +182,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             ClusterTarget(
                 region=region,
                 cluster_name=cluster.apply(lambda c: c.name),
+                vpc_id=region_outputs.apply(lambda r: r.vpc_id),
                 vpc_cidr=region_outputs.apply(lambda r: r.vpc_cidr),
                 s3_cidrs=region_outputs.apply(lambda r: r.s3_cidrs),
                 aws_provider=providers[region],
@@ -205,6 +204,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             clusters=targets,
             repository_aws_provider=providers[team.regions[0]],
             tags=tags,
+            ingress_domain=team.ingress.domain if team.ingress is not None else platform.apply(
+                lambda p: p.dns.zone_name if p.dns is not None else None
+            ),
         ),
     )
     for target in targets:

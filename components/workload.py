@@ -33,6 +33,13 @@ class ContainerSpec:
     gpus: int = 0
     args: Sequence[pulumi.Input[str]] = ()
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # A disk-backed scratch volume of this size at /scratch, TMPDIR pointing there (for large temporary files
+    # such as buffered uploads; /tmp stays a small memory volume). The container requests the node's ephemeral
+    # storage for it, so the scheduler places the pod where it fits and the kubelet evicts it only beyond.
+    scratch: str | None = None
+
+
+SCRATCH_PATH = "/scratch"
 
 
 def container_security_context() -> k8s.core.v1.SecurityContextArgs:
@@ -53,12 +60,18 @@ def hardened_container(spec: ContainerSpec) -> k8s.core.v1.ContainerArgs:
     amounts = {"cpu": spec.cpu, "memory": spec.memory}
     if spec.gpus:
         amounts[GPU_RESOURCE] = str(spec.gpus)
+    env = dict(spec.env)
+    mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+    if spec.scratch:
+        amounts["ephemeral-storage"] = spec.scratch
+        env["TMPDIR"] = SCRATCH_PATH
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="scratch", mount_path=SCRATCH_PATH))
     probe = k8s.core.v1.HTTPGetActionArgs(path=spec.health_path, port="http")
     return k8s.core.v1.ContainerArgs(
         name=spec.name,
         image=spec.image,
         args=list(spec.args) or None,
-        env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(spec.env.items())] or None,
+        env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())] or None,
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=spec.port, protocol="TCP")],
         resources=k8s.core.v1.ResourceRequirementsArgs(requests=amounts, limits=amounts),
         readiness_probe=k8s.core.v1.ProbeArgs(
@@ -68,7 +81,7 @@ def hardened_container(spec: ContainerSpec) -> k8s.core.v1.ContainerArgs:
             http_get=probe, initial_delay_seconds=30, period_seconds=20, timeout_seconds=2, failure_threshold=3
         ),
         security_context=container_security_context(),
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        volume_mounts=mounts,
     )
 
 
@@ -79,8 +92,10 @@ def hardened_pod_spec(
     gpu: bool = False,
     spread_labels: Mapping[str, str] | None = None,
     node_selector: Mapping[str, str] | None = None,
+    scratch: str | None = None,
 ) -> k8s.core.v1.PodSpecArgs:
-    """The pod around hardened containers: no token, no host namespaces, scratch in memory, zone spread."""
+    """The pod around hardened containers: no token, no host namespaces, /tmp in memory (and, with
+    ``scratch``, a disk-backed scratch volume of that size, see ContainerSpec.scratch), zone spread."""
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account,
         automount_service_account_token=False,
@@ -99,7 +114,9 @@ def hardened_pod_spec(
         volumes=[
             k8s.core.v1.VolumeArgs(
                 name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="256Mi")
-            )
+            ),
+            *([k8s.core.v1.VolumeArgs(name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=scratch))]
+              if scratch else []),
         ],
         tolerations=[k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
         if gpu

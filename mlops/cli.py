@@ -217,6 +217,28 @@ def team_validate(
     typer.echo(f"ok: team {team.name} ({team.environment}) on {team.platform_stack}: {models}")
 
 
+@team_app.command("dependents")
+def team_dependents(
+    platform_stack: Annotated[str, typer.Argument(help="A platform stack name (prod).")],
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """Team stacks built on a platform stack; exit 1 while there is any (destroy them before the platform)."""
+    from mlops.team import dependents
+
+    found = guarded(lambda: dependents(platform_stack, stacks_dir))
+    if not found:
+        typer.echo(f"ok: no team stack is built on {platform_stack}")
+        return
+    for stack, team in found:
+        typer.echo(f"{stack}: team {team.name} ({', '.join(team.regions)})")
+    typer.echo(
+        f"error: destroy these team stacks before {platform_stack}: their Ingresses keep the serving ALBs (whose "
+        "network interfaces block the subnets' deletion) and their records keep the public zone from being deleted",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
 @team_app.command("list")
 def team_list(stacks_dir: StacksDir = DEFAULT_STACKS_DIR) -> None:
     """Teams, environments, models and their traffic weights."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -308,6 +309,14 @@ def _metric_alarm(ctx: Context) -> tuple[str, dict[str, Any]]:
     return name, {"arn": ctx.arn(f"alarm:{name}")}
 
 
+def _target_group(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # A target group's id is its ARN; CloudWatch names it by the ARN's suffix (targetgroup/<name>/<id>).
+    name = ctx.physical()
+    suffix = f"targetgroup/{name}/{digest(ctx.type, ctx.name, ctx.region, length=16)}"
+    arn = ctx.arn(suffix, service="elasticloadbalancing")
+    return arn, {"arn": arn, "arnSuffix": suffix, "name": name}
+
+
 def _dashboard(ctx: Context) -> tuple[str, dict[str, Any]]:
     name = ctx.physical("dashboardName")
     return name, {"dashboardArn": ctx.arn(f"dashboard/{name}", regional=False)}
@@ -355,6 +364,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
     "random:index/randomId:RandomId": lambda ctx: _random_id(ctx),
 }
 
@@ -374,6 +384,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         self.default_region = default_region
         self.provider_regions: dict[str, str] = {}
         self.stack_outputs: Callable[[str], dict[str, Any]] | None = None
+        # (region, name) of each ALB the load balancer controller would make from the run's Ingresses.
+        self.controller_load_balancers: set[tuple[str, str]] = set()
 
     def region_of(self, provider_ref: str | None) -> str:
         if not provider_ref:
@@ -392,7 +404,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         generator = GENERATORS.get(args.typ)
         if generator is None:
             if args.typ.startswith("kubernetes:"):
-                return _kubernetes(ctx)
+                return _kubernetes(ctx, self)
             rid, extra = _snake_to_wire_default(ctx)
         else:
             rid, extra = generator(ctx)
@@ -404,18 +416,46 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
-        # The program does no data-source lookups where configuration can say the answer. The exceptions are
-        # AWS-published address ranges (the S3 prefix list) and the load balancers and target groups the load
-        # balancer controller makes (their ids exist only once it has made them); the engine's own getResource
-        # is answered by the monitor itself.
-        lookup = LOOKUPS.get(args.token)
-        if lookup is None:
-            return {}, []
-        return lookup(dict(args.args), self.partition, self.account, self.region_of(args.provider)), []
+        """Answer a data-source lookup only with what exists once the run is deployed; fail like AWS otherwise.
+
+        The program does no lookups where configuration can say the answer. The exceptions are AWS-published
+        objects (the S3 prefix list) and the load balancers the load balancer controller makes from the run's
+        Ingresses (their ids exist only once it has made them). Anything else has no offline answer and fails,
+        so a lookup of something nobody creates is an error here as it would be live.
+        """
+        region = self.region_of(args.provider)
+        inputs = dict(args.args)
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            name = str(inputs.get("name"))
+            if (region, name) not in self.controller_load_balancers:
+                return {}, [("name", f"Search returned 0 results: no load balancer {name!r} in {region} (no Ingress "
+                                     "of this run names it with a certificate of that region)")]
+            return _load_balancer(self.partition, self.account, region, name), []
+        if args.token == "aws:ec2/getPrefixList:getPrefixList":
+            name = str(inputs.get("name") or "")
+            if not re.fullmatch(rf"com\.amazonaws\.{re.escape(region)}\.(s3|dynamodb)", name):
+                return {}, [("name", f"no AWS-managed prefix list {name!r} in {region}")]
+            return _prefix_list(name), []
+        return {}, [("token", f"{args.token}: no offline answer (the program makes no other lookups)")]
+
+    def note_ingress(self, annotations: dict[str, Any]) -> tuple[str, str] | None:
+        """The (region, name) of the ALB the controller makes for an Ingress with a fixed name and a certificate:
+        a load balancer uses certificates of its own region only (ELB User Guide, "SSL certificates for your
+        Application Load Balancer"), so the certificate's region is the ALB's."""
+        name = annotations.get(f"{ALB_ANNOTATIONS}/load-balancer-name")
+        certificate = str(annotations.get(f"{ALB_ANNOTATIONS}/certificate-arn") or "").split(",")[0]
+        if not name or certificate.count(":") < 5:
+            return None
+        key = (certificate.split(":")[3], str(name))
+        self.controller_load_balancers.add(key)
+        return key
 
 
-def _load_balancer_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
-    name = str(inputs.get("name"))
+ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
+
+
+def _load_balancer(partition: str, account: str, region: str, name: str) -> dict[str, Any]:
+    """An ALB as AWS describes it, derived from its region and name (the Ingress status names the same host)."""
     suffix = f"app/{name}/{digest('alb', region, name, length=16)}"
     return {
         "arn": f"arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}",
@@ -428,30 +468,11 @@ def _load_balancer_lookup(inputs: dict[str, Any], partition: str, account: str, 
     }
 
 
-def _target_group_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
-    tags = dict(inputs.get("tags") or {})
-    seed = "/".join(f"{key}={tags[key]}" for key in sorted(tags))
-    suffix = f"targetgroup/k8s-{digest('tg-name', seed, length=20)}/{digest('tg', region, seed, length=16)}"
-    return {
-        "arn": f"arn:{partition}:elasticloadbalancing:{region}:{account}:{suffix}",
-        "arnSuffix": suffix,
-        "tags": tags,
-    }
-
-
-def _prefix_list_lookup(inputs: dict[str, Any], partition: str, account: str, region: str) -> dict[str, Any]:
+def _prefix_list(name: str) -> dict[str, Any]:
     """An AWS-managed prefix list offline: deterministic stand-in ranges (198.18.0.0/15, the benchmarking block)."""
-    name = str(inputs.get("name") or "")
     seed = int(digest(name, length=4), 16)
     cidrs = [f"198.{18 + (seed + index) % 2}.{(seed + 7 * index) % 256}.0/24" for index in range(3)]
     return {"id": f"pl-{digest(name, length=8)}", "name": name, "cidrBlocks": sorted(set(cidrs))}
-
-
-LOOKUPS: dict[str, Callable[[dict[str, Any], str, str, str], dict[str, Any]]] = {
-    "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer_lookup,
-    "aws:lb/getTargetGroup:getTargetGroup": _target_group_lookup,
-    "aws:ec2/getPrefixList:getPrefixList": _prefix_list_lookup,
-}
 
 
 def _random_id(ctx: Context) -> tuple[str, dict[str, Any]]:
@@ -460,7 +481,7 @@ def _random_id(ctx: Context) -> tuple[str, dict[str, Any]]:
     return encoded, {"hex": raw.hex(), "b64Url": encoded, "b64Std": base64.b64encode(raw).decode(), "dec": str(int(raw.hex(), 16))}
 
 
-def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
+def _kubernetes(ctx: Context, mocks: PlatformMocks) -> tuple[str, dict[str, Any]]:
     metadata = dict(ctx.inputs.get("metadata") or {})
     name = metadata.get("name") or f"{ctx.name}-{digest(ctx.type, ctx.name, length=8)}"
     metadata.setdefault("name", name)
@@ -469,9 +490,12 @@ def _kubernetes(ctx: Context) -> tuple[str, dict[str, Any]]:
     state = dict(ctx.inputs)
     state["metadata"] = {**metadata, "uid": _uuid(ctx.type + ctx.name)}
     if ctx.type == "kubernetes:networking.k8s.io/v1:Ingress":
-        # What the load balancer controller writes and Pulumi's Ingress await logic waits for.
-        lb = (metadata.get("annotations") or {}).get("alb.ingress.kubernetes.io/load-balancer-name") or "k8s-ingress"
-        host = f"internal-{lb}-{int(digest(ctx.type, ctx.name, length=8), 16) % 10**10}.{ctx.region}.elb.amazonaws.com"
+        # What the load balancer controller writes and Pulumi's Ingress await logic waits for on create.
+        balancer = mocks.note_ingress(dict(metadata.get("annotations") or {}))
+        if balancer is not None:
+            host = _load_balancer(ctx.partition, ctx.account, *balancer)["dnsName"]
+        else:
+            host = f"internal-k8s-{int(digest(ctx.type, ctx.name, length=8), 16) % 10**10}.{ctx.region}.elb.amazonaws.com"
         state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
     if ctx.type.startswith("kubernetes:helm.sh/v3:Release"):
         state["status"] = {"name": ctx.inputs.get("name") or ctx.name, "namespace": ctx.inputs.get("namespace"), "status": "deployed", "version": ctx.inputs.get("version")}

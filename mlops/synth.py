@@ -4,6 +4,13 @@ Nothing here talks to a cloud or to the Pulumi engine. The program in ``stacks/_
 would under ``pulumi preview``, but its resource monitor is ``CapturingMonitor``, a subclass of the SDK's
 ``MockMonitor`` that records every complete registration (type, name, parent, provider, inputs, options and
 dependencies). The result is one document shaped like ``pulumi preview --json``.
+
+Invokes (data-source lookups) are gated like the Pulumi engine gates them: a preview of a new stack creates
+every resource, and the engine answers an invoke that depends on a resource pending creation with "unknown"
+(``ResourceInvokeResponse.unknown``), so such a lookup is unknown here too. Every invoke is recorded in the
+document (``invokes``: token, arguments, dependencies and whether it was answered). A *deployed* synthesis (the
+outputs a team stack reads from its platform stack after ``pulumi up``) opens the gate: lookups are then
+answered from what the run registered, or fail as AWS would (mlops/mocks.py).
 """
 
 from __future__ import annotations
@@ -73,11 +80,15 @@ def _make_monitor_class():
     class CapturingMonitor(MockMonitor):
         """The SDK's mock monitor, recording each complete registration for the preview document."""
 
-        def __init__(self, mocks):
+        def __init__(self, mocks, deployed: bool = False):
             super().__init__(mocks)
             self.registrations: list[dict[str, Any]] = []
+            self.invokes: list[dict[str, Any]] = []
             self.stack_outputs: dict[str, Any] = {}
             self.recording = False
+            self.deployed = deployed
+            # Custom resources this run registers: in a preview of a new stack, each is pending creation.
+            self.created: set[str] = set()
             self._lock = threading.Lock()
 
         def RegisterResource(self, request):
@@ -86,17 +97,49 @@ def _make_monitor_class():
             if request.type == "pulumi:providers:aws" and isinstance(inputs.get("region"), str):
                 self.mocks.provider_regions[urn] = inputs["region"]
             response = super().RegisterResource(request)
+            if request.custom and not request.type.startswith("pulumi:providers:"):
+                with self._lock:
+                    self.created.add(urn)
             if self.recording:
                 record = _registration(request, urn, inputs, response.id if request.custom else "")
                 with self._lock:
                     self.registrations.append(record)
             return response
 
+        def Invoke(self, request):
+            from pulumi.runtime.proto import resource_pb2
+
+            if request.tok == "pulumi:pulumi:getResource":
+                return super().Invoke(request)
+            depends_on = sorted(set(request.dependsOn))
+            record: dict[str, Any] = {
+                "token": request.tok, "args": _struct(request.args), "provider": request.provider,
+                "dependsOn": depends_on,
+            }
+            pending = [] if self.deployed else [urn for urn in depends_on if urn in self.created]
+            if pending:
+                # The engine's invoke gate: a dependency pending creation makes the whole result unknown.
+                record.update(result="unknown", pendingDependencies=pending)
+                self._record_invoke(record)
+                return resource_pb2.ResourceInvokeResponse(unknown=True)
+            response = super().Invoke(request)
+            if response.failures:
+                record.update(result="failed", failures=[failure.reason for failure in response.failures])
+            else:
+                record.update(result="known")
+            self._record_invoke(record)
+            return response
+
+        def _record_invoke(self, record: dict[str, Any]) -> None:
+            if self.recording:
+                with self._lock:
+                    self.invokes.append(record)
+
         def GetDeploymentInfo(self, request):
-            # Like the Pulumi engine, gate invokes on their dependencies instead of the SDK's client-side
-            # fallback (which answers "unknown" whenever a dependency's id is unknown, e.g. a StackReference in
-            # a preview): every registration here is answered synchronously, so what an invoke depends on is
-            # complete by the time it is sent.
+            # Gate invokes on their dependencies as the Pulumi engine does (Invoke above), instead of the SDK's
+            # client-side fallback (which answers "unknown" whenever a dependency's id is unknown, e.g. a
+            # StackReference in a preview): every registration here is answered synchronously, so what an
+            # invoke depends on is registered by the time it is sent.
             from pulumi.runtime.proto import resource_pb2
 
             info = super().GetDeploymentInfo(request)
@@ -188,6 +231,9 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
         # What the team's models need from the platform, checked before any resource (the program checks the
         # same against the platform's outputs when it runs live).
         check_team_on_platform(team, path, platform_serving(platform_stack, platform))
+        from mlops.team import check_shared_load_balancer
+
+        check_shared_load_balancer(team, path, Path(stacks_dir))
         return StackSource(
             stack, path, "team", config, secret_keys,
             platform.partition, platform.account_id, team.regions[0], platform_stack,
@@ -201,9 +247,10 @@ def platform_stack_of(reference: str) -> str:
 
 
 def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
-    """The outputs of a platform stack, synthesised offline in a fresh process (the runtime is global)."""
+    """The outputs of a platform stack as deployed, synthesised offline in a fresh process (the runtime is
+    global): what a team stack's StackReference reads after the platform's ``pulumi up``."""
     result = subprocess.run(
-        [sys.executable, "-m", "mlops.synth", stack, str(stacks_dir)],
+        [sys.executable, "-m", "mlops.synth", "--deployed", stack, str(stacks_dir)],
         capture_output=True, text=True, check=False, cwd=REPO_ROOT,
     )
     if result.returncode != 0:
@@ -233,11 +280,15 @@ def _substitute_secrets(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path = PROGRAM) -> dict[str, Any]:
+def synthesize(
+    stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path = PROGRAM, deployed: bool = False
+) -> dict[str, Any]:
     """Run the program for ``stack`` under the mock monitor; return the preview document.
 
-    The Pulumi runtime keeps global state, so call this once per process (the CLI does; tests use a
-    subprocess per stack).
+    By default the run is a preview of a new stack (invokes that depend on a resource of the run are unknown);
+    ``deployed`` models the stack after ``pulumi up`` (lookups answered from what the run registered). The
+    Pulumi runtime keeps global state, so call this once per process (the CLI does; tests use a subprocess per
+    stack).
     """
     source = load_source(stack, stacks_dir)
 
@@ -254,7 +305,7 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
     if source.platform_stack is not None:
         platform_stack = source.platform_stack
         mocks.stack_outputs = lambda name: platform_outputs(platform_stack_of(name) or platform_stack, Path(stacks_dir))
-    monitor = _make_monitor_class()(mocks)
+    monitor = _make_monitor_class()(mocks, deployed=deployed)
     pulumi.runtime.set_all_config(source.config, source.secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
     # set_mocks installs (and finishes) a root stack of its own; run the program the way the language host
@@ -275,7 +326,7 @@ def synthesize(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path 
         raise ProgramError(str(exc)) from exc
     except Exception as exc:
         raise ProgramError(_describe_failure(exc, monitor.registrations)) from exc
-    return build_document(stack, monitor.registrations, monitor.stack_outputs)
+    return build_document(stack, monitor.registrations, monitor.stack_outputs, monitor.invokes)
 
 
 def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -> str:
@@ -297,7 +348,10 @@ def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -
     return f"error while building {what}: {type(exc).__name__}{': ' + detail if detail else ''}"
 
 
-def build_document(stack: str, registrations: list[dict[str, Any]], outputs: dict[str, Any]) -> dict[str, Any]:
+def build_document(
+    stack: str, registrations: list[dict[str, Any]], outputs: dict[str, Any],
+    invokes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     ordered = _creation_order(registrations)
     steps = [
         {"op": "create", "urn": state["urn"], "provider": state["provider"], "newState": state} for state in ordered
@@ -308,6 +362,7 @@ def build_document(stack: str, registrations: list[dict[str, Any]], outputs: dic
         "steps": steps,
         "changeSummary": {"create": len(steps)},
         "outputs": outputs,
+        "invokes": sorted(invokes or [], key=lambda i: (i["token"], json.dumps(i["args"], sort_keys=True))),
     }
 
 
@@ -339,13 +394,17 @@ def _creation_order(registrations: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlops.synth STACK [STACKS_DIR [PROGRAM]]``: print the document as JSON (used for isolation)."""
-    args = argv if argv is not None else sys.argv[1:]
+    """``python -m mlops.synth [--deployed] STACK [STACKS_DIR [PROGRAM]]``: print the document as JSON (used for
+    isolation)."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    deployed = "--deployed" in args
+    args = [arg for arg in args if arg != "--deployed"]
     try:
         document = synthesize(
             args[0],
             Path(args[1]) if len(args) > 1 else DEFAULT_STACKS_DIR,
             Path(args[2]) if len(args) > 2 else PROGRAM,
+            deployed=deployed,
         )
     except (ConfigError, UnknownStackError, ProgramError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -234,6 +234,50 @@ def check_platform(team: TeamConfig, file: Path | None, stacks_dir: Path) -> Non
     check_team_on_platform(team, file, platform_serving(platform_stack, platform))
 
 
+def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: Path) -> None:
+    """The team's models and those of every other team stack on the same platform stack (in ``stacks_dir``)
+    must fit one serving ALB per region: a config error names the region, the quotas and the teams."""
+    from components.ingress import quota_excess, serving_alb_usage
+
+    platform_stack = team.platform_stack.rsplit("/", 1)[-1]
+    platform = platform_config(team.platform_stack, file, stacks_dir)
+    teams = [team]
+    for stack, other in _readable_teams(stacks_dir):
+        same_file = file is not None and Path(file).resolve() == stack_file(stacks_dir, stack).resolve()
+        if other.platform_stack.rsplit("/", 1)[-1] == platform_stack and not same_file and other.name != team.name:
+            teams.append(other)
+    certificates = dict(platform.dns.certificate_arns) if platform.dns is not None else {}
+    for region in team.regions:
+        served = [t for t in teams if region in t.regions]
+        models = [
+            (len(m.versions), m.autoscaling.max_replicas,
+             t.ingress.certificate_arns[region] if t.ingress is not None else certificates.get(region, ""))
+            for t in served for m in t.models
+        ]
+        excess = quota_excess(serving_alb_usage(models, certificates.get(region)))
+        if excess:
+            raise ConfigError(
+                file, f"{TEAM_KEY}.models",
+                f"the serving ALB of platform stack {platform_stack!r} in {region} would need {'; '.join(excess)} "
+                f"with the models of teams {', '.join(sorted(t.name for t in served))}; allowed: fewer versions, "
+                "replicas or certificates (or a raised quota where adjustable)",
+            )
+
+
+def _readable_teams(stacks_dir: Path) -> list[tuple[str, TeamConfig]]:
+    """Every team stack in ``stacks_dir`` that parses (another team's broken file is that team's error)."""
+    found = []
+    for stack in list_stacks(stacks_dir):
+        path = stack_file(stacks_dir, stack)
+        try:
+            raw = read_config_file(path)
+            if TEAM_KEY in raw:
+                found.append((stack, parse_team(raw[TEAM_KEY], path)))
+        except ConfigError:
+            continue
+    return found
+
+
 def render_stack_file(team: TeamConfig) -> str:
     body = {"config": {TEAM_KEY: team.model_dump(by_alias=True, exclude_none=True, mode="json")}}
     header = (
@@ -252,6 +296,7 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
     try:
         team = parse_team(value, None)
         check_platform(team, None, stacks_dir)
+        check_shared_load_balancer(team, None, stacks_dir)
     except ConfigError as exc:
         raise origin.explain(exc) from None
     text = render_stack_file(team)
@@ -282,6 +327,7 @@ def validate(stack_or_file: str, stacks_dir: Path) -> TeamConfig:
         raise ConfigError(path, TEAM_KEY, "missing; this is not a team stack file")
     team = parse_team(raw[TEAM_KEY], path)
     check_platform(team, path, stacks_dir)
+    check_shared_load_balancer(team, path, stacks_dir)
     return team
 
 
@@ -293,3 +339,12 @@ def list_teams(stacks_dir: Path) -> list[tuple[str, TeamConfig]]:
         if TEAM_KEY in raw:
             teams.append((stack, parse_team(raw[TEAM_KEY], path)))
     return teams
+
+
+def dependents(platform_stack: str, stacks_dir: Path) -> list[tuple[str, TeamConfig]]:
+    """The team stacks in ``stacks_dir`` built on ``platform_stack`` (a platform stack file must exist)."""
+    path, raw = read_stack_config(stacks_dir, platform_stack)
+    if PLATFORM_KEY not in raw:
+        raise ConfigError(path, PLATFORM_KEY, f"missing; {platform_stack!r} is not a platform stack")
+    return [(stack, team) for stack, team in list_teams(stacks_dir)
+            if team.platform_stack.rsplit("/", 1)[-1] == platform_stack]

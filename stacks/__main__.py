@@ -18,13 +18,22 @@ from components.cluster import (
     registry_host,
     spot_service_linked_role,
 )
-from components.config import MirrorConfig, PlatformConfig, parse_platform, parse_team, stack_file, tags_for
+from components.config import (
+    MirrorConfig,
+    PlatformConfig,
+    parse_platform,
+    parse_team,
+    rps_scaling_available,
+    stack_file,
+    tags_for,
+)
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
-from components.ingress import ServingEntry, ServingEntryArgs
+from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network import (
+    PROMETHEUS_QUERY_ENDPOINT,
     GlobalNetwork,
     GlobalNetworkArgs,
     RegionalNetwork,
@@ -91,6 +100,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 cluster_name=cluster_name(cfg.environment, region.name),
                 partition=cfg.partition,
                 tags=tags,
+                extra_interface_endpoints=(PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else (),
             ),
             opts=on_region,
         )
@@ -222,6 +232,9 @@ def build_platform(cfg: PlatformConfig) -> None:
     # (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records).
     dns = None
     entries: dict[str, ServingEntry] = {}
+    # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
+    for name, serving in eks_clusters.items():
+        TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
     if cfg.dns is not None:
         dns = ServingDns(
             "dns",

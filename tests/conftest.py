@@ -36,24 +36,26 @@ def run_mlops(
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
-    """``synth(stack, stacks_dir=STACKS, program=None)``: the preview document of a stack, synthesised once per
-    session (``program``: another Pulumi program than stacks/__main__.py, e.g. a fixture program)."""
+    """``synth(stack, stacks_dir=STACKS, program=None, deployed=False)``: the preview document of a stack,
+    synthesised once per session (``program``: another Pulumi program than stacks/__main__.py, e.g. a fixture
+    program; ``deployed``: the stack as deployed, its lookups answered, as team stacks read their platform)."""
     root = tmp_path_factory.getbasetemp()
     shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
     cache = shared / "synth-cache"
     cache.mkdir(exist_ok=True)
 
-    def get(stack: str, stacks_dir: Path = STACKS, program: Path | None = None) -> dict[str, Any]:
-        key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}|{program}".encode()).hexdigest()[:16]
+    def get(stack: str, stacks_dir: Path = STACKS, program: Path | None = None, deployed: bool = False) -> dict[str, Any]:
+        key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}|{program}|{deployed}".encode()).hexdigest()[:16]
         target = cache / f"{stack}-{key}.json"
         with open(cache / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not target.exists():
-                if program is None:
+                if program is None and not deployed:
                     result = run_mlops("preview", stack, "--json", "--stacks-dir", str(stacks_dir))
                 else:
                     result = subprocess.run(
-                        [sys.executable, "-m", "mlops.synth", stack, str(stacks_dir), str(program)],
+                        [sys.executable, "-m", "mlops.synth", *(["--deployed"] if deployed else []), stack,
+                         str(stacks_dir), *([str(program)] if program else [])],
                         cwd=REPO, capture_output=True, text=True, timeout=600,
                     )
                 assert result.returncode == 0, result.stderr
@@ -123,3 +125,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="kubectl context of the serving cluster; without it the live smoke tests are skipped")
     group.addoption("--team-stack", metavar="STACK", default=None,
                     help="team stack whose model pods are checked, e.g. team-fraud-prod (stacks/Pulumi.<STACK>.yaml)")
+
+
+def edit_stack_file(stacks_dir: Path, stack: str, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """Apply ``edit`` to the config mapping of ``stacks_dir/Pulumi.<stack>.yaml`` and write it back."""
+    import yaml
+
+    path = Path(stacks_dir) / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"])
+    path.write_text(yaml.safe_dump(document))
+
+
+def to_byo_cluster(platform: dict[str, Any]) -> None:
+    """Turn a platform config's `eks` cluster into a `byo` one (what mode byo allows: kubeconfig, KEDA, metrics)."""
+    charts = platform["cluster"]["charts"]
+    platform["cluster"] = {
+        "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
+        "charts": {"keda": charts["keda"], "metrics-server": charts["metrics-server"]},
+    }
+    platform.pop("deployer", None)

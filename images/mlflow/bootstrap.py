@@ -49,10 +49,19 @@ def write_passfile(path: str, content: str) -> None:
         raise
 
 
+# The RDS certificate bundle the image ships (Dockerfile, fetch_ca.py).
+RDS_CA_BUNDLE = "/opt/mlflow-bootstrap/rds-ca.pem"
+
+
 def backend_store_uri(env: Mapping[str, str]) -> str:
-    """PostgreSQL over TLS, without a password: libpq takes it from the password file."""
+    """PostgreSQL over TLS, the server's certificate and host name verified against the RDS CAs
+    (sslmode=verify-full; libpq docs "SSL Support"), without a password: libpq takes it from the password file."""
     port = env.get("DB_PORT", "5432")
-    return f"postgresql://{env['DB_USER']}@{env['DB_HOST']}:{port}/{env['DB_NAME']}?sslmode=require"
+    root = env.get("DB_SSLROOTCERT", RDS_CA_BUNDLE)
+    return (
+        f"postgresql://{env['DB_USER']}@{env['DB_HOST']}:{port}/{env['DB_NAME']}"
+        f"?sslmode=verify-full&sslrootcert={root}"
+    )
 
 
 def server_command(env: Mapping[str, str]) -> list[str]:

@@ -140,7 +140,7 @@ def test_mlflow_is_hardened_and_valid(synth):
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi"}
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "10Gi"}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["MLFLOW_ARTIFACTS_DESTINATION"] == f"s3://{PRIMARY}/mlflow"
     assert env["DB_HOST"] == prod["outputs"]["registry"]["databaseEndpoint"]
@@ -204,8 +204,8 @@ def test_mlflow_runs_the_image_entrypoint_without_a_password_anywhere(synth):
     pod = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
     assert "command" not in container and "args" not in container
-    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert [volume["name"] for volume in pod["volumes"]] == ["tmp"]
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}, {"name": "scratch", "mountPath": "/scratch"}]
+    assert [volume["name"] for volume in pod["volumes"]] == ["tmp", "scratch"]
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["DB_USER"] == "mlflow_admin" and "PGPASSWORD" not in env
     assert env["DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:us-east-1:333333333333:secret:rds!")
@@ -221,9 +221,28 @@ def test_mlflow_allowed_hosts_include_the_ingress_and_service_names(synth):
     env = {item["name"]: item["value"] for item in container["env"]}
     [rule] = named(prod, "mlflow-ingress")["inputs"]["spec"]["rules"]
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",") == [
-        rule["host"], "mlflow.mlflow.svc:5000", "mlflow.mlflow.svc.cluster.local:5000",
+        rule["host"], "mlflow:5000", "mlflow.mlflow:5000", "mlflow.mlflow.svc:5000", "mlflow.mlflow.svc.cluster.local:5000",
     ]
     assert rule["host"] == "mlflow.prod.mlops.internal"
+
+
+def test_mlflow_buffers_uploads_on_a_disk_scratch_volume_it_requests(synth):
+    """MLflow's server writes each proxied artifact upload to a temporary file before sending it to S3, in
+    Python's tempfile directory (TMPDIR). /tmp is a 256Mi memory volume, so TMPDIR points at a disk-backed
+    emptyDir: its sizeLimit and the container's ephemeral-storage request and limit are the same size, so the
+    scheduler places the pod on a node with that much disk and the kubelet evicts it only beyond it
+    (Kubernetes docs, "Local ephemeral storage": emptyDir volumes without medium count towards it)."""
+    prod = synth("prod")
+    pod = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    [scratch] = [v for v in pod["volumes"] if v["name"] == "scratch"]
+    assert scratch["emptyDir"] == {"sizeLimit": "10Gi"}
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["TMPDIR"] == "/scratch"
+    assert container["resources"]["requests"]["ephemeral-storage"] == "10Gi"
+    assert container["resources"]["limits"] == container["resources"]["requests"]
 
 
 def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from components.config import ModelSpec
-from components.serving import rps_query, weighted_forward_action
+from components.serving import rps_query, target_group_name, weighted_forward_action
 from components.team import team_access_policy
 from tests.conftest import REPO, STACKS, by_name, states
 from tests.kube import invalid_builtin_objects, is_builtin, manifests
@@ -108,13 +108,26 @@ def test_ninety_ten_canary(team_doc):
     assert {"embedder-v1", "embedder-v2", "scorer-v3"} == deployments
     route = by_name(team_doc, "fraud-embedder-us-east-1-route")["inputs"]
     action = json.loads(route["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
-    assert [(group["serviceName"], group["weight"]) for group in action["forwardConfig"]["targetGroups"]] == [
-        ("embedder-v1", 90), ("embedder-v2", 10),
+    assert [(group["targetGroupARN"], group["weight"]) for group in action["forwardConfig"]["targetGroups"]] == [
+        (by_name(team_doc, "fraud-embedder-us-east-1-v1-tg")["id"], 90),
+        (by_name(team_doc, "fraud-embedder-us-east-1-v2-tg")["id"], 10),
     ]
     assert route["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
-    assert route["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
-        "name": "weighted", "port": {"name": "use-annotation"},
-    }
+    assert route["spec"]["rules"][0]["http"]["paths"][1] == {"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": "weighted", "port": {"name": "use-annotation"}}}}
+
+
+def test_model_metrics_are_not_served_through_the_load_balancer(team_doc):
+    """/metrics is for the collector inside the VPC: each host's /metrics prefix gets a fixed 404 action. The
+    controller puts longer Prefix paths first (aws-load-balancer-controller v2.13.2
+    pkg/ingress/model_build_listener_rules.go sortIngressPaths), so it precedes /."""
+    route = by_name(team_doc, "fraud-scorer-us-east-1-route")["inputs"]
+    for rule in route["spec"]["rules"]:
+        assert [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]] == [
+            ("/metrics", "Prefix", "no-metrics"), ("/", "Prefix", "weighted")]
+    action = json.loads(route["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.no-metrics"])
+    assert action == {"type": "fixed-response",
+                      "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "not found"}}
 
 
 def test_gpu_model_pod_spec_is_hardened(team_doc):
@@ -165,19 +178,40 @@ def test_strict_validation_catches_a_misspelt_field(team_doc):
     assert len(invalid_builtin_objects(broken)) == 1
 
 
-def test_weighted_action_names_service_ports_by_number():
-    """The controller reads an action's string servicePort as a port *name* and an integer as a port number
-    (aws-load-balancer-controller v2.13.2 pkg/k8s/service_utils.go LookupServicePort; pkg/ingress/config_types.go
-    declares servicePort an IntOrString); the version Services name their port "http", so the number is sent."""
+def test_weighted_action_names_each_versions_target_group_by_arn():
+    """An action's forwardConfig may name target groups made outside the controller by `targetGroupARN`, with a
+    weight each (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, "actions"); a forward
+    action holds at most 5 target groups ("Quotas for your Application Load Balancers": target groups per
+    action), which the versions' limit of 5 keeps."""
     model = ModelSpec.model_validate(
         {"name": "m", "port": 9000, "versions": [{"name": "a", "image": "r/m:1.0", "weight": 75},
                                                    {"name": "b", "image": "r/m:1.1", "weight": 25}]}
     )
-    assert weighted_forward_action(model)["forwardConfig"]["targetGroups"] == [
-        {"serviceName": "m-a", "servicePort": 9000, "weight": 75},
-        {"serviceName": "m-b", "servicePort": 9000, "weight": 25},
+    arns = {"a": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1", "b": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/2"}
+    assert weighted_forward_action(model, arns)["forwardConfig"]["targetGroups"] == [
+        {"targetGroupARN": arns["a"], "weight": 75},
+        {"targetGroupARN": arns["b"], "weight": 25},
     ]
-    assert rps_query("team-x", "m", "a") == 'sum(rate(http_requests_total{namespace="team-x",app="m",version="a"}[2m]))'
+    assert [m.max_length for m in ModelSpec.model_fields["versions"].metadata if hasattr(m, "max_length")] == [5]
+    assert rps_query("team-x", "m", "a") == (
+        'sum(rate(http_requests_total{namespace="team-x",app="m",version="a"}[2m])) '
+        'or (0 * sum(up{namespace="team-x",app="m",version="a"}))'
+    )
+
+
+def test_target_group_names_follow_the_elb_naming_rule():
+    """CreateTargetGroup: a name of at most 32 characters, only alphanumerics and hyphens, not beginning or
+    ending with a hyphen (Elastic Load Balancing API Reference, CreateTargetGroup, Name)."""
+    import re
+
+    rule = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+    long = target_group_name("a-very-long-team-name", "model-with-long-name", "v12", 8080, "vpc-0123")
+    for name in (long, target_group_name("fraud", "scorer", "v3", 8080, "vpc-1"),
+                 target_group_name("ab", "m", "v-", 1024, "vpc-1")):
+        assert rule.match(name), name
+    # Whatever replaces a target group (its port, its VPC) gives it a new name: created before the old is deleted.
+    assert target_group_name("fraud", "scorer", "v3", 8080, "vpc-1") != target_group_name("fraud", "scorer", "v3", 8081, "vpc-1")
+    assert target_group_name("fraud", "scorer", "v3", 8080, "vpc-1") != target_group_name("fraud", "scorer", "v3", 8080, "vpc-2")
 
 
 def test_read_only_team_gets_no_write_or_encrypt():

@@ -73,6 +73,53 @@ def test_base_image_is_given_by_the_builder_not_a_floating_tag():
     assert not any(kind == "ADD" for kind, _ in steps)
 
 
+def test_the_rds_ca_bundle_is_fetched_at_build_only_with_its_pinned_checksum():
+    """verify-full needs the CAs of RDS server certificates in the image (Amazon RDS User Guide, "Using SSL/TLS
+    to encrypt a connection to a DB instance"); RDS_CA_SHA256 has no default, the build stage keeps the bundle
+    only when its SHA-256 matches, and the final stage copies it where the bootstrap points libpq."""
+    steps = instructions()
+    assert ("ARG", "RDS_CA_SHA256") in steps[:3]
+    build = steps[: max(i for i, (kind, _) in enumerate(steps) if kind == "FROM")]
+    assert ("RUN", 'python /tmp/fetch_ca.py "$RDS_CA_URL" "$RDS_CA_SHA256" /opt/rds-ca.pem') in build
+    assert ("COPY", "--from=build /opt/rds-ca.pem /opt/mlflow-bootstrap/rds-ca.pem") in final_stage()
+    sys.path.insert(0, str(IMAGE))
+    try:
+        import bootstrap
+    finally:
+        sys.path.remove(str(IMAGE))
+    assert bootstrap.RDS_CA_BUNDLE == "/opt/mlflow-bootstrap/rds-ca.pem"
+
+
+@pytest.fixture
+def bundle_server(tmp_path):
+    import hashlib
+    import http.server
+    import threading
+
+    body = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    (tmp_path / "bundle.pem").write_bytes(body)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/bundle.pem", hashlib.sha256(body).hexdigest()
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_ca_keeps_only_the_bundle_with_the_pinned_checksum(bundle_server, tmp_path):
+    url, digest = bundle_server
+    script = str(IMAGE / "fetch_ca.py")
+    good = subprocess.run([sys.executable, script, url, digest, str(tmp_path / "ok.pem")], capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert (tmp_path / "ok.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    wrong = subprocess.run([sys.executable, script, url, "0" * 64, str(tmp_path / "bad.pem")], capture_output=True, text=True)
+    assert wrong.returncode == 1 and f"has SHA-256 {digest}, not the pinned {'0' * 64}" in wrong.stderr
+    missing = subprocess.run([sys.executable, script, url, "", str(tmp_path / "none.pem")], capture_output=True, text=True)
+    assert missing.returncode == 1 and "RDS_CA_SHA256 must be" in missing.stderr
+    assert not (tmp_path / "bad.pem").exists() and not (tmp_path / "none.pem").exists()
+
+
 def requirement_pins(path: Path) -> dict[str, str]:
     return dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", path.read_text(), flags=re.M))
 
@@ -172,7 +219,8 @@ def test_bootstrap_runs_mlflow_with_the_secret_in_a_password_file_and_follows_ro
     try:
         [start] = wait_for(lambda: events(record))
         assert start["argv"] == ["server", "--host", "0.0.0.0", "--port", "5000", "--backend-store-uri",
-                                 "postgresql://mlflow_admin@db.example.internal:5432/mlflow?sslmode=require"]
+                                 "postgresql://mlflow_admin@db.example.internal:5432/mlflow"
+                                 "?sslmode=verify-full&sslrootcert=/opt/mlflow-bootstrap/rds-ca.pem"]
         assert start["passfile"] == "db.example.internal:5432:mlflow:mlflow_admin:first\\:pa\\\\ss\n"
         assert start["mode"] == 0o600
         assert "PGPASSWORD" not in start["env"] and start["env"]["PGPASSFILE"] == str(passfile)

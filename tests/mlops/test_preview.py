@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from components.loader import load_yaml
+from mlops.synth import UNKNOWN
 from tests.conftest import REPO, STACKS, by_name, run_mlops, states
 
 OPTION_FIELDS = {
@@ -181,3 +183,40 @@ def test_program_exception_names_the_resource(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "error while building mlops:test:Broken 'edge': KeyError: 'subnet-plan'"
+
+
+LOOKUP_PROGRAM = REPO / "tests" / "fixtures" / "lookup_program" / "__main__.py"
+
+
+def _lookup_synth(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlops.synth", *flags, "dev", str(STACKS), str(LOOKUP_PROGRAM)],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300,
+    )
+
+
+def test_a_lookup_that_depends_on_a_resource_being_created_is_unknown_in_a_preview():
+    """The engine gates invokes on their dependencies and answers one whose dependencies are pending creation
+    with an unknown result (pulumi sdk/python pulumi/runtime/invoke.py, ResourceInvokeResponse.unknown); in a
+    preview of a new stack every resource is pending creation. Invokes are recorded with their arguments."""
+    fresh = _lookup_synth()
+    assert fresh.returncode == 0, fresh.stderr
+    document = json.loads(fresh.stdout)
+    assert document["outputs"]["afterIngress"] == UNKNOWN
+    by_token = {i["token"]: i for i in document["invokes"]}
+    lookup = by_token["aws:lb/getLoadBalancer:getLoadBalancer"]
+    assert (lookup["args"], lookup["result"]) == ({"name": "lb-a"}, "unknown")
+    assert lookup["pendingDependencies"] == [
+        "urn:pulumi:dev::mlops-platform::pulumi:pulumi:Stack$kubernetes:networking.k8s.io/v1:Ingress::entry"]
+    # An AWS-published list depends on nothing of the run: answered.
+    assert by_token["aws:ec2/getPrefixList:getPrefixList"]["result"] == "known"
+    assert document["outputs"]["prefixList"].startswith("pl-")
+    deployed = json.loads(_lookup_synth("--deployed").stdout)
+    assert deployed["outputs"]["afterIngress"].startswith("internal-lb-a-")
+    assert deployed["outputs"]["afterIngress"].endswith(".us-east-1.elb.amazonaws.com")
+
+
+def test_a_lookup_of_what_nobody_creates_fails_as_it_would_live():
+    result = _lookup_synth("--deployed", env={"MLOPS_LOOKUP_MISSING": "1"})
+    assert result.returncode == 2
+    assert "Search returned 0 results: no load balancer 'lb-nobody-makes' in us-east-1" in result.stderr

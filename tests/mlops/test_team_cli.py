@@ -194,3 +194,19 @@ def test_list_shows_teams_models_and_weights():
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     assert rows[3][:9] == ["team-fraud-prod", "fraud", "prod", "prod", "embedder", "v1", "(90),", "v2", "(10)"]
     assert rows[0][:6] == ["team-fraud-dev", "fraud", "dev", "dev", "scorer", "v3"]
+
+
+def test_team_dependents_blocks_a_platform_destroy_while_team_stacks_use_it():
+    """A platform destroyed under its team stacks leaves their ALBs (the controller is gone before their
+    Ingresses), whose network interfaces keep the subnets and the VPC from being deleted (EC2 DeleteSubnet:
+    DependencyViolation), and their records in the public zone, which Route 53 refuses to delete
+    (DeleteHostedZone: HostedZoneNotEmpty). `mlops team dependents` names them and exits 1."""
+    blocked = run_mlops("team", "dependents", "prod")
+    assert blocked.returncode == 1
+    assert blocked.stdout == "team-fraud-prod: team fraud (us-east-1, us-west-2)\n"
+    assert blocked.stderr.startswith("error: destroy these team stacks before prod:")
+    clear = run_mlops("team", "dependents", "staging")
+    assert (clear.returncode, clear.stdout) == (0, "ok: no team stack is built on staging\n")
+    wrong = run_mlops("team", "dependents", "team-fraud-prod")
+    assert wrong.returncode == 2
+    assert wrong.stderr.endswith("mlops:platform: missing; 'team-fraud-prod' is not a platform stack\n")

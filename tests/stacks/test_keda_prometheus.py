@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.observability import prometheus_query_url
-from tests.conftest import STACKS, by_name, states
+from tests.conftest import STACKS, by_name, states, to_byo_cluster
 from tests.kube import manifests
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "keda-v2.17.1.json").read_text())
@@ -77,8 +77,64 @@ def test_scaled_objects_query_the_regions_workspace_through_the_aws_pod_identity
         assert trigger["metadata"]["awsRegion"] == region
         assert trigger["authenticationRef"] == {"name": "aws-pod-identity", "kind": "ClusterTriggerAuthentication"}
         assert trigger["metadata"]["query"] == (
-            'sum(rate(http_requests_total{namespace="team-fraud",app="scorer",version="v3"}[2m]))'
+            'sum(rate(http_requests_total{namespace="team-fraud",app="scorer",version="v3"}[2m])) '
+            'or (0 * sum(up{namespace="team-fraud",app="scorer",version="v3"}))'
         )
+
+
+def test_a_broken_metrics_pipeline_is_a_scaler_error_that_holds_the_replicas(synth):
+    """With ignoreNullValues true KEDA's prometheus scaler reads an empty result as 0 (kedacore/keda v2.17.1
+    pkg/scalers/prometheus_scaler.go), so a missing collector would scale every model down. The trigger sets
+    it "false" (the query itself answers 0 while the pods are scraped, through their `up` series, which
+    Prometheus writes for every scraped target: Prometheus docs, "Jobs and instances"), and the fallback keeps
+    the current replicas after 3 failed polls (pkg/fallback/fallback.go, behavior currentReplicasIfHigher,
+    for AverageValue metrics: the prometheus scaler's default metric type)."""
+    for stack in ("team-fraud-prod", "team-fraud-dev"):
+        scaled = by_name(synth(stack), "fraud-scorer-us-east-1-v3-scaledobject")["inputs"]["spec"]
+        [trigger] = scaled["triggers"]
+        assert trigger["metadata"]["ignoreNullValues"] == "false"
+        assert "metricType" not in trigger
+        assert scaled["fallback"] == {"failureThreshold": 3, "replicas": scaled["minReplicaCount"],
+                                      "behavior": "currentReplicasIfHigher"}
+
+
+def test_rps_scaling_from_zero_replicas_is_a_config_error():
+    """The requests are counted by the model's pods; with none the ALB answers 503 for an empty target group
+    and no request is counted (ELB User Guide, "CloudWatch metrics for your Application Load Balancer":
+    RequestCount counts only requests for which a target was chosen), so the model would never scale up."""
+    from components.config import Autoscaling
+
+    with pytest.raises(ValueError, match="0 with rps-target never scales up again"):
+        Autoscaling.model_validate({"min-replicas": 0, "max-replicas": 4, "rps-target": 50})
+    assert Autoscaling.model_validate({"min-replicas": 0, "max-replicas": 4, "keda": {
+        "type": "aws-sqs-queue", "metadata": {"queueURL": "https://sqs.us-east-1.amazonaws.com/1/q"}}}).min_replicas == 0
+
+
+@pytest.mark.parametrize("edit", [
+    lambda p: p["observability"].__setitem__("prometheus-encryption", "customer-key"),
+    to_byo_cluster,
+], ids=["customer-key", "byo"])
+def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_error(tmp_path, edit):
+    """customer-key workspaces get no managed collector (README, IAM lint section) and byo clusters no KEDA
+    role or ClusterTriggerAuthentication: a ScaledObject there could only ever see no data."""
+    import shutil
+
+    from tests.conftest import edit_stack_file, run_mlops
+
+    for path in STACKS.glob("Pulumi.*.yaml"):
+        shutil.copy(path, tmp_path)
+    edit_stack_file(tmp_path, "prod", lambda config: edit(config["mlops:platform"]))
+    edit_stack_file(tmp_path, "team-fraud-prod", lambda config: config["mlops:team"].__setitem__("ingress", {
+        "domain": "fraud.example.org",
+        "certificate-arns": {r: f"arn:aws:acm:{r}:333333333333:certificate/fraud" for r in ("us-east-1", "us-west-2")},
+    }))
+    result = run_mlops("team", "validate", "team-fraud-prod", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-prod.yaml'}: mlops:team.models[0].autoscaling.rps-target: needs the "
+        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section with "
+        "prometheus-encryption aws-owned, on an eks cluster); allowed there: cpu-target or keda\n"
+    )
 
 
 def test_the_query_url_has_no_trailing_slash_in_every_partition():
@@ -110,8 +166,9 @@ def test_keda_operator_role_may_query_only_its_regions_workspace(synth):
     prod = synth("prod")
     for region in ("us-east-1", "us-west-2"):
         role = by_name(prod, f"cluster-{region}-keda-role")
-        policy = by_name(prod, f"observability-{region}-keda-query")["inputs"]
-        assert policy["role"] == role["inputs"].get("name", policy["role"])
+        query = by_name(prod, f"observability-{region}-keda-query")
+        policy = query["inputs"]
+        assert query["propertyDependencies"]["role"] == [role["urn"]]
         workspace = by_name(prod, f"observability-{region}-prometheus")
         document = json.loads(policy["policy"])
         assert document["Statement"] == [{
@@ -142,10 +199,16 @@ def test_keda_starts_after_its_pod_identity_association(synth):
                 if s["inputs"]["serviceAccount"] == "keda-operator"]) == 2
 
 
-def test_the_query_api_is_reachable_without_the_internet(synth):
+def test_the_query_api_is_reachable_without_the_internet_where_keda_queries_it(synth):
     """AMP's Prometheus-compatible API has its own interface endpoint, com.amazonaws.<region>.aps-workspaces
-    (AMP User Guide, "Using Amazon Managed Service for Prometheus with interface VPC endpoints")."""
-    prod = synth("prod")
-    names = {s["inputs"]["serviceName"] for s in states(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")}
-    for region in ("us-east-1", "us-west-2"):
-        assert f"com.amazonaws.{region}.aps-workspaces" in names
+    (AMP User Guide, "Using Amazon Managed Service for Prometheus with interface VPC endpoints"); a VPC whose
+    cluster does not query it (no published query URL) gets none (an interface endpoint is billed hourly)."""
+    from tests.conftest import FIXTURES
+
+    for document in (synth("prod"), synth("cluster-dev", FIXTURES), synth("observe-prod", FIXTURES)):
+        names = {s["inputs"]["serviceName"] for s in states(document, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+        observability = document["outputs"].get("observability") or {}
+        regions = {r for r in document["outputs"]["regions"]}
+        queried = set(observability.get("prometheusQueryUrls") or {})
+        assert {r for r in regions if f"com.amazonaws.{r}.aps-workspaces" in names} == queried
+    assert set(synth("prod")["outputs"]["observability"]["prometheusQueryUrls"]) == {"us-east-1", "us-west-2"}

@@ -7,20 +7,23 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 
-from tests.conftest import STACKS, by_name, run_mlops, states
+from mlops.synth import UNKNOWN
+from tests.conftest import STACKS, by_name, edit_stack_file, run_mlops, states, to_byo_cluster
 from tests.kube import manifests
 
 ALB = "alb.ingress.kubernetes.io"
-# Annotations that configure the load balancer itself: the controller refuses an IngressGroup whose members
-# disagree on them (aws-load-balancer-controller docs, Ingress annotations: "Merge Behavior").
-GROUP_SETTINGS = ("scheme", "listen-ports", "ssl-policy", "load-balancer-attributes", "load-balancer-name",
-                  "group.name", "target-type")
+# The load balancer's "Exclusive" annotations: set on one Ingress of an IngressGroup or with the same value on
+# all of them (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, MergeBehavior column).
+# listen-ports is "Merge" (merged across the group), kept equal so no Ingress adds a listener; group.name names
+# the group itself.
+GROUP_SETTINGS = ("scheme", "ssl-policy", "load-balancer-attributes", "load-balancer-name", "listen-ports", "group.name")
 
 
 def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
-    platform, team = synth("prod"), synth("team-fraud-prod")
+    platform, team = synth("prod", deployed=True), synth("team-fraud-prod")
     for region in ("us-east-1", "us-west-2"):
         entry = by_name(platform, f"serving-{region}-ingress")["inputs"]["metadata"]["annotations"]
         models = [m for m in manifests(team) if m["kind"] == "Ingress"]
@@ -36,8 +39,19 @@ def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
 
 def test_serving_entry_owns_the_alb_and_names_the_region(synth):
     """An Ingress needs rules or a default backend; the entry's default backend is a fixed 404 (annotation
-    action), so the ALB exists from the platform's deployment on, with no service behind it."""
-    prod = synth("prod")
+    action), so the ALB exists from the platform's deployment on, with no service behind it. The ALB is read
+    by its name once the entry Ingress exists: in a preview of a new platform that lookup depends on an Ingress
+    pending creation, which the engine answers with an unknown result (pulumi sdk/python
+    pulumi/runtime/invoke.py: "The engine declines to service an invoke whose dependencies are pending
+    creation"), so the record's target is unknown there and known once deployed."""
+    fresh = synth("prod")
+    lookups = [i for i in fresh["invokes"] if i["token"] == "aws:lb/getLoadBalancer:getLoadBalancer"]
+    assert [(i["args"], i["result"]) for i in lookups] == [({"name": "mlops-prod-serving"}, "unknown")] * 2
+    assert sorted(i["pendingDependencies"][0].rsplit("::", 1)[1] for i in lookups) == [
+        "serving-us-east-1-ingress", "serving-us-west-2-ingress"]
+    assert by_name(fresh, "serving-us-east-1-record")["inputs"]["aliases"][0]["name"] == UNKNOWN
+    prod = synth("prod", deployed=True)
+    assert {i["result"] for i in prod["invokes"]} == {"known"}
     for region in ("us-east-1", "us-west-2"):
         ingress = by_name(prod, f"serving-{region}-ingress")
         spec = ingress["inputs"]["spec"]
@@ -61,7 +75,7 @@ def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
     health check reads an alarm instead (Route 53 Developer Guide, "Monitoring a CloudWatch alarm"), and a
     CALCULATED one combines the versions. The alarm names the target group and the ALB the controller made
     (AWS/ApplicationELB HealthyHostCount has the TargetGroup and LoadBalancer dimensions)."""
-    platform, team = synth("prod"), synth("team-fraud-prod")
+    platform, team = synth("prod", deployed=True), synth("team-fraud-prod")
     zone = platform["outputs"]["dns"]["hostedZoneId"]
     roles = {"us-east-1": "PRIMARY", "us-west-2": "SECONDARY"}
     for region, role in roles.items():
@@ -71,11 +85,16 @@ def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
             alarm = by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["inputs"]
             assert alarm["namespace"] == "AWS/ApplicationELB" and alarm["metricName"] == "HealthyHostCount"
             assert alarm["dimensions"]["LoadBalancer"] == serving["loadBalancerArnSuffix"]
-            assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/")
+            # The version's own target group, a resource of the team stack (no lookup); CloudWatch names it by
+            # the final portion of its ARN, targetgroup/<name>/<id> (ELB User Guide, "CloudWatch metrics for
+            # your Application Load Balancer", dimension TargetGroup).
+            group = by_name(team, f"fraud-embedder-{region}-{version}-tg")
+            assert alarm["dimensions"]["TargetGroup"] == group["id"].split(":", 5)[5]
+            assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/fraud-embedder-")
+            assert group["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
             assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == ("LessThanThreshold", 1, "Minimum")
             assert alarm["treatMissingData"] == "breaching"
-            # The target group is read after the Ingress is ready, so the alarm depends on the Ingress.
-            assert ingress["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            assert ingress["urn"] not in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
             check = by_name(team, f"fraud-embedder-{region}-dns-{version}-health")["inputs"]
             assert check["type"] == "CLOUDWATCH_METRIC"
             assert (check["cloudwatchAlarmName"], check["cloudwatchAlarmRegion"]) == (alarm["name"], region)
@@ -147,15 +166,36 @@ def test_a_team_without_host_or_certificate_is_a_config_error(tmp_path):
     assert states(document, "aws:route53/record:Record") == []
 
 
-def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
+def test_a_byo_platforms_zone_cannot_name_team_models(tmp_path):
+    """A byo cluster gets no serving load balancer from the platform (its load balancer controller is not
+    installed there), so a team on it names its own domain: a config error offline, not a failed lookup."""
     copy_stacks(tmp_path)
-    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-dev.yaml").read_text())
-    team["config"]["mlops:team"]["ingress"] = {
-        "domain": "fraud.example.org",
-        "certificate-arns": {"us-east-1": "arn:aws:acm:eu-west-1:111111111111:certificate/fraud"},
-    }
-    (tmp_path / "Pulumi.team-fraud-dev.yaml").write_text(yaml.safe_dump(team))
+    edit_stack_file(tmp_path, "dev", lambda config: to_byo_cluster(config["mlops:platform"]))
+
+    def cpu_scaling(config):
+        for model in config["mlops:team"]["models"]:
+            model["autoscaling"] = {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70}
+
+    edit_stack_file(tmp_path, "team-fraud-dev", cpu_scaling)
     result = run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress: missing; platform stack 'dev' owns no "
+        "serving load balancer in us-east-1 (a byo cluster), so its zone dev.models.example.com cannot name the "
+        "team's models; allowed: ingress.domain and ingress.certificate-arns for us-east-1\n"
+    )
+
+
+def validate_with_team_certificate(tmp_path, arn: str):
+    """`mlops team validate` of the dev team stack with its own domain and this certificate for us-east-1."""
+    copy_stacks(tmp_path)
+    edit_stack_file(tmp_path, "team-fraud-dev", lambda config: config["mlops:team"].__setitem__(
+        "ingress", {"domain": "fraud.example.org", "certificate-arns": {"us-east-1": arn}}))
+    return run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
+
+
+def test_a_team_certificate_in_another_region_is_a_config_error(tmp_path):
+    result = validate_with_team_certificate(tmp_path, "arn:aws:acm:eu-west-1:111111111111:certificate/fraud")
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
@@ -173,8 +213,8 @@ def test_rps_scaling_without_the_platforms_prometheus_is_a_config_error(tmp_path
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.team-fraud-prod.yaml'}: mlops:team.models[0].autoscaling.rps-target: needs the "
-        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section); allowed there: "
-        "cpu-target or keda\n"
+        "managed Prometheus of platform stack 'prod' in us-east-1 (its observability section with "
+        "prometheus-encryption aws-owned, on an eks cluster); allowed there: cpu-target or keda\n"
     )
 
 
@@ -189,4 +229,76 @@ def test_a_serving_platform_without_a_regions_certificate_is_a_config_error(tmp_
         f"error: {tmp_path / 'Pulumi.prod.yaml'}: mlops:platform.dns.certificate-arns.us-west-2: missing; the serving "
         "load balancer of us-west-2 listens on HTTPS only and needs an ACM certificate there for "
         "*.models.example.com and *.us-west-2.models.example.com\n"
+    )
+
+
+def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
+    """Per Application Load Balancer: 100 target groups (not adjustable), 100 rules besides the default, 25
+    certificates besides the default, 1,000 targets ("Quotas for your Application Load Balancers", ELB User
+    Guide)."""
+    from components.ingress import ALB_QUOTAS, quota_excess, serving_alb_usage
+
+    assert ALB_QUOTAS == {"target groups": (100, False), "rules": (100, True), "certificates": (25, True),
+                          "targets": (1000, True)}
+    usage = serving_alb_usage([(2, 6, "arn:p"), (1, 3, "arn:p"), (3, 2, "arn:team")], "arn:p")
+    assert usage == {"target groups": 6, "rules": 12, "certificates": 1, "targets": 2 * 6 + 3 + 3 * 2}
+    assert serving_alb_usage([(1, 1, "arn:b"), (1, 1, "arn:a")], None)["certificates"] == 1
+    assert quota_excess({"target groups": 101, "rules": 100, "certificates": 0, "targets": 1001}) == [
+        "101 target groups (quota 100 per ALB, not adjustable)",
+        "1001 targets (quota 1000 per ALB, adjustable in Service Quotas)",
+    ]
+
+
+def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tmp_path):
+    """Every team stack on a platform shares its serving ALB in a region: a new team whose models would take
+    it past 100 target groups is refused by `mlops team validate` and `mlops preview`, naming the teams."""
+    copy_stacks(tmp_path)
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    image = team["models"][1]["versions"][0]["image"]
+    team.update(name="risk", ingress=None)
+    team.pop("ingress")
+    team["quotas"] = {"cpu": "512", "memory": "2048Gi", "gpus": 0, "pods": 400}
+    team["models"] = [
+        {"name": f"m{index}", "autoscaling": {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70},
+         "versions": [{"name": f"v{v}", "image": image, "weight": 20} for v in range(5)]}
+        for index in range(20)
+    ]
+    (tmp_path / "Pulumi.team-risk-prod.yaml").write_text(yaml.safe_dump({"config": {"mlops:team": team}}))
+    for command in (["team", "validate", "team-risk-prod"], ["preview", "team-fraud-prod"]):
+        result = run_mlops(*command, "--stacks-dir", str(tmp_path))
+        assert result.returncode == 2, result.stderr
+        name = command[-1]
+        assert result.stderr == (
+            f"error: {tmp_path / f'Pulumi.{name}.yaml'}: mlops:team.models: the serving ALB of platform stack 'prod' "
+            "in us-east-1 would need 103 target groups (quota 100 per ALB, not adjustable) with the models of teams "
+            "fraud, risk; allowed: fewer versions, replicas or certificates (or a raised quota where adjustable)\n"
+        )
+
+
+@pytest.mark.parametrize(("stack", "edit", "key"), [
+    ("prod", lambda c: c["mlops:platform"]["dns"]["certificate-arns"].__setitem__(
+        "us-west-2", "arn:aws:acm:us-west-2:999999999999:certificate/x"), "mlops:platform.dns.certificate-arns.us-west-2"),
+    ("prod", lambda c: c["mlops:platform"]["registry"].__setitem__(
+        "certificate-arn", "arn:aws:acm:us-east-1:999999999999:certificate/x"), "mlops:platform.registry.certificate-arn"),
+])
+def test_a_certificate_of_another_account_is_a_config_error(tmp_path, stack, edit, key):
+    """A listener uses ACM certificates of the load balancer's own account (ELB User Guide, "SSL certificates
+    for your Application Load Balancer")."""
+    copy_stacks(tmp_path)
+    edit_stack_file(tmp_path, stack, edit)
+    result = run_mlops("preview", stack, "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / f'Pulumi.{stack}.yaml'}: {key}: 'arn:aws:acm:{'us-west-2' if 'dns' in key else 'us-east-1'}:"
+        "999999999999:certificate/x' is in account 999999999999; allowed: a certificate of account 333333333333\n"
+    )
+
+
+def test_a_team_certificate_of_another_account_is_a_config_error(tmp_path):
+    result = validate_with_team_certificate(tmp_path, "arn:aws:acm:us-east-1:999999999999:certificate/f")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-fraud-dev.yaml'}: mlops:team.ingress.certificate-arns.us-east-1: "
+        "'arn:aws:acm:us-east-1:999999999999:certificate/f' is in account 999999999999; allowed: a certificate of "
+        "account 111111111111\n"
     )

@@ -23,8 +23,9 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
         assert identity["clusterName"] == f"mlops-prod-{region}" and identity["namespace"] == "team-fraud"
         route = by_name(team, f"fraud-embedder-{region}-route")["inputs"]
         action = json.loads(route["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
-        assert [(g["serviceName"], g["weight"]) for g in action["forwardConfig"]["targetGroups"]] == [
-            ("embedder-v1", 90), ("embedder-v2", 10)]
+        assert [(g["targetGroupARN"], g["weight"]) for g in action["forwardConfig"]["targetGroups"]] == [
+            (by_name(team, f"fraud-embedder-{region}-v1-tg")["id"], 90),
+            (by_name(team, f"fraud-embedder-{region}-v2-tg")["id"], 10)]
     deployments = states(team, "kubernetes:apps/v1:Deployment")
     assert sorted(d["inputs"]["metadata"]["name"] for d in deployments) == sorted(["embedder-v1", "embedder-v2", "scorer-v3"] * 2)
     assert len(states(team, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")) == 4
