@@ -246,3 +246,19 @@ def test_mirror_needs_internet_free():
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
     assert str(error.value) == "f.yaml: mlops:platform.mirror: only allowed with internet-free: true"
+
+
+def test_karpenter_nodes_use_an_instance_profile_of_the_stack_since_iam_has_no_vpc_endpoint(airgapped):
+    """"There is currently no VPC private endpoint for the IAM API. As a result, you cannot use the default
+    spec.role field in your EC2NodeClass ... specify ... spec.instanceProfile" (Karpenter, Getting Started,
+    Advanced Installation, "Private Clusters"). With spec.instanceProfile Karpenter makes no IAM call
+    (karpenter-provider-aws v1.5.0 pkg/controllers/nodeclass/instanceprofile.go), so its role needs no
+    instance-profile action; it still passes the node role to EC2 (iam:PassRole)."""
+    for region in REGIONS:
+        spec = by_name(airgapped, f"cluster-{region}-node-class")["inputs"]["spec"]
+        profile = by_name(airgapped, f"cluster-{region}-node-instance-profile")["inputs"]
+        assert "role" not in spec and spec["instanceProfile"] == profile["name"] == f"mlops-prod-{region}-nodes"
+        assert profile["role"] == by_name(airgapped, f"cluster-{region}-node-role")["id"]
+        policy = json.loads(by_name(airgapped, f"cluster-{region}-karpenter-policy")["inputs"]["policy"])
+        actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert sorted(a for a in actions if a.startswith("iam:")) == ["iam:PassRole"]
