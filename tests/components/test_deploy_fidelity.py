@@ -72,11 +72,51 @@ def test_no_egress_rule_allows_every_destination(synth):
                 assert rule.get("to"), f"{stack}: {netpol['urn']}"
 
 
-def test_team_egress_without_s3_cidrs_has_no_open_rule():
+def test_team_egress_without_s3_cidrs_is_an_error_not_a_dropped_rule():
+    """Without the S3 rule a model cannot read its artifacts, and an egress rule without peers would open every
+    destination (NetworkPolicyEgressRule.to): neither is written."""
     from components.team import aws_endpoint_egress
 
-    rules = aws_endpoint_egress("10.0.0.0/16", [])
-    assert [rule.to[0].ip_block.cidr for rule in rules] == ["10.0.0.0/16", "169.254.170.23/32"]
+    with pytest.raises(ValueError, match="no S3 prefix-list CIDRs"):
+        aws_endpoint_egress("10.0.0.0/16", [])
+
+
+def test_a_contract_without_s3_cidrs_is_a_contract_error(synth):
+    """An older platform contract without s3Cidrs (or an empty list) stops the team stack with the output's name."""
+    from components.config import parse_team
+    from components.outputs import ContractError
+    from components.team_stack import validate_platform_outputs
+
+    raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    team = parse_team(raw, "stacks/Pulumi.team-fraud-prod.yaml")
+    outputs = json.loads(json.dumps(synth("prod")["outputs"]))
+    outputs["regions"]["us-west-2"]["s3Cidrs"] = []
+    with pytest.raises(ContractError) as error:
+        validate_platform_outputs(outputs, "prod", team)
+    assert str(error.value) == (
+        "platform stack 'prod': output regions.us-west-2.s3Cidrs: missing or empty (the S3 prefix list models reach "
+        "their artifacts at); re-deploy the platform stack"
+    )
+    del outputs["regions"]["us-west-2"]["s3Cidrs"]
+    with pytest.raises(ContractError, match=re.escape("regions.us-west-2.s3Cidrs: missing or empty")):
+        validate_platform_outputs(outputs, "prod", team)
+
+
+def test_read_write_prefixes_need_the_primary_region(synth):
+    """Replication copies the primary bucket one way: a replica is written only by S3 replication, so a team that
+    writes must serve in the primary region."""
+    from components.config import parse_team
+    from components.outputs import ContractError
+    from components.team_stack import validate_platform_outputs
+
+    raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    raw["regions"] = ["us-west-2"]
+    team = parse_team(raw, "f.yaml")
+    with pytest.raises(ContractError) as error:
+        validate_platform_outputs(synth("prod")["outputs"], "prod", team)
+    assert str(error.value).startswith(
+        "mlops:team.data-access: read-write prefixes teams/fraud/ are written in the platform's primary region us-east-1"
+    )
 
 
 def test_each_region_publishes_its_own_s3_prefix_list(synth):
@@ -84,14 +124,29 @@ def test_each_region_publishes_its_own_s3_prefix_list(synth):
     assert regions["us-east-1"]["s3Cidrs"] != regions["us-west-2"]["s3Cidrs"]
 
 
-def test_team_pods_reach_s3_at_the_prefix_list_of_their_region(synth):
-    """Model pods read their artifacts from S3 through the same gateway endpoint."""
+def test_team_pods_read_their_regions_bucket_at_their_regions_s3_addresses(synth):
+    """"A gateway endpoint is available only in the Region where you created it. Be sure to create your gateway
+    endpoint in the same Region as your S3 buckets" (Gateway endpoints for Amazon S3, Considerations), and an
+    internet-free bucket admits only its own region's endpoint: each region's pods get their region's S3 addresses,
+    read their region's bucket (the primary's or its replica) and are told its name; writes go to the primary."""
     team, platform = synth("team-fraud-prod"), synth("prod")
-    for region in ("us-east-1", "us-west-2"):
+    registry = platform["outputs"]["registry"]
+    buckets = {"us-east-1": registry["artifactBucketArn"], "us-west-2": registry["replicaBucketArns"]["us-west-2"]}
+    assert buckets["us-east-1"] != buckets["us-west-2"]
+    statements = {s["Sid"]: s for s in json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])["Statement"]}
+    assert statements["ListOwnPrefixes"]["Resource"] == [buckets["us-east-1"], buckets["us-west-2"]]
+    assert statements["WriteOwnPrefixes"]["Resource"] == [f"{buckets['us-east-1']}/teams/fraud/*"]
+    for region, bucket in buckets.items():
         egress = by_name(team, f"team-fraud-{region}-netpol-allow-aws-endpoints")["inputs"]["spec"]["egress"]
         s3 = [peer["ipBlock"]["cidr"] for peer in egress[1]["to"]]
         assert s3 == platform["outputs"]["regions"][region]["s3Cidrs"]
         assert egress[1]["ports"] == [{"port": 443, "protocol": "TCP"}]
+        assert f"{bucket}/shared/features/*" in statements["ReadOwnPrefixes"]["Resource"]
+        deployments = [d for d in states(team, "kubernetes:apps/v1:Deployment") if f"-{region}-" in d["urn"]]
+        assert deployments
+        for deployment in deployments:
+            env = {e["name"]: e["value"] for e in deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert (env["ARTIFACT_BUCKET"], env["AWS_REGION"]) == (bucket.rsplit(":", 1)[-1], region)
 
 
 # -- the deployer reaches the private API endpoint -------------------------------------------------------------
