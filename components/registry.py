@@ -284,13 +284,23 @@ class ModelRegistryArgs:
 
 
 def model_repository(
-    name: str, repository: str, images_key_arn: pulumi.Input[str], tags: Mapping[str, str], opts: pulumi.ResourceOptions
+    name: str,
+    repository: str,
+    images_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    force_delete: bool = False,
 ) -> tuple[aws.ecr.Repository, aws.ecr.LifecyclePolicy]:
-    """A model image repository with the platform's defaults; team stacks create theirs with this."""
+    """A model image repository with the platform's defaults; team stacks create theirs with this.
+
+    ``force_delete``: destroy deletes the repository with its images (DeleteRepository refuses a repository that
+    holds images unless forced); set outside prod, where images are rebuilt rather than kept.
+    """
     repo = aws.ecr.Repository(
         name,
         aws.ecr.RepositoryArgs(
             name=repository,
+            force_delete=force_delete or None,
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[

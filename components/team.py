@@ -194,7 +194,7 @@ class TeamSpace(pulumi.ComponentResource):
         for model in team.models:
             self.repositories[model.name], _ = model_repository(
                 f"{name}-{model.name}-repo", repository_name(team.name, model.name), args.images_key_arn,
-                {**args.tags, "model": model.name}, on_repos,
+                {**args.tags, "model": model.name}, on_repos, force_delete=team.environment != "prod",
             )
 
         self.role = aws.iam.Role(

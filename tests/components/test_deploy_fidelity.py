@@ -266,6 +266,21 @@ def test_dev_buckets_are_emptied_on_destroy_prod_buckets_are_not(synth):
             assert "forceDestroy" not in bucket["inputs"]
 
 
+def test_repositories_outside_prod_are_deleted_with_their_images(synth):
+    """DeleteRepository fails with RepositoryNotEmptyException unless `force` is set (Amazon ECR API Reference,
+    DeleteRepository); pulumi-aws sets it from force_delete. Dev team repositories and the copies of public
+    images go with their images; prod team repositories keep theirs."""
+    for stack, forced in (("team-fraud-dev", True), ("team-fraud-prod", False)):
+        repositories = states(synth(stack), "aws:ecr/repository:Repository")
+        assert repositories
+        assert {bool(repo["inputs"].get("forceDelete")) for repo in repositories} == {forced}, stack
+    from tests.conftest import FIXTURES
+
+    copies = [r for r in states(synth("airgapped-cluster", FIXTURES), "aws:ecr/repository:Repository")
+              if r["inputs"]["name"].startswith("copies/")]
+    assert len(copies) == 2 and all(r["inputs"]["forceDelete"] is True for r in copies)
+
+
 def test_object_lock_is_enabled_by_its_configuration_not_the_bucket(synth):
     """S3 enables object lock on an existing versioned bucket through PutObjectLockConfiguration
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html#object-lock-configure-existing-bucket),

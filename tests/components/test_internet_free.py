@@ -162,6 +162,8 @@ def test_pull_through_cache_rules_for_each_upstream_with_credentials_where_requi
             template = by_name(airgapped, f"mirror-{region}-{prefix}-template")["inputs"]
             assert template["prefix"] == prefix and template["appliedFors"] == ["PULL_THROUGH_CACHE"]
             assert template["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+            rules = json.loads(template["lifecyclePolicy"])["rules"]
+            assert [rule["selection"]["tagStatus"] for rule in rules] == ["untagged", "any"]
             # The template exists before the first pull creates a repository from it.
             assert by_name(airgapped, f"mirror-{region}-{prefix}-template")["urn"] in rule["dependencies"]
 
