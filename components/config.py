@@ -139,6 +139,9 @@ class RegistryConfig(Model):
     # does); a minor ("16.4") pins it (auto minor version upgrade off: bump it here, never downgraded).
     postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}(\.\d+)?$")] = "16"
     db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    # RDS applies modifications (instance class, storage, engine version) in the next maintenance window unless
+    # asked to apply them at once; a major upgrade must be applied at once (see mlops/replacement.py).
+    db_apply_immediately: Annotated[bool, Field(alias="db-apply-immediately")] = False
     db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
     mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
     mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"

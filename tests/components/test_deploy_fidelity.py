@@ -215,6 +215,23 @@ def test_postgres_major_version_lets_rds_apply_minor_upgrades(synth):
     assert by_name(synth("prod"), "registry-db-parameters")["inputs"]["family"] == "postgres16"
 
 
+def test_a_major_upgrade_gets_the_new_family_s_parameter_group_before_the_old_one_goes(synth):
+    """A major upgrade needs a parameter group of the new family (RDS User Guide, "Upgrading the PostgreSQL DB
+    engine", major version upgrades); the family is ForceNew, so the group is replaced. Pulumi creates a
+    replacement before deleting the old one unless deleteBeforeReplace is set, and an explicit name would make
+    the two collide: auto-named, create-before-delete. RDS defers the upgrade without applyImmediately, which
+    is off unless set for the upgrade (mlops preview --against refuses a deferred major upgrade)."""
+    prod = synth("prod")
+    group = by_name(prod, "registry-db-parameters")
+    assert "name" not in group["inputs"] and group["deleteBeforeReplace"] is False
+    db = by_name(prod, "registry-db")
+    assert db["inputs"]["applyImmediately"] is False
+    assert db["propertyDependencies"]["parameterGroupName"] == [group["urn"]]
+    raw = prod_raw()
+    raw["registry"]["db-apply-immediately"] = True
+    assert parse_platform(raw, "f.yaml").registry.db_apply_immediately is True
+
+
 def test_a_pinned_minor_turns_auto_minor_upgrade_off():
     from components.config import RegistryConfig
 
