@@ -645,12 +645,14 @@ def check_mirror(cfg: PlatformConfig) -> None:
         raise _KeyedValueError(("mirror",), "only allowed with internet-free: true")
     if not cfg.internet_free or cfg.cluster is None or cfg.cluster.mode != "eks":
         return
-    names = [region.name for region in cfg.regions]
-    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, names):
+    # MLflow runs on the primary cluster, whose nodes reach only their own region's ECR endpoints.
+    primary = cfg.primary_region.name
+    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, [primary]):
         raise _KeyedValueError(
             ("registry", "mlflow-image"),
             f"{cfg.registry.mlflow_image!r} is on {image_registry(cfg.registry.mlflow_image)}, unreachable without "
-            f"internet; allowed: the account's ECR ({cfg.account_id}.dkr.ecr.<region>.amazonaws.com/...) or "
+            f"internet from the primary region's cluster; allowed: the account's ECR in {primary} "
+            f"({cfg.account_id}.dkr.ecr.{primary}.amazonaws.com/...) or "
             + ", ".join(PULL_THROUGH_UPSTREAMS.values()) + " (pulled through the mirror)",
         )
     mirror = cfg.mirror or MirrorConfig()

@@ -242,6 +242,17 @@ def test_internet_free_refuses_an_mlflow_image_on_an_unmirrored_registry():
     assert "unreachable without internet" in str(error.value)
 
 
+def test_internet_free_refuses_an_mlflow_image_in_another_regions_ecr():
+    """Interface endpoints reach their own region's service only ("Endpoints are supported within the same
+    Region only", AWS PrivateLink considerations): MLflow on the primary cluster cannot pull from eu-central-1."""
+    raw = _raw(FIXTURES, STACK)
+    raw["environment"] = "staging"  # prod's own rule (the primary region's ECR, by digest) would answer first
+    raw["registry"]["mlflow-image"] = raw["registry"]["mlflow-image"].replace("eu-west-1", "eu-central-1")
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert "unreachable without internet from the primary region's cluster; allowed: the account's ECR in eu-west-1" in str(error.value)
+
+
 def test_mirror_needs_internet_free():
     raw = _raw(STACKS, "prod")
     raw["mirror"] = {"credential-arns": {}}
