@@ -254,6 +254,9 @@ class PlatformConfig(Model):
     regions: Annotated[list[RegionConfig], Field(min_length=1, max_length=4)]
     tags: BaseTags
     nat: Literal["none", "single", "one-per-az"] = "single"
+    # Keys are multi-Region primaries unless a stack deployed with single-Region keys keeps them (KMS cannot turn
+    # a single-Region key into a multi-Region one, and the provider would replace it): such a stack has one region.
+    kms_multi_region: Annotated[bool, Field(alias="kms-multi-region")] = True
     internet_free: Annotated[bool, Field(alias="internet-free")] = False
     mirror: MirrorConfig | None = None
     deployer: DeployerConfig | None = None
@@ -283,6 +286,12 @@ class PlatformConfig(Model):
                         f"{region.vpc_cidr} overlaps {other.vpc_cidr} of region {other.name} "
                         f"(regions[{other_index}]); allowed: non-overlapping CIDRs across regions",
                     )
+        if not self.kms_multi_region and len(self.regions) > 1:
+            raise _KeyedValueError(
+                ("kms-multi-region",),
+                f"false keeps single-Region keys, which cannot be replicated to {', '.join(names[1:])}; allowed with "
+                "more than one region: true (new multi-Region keys and a data migration, see the README)",
+            )
         if self.internet_free and self.nat != "none":
             raise _KeyedValueError(
                 ("nat",), f"{self.nat!r} contradicts internet-free: true; allowed with internet-free: 'none'"

@@ -317,6 +317,33 @@ def test_kms_keys_are_multi_region_in_every_stack(synth):
         assert {k["inputs"]["multiRegion"] for k in states(synth(stack), "aws:kms/key:Key")} == {True}
 
 
+def test_single_region_keys_can_be_kept_but_never_replicated():
+    """A stack deployed with single-Region keys keeps them with kms-multi-region: false (no replacement); a
+    single-Region key cannot become a multi-Region primary or get replicas
+    (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-create.html), so adding a region is
+    refused with that key named."""
+    import yaml as _yaml
+
+    raw = _yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())["config"]["mlops:platform"]
+    raw["kms-multi-region"] = False
+    assert parse_platform(raw, "f.yaml").kms_multi_region is False
+    raw["regions"].append({"name": "us-west-2", "availability-zones": ["us-west-2a", "us-west-2b"],
+                           "vpc-cidr": "10.99.0.0/16"})
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert str(error.value).startswith(
+        "f.yaml: mlops:platform.kms-multi-region: false keeps single-Region keys, which cannot be replicated to us-west-2"
+    )
+
+
+def test_kept_single_region_keys_reach_the_program(synth, tmp_path):
+    text = (STACKS / "Pulumi.dev.yaml").read_text().replace("    environment: dev\n", "    environment: dev\n    kms-multi-region: false\n", 1)
+    assert "kms-multi-region: false" in text
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    doc = synth("dev", tmp_path)
+    assert {k["inputs"]["multiRegion"] for k in states(doc, "aws:kms/key:Key")} == {False}
+
+
 # -- ordering: create in the order AWS and Kubernetes need, destroy in reverse ---------------------------------
 
 
