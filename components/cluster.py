@@ -89,6 +89,9 @@ INTERRUPTION_EVENTS = {
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
 }
 
+# The agent's default `standard` enforcing mode: `strict` (NETWORK_POLICY_ENFORCING_MODE) denies all traffic of
+# every pod no NetworkPolicy selects, and the cluster's own controllers (CoreDNS, Karpenter, KEDA, the load
+# balancer controller, the EBS CSI driver) run without policies.
 VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 NODE_MANAGED_POLICIES = (
