@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from components.config import parse_platform
 from mlops.purge import unmanaged_prefixes
@@ -15,15 +14,6 @@ from tests.mlops.test_verify import CREDENTIALS
 from tests.moto_account import MOTO_ACCOUNT
 
 FIXTURE_ACCOUNT = "444444444444"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server._server.server_address
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
