@@ -89,6 +89,9 @@ INTERRUPTION_EVENTS = {
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
 }
 
+# The agent's default `standard` enforcing mode: `strict` (NETWORK_POLICY_ENFORCING_MODE) denies all traffic of
+# every pod no NetworkPolicy selects, and the cluster's own controllers (CoreDNS, Karpenter, KEDA, the load
+# balancer controller, the EBS CSI driver) run without policies.
 VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 NODE_MANAGED_POLICIES = (
@@ -263,8 +266,11 @@ def karpenter_controller_policy(
 ) -> dict[str, Any]:
     """Karpenter v1's controller permissions (after its reference CloudFormation), scoped to this cluster.
 
-    Instances, launch templates and instance profiles can only be created with, and changed when they carry,
-    the cluster's ownership tag; reads are limited to the region; the node role is the only role it can pass.
+    Instances and launch templates can only be created with, and changed when they carry, the cluster's ownership
+    tag; reads are limited to the region; the node role is the only role it can pass. No IAM instance-profile
+    actions: the EC2NodeClass names the instance profile the stack owns (``spec.instanceProfile``), and Karpenter
+    calls IAM's instance-profile API only for a ``spec.role`` (karpenter-provider-aws v1.5.0
+    pkg/controllers/nodeclass/instanceprofile.go), so the controller cannot attach roles to profiles at all.
     """
     ec2 = f"arn:{partition}:ec2:{region}"
     owned = f"kubernetes.io/cluster/{cluster}"
@@ -276,7 +282,6 @@ def karpenter_controller_policy(
         f"{ec2}:*:launch-template/*",
         f"{ec2}:*:spot-instances-request/*",
     ]
-    profile = f"arn:{partition}:iam::{account_id}:instance-profile/*"
     request_owned = {
         f"aws:RequestTag/{owned}": "owned",
         "aws:RequestTag/eks:eks-cluster-name": cluster,
@@ -391,34 +396,6 @@ def karpenter_controller_policy(
                 "Resource": node_role_arn,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
             },
-            {
-                "Sid": "AllowScopedInstanceProfileCreationActions",
-                "Effect": "Allow",
-                "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
-                "Resource": profile,
-                "Condition": {
-                    "StringEquals": {**request_owned, "aws:RequestTag/topology.kubernetes.io/region": region},
-                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
-                },
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileActions",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:RemoveRoleFromInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                ],
-                "Resource": profile,
-                "Condition": {
-                    "StringEquals": {
-                        f"aws:ResourceTag/{owned}": "owned",
-                        "aws:ResourceTag/topology.kubernetes.io/region": region,
-                    },
-                    "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
-                },
-            },
-            {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": "iam:GetInstanceProfile", "Resource": profile},
             {
                 "Sid": "AllowAPIServerEndpointDiscovery",
                 "Effect": "Allow",
@@ -709,16 +686,22 @@ def node_pool_spec(pool: NodePoolConfig, node_class: str = NODE_CLASS_NAME) -> d
 def node_class_spec(
     *,
     cluster: str,
-    role: pulumi.Input[str],
+    instance_profile: pulumi.Input[str],
     ami_alias: str,
     volume_key_arn: pulumi.Input[str],
     volume_size_gib: int,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The `spec` of the karpenter.k8s.aws/v1 EC2NodeClass all pools share: discovery by tag, IMDSv2, CMK disks."""
+    """The `spec` of the karpenter.k8s.aws/v1 EC2NodeClass all pools share: discovery by tag, IMDSv2, CMK disks.
+
+    Nodes get the stack's instance profile (`instanceProfile`), not a role Karpenter would wrap in a profile of
+    its own through IAM: IAM has no VPC endpoint, so an internet-free cluster could never create one ("Private
+    Clusters", Karpenter's Getting Started), and the CRD refuses a later switch between the two fields in either
+    direction (EC2NodeClassSpec's CEL rule), so every stack uses the profile from the start.
+    """
     discovery = [{"tags": {DISCOVERY_TAG: cluster}}]
     return {
-        "role": role,
+        "instanceProfile": instance_profile,
         "amiSelectorTerms": [{"alias": ami_alias}],
         "subnetSelectorTerms": discovery,
         "securityGroupSelectorTerms": discovery,
@@ -864,7 +847,8 @@ class ServingCluster(pulumi.ComponentResource):
     Creates: the cluster IAM role, a KMS-encrypted control-plane log group, the EKS cluster (API auth mode,
     secrets envelope encryption, every log type, private endpoint in prod), its IAM OIDC provider, pinned
     managed add-ons, a tainted system node group through an IMDSv2-only launch template, Karpenter (IAM
-    through Pod Identity, node role with an EC2_LINUX access entry, interruption queue and EventBridge rules,
+    through Pod Identity, node role with an EC2_LINUX access entry and the instance profile nodes launch with,
+    interruption queue and EventBridge rules,
     the Helm release, an EC2NodeClass and one NodePool per configured pool), the NVIDIA device plugin when a
     pool has GPUs, metrics-server, KEDA and the AWS Load Balancer Controller, and an encrypted gp3
     StorageClass. Every Kubernetes object goes through ``k8s_provider``, built from the cluster's outputs.
@@ -1221,6 +1205,12 @@ class ServingCluster(pulumi.ComponentResource):
             tags,
         )
         self.node_role_import_policies = self._pull_through_policies(f"{name}-node-role", self.node_role)
+        # The EC2NodeClass names this profile, so Karpenter needs no IAM access (see node_class_spec).
+        self.node_instance_profile = aws.iam.InstanceProfile(
+            f"{name}-node-instance-profile",
+            aws.iam.InstanceProfileArgs(name=f"{cname}-nodes", role=self.node_role.name, tags=tags),
+            opts=child_opts(self),
+        )
         self.node_access_entry = aws.eks.AccessEntry(
             f"{name}-node-access",
             aws.eks.AccessEntryArgs(
@@ -1482,7 +1472,7 @@ class ServingCluster(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NODE_CLASS_NAME),
             spec=node_class_spec(
                 cluster=cname,
-                role=self.node_role.name,
+                instance_profile=self.node_instance_profile.name,
                 ami_alias=cfg.ami_alias,
                 volume_key_arn=args.volumes_key_arn,
                 volume_size_gib=cfg.system.disk_size_gib * 2,
@@ -1491,7 +1481,7 @@ class ServingCluster(pulumi.ComponentResource):
             opts=child_opts(
                 self,
                 provider=self.k8s_provider,
-                depends_on=[self.karpenter, self.cluster_security_group_discovery_tag],
+                depends_on=[self.karpenter, self.cluster_security_group_discovery_tag, *self.node_role_policies],
             ),
         )
         self.node_pools: dict[str, k8s.apiextensions.CustomResource] = {}

@@ -139,6 +139,9 @@ class RegistryConfig(Model):
     # does); a minor ("16.4") pins it (auto minor version upgrade off: bump it here, never downgraded).
     postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}(\.\d+)?$")] = "16"
     db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    # RDS applies modifications (instance class, storage, engine version) in the next maintenance window unless
+    # asked to apply them at once; a major upgrade must be applied at once (see mlops/replacement.py).
+    db_apply_immediately: Annotated[bool, Field(alias="db-apply-immediately")] = False
     db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
     mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
     mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"
@@ -255,6 +258,9 @@ class PlatformConfig(Model):
     regions: Annotated[list[RegionConfig], Field(min_length=1, max_length=4)]
     tags: BaseTags
     nat: Literal["none", "single", "one-per-az"] = "single"
+    # Keys are multi-Region primaries unless a stack deployed with single-Region keys keeps them (KMS cannot turn
+    # a single-Region key into a multi-Region one, and the provider would replace it): such a stack has one region.
+    kms_multi_region: Annotated[bool, Field(alias="kms-multi-region")] = True
     internet_free: Annotated[bool, Field(alias="internet-free")] = False
     mirror: MirrorConfig | None = None
     deployer: DeployerConfig | None = None
@@ -284,6 +290,12 @@ class PlatformConfig(Model):
                         f"{region.vpc_cidr} overlaps {other.vpc_cidr} of region {other.name} "
                         f"(regions[{other_index}]); allowed: non-overlapping CIDRs across regions",
                     )
+        if not self.kms_multi_region and len(self.regions) > 1:
+            raise _KeyedValueError(
+                ("kms-multi-region",),
+                f"false keeps single-Region keys, which cannot be replicated to {', '.join(names[1:])}; allowed with "
+                "more than one region: true (new multi-Region keys and a data migration, see the README)",
+            )
         if self.internet_free and self.nat != "none":
             raise _KeyedValueError(
                 ("nat",), f"{self.nat!r} contradicts internet-free: true; allowed with internet-free: 'none'"
@@ -663,12 +675,14 @@ def check_mirror(cfg: PlatformConfig) -> None:
         raise _KeyedValueError(("mirror",), "only allowed with internet-free: true")
     if not cfg.internet_free or cfg.cluster is None or cfg.cluster.mode != "eks":
         return
-    names = [region.name for region in cfg.regions]
-    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, names):
+    # MLflow runs on the primary cluster, whose nodes reach only their own region's ECR endpoints.
+    primary = cfg.primary_region.name
+    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, [primary]):
         raise _KeyedValueError(
             ("registry", "mlflow-image"),
             f"{cfg.registry.mlflow_image!r} is on {image_registry(cfg.registry.mlflow_image)}, unreachable without "
-            f"internet; allowed: the account's ECR ({cfg.account_id}.dkr.ecr.<region>.amazonaws.com/...) or "
+            f"internet from the primary region's cluster; allowed: the account's ECR in {primary} "
+            f"({cfg.account_id}.dkr.ecr.{primary}.amazonaws.com/...) or "
             + ", ".join(PULL_THROUGH_UPSTREAMS.values()) + " (pulled through the mirror)",
         )
     mirror = cfg.mirror or MirrorConfig()

@@ -98,6 +98,8 @@ class KeyRingArgs:
     # Primary key ARNs by purpose: set in secondary regions, whose keys are then replicas of these.
     primaries: Mapping[str, pulumi.Input[str]] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # False only for a one-region stack deployed with single-Region keys, which keeps them (see below).
+    multi_region: bool = True
 
     @property
     def is_prod(self) -> bool:
@@ -145,8 +147,9 @@ class KeyRing(pulumi.ComponentResource):
                         deletion_window_in_days=deletion_window,
                         # Multi-region from the start, in every stack: KMS cannot turn a regional key into a
                         # multi-region one (the provider replaces the key), so adding a region later replicates the
-                        # keys that exist instead of replacing them with their data.
-                        multi_region=True,
+                        # keys that exist instead of replacing them with their data. A one-region stack deployed
+                        # with regional keys keeps them (kms-multi-region: false), and cannot add a region.
+                        multi_region=args.multi_region,
                         key_usage="ENCRYPT_DECRYPT",
                         customer_master_key_spec="SYMMETRIC_DEFAULT",
                         tags=tags,

@@ -11,6 +11,7 @@ OCI artifacts under `charts/` pushed before the first deployment (see the README
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ import pulumi_aws as aws
 from components.base import child_opts
 from components.cluster import COPIED_IMAGE_PREFIX, PULL_THROUGH_UPSTREAMS
 from components.config import MirrorConfig
-from components.registry import ecr_template_role, model_repository
+from components.registry import IMAGE_LIFECYCLE, ecr_template_role, model_repository
 
 COPIED_IMAGES = ("nvidia/k8s-device-plugin",)
 
@@ -78,6 +79,8 @@ class RegistryMirror(pulumi.ComponentResource):
                         image_tag_mutability="MUTABLE",
                         encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
                             encryption_type="KMS", kms_key=region.images_key_arn)],
+                        # Superseded upstream tags leave untagged layers behind, which expire like the models'.
+                        lifecycle_policy=json.dumps(IMAGE_LIFECYCLE),
                         resource_tags=tags,
                         custom_role_arn=self.template_role.arn,
                     ),
@@ -94,8 +97,10 @@ class RegistryMirror(pulumi.ComponentResource):
                 )
             if args.gpu:
                 for image in COPIED_IMAGES:
+                    # Copies of public images: nothing in them is lost with the repository, so destroy may
+                    # delete it with its images in every environment.
                     self.copies[(region.region, image)], _ = model_repository(
                         f"{name}-{region.region}-copy-{image.replace('/', '-')}",
-                        f"{COPIED_IMAGE_PREFIX}/{image}", region.images_key_arn, tags, on_region,
+                        f"{COPIED_IMAGE_PREFIX}/{image}", region.images_key_arn, tags, on_region, force_delete=True,
                     )
         self.register_outputs({"prefixes": sorted(PULL_THROUGH_UPSTREAMS)})

@@ -112,6 +112,18 @@ class PlatformOutputs(Contract):
     dns: DnsOutputs | None = None
 
 
+def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:
+    """The artifact bucket of ``region``: the primary's in the primary region, its replica elsewhere."""
+    registry = contract.registry
+    if registry is None:
+        raise ContractError("the platform has no model registry (its `registry:` section)")
+    if region == contract.primary_region:
+        return registry.artifact_bucket_arn
+    if region not in registry.replica_bucket_arns:
+        raise ContractError(f"output registry.replicaBucketArns has no bucket in {region}; re-deploy the platform stack")
+    return registry.replica_bucket_arns[region]
+
+
 class ContractError(Exception):
     """The values handed to ``export_contract`` do not match the contract model."""
 

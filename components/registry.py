@@ -284,13 +284,23 @@ class ModelRegistryArgs:
 
 
 def model_repository(
-    name: str, repository: str, images_key_arn: pulumi.Input[str], tags: Mapping[str, str], opts: pulumi.ResourceOptions
+    name: str,
+    repository: str,
+    images_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    force_delete: bool = False,
 ) -> tuple[aws.ecr.Repository, aws.ecr.LifecyclePolicy]:
-    """A model image repository with the platform's defaults; team stacks create theirs with this."""
+    """A model image repository with the platform's defaults; team stacks create theirs with this.
+
+    ``force_delete``: destroy deletes the repository with its images (DeleteRepository refuses a repository that
+    holds images unless forced); set outside prod, where images are rebuilt rather than kept.
+    """
     repo = aws.ecr.Repository(
         name,
         aws.ecr.RepositoryArgs(
             name=repository,
+            force_delete=force_delete or None,
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[
@@ -609,6 +619,8 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=on_primary,
             )
+        # One group per major (the family is the major): a major upgrade replaces it, the new group first (no
+        # explicit name, no delete-before-replace), so the instance moves to it before the old one is deleted.
         parameters = aws.rds.ParameterGroup(
             f"{name}-db-parameters",
             aws.rds.ParameterGroupArgs(
@@ -647,8 +659,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 # A major alone: RDS applies minor upgrades and the version stays what it was set to (no diff).
                 engine_version=cfg.postgres_version,
                 auto_minor_version_upgrade=not cfg.postgres_minor_pinned,
-                # A new major in the stack file is an intended upgrade: let RDS apply it instead of failing.
+                # A new major in the stack file is an intended upgrade: let RDS apply it instead of failing. It
+                # needs db-apply-immediately for that deployment: RDS would otherwise defer it to the maintenance
+                # window while the old major's parameter group, which the instance still uses, is deleted.
                 allow_major_version_upgrade=True,
+                apply_immediately=cfg.db_apply_immediately,
                 instance_class=cfg.db_instance_class,
                 allocated_storage=cfg.db_allocated_storage,
                 storage_type="gp3",

@@ -141,6 +141,9 @@ class ModelDeploymentArgs:
     team: str
     service_account: pulumi.Input[str]
     environment: str  # names the serving ALB (mlops-<env>-serving)
+    # The region's artifact bucket (its name), handed to the model as ARTIFACT_BUCKET with AWS_REGION: the only
+    # bucket its pods reach (their region's S3 through the gateway endpoint).
+    artifact_bucket: pulumi.Input[str] | None = None
     labels: dict[str, str] = field(default_factory=dict)
     # Where the model answers (components.ingress.model_host and regional_model_host) and the region's
     # certificate covering those names; the serving ALB's name follows the environment.
@@ -187,7 +190,7 @@ class ModelDeployment(pulumi.ComponentResource):
                     cpu=model.resources.cpu,
                     memory=model.resources.memory,
                     gpus=model.resources.gpus,
-                    env={"MODEL_NAME": model.name, "MODEL_VERSION": version.name},
+                    env={"MODEL_NAME": model.name, "MODEL_VERSION": version.name, **artifact_env(args)},
                 )
             )
             deployment = k8s.apps.v1.Deployment(
@@ -408,3 +411,10 @@ class ModelDeployment(pulumi.ComponentResource):
             },
             opts=child_opts(self, depends_on=[deployment]),
         )
+
+
+def artifact_env(args: ModelDeploymentArgs) -> dict[str, pulumi.Input[str]]:
+    """Where the model reads its artifacts: the region's bucket, and the region an S3 client must sign for."""
+    if args.artifact_bucket is None:
+        return {}
+    return {"ARTIFACT_BUCKET": args.artifact_bucket, **({"AWS_REGION": args.region} if args.region else {})}

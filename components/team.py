@@ -38,6 +38,9 @@ class ClusterTarget:
     vpc_cidr: pulumi.Input[str]
     aws_provider: aws.Provider
     k8s_provider: k8s.Provider
+    # The region's artifact bucket (the primary's, or its replica: contract registry.replicaBucketArns): pods
+    # reach only their own region's S3, and an internet-free bucket admits only its own region's endpoint.
+    artifact_bucket_arn: pulumi.Input[str] = ""
     # The region's S3 prefix-list CIDRs (the platform's contract): S3 traffic leaves through the gateway endpoint.
     s3_cidrs: pulumi.Input[list[str]] = ()
     vpc_id: pulumi.Input[str] = ""  # the serving VPC: the models' target groups live in it
@@ -48,7 +51,9 @@ class TeamSpaceArgs:
     team: TeamConfig
     partition: str
     account_id: pulumi.Input[str]
-    artifact_bucket_arn: pulumi.Input[str]
+    # The primary region's artifact bucket, where read-write prefixes are written (replicas are read-only copies:
+    # replication goes one way), or None when the team serves in no primary region and only reads.
+    write_bucket_arn: pulumi.Input[str] | None
     artifacts_key_arns: Sequence[pulumi.Input[str]]
     images_key_arn: pulumi.Input[str]
     clusters: Sequence[ClusterTarget]
@@ -62,11 +67,19 @@ class TeamSpaceArgs:
 
 
 def team_access_policy(
-    bucket_arn: str, key_arns: Sequence[str], prefixes: Sequence[tuple[str, str]], repository_arns: Sequence[str]
+    read_bucket_arns: Sequence[str],
+    write_bucket_arn: str | None,
+    key_arns: Sequence[str],
+    prefixes: Sequence[tuple[str, str]],
+    repository_arns: Sequence[str],
 ) -> dict[str, Any]:
-    """The team role's policy: its own bucket prefixes, the artifacts key through S3 only, its own repositories."""
+    """The team role's policy: its own prefixes of its regions' buckets (read), of the primary's (write), the
+    artifacts keys through S3 only, its own repositories."""
     readable = [prefix for prefix, _ in prefixes]
     writable = [prefix for prefix, access in prefixes if access == "read-write"]
+    if writable and write_bucket_arn is None:
+        raise ValueError(f"read-write prefixes {writable} need the primary region's bucket")
+    buckets = list(dict.fromkeys(read_bucket_arns))
     statements: list[dict[str, Any]] = []
     if readable:
         statements += [
@@ -74,14 +87,14 @@ def team_access_policy(
                 "Sid": "ListOwnPrefixes",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
-                "Resource": bucket_arn,
+                "Resource": buckets,
                 "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in readable]}},
             },
             {
                 "Sid": "ReadOwnPrefixes",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": [f"{bucket_arn}/{prefix}*" for prefix in readable],
+                "Resource": [f"{bucket}/{prefix}*" for bucket in buckets for prefix in readable],
             },
         ]
     if writable:
@@ -90,7 +103,7 @@ def team_access_policy(
                 "Sid": "WriteOwnPrefixes",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": [f"{bucket_arn}/{prefix}*" for prefix in writable],
+                "Resource": [f"{write_bucket_arn}/{prefix}*" for prefix in writable],
             }
         )
     if readable:
@@ -132,12 +145,16 @@ def pod_identity_trust() -> dict[str, Any]:
 def aws_endpoint_egress(vpc_cidr: str, s3_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
     """HTTPS to the interface endpoints (in the VPC) and to S3 (its prefix list), and the Pod Identity agent.
 
-    An egress rule without peers allows every destination, so S3's rule exists only with its CIDRs.
+    An egress rule without peers allows every destination, and without S3's rule models cannot read their
+    artifacts: no S3 CIDRs is an error, never a dropped rule.
     """
+    if not s3_cidrs:
+        raise ValueError("no S3 prefix-list CIDRs: models could not reach their artifacts")
     https = [k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]
-    rules = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(vpc_cidr)], ports=https)]
-    if s3_cidrs:
-        rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(c) for c in s3_cidrs], ports=https))
+    rules = [
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(vpc_cidr)], ports=https),
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(c) for c in s3_cidrs], ports=https),
+    ]
     rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
         to=[ip_peer(POD_IDENTITY_AGENT)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
     ))
@@ -182,7 +199,7 @@ class TeamSpace(pulumi.ComponentResource):
         for model in team.models:
             self.repositories[model.name], _ = model_repository(
                 f"{name}-{model.name}-repo", repository_name(team.name, model.name), args.images_key_arn,
-                {**args.tags, "model": model.name}, on_repos,
+                {**args.tags, "model": model.name}, on_repos, force_delete=team.environment != "prod",
             )
 
         self.role = aws.iam.Role(
@@ -197,10 +214,11 @@ class TeamSpace(pulumi.ComponentResource):
         )
         prefixes = [(access.prefix, access.access) for access in team.data_access]
         policy = pulumi.Output.all(
-            args.artifact_bucket_arn,
+            pulumi.Output.all(*[target.artifact_bucket_arn for target in args.clusters]),
+            args.write_bucket_arn,
             pulumi.Output.all(*args.artifacts_key_arns),
             pulumi.Output.all(*[repo.arn for repo in self.repositories.values()]),
-        ).apply(lambda values: json.dumps(team_access_policy(values[0], values[1], prefixes, values[2])))
+        ).apply(lambda v: json.dumps(team_access_policy(v[0], v[1], v[2], prefixes, v[3])))
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-models-policy",
             aws.iam.RolePolicyArgs(role=self.role.id, policy=policy),

@@ -26,7 +26,7 @@ from components.config import (
 )
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.ingress import model_host, regional_model_host
-from components.outputs import ContractError, PlatformOutputs
+from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
 from components.serving import ModelDeployment, ModelDeploymentArgs
 from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
@@ -52,6 +52,7 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
             team=team.name,
             service_account=space.service_accounts[region].metadata.name,
             environment=team.environment,
+            artifact_bucket=pulumi.Output.from_input(target.artifact_bucket_arn).apply(bucket_name),
             labels={"team": team.name, "environment": team.environment},
             hosts=[host, pulumi.Output.concat(regional_model_host(model.name, team.name, region, ""), domain)],
             certificate_arn=certificate,
@@ -86,6 +87,17 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
     )
+
+
+def bucket_name(arn: str) -> str:
+    """`arn:aws:s3:::name` -> `name`."""
+    return arn.rsplit(":", 1)[-1]
+
+
+def write_bucket_of(contract: PlatformOutputs, team: TeamConfig) -> str | None:
+    """The bucket the team's read-write prefixes are written to: the primary's, when the team serves there."""
+    assert contract.registry is not None
+    return contract.registry.artifact_bucket_arn if contract.primary_region in team.regions else None
 
 
 def platform_reference_name(platform_stack: str) -> str:
@@ -134,6 +146,19 @@ def validate_platform_outputs(
                 f"platform stack {platform_stack!r} has no serving cluster in {region}; "
                 f"regions with clusters: {', '.join(sorted(r for r, v in contract.regions.items() if v.cluster))}"
             )
+        if not contract.regions[region].s3_cidrs:
+            raise ContractError(
+                f"platform stack {platform_stack!r}: output regions.{region}.s3Cidrs: missing or empty (the S3 "
+                "prefix list models reach their artifacts at); re-deploy the platform stack"
+            )
+        artifact_bucket_arn_in(contract, region)  # each region reads its own bucket
+    writes = sorted(access.prefix for access in team.data_access if access.access == "read-write")
+    if writes and contract.primary_region not in team.regions:
+        raise ContractError(
+            f"mlops:team.data-access: read-write prefixes {', '.join(writes)} are written in the platform's primary "
+            f"region {contract.primary_region} (other regions hold read-only replicas), which is not in "
+            f"mlops:team.regions; allowed: add {contract.primary_region} to regions, or access: read"
+        )
     check_team_on_platform(team, file, serving_of(contract, platform_stack))
     if team.ingress is None:
         for region in team.regions:
@@ -187,6 +212,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
                 s3_cidrs=region_outputs.apply(lambda r: r.s3_cidrs),
                 aws_provider=providers[region],
                 k8s_provider=k8s_provider,
+                artifact_bucket_arn=platform.apply(lambda p, r=region: artifact_bucket_arn_in(p, r)),
             )
         )
 
@@ -196,7 +222,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             team=team,
             partition=partition,
             account_id=account_id,
-            artifact_bucket_arn=platform.apply(lambda p: p.registry.artifact_bucket_arn),
+            write_bucket_arn=platform.apply(lambda p: write_bucket_of(p, team)),
             images_key_arn=platform.apply(lambda p, r=team.regions[0]: p.regions[r].key_arns["images"]),
             artifacts_key_arns=[
                 platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions

@@ -303,6 +303,36 @@ def verify(
         raise typer.Exit(1)
 
 
+@app.command("purge-repositories")
+def purge_repositories(
+    stack: Annotated[str, typer.Argument(help="Platform stack whose ECR-created repositories to list or delete.")],
+    delete: Annotated[bool, typer.Option("--delete", help="Delete them with their images (default: only list).")] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API).")
+    ] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """The repositories ECR created for the stack (pull-through cache, replicated models): destroy leaves them."""
+    from components.config import PLATFORM_KEY, parse_platform, read_stack_config
+    from mlops import purge
+    from mlops import verify as checks
+
+    def run() -> list[str]:
+        path, raw = read_stack_config(stacks_dir, stack)
+        if PLATFORM_KEY not in raw:
+            raise ConfigError(path, PLATFORM_KEY, "missing: mlops purge-repositories works on platform stacks")
+        cfg = parse_platform(raw[PLATFORM_KEY], path)
+        clients = checks.client_factory(profile, None, endpoint_url)
+        account = checks.preflight(clients, cfg.primary_region.name)
+        if account != cfg.account_id:
+            raise VerifyError(f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}")
+        return purge.purge(clients, cfg, delete)
+
+    lines = guarded(run)
+    typer.echo("\n".join(lines) if lines else "no repositories created by ECR for this stack")
+
+
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:
     """A preview document: synthesised now, or read from a saved `mlops preview --json`."""
     if from_file is None:

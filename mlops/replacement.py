@@ -1,11 +1,13 @@
-"""Refuse config changes that would replace or delete stateful resources (keys, buckets, databases).
+"""Refuse config changes that would replace or delete stateful resources (keys, buckets, databases, clusters).
 
 Offline there is no state, so the previous state is a file: an earlier `mlops preview STACK --json` (what CI keeps
 from the last deployed commit) or `pulumi stack export` (what a deployed stack holds). For every stateful
 resource in it, the new preview is compared on the properties the provider replaces the resource for
 ("ForceNew" in the Terraform AWS provider that pulumi-aws wraps); a changed one, or a stateful resource that is no
-longer there, is one refused change. Properties whose new value comes from another resource's output are not
-compared: a new offline preview only has stand-ins for those, and a replaced dependency is itself refused.
+longer there, is one refused change. A property whose value comes from another resource's output is compared by
+where it comes from (the resources it depends on): a new offline preview only has stand-ins for the values, but
+switching a database's `kmsKeyId` to another key shows as another dependency. A major engine upgrade of a database
+that RDS would defer to the maintenance window is refused too (see ``deferred_major_upgrade``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ class StatefulType:
 
     loses: str
     source: str
-    # property -> the value it takes when left out (COMPUTED: it keeps the deployed value)
+    # property (a dotted path into nested inputs) -> the value it takes when left out (COMPUTED: it keeps the
+    # deployed value)
     forces_new: Mapping[str, Any]
+    # properties that can be added in place but whose removal replaces the resource
+    removal_forces_new: tuple[str, ...] = ()
 
 
 STATEFUL: dict[str, StatefulType] = {
@@ -42,6 +47,11 @@ STATEFUL: dict[str, StatefulType] = {
         "custom_key_store_id, xks_key_id)",
         {"multiRegion": COMPUTED, "keyUsage": "ENCRYPT_DECRYPT", "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
          "customKeyStoreId": None, "xksKeyId": None},
+    ),
+    "aws:kms/replicaKey:ReplicaKey": StatefulType(
+        "a new replica: the old replica key, and what it encrypted in its region, is scheduled for deletion",
+        _TF + "internal/service/kms/replica_key.go (ForceNew: primary_key_arn)",
+        {"primaryKeyArn": COMPUTED},
     ),
     "aws:s3/bucket:Bucket": StatefulType(
         "a new, empty bucket: every object and version in the old one goes with it",
@@ -54,8 +64,23 @@ STATEFUL: dict[str, StatefulType] = {
         _TF + "internal/service/rds/instance.go (ForceNew: identifier, identifier_prefix, engine, kms_key_id, "
         "storage_encrypted, username, db_name, timezone, nchar_character_set_name, snapshot_identifier)",
         {"identifier": COMPUTED, "identifierPrefix": COMPUTED, "engine": COMPUTED, "kmsKeyId": COMPUTED,
-         "storageEncrypted": None, "username": COMPUTED, "dbName": COMPUTED, "timezone": COMPUTED,
+         "storageEncrypted": False, "username": COMPUTED, "dbName": COMPUTED, "timezone": COMPUTED,
          "ncharCharacterSetName": COMPUTED, "snapshotIdentifier": COMPUTED},
+    ),
+    "aws:ecr/repository:Repository": StatefulType(
+        "a new, empty repository: the old one is deleted with its images (or the delete fails while it holds any)",
+        _TF + "internal/service/ecr/repository.go (ForceNew: name, encryption_configuration)",
+        {"name": COMPUTED, "encryptionConfigurations": COMPUTED},
+    ),
+    "aws:eks/cluster:Cluster": StatefulType(
+        "a new cluster: every workload, Kubernetes object, node and load balancer of the old one goes with it",
+        _TF + "internal/service/eks/cluster.go (ForceNew: name, role_arn, bootstrap_self_managed_addons, "
+        "access_config.bootstrap_cluster_creator_admin_permissions, kubernetes_network_config.ip_family and "
+        ".service_ipv4_cidr; encryption_config when removed; vpc_config.subnet_ids updates in place)",
+        {"name": COMPUTED, "roleArn": COMPUTED, "bootstrapSelfManagedAddons": True,
+         "accessConfig.bootstrapClusterCreatorAdminPermissions": True,
+         "kubernetesNetworkConfig.ipFamily": COMPUTED, "kubernetesNetworkConfig.serviceIpv4Cidr": COMPUTED},
+        removal_forces_new=("encryptionConfig",),
     ),
 }
 
@@ -104,6 +129,19 @@ def _opaque(value: Any) -> bool:
     return value == UNKNOWN or (isinstance(value, dict) and SECRET_SIG_KEY in value)
 
 
+def _get(inputs: Mapping[str, Any], path: str, default: Any) -> Any:
+    value: Any = inputs
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def _names(urns: Iterable[str]) -> str:
+    return ", ".join(sorted(urn.rsplit("::", 1)[-1] for urn in urns)) or "a literal value"
+
+
 def refused_changes(
     previous: Mapping[str, Resource], now: Mapping[str, Resource], allowed: Iterable[str] = ()
 ) -> list[str]:
@@ -119,13 +157,48 @@ def refused_changes(
             lines.append(f"refused: {old.type} {old.name} would be deleted: it is no longer in the program ({kind.loses})")
             continue
         for prop, default in kind.forces_new.items():
-            if new.property_dependencies.get(prop):
-                continue
-            before, after = old.inputs.get(prop, default), new.inputs.get(prop, default)
-            if after is COMPUTED or before is COMPUTED or _opaque(before) or _opaque(after) or before == after:
-                continue
-            lines.append(
-                f"refused: {old.type} {old.name}: {prop} {json.dumps(before)} -> {json.dumps(after)} "
-                f"would replace it ({kind.loses})"
-            )
+            change = _changed(old, new, prop, default)
+            if change:
+                lines.append(f"refused: {old.type} {old.name}: {prop} {change} would replace it ({kind.loses})")
+        for prop in kind.removal_forces_new:
+            if _get(old.inputs, prop, None) and not _get(new.inputs, prop, None):
+                lines.append(f"refused: {old.type} {old.name}: {prop} removed would replace it ({kind.loses})")
+        upgrade = deferred_major_upgrade(old, new)
+        if upgrade:
+            lines.append(f"refused: {old.type} {old.name}: {upgrade}")
     return lines
+
+
+def _changed(old: Resource, new: Resource, prop: str, default: Any) -> str | None:
+    """How ``prop`` changes ("a -> b"), or None: by value, or by the resources a value comes from."""
+    head = prop.split(".", 1)[0]
+    before_deps = set(old.property_dependencies.get(head) or [])
+    after_deps = set(new.property_dependencies.get(head) or [])
+    if after_deps:
+        # Offline the value is a stand-in; where it comes from is what can change.
+        return None if after_deps == before_deps else f"from {_names(before_deps)} -> from {_names(after_deps)}"
+    before, after = _get(old.inputs, prop, default), _get(new.inputs, prop, default)
+    if after is COMPUTED or before is COMPUTED or _opaque(before) or _opaque(after) or before == after:
+        return None
+    return f"{json.dumps(before)} -> {json.dumps(after)}"
+
+
+def _major(version: Any) -> str | None:
+    return str(version).split(".", 1)[0] if isinstance(version, str) and version else None
+
+
+def deferred_major_upgrade(old: Resource, new: Resource) -> str | None:
+    """A PostgreSQL major upgrade without ``applyImmediately``: RDS keeps the instance on the old version and
+    parameter group until the maintenance window ("Modifying an Amazon RDS DB instance": changes without
+    ApplyImmediately wait for the next maintenance window), while the same `pulumi up` deletes the old major's
+    parameter group it still uses (InvalidDBParameterGroupState). Refused with what to set instead."""
+    if old.type != "aws:rds/instance:Instance":
+        return None
+    before, after = _major(old.inputs.get("engineVersion")), _major(new.inputs.get("engineVersion"))
+    if before is None or after is None or before == after or new.inputs.get("applyImmediately") is True:
+        return None
+    return (
+        f"engineVersion {before} -> {after} is a major upgrade RDS would defer to the maintenance window while "
+        f"the postgres{before} parameter group it still uses is deleted (InvalidDBParameterGroupState); set "
+        "registry.db-apply-immediately: true for this deployment (the instance restarts during it)"
+    )

@@ -157,6 +157,30 @@ def check_flow_logs(clients: Clients, region: str, vpc_id: str) -> Iterator[Resu
         yield Result("vpc.flow-logs", vpc_id, FAIL, "an ACTIVE flow log", [], f"VPC {vpc_id} has no active flow log")
 
 
+def check_s3_prefix_list(clients: Clients, region: str, published: list[str], partition: str) -> Iterator[Result]:
+    """The region's S3 prefix list now, against the CIDRs the stack published (`s3Cidrs`) and the NetworkPolicies
+    copy: AWS adds S3 addresses over time, and pods are blocked from new ones until the stacks run again."""
+    from components.network import endpoint_service
+
+    name = endpoint_service(region, "s3", partition)
+    ec2 = clients("ec2", region)
+    lists = ec2.describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+    if not lists:
+        yield Result("vpc.s3-prefix-list", name, FAIL, sorted(published), None, f"no prefix list named {name}")
+        return
+    pages = ec2.get_paginator("get_managed_prefix_list_entries").paginate(PrefixListId=lists[0]["PrefixListId"])
+    live = sorted(entry["Cidr"] for page in pages for entry in page["Entries"])
+    added, removed = sorted(set(live) - set(published)), sorted(set(published) - set(live))
+    if not added and not removed:
+        yield Result("vpc.s3-prefix-list", name, PASS, sorted(published), live)
+        return
+    yield Result(
+        "vpc.s3-prefix-list", name, FAIL, sorted(published), live,
+        f"S3 addresses changed since the stack ran (new: {', '.join(added) or 'none'}; gone: "
+        f"{', '.join(removed) or 'none'}): run `pulumi up` on the platform stack, then on every team stack",
+    )
+
+
 def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None, replicas: Iterable[str] = ()) -> Iterator[Result]:
     from botocore.exceptions import ClientError
 
@@ -299,12 +323,18 @@ def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Itera
     """(check group, resource, run) for everything the outputs name."""
     steps: list[tuple[str, str, Callable[[Clients], Iterator[Result]]]] = []
     primary = expect.primary_region
+    partition = expect.outputs.get("partition", "aws")
     keys = {region: values.get("keyArns") or {} for region, values in expect.regions.items()}
     for region, values in sorted(expect.regions.items()):
         for purpose, arn in sorted(keys[region].items()):
             steps.append(("kms", arn, lambda c, r=region, a=arn, p=purpose: check_kms_key(c, r, a, p)))
         if values.get("vpcId"):
             steps.append(("vpc", values["vpcId"], lambda c, r=region, v=values["vpcId"]: check_flow_logs(c, r, v)))
+        if "s3Cidrs" in values:
+            steps.append((
+                "vpc", f"{region} S3 prefix list",
+                lambda c, r=region, cidrs=list(values["s3Cidrs"]): check_s3_prefix_list(c, r, cidrs, partition),
+            ))
         cluster = values.get("cluster") or {}
         if cluster.get("mode") == "eks" and cluster.get("name"):
             steps.append((

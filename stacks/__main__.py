@@ -82,6 +82,7 @@ def build_platform(cfg: PlatformConfig) -> None:
                 region=region.name,
                 primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
                 tags=tags,
+                multi_region=cfg.kms_multi_region,
             ),
             opts=on_region,
         )

@@ -162,6 +162,13 @@ def deploy(document: dict[str, Any], endpoint: str) -> Deployment:
     text = text.replace(f":{account}:", f":{MOTO_ACCOUNT}:")
     outputs = json.loads(text)
     outputs["accountId"] = MOTO_ACCOUNT
+    # The stack reads each region's S3 prefix list when it runs: publish the account's, as a deployment would.
+    for region, values in outputs["regions"].items():
+        ec2 = client("ec2", region)
+        [found] = ec2.describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}])["PrefixLists"]
+        entries = ec2.get_managed_prefix_list_entries(PrefixListId=found["PrefixListId"])["Entries"]
+        values["s3Cidrs"] = sorted(entry["Cidr"] for entry in entries)
     return Deployment(outputs=outputs, ids={**ids, **key_arns})
 
 

@@ -479,7 +479,11 @@ def test_node_class_discovery_imdsv2_and_encrypted_volumes(prod):
         spec = state["inputs"]["spec"]
         assert spec["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": name}}]
         assert spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": name}}]
-        assert spec["role"] == one(prod, f"cluster-{region}-node-role")["id"]
+        profile = one(prod, f"cluster-{region}-node-instance-profile")
+        assert spec["instanceProfile"] == profile["inputs"]["name"] == f"{name}-nodes"
+        assert "role" not in spec
+        assert profile["inputs"]["role"] == one(prod, f"cluster-{region}-node-role")["id"]
+        assert profile["urn"] in state["dependencies"]
         assert spec["amiSelectorTerms"] == [{"alias": "al2023@v20250505"}]
         assert spec["metadataOptions"]["httpTokens"] == "required"
         assert spec["metadataOptions"]["httpPutResponseHopLimit"] == 1

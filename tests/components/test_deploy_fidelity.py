@@ -72,11 +72,51 @@ def test_no_egress_rule_allows_every_destination(synth):
                 assert rule.get("to"), f"{stack}: {netpol['urn']}"
 
 
-def test_team_egress_without_s3_cidrs_has_no_open_rule():
+def test_team_egress_without_s3_cidrs_is_an_error_not_a_dropped_rule():
+    """Without the S3 rule a model cannot read its artifacts, and an egress rule without peers would open every
+    destination (NetworkPolicyEgressRule.to): neither is written."""
     from components.team import aws_endpoint_egress
 
-    rules = aws_endpoint_egress("10.0.0.0/16", [])
-    assert [rule.to[0].ip_block.cidr for rule in rules] == ["10.0.0.0/16", "169.254.170.23/32"]
+    with pytest.raises(ValueError, match="no S3 prefix-list CIDRs"):
+        aws_endpoint_egress("10.0.0.0/16", [])
+
+
+def test_a_contract_without_s3_cidrs_is_a_contract_error(synth):
+    """An older platform contract without s3Cidrs (or an empty list) stops the team stack with the output's name."""
+    from components.config import parse_team
+    from components.outputs import ContractError
+    from components.team_stack import validate_platform_outputs
+
+    raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    team = parse_team(raw, "stacks/Pulumi.team-fraud-prod.yaml")
+    outputs = json.loads(json.dumps(synth("prod")["outputs"]))
+    outputs["regions"]["us-west-2"]["s3Cidrs"] = []
+    with pytest.raises(ContractError) as error:
+        validate_platform_outputs(outputs, "prod", team)
+    assert str(error.value) == (
+        "platform stack 'prod': output regions.us-west-2.s3Cidrs: missing or empty (the S3 prefix list models reach "
+        "their artifacts at); re-deploy the platform stack"
+    )
+    del outputs["regions"]["us-west-2"]["s3Cidrs"]
+    with pytest.raises(ContractError, match=re.escape("regions.us-west-2.s3Cidrs: missing or empty")):
+        validate_platform_outputs(outputs, "prod", team)
+
+
+def test_read_write_prefixes_need_the_primary_region(synth):
+    """Replication copies the primary bucket one way: a replica is written only by S3 replication, so a team that
+    writes must serve in the primary region."""
+    from components.config import parse_team
+    from components.outputs import ContractError
+    from components.team_stack import validate_platform_outputs
+
+    raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    raw["regions"] = ["us-west-2"]
+    team = parse_team(raw, "f.yaml")
+    with pytest.raises(ContractError) as error:
+        validate_platform_outputs(synth("prod")["outputs"], "prod", team)
+    assert str(error.value).startswith(
+        "mlops:team.data-access: read-write prefixes teams/fraud/ are written in the platform's primary region us-east-1"
+    )
 
 
 def test_each_region_publishes_its_own_s3_prefix_list(synth):
@@ -84,14 +124,29 @@ def test_each_region_publishes_its_own_s3_prefix_list(synth):
     assert regions["us-east-1"]["s3Cidrs"] != regions["us-west-2"]["s3Cidrs"]
 
 
-def test_team_pods_reach_s3_at_the_prefix_list_of_their_region(synth):
-    """Model pods read their artifacts from S3 through the same gateway endpoint."""
+def test_team_pods_read_their_regions_bucket_at_their_regions_s3_addresses(synth):
+    """"A gateway endpoint is available only in the Region where you created it. Be sure to create your gateway
+    endpoint in the same Region as your S3 buckets" (Gateway endpoints for Amazon S3, Considerations), and an
+    internet-free bucket admits only its own region's endpoint: each region's pods get their region's S3 addresses,
+    read their region's bucket (the primary's or its replica) and are told its name; writes go to the primary."""
     team, platform = synth("team-fraud-prod"), synth("prod")
-    for region in ("us-east-1", "us-west-2"):
+    registry = platform["outputs"]["registry"]
+    buckets = {"us-east-1": registry["artifactBucketArn"], "us-west-2": registry["replicaBucketArns"]["us-west-2"]}
+    assert buckets["us-east-1"] != buckets["us-west-2"]
+    statements = {s["Sid"]: s for s in json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])["Statement"]}
+    assert statements["ListOwnPrefixes"]["Resource"] == [buckets["us-east-1"], buckets["us-west-2"]]
+    assert statements["WriteOwnPrefixes"]["Resource"] == [f"{buckets['us-east-1']}/teams/fraud/*"]
+    for region, bucket in buckets.items():
         egress = by_name(team, f"team-fraud-{region}-netpol-allow-aws-endpoints")["inputs"]["spec"]["egress"]
         s3 = [peer["ipBlock"]["cidr"] for peer in egress[1]["to"]]
         assert s3 == platform["outputs"]["regions"][region]["s3Cidrs"]
         assert egress[1]["ports"] == [{"port": 443, "protocol": "TCP"}]
+        assert f"{bucket}/shared/features/*" in statements["ReadOwnPrefixes"]["Resource"]
+        deployments = [d for d in states(team, "kubernetes:apps/v1:Deployment") if f"-{region}-" in d["urn"]]
+        assert deployments
+        for deployment in deployments:
+            env = {e["name"]: e["value"] for e in deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert (env["ARTIFACT_BUCKET"], env["AWS_REGION"]) == (bucket.rsplit(":", 1)[-1], region)
 
 
 # -- the deployer reaches the private API endpoint -------------------------------------------------------------
@@ -160,6 +215,23 @@ def test_postgres_major_version_lets_rds_apply_minor_upgrades(synth):
     assert by_name(synth("prod"), "registry-db-parameters")["inputs"]["family"] == "postgres16"
 
 
+def test_a_major_upgrade_gets_the_new_family_s_parameter_group_before_the_old_one_goes(synth):
+    """A major upgrade needs a parameter group of the new family (RDS User Guide, "Upgrading the PostgreSQL DB
+    engine", major version upgrades); the family is ForceNew, so the group is replaced. Pulumi creates a
+    replacement before deleting the old one unless deleteBeforeReplace is set, and an explicit name would make
+    the two collide: auto-named, create-before-delete. RDS defers the upgrade without applyImmediately, which
+    is off unless set for the upgrade (mlops preview --against refuses a deferred major upgrade)."""
+    prod = synth("prod")
+    group = by_name(prod, "registry-db-parameters")
+    assert "name" not in group["inputs"] and group["deleteBeforeReplace"] is False
+    db = by_name(prod, "registry-db")
+    assert db["inputs"]["applyImmediately"] is False
+    assert db["propertyDependencies"]["parameterGroupName"] == [group["urn"]]
+    raw = prod_raw()
+    raw["registry"]["db-apply-immediately"] = True
+    assert parse_platform(raw, "f.yaml").registry.db_apply_immediately is True
+
+
 def test_a_pinned_minor_turns_auto_minor_upgrade_off():
     from components.config import RegistryConfig
 
@@ -211,6 +283,21 @@ def test_dev_buckets_are_emptied_on_destroy_prod_buckets_are_not(synth):
             assert "forceDestroy" not in bucket["inputs"]
 
 
+def test_repositories_outside_prod_are_deleted_with_their_images(synth):
+    """DeleteRepository fails with RepositoryNotEmptyException unless `force` is set (Amazon ECR API Reference,
+    DeleteRepository); pulumi-aws sets it from force_delete. Dev team repositories and the copies of public
+    images go with their images; prod team repositories keep theirs."""
+    for stack, forced in (("team-fraud-dev", True), ("team-fraud-prod", False)):
+        repositories = states(synth(stack), "aws:ecr/repository:Repository")
+        assert repositories
+        assert {bool(repo["inputs"].get("forceDelete")) for repo in repositories} == {forced}, stack
+    from tests.conftest import FIXTURES
+
+    copies = [r for r in states(synth("airgapped-cluster", FIXTURES), "aws:ecr/repository:Repository")
+              if r["inputs"]["name"].startswith("copies/")]
+    assert len(copies) == 2 and all(r["inputs"]["forceDelete"] is True for r in copies)
+
+
 def test_object_lock_is_enabled_by_its_configuration_not_the_bucket(synth):
     """S3 enables object lock on an existing versioned bucket through PutObjectLockConfiguration
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html#object-lock-configure-existing-bucket),
@@ -228,6 +315,33 @@ def test_kms_keys_are_multi_region_in_every_stack(synth):
     (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-create.html)."""
     for stack in ("dev", "staging", "prod"):
         assert {k["inputs"]["multiRegion"] for k in states(synth(stack), "aws:kms/key:Key")} == {True}
+
+
+def test_single_region_keys_can_be_kept_but_never_replicated():
+    """A stack deployed with single-Region keys keeps them with kms-multi-region: false (no replacement); a
+    single-Region key cannot become a multi-Region primary or get replicas
+    (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-create.html), so adding a region is
+    refused with that key named."""
+    import yaml as _yaml
+
+    raw = _yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())["config"]["mlops:platform"]
+    raw["kms-multi-region"] = False
+    assert parse_platform(raw, "f.yaml").kms_multi_region is False
+    raw["regions"].append({"name": "us-west-2", "availability-zones": ["us-west-2a", "us-west-2b"],
+                           "vpc-cidr": "10.99.0.0/16"})
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert str(error.value).startswith(
+        "f.yaml: mlops:platform.kms-multi-region: false keeps single-Region keys, which cannot be replicated to us-west-2"
+    )
+
+
+def test_kept_single_region_keys_reach_the_program(synth, tmp_path):
+    text = (STACKS / "Pulumi.dev.yaml").read_text().replace("    environment: dev\n", "    environment: dev\n    kms-multi-region: false\n", 1)
+    assert "kms-multi-region: false" in text
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    doc = synth("dev", tmp_path)
+    assert {k["inputs"]["multiRegion"] for k in states(doc, "aws:kms/key:Key")} == {False}
 
 
 # -- ordering: create in the order AWS and Kubernetes need, destroy in reverse ---------------------------------

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.cluster import CHART_IMAGES, CHART_SOURCES
 from components.config import PULL_THROUGH_UPSTREAMS, ConfigError, parse_platform
@@ -119,18 +121,68 @@ def test_charts_are_oci_artifacts_in_the_accounts_ecr(airgapped):
             assert "repositoryOpts" not in inputs or not inputs["repositoryOpts"].get("repo")
 
 
-def test_every_chart_image_goes_through_the_mirror(airgapped):
-    """Each chart's image value (as the chart's own values.yaml names it) points at the region's ECR mirror."""
+CHART_IMAGE_DATA = yaml.safe_load((Path(__file__).parents[1] / "data" / "chart_images.yaml").read_text())
+
+
+def _value(values: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(values, dict) or key not in values:
+            return None
+        values = values[key]
+    return values
+
+
+def effective_images(chart: str, values: dict[str, Any]) -> list[str]:
+    """The images a chart renders with ``values`` over its upstream defaults (tests/data/chart_images.yaml),
+    without tags; an enabled subchart whose images are not mirrored is reported as such."""
+    images = []
+    for image in CHART_IMAGE_DATA[chart]["images"]:
+        when = image.get("when")
+        if when and not next((_value(values, p) for p in when if _value(values, p) is not None), False):
+            continue
+        if "subchart" in image:
+            images.append(f"subchart {image['subchart']} (not mirrored)")
+            continue
+        registry_paths = image.get("registry")
+        repository = _value(values, image["repository"])
+        if registry_paths is None:
+            images.append(repository or image["default"])
+            continue
+        default_registry, default_repository = image["default"].split("/", 1)
+        registry = next((_value(values, p) for p in registry_paths if _value(values, p)), default_registry)
+        images.append(f"{registry}/{repository or default_repository}")
+    return images
+
+
+def test_every_image_each_chart_renders_comes_through_the_mirror(airgapped):
+    """Each chart's images as its own values.yaml and templates compose them at the pinned version (recorded in
+    tests/data/chart_images.yaml from the upstream chart sources), with the program's values over the chart's
+    defaults: a values key the chart does not read would leave its public default, and this fails."""
+    cfg = parse_platform(_raw(FIXTURES, STACK), "f.yaml").cluster
     for region in REGIONS:
         mirror = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
-        for chart, (path, prefix, repository) in CHART_IMAGES.items():
+        for chart, (path, prefix, _) in CHART_IMAGES.items():
+            data = CHART_IMAGE_DATA[chart]
+            assert data["version"] == getattr(cfg.charts, chart.replace("-", "_")), chart
+            # The program's key is one the chart reads for an image.
+            assert any(path == image.get("repository") or path in image.get("registry", []) for image in data["images"])
             short = "lbc" if chart == "aws-load-balancer-controller" else chart
             values = by_name(airgapped, f"cluster-{region}-{short}")["inputs"]["values"]
-            for key in path.split("."):
-                values = values[key]
-            assert values == f"{mirror}/{prefix}" + (f"/{repository}" if repository else "")
-    keda = by_name(airgapped, "cluster-eu-west-1-keda")["inputs"]["values"]
-    assert keda["global"]["image"]["registry"] == f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ghcr"
+            images = effective_images(chart, values)
+            assert images and all(image.startswith(f"{mirror}/{prefix}/") for image in images), (chart, images)
+
+
+def test_the_image_check_sees_a_values_key_the_chart_does_not_read():
+    """The check above can fail: a mistyped key leaves the chart's public default, an enabled subchart is named."""
+    assert effective_images("keda", {"image": {"registry": "mirror"}}) == [
+        "ghcr.io/kedacore/keda", "ghcr.io/kedacore/keda-metrics-apiserver", "ghcr.io/kedacore/keda-admission-webhooks",
+    ]
+    assert effective_images("metrics-server", {"image": {"repository": "m/ms"}, "addonResizer": {"enabled": True}}) == [
+        "m/ms", "registry.k8s.io/autoscaling/addon-resizer",
+    ]
+    assert effective_images("nvidia-device-plugin", {"gfd": {"enabled": True}})[1] == (
+        "subchart node-feature-discovery (not mirrored)"
+    )
 
 
 def test_karpenter_runs_in_isolated_vpc_mode(airgapped):
@@ -162,6 +214,8 @@ def test_pull_through_cache_rules_for_each_upstream_with_credentials_where_requi
             template = by_name(airgapped, f"mirror-{region}-{prefix}-template")["inputs"]
             assert template["prefix"] == prefix and template["appliedFors"] == ["PULL_THROUGH_CACHE"]
             assert template["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+            rules = json.loads(template["lifecyclePolicy"])["rules"]
+            assert [rule["selection"]["tagStatus"] for rule in rules] == ["untagged", "any"]
             # The template exists before the first pull creates a repository from it.
             assert by_name(airgapped, f"mirror-{region}-{prefix}-template")["urn"] in rule["dependencies"]
 
@@ -240,9 +294,36 @@ def test_internet_free_refuses_an_mlflow_image_on_an_unmirrored_registry():
     assert "unreachable without internet" in str(error.value)
 
 
+def test_internet_free_refuses_an_mlflow_image_in_another_regions_ecr():
+    """Interface endpoints reach their own region's service only ("Endpoints are supported within the same
+    Region only", AWS PrivateLink considerations): MLflow on the primary cluster cannot pull from eu-central-1."""
+    raw = _raw(FIXTURES, STACK)
+    raw["environment"] = "staging"  # prod's own rule (the primary region's ECR, by digest) would answer first
+    raw["registry"]["mlflow-image"] = raw["registry"]["mlflow-image"].replace("eu-west-1", "eu-central-1")
+    with pytest.raises(ConfigError) as error:
+        parse_platform(raw, "f.yaml")
+    assert "unreachable without internet from the primary region's cluster; allowed: the account's ECR in eu-west-1" in str(error.value)
+
+
 def test_mirror_needs_internet_free():
     raw = _raw(STACKS, "prod")
     raw["mirror"] = {"credential-arns": {}}
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
     assert str(error.value) == "f.yaml: mlops:platform.mirror: only allowed with internet-free: true"
+
+
+def test_karpenter_nodes_use_an_instance_profile_of_the_stack_since_iam_has_no_vpc_endpoint(airgapped):
+    """"There is currently no VPC private endpoint for the IAM API. As a result, you cannot use the default
+    spec.role field in your EC2NodeClass ... specify ... spec.instanceProfile" (Karpenter, Getting Started,
+    Advanced Installation, "Private Clusters"). With spec.instanceProfile Karpenter makes no IAM call
+    (karpenter-provider-aws v1.5.0 pkg/controllers/nodeclass/instanceprofile.go), so its role needs no
+    instance-profile action; it still passes the node role to EC2 (iam:PassRole)."""
+    for region in REGIONS:
+        spec = by_name(airgapped, f"cluster-{region}-node-class")["inputs"]["spec"]
+        profile = by_name(airgapped, f"cluster-{region}-node-instance-profile")["inputs"]
+        assert "role" not in spec and spec["instanceProfile"] == profile["name"] == f"mlops-prod-{region}-nodes"
+        assert profile["role"] == by_name(airgapped, f"cluster-{region}-node-role")["id"]
+        policy = json.loads(by_name(airgapped, f"cluster-{region}-karpenter-policy")["inputs"]["policy"])
+        actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert sorted(a for a in actions if a.startswith("iam:")) == ["iam:PassRole"]

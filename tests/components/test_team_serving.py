@@ -59,7 +59,7 @@ def test_default_deny_and_allows(team_doc):
     assert mlflow["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "mlflow"}
     aws_apis = by_name(team_doc, "team-fraud-us-east-1-netpol-allow-aws-endpoints")["inputs"]["spec"]["egress"]
     assert [(rule["to"][0]["ipBlock"]["cidr"], rule["ports"][0]["port"]) for rule in aws_apis] == [
-        ("10.30.0.0/16", 443), ("169.254.170.23/32", 80),
+        ("10.30.0.0/16", 443), ("198.18.0.0/24", 443), ("169.254.170.23/32", 80),
     ]
     inbound = by_name(team_doc, "team-fraud-us-west-2-netpol-allow-ingress-from-vpc")["inputs"]["spec"]["ingress"][0]
     assert inbound["from"] == [{"ipBlock": {"cidr": "10.31.0.0/16"}}]
@@ -73,10 +73,13 @@ def test_pod_identity_role_is_scoped_to_team(team_doc):
     assert trust["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     policy = json.loads(by_name(team_doc, "team-fraud-models-policy")["inputs"]["policy"])
     by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
+    bucket = "arn:aws:s3:::mlops-prod-333333333333-artifacts-{}".format
+    # Each region's pods read their own region's bucket; writes go to the primary's only.
     assert by_sid["ReadOwnPrefixes"]["Resource"] == [
-        "arn:aws:s3:::mlops-prod-artifacts/teams/fraud/*", "arn:aws:s3:::mlops-prod-artifacts/shared/features/*",
+        f"{bucket(region)}/{prefix}" for region in ("us-east-1", "us-west-2")
+        for prefix in ("teams/fraud/*", "shared/features/*")
     ]
-    assert by_sid["WriteOwnPrefixes"]["Resource"] == ["arn:aws:s3:::mlops-prod-artifacts/teams/fraud/*"]
+    assert by_sid["WriteOwnPrefixes"]["Resource"] == [f"{bucket('us-east-1')}/teams/fraud/*"]
     assert by_sid["ListOwnPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": ["teams/fraud/*", "shared/features/*"]}}
     repos = sorted(by_sid["PullOwnImages"]["Resource"])
     assert repos == [
@@ -215,7 +218,7 @@ def test_target_group_names_follow_the_elb_naming_rule():
 
 
 def test_read_only_team_gets_no_write_or_encrypt():
-    policy = team_access_policy("arn:aws:s3:::b", ["arn:k"], [("p/", "read")], ["arn:r"])
+    policy = team_access_policy(["arn:aws:s3:::b"], None, ["arn:k"], [("p/", "read")], ["arn:r"])
     sids = [statement["Sid"] for statement in policy["Statement"]]
     assert sids == ["ListOwnPrefixes", "ReadOwnPrefixes", "UseArtifactsKeyThroughS3", "PullOwnImages", "RegistryLogin"]
     assert policy["Statement"][2]["Action"] == ["kms:Decrypt"]

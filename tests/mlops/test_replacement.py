@@ -49,12 +49,75 @@ def test_a_computed_property_left_out_keeps_its_value():
     assert refused_changes(old, renamed)[0].startswith('refused: aws:s3/bucket:Bucket registry-artifacts-us-east-1: bucket "b" -> "c"')
 
 
-def test_values_from_other_resources_are_not_compared():
-    """An offline preview has stand-ins for other resources' outputs (a key ARN): only config-made values count."""
-    old = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/real"})}
-    new = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
-                        {"kmsKeyId": ["urn:...:keys-us-east-1-database"]})}
-    assert refused_changes(old, new) == []
+def test_values_from_other_resources_are_compared_by_the_resource_they_come_from():
+    """An offline preview has stand-ins for other resources' outputs (a key ARN): the same key is no change, another
+    key is (kms_key_id is ForceNew in terraform-provider-aws internal/service/rds/instance.go)."""
+    database_key = "urn:pulumi:dev::mlops-platform::mlops:encryption:KeyRing$aws:kms/key:Key::keys-us-east-1-database"
+    logs_key = "urn:pulumi:dev::mlops-platform::mlops:encryption:KeyRing$aws:kms/key:Key::keys-us-east-1-logs"
+    old = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/real"},
+                        {"kmsKeyId": [database_key]})}
+    same = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
+                         {"kmsKeyId": [database_key]})}
+    assert refused_changes(old, same) == []
+    other = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
+                          {"kmsKeyId": [logs_key]})}
+    [line] = refused_changes(old, other)
+    assert line.startswith(
+        "refused: aws:rds/instance:Instance registry-db: kmsKeyId from keys-us-east-1-database -> from "
+        "keys-us-east-1-logs would replace it"
+    )
+
+
+def test_storage_encryption_left_out_is_false_and_refused():
+    """storage_encrypted defaults to false (ForceNew): dropping it from an encrypted database replaces it."""
+    old = {DB: resource(DB, "aws:rds/instance:Instance", {"storageEncrypted": True})}
+    new = {DB: resource(DB, "aws:rds/instance:Instance", {})}
+    [line] = refused_changes(old, new)
+    assert line.startswith("refused: aws:rds/instance:Instance registry-db: storageEncrypted true -> false")
+
+
+def test_repository_cluster_and_replica_key_replacements_are_refused():
+    """ForceNew in terraform-provider-aws: ECR name and encryption_configuration (ecr/repository.go); EKS name,
+    role_arn, and encryption_config when removed (eks/cluster.go); a replica key's primary_key_arn."""
+    repo = "urn:pulumi:team-fraud-dev::mlops-platform::mlops:team:TeamSpace$aws:ecr/repository:Repository::team-fraud-scorer-repo"
+    eks = "urn:pulumi:prod::mlops-platform::mlops:cluster:ServingCluster$aws:eks/cluster:Cluster::cluster-us-east-1-eks"
+    replica = "urn:pulumi:prod::mlops-platform::mlops:encryption:KeyRing$aws:kms/replicaKey:ReplicaKey::keys-us-west-2-logs"
+    role_a, role_b = (f"urn:pulumi:prod::mlops-platform::mlops:cluster:ServingCluster$aws:iam/role:Role::{n}" for n in ("a", "b"))
+    secrets = {"provider": {"keyArn": "arn:k"}, "resources": ["secrets"]}
+    old = {
+        repo: resource(repo, "aws:ecr/repository:Repository", {"name": "models/fraud/scorer"}),
+        eks: resource(eks, "aws:eks/cluster:Cluster", {"name": "c", "roleArn": "x", "encryptionConfig": secrets,
+                                                       "vpcConfig": {"subnetIds": ["s1", "s2"]}}, {"roleArn": [role_a]}),
+        replica: resource(replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k1"]}),
+    }
+    new = {
+        repo: resource(repo, "aws:ecr/repository:Repository", {"name": "models/fraud/scorer2"}),
+        eks: resource(eks, "aws:eks/cluster:Cluster", {"name": "c", "roleArn": "y",
+                                                       "vpcConfig": {"subnetIds": ["s1", "s3"]}}, {"roleArn": [role_b]}),
+        replica: resource(replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k2"]}),
+    }
+    lines = [line.split(" would replace", 1)[0] for line in refused_changes(old, new)]
+    assert lines == [
+        "refused: aws:eks/cluster:Cluster cluster-us-east-1-eks: roleArn from a -> from b",
+        "refused: aws:eks/cluster:Cluster cluster-us-east-1-eks: encryptionConfig removed",
+        "refused: aws:kms/replicaKey:ReplicaKey keys-us-west-2-logs: primaryKeyArn from k1 -> from k2",
+        'refused: aws:ecr/repository:Repository team-fraud-scorer-repo: name "models/fraud/scorer" -> "models/fraud/scorer2"',
+    ]
+
+
+def test_a_major_upgrade_deferred_to_the_maintenance_window_is_refused():
+    """Without ApplyImmediately, RDS applies an engine version change in the next maintenance window ("Modifying
+    an Amazon RDS DB instance"), while the same update deletes the old family's parameter group the instance
+    still uses: refused unless applyImmediately is on for that deployment."""
+    old = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16"})}
+    deferred = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "17"})}
+    [line] = refused_changes(old, deferred)
+    assert line.startswith("refused: aws:rds/instance:Instance registry-db: engineVersion 16 -> 17 is a major upgrade")
+    assert "set registry.db-apply-immediately: true for this deployment" in line
+    immediate = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "17", "applyImmediately": True})}
+    assert refused_changes(old, immediate) == []
+    minor = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16.8"})}
+    assert refused_changes(old, minor) == []
 
 
 def test_reads_a_stack_export(tmp_path):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import run_mlops
 from tests.moto_account import MOTO_ACCOUNT, deploy
@@ -20,15 +19,6 @@ CREDENTIALS = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server._server.server_address
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +50,7 @@ def test_compliant_account_passes(moto_endpoint, account):
     assert report["summary"]["fail"] == 0 and report["summary"]["error"] == 0
     expected = {
         "kms.enabled": 12, "kms.rotation": 12,  # 6 keys in each of 2 regions
-        "vpc.flow-logs": 2,
+        "vpc.flow-logs": 2, "vpc.s3-prefix-list": 2,
         "eks.private-endpoint": 2, "eks.secrets-encryption": 2, "eks.logging": 2, "eks.access-entries": 2,
         "s3.public-access-block": 2, "s3.encryption": 2, "s3.versioning": 2, "s3.replication": 1,
         "ecr.replication": 1,
@@ -125,6 +115,25 @@ def test_drift_flow_log_deleted_text_output(moto_endpoint, account):
     lines = result.stdout.splitlines()
     assert f"FAIL  vpc.flow-logs                {vpc}  -- VPC {vpc} has no active flow log" in lines
     assert lines[-1].endswith(" passed, 1 failed, 0 errors")
+
+
+def test_drift_s3_prefix_list_grew_since_the_stack_ran(moto_endpoint, account, tmp_path):
+    """AWS-managed prefix lists change as AWS adds addresses ("AWS-managed prefix lists", Amazon VPC User Guide:
+    "you cannot create, modify, share, or delete" them, AWS maintains them); the published CIDRs, which the
+    NetworkPolicies copy, are compared with the list's entries now (GetManagedPrefixListEntries)."""
+    deployment, _ = account
+    stale = json.loads(json.dumps(deployment.outputs))
+    live = stale["regions"]["us-west-2"]["s3Cidrs"]
+    stale["regions"]["us-west-2"]["s3Cidrs"] = live[1:]
+    path = tmp_path / "stale.json"
+    path.write_text(json.dumps(stale))
+    [failure] = failures(verify(moto_endpoint, path, "--format", "json"))
+    assert (failure["check"], failure["resource"]) == ("vpc.s3-prefix-list", "com.amazonaws.us-west-2.s3")
+    assert failure["actual"] == sorted(live)
+    assert failure["message"] == (
+        f"S3 addresses changed since the stack ran (new: {live[0]}; "
+        "gone: none): run `pulumi up` on the platform stack, then on every team stack"
+    )
 
 
 def test_unreachable_endpoint_exits_2(account):
