@@ -30,7 +30,10 @@ WORKLOADS = tuple(POD_SPEC_PATHS)
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
                   "PriorityClass", "PersistentVolume", "MutatingWebhookConfiguration",
                   "ValidatingWebhookConfiguration", "APIService", "IngressClass", "RuntimeClass",
-                  "NodePool", "EC2NodeClass", "NodeClaim", "ClusterIssuer", "ClusterTriggerAuthentication"}
+                  "NodePool", "EC2NodeClass", "NodeClaim", "ClusterIssuer", "ClusterTriggerAuthentication",
+                  # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
+                  # the policy and its binding are cluster-scoped (no metadata.namespace).
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def pod_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:

@@ -232,6 +232,12 @@ CASES: list[Case] = [
     workload("k8s-no-host-access", pod_extra_bad={"hostNetwork": True}),
     workload("k8s-no-service-account-token", pod_extra_bad={"automountServiceAccountToken": True}),
     one(DEPLOYMENT, deployment(), deployment(namespace="default"), "k8s-no-default-namespace"),
+    # A cluster-scoped kind (the admission policy binding) has no namespace; a namespaced one (a Role) without one
+    # lands in default.
+    Case("k8s-no-default-namespace",
+         [Res("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "good",
+              {"metadata": {"name": "b"}, "spec": {"policyName": "p", "validationActions": ["Deny"]}})],
+         [Res("kubernetes:rbac.authorization.k8s.io/v1:Role", "bad", {"metadata": {"name": "r"}, "rules": []})]),
     one("kubernetes:core/v1:Namespace",
         {"metadata": {"name": "a", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
         {"metadata": {"name": "a", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
