@@ -20,6 +20,9 @@ import pulumi_aws as aws
 from components.base import child_opts
 
 PURPOSES = ("artifacts", "logs", "cluster-secrets", "database", "images", "volumes")
+# The keys of data a destroy leaves behind outside dev (the database's final snapshot, buckets destroy does not
+# empty, governance logs): deleting such a key would make that data unreadable, so destroy leaves the key.
+KEPT_PURPOSES = ("artifacts", "logs", "database")
 
 # The AWS service each key serves through kms:ViaService (logs use a service principal instead).
 VIA_SERVICE = {
@@ -115,9 +118,11 @@ class KeyRing(pulumi.ComponentResource):
     def __init__(self, name: str, args: KeyRingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:encryption:KeyRing", name, None, opts)
         deletion_window = 30 if args.is_prod else 7
-        stateful = child_opts(self, protect=args.is_prod)
         self.keys, self.aliases = {}, {}
         for purpose in PURPOSES:
+            stateful = child_opts(
+                self, protect=args.is_prod, retain_on_delete=args.environment != "dev" and purpose in KEPT_PURPOSES
+            )
             policy = json.dumps(
                 key_policy(purpose, partition=args.partition, account_id=args.account_id, region=args.region)
             )

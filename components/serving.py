@@ -347,7 +347,10 @@ class ModelDeployment(pulumi.ComponentResource):
             f"{name}-{version}-tgb",
             api_version=LBC_API,
             kind="TargetGroupBinding",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=service, namespace=args.namespace, labels=labels),
+            # Named as its target group: spec.targetGroupARN and spec.vpcID are immutable (the controller's
+            # webhook, webhooks/elbv2/targetgroupbinding_validator.go checkImmutableFields, v2.13.2), so a new
+            # target group (new port or VPC, new name) gets a new binding, created before the old one goes.
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=group.name, namespace=args.namespace, labels=labels),
             spec=pulumi.Output.all(group.arn, args.vpc_id, args.vpc_cidr).apply(
                 lambda values: target_group_binding_spec(service, model.port, *values)
             ),

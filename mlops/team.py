@@ -246,6 +246,16 @@ def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: 
         same_file = file is not None and Path(file).resolve() == stack_file(stacks_dir, stack).resolve()
         if other.platform_stack.rsplit("/", 1)[-1] == platform_stack and not same_file and other.name != team.name:
             teams.append(other)
+    for other in teams[1:]:
+        longer, shorter = (team.name, other.name) if len(team.name) > len(other.name) else (other.name, team.name)
+        if longer.endswith(f"-{shorter}"):
+            raise ConfigError(
+                file, f"{TEAM_KEY}.name",
+                f"{team.name!r} and team {other.name!r} of platform stack {platform_stack!r} share the ending "
+                f"-{shorter}: host <model>-{longer}.<zone> of team {longer!r} is also the host of a model "
+                f"'<model>-{longer[: -len(shorter) - 1]}' of team {shorter!r}, so the admission policy could not keep "
+                "them apart; allowed: a team name that is not another team's name with a prefix",
+            )
     certificates = dict(platform.dns.certificate_arns) if platform.dns is not None else {}
     for region in team.regions:
         served = [t for t in teams if region in t.regions]

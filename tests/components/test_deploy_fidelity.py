@@ -403,3 +403,16 @@ def test_container_insights_waits_for_nodes_not_the_whole_cluster(synth):
         addon = by_name(observe, f"observability-{region}-container-insights")
         assert by_name(observe, f"cluster-{region}-system-nodes")["urn"] in addon["dependencies"]
         assert by_name(observe, f"cluster-{region}-karpenter")["urn"] not in closure(observe, addon["urn"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_keys_of_data_a_destroy_leaves_behind_are_left_too(synth, stack):
+    """A KMS key scheduled for deletion makes what it encrypted unreadable once deleted ("Deleting AWS KMS keys",
+    AWS KMS Developer Guide): outside dev the final database snapshot, the buckets destroy does not empty and the
+    governance logs outlive a destroy, so their keys are retained on delete; dev's data goes with its keys."""
+    document = synth(stack)
+    for state in states(document):
+        if state["type"] in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
+            purpose = state["inputs"]["tags"]["purpose"]
+            kept = stack != "dev" and purpose in ("artifacts", "logs", "database")
+            assert state["retainOnDelete"] is kept, (state["urn"], purpose)

@@ -135,9 +135,9 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
         # The Prometheus collector's RBAC is validated with the observability components.
         and "mlops:observability:" not in state["urn"]
     ]
-    # Per region: 4 namespaces, the encrypted gp3 StorageClass and the serving entry (namespace and Ingress); in
-    # the primary, the 9 objects of MLflow.
-    assert len(objects) == 23
+    # Per region: 4 namespaces, the encrypted gp3 StorageClass, the serving entry (namespace and Ingress) and the
+    # team-Ingress admission policy with its binding; in the primary, the 9 objects of MLflow.
+    assert len(objects) == 27
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}

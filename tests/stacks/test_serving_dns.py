@@ -302,3 +302,21 @@ def test_a_team_certificate_of_another_account_is_a_config_error(tmp_path):
         "'arn:aws:acm:us-east-1:999999999999:certificate/f' is in account 999999999999; allowed: a certificate of "
         "account 111111111111\n"
     )
+
+
+def test_a_team_name_that_ends_with_another_teams_name_is_a_config_error(tmp_path):
+    """Model hosts are `<model>-<team>.<zone>` and the admission policy admits for team `fraud` every host ending
+    in `-fraud.<zone>`: team `risk-fraud` beside `fraud` would let `fraud` name `scorer-risk-fraud`, a host of
+    `risk-fraud` (and the same name would be claimed twice by model `scorer-risk` of `fraud`)."""
+    copy_stacks(tmp_path)
+    team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
+    team["name"] = "risk-fraud"
+    (tmp_path / "Pulumi.team-risk-fraud-prod.yaml").write_text(yaml.safe_dump({"config": {"mlops:team": team}}))
+    result = run_mlops("team", "validate", "team-risk-fraud-prod", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"error: {tmp_path / 'Pulumi.team-risk-fraud-prod.yaml'}: mlops:team.name: 'risk-fraud' and team 'fraud' of "
+        "platform stack 'prod' share the ending -fraud: host <model>-risk-fraud.<zone> of team 'risk-fraud' is "
+        "also the host of a model '<model>-risk' of team 'fraud', so the admission policy could not keep them "
+        "apart; allowed: a team name that is not another team's name with a prefix\n"
+    )

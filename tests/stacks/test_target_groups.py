@@ -86,6 +86,19 @@ def test_each_version_has_its_own_target_group_bound_to_its_service(synth):
             assert binding["inputs"]["spec"]["vpcID"] == region_outputs["vpcId"]
             # Destroy order: the binding (the controller deregisters its targets) goes before the target group.
             assert group["urn"] in binding["dependencies"]
+            assert binding["inputs"]["metadata"]["name"] == inputs["name"]
+
+
+def test_a_target_group_replaced_by_a_new_port_or_vpc_gets_a_new_binding():
+    """spec.targetGroupARN and spec.vpcID of a TargetGroupBinding are immutable (aws-load-balancer-controller
+    v2.13.2, webhooks/elbv2/targetgroupbinding_validator.go, checkImmutableFields): a binding named as its target
+    group is replaced with it, never updated to another ARN."""
+    from components.serving import target_group_name
+
+    base = target_group_name("fraud", "scorer", "v3", 8080, "vpc-1")
+    assert target_group_name("fraud", "scorer", "v3", 9090, "vpc-1") != base
+    assert target_group_name("fraud", "scorer", "v3", 8080, "vpc-2") != base
+    assert target_group_name("fraud", "scorer", "v3", 8080, "vpc-1") == base
 
 
 def test_the_binding_opens_the_model_port_to_the_vpc_as_the_network_policy_does(synth):
