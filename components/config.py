@@ -8,7 +8,6 @@ or a missing key fails before any resource exists, with the file, the key path a
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.loader import ConfigError, load_yaml
+from components.loader import ConfigError, _Refused, key_text, load_yaml, parse_json
 
 CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
@@ -766,6 +765,17 @@ def read_stack_config(stacks_dir: Path, stack: str) -> tuple[Path, dict[str, Any
     return path, read_config_file(path)
 
 
+def check_config_key(path: Path, key: str) -> None:
+    """Refuse a key Pulumi's config.ParseKey (sdk/go/common/resource/config/key.go) would not read as this one:
+    the form is `<namespace>:<name>`; ParseKey also takes the old `<namespace>:config:<name>` as the same key,
+    which would make two spellings of one key, so that form is refused with the one to write."""
+    parts = key.split(":")
+    if len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]:
+        raise ConfigError(path, key_text(key), f"the old form of a config key; write {key_text(parts[0] + ':' + parts[2])}")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(path, key_text(key), "is not a Pulumi config key; allowed: <namespace>:<name> (e.g. mlops:platform)")
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file, read by the one YAML loader (components/loader.py)."""
     document = load_yaml(path)
@@ -782,6 +792,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError(path, "config", "must be a mapping of namespaced keys (e.g. mlops:platform)")
     for key in config:
+        check_config_key(path, key)
         if str(key).startswith(f"{CONFIG_NAMESPACE}:") and key not in KNOWN_KEYS:
             raise ConfigError(path, str(key), f"unknown key; allowed: {', '.join(KNOWN_KEYS)}")
         if key in SECRET_KEYS and not (isinstance(config[key], dict) and set(config[key]) == {"secure"}):
@@ -795,13 +806,18 @@ def parse_platform(raw: Any, file: str | Path | None) -> PlatformConfig:
     """Validate a raw ``mlops:platform`` value; errors become one ConfigError line."""
     if raw is None:
         raise ConfigError(file, PLATFORM_KEY, "missing; a platform stack needs this key")
-    if isinstance(raw, str):
-        # Pulumi hands structured config to programs as JSON text.
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ConfigError(file, PLATFORM_KEY, "must be a mapping, got a string") from None
-    return validate_model(PlatformConfig, raw, file, PLATFORM_KEY)
+    return validate_model(PlatformConfig, structured_value(raw, file, PLATFORM_KEY), file, PLATFORM_KEY)
+
+
+def structured_value(raw: Any, file: str | Path | None, key: str) -> Any:
+    """A structured config value, which Pulumi hands programs as JSON text (`pulumi config set --path` or a
+    value written as a JSON string), read with the same strict JSON reader as every document."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return parse_json(raw)
+    except _Refused as exc:
+        raise ConfigError(file, key, f"must be a mapping, or a JSON object in a string ({exc.message})") from None
 
 
 def load_platform(stacks_dir: Path, stack: str) -> PlatformConfig:
@@ -1397,6 +1413,8 @@ class TeamConfig(Model):
         for index, region in enumerate(self.regions):
             if not _REGION_RE.match(region):
                 raise _KeyedValueError(("regions", index), f"{region!r} is not an AWS region name")
+            if region in self.regions[:index]:
+                raise _KeyedValueError(("regions", index), f"{region!r} is listed twice; allowed: distinct regions")
         if self.environment == "prod":
             for m_index, model in enumerate(self.models):
                 for v_index, version in enumerate(model.versions):
@@ -1522,12 +1540,7 @@ def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
 def parse_team(raw: Any, file: str | Path | None) -> TeamConfig:
     if raw is None:
         raise ConfigError(file, TEAM_KEY, "missing; a team stack needs this key")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ConfigError(file, TEAM_KEY, "must be a mapping, got a string") from None
-    return validate_model(TeamConfig, raw, file, TEAM_KEY)
+    return validate_model(TeamConfig, structured_value(raw, file, TEAM_KEY), file, TEAM_KEY)
 
 
 def team_stack_name(team: str, environment: str) -> str:

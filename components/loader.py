@@ -114,12 +114,10 @@ _V3_MAP: dict[str, tuple[str, Any]] = {
     "<<": ("merge", "<<"),
 }
 _V3_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_V3_DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")  # what Go's ParseFloat takes after a leading '.'
-_V3_TIMESTAMP = re.compile(
-    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"(([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[-+][0-9]{2}:[0-9]{2}))|( [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?))?$"
-)
 _GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
+# A numeral: more digits than this is no value of a stack file, and Python refuses int() past 4,300 digits.
+_NUMERAL = re.compile(r"^[-+]?(0[xX][0-9a-fA-F_]+|0[oObB][0-9_]+|[0-9_.]*[0-9][0-9_.]*([eE][-+]?[0-9_]+)?)$")
+MAX_NUMERAL_CHARS = 100
 # YAML 1.2.2, 10.3.2 (tag resolution of the core schema)
 _CORE = (
     (re.compile(r"^(null|Null|NULL|~|)$"), "null"),
@@ -137,7 +135,7 @@ UINT64_MAX = 2**64 - 1
 
 def _go_int(text: str) -> int | None:
     """Go's strconv.ParseInt(text, 0, 64), then ParseUint: prefixes 0x, 0o, 0b and a bare leading 0 (octal)."""
-    if not _GO_INT.match(text):
+    if not _GO_INT.match(text) or len(text.lstrip("+-0xXoObB")) > 64:  # past 64 digits: out of range
         return None
     sign = -1 if text[0] == "-" else 1
     digits = text.lstrip("+-").lower()
@@ -153,26 +151,106 @@ def _go_int(text: str) -> int | None:
     return None
 
 
+def _go_parse_int(text: str, base: int, *, signed: bool = True) -> int | None:
+    """Go's strconv.ParseInt(text, base, 64) for base 2 or 8 (ParseUint with ``signed=False``): one optional
+    sign, then digits of the base only; None where Go returns an error (syntax or range)."""
+    sign = 1
+    if signed and text[:1] in ("+", "-"):
+        sign, text = (-1 if text[0] == "-" else 1), text[1:]
+    if not text or len(text.lstrip("0")) > 64 or set(text) - set("01234567"[:base]):
+        return None
+    value = sign * int(text, base)
+    low, high = (INT64[0], INT64[1]) if signed else (0, UINT64_MAX)
+    return value if low <= value <= high else None
+
+
+def _underscore_ok(text: str) -> bool:
+    """Go's strconv.underscoreOK: an underscore only between digits (a base prefix counts as a digit)."""
+    text = text[1:] if text[:1] in ("+", "-") else text
+    saw, index, hexadecimal = "^", 0, False
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "box":
+        saw, index, hexadecimal = "0", 2, text[1].lower() == "x"
+    for char in text[index:]:
+        if (char.isdigit() and char.isascii()) or (hexadecimal and char.lower() in "abcdef"):
+            saw = "0"
+        elif char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
+
+
+def _go_float(text: str) -> float | None:
+    """Go's strconv.ParseFloat(text, 64) for the decimal spellings yaml.v3 hands it; None on an error, which
+    includes a value out of float64's range (Go reports ErrRange where Python gives infinity)."""
+    if not re.match(r"^[-+]?([0-9_]+\.?[0-9_]*|\.[0-9_]+)([eE][-+]?[0-9_]+)?$", text) or not _underscore_ok(text):
+        return None
+    value = float(text.replace("_", ""))
+    return None if math.isinf(value) else value
+
+
+def _days_in(month: int, year: int) -> int:
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)  # Go's proleptic calendar has a year 0
+    return [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+
+
+def _go_timestamp(text: str) -> bool:
+    """Whether yaml.v3's parseTimestamp (resolve.go) reads ``text`` as a time: Go's time.Parse with the
+    layouts "2006-1-2T15:4:5.999999999Z07:00" (T or t), "2006-1-2 15:4:5.999999999" and "2006-1-2", whose
+    fields are 1-2 digits, a fraction after '.' or ',', and whose ranges (day of month included) are checked."""
+    match = re.match(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(.*)$", text, re.DOTALL)
+    if not match:
+        return False
+    year, month, day, rest = int(match[1]), int(match[2]), int(match[3]), match[4]
+    if rest:
+        clock = re.match(r"^([Tt ])([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})([.,][0-9]+)?(.*)$", rest, re.DOTALL)
+        if not clock:
+            return False
+        zone = clock[6]
+        if clock[1] == " " and zone:
+            return False
+        if clock[1] != " " and zone != "Z" and not re.match(r"^[-+][0-9]{2}:[0-9]{2}$", zone):
+            return False
+        if int(clock[2]) > 23 or int(clock[3]) > 59 or int(clock[4]) > 59:
+            return False
+    return 1 <= month <= 12 and 1 <= day <= _days_in(month, year)
+
+
 def v3_resolve(text: str) -> tuple[str, Any]:
     """How gopkg.in/yaml.v3 (resolve.go, v3.0.1) reads a plain scalar decoded into ``interface{}``."""
     if text in _V3_MAP:
         return _V3_MAP[text]
     hint = text[:1]
     if hint == ".":
-        return ("float", float(text)) if _V3_DOT_FLOAT.match(text) else ("str", text)
+        number = _go_float(text) if text[1:2].isdigit() else None  # ParseFloat of the text as written
+        return ("float", number) if number is not None else ("str", text)
     if hint in "0123456789+-" and hint:
-        if _V3_TIMESTAMP.match(text):
+        if _go_timestamp(text):
             return "timestamp", text
         plain = text.replace("_", "")
         number = _go_int(plain)
         if number is not None:
             return "int", number
         if _V3_FLOAT.match(plain):
-            return "float", float(plain)
-        for prefix, sign in (("0b", 1), ("-0b", -1), ("0o", 1), ("-0o", -1)):
-            body = plain[len(prefix):]
-            if plain.startswith(prefix) and body and set(body) <= set("01234567" if "o" in prefix else "01"):
-                return "int", sign * int(body, 8 if "o" in prefix else 2)
+            real = _go_float(plain)
+            if real is not None:
+                return "float", real
+        # strconv.ParseInt(plain[2:], base, 64) takes a sign after the prefix: 0b-101 is -5, 0o+7 is 7.
+        for prefix, base in (("0b", 2), ("0o", 8)):
+            if plain.startswith(prefix):
+                value = _go_parse_int(plain[2:], base)
+                if value is None:
+                    value = _go_parse_int(plain[2:], base, signed=False)
+            elif plain.startswith(f"-{prefix}"):
+                value = _go_parse_int("-" + plain[3:], base)
+            else:
+                continue
+            if value is not None:
+                return "int", value
     return "str", text
 
 
@@ -202,8 +280,8 @@ def yaml11_resolve(text: str) -> tuple[str, Any]:
         return "str", text
     try:
         value = _SAFE_LOADER_RESOLVER.construct_object(yaml.ScalarNode(tag, text), deep=True)
-    except yaml.YAMLError:
-        return kind, None
+    except (yaml.YAMLError, ValueError):  # PyYAML raises ValueError too: 2024-02-30, 0b_, 5,000 digits
+        return "error", None
     return kind, value
 
 
@@ -217,21 +295,24 @@ def _same(left: tuple[str, Any], right: tuple[str, Any]) -> bool:
 
 def _describe(reading: tuple[str, Any]) -> str:
     kind, value = reading
-    return {
-        "str": f"the string {value!r}",
-        "null": "null",
-        "bool": "true" if value else "false",
-        "int": f"the integer {value}",
-        "float": f"the number {value}",
-        "timestamp": "a timestamp",
-        "merge": "a merge key",
-    }.get(kind, "an error")
+    if kind == "str":
+        return f"the string {value!r}"
+    if kind == "int":
+        return f"the integer {value}"
+    if kind == "float":
+        return f"the number {value}"
+    if kind == "bool":
+        return "true" if value else "false"
+    return {"null": "null", "timestamp": "a timestamp", "merge": "a merge key"}.get(kind, "an error")
 
 
 def plain_scalar(text: str, line: int) -> Any:
     """The value of a plain scalar, when every YAML reader agrees on it."""
     if text == "<<":
         _refuse(line, "merge keys (<<) are not allowed in a stack file; write the keys out")
+    if len(text) > MAX_NUMERAL_CHARS and _NUMERAL.match(text):
+        _refuse(line, f"a number of {len(text)} characters is longer than any value a stack file holds; "
+                      "quote it for a string")
     pulumi, core, yaml11 = v3_resolve(text), core_resolve(text), yaml11_resolve(text)
     if not (_same(pulumi, core) and _same(pulumi, yaml11)):
         kinds = {pulumi[0], core[0], yaml11[0]}
@@ -246,6 +327,10 @@ def plain_scalar(text: str, line: int) -> Any:
             f"{_describe(yaml11)} by YAML 1.1, {_describe(core)} by YAML 1.2; {advice}",
         )
     kind, value = pulumi
+    if kind == "int" and value > INT64[1]:
+        # yaml.v3 decodes it as a uint64, which Pulumi's config reader (config/object.go, unmarshalObject)
+        # does not take in the releases before it gained that case.
+        _refuse(line, f"{text!r} is above the largest integer Pulumi reads ({INT64[1]}); quote it for a string")
     if kind == "float":
         if not math.isfinite(value):
             _refuse(line, f"{text!r} is not a finite number; JSON, which Pulumi hands the program, has no such value")
@@ -275,34 +360,91 @@ class _Frame:
 _NO_KEY = object()
 
 
+_PLAIN_KEY = re.compile(r"^[^\s\"'\\\[\]]+$")
+
+
+def key_text(key: Any) -> str:
+    """A key as an error message shows it: as written when plain, else in double quotes with escapes, so a key
+    holding a line break or quotes cannot make the message two lines or change what it says."""
+    text = str(key)
+    return text if _PLAIN_KEY.match(text) and text.isprintable() else json.dumps(text)
+
+
+def key_path(parts: list[Any]) -> str:
+    """``a.b[0].c`` from the keys and indices leading to a value, keys escaped by ``key_text``."""
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{key_text(part)}" if path else key_text(part))
+    return path
+
+
+_ESCAPE_LENGTH = {"x": 2, "u": 4, "U": 8}
+
+
+def _check_double_quoted(raw: str, line: int) -> None:
+    r"""Escapes PyYAML decodes but yaml.v3 (scannerc.go, yaml_parser_scan_flow_scalar) refuses: `\/`, which
+    yaml.v3 calls "found unknown escape character", and a code point that is a surrogate or past U+10FFFF
+    ("found invalid Unicode character escape code")."""
+    index = raw.find("\\")
+    while index != -1 and index + 1 < len(raw):
+        escape = raw[index + 1]
+        if escape == "/":
+            _refuse(line + raw.count("\n", 0, index), "the escape \\/ in a double-quoted string is not read by Pulumi "
+                    "(yaml.v3: unknown escape character); write / alone")
+        length = _ESCAPE_LENGTH.get(escape, 0)
+        digits = raw[index + 2:index + 2 + length]
+        if length and re.fullmatch("[0-9a-fA-F]+", digits) and len(digits) == length:
+            code = int(digits, 16)
+            if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                _refuse(line + raw.count("\n", 0, index), f"the escape \\{escape}{digits} is not a Unicode character "
+                        "(a surrogate or past U+10FFFF); Pulumi (yaml.v3) refuses it: write the character itself")
+        index = raw.find("\\", index + 2 + length)
+
+
+def _key_scalar(value: Any, text: str) -> str:
+    """A plain scalar in key position spelled as the user wrote it, with how YAML reads it."""
+    if value is None:
+        return "an empty key" if text == "" else f"key {text} (YAML reads it as null)"
+    kind = "a boolean" if isinstance(value, bool) else "a number"
+    return f"key {text} (YAML reads it as {kind})"
+
+
 class _Builder:
     """Builds the document from parser events, iteratively, counting every value an alias expands to."""
 
-    def __init__(self, max_nodes: int, max_depth: int):
+    def __init__(self, text: str, max_nodes: int, max_depth: int):
+        self.text = text
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.nodes = 0
+        self.aliased = False
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
         self.root: Any = None
 
-    def path(self) -> str:
-        parts = []
+    def parts(self) -> list[Any]:
+        parts: list[Any] = []
         for frame in self.stack:
             if isinstance(frame.value, list):
-                parts.append(f"[{len(frame.value)}]")
+                parts.append(len(frame.value))
             elif frame.key is not _NO_KEY:
-                parts.append(("." if parts else "") + str(frame.key))
-        return "".join(parts) or "(top level)"
+                parts.append(frame.key)
+        return parts
+
+    def path(self) -> str:
+        return key_path(self.parts()) or "(top level)"
 
     def count(self, weight: int, line: int) -> None:
         self.nodes += weight
         if self.nodes > self.max_nodes:
-            _refuse(line, f"the document expands to more than {self.max_nodes} values (aliases included); "
-                          "write it out without nested aliases")
+            if self.aliased:
+                _refuse(line, f"the document expands to more than {self.max_nodes} values (aliases included); "
+                              "write it out without nested aliases")
+            _refuse(line, f"the document holds more than {self.max_nodes} values, more than any stack file; "
+                          "is it the right file?")
 
-    def add(self, value: Any, line: int, *, scalar_key: bool) -> None:
+    def add(self, value: Any, line: int, *, scalar_key: bool, text: str | None = None) -> None:
         if not self.stack:
             self.root = value
             return
@@ -313,8 +455,7 @@ class _Builder:
             if not scalar_key:
                 _refuse(line, f"{self.path()}: a key must be a plain string, not a list, mapping or alias")
             if not isinstance(value, str):
-                shown = "an empty key" if value is None else f"key {value!r}"
-                _refuse(line, f"{self.path()}: {shown} is not a string; write a quoted name")
+                _refuse(line, f"{self.path()}: {_key_scalar(value, text or '')} is not a string; quote it to make it one")
             if value in frame.lines:
                 _refuse(line, f"{self._child(value)}: key {value!r} is written twice in one mapping "
                               f"(first at line {frame.lines[value]}); keep one")
@@ -325,8 +466,7 @@ class _Builder:
             frame.key = _NO_KEY
 
     def _child(self, key: str) -> str:
-        prefix = self.path()
-        return key if prefix == "(top level)" else f"{prefix}.{key}"
+        return key_path([*self.parts(), key])
 
     def event(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1
@@ -334,15 +474,18 @@ class _Builder:
             _refuse(line, f"explicit tags ({event.tag}) are not allowed in a stack file; quote a value to make it a string")
         if isinstance(event, yaml.ScalarEvent):
             self.count(1, line)
+            if event.style == '"':
+                _check_double_quoted(self.text[event.start_mark.index:event.end_mark.index], line)
             value = plain_scalar(event.value, line) if event.style is None else event.value
             self._anchor(event.anchor, value, 1)
-            self.add(value, line, scalar_key=True)
+            self.add(value, line, scalar_key=True, text=event.value)
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in self.open_anchors:
                 _refuse(line, f"alias *{event.anchor} refers to a node that contains it")
             if event.anchor not in self.anchors:
                 _refuse(line, f"alias *{event.anchor} has no anchor &{event.anchor} before it")
             value, weight = self.anchors[event.anchor]
+            self.aliased = True
             self.count(weight, line)
             self.add(copy.deepcopy(value), line, scalar_key=False)
         elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -367,29 +510,79 @@ class _Builder:
             self.anchors[anchor] = (value, weight)
 
 
+MAX_TAB_RETRIES = 64
+
+
+def _separating_tab(text: str, index: int) -> bool:
+    """Whether the tab at ``index`` (where PyYAML, which takes no tab between tokens, stopped) is one that
+    yaml.v3 skips as white space between tokens: right after a value indicator `:` that is not the first thing
+    on its line, after `,`, `[` or `{`, or trailing after a value. Replacing such a tab with a space changes
+    nothing yaml.v3 reads; every other tab is refused."""
+    before = text[:index]
+    start = before.rfind("\n") + 1
+    head = before[start:]
+    if not head.strip():
+        return False  # indentation, or a line of white space
+    previous = head[-1]
+    if previous in ",[{":
+        return True
+    if previous == ":":
+        return head.strip() != ":"  # `:` alone starts the value of a complex key, where yaml.v3 refuses a tab
+    end = text.find("\n", index)
+    after = text[index:end if end != -1 else len(text)]
+    return previous not in " -?" and (not after.strip() or after.strip().startswith("#"))
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> _Refused:
+    mark = exc.problem_mark or exc.context_mark
+    problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+    line = mark.line + 1 if mark else 1
+    context = str(exc.context or "")
+    if exc.context_mark is not None and "quoted scalar" in context and "end of stream" in problem:
+        line = exc.context_mark.line + 1
+        problem = "a quoted string starts here and is never closed (the file ends first)"
+    elif "'\\t'" in problem and mark is not None:
+        indentation = not text[: mark.index][text.rfind("\n", 0, mark.index) + 1:].strip()
+        problem = "a tab " + ("indents this line; YAML indents with spaces, never tabs" if indentation
+                              else "where YAML needs a space; write a space")
+    return _Refused(line, f"not valid YAML: {problem}")
+
+
 def parse_yaml(text: str, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_YAML_DEPTH) -> Any:
     """The one document in ``text`` (None when empty); ``_Refused`` for anything the readers could disagree on."""
-    builder = _Builder(max_nodes, max_depth)
+    for _ in range(MAX_TAB_RETRIES):
+        try:
+            return _parse_events(text, max_nodes, max_depth)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            if mark is not None and "'\\t'" in str(exc.problem) and _separating_tab(text, mark.index):
+                text = text[: mark.index] + " " + text[mark.index + 1:]
+                continue
+            raise _syntax_error(exc, text) from None
+        except yaml.YAMLError as exc:  # a reader error without a mark
+            _refuse(1, f"not valid YAML: {' '.join(str(exc).split())}")
+        except ValueError:
+            # PyYAML's scanner calls chr() on a \U escape past U+10FFFF; yaml.v3 refuses it too.
+            found = re.search(r"\\U([0-9a-fA-F]{8})", text)
+            line = text.count("\n", 0, found.start()) + 1 if found else 1
+            _refuse(line, "an escape in a double-quoted string is not a Unicode character (past U+10FFFF); "
+                          "write the character itself")
+    return _refuse(1, f"not valid YAML: more than {MAX_TAB_RETRIES} tabs between values; write spaces")
+
+
+def _parse_events(text: str, max_nodes: int, max_depth: int) -> Any:
+    builder = _Builder(text, max_nodes, max_depth)
     documents = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            line = event.start_mark.line + 1
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    _refuse(line, "a second YAML document (---) in the file; a stack file holds one document")
-                if event.version or event.tags:
-                    _refuse(line, "YAML directives (%YAML, %TAG) are not allowed in a stack file")
-            elif not isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-                builder.event(event)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
-        if "'\\t'" in problem:
-            problem += " (YAML indents with spaces, never tabs)"
-        _refuse(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")
-    except yaml.YAMLError as exc:  # a reader error without a mark
-        _refuse(1, f"not valid YAML: {' '.join(str(exc).split())}")
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                _refuse(line, "a second YAML document (---) in the file; a stack file holds one document")
+            if event.version or event.tags:
+                _refuse(line, "YAML directives (%YAML, %TAG) are not allowed in a stack file")
+        elif not isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+            builder.event(event)
     return builder.root
 
 
@@ -430,15 +623,35 @@ def _no_constant(name: str) -> Any:
     raise _Refused(0, f"{name} is not a JSON number")
 
 
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMERAL_CHARS:
+        raise _Refused(0, f"a number of {len(text)} digits is longer than any value mlops reads")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if len(text) > MAX_NUMERAL_CHARS:
+        raise _Refused(0, f"a number of {len(text)} characters is longer than any value mlops reads")
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(0, f"{text} is out of the range of a JSON number (a 64-bit float)")
+    return value
+
+
 def parse_json(text: str) -> Any:
-    """One JSON value; ``_Refused`` for syntax errors, duplicate keys, NaN/Infinity and extreme nesting."""
+    """One JSON value; ``_Refused`` for syntax errors, duplicate keys, NaN/Infinity, numbers too long or out of
+    range, and extreme nesting."""
     if not text.strip():
         _refuse(1, "is empty; expected a JSON document")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                          parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
-        truncated = " (the file ends early: truncated?)" if exc.pos >= len(text.rstrip()) else ""
-        return _refuse(exc.lineno, f"not valid JSON: {exc.msg} at column {exc.colno}{truncated}")
+        # "Unterminated string starting at": the position is where the string starts, and the file ends in it.
+        ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        truncated = " (the file ends early: truncated?)" if ends_early else ""
+        message = exc.msg.removesuffix(" at")  # json says "starting at" and then the column
+        return _refuse(exc.lineno, f"not valid JSON: {message} at column {exc.colno}{truncated}")
     except RecursionError:
         return _refuse(1, "not a JSON document mlops reads: nested too deeply")
 

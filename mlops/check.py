@@ -68,15 +68,43 @@ class _Preview(BaseModel):
 
 def load_saved(path: Path) -> dict[str, Any]:
     """A saved `mlops preview --json` document, its shape checked before any policy or graph reads it."""
-    document = load_json(path)
+    return preview_document(load_json(path), path)
+
+
+def preview_document(document: Any, path: Path) -> dict[str, Any]:
+    """``document`` (read from ``path``) checked to be a preview: its shape, and parents that form a tree."""
     expected = "expected what `mlops preview --json` prints"
     if not isinstance(document, dict):
         raise ConfigError(path, "(document)", f"not a preview: a JSON {json_kind(document)}; {expected}")
     if "steps" not in document:
         looks = " (it looks like stack outputs, which `mlops verify --outputs` reads)" if "regions" in document else ""
         raise ConfigError(path, "steps", f"missing: not a preview{looks}; {expected}")
-    preview = validate_model(_Preview, document, path, "")
-    return preview.model_dump()
+    preview = validate_model(_Preview, document, path, "").model_dump()
+    check_parents([step["newState"] for step in preview["steps"]], path, "steps[{}].newState")
+    return preview
+
+
+def check_state(state: Any, path: Path, where: str) -> dict[str, Any]:
+    """One resource state (a preview step's newState, or a `pulumi stack export` resource) of the known shape."""
+    return validate_model(_State, state, path, where).model_dump()
+
+
+def check_parents(states: list[dict[str, Any]], path: Path, where: str) -> None:
+    """Refuse a parent chain that returns to a resource it left (Pulumi's parents form a tree), which would
+    make every walk up the tree endless; ``where`` names a state's position, ``{}`` standing for its index."""
+    index = {state["urn"]: number for number, state in enumerate(states)}
+    done: set[str] = set()
+    for number, state in enumerate(states):
+        seen: list[str] = []
+        urn = state["urn"]
+        while urn in index and urn not in done:
+            if urn in seen:
+                raise ConfigError(path, f"{where.format(number)}.parent", (
+                    f"the parents of {state['urn']} lead back to {urn}; a preview's parents form a tree"
+                ))
+            seen.append(urn)
+            urn = states[index[urn]]["parent"]
+        done.update(seen)
 
 
 def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -61,11 +63,23 @@ def guarded(action: Callable[[], T]) -> T:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary sibling renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    """Write a whole file or nothing: a uniquely named temporary file in the target's folder (so the rename stays
+    on one file system) renamed into place; on any error the temporary file is removed and the error is one line."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        fail(f"--output: cannot write {path}: {exc.strerror or exc} (the folder must exist and be writable)")
+        raise  # unreachable: fail() raises
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # mkstemp creates 0600; the report is an ordinary file
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        fail(f"--output: cannot write {path}: {exc.strerror or exc}")
 
 
 @app.command()

@@ -98,20 +98,25 @@ class Resource:
 
 
 def read_previous(path: Path) -> dict[str, Resource]:
-    """The resources of a saved preview document or a `pulumi stack export` file, by URN."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(path, "(document)", f"not a readable JSON document ({exc})") from None
-    if isinstance(document, dict) and isinstance(document.get("steps"), list):
-        states = [step.get("newState") or {} for step in document["steps"]]
-    elif isinstance(document, dict) and isinstance((document.get("deployment") or {}).get("resources"), list):
-        states = document["deployment"]["resources"]
+    """The resources of a saved preview document or a `pulumi stack export` file, by URN, read with the strict
+    JSON reader and the shape checks of `mlops check --from`."""
+    from components.loader import load_json
+    from mlops.check import check_parents, check_state, preview_document
+
+    document = load_json(path)
+    if isinstance(document, dict) and "deployment" in document:
+        resources = document["deployment"].get("resources") if isinstance(document["deployment"], dict) else None
+        if not isinstance(resources, list):
+            raise ConfigError(path, "deployment.resources", "missing or not an array; expected `pulumi stack export` output")
+        states = [check_state(state, path, f"deployment.resources[{index}]") for index, state in enumerate(resources)]
+        check_parents(states, path, "deployment.resources[{}]")
+    elif isinstance(document, dict) and "steps" in document:
+        states = [step["newState"] for step in preview_document(document, path)["steps"]]
     else:
         raise ConfigError(
             path, "(document)", "neither `mlops preview --json` output (steps) nor `pulumi stack export` (deployment.resources)"
         )
-    return {state["urn"]: _resource(state) for state in states if isinstance(state, dict) and "urn" in state}
+    return {state["urn"]: _resource(state) for state in states}
 
 
 def current(document: Mapping[str, Any]) -> dict[str, Resource]:

@@ -58,8 +58,11 @@ class Expectations:
 def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None = None) -> dict[str, Any]:
     """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI,
     checked to be the outputs of platform stack ``stack`` before any check reads them."""
+    from components.config import UnknownStackError, list_stacks, stack_file
     from components.loader import load_json
 
+    if stacks_dir is not None and not stack_file(stacks_dir, stack).is_file():
+        raise UnknownStackError(stack, Path(stacks_dir), list_stacks(stacks_dir))
     if outputs_file is not None:
         return check_outputs(stack, load_json(outputs_file), str(outputs_file), stacks_dir)
     if shutil.which("pulumi") is None:
@@ -394,11 +397,40 @@ def run_checks(expect: Expectations, clients: Clients) -> list[Result]:
     return results
 
 
+def check_endpoint_url(endpoint_url: str | None) -> None:
+    """The test botocore applies when it creates a client (endpoint.py: utils.is_valid_endpoint_url or
+    is_valid_ipv6_endpoint_url, a scheme and a host), plus a numeric port, run before any client exists."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    if endpoint_url is None:
+        return
+    try:
+        parts = urlsplit(endpoint_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        valid = parts.scheme in ("http", "https") and bool(
+            is_valid_endpoint_url(endpoint_url) or is_valid_ipv6_endpoint_url(endpoint_url)
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise VerifyError(f"--endpoint-url: {endpoint_url!r} is not a URL; allowed: http(s)://host[:port][/path]")
+
+
 def client_factory(profile: str | None, region: str | None, endpoint_url: str | None) -> Clients:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
 
-    session = boto3.Session(profile_name=profile, region_name=region)
+    check_endpoint_url(endpoint_url)
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound:
+        raise VerifyError(
+            f"--profile: no profile {profile!r} in the AWS config files; allowed: a profile of ~/.aws/config or "
+            "~/.aws/credentials (or AWS_CONFIG_FILE), or no --profile for the AWS_* environment variables"
+        ) from None
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=20)
     cache: dict[tuple[str, str], Any] = {}
 

@@ -20,11 +20,14 @@ from hypothesis import strategies as st
 
 from components.config import ConfigError, read_config_file
 from components.loader import (
+    MAX_NUMERAL_CHARS,
     MAX_YAML_BYTES,
     MAX_YAML_NODES,
     _Refused,
     decode_text,
     dump_yaml,
+    key_path,
+    key_text,
     load_json,
     load_yaml,
     parse_json,
@@ -156,7 +159,8 @@ def test_merge_keys_explicit_tags_directives_and_second_documents_are_refused():
 def test_non_string_keys_are_refused():
     """Pulumi's unmarshalObject turns a `map[any]any` key into its `%v` text (`1` -> "1", `true` -> "true");
     only string keys read the same everywhere."""
-    assert refusal("config:\n  1: a\n") == (2, "config: key 1 is not a string; write a quoted name")
+    assert refusal("config:\n  1: a\n") == (2, "config: key 1 (YAML reads it as a number) is not a string; quote it to make it one")
+    assert refusal("config:\n  ~: a\n")[1] == "config: key ~ (YAML reads it as null) is not a string; quote it to make it one"
     assert refusal("config:\n  ? [a]\n  : 1\n")[1] == "config: a key must be a plain string, not a list, mapping or alias"
 
 
@@ -223,7 +227,7 @@ def test_other_boms_nul_and_control_characters_are_refused():
 
 def test_tab_indentation_names_the_line():
     assert refusal("config:\n\tmlops:platform: {}\n") == (
-        2, "not valid YAML: found character '\\t' that cannot start any token (YAML indents with spaces, never tabs)"
+        2, "not valid YAML: a tab indents this line; YAML indents with spaces, never tabs"
     )
 
 
@@ -308,3 +312,85 @@ def test_every_shipped_and_fixture_stack_file_is_accepted_and_read_as_pyyaml_rea
     assert len(paths) >= 13
     for path in paths:
         assert load_yaml(path) == yaml.safe_load(path.read_text()), path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Where yaml.v3, PyYAML and Python's int() part ways
+
+
+@pytest.mark.parametrize(("text", "value"), [("0b-101", -5), ("0o+7", 7), ("0b+1", 1), ("0o-17", -15)])
+def test_v3_resolve_takes_a_sign_after_the_base_prefix_as_strconv_parseint_does(text, value):
+    """yaml.v3 resolve.go reads `0b…` and `0o…` with strconv.ParseInt(plain[2:], 2 or 8, 64), and ParseInt
+    takes one leading sign (Go strconv docs: "ParseInt interprets a string s in the given base ... s may begin
+    with a leading sign"), so yaml.v3 reads 0b-101 as -5 where YAML 1.1 and 1.2 read a string."""
+    assert v3_resolve(text) == ("int", value)
+    assert refusal(f"a: {text}\n") == (1, (
+        f"{text!r} is read differently by YAML readers: the integer {value} by Pulumi (yaml.v3), the string "
+        f"{text!r} by YAML 1.1, the string {text!r} by YAML 1.2; quote it for a string, or write the number in plain decimal"
+    ))
+
+
+@pytest.mark.parametrize("text", ["2024-02-30", "0b_", "2023-02-29"])
+def test_scalars_pyyaml_raises_valueerror_on_are_refused_in_one_line(text):
+    """PyYAML's constructors raise ValueError (not YAMLError) for a timestamp-shaped date that does not exist
+    (datetime.date) and for `0b_` (int('', 2)); yaml.v3's parseTimestamp checks the day of month and reads
+    both as strings. The reader refuses them with the line instead of a traceback."""
+    line, message = refusal(f"config:\n  a: {text}\n")
+    assert line == 2
+    assert message == (
+        f"{text!r} is read differently by YAML readers: the string {text!r} by Pulumi (yaml.v3), an error by "
+        f"YAML 1.1, the string {text!r} by YAML 1.2; quote it for a string"
+    )
+    assert parse_yaml(f"a: '{text}'\n") == {"a": text}
+
+
+def test_long_numerals_are_refused_in_one_line_in_yaml_and_json():
+    """Python refuses int() of a numeral past 4,300 digits (sys.int_info.default_max_str_digits, "Integer
+    string conversion length limitation"); numerals longer than MAX_NUMERAL_CHARS are refused before it."""
+    digits = "1" * 5000
+    assert refusal(f"a: {digits}\n") == (
+        1, "a number of 5000 characters is longer than any value a stack file holds; quote it for a string"
+    )
+    assert refusal(f"a: 0x{'f' * (MAX_NUMERAL_CHARS + 1)}\n")[1].startswith(f"a number of {MAX_NUMERAL_CHARS + 3} characters")
+    assert parse_yaml(f"a: '{digits}'\n") == {"a": digits}
+    assert json_refusal(f'{{"a": {digits}}}') == (0, "a number of 5000 digits is longer than any value mlops reads")
+    assert json_refusal(f'{{"a": 1.{digits}}}') == (0, "a number of 5002 characters is longer than any value mlops reads")
+    assert json_refusal('{"a": 1e999}') == (0, "1e999 is out of the range of a JSON number (a 64-bit float)")
+    assert parse_json('{"a": ' + "9" * MAX_NUMERAL_CHARS + "}") == {"a": int("9" * MAX_NUMERAL_CHARS)}
+
+
+def test_integers_above_int64_are_refused():
+    """yaml.v3 decodes an integer above int64 as uint64 (resolve.go: ParseUint after ParseInt fails), and
+    Pulumi's config reader (sdk/go/common/resource/config/object.go unmarshalObject) has no uint64 case."""
+    assert parse_yaml("a: 9223372036854775807\n") == {"a": 2**63 - 1}
+    assert refusal("a: 9223372036854775808\n") == (
+        1, "'9223372036854775808' is above the largest integer Pulumi reads (9223372036854775807); quote it for a string"
+    )
+
+
+def test_double_quoted_escapes_yaml_v3_refuses_are_refused():
+    """yaml.v3 scannerc.go (yaml_parser_scan_flow_scalar) has no `\\/` escape ("found unknown escape
+    character", YAML 1.1's list) and refuses a code point that is a surrogate or past U+10FFFF ("found
+    invalid Unicode character escape code"); PyYAML decodes the first two and raises ValueError on the third."""
+    assert refusal('a: 1\nb: "x\\/y"\n') == (
+        2, "the escape \\/ in a double-quoted string is not read by Pulumi (yaml.v3: unknown escape character); write / alone"
+    )
+    assert refusal('a: "\\ud800"\n') == (1, (
+        "the escape \\ud800 is not a Unicode character (a surrogate or past U+10FFFF); Pulumi (yaml.v3) refuses it: "
+        "write the character itself"
+    ))
+    assert refusal('a: 1\nb: "\\U00110000"\n') == (
+        2, "an escape in a double-quoted string is not a Unicode character (past U+10FFFF); write the character itself"
+    )
+    assert parse_yaml('a: "\\u00e9\\t\\x41\\U0001F600"\n') == {"a": "\u00e9\tA\U0001F600"}
+
+
+def test_keys_in_messages_are_escaped_so_they_cannot_forge_a_line():
+    """A key holding a line break or quotes is shown in double quotes with JSON escapes, so the error stays one
+    line and cannot pass for another message."""
+    assert key_text("mlops:platform") == "mlops:platform"
+    assert key_text("a\nerror: forged") == '"a\\nerror: forged"'
+    assert key_path(["config", 'x"y', 0, "z"]) == 'config."x\\"y"[0].z'
+    line, message = refusal('config:\n  "a\\nb":\n    1: 2\n')
+    assert (line, message) == (3, 'config."a\\nb": key 1 (YAML reads it as a number) is not a string; quote it to make it one')
+    assert "\n" not in message
