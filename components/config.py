@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -26,7 +25,10 @@ from pydantic import (
     model_validator,
 )
 
+from components.configbase import BaseTags, KeyedValueError, Model, tags_for
 from components.loader import ConfigError, load_yaml
+
+_KeyedValueError = KeyedValueError  # the name the validators below raise
 
 CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
@@ -44,22 +46,6 @@ DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 _KEBAB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-class Model(BaseModel):
-    """Base of every config model: frozen, unknown keys rejected, YAML-friendly aliases (kebab-case)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=False)
-
-
-class BaseTags(Model):
-    """Ownership tags every taggable resource of the stack carries (merged by ``tags_for``)."""
-
-    team: Annotated[str, Field(min_length=1, max_length=128)]
-    cost_center: Annotated[str, Field(alias="cost-center", min_length=1, max_length=128)]
-    data_classification: Annotated[
-        Literal["public", "internal", "confidential", "restricted"], Field(alias="data-classification")
-    ]
 
 
 class RegionConfig(Model):
@@ -361,30 +347,6 @@ def registry_checks(cfg: PlatformConfig) -> None:
     problem = certificate_account_error(registry.certificate_arn, cfg.account_id)
     if problem:
         raise _KeyedValueError(("registry", "certificate-arn"), problem)
-
-
-class _KeyedValueError(ValueError):
-    """A validator error that points at a nested key below the model that raised it."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str):
-        self.loc = loc
-        super().__init__(message)
-
-
-MANAGED_BY = "pulumi-mlops-platform"
-
-
-def tags_for(base: BaseTags, environment: str, **extra: str) -> dict[str, str]:
-    """The explicit tags of a taggable AWS resource: ownership, environment and `managed-by`, plus extras."""
-    tags = {
-        "team": base.team,
-        "environment": environment,
-        "cost-center": base.cost_center,
-        "data-classification": base.data_classification,
-        "managed-by": MANAGED_BY,
-    }
-    tags.update(extra)
-    return tags
 
 
 def team_tags(team: TeamConfig) -> dict[str, str]:

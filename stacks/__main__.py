@@ -25,8 +25,8 @@ from components.config import (
     parse_team,
     rps_scaling_available,
     stack_file,
-    tags_for,
 )
+from components.configbase import tags_for
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
