@@ -22,13 +22,13 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.config import (
     CONFIG_NAMESPACE,
-    MANAGED_BY,
     OIDC_SECRET_KEY,
     AccessRole,
     ConfigError,
     IdentityConfig,
     OidcConfig,
 )
+from components.configbase import MANAGED_BY
 
 # The access roles, as keyed in config (identity.roles) and used in permission set names.
 ROLE_KEYS = ("platform-admin", "ml-engineer", "read-only")

@@ -16,8 +16,8 @@ from components.config import (
     load_platform,
     parse_platform,
     read_stack_config,
-    tags_for,
 )
+from components.configbase import tags_for
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 

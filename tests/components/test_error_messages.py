@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import Field
 
-from components.config import ConfigError, Model, validate_model
+from components.config import ConfigError, validate_model
+from components.configbase import Model
 
 
 class Later(Model):
