@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.base import child_opts
-from components.cluster import mirror_image
+from components.cluster.images import mirror_image
 from components.config import RegistryConfig
 from components.ingress import (
     ingress_hostname,

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.cluster import load_balancer_controller_policy
+from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
 from tests.conftest import STACKS, by_name, run_mlops, states
 from tests.iam_eval import decision
 from tests.kube import manifests
