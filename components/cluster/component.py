@@ -32,6 +32,7 @@ from components.cluster.charts import (
     metrics_server_values,
     pinned_release,
 )
+from components.cluster.config import ByoChartVersions, ByoClusterConfig, EksClusterConfig
 from components.cluster.control_plane import build_admin_access, build_control_plane, kubernetes_provider
 from components.cluster.karpenter import (
     build_interruption_handling,
@@ -40,7 +41,6 @@ from components.cluster.karpenter import (
 )
 from components.cluster.naming import KEDA_NAMESPACE, METRICS_SERVER_NAMESPACE, cluster_name
 from components.cluster.nodes import build_karpenter_nodes, build_system_nodes
-from components.config import ChartVersions, ClusterConfig
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ServingClusterArgs:
     cluster_secrets_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     volumes_key_arn: pulumi.Input[str]
-    cluster: ClusterConfig
+    cluster: EksClusterConfig
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
     # What nodes need of the network before they can join (NAT routes or VPC endpoints): the node group waits
@@ -186,7 +186,7 @@ class ServingCluster(pulumi.ComponentResource):
 class ByoClusterArgs:
     """An existing cluster reached through a kubeconfig (content or path) and an explicit context."""
 
-    cluster: ClusterConfig
+    cluster: ByoClusterConfig
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "byo":
@@ -209,7 +209,7 @@ class ByoCluster(pulumi.ComponentResource):
         super().__init__("mlops:cluster:ByoCluster", name, None, opts)
         self.args = args
         cfg = args.cluster
-        charts: ChartVersions = cfg.charts
+        charts: ByoChartVersions = cfg.charts
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(

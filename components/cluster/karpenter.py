@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.cluster.config import NodePoolConfig
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
     DISCOVERY_TAG,
@@ -24,7 +25,6 @@ from components.cluster.naming import (
 )
 from components.cluster.policies import pod_identity_trust_policy
 from components.cluster.policies.karpenter import karpenter_controller_policy
-from components.config import NodePoolConfig
 
 if TYPE_CHECKING:
     from components.cluster.component import ServingClusterArgs
