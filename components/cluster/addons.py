@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import Association, PodIdentityRole, document, to_json
 from components.cluster.naming import EBS_CSI_SERVICE_ACCOUNT
-from components.cluster.nodes import role_with_policies
-from components.cluster.policies import pod_identity_trust_policy, volume_key_statements
+from components.cluster.policies import cluster_pod_identity_trust, volume_key_statements
 
 if TYPE_CHECKING:
     from components.cluster.component import ServingClusterArgs
@@ -88,10 +88,7 @@ class WorkloadAddons:
     """The add-ons that run on the system nodes: CoreDNS and the EBS CSI driver with its identity."""
 
     coredns: aws.eks.Addon
-    ebs_csi_role: aws.iam.Role
-    ebs_csi_role_policies: list[aws.iam.RolePolicyAttachment]
-    ebs_csi_kms_policy: aws.iam.RolePolicy
-    ebs_csi_identity: aws.eks.PodIdentityAssociation
+    ebs_csi_role: PodIdentityRole
     ebs_csi: aws.eks.Addon
 
 
@@ -108,37 +105,29 @@ def build_workload_addons(
     versions = args.cluster.addons
     assert versions is not None  # guaranteed by the eks cluster config
     coredns = addon(parent, f"{name}-addon-coredns", cluster, "coredns", versions.coredns, tags, [system_nodes])
-    trust = json.dumps(pod_identity_trust_policy(args.account_id, args.name, args.partition, args.region))
-    role, role_policies = role_with_policies(
-        parent,
-        f"{name}-ebs-csi-role",
-        args.partition,
-        trust,
-        f"EBS CSI controller of {args.name}",
-        ("service-role/AmazonEBSCSIDriverPolicy",),
-        tags,
-    )
-    kms_policy = aws.iam.RolePolicy(
-        f"{name}-ebs-csi-kms",
-        aws.iam.RolePolicyArgs(
-            role=role.name,
-            policy=pulumi.Output.from_input(args.volumes_key_arn).apply(
-                lambda arn: json.dumps({"Version": "2012-10-17", "Statement": volume_key_statements(arn, args.region)})
-            ),
+    ctx = args.context
+    role = PodIdentityRole(
+        f"{name}-ebs-csi",
+        ctx,
+        parent=parent,
+        trust=cluster_pod_identity_trust(ctx, args.name),
+        description=f"EBS CSI controller of {args.name}",
+        managed_policy_arns=("service-role/AmazonEBSCSIDriverPolicy",),
+        policy=pulumi.Output.from_input(args.volumes_key_arn).apply(
+            lambda arn: to_json(document(*volume_key_statements(arn, args.region)))
         ),
-        opts=child_opts(parent),
+        policy_resource=f"{name}-ebs-csi-kms",
+        policy_by="name",
+        associations=[
+            Association(
+                cluster.name, "kube-system", EBS_CSI_SERVICE_ACCOUNT,
+                pulumi.ResourceOptions(depends_on=[network.pod_identity_agent]),
+            )
+        ],
+        tags=tags,
     )
-    identity = aws.eks.PodIdentityAssociation(
-        f"{name}-ebs-csi-identity",
-        aws.eks.PodIdentityAssociationArgs(
-            cluster_name=cluster.name,
-            namespace="kube-system",
-            service_account=EBS_CSI_SERVICE_ACCOUNT,
-            role_arn=role.arn,
-            tags=tags,
-        ),
-        opts=child_opts(parent, depends_on=[network.pod_identity_agent]),
-    )
+    assert role.policy is not None
+    identity = role.associations[0]
     ebs_csi = addon(
         parent,
         f"{name}-addon-ebs-csi",
@@ -146,6 +135,6 @@ def build_workload_addons(
         "aws-ebs-csi-driver",
         versions.aws_ebs_csi_driver,
         tags,
-        [system_nodes, identity, kms_policy],
+        [system_nodes, identity, role.policy],
     )
-    return WorkloadAddons(coredns, role, role_policies, kms_policy, identity, ebs_csi)
+    return WorkloadAddons(coredns, role, ebs_csi)

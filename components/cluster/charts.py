@@ -4,7 +4,6 @@ default StorageClass."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks import Association, PodIdentityRole, to_json
 from components.cluster.images import chart_source, mirrored_values
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
@@ -31,7 +31,7 @@ from components.cluster.naming import (
     NVIDIA_NAMESPACE,
     SYSTEM_TAINT_KEY,
 )
-from components.cluster.policies import pod_identity_trust_policy
+from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
 
 if TYPE_CHECKING:
@@ -191,27 +191,24 @@ def service_account_role(
     description: str,
     pod_identity_agent: pulumi.Resource,
     tags: dict[str, str],
-) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
+    policy: pulumi.Input[str] | None = None,
+) -> PodIdentityRole:
     """A role this cluster's Pod Identity may assume, associated with one service account (`<prefix>-role`,
-    `<prefix>-identity`); the association waits for the Pod Identity agent."""
-    trust = json.dumps(pod_identity_trust_policy(args.account_id, args.name, args.partition, args.region))
-    role = aws.iam.Role(
-        f"{prefix}-role",
-        aws.iam.RoleArgs(assume_role_policy=trust, description=description, tags=tags),
-        opts=child_opts(parent),
+    `<prefix>-policy`, `<prefix>-identity`); the association waits for the Pod Identity agent."""
+    ctx = args.context
+    return PodIdentityRole(
+        prefix,
+        ctx,
+        parent=parent,
+        trust=cluster_pod_identity_trust(ctx, args.name),
+        description=description,
+        policy=policy,
+        policy_by="name",
+        associations=[
+            Association(cluster.name, namespace, service_account, pulumi.ResourceOptions(depends_on=[pod_identity_agent]))
+        ],
+        tags=tags,
     )
-    association = aws.eks.PodIdentityAssociation(
-        f"{prefix}-identity",
-        aws.eks.PodIdentityAssociationArgs(
-            cluster_name=cluster.name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.arn,
-            tags=tags,
-        ),
-        opts=child_opts(parent, depends_on=[pod_identity_agent]),
-    )
-    return role, association
 
 
 @dataclass(frozen=True)
@@ -238,30 +235,23 @@ def build_controller_identities(
     tags: dict[str, str],
 ) -> ControllerIdentities:
     cname = args.name
-    lbc_role, lbc_identity = service_account_role(
+    lbc_policy = pulumi.Output.from_input(args.vpc_id).apply(
+        lambda vpc_id: to_json(
+            load_balancer_controller_policy(
+                partition=args.partition, region=args.region, account_id=args.account_id, cluster=cname, vpc_id=vpc_id
+            )
+        )
+    )
+    lbc = service_account_role(
         parent, f"{name}-lbc", args, cluster, LBC_NAMESPACE, LBC_SERVICE_ACCOUNT,
-        f"AWS Load Balancer Controller of {cname}", pod_identity_agent, tags,
+        f"AWS Load Balancer Controller of {cname}", pod_identity_agent, tags, lbc_policy,
     )
-    lbc_policy = aws.iam.RolePolicy(
-        f"{name}-lbc-policy",
-        aws.iam.RolePolicyArgs(
-            role=lbc_role.name,
-            policy=pulumi.Output.from_input(args.vpc_id).apply(
-                lambda vpc_id: json.dumps(
-                    load_balancer_controller_policy(
-                        partition=args.partition, region=args.region, account_id=args.account_id,
-                        cluster=cname, vpc_id=vpc_id,
-                    )
-                )
-            ),
-        ),
-        opts=child_opts(parent),
-    )
-    keda_role, keda_identity = service_account_role(
+    keda = service_account_role(
         parent, f"{name}-keda", args, cluster, KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT,
         f"KEDA operator of {cname}: queries the region's managed Prometheus", pod_identity_agent, tags,
     )
-    return ControllerIdentities(lbc_role, lbc_identity, lbc_policy, keda_role, keda_identity)
+    assert lbc.policy is not None
+    return ControllerIdentities(lbc.role, lbc.associations[0], lbc.policy, keda.role, keda.associations[0])
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks import PlatformContext
 from components.cluster.addons import build_network_addons, build_workload_addons
 from components.cluster.charts import (
     KarpenterRelease,
@@ -81,6 +82,11 @@ class ServingClusterArgs:
     @property
     def name(self) -> str:
         return cluster_name(self.environment, self.region)
+
+    @property
+    def context(self) -> PlatformContext:
+        """The cluster's region of the platform context its roles, ARNs and documents are built in."""
+        return PlatformContext(self.environment, self.partition, self.account_id, self.region, dict(self.tags))
 
 
 class ServingCluster(pulumi.ComponentResource):
@@ -151,7 +157,7 @@ class ServingCluster(pulumi.ComponentResource):
                 self.karpenter_identity.policy,
                 nodes.access_entry,
                 *self.interruption.targets.values(),
-                *nodes.role.import_policies,
+                *([nodes.role.policy] if nodes.role.policy is not None else []),
             ],
         )
         self.charts = build_charts(
@@ -162,7 +168,7 @@ class ServingCluster(pulumi.ComponentResource):
         self.load_balancer_controller = self.charts.load_balancer_controller
         self.node_pools = build_node_pools(
             self, name, args, self.k8s_provider, nodes.instance_profile.name,
-            [plane.security_group_discovery_tag, *nodes.role.policies], self.charts.karpenter,
+            [plane.security_group_discovery_tag, *nodes.role.attachments], self.charts.karpenter,
         )
         self.register_outputs(
             {

@@ -12,8 +12,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.cluster.naming import DISCOVERY_TAG, managed_policy_arn
-from components.cluster.policies import service_trust_policy
+from components.blocks import ServiceRole, service_principal, service_trust
+from components.cluster.naming import DISCOVERY_TAG
 
 if TYPE_CHECKING:
     from components.cluster.component import ServingClusterArgs
@@ -49,7 +49,7 @@ def kubeconfig_document(name: str, endpoint: str, ca_data: str, region: str) -> 
 class ControlPlane:
     """The control plane's resources and the outputs the rest of the cluster reads."""
 
-    role: aws.iam.Role
+    role: ServiceRole
     role_policy: aws.iam.RolePolicyAttachment
     log_group: aws.cloudwatch.LogGroup
     cluster: aws.eks.Cluster
@@ -67,23 +67,17 @@ def build_control_plane(
     its role, log group and OIDC provider, and HTTPS to the API from the deployer's networks."""
     cfg = args.cluster
     cname = args.name
-    role = aws.iam.Role(
-        f"{name}-cluster-role",
-        aws.iam.RoleArgs(
-            assume_role_policy=json.dumps(service_trust_policy("eks.amazonaws.com")),
-            description=f"EKS control plane of {cname}",
-            tags=tags,
-        ),
-        opts=child_opts(parent),
+    role = ServiceRole(
+        f"{name}-cluster",
+        args.context,
+        parent=parent,
+        trust=service_trust(service_principal("eks"), tag_session=True),
+        description=f"EKS control plane of {cname}",
+        managed_policy_arns=("AmazonEKSClusterPolicy",),
+        attachment_resource=lambda role_resource, _policy: f"{role_resource}-policy",
+        tags=tags,
     )
-    role_policy = aws.iam.RolePolicyAttachment(
-        f"{name}-cluster-role-policy",
-        aws.iam.RolePolicyAttachmentArgs(
-            role=role.name,
-            policy_arn=managed_policy_arn(args.partition, "AmazonEKSClusterPolicy"),
-        ),
-        opts=child_opts(parent),
-    )
+    role_policy = role.attachments[0]
     # EKS would create this group itself, unencrypted and kept forever; owning it sets KMS and retention.
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-control-plane-logs",
@@ -175,6 +169,7 @@ def build_admin_access(
 ) -> AdminAccess:
     """Who may administer the cluster: access entries (API auth mode), never the aws-auth ConfigMap."""
     access = AdminAccess([], [])
+    admin_policy = args.context.arn.of("eks", "cluster-access-policy/AmazonEKSClusterAdminPolicy", account="aws")
     for index, arn in enumerate(args.cluster.admin_role_arns or []):
         entry = aws.eks.AccessEntry(
             f"{name}-admin-{index}",
@@ -186,7 +181,7 @@ def build_admin_access(
             aws.eks.AccessPolicyAssociationArgs(
                 cluster_name=cluster.name,
                 principal_arn=entry.principal_arn,
-                policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                policy_arn=admin_policy,
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
             ),
             opts=child_opts(parent),

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks import Association, PodIdentityRole, deny_insecure_transport, document, to_json
 from components.cluster.config import NodePoolConfig
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
@@ -23,7 +24,7 @@ from components.cluster.naming import (
     NODE_CLASS_NAME,
     POOL_LABEL,
 )
-from components.cluster.policies import pod_identity_trust_policy
+from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.karpenter import karpenter_controller_policy
 
 if TYPE_CHECKING:
@@ -58,27 +59,15 @@ def spot_service_linked_role(
 
 
 def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Id": "KarpenterInterruptionQueue",
-        "Statement": [
-            {
-                "Sid": "EventBridgeDelivers",
-                "Effect": "Allow",
-                "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sqs:*",
-                "Resource": queue_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
+    """EventBridge (and SQS itself) may deliver to the queue; nothing reaches it without TLS."""
+    deliver = {
+        "Sid": "EventBridgeDelivers",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
     }
+    return document(deliver, deny_insecure_transport(queue_arn, action="sqs:*"), policy_id="KarpenterInterruptionQueue")
 
 
 def node_pool_spec(pool: NodePoolConfig, node_class: str = NODE_CLASS_NAME) -> dict[str, Any]:
@@ -201,7 +190,7 @@ def build_interruption_handling(
         f"{name}-interruption-queue-policy",
         aws.sqs.QueuePolicyArgs(
             queue_url=queue.url,
-            policy=queue.arn.apply(lambda arn: json.dumps(interruption_queue_policy(arn))),
+            policy=queue.arn.apply(lambda arn: to_json(interruption_queue_policy(arn))),
         ),
         opts=child_opts(parent),
     )
@@ -229,7 +218,7 @@ def build_interruption_handling(
 class KarpenterIdentity:
     """The controller's role, its inline policy and the Pod Identity association of its service account."""
 
-    role: aws.iam.Role
+    role: PodIdentityRole
     policy: aws.iam.RolePolicy
     association: aws.eks.PodIdentityAssociation
 
@@ -245,49 +234,38 @@ def build_karpenter_identity(
     tags: dict[str, str],
 ) -> KarpenterIdentity:
     cname = args.name
-    role = aws.iam.Role(
-        f"{name}-karpenter-role",
-        aws.iam.RoleArgs(
-            assume_role_policy=json.dumps(
-                pod_identity_trust_policy(args.account_id, cname, args.partition, args.region)
-            ),
-            description=f"Karpenter controller of {cname}",
-            tags=tags,
-        ),
-        opts=child_opts(parent),
+    ctx = args.context
+    policy = pulumi.Output.all(node_role_arn, queue_arn, args.volumes_key_arn).apply(
+        lambda values: to_json(
+            karpenter_controller_policy(
+                partition=args.partition,
+                region=args.region,
+                account_id=args.account_id,
+                cluster=cname,
+                node_role_arn=values[0],
+                queue_arn=values[1],
+                volume_key_arn=values[2],
+            )
+        )
     )
-    policy = aws.iam.RolePolicy(
-        f"{name}-karpenter-policy",
-        aws.iam.RolePolicyArgs(
-            role=role.name,
-            policy=pulumi.Output.all(node_role_arn, queue_arn, args.volumes_key_arn).apply(
-                lambda values: json.dumps(
-                    karpenter_controller_policy(
-                        partition=args.partition,
-                        region=args.region,
-                        account_id=args.account_id,
-                        cluster=cname,
-                        node_role_arn=values[0],
-                        queue_arn=values[1],
-                        volume_key_arn=values[2],
-                    )
-                )
-            ),
-        ),
-        opts=child_opts(parent),
+    role = PodIdentityRole(
+        f"{name}-karpenter",
+        ctx,
+        parent=parent,
+        trust=cluster_pod_identity_trust(ctx, cname),
+        description=f"Karpenter controller of {cname}",
+        policy=policy,
+        policy_by="name",
+        associations=[
+            Association(
+                cluster.name, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT,
+                pulumi.ResourceOptions(depends_on=[pod_identity_agent]),
+            )
+        ],
+        tags=tags,
     )
-    association = aws.eks.PodIdentityAssociation(
-        f"{name}-karpenter-identity",
-        aws.eks.PodIdentityAssociationArgs(
-            cluster_name=cluster.name,
-            namespace=KARPENTER_NAMESPACE,
-            service_account=KARPENTER_SERVICE_ACCOUNT,
-            role_arn=role.arn,
-            tags=tags,
-        ),
-        opts=child_opts(parent, depends_on=[pod_identity_agent]),
-    )
-    return KarpenterIdentity(role, policy, association)
+    assert role.policy is not None
+    return KarpenterIdentity(role, role.policy, role.associations[0])
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,3 @@ def cluster_name(environment: str, region: str) -> str:
     """The EKS cluster name, also the value of the `karpenter.sh/discovery` tag on its subnets."""
     return f"mlops-{environment}-{region}"
 
-
-def managed_policy_arn(partition: str, name: str) -> str:
-    return f"arn:{partition}:iam::aws:policy/{name}"
-
-
-def cluster_arn(partition: str, region: str, account_id: str, name: str) -> str:
-    return f"arn:{partition}:eks:{region}:{account_id}:cluster/{name}"
-

@@ -3,7 +3,6 @@ role and instance profile of the nodes Karpenter launches."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,8 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.cluster.naming import NODE_ROLE_LABEL, SYSTEM_TAINT_KEY, managed_policy_arn
-from components.cluster.policies import pull_through_import_policy, service_trust_policy
+from components.blocks import ServiceRole
+from components.cluster.naming import NODE_ROLE_LABEL, SYSTEM_TAINT_KEY
+from components.cluster.policies import node_trust, pull_through_import_policy
 
 if TYPE_CHECKING:
     from components.cluster.component import ServingClusterArgs
@@ -26,72 +26,37 @@ NODE_MANAGED_POLICIES = (
 )
 
 
-def role_with_policies(
-    parent: pulumi.Resource,
-    name: str,
-    partition: str,
-    trust: pulumi.Input[str],
-    description: str,
-    policies: Sequence[str],
-    tags: dict[str, str],
-) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-    """A role with AWS managed policies attached (`<name>-<policy>` per attachment)."""
-    role = aws.iam.Role(
-        name,
-        aws.iam.RoleArgs(assume_role_policy=trust, description=description, tags=tags),
-        opts=child_opts(parent),
-    )
-    attachments = [
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{policy.lower().replace('_', '-')}",
-            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=managed_policy_arn(partition, policy)),
-            opts=child_opts(parent),
-        )
-        for policy in policies
-    ]
-    return role, attachments
-
-
-@dataclass(frozen=True)
-class NodeRole:
-    """A node role: the managed worker policies, and in internet-free stacks the pull-through import grant."""
-
-    role: aws.iam.Role
-    policies: list[aws.iam.RolePolicyAttachment]
-    import_policies: list[aws.iam.RolePolicy]
-
-
 def node_role(
     parent: pulumi.Resource, name: str, args: ServingClusterArgs, description: str, tags: dict[str, str]
-) -> NodeRole:
-    """An EC2 role for nodes; in internet-free stacks it may import images through the pull-through cache."""
-    role, policies = role_with_policies(
-        parent,
+) -> ServiceRole:
+    """An EC2 role for nodes with the managed worker policies; in internet-free stacks it may also import images
+    through the pull-through cache (`<name>-pull-through`)."""
+    ctx = args.context
+    return ServiceRole(
         name,
-        args.partition,
-        json.dumps(service_trust_policy("ec2.amazonaws.com")),
-        description,
-        NODE_MANAGED_POLICIES,
-        tags,
+        ctx,
+        parent=parent,
+        trust=node_trust(),
+        description=description,
+        managed_policy_arns=NODE_MANAGED_POLICIES,
+        policy=pull_through_import_policy(ctx) if args.mirror is not None else None,
+        role_resource=name,
+        policy_resource=f"{name}-pull-through",
+        policy_by="name",
+        tags=tags,
     )
-    imports: list[aws.iam.RolePolicy] = []
-    if args.mirror is not None:
-        policy = pull_through_import_policy(partition=args.partition, region=args.region, account_id=args.account_id)
-        imports.append(
-            aws.iam.RolePolicy(
-                f"{name}-pull-through",
-                aws.iam.RolePolicyArgs(role=role.name, policy=json.dumps(policy)),
-                opts=child_opts(parent),
-            )
-        )
-    return NodeRole(role, policies, imports)
+
+
+def policies_of(role: ServiceRole) -> list[pulumi.Resource]:
+    """What a node needs of its role before it joins: the attachments and the inline policy."""
+    return [*role.attachments, *([role.policy] if role.policy is not None else [])]
 
 
 @dataclass(frozen=True)
 class SystemNodes:
     """The managed node group cluster-critical controllers run on (tainted CriticalAddonsOnly)."""
 
-    role: NodeRole
+    role: ServiceRole
     launch_template: aws.ec2.LaunchTemplate
     node_group: aws.eks.NodeGroup
 
@@ -172,7 +137,7 @@ def build_system_nodes(
         ),
         opts=child_opts(
             parent,
-            depends_on=[*depends_on, *role.policies, *role.import_policies, *args.node_network],
+            depends_on=[*depends_on, *policies_of(role), *args.node_network],
         ),
     )
     return SystemNodes(role, launch_template, node_group)
@@ -182,7 +147,7 @@ def build_system_nodes(
 class KarpenterNodes:
     """What the nodes Karpenter launches run as: the role, its instance profile and its EC2_LINUX access entry."""
 
-    role: NodeRole
+    role: ServiceRole
     instance_profile: aws.iam.InstanceProfile
     access_entry: aws.eks.AccessEntry
 

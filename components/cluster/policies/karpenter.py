@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.cluster.naming import cluster_arn
+from components.blocks import Arns
 from components.cluster.policies import volume_key_statements
 
 
@@ -27,15 +27,19 @@ def karpenter_controller_policy(
     calls IAM's instance-profile API only for a ``spec.role`` (karpenter-provider-aws v1.5.0
     pkg/controllers/nodeclass/instanceprofile.go), so the controller cannot attach roles to profiles at all.
     """
-    ec2 = f"arn:{partition}:ec2:{region}"
+    arn = Arns(partition, account_id, region)
+
+    def ec2(resource: str, account: str = "*") -> str:
+        return arn.of("ec2", resource, region=region, account=account)
+
     owned = f"kubernetes.io/cluster/{cluster}"
     instance_resources = [
-        f"{ec2}:*:fleet/*",
-        f"{ec2}:*:instance/*",
-        f"{ec2}:*:volume/*",
-        f"{ec2}:*:network-interface/*",
-        f"{ec2}:*:launch-template/*",
-        f"{ec2}:*:spot-instances-request/*",
+        ec2("fleet/*"),
+        ec2("instance/*"),
+        ec2("volume/*"),
+        ec2("network-interface/*"),
+        ec2("launch-template/*"),
+        ec2("spot-instances-request/*"),
     ]
     request_owned = {
         f"aws:RequestTag/{owned}": "owned",
@@ -49,18 +53,18 @@ def karpenter_controller_policy(
                 "Effect": "Allow",
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
                 "Resource": [
-                    f"{ec2}::image/*",
-                    f"{ec2}::snapshot/*",
-                    f"{ec2}:*:security-group/*",
-                    f"{ec2}:*:subnet/*",
-                    f"{ec2}:*:capacity-reservation/*",
+                    ec2("image/*", ""),
+                    ec2("snapshot/*", ""),
+                    ec2("security-group/*"),
+                    ec2("subnet/*"),
+                    ec2("capacity-reservation/*"),
                 ],
             },
             {
                 "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
                 "Effect": "Allow",
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                "Resource": f"{ec2}:*:launch-template/*",
+                "Resource": ec2("launch-template/*"),
                 "Condition": {
                     "StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
                     "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
@@ -93,7 +97,7 @@ def karpenter_controller_policy(
                 "Sid": "AllowScopedResourceTagging",
                 "Effect": "Allow",
                 "Action": "ec2:CreateTags",
-                "Resource": f"{ec2}:*:instance/*",
+                "Resource": ec2("instance/*"),
                 "Condition": {
                     "StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
                     "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
@@ -107,7 +111,7 @@ def karpenter_controller_policy(
                 "Sid": "AllowScopedDeletion",
                 "Effect": "Allow",
                 "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-                "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+                "Resource": [ec2("instance/*"), ec2("launch-template/*")],
                 "Condition": {
                     "StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
                     "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
@@ -135,7 +139,7 @@ def karpenter_controller_policy(
                 "Sid": "AllowSSMReadActions",
                 "Effect": "Allow",
                 "Action": "ssm:GetParameter",
-                "Resource": f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
+                "Resource": arn.of("ssm", "parameter/aws/service/*", region=region, account=""),
             },
             {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
             {
@@ -155,7 +159,7 @@ def karpenter_controller_policy(
                 "Sid": "AllowAPIServerEndpointDiscovery",
                 "Effect": "Allow",
                 "Action": "eks:DescribeCluster",
-                "Resource": cluster_arn(partition, region, account_id, cluster),
+                "Resource": arn.cluster(cluster),
             },
             *volume_key_statements(volume_key_arn, region),
         ],
