@@ -238,7 +238,7 @@ def build_controller_identities(
     lbc_policy = pulumi.Output.from_input(args.vpc_id).apply(
         lambda vpc_id: to_json(
             load_balancer_controller_policy(
-                partition=args.partition, region=args.region, account_id=args.account_id, cluster=cname, vpc_id=vpc_id
+                partition=args.partition, region=args.region, account_id=args.account_id, vpc_id=vpc_id
             )
         )
     )
