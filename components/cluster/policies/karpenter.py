@@ -8,6 +8,20 @@ from typing import Any
 from components.blocks import Arns
 from components.cluster.policies import volume_key_statements
 
+# What the controller reads in its region (capacity, images, prices, the network it launches into).
+REGIONAL_READS = (
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeCapacityReservations",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSpotPriceHistory",
+    "ec2:DescribeSubnets",
+)
+
 
 def karpenter_controller_policy(
     *,
@@ -120,18 +134,7 @@ def karpenter_controller_policy(
             {
                 "Sid": "AllowRegionalReadActions",
                 "Effect": "Allow",
-                "Action": [
-                    "ec2:DescribeAvailabilityZones",
-                    "ec2:DescribeCapacityReservations",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeInstanceTypeOfferings",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplates",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSpotPriceHistory",
-                    "ec2:DescribeSubnets",
-                ],
+                "Action": list(REGIONAL_READS),
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
             },
