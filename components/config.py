@@ -12,18 +12,28 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from components.cluster.config import (  # noqa: F401  (the cluster's models, also importable from here)
+    AddonVersions,
+    ByoChartVersions,
+    ByoClusterConfig,
+    ClusterConfig,
+    EksChartVersions,
+    EksClusterConfig,
+    NodePoolConfig,
+    SystemNodesConfig,
+    cluster_fits_environment,
+)
 from components.configbase import BaseTags, KeyedValueError, Model, tags_for
 from components.loader import ConfigError, _Refused, key_text, load_yaml, parse_json
 
@@ -204,7 +214,7 @@ class PlatformConfig(Model):
         Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653],
         Field(alias="log-retention-days"),
     ] = 30
-    cluster: Annotated[ClusterConfig | None, AfterValidator(_cluster_fits_environment)] = None
+    cluster: Annotated[ClusterConfig | None, AfterValidator(cluster_fits_environment)] = None
     registry: RegistryConfig | None = None
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
@@ -749,22 +759,38 @@ def _first_error(
     model: type[BaseModel], exc: ValidationError, file: str | Path | None, root: str, raw: Any
 ) -> ConfigError:
     error = exc.errors(include_url=False)[0]
-    loc = _input_path(tuple(error["loc"]), raw)
-    context_error = (error.get("ctx") or {}).get("error")
+    where = tuple(error["loc"])
+    loc = _input_path(where, raw)
+    context = error.get("ctx") or {}
+    context_error = context.get("error")
+    owner = _model_at(model, where[:-1])
+    key = str(where[-1]) if where else ""
     if isinstance(context_error, _KeyedValueError):
-        loc = loc + context_error.loc
+        # The validator's model is in the input, so a union tag may end `where`: it is not a key there.
+        loc = _input_path(where, raw, keep_last=False) + context_error.loc
         message = str(context_error)
     elif error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
-        message = f"unknown key; allowed: {', '.join(allowed)}" if allowed else "unknown key"
+        hook = getattr(owner, "unknown_key_message", None)
+        allowed = _keys_of(owner)
+        message = (hook(key) if hook else None) or (
+            f"unknown key; allowed: {', '.join(allowed)}" if allowed else "unknown key"
+        )
+    elif error["type"] == "missing" and key in getattr(owner, "missing_messages", {}):
+        message = owner.missing_messages[key]  # type: ignore[union-attr]
+    elif error["type"] == "union_tag_invalid":
+        # A discriminated union (e.g. the cluster's `mode`): the tag is a value of the discriminator key.
+        loc = (*loc, str(context.get("discriminator", "")).strip("'"))
+        tags = ", ".join(tag.strip().strip("'") for tag in str(context.get("expected_tags", "")).split(","))
+        message = f"{describe_value(context.get('tag'))} is not allowed; allowed: {tags}"
     else:
         message = pydantic_message(error)
     return ConfigError(file, _key_path(root, loc), message)
 
 
-def _input_path(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
+def _input_path(loc: tuple[Any, ...], raw: Any, keep_last: bool = True) -> tuple[Any, ...]:
     """The error's location as keys the user wrote: the tags pydantic inserts for union members
-    (``str``, ``function-after[...]``, model names) are not in the input, so they are dropped."""
+    (``str``, ``function-after[...]``, model names, a discriminated union's tag) are not in the input, so they
+    are dropped; a missing last key is kept (``keep_last``) since it names what is missing."""
     kept: list[Any] = []
     node = raw
     for index, part in enumerate(loc):
@@ -773,7 +799,7 @@ def _input_path(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
         )
         if present:
             node = node[part]
-        elif not (index == len(loc) - 1 and isinstance(node, dict)):
+        elif not (keep_last and index == len(loc) - 1 and isinstance(node, dict)):
             continue  # a union member's tag
         kept.append(part)
     return tuple(kept)
@@ -850,307 +876,37 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys a nested model accepts, found by walking the model along the error's location."""
-    current: Any = model
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model an error's location (pydantic's, with union tags) points into, walked from the root model."""
+    current: list[type[BaseModel]] = [model]
     for part in loc:
         if isinstance(part, int):
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
+        # pydantic names a discriminated union's chosen member by its tag (the value of its Literal key).
+        tagged = [m for m in current if any(get_args(f.annotation) == (part,) for f in m.model_fields.values())]
+        if len(current) > 1 and tagged:
+            current = tagged
+            continue
         field = next(
-            (f for name, f in current.model_fields.items() if (f.alias or name) == part), None
+            (f for m in current for name, f in m.model_fields.items() if (f.alias or name) == part), None
         )
         if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or name for name, f in current.model_fields.items()]
-    return []
+            return None
+        current = _models_in(field.annotation)
+        if not current:
+            return None
+    return current[0] if len(current) == 1 else None
 
 
-def _model_in(annotation: Any) -> Any:
+def _keys_of(model: type[BaseModel] | None) -> list[str]:
+    """The keys a model accepts, as a stack file spells them."""
+    return [f.alias or name for name, f in model.model_fields.items()] if model is not None else []
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Serving clusters (`mlops:platform.cluster`)
-#
-# Two modes. `eks` (the default) creates one EKS cluster per region with Karpenter node pools and the
-# in-cluster autoscaling add-ons. `byo` targets an existing cluster through a kubeconfig context and installs
-# only what makes sense on any cluster (KEDA, metrics-server); AWS-only keys are rejected there.
-
-CLUSTER_MODES = ("eks", "byo")
-EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
-CLUSTER_CHARTS = ("karpenter", "keda", "metrics-server", "aws-load-balancer-controller", "nvidia-device-plugin")
-BYO_CHARTS = ("keda", "metrics-server")
-BYO_KEYS = ("mode", "kubernetes-version", "kubeconfig", "kubeconfig-context", "charts")
-
-_K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
-_ADDON_VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
-_CHART_VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+$")
-_AMI_ALIAS_RE = re.compile(r"^(al2023|bottlerocket)@(latest|v\d[\w.-]*)$")
-_ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_DURATION_RE = re.compile(r"^(\d+(s|m|h))+$")
-_INSTANCE_FAMILY_RE = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*$")
-_INSTANCE_CATEGORY_RE = re.compile(r"^[a-z]$")
-
-
-def _exact_chart_version(value: str) -> str:
-    if not _CHART_VERSION_RE.match(value):
-        raise ValueError(f"{value!r} is not an exact chart version; allowed: X.Y.Z (no ranges, no 'latest')")
-    return value
-
-
-def _exact_addon_version(value: str) -> str:
-    if not _ADDON_VERSION_RE.match(value):
-        raise ValueError(f"{value!r} is not an exact add-on version; allowed: vX.Y.Z-eksbuild.N")
-    return value
-
-
-ChartVersion = Annotated[str, AfterValidator(_exact_chart_version)]
-AddonVersion = Annotated[str, AfterValidator(_exact_addon_version)]
-
-
-class AddonVersions(Model):
-    """Pinned versions of the EKS managed add-ons (`aws eks describe-addon-versions` lists them)."""
-
-    vpc_cni: Annotated[AddonVersion, Field(alias="vpc-cni")]
-    coredns: AddonVersion
-    kube_proxy: Annotated[AddonVersion, Field(alias="kube-proxy")]
-    eks_pod_identity_agent: Annotated[AddonVersion, Field(alias="eks-pod-identity-agent")]
-    aws_ebs_csi_driver: Annotated[AddonVersion, Field(alias="aws-ebs-csi-driver")]
-
-
-class ChartVersions(Model):
-    """Pinned Helm chart versions of the in-cluster add-ons; which are required depends on the mode."""
-
-    karpenter: ChartVersion | None = None
-    keda: ChartVersion | None = None
-    metrics_server: Annotated[ChartVersion | None, Field(alias="metrics-server")] = None
-    aws_load_balancer_controller: Annotated[ChartVersion | None, Field(alias="aws-load-balancer-controller")] = None
-    nvidia_device_plugin: Annotated[ChartVersion | None, Field(alias="nvidia-device-plugin")] = None
-
-
-class SystemNodesConfig(Model):
-    """The small managed node group that runs cluster-critical controllers (Karpenter, CoreDNS, KEDA...)."""
-
-    instance_types: Annotated[list[str], Field(alias="instance-types", min_length=1, max_length=8)] = ["m7i.large"]
-    min_size: Annotated[int, Field(alias="min-size", ge=1, le=10)] = 2
-    desired_size: Annotated[int, Field(alias="desired-size", ge=1, le=10)] = 2
-    max_size: Annotated[int, Field(alias="max-size", ge=1, le=10)] = 3
-    disk_size_gib: Annotated[int, Field(alias="disk-size-gib", ge=20, le=1000)] = 50
-
-    @model_validator(mode="after")
-    def _sizes(self) -> SystemNodesConfig:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise _KeyedValueError(
-                ("desired-size",),
-                f"{self.desired_size} is outside min-size {self.min_size} .. max-size {self.max_size}; "
-                "allowed: min-size <= desired-size <= max-size",
-            )
-        return self
-
-
-class NodePoolConfig(Model):
-    """One Karpenter NodePool: what capacity it may launch, how much in total, and how it consolidates."""
-
-    name: Annotated[str, Field(pattern=_KEBAB_RE, max_length=63)]
-    capacity_type: Annotated[Literal["on-demand", "spot"], Field(alias="capacity-type")]
-    instance_families: Annotated[list[str] | None, Field(alias="instance-families", min_length=1)] = None
-    instance_categories: Annotated[list[str] | None, Field(alias="instance-categories", min_length=1)] = None
-    architectures: Annotated[list[Literal["amd64", "arm64"]], Field(min_length=1)] = ["amd64"]
-    gpu: bool = False
-    cpu_limit: Annotated[int, Field(alias="cpu-limit", ge=1, le=100_000)]
-    memory_limit_gib: Annotated[int, Field(alias="memory-limit-gib", ge=1, le=1_000_000)]
-    gpu_limit: Annotated[int | None, Field(alias="gpu-limit", ge=1, le=10_000)] = None
-    consolidation_policy: Annotated[
-        Literal["WhenEmpty", "WhenEmptyOrUnderutilized"], Field(alias="consolidation-policy")
-    ] = "WhenEmptyOrUnderutilized"
-    consolidate_after: Annotated[str, Field(alias="consolidate-after")] = "1m"
-    expire_after: Annotated[str, Field(alias="expire-after")] = "720h"
-    disruption_budget: Annotated[str, Field(alias="disruption-budget", pattern=r"^(\d{1,3}%|\d+)$")] = "10%"
-    weight: Annotated[int | None, Field(ge=1, le=100)] = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> NodePoolConfig:
-        if (self.instance_families is None) == (self.instance_categories is None):
-            raise _KeyedValueError(
-                ("instance-families",), "set exactly one of instance-families (e.g. [g5, g6]) or "
-                "instance-categories (e.g. [c, m, r])"
-            )
-        for key, values, pattern, example in (
-            ("instance-families", self.instance_families, _INSTANCE_FAMILY_RE, "g5, m7i"),
-            ("instance-categories", self.instance_categories, _INSTANCE_CATEGORY_RE, "c, m, r"),
-        ):
-            for index, value in enumerate(values or []):
-                if not pattern.match(value):
-                    raise _KeyedValueError((key, index), f"{value!r} is not valid; allowed: e.g. {example}")
-        for key, value in (("consolidate-after", self.consolidate_after), ("expire-after", self.expire_after)):
-            if value != "Never" and not _DURATION_RE.match(value):
-                raise _KeyedValueError((key,), f"{value!r} is not a duration; allowed: e.g. 30s, 5m, 720h or Never")
-        if self.gpu and self.gpu_limit is None:
-            raise _KeyedValueError(("gpu-limit",), "missing; a gpu: true pool needs a gpu-limit (GPUs in total)")
-        if not self.gpu and self.gpu_limit is not None:
-            raise _KeyedValueError(("gpu-limit",), "only allowed with gpu: true")
-        if self.gpu and self.instance_families is None:
-            raise _KeyedValueError(
-                ("instance-families",), "missing; a gpu: true pool names its GPU families (e.g. [g5, g6])"
-            )
-        return self
-
-
-class ClusterConfig(Model):
-    """The serving cluster of every region (`eks`), or an existing cluster reached by kubeconfig (`byo`)."""
-
-    mode: Literal["eks", "byo"] = "eks"
-    kubernetes_version: Annotated[str | None, Field(alias="kubernetes-version")] = None
-    endpoint_public_access: Annotated[bool, Field(alias="endpoint-public-access")] = False
-    public_access_cidrs: Annotated[list[str] | None, Field(alias="public-access-cidrs", min_length=1)] = None
-    admin_role_arns: Annotated[list[str] | None, Field(alias="admin-role-arns", min_length=1)] = None
-    addons: AddonVersions | None = None
-    charts: ChartVersions
-    system_nodes: Annotated[SystemNodesConfig | None, Field(alias="system-nodes")] = None
-    node_ami_alias: Annotated[str | None, Field(alias="node-ami-alias")] = None
-    node_pools: Annotated[list[NodePoolConfig] | None, Field(alias="node-pools", min_length=1)] = None
-    # EC2 launches Spot Instances only when the account has the service-linked role AWSServiceRoleForEC2Spot,
-    # which API callers must make sure exists (EC2 User Guide, "Service-linked role for Spot Instance requests").
-    # `create` (default): the stack creates it with its first spot pool, so a fresh account works; on an account
-    # that already has it, `pulumi up` fails at once ("Service role name AWSServiceRoleForEC2Spot has been
-    # taken"): set `exists`, or `pulumi import` it. `exists`: nothing is created; if the role is in fact
-    # missing, every spot launch fails at run time (AuthFailure.ServiceLinkedRoleCreationNotPermitted in
-    # Karpenter's logs) while on-demand pools keep working. The role is account-wide and kept on destroy.
-    spot_service_linked_role: Annotated[
-        Literal["create", "exists"], Field(alias="spot-service-linked-role")
-    ] = "create"
-    kubeconfig: str | None = None
-    kubeconfig_context: Annotated[str | None, Field(alias="kubeconfig-context", min_length=1)] = None
-
-    @field_validator("kubernetes_version")
-    @classmethod
-    def _version(cls, value: str | None) -> str | None:
-        if value is not None and not _K8S_VERSION_RE.match(value):
-            raise ValueError(f"{value!r} is not a Kubernetes minor version; allowed: e.g. '1.33' (quoted)")
-        return value
-
-    @property
-    def creates_spot_service_linked_role(self) -> bool:
-        """Whether the stack creates AWSServiceRoleForEC2Spot: a spot pool exists and the role is not there."""
-        spot = any(pool.capacity_type == "spot" for pool in self.node_pools or [])
-        return self.mode == "eks" and spot and self.spot_service_linked_role == "create"
-
-    @model_validator(mode="after")
-    def _mode_rules(self) -> ClusterConfig:
-        return self._byo_rules() if self.mode == "byo" else self._eks_rules()
-
-    def _set_keys(self) -> list[str]:
-        fields = type(self).model_fields
-        return [fields[name].alias or name for name in fields if name in self.model_fields_set]
-
-    def _byo_rules(self) -> ClusterConfig:
-        for key in self._set_keys():
-            if key not in BYO_KEYS:
-                raise _KeyedValueError((key,), _byo_only_message())
-        for name, info in ChartVersions.model_fields.items():
-            key = info.alias or name
-            if getattr(self.charts, name) is not None and key not in BYO_CHARTS:
-                raise _KeyedValueError(("charts", key), _byo_only_message())
-        for key in BYO_CHARTS:
-            if getattr(self.charts, key.replace("-", "_")) is None:
-                raise _KeyedValueError(("charts", key), "missing; mode byo installs keda and metrics-server")
-        if self.kubeconfig_context is None:
-            raise _KeyedValueError(
-                ("kubeconfig-context",), "missing; mode byo names the context to deploy to (never the current one)"
-            )
-        return self
-
-    def _eks_rules(self) -> ClusterConfig:
-        for key, value in (("kubeconfig", self.kubeconfig), ("kubeconfig-context", self.kubeconfig_context)):
-            if value is not None:
-                raise _KeyedValueError((key,), "only allowed with mode: byo (mode eks builds its own kubeconfig)")
-        for key, value in (
-            ("kubernetes-version", self.kubernetes_version),
-            ("addons", self.addons),
-            ("admin-role-arns", self.admin_role_arns),
-            ("node-pools", self.node_pools),
-        ):
-            if value is None:
-                raise _KeyedValueError((key,), "missing; required with mode: eks")
-        for key in ("karpenter", "keda", "metrics-server", "aws-load-balancer-controller"):
-            if getattr(self.charts, key.replace("-", "_")) is None:
-                raise _KeyedValueError(("charts", key), "missing; required with mode: eks (an exact X.Y.Z)")
-        if any(pool.gpu for pool in self.node_pools or []) and self.charts.nvidia_device_plugin is None:
-            raise _KeyedValueError(
-                ("charts", "nvidia-device-plugin"), "missing; required when a node pool has gpu: true"
-            )
-        for index, arn in enumerate(self.admin_role_arns or []):
-            if not _ROLE_ARN_RE.match(arn):
-                raise _KeyedValueError(
-                    ("admin-role-arns", index), f"{arn!r} is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>"
-                )
-        names = [pool.name for pool in self.node_pools or []]
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                raise _KeyedValueError(("node-pools", index, "name"), f"node pool {name!r} is listed twice")
-        if self.node_ami_alias is not None and not _AMI_ALIAS_RE.match(self.node_ami_alias):
-            raise _KeyedValueError(
-                ("node-ami-alias",), f"{self.node_ami_alias!r} is not an AMI alias; allowed: al2023@latest, al2023@vYYYYMMDD"
-            )
-        self._public_access_rules()
-        return self
-
-    def _public_access_rules(self) -> None:
-        if self.endpoint_public_access and self.public_access_cidrs is None:
-            raise _KeyedValueError(
-                ("public-access-cidrs",), "missing; a public endpoint needs an allow-list of CIDRs (never 0.0.0.0/0)"
-            )
-        if not self.endpoint_public_access and self.public_access_cidrs is not None:
-            raise _KeyedValueError(("public-access-cidrs",), "only allowed with endpoint-public-access: true")
-        for index, cidr in enumerate(self.public_access_cidrs or []):
-            try:
-                network = ipaddress.ip_network(cidr, strict=True)
-            except ValueError:
-                raise _KeyedValueError(
-                    ("public-access-cidrs", index), f"{cidr!r} is not a CIDR; allowed: e.g. 203.0.113.0/24"
-                ) from None
-            if network.prefixlen == 0:
-                raise _KeyedValueError(
-                    ("public-access-cidrs", index),
-                    f"{cidr} opens the API endpoint to the whole internet; allowed: specific CIDRs (prefix /1 or longer)",
-                )
-
-    @property
-    def system(self) -> SystemNodesConfig:
-        return self.system_nodes or SystemNodesConfig()
-
-    @property
-    def ami_alias(self) -> str:
-        return self.node_ami_alias or "al2023@latest"
-
-
-def _byo_only_message() -> str:
-    return (
-        "AWS-only setting, not allowed with mode: byo; allowed there: "
-        + ", ".join(BYO_KEYS)
-        + " (charts: "
-        + ", ".join(BYO_CHARTS)
-        + ")"
-    )
-
-
-def _cluster_fits_environment(value: ClusterConfig | None, info: ValidationInfo) -> ClusterConfig | None:
-    """A public API endpoint is a dev/staging convenience; prod clusters are reachable only from the VPC."""
-    if value is not None and value.endpoint_public_access and info.data.get("environment") == "prod":
-        raise _KeyedValueError(
-            ("endpoint-public-access",), "true is not allowed in prod; allowed in prod: false (private endpoint only)"
-        )
-    return value
+        return [annotation]
+    return [found for arg in get_args(annotation) for found in _models_in(arg)]
 
 
 PlatformConfig.model_rebuild()

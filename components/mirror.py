@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.cluster import COPIED_IMAGE_PREFIX, PULL_THROUGH_UPSTREAMS
-from components.config import MirrorConfig
+from components.cluster.images import COPIED_IMAGE_PREFIX
+from components.config import PULL_THROUGH_UPSTREAMS, MirrorConfig
 from components.registry import IMAGE_LIFECYCLE, ecr_template_role, model_repository
 
 COPIED_IMAGES = ("nvidia/k8s-device-plugin",)

@@ -26,7 +26,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.cluster import KEDA_AWS_AUTHENTICATION
+from components.cluster.naming import KEDA_AWS_AUTHENTICATION
 from components.config import ModelSpec
 from components.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
 from components.workload import ContainerSpec, hardened_container, hardened_pod_spec

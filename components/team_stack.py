@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
-from components.cluster import kubeconfig_document
+from components.cluster.control_plane import kubeconfig_document
 from components.config import (
     PlatformServing,
     TeamConfig,

@@ -9,16 +9,16 @@ import pulumi
 from components import team_stack
 from components.base import aws_provider
 from components.blocks import PlatformContext
-from components.cluster import (
+from components.cluster.component import (
     ByoCluster,
     ByoClusterArgs,
     ServingCluster,
     ServingClusterArgs,
-    cluster_name,
     cluster_outputs,
-    registry_host,
-    spot_service_linked_role,
 )
+from components.cluster.images import registry_host
+from components.cluster.karpenter import spot_service_linked_role
+from components.cluster.naming import cluster_name
 from components.config import (
     MirrorConfig,
     PlatformConfig,

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
-from components.cluster import mirror_image
+from components.cluster.images import mirror_image
 from components.ingress import (
     ingress_hostname,
     internal_alb_annotations,

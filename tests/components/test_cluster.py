@@ -17,16 +17,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.cluster import (
-    CONTROL_PLANE_LOG_TYPES,
-    ByoClusterArgs,
-    ServingClusterArgs,
-    cluster_name,
-    karpenter_controller_policy,
-    kubeconfig_document,
-    load_balancer_controller_policy,
-    node_pool_spec,
-)
+from components.cluster.component import ByoClusterArgs, ServingClusterArgs
+from components.cluster.control_plane import CONTROL_PLANE_LOG_TYPES, kubeconfig_document
+from components.cluster.karpenter import node_pool_spec
+from components.cluster.naming import cluster_name
+from components.cluster.policies.karpenter import karpenter_controller_policy
+from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
 from components.config import NodePoolConfig, parse_platform
 from mlops.synth import SECRET_SIG, SECRET_SIG_KEY
 from tests.conftest import FIXTURES, states
@@ -116,7 +112,7 @@ def _as_list(value: Any) -> list[str]:
             volume_key_arn=key_arn("volumes", "us-east-1"),
         ),
         load_balancer_controller_policy(
-            partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="c", vpc_id="vpc-1"
+            partition="aws", region="us-east-1", account_id=ACCOUNT, vpc_id="vpc-1"
         ),
     ],
     ids=["karpenter", "load-balancer-controller"],
@@ -671,7 +667,7 @@ def test_load_balancer_controller_changes_only_its_tagged_security_groups_or_tho
     group changes on the elbv2.k8s.aws/cluster tag; IAM User Guide, "Condition operators": ec2:Vpc is an ARN
     key, compared with ArnEquals (StringEquals with a `*` in the ARN would never match)."""
     policy = load_balancer_controller_policy(
-        partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="c", vpc_id="vpc-1"
+        partition="aws", region="us-east-1", account_id=ACCOUNT, vpc_id="vpc-1"
     )
     by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
     assert by_sid["ManageOwnSecurityGroups"]["Condition"] == {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}

@@ -7,6 +7,7 @@ import copy
 import pytest
 import yaml
 
+from components.cluster.config import ByoClusterConfig, EksClusterConfig
 from components.config import ConfigError, parse_platform
 from tests.conftest import FIXTURES, run_mlops
 
@@ -231,3 +232,34 @@ def test_bad_cluster_config_exits_2_with_one_line(tmp_path, mutate, key):
     assert lines[0].startswith(f"error: {stack}: {key}: ")
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_the_modes_are_a_discriminated_union_and_eks_is_the_default():
+    assert isinstance(parse_platform(prod_fixture(), "f.yaml").cluster, EksClusterConfig)
+    assert isinstance(parse_platform(byo(), "f.yaml").cluster, ByoClusterConfig)
+
+
+def test_an_unknown_mode_names_the_modes():
+    assert error_of(dev({"mode": "gke"})) == (
+        "stacks/Pulumi.x.yaml: mlops:platform.cluster.mode: 'gke' is not allowed; allowed: eks, byo"
+    )
+
+
+def test_a_misspelt_key_lists_the_keys_of_its_mode():
+    assert error_of(byo(kubeconfg="~/.kube/config")) == (
+        "stacks/Pulumi.x.yaml: mlops:platform.cluster.kubeconfg: unknown key; allowed: mode, kubernetes-version, "
+        "kubeconfig, kubeconfig-context, charts"
+    )
+    assert error_of(dev({"node-pool": []})).startswith(
+        "stacks/Pulumi.x.yaml: mlops:platform.cluster.node-pool: unknown key; allowed: mode, kubernetes-version, "
+        "endpoint-public-access,"
+    )
+
+
+def test_byo_needs_both_of_its_charts():
+    raw = byo()
+    del raw["cluster"]["charts"]["metrics-server"]
+    assert error_of(raw) == (
+        "stacks/Pulumi.x.yaml: mlops:platform.cluster.charts.metrics-server: missing; mode byo installs keda and "
+        "metrics-server"
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cluster import CHART_IMAGES, CHART_SOURCES
+from components.cluster.images import CHART_IMAGES, CHART_SOURCES
 from components.config import PULL_THROUGH_UPSTREAMS, ConfigError, parse_platform
 from components.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 from tests.conftest import FIXTURES, STACKS, by_name, states

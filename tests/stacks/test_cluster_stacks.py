@@ -8,7 +8,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components.cluster import CONTROL_PLANE_LOG_TYPES, cluster_name
+from components.cluster.control_plane import CONTROL_PLANE_LOG_TYPES
+from components.cluster.naming import cluster_name
 from components.config import load_platform
 from tests.conftest import FIXTURES, STACKS, states
 

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.cluster import load_balancer_controller_policy
+from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
 from tests.conftest import STACKS, by_name, run_mlops, states
 from tests.iam_eval import decision
 from tests.kube import manifests
@@ -165,7 +165,7 @@ def test_the_controller_registers_targets_in_target_groups_it_did_not_create(syn
     `ingress.k8s.aws/stack` (the tags the controller finds its own resources by, annotations.md "Rename
     behavior"), so the controller registers pods in them but never changes or deletes them."""
     policy = load_balancer_controller_policy(
-        partition="aws", region="us-east-1", account_id="333333333333", cluster="mlops-prod-us-east-1", vpc_id="vpc-1"
+        partition="aws", region="us-east-1", account_id="333333333333", vpc_id="vpc-1"
     )["Statement"]
     arn = "arn:aws:elasticloadbalancing:us-east-1:333333333333:targetgroup/fraud-scorer-v3-1a2b3c4d/0123456789abcdef"
     for action in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
