@@ -8,14 +8,11 @@ import re
 import pytest
 import yaml
 
-from components.config import AlarmThresholds
-from components.observability import (
-    RegionSignals,
-    alarm_specs,
-    alert_topic_policy,
-    dashboard_body,
-    scrape_configuration,
-)
+from components.observability.config import AlarmThresholds
+from components.observability.monitoring import alarm_specs, dashboard_body
+from components.observability.prometheus import scrape_configuration
+from components.observability.signals import RegionSignals
+from components.observability.topics import alert_topic_policy
 from tests.conftest import by_name, states
 
 ACCOUNT = "333333333333"
