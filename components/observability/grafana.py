@@ -3,7 +3,6 @@ region's Prometheus workspace, CloudWatch metrics and log groups through a role 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.observability.trail import service_trust
+from components.blocks import PlatformContext, ServiceRole, allow, document, service_trust
 
 GRAFANA_ROLES = ("ADMIN", "EDITOR", "VIEWER")
 
@@ -19,54 +18,36 @@ GRAFANA_ROLES = ("ADMIN", "EDITOR", "VIEWER")
 def grafana_read_policy(workspace_arns: Sequence[pulumi.Input[str]], log_group_arns: Sequence[str]) -> dict[str, Any]:
     """What the workspace reads: the platform's Prometheus workspaces, CloudWatch metrics and alarms, and the
     platform regions' log groups (Logs Insights queries)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "QueryPlatformPrometheus",
-                "Effect": "Allow",
-                "Action": [
-                    "aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata",
-                    "aps:DescribeWorkspace",
-                ],
-                "Resource": list(workspace_arns),
-            },
-            {
-                # CloudWatch metric reads have no resource-level permissions.
-                "Sid": "ReadCloudWatchMetrics",
-                "Effect": "Allow",
-                "Action": [
-                    "cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric",
-                    "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetMetricData",
-                    "cloudwatch:ListMetrics", "cloudwatch:GetInsightRuleReport",
-                    "ec2:DescribeRegions", "tag:GetResources",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Sid": "QueryPlatformLogs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:GetLogGroupFields", "logs:StartQuery", "logs:GetQueryResults",
-                    "logs:GetLogEvents",
-                ],
-                "Resource": list(log_group_arns),
-            },
-            {
-                # Listing log groups and stopping a query have no resource-level permissions.
-                "Sid": "ListLogGroupsAndStopQueries",
-                "Effect": "Allow",
-                "Action": ["logs:DescribeLogGroups", "logs:StopQuery"],
-                "Resource": "*",
-            },
-        ],
-    }
+    return document(
+        allow(
+            ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata", "aps:DescribeWorkspace"],
+            workspace_arns,
+            sid="QueryPlatformPrometheus",
+        ),
+        # CloudWatch metric reads have no resource-level permissions.
+        allow(
+            [
+                "cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
+                "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetInsightRuleReport",
+                "ec2:DescribeRegions", "tag:GetResources",
+            ],
+            "*",
+            sid="ReadCloudWatchMetrics",
+        ),
+        allow(
+            ["logs:GetLogGroupFields", "logs:StartQuery", "logs:GetQueryResults", "logs:GetLogEvents"],
+            log_group_arns,
+            sid="QueryPlatformLogs",
+        ),
+        # Listing log groups and stopping a query have no resource-level permissions.
+        allow(["logs:DescribeLogGroups", "logs:StopQuery"], "*", sid="ListLogGroupsAndStopQueries"),
+    )
 
 
 class GrafanaWorkspace:
-    """The workspace (``workspace``), its role (``role``, ``policy``) and its role associations
-    (``associations``, Grafana role -> association), created under ``parent`` with names ``<name>-grafana...``
-    through ``provider`` (the workspace's region, the primary one).
+    """The workspace (``workspace``), its role (``role``, a ServiceRole with its read policy) and its role
+    associations (``associations``, Grafana role -> association), created under ``parent`` with names
+    ``<name>-grafana...`` in the region of ``ctx`` (the primary one) through ``provider``.
 
     ``groups``: Grafana role (ADMIN/EDITOR/VIEWER) -> Identity Center group ids; roles without groups get no
     association.
@@ -76,53 +57,42 @@ class GrafanaWorkspace:
         self,
         parent: pulumi.Resource,
         name: str,
+        ctx: PlatformContext,
         *,
         provider: pulumi.ProviderResource,
-        environment: str,
-        region: str,
         regions: Sequence[str],
         prometheus_arns: Sequence[pulumi.Input[str]],
         groups: Mapping[str, Sequence[str]],
-        partition: str,
-        account_id: str,
-        tags: Mapping[str, str],
     ):
         opts = child_opts(parent, provider=provider)
-        self.role = aws.iam.Role(
-            f"{name}-grafana-role",
-            aws.iam.RoleArgs(
-                description="Managed Grafana reads the platform's Prometheus workspaces and CloudWatch",
-                assume_role_policy=json.dumps(
-                    service_trust(
-                        "grafana.amazonaws.com", account_id=account_id,
-                        source_arn=f"arn:{partition}:grafana:{region}:{account_id}:/workspaces/*",
-                    )
-                ),
-                tags={**tags, "Name": f"{name}-grafana-role"},
+        log_groups = [ctx.in_region(region).arn.log_group("*") for region in regions]
+        self.role = ServiceRole(
+            f"{name}-grafana",
+            ctx,
+            parent=parent,
+            provider=provider,
+            description="Managed Grafana reads the platform's Prometheus workspaces and CloudWatch",
+            trust=service_trust(
+                ctx.service_principal("grafana"), account_id=ctx.account_id,
+                source_arn=ctx.arn.of("grafana", "/workspaces/*", region=ctx.region),
             ),
-            opts=opts,
-        )
-        log_groups = [f"arn:{partition}:logs:{other}:{account_id}:log-group:*" for other in regions]
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-grafana-read",
-            aws.iam.RolePolicyArgs(
-                role=self.role.id, policy=pulumi.Output.json_dumps(grafana_read_policy(prometheus_arns, log_groups))
-            ),
-            opts=opts,
+            policy=pulumi.Output.json_dumps(grafana_read_policy(prometheus_arns, log_groups)),
+            tags=ctx.tagged(Name=f"{name}-grafana-role"),
+            policy_resource=f"{name}-grafana-read",
         )
         self.workspace = aws.grafana.Workspace(
             f"{name}-grafana",
             aws.grafana.WorkspaceArgs(
-                name=f"mlops-{environment}",
-                description=f"Dashboards of the mlops {environment} platform",
+                name=ctx.prefix,
+                description=f"Dashboards of the mlops {ctx.environment} platform",
                 account_access_type="CURRENT_ACCOUNT",
                 authentication_providers=["AWS_SSO"],
                 permission_type="CUSTOMER_MANAGED",
                 role_arn=self.role.arn,
                 data_sources=["PROMETHEUS", "CLOUDWATCH"],
-                tags={**tags, "Name": f"mlops-{environment}-grafana"},
+                tags=ctx.tagged(Name=f"{ctx.prefix}-grafana"),
             ),
-            opts=child_opts(parent, provider=provider, depends_on=[self.policy]),
+            opts=child_opts(parent, provider=provider, depends_on=[self.role.policy]),
         )
         self.associations: dict[str, aws.grafana.RoleAssociation] = {
             role: aws.grafana.RoleAssociation(

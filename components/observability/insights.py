@@ -4,38 +4,35 @@ the performance log group the agent writes (created first, so it is encrypted an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.observability.trail import service_trust
+from components.blocks import POD_IDENTITY_PRINCIPAL, PlatformContext, ServiceRole, service_trust, to_json
 
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 CLOUDWATCH_AGENT_SERVICE_ACCOUNT = "cloudwatch-agent"
 
 
 class ContainerInsights:
-    """The add-on (``addon``), its role (``role``, ``policy``) and log group (``log_group``), created under
-    ``parent`` with names ``<name>-insights-...`` and ``<name>-container-insights``."""
+    """The add-on (``addon``), its role (``role``, a ServiceRole with the agent's managed policy) and log group
+    (``log_group``), created under ``parent`` with names ``<name>-insights-...`` and ``<name>-container-insights``
+    in the region of ``ctx``."""
 
     def __init__(
         self,
         parent: pulumi.Resource,
         name: str,
+        ctx: PlatformContext,
         *,
-        region: str,
         cluster_name: pulumi.Input[str],
         logs_key_arn: pulumi.Input[str],
         nodes_ready: Sequence[pulumi.Resource],
         prefix: str,
-        partition: str,
-        account_id: str,
         log_retention_days: int,
-        tags: Mapping[str, str],
     ):
-        cluster_arn = pulumi.Output.concat(f"arn:{partition}:eks:{region}:{account_id}:cluster/", cluster_name)
         # The agent would create this group itself, unencrypted and kept forever; create it first with KMS.
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-insights-logs",
@@ -43,30 +40,26 @@ class ContainerInsights:
                 name=pulumi.Output.concat("/aws/containerinsights/", cluster_name, "/performance"),
                 kms_key_id=logs_key_arn,
                 retention_in_days=log_retention_days,
-                tags={**tags, "Name": f"{prefix}-insights-logs"},
+                tags=ctx.tagged(Name=f"{prefix}-insights-logs"),
             ),
             opts=child_opts(parent),
         )
-        self.role = aws.iam.Role(
-            f"{name}-insights-role",
-            aws.iam.RoleArgs(
-                description="CloudWatch agent of Container Insights (EKS Pod Identity)",
-                assume_role_policy=cluster_arn.apply(
-                    lambda arn: json.dumps(
-                        service_trust("pods.eks.amazonaws.com", account_id=account_id, source_arn=arn, tag_session=True)
-                    )
-                ),
-                tags={**tags, "Name": f"{prefix}-insights-role"},
-            ),
-            opts=child_opts(parent),
+        # Pod Identity's principal, pinned to this account and cluster (ArnLike, as the role always had it).
+        trust = pulumi.Output.from_input(cluster_name).apply(
+            lambda cluster: to_json(service_trust(
+                POD_IDENTITY_PRINCIPAL, account_id=ctx.account_id, source_arn=ctx.arn.cluster(cluster),
+                tag_session=True,
+            ))
         )
-        self.policy = aws.iam.RolePolicyAttachment(
-            f"{name}-insights-agent-policy",
-            aws.iam.RolePolicyAttachmentArgs(
-                role=self.role.name,
-                policy_arn=f"arn:{partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
-            ),
-            opts=child_opts(parent),
+        self.role = ServiceRole(
+            f"{name}-insights",
+            ctx,
+            parent=parent,
+            trust=trust,
+            description="CloudWatch agent of Container Insights (EKS Pod Identity)",
+            managed_policy_arns=["CloudWatchAgentServerPolicy"],
+            tags=ctx.tagged(Name=f"{prefix}-insights-role"),
+            attachment_resource=lambda _role, _policy: f"{name}-insights-agent-policy",
         )
         self.addon = aws.eks.Addon(
             f"{name}-container-insights",
@@ -82,7 +75,7 @@ class ContainerInsights:
                 ],
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="PRESERVE",
-                tags={**tags, "Name": f"{prefix}-container-insights"},
+                tags=ctx.tagged(Name=f"{prefix}-container-insights"),
             ),
-            opts=child_opts(parent, depends_on=[self.log_group, self.policy, *nodes_ready]),
+            opts=child_opts(parent, depends_on=[self.log_group, *self.role.attachments, *nodes_ready]),
         )

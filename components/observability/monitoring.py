@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import PlatformContext
 from components.observability.config import AlarmThresholds, ObservabilityConfig
 from components.observability.insights import ContainerInsights
 from components.observability.prometheus import PrometheusWorkspace
@@ -277,9 +278,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
         super().__init__("mlops:observability:RegionalMonitoring", name, None, opts)
         signals, env, tags = args.signals, args.environment, dict(args.tags)
         prefix = f"mlops-{env}-{signals.region}"
+        ctx = PlatformContext(env, args.partition, args.account_id, signals.region, tags)
         alerts = alert_topic(
-            self, name, environment=env, region=signals.region, prefix=prefix, logs_key_arn=signals.logs_key_arn,
-            partition=args.partition, account_id=args.account_id, subscriptions=args.config.subscriptions, tags=tags,
+            self, name, ctx, prefix=prefix, logs_key_arn=signals.logs_key_arn, subscriptions=args.config.subscriptions
         )
         self.topic, self.topic_policy, self.subscriptions = alerts.topic, alerts.policy, alerts.subscriptions
 
@@ -294,9 +295,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
         }
 
         workspace = PrometheusWorkspace(
-            self, name, signals=signals, prefix=prefix, partition=args.partition, account_id=args.account_id,
+            self, name, ctx, signals=signals, prefix=prefix,
             customer_key=args.config.prometheus_encryption == "customer-key",
-            log_retention_days=args.log_retention_days, tags=tags,
+            log_retention_days=args.log_retention_days,
         )
         self.prometheus_log_group, self.prometheus = workspace.log_group, workspace.workspace
         self.query_url, self.keda_query_policy, self.scraper = (
@@ -306,10 +307,8 @@ class RegionalMonitoring(pulumi.ComponentResource):
         self.insights: ContainerInsights | None = None
         if signals.cluster_name is not None and args.config.container_insights:
             self.insights = ContainerInsights(
-                self, name, region=signals.region, cluster_name=signals.cluster_name,
-                logs_key_arn=signals.logs_key_arn, nodes_ready=signals.nodes_ready, prefix=prefix,
-                partition=args.partition, account_id=args.account_id, log_retention_days=args.log_retention_days,
-                tags=tags,
+                self, name, ctx, cluster_name=signals.cluster_name, logs_key_arn=signals.logs_key_arn,
+                nodes_ready=signals.nodes_ready, prefix=prefix, log_retention_days=args.log_retention_days,
             )
 
         self.register_outputs(

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import PlatformContext
 from components.observability.config import ObservabilityConfig
 from components.observability.grafana import GRAFANA_ROLES, GrafanaWorkspace
 from components.observability.monitoring import RegionalMonitoring, RegionalMonitoringArgs, dashboard_body
@@ -87,10 +88,10 @@ class PlatformObservability(pulumi.ComponentResource):
         self.grafana: GrafanaWorkspace | None = None
         if args.config.grafana:
             self.grafana = GrafanaWorkspace(
-                self, name, provider=primary.provider, environment=env, region=primary.region,
-                regions=[signals.region for signals in args.regions],
+                self, name, PlatformContext(env, args.partition, args.account_id, primary.region, tags),
+                provider=primary.provider, regions=[signals.region for signals in args.regions],
                 prometheus_arns=[monitoring.prometheus.arn for monitoring in self.regional.values()],
-                groups=args.grafana_groups, partition=args.partition, account_id=args.account_id, tags=tags,
+                groups=args.grafana_groups,
             )
         self.alert_topic_arn = self.regional[primary.region].topic.arn
         self.register_outputs(

@@ -4,7 +4,6 @@ that scrapes the region's cluster, and the query permission of the cluster's KED
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -12,6 +11,7 @@ import pulumi_aws as aws
 import yaml
 
 from components.base import child_opts
+from components.blocks import PlatformContext, allow, document
 from components.observability.signals import RegionSignals
 
 
@@ -26,13 +26,7 @@ def prometheus_query_url(region: str, workspace_id: str, partition: str = "aws")
 def keda_query_policy(workspace_arn: str) -> dict[str, Any]:
     """KEDA's prometheus scaler only runs instant queries (`/api/v1/query`), which AMP authorises as
     aps:QueryMetrics, on this one workspace."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "QueryThisRegionsWorkspace", "Effect": "Allow", "Action": "aps:QueryMetrics",
-             "Resource": workspace_arn},
-        ],
-    }
+    return document(allow("aps:QueryMetrics", workspace_arn, sid="QueryThisRegionsWorkspace"))
 
 
 def scrape_configuration(interval_seconds: int = 30) -> str:
@@ -94,14 +88,12 @@ class PrometheusWorkspace:
         self,
         parent: pulumi.Resource,
         name: str,
+        ctx: PlatformContext,
         *,
         signals: RegionSignals,
         prefix: str,
-        partition: str,
-        account_id: str,
         customer_key: bool,
         log_retention_days: int,
-        tags: Mapping[str, str],
     ):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-prometheus-logs",
@@ -109,7 +101,7 @@ class PrometheusWorkspace:
                 name=f"/aws/vendedlogs/prometheus/{prefix}",
                 kms_key_id=signals.logs_key_arn,
                 retention_in_days=log_retention_days,
-                tags={**tags, "Name": f"{prefix}-prometheus-logs"},
+                tags=ctx.tagged(Name=f"{prefix}-prometheus-logs"),
             ),
             opts=child_opts(parent),
         )
@@ -121,12 +113,12 @@ class PrometheusWorkspace:
                 logging_configuration=aws.amp.WorkspaceLoggingConfigurationArgs(
                     log_group_arn=pulumi.Output.concat(self.log_group.arn, ":*")
                 ),
-                tags={**tags, "Name": prefix},
+                tags=ctx.tagged(Name=prefix),
             ),
             opts=child_opts(parent),
         )
         self.query_url = self.workspace.id.apply(
-            lambda workspace_id: prometheus_query_url(signals.region, workspace_id, partition)
+            lambda workspace_id: prometheus_query_url(ctx.region, workspace_id, ctx.partition)
         )
         self.keda_query_policy: aws.iam.RolePolicy | None = None
         if signals.keda_role_name is not None:
@@ -140,19 +132,16 @@ class PrometheusWorkspace:
             )
         self.scraper: aws.amp.Scraper | None = None
         if signals.cluster_name is not None and signals.scraper_subnet_ids and not customer_key:
-            self.scraper = self._scraper(parent, name, signals, prefix, partition, account_id, tags)
+            self.scraper = self._scraper(parent, name, ctx, signals, prefix)
 
     def _scraper(
-        self, parent: pulumi.Resource, name: str, signals: RegionSignals, prefix: str, partition: str,
-        account_id: str, tags: Mapping[str, str],
+        self, parent: pulumi.Resource, name: str, ctx: PlatformContext, signals: RegionSignals, prefix: str
     ) -> aws.amp.Scraper:
         if len(signals.scraper_subnet_ids) < 2 or not signals.scraper_security_group_ids:
             raise ValueError(
                 f"{signals.region}: the Prometheus collector needs subnets in two or more AZs and a security group"
             )
-        cluster_arn = pulumi.Output.concat(
-            f"arn:{partition}:eks:{signals.region}:{account_id}:cluster/", signals.cluster_name
-        )
+        cluster_arn = pulumi.Output.from_input(signals.cluster_name).apply(ctx.arn.cluster)
         # No access entry or RBAC here: on a cluster in API authentication mode the collector creates its own
         # access entry with its access policy when the scraper is created (AWS: "Configure Amazon EKS for scraper
         # access with access entries"), and EKS allows one access entry per principal.
@@ -171,7 +160,7 @@ class PrometheusWorkspace:
                 destination=aws.amp.ScraperDestinationArgs(
                     amp=aws.amp.ScraperDestinationAmpArgs(workspace_arn=self.workspace.arn)
                 ),
-                tags={**tags, "Name": f"{prefix}-models"},
+                tags=ctx.tagged(Name=f"{prefix}-models"),
             ),
             opts=child_opts(parent),
         )

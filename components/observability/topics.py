@@ -4,7 +4,7 @@ KMS-encrypted, published to by that region's alarms only, with the configured su
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,45 +12,38 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import Arns, PlatformContext, deny_insecure_transport, document, service_principal
 from components.observability.config import Subscription
 
 
 def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
     """Topic policy: CloudWatch alarms of this account and region may publish; the account manages it; TLS only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountManagesTopic",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": [
-                    "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
-                    "sns:ListSubscriptionsByTopic", "sns:Publish",
-                ],
-                "Resource": topic_arn,
+    arns = Arns(partition, account_id, region)
+    return document(
+        {
+            "Sid": "AccountManagesTopic",
+            "Effect": "Allow",
+            "Principal": {"AWS": arns.root()},
+            "Action": [
+                "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic", "sns:Publish",
+            ],
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": service_principal("cloudwatch")},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": arns.of("cloudwatch", "alarm:*", region=region)},
             },
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
-                },
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    }
+        },
+        deny_insecure_transport(topic_arn, action="sns:Publish"),
+    )
+
 
 @dataclass(frozen=True)
 class AlertTopic:
@@ -64,24 +57,20 @@ class AlertTopic:
 def alert_topic(
     parent: pulumi.Resource,
     name: str,
+    ctx: PlatformContext,
     *,
-    environment: str,
-    region: str,
     prefix: str,
     logs_key_arn: pulumi.Input[str],
-    partition: str,
-    account_id: str,
     subscriptions: Sequence[Subscription],
-    tags: Mapping[str, str],
 ) -> AlertTopic:
     """The topic ``<prefix>-alerts`` and its resources, named ``<name>-alerts...`` under ``parent``."""
     topic = aws.sns.Topic(
         f"{name}-alerts",
         aws.sns.TopicArgs(
             name=f"{prefix}-alerts",
-            display_name=f"mlops {environment} {region} alerts",
+            display_name=f"mlops {ctx.environment} {ctx.region} alerts",
             kms_master_key_id=logs_key_arn,
-            tags={**tags, "Name": f"{prefix}-alerts"},
+            tags=ctx.tagged(Name=f"{prefix}-alerts"),
         ),
         opts=child_opts(parent),
     )
@@ -91,7 +80,7 @@ def alert_topic(
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: json.dumps(
-                    alert_topic_policy(arn, partition=partition, account_id=account_id, region=region),
+                    alert_topic_policy(arn, partition=ctx.partition, account_id=ctx.account_id, region=ctx.region),
                     sort_keys=True,
                 )
             ),
