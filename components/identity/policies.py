@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.blocks import Arns, document
 from components.configbase import MANAGED_BY
 from components.identity.config import AccessRole
 
@@ -43,9 +44,8 @@ def sso_role_arn(partition: str, account_id: str, sso_region: str, permission_se
     configuration maps, and AWS KMS key policies").
     """
     region_segment = "" if sso_region == "us-east-1" else f"{sso_region}/"
-    return (
-        f"arn:{partition}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/{region_segment}"
-        f"AWSReservedSSO_{permission_set}_{suffix}"
+    return Arns(partition, account_id, sso_region).role(
+        f"AWSReservedSSO_{permission_set}_{suffix}", path=f"/aws-reserved/sso.amazonaws.com/{region_segment}"
     )
 
 
@@ -61,19 +61,20 @@ def role_principal_arn(
 
 
 def access_policy_arn(partition: str, policy: str) -> str:
-    return f"arn:{partition}:eks::aws:cluster-access-policy/{policy}"
+    return Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
 
 
 def managed_policy_arns(partition: str, role: str) -> list[str]:
     """AWS managed policies per role. No AdministratorAccess: admins get PowerUser, IAM reads and scoped IAM."""
+    aws_managed = Arns(partition, "aws", "").managed_policy
     return {
         "platform-admin": [
-            f"arn:{partition}:iam::aws:policy/PowerUserAccess",
-            f"arn:{partition}:iam::aws:policy/IAMReadOnlyAccess",
+            aws_managed("PowerUserAccess"),
+            aws_managed("IAMReadOnlyAccess"),
         ],
         "ml-engineer": [],
         # ViewOnlyAccess lists and describes resources but reads no data (no s3:GetObject).
-        "read-only": [f"arn:{partition}:iam::aws:policy/job-function/ViewOnlyAccess"],
+        "read-only": [aws_managed("job-function/ViewOnlyAccess")],
     }[role]
 
 
@@ -83,7 +84,7 @@ def boundary_name(prefix: str) -> str:
 
 
 def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
-    return f"arn:{partition}:iam::{account_id}:policy/{boundary_name(prefix)}"
+    return Arns(partition, account_id, "").policy(boundary_name(prefix))
 
 
 def delegated_path(prefix: str) -> str:
@@ -133,7 +134,7 @@ def boundary_policy(*, partition: str, account_id: str, regions: Sequence[str]) 
                 "Sid": "UseKeysThroughServices",
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": [f"arn:{partition}:kms:{region}:{account_id}:key/*" for region in regions],
+                "Resource": [Arns(partition, account_id, region).key("*") for region in regions],
                 "Condition": {"Null": {"kms:ViaService": "false"}},
             },
         ],
@@ -152,9 +153,9 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
     trust the account, such as the deployer, would otherwise hand out their permissions). Service-linked roles
     stay creatable through PowerUserAccess's own iam:CreateServiceLinkedRole: only their service can assume them.
     """
-    iam = f"arn:{partition}:iam::{account_id}"
+    iam = Arns(partition, account_id, "")
     path = delegated_path(prefix)
-    delegated_roles = f"{iam}:role{path}*"
+    delegated_roles = iam.role("*", path=path)
     boundary = boundary_arn(partition, account_id, prefix)
     with_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary}}
     return [
@@ -187,7 +188,7 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
                 "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
                 "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
             ],
-            "Resource": f"{iam}:policy{path}*",
+            "Resource": iam.policy("*", path=path),
         },
         {
             "Sid": "ManageDelegatedProfilesAndCertificates",
@@ -197,7 +198,7 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
                 "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
                 "iam:UploadServerCertificate", "iam:DeleteServerCertificate",
             ],
-            "Resource": [f"{iam}:instance-profile{path}*", f"{iam}:server-certificate{path}*"],
+            "Resource": [iam.of("iam", f"instance-profile{path}*"), iam.of("iam", f"server-certificate{path}*")],
         },
         {
             "Sid": "NeverRemoveBoundaries",
@@ -226,7 +227,7 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "ProtectSsoRoles",
             "Effect": "Deny",
             "Action": ["iam:*"],
-            "Resource": [f"{iam}:role/aws-reserved/sso.amazonaws.com/*"],
+            "Resource": [iam.role("*", path="/aws-reserved/sso.amazonaws.com/")],
         },
         {
             "Sid": "NeverChangeIdentityCenter",
@@ -244,104 +245,103 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
     ]
 
 
+def _regional(partition: str, account_id: str, regions: Sequence[str]) -> list[Arns]:
+    return [Arns(partition, account_id, region) for region in regions]
+
+
+def _cluster_statement(sid: str, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
+        "Resource": [arns.cluster(f"{prefix}-*") for arns in _regional(partition, account_id, regions)],
+    }
+
+
+def admin_policy(*, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict[str, Any]:
+    """Platform admins: IAM through the permissions boundary only (PowerUserAccess excludes IAM), the clusters."""
+    return document(
+        *admin_iam_statements(partition=partition, account_id=account_id, prefix=prefix),
+        _cluster_statement("ClusterAccess", partition, account_id, regions, prefix),
+    )
+
+
+def ml_engineer_policy(*, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict[str, Any]:
+    """ML engineers: the platform's artifacts and model images, their keys through S3 and ECR, the clusters
+    and the model logs."""
+    regional = _regional(partition, account_id, regions)
+    platform_buckets = Arns(partition, account_id, "")
+    return document(
+        {
+            "Sid": "ListPlatformBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": [platform_buckets.bucket(f"{prefix}-*")],
+        },
+        {
+            "Sid": "ReadWriteModelArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": [platform_buckets.objects(f"{prefix}-*")],
+        },
+        {
+            # GetAuthorizationToken has no resource-level permissions: it is a registry login only.
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": ["*"],
+        },
+        {
+            "Sid": "PushPullModelImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+                "ecr:PutImage", "ecr:DescribeImages", "ecr:DescribeImageScanFindings",
+                "ecr:ListImages",
+            ],
+            # Model repositories are named models/<team>/<model> (components/team.py), in every region they
+            # replicate to.
+            "Resource": [arns.repository("models/*") for arns in regional],
+        },
+        _cluster_statement("ClusterAccess", partition, account_id, regions, prefix),
+        {
+            # Artifacts and images are encrypted with the platform's keys: use them only through
+            # S3 and ECR, and only keys this platform manages.
+            "Sid": "UsePlatformKeysViaStorage",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": [arns.key("*") for arns in regional],
+            "Condition": {
+                "StringEquals": {
+                    "aws:ResourceTag/managed-by": MANAGED_BY,
+                    "kms:ViaService": [
+                        f"{service}.{region}.amazonaws.com" for region in regions for service in ("s3", "ecr")
+                    ],
+                },
+            },
+        },
+        {
+            "Sid": "ReadModelLogs",
+            "Effect": "Allow",
+            "Action": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery", "logs:GetQueryResults"],
+            "Resource": [arns.log_group(f"/aws/containerinsights/{prefix}-*") for arns in regional],
+        },
+    )
+
+
+def read_only_policy(*, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict[str, Any]:
+    """Read-only: the clusters' view (ViewOnlyAccess, the managed policy, covers the rest)."""
+    return document(_cluster_statement("ClusterView", partition, account_id, regions, prefix))
+
+
+INLINE_POLICIES = {"platform-admin": admin_policy, "ml-engineer": ml_engineer_policy, "read-only": read_only_policy}
+
+
 def inline_policy(
     role: str, *, partition: str, account_id: str, regions: Sequence[str], prefix: str
 ) -> dict[str, Any]:
     """The inline policy of a permission set, scoped to this account and the platform's name prefix."""
-    clusters = [f"arn:{partition}:eks:{region}:{account_id}:cluster/{prefix}-*" for region in regions]
-    if role == "platform-admin":
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                # PowerUserAccess excludes IAM: admins get it through the permissions boundary only.
-                *admin_iam_statements(partition=partition, account_id=account_id, prefix=prefix),
-                {
-                    "Sid": "ClusterAccess",
-                    "Effect": "Allow",
-                    "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
-                    "Resource": clusters,
-                },
-            ],
-        }
-    if role == "ml-engineer":
-        # Model repositories are named models/<team>/<model> (components/team.py), in every region they replicate to.
-        repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/models/*" for region in regions]
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ListPlatformBuckets",
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                    "Resource": [f"arn:{partition}:s3:::{prefix}-*"],
-                },
-                {
-                    "Sid": "ReadWriteModelArtifacts",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
-                    "Resource": [f"arn:{partition}:s3:::{prefix}-*/*"],
-                },
-                {
-                    # GetAuthorizationToken has no resource-level permissions: it is a registry login only.
-                    "Sid": "RegistryLogin",
-                    "Effect": "Allow",
-                    "Action": ["ecr:GetAuthorizationToken"],
-                    "Resource": ["*"],
-                },
-                {
-                    "Sid": "PushPullModelImages",
-                    "Effect": "Allow",
-                    "Action": [
-                        "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                        "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-                        "ecr:PutImage", "ecr:DescribeImages", "ecr:DescribeImageScanFindings",
-                        "ecr:ListImages",
-                    ],
-                    "Resource": repositories,
-                },
-                {
-                    "Sid": "ClusterAccess",
-                    "Effect": "Allow",
-                    "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
-                    "Resource": clusters,
-                },
-                {
-                    # Artifacts and images are encrypted with the platform's keys: use them only through
-                    # S3 and ECR, and only keys this platform manages.
-                    "Sid": "UsePlatformKeysViaStorage",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    "Resource": [f"arn:{partition}:kms:{region}:{account_id}:key/*" for region in regions],
-                    "Condition": {
-                        "StringEquals": {
-                            "aws:ResourceTag/managed-by": MANAGED_BY,
-                            "kms:ViaService": [
-                                f"{service}.{region}.amazonaws.com" for region in regions for service in ("s3", "ecr")
-                            ],
-                        },
-                    },
-                },
-                {
-                    "Sid": "ReadModelLogs",
-                    "Effect": "Allow",
-                    "Action": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery", "logs:GetQueryResults"],
-                    "Resource": [
-                        f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/containerinsights/{prefix}-*"
-                        for region in regions
-                    ],
-                },
-            ],
-        }
-    if role == "read-only":
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ClusterView",
-                    "Effect": "Allow",
-                    "Action": ["eks:DescribeCluster", "eks:AccessKubernetesApi"],
-                    "Resource": clusters,
-                },
-            ],
-        }
-    raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLE_KEYS)}")
+    if role not in INLINE_POLICIES:
+        raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLE_KEYS)}")
+    return INLINE_POLICIES[role](partition=partition, account_id=account_id, regions=regions, prefix=prefix)

@@ -105,7 +105,9 @@ class PlatformIdentity(pulumi.ComponentResource):
         self.access_entries: dict[tuple[str, str], aws.eks.AccessEntry] = {}
         self.access_associations: dict[tuple[str, str], aws.eks.AccessPolicyAssociation] = {}
         for target in args.clusters:
-            self._cluster_access(name, args, target)
+            entries, associations = cluster_access(self, name, args, target, self.principal_arns, self.assignments)
+            self.access_entries.update(entries)
+            self.access_associations.update(associations)
 
         self.permission_set_arns: dict[str, pulumi.Output[str]] = {
             role: permission_set.arn for role, permission_set in self.permission_sets.items()
@@ -198,37 +200,48 @@ class PlatformIdentity(pulumi.ComponentResource):
         else:
             self.principal_arns[role] = principal
 
-    def _cluster_access(self, name: str, args: PlatformIdentityArgs, target: ClusterAccessTarget) -> None:
-        """An access entry and its access policy in one cluster for each role whose SSO role ARN is known."""
-        identity = args.identity
-        regional = child_opts(self, provider=target.provider)
-        for role, principal in self.principal_arns.items():
-            key = f"{name}-{target.region}-{role}"
-            entry = aws.eks.AccessEntry(
-                key,
-                aws.eks.AccessEntryArgs(
-                    cluster_name=target.cluster_name,
-                    principal_arn=principal,
-                    type="STANDARD",
-                    tags={**args.tags, "Name": key},
-                ),
-                opts=child_opts(self, provider=target.provider, depends_on=[self.assignments[role]]),
+
+def cluster_access(
+    parent: pulumi.Resource,
+    name: str,
+    args: PlatformIdentityArgs,
+    target: ClusterAccessTarget,
+    principal_arns: Mapping[str, str],
+    assignments: Mapping[str, aws.ssoadmin.AccountAssignment],
+) -> tuple[dict[tuple[str, str], aws.eks.AccessEntry], dict[tuple[str, str], aws.eks.AccessPolicyAssociation]]:
+    """An access entry and its access policy in one cluster for each role whose SSO role ARN is known, keyed
+    ``(region, role)``; an entry waits for its role's assignment (which makes Identity Center create the role)."""
+    entries: dict[tuple[str, str], aws.eks.AccessEntry] = {}
+    associations: dict[tuple[str, str], aws.eks.AccessPolicyAssociation] = {}
+    regional = child_opts(parent, provider=target.provider)
+    for role, principal in principal_arns.items():
+        key = f"{name}-{target.region}-{role}"
+        entry = aws.eks.AccessEntry(
+            key,
+            aws.eks.AccessEntryArgs(
+                cluster_name=target.cluster_name,
+                principal_arn=principal,
+                type="STANDARD",
+                tags={**args.tags, "Name": key},
+            ),
+            opts=child_opts(parent, provider=target.provider, depends_on=[assignments[role]]),
+        )
+        scope = (
+            aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                type="namespace", namespaces=list(args.identity.ml_engineer_namespaces)
             )
-            scope = (
-                aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                    type="namespace", namespaces=list(identity.ml_engineer_namespaces)
-                )
-                if role == "ml-engineer"
-                else aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
-            )
-            self.access_entries[(target.region, role)] = entry
-            self.access_associations[(target.region, role)] = aws.eks.AccessPolicyAssociation(
-                f"{key}-policy",
-                aws.eks.AccessPolicyAssociationArgs(
-                    cluster_name=entry.cluster_name,
-                    principal_arn=entry.principal_arn,
-                    policy_arn=access_policy_arn(args.partition, EKS_ACCESS_POLICIES[role]),
-                    access_scope=scope,
-                ),
-                opts=regional,
-            )
+            if role == "ml-engineer"
+            else aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
+        )
+        entries[(target.region, role)] = entry
+        associations[(target.region, role)] = aws.eks.AccessPolicyAssociation(
+            f"{key}-policy",
+            aws.eks.AccessPolicyAssociationArgs(
+                cluster_name=entry.cluster_name,
+                principal_arn=entry.principal_arn,
+                policy_arn=access_policy_arn(args.partition, EKS_ACCESS_POLICIES[role]),
+                access_scope=scope,
+            ),
+            opts=regional,
+        )
+    return entries, associations
