@@ -109,57 +109,8 @@ class RegionConfig(Model):
         return ipaddress.IPv4Network(self.vpc_cidr)
 
 
-def _cpu_quantity(value: str) -> str:
-    from components.quantity import cpu_millis
-
-    cpu_millis(value)
-    return value
-
-
-def _memory_quantity(value: str) -> str:
-    from components.quantity import memory_bytes
-
-    memory_bytes(value)
-    return value
-
-
-CpuQuantity = Annotated[str, AfterValidator(_cpu_quantity)]
-MemoryQuantity = Annotated[str, AfterValidator(_memory_quantity)]
-
-
-class RegistryConfig(Model):
-    """The model registry: artifact buckets, MLflow server and its PostgreSQL database (`registry:`)."""
-
-    # A major ("16") lets RDS apply minor upgrades itself (auto minor version upgrade on, no diff after it
-    # does); a minor ("16.4") pins it (auto minor version upgrade off: bump it here, never downgraded).
-    postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}(\.\d+)?$")] = "16"
-    db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
-    # RDS applies modifications (instance class, storage, engine version) in the next maintenance window unless
-    # asked to apply them at once; a major upgrade must be applied at once (see mlops/replacement.py).
-    db_apply_immediately: Annotated[bool, Field(alias="db-apply-immediately")] = False
-    db_allocated_storage: Annotated[int, Field(alias="db-allocated-storage", ge=20, le=65536)] = 50
-    mlflow_image: Annotated[str, Field(alias="mlflow-image", min_length=3)]
-    mlflow_cpu: Annotated[CpuQuantity, Field(alias="mlflow-cpu")] = "500m"
-    mlflow_memory: Annotated[MemoryQuantity, Field(alias="mlflow-memory")] = "1Gi"
-    mlflow_replicas: Annotated[int, Field(alias="mlflow-replicas", ge=1, le=10)] = 2
-    # Disk for MLflow's temporary files: the server buffers each artifact upload in a temporary file
-    # (TMPDIR), so this bounds the largest artifact uploaded in one request (clients with
-    # MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true send large ones in parts instead).
-    mlflow_scratch: Annotated[MemoryQuantity, Field(alias="mlflow-scratch")] = "10Gi"
-    object_lock: Annotated[bool, Field(alias="object-lock")] = False
-    object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
-    noncurrent_version_days: Annotated[int, Field(alias="noncurrent-version-days", ge=30, le=3650)] = 365
-    certificate_arn: Annotated[
-        str | None, Field(alias="certificate-arn", pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
-    ] = None
-
-    @property
-    def postgres_major(self) -> str:
-        return self.postgres_version.split(".")[0]
-
-    @property
-    def postgres_minor_pinned(self) -> bool:
-        return "." in self.postgres_version
+from components.quantity import CpuQuantity, MemoryQuantity  # noqa: E402 - shared by the concerns' models
+from components.registry.config import RegistryConfig  # noqa: E402
 
 
 class DeployerConfig(Model):

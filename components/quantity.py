@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _CPU = re.compile(r"^(\d+(\.\d+)?)(m?)$")
 _MEMORY = re.compile(r"^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
@@ -31,3 +34,18 @@ def memory_bytes(quantity: str) -> int:
     if not match:
         raise ValueError(f"{quantity!r} is not {MEMORY_HINT}")
     return int(Decimal(match.group(1)) * _MEMORY_FACTORS[match.group(3)])
+
+
+def _cpu_quantity(value: str) -> str:
+    cpu_millis(value)
+    return value
+
+
+def _memory_quantity(value: str) -> str:
+    memory_bytes(value)
+    return value
+
+
+# Config-model field types: a string that must parse as a Kubernetes quantity (the string itself is kept).
+CpuQuantity = Annotated[str, AfterValidator(_cpu_quantity)]
+MemoryQuantity = Annotated[str, AfterValidator(_memory_quantity)]

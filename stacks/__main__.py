@@ -8,6 +8,7 @@ import pulumi
 
 from components import team_stack
 from components.base import aws_provider
+from components.blocks import PlatformContext
 from components.cluster import (
     ByoCluster,
     ByoClusterArgs,
@@ -176,9 +177,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         registry = ModelRegistry(
             "registry",
             ModelRegistryArgs(
-                environment=cfg.environment,
-                partition=cfg.partition,
-                account_id=cfg.account_id,
+                context=PlatformContext.from_platform(cfg),
                 config=cfg.registry,
                 regions=[
                     RegionStore(r.name, providers[r.name], keyrings[r.name].arn("artifacts"), keyrings[r.name].arn("images"))
@@ -201,7 +200,6 @@ def build_platform(cfg: PlatformConfig) -> None:
                 logs_key_arn=keyrings[primary_name].arn("logs"),
                 log_retention_days=cfg.log_retention_days,
                 private_zone_id=global_network.private_zone.zone_id,
-                tags=tags,
             ),
             # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
             # cluster): no component-wide wait for the whole network.

@@ -169,7 +169,11 @@ class SecureBucket:
             aws.s3.BucketLifecycleConfigurationArgs(bucket=self.bucket.id, rules=list(args.lifecycle_rules)),
             opts=self._opts(depends_on=[self.versioning]),
         )
-        self.object_lock = self._object_lock() if args.object_lock_days else None
+        self.object_lock = None
+        if args.object_lock_days:
+            self.object_lock = object_lock_configuration(
+                self._name("object-lock"), self.bucket, args.object_lock_days, self._opts(depends_on=[self.versioning])
+            )
         self.policy = self._policy()
         self.logging = None
         if args.access_log is not None:
@@ -196,21 +200,6 @@ class SecureBucket:
     def _opts(self, **extra: Any) -> pulumi.ResourceOptions:
         extra = {key: value for key, value in extra.items() if value is not None}
         return pulumi.ResourceOptions(parent=self._parent, provider=self._provider, **extra)
-
-    def _object_lock(self) -> aws.s3.BucketObjectLockConfiguration:
-        return aws.s3.BucketObjectLockConfiguration(
-            self._name("object-lock"),
-            aws.s3.BucketObjectLockConfigurationInitArgs(
-                bucket=self.bucket.id,
-                object_lock_enabled="Enabled",
-                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
-                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                        mode="GOVERNANCE", days=self.args.object_lock_days
-                    )
-                ),
-            ),
-            opts=self._opts(depends_on=[self.versioning]),
-        )
 
     def _policy(self) -> aws.s3.BucketPolicy:
         args = self.args
@@ -250,6 +239,23 @@ class SecureBucket:
             opts=self._opts(depends_on=[self.versioning, *depends_on]),
         )
         return self.replication
+
+
+def object_lock_configuration(
+    name: str, bucket: aws.s3.Bucket, days: int, opts: pulumi.ResourceOptions
+) -> aws.s3.BucketObjectLockConfiguration:
+    """Object Lock with a default GOVERNANCE retention of ``days`` (S3 needs versioning first)."""
+    return aws.s3.BucketObjectLockConfiguration(
+        name,
+        aws.s3.BucketObjectLockConfigurationInitArgs(
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode="GOVERNANCE", days=days)
+            ),
+        ),
+        opts=opts,
+    )
 
 
 def replication_rule(priority: int, destination: ReplicaDestination) -> aws.s3.BucketReplicationConfigRuleArgs:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.registry import artifact_bucket_policy, replication_policy
-from tests.conftest import STACKS, by_name, run_mlops, states
+from tests.conftest import REPO, STACKS, by_name, run_mlops, states
 from tests.kube import invalid_builtin_objects, manifests
 
 PRIMARY = "mlops-prod-333333333333-artifacts-us-east-1"
@@ -322,3 +322,17 @@ def test_replication_from_an_object_locked_source_reads_retention_and_legal_hold
     reads = next(s for s in policy["Statement"] if s["Sid"] == "ReadSourceVersions")
     assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(reads["Action"])
     assert reads["Resource"] == "arn:aws:s3:::src/*"
+
+
+def test_stack_config_loads_without_pulumi():
+    """Stack files are parsed by the command line before any program runs: reading the registry's config model
+    (through ``components.config``) must not import the Pulumi SDK, which the registry's components need."""
+    import subprocess
+    import sys
+
+    code = ("import sys, components.config\n"
+            "from components.registry import RegistryConfig\n"
+            "assert RegistryConfig is components.config.RegistryConfig\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.strip() == "[]"
