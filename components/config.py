@@ -34,8 +34,17 @@ from components.cluster.config import (  # noqa: F401  (the cluster's models, al
     SystemNodesConfig,
     cluster_fits_environment,
 )
-from components.configbase import BaseTags, KeyedValueError, Model, tags_for
+from components.configbase import REGION_RE, BaseTags, KeyedValueError, Model, tags_for
+from components.dns.config import (
+    HOSTNAME_RE,
+    CertificateArns,
+    DnsConfig,
+    certificate_account_error,
+    certificate_region_errors,
+)
+from components.identity.config import AccessRole, IdentityConfig, IdentityRoles, OidcConfig  # noqa: F401
 from components.loader import ConfigError, _Refused, key_text, load_yaml, parse_json
+from components.observability.config import AlarmThresholds, ObservabilityConfig, Subscription, TrailConfig  # noqa: F401
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
 
@@ -52,7 +61,7 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 NAT_STRATEGIES = ("none", "single", "one-per-az")
 DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_REGION_RE = REGION_RE
 _AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 _KEBAB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -315,255 +324,6 @@ def team_tags(team: TeamConfig) -> dict[str, str]:
         {"team": team.name, "cost-center": team.cost_center, "data-classification": team.data_classification}
     )
     return tags_for(base, team.environment, stack=team_stack_name(team.name, team.environment))
-
-
-# =========================================================================================================
-# Identity, observability and DNS sections of `mlops:platform` (optional; components/identity.py,
-# components/observability.py and components/dns.py build them).
-
-_GROUP_ID_RE = r"^([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-_ISO_HOURS_RE = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
-_HOSTNAME_RE = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.){1,126}[a-z]{2,63}$"
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def session_seconds(duration: str) -> int:
-    """Seconds of an ISO 8601 session duration such as PT4H or PT1H30M (hours and minutes only)."""
-    match = _ISO_HOURS_RE.match(duration)
-    if not match or not any(match.groups()):
-        raise ValueError(f"{duration!r} is not an ISO 8601 duration in hours/minutes (allowed: e.g. PT4H, PT1H30M)")
-    return int(match.group(1) or 0) * 3600 + int(match.group(2) or 0) * 60
-
-
-def _https_url(value: str) -> str:
-    if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
-        raise ValueError(f"{value!r} is not an https:// URL (allowed: https://host/path)")
-    return value
-
-
-class AccessRole(Model):
-    """One access role: the Identity Center group that gets it and how its SSO role is named in the account.
-
-    The SSO-provisioned role is ``AWSReservedSSO_<permission set>_<suffix>``; the suffix is only known once the
-    permission set has been assigned. Until ``role-suffix`` (or a full ``role-arn``) is set the role has no
-    EKS access entry: deploy once, read the suffix from IAM, then set it.
-    """
-
-    group_id: Annotated[str, Field(alias="group-id", pattern=_GROUP_ID_RE)]
-    session_duration: Annotated[str, Field(alias="session-duration")] = "PT8H"
-    role_suffix: Annotated[str | None, Field(alias="role-suffix", pattern=r"^[0-9a-f]{16}$")] = None
-    role_arn: Annotated[
-        str | None,
-        Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/aws-reserved/sso\.amazonaws\.com/.+$"),
-    ] = None
-
-    @field_validator("session_duration")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        seconds = session_seconds(value)
-        if not 3600 <= seconds <= 12 * 3600:
-            raise ValueError(f"{value!r} is outside Identity Center's range; allowed: PT1H to PT12H")
-        return value
-
-    @model_validator(mode="after")
-    def _one_role_source(self) -> AccessRole:
-        if self.role_suffix and self.role_arn:
-            raise _KeyedValueError(("role-arn",), "set either role-suffix or role-arn, not both")
-        return self
-
-
-class IdentityRoles(Model):
-    platform_admin: Annotated[AccessRole, Field(alias="platform-admin")]
-    ml_engineer: Annotated[AccessRole, Field(alias="ml-engineer")]
-    read_only: Annotated[AccessRole, Field(alias="read-only")]
-
-
-class OidcConfig(Model):
-    """OIDC sign-in for web UIs behind the load balancer; the client secret is ``mlops:oidc-client-secret``."""
-
-    issuer: str
-    authorization_endpoint: Annotated[str, Field(alias="authorization-endpoint")]
-    token_endpoint: Annotated[str, Field(alias="token-endpoint")]
-    user_info_endpoint: Annotated[str, Field(alias="user-info-endpoint")]
-    client_id: Annotated[str, Field(alias="client-id", min_length=1, max_length=256)]
-    scope: str = "openid email profile"
-    session_timeout_seconds: Annotated[int, Field(alias="session-timeout-seconds", ge=60, le=604800)] = 3600
-
-    _urls = field_validator("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint")(
-        classmethod(lambda cls, value: _https_url(value))
-    )
-
-    @field_validator("scope")
-    @classmethod
-    def _openid_scope(cls, value: str) -> str:
-        if "openid" not in value.split():
-            raise ValueError(f"{value!r} lacks the 'openid' scope; allowed: space-separated scopes including openid")
-        return value
-
-
-class IdentityConfig(Model):
-    """IAM Identity Center (SSO) permission sets, their group assignments and their access to the clusters."""
-
-    sso_instance_arn: Annotated[
-        str, Field(alias="sso-instance-arn", pattern=r"^arn:aws(-cn|-us-gov)?:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$")
-    ]
-    identity_store_id: Annotated[str, Field(alias="identity-store-id", pattern=r"^d-[0-9a-f]{10}$")]
-    sso_region: Annotated[str | None, Field(alias="sso-region")] = None
-    roles: IdentityRoles
-    ml_engineer_namespaces: Annotated[
-        list[Annotated[str, Field(pattern=_KEBAB_RE, max_length=63)]],
-        Field(alias="ml-engineer-namespaces", min_length=1, max_length=25),
-    ]
-    resource_prefix: Annotated[str | None, Field(alias="resource-prefix", pattern=_KEBAB_RE)] = None
-    oidc: OidcConfig | None = None
-
-    @field_validator("sso_region")
-    @classmethod
-    def _sso_region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION_RE.match(value):
-            raise ValueError(f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)")
-        return value
-
-    @field_validator("ml_engineer_namespaces")
-    @classmethod
-    def _no_system_namespaces(cls, value: list[str]) -> list[str]:
-        for index, namespace in enumerate(value):
-            if namespace in ("default", "kube-system", "kube-public", "kube-node-lease") or namespace in value[:index]:
-                raise _KeyedValueError(
-                    (index,), f"{namespace!r} is reserved or listed twice; allowed: distinct team namespaces"
-                )
-        return value
-
-
-class Subscription(Model):
-    """An alert subscriber: an e-mail address or an HTTPS endpoint (paging tools, chat webhooks)."""
-
-    protocol: Literal["email", "https"]
-    endpoint: str
-
-    @model_validator(mode="after")
-    def _endpoint_matches_protocol(self) -> Subscription:
-        if self.protocol == "email" and not _EMAIL_RE.match(self.endpoint):
-            raise _KeyedValueError(("endpoint",), f"{self.endpoint!r} is not an e-mail address")
-        if self.protocol == "https":
-            try:
-                _https_url(self.endpoint)
-            except ValueError as exc:
-                raise _KeyedValueError(("endpoint",), str(exc)) from None
-        return self
-
-
-_Percent = Annotated[float, Field(strict=True, gt=0, le=100)]
-_Positive = Annotated[float, Field(strict=True, gt=0)]
-
-
-class AlarmThresholds(Model):
-    """Alarm thresholds; every alarm evaluates `datapoints-to-alarm` of `evaluation-periods` periods."""
-
-    load_balancer_5xx_percent: Annotated[_Percent, Field(alias="load-balancer-5xx-percent")] = 5.0
-    p99_latency_seconds: Annotated[_Positive, Field(alias="p99-latency-seconds")] = 2.0
-    node_cpu_percent: Annotated[_Percent, Field(alias="node-cpu-percent")] = 80.0
-    node_memory_percent: Annotated[_Percent, Field(alias="node-memory-percent")] = 85.0
-    rds_cpu_percent: Annotated[_Percent, Field(alias="rds-cpu-percent")] = 80.0
-    rds_free_storage_gib: Annotated[_Positive, Field(alias="rds-free-storage-gib")] = 10.0
-    rds_connections: Annotated[int, Field(alias="rds-connections", strict=True, gt=0)] = 200
-    interruption_queue_age_seconds: Annotated[
-        int, Field(alias="interruption-queue-age-seconds", strict=True, gt=0)
-    ] = 300
-    period_seconds: Annotated[Literal[60, 300, 900, 3600], Field(alias="period-seconds")] = 60
-    evaluation_periods: Annotated[int, Field(alias="evaluation-periods", strict=True, ge=1, le=60)] = 5
-    datapoints_to_alarm: Annotated[int, Field(alias="datapoints-to-alarm", strict=True, ge=1, le=60)] = 3
-
-    @model_validator(mode="after")
-    def _datapoints(self) -> AlarmThresholds:
-        if self.datapoints_to_alarm > self.evaluation_periods:
-            raise _KeyedValueError(
-                ("datapoints-to-alarm",),
-                f"{self.datapoints_to_alarm} exceeds evaluation-periods ({self.evaluation_periods}); "
-                f"allowed: 1 to {self.evaluation_periods}",
-            )
-        return self
-
-
-class TrailConfig(Model):
-    """Retention of the CloudTrail bucket: Glacier after `glacier-after-days`, expiry after `retention-days`."""
-
-    retention_days: Annotated[int, Field(alias="retention-days", strict=True, ge=365, le=3653)] = 2557
-    glacier_after_days: Annotated[int, Field(alias="glacier-after-days", strict=True, ge=30)] = 90
-
-    @model_validator(mode="after")
-    def _order(self) -> TrailConfig:
-        if self.glacier_after_days >= self.retention_days:
-            raise _KeyedValueError(
-                ("glacier-after-days",),
-                f"{self.glacier_after_days} is not before retention-days ({self.retention_days})",
-            )
-        return self
-
-
-class ObservabilityConfig(Model):
-    """Governance trail, alert topics and alarms, the dashboard, and managed Prometheus/Grafana."""
-
-    subscriptions: list[Subscription] = []
-    thresholds: AlarmThresholds = AlarmThresholds()
-    trail: TrailConfig = TrailConfig()
-    grafana: bool = True
-    container_insights: Annotated[bool, Field(alias="container-insights")] = True
-    # How the Prometheus workspaces are encrypted. `aws-owned` (default): AWS owned keys (no KMS charges), and
-    # the AWS managed collector scrapes each region's cluster into its workspace with its service-linked role.
-    # `customer-key`: the region's logs key (KMS request charges, key policy and rotation under your control).
-    # AWS managed collectors reach such a workspace only through a scraper role configuration, a source and a
-    # target role that trust the scraper by its ARN (AMP User Guide, "Using an AWS managed collector",
-    # "Creating scraper for workspaces enabled with customer managed keys"); the platform does not build one, so
-    # with `customer-key` no collector is created and metrics arrive only from a collector you run with remote
-    # write. A workspace's encryption cannot be changed after creation: switching replaces the workspace and
-    # its data.
-    prometheus_encryption: Annotated[
-        Literal["aws-owned", "customer-key"], Field(alias="prometheus-encryption")
-    ] = "aws-owned"
-
-
-_ACM_ARN = r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
-CertificateArns = Annotated[dict[str, Annotated[str, Field(pattern=_ACM_ARN)]], Field(alias="certificate-arns")]
-
-
-class DnsConfig(Model):
-    """The public hosted zone model endpoints are named in, its routing, and the serving certificates.
-
-    Every serving region needs an ACM certificate (in that region) for ``*.<zone>`` and ``*.<region>.<zone>``:
-    models answer on ``<model>-<team>.<zone>`` (routed) and ``<model>-<team>.<region>.<zone>``.
-    """
-
-    zone: Annotated[str, Field(pattern=_HOSTNAME_RE)]
-    routing: Literal["failover", "latency"] = "failover"
-    certificate_arns: CertificateArns = {}
-
-
-def certificate_region_errors(
-    arns: dict[str, str], regions: list[str], account_id: str | None = None
-) -> tuple[tuple[str, ...], str] | None:
-    """The first certificate keyed by a region it is not in, keyed by a region not allowed here, or (with
-    ``account_id``) of another account."""
-    for region, arn in arns.items():
-        if region not in regions:
-            return (region,), f"not a region of this stack; allowed: {', '.join(regions)}"
-        if arn.split(":")[3] != region:
-            return (region,), (
-                f"{arn!r} is in another region; allowed: a certificate in {region} "
-                "(a load balancer can only use certificates of its own region)"
-            )
-        problem = certificate_account_error(arn, account_id)
-        if problem:
-            return (region,), problem
-    return None
-
-
-def certificate_account_error(arn: str, account_id: str | None) -> str | None:
-    """A load balancer's listener takes ACM certificates of its own account (ELB User Guide, "SSL
-    certificates for your Application Load Balancer": certificates provided by ACM or imported into it)."""
-    if account_id is not None and arn.split(":")[4] != account_id:
-        return f"{arn!r} is in account {arn.split(':')[4]}; allowed: a certificate of account {account_id}"
-    return None
 
 
 def check_deployer(cfg: PlatformConfig) -> None:
@@ -1042,7 +802,7 @@ class TeamIngress(Model):
     certificate covers both (``*.<domain>``, ``*.<region>.<domain>``). The team creates the DNS records.
     """
 
-    domain: Annotated[str, Field(pattern=_HOSTNAME_RE)]
+    domain: Annotated[str, Field(pattern=HOSTNAME_RE)]
     certificate_arns: Annotated[CertificateArns, Field(min_length=1)]
 
 

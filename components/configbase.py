@@ -5,11 +5,20 @@ Nothing here imports Pulumi: config models are parsed by the command line before
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 KEBAB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def https_url(value: str) -> str:
+    """``value`` if it is an https:// URL, else a ValueError saying what is allowed (for field validators)."""
+    if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+        raise ValueError(f"{value!r} is not an https:// URL (allowed: https://host/path)")
+    return value
 
 
 class Model(BaseModel):

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import Arns, document, key_root_statement, key_service_statement, service_principal
 
 PURPOSES = ("artifacts", "logs", "cluster-secrets", "database", "images", "volumes")
 # The keys of data a destroy leaves behind outside dev (the database's final snapshot, buckets destroy does not
@@ -39,57 +40,40 @@ def alias_name(environment: str, purpose: str) -> str:
     return f"alias/mlops-{environment}-{purpose}"
 
 
+def _via_service(sid: str, root: str, actions: list[str], service: str, region: str, account_id: str) -> dict[str, Any]:
+    """The account may use the key, but only through ``service`` in ``region`` and only as itself."""
+    return key_service_statement(
+        sid,
+        {"AWS": root},
+        actions,
+        {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account_id}},
+    )
+
+
 def key_policy(purpose: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
     """The explicit key policy of one purpose's key in one region."""
-    root = f"arn:{partition}:iam::{account_id}:root"
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
+    root = Arns(partition, account_id, region).root()
+    statements: list[dict[str, Any]] = [key_root_statement(root)]
     if purpose == "logs":
         statements += logs_service_statements(partition=partition, account_id=account_id, region=region)
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
-            {
-                "Sid": f"UseThrough{service.upper()}Only",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": [*USE_ACTIONS, "kms:CreateGrant"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": f"{service}.{region}.amazonaws.com",
-                        "kms:CallerAccount": account_id,
-                    }
-                },
-            }
+            _via_service(f"UseThrough{service.upper()}Only", root, [*USE_ACTIONS, "kms:CreateGrant"], service, region,
+                         account_id)
         )
     if purpose == "database":
         # RDS keeps the managed master password in Secrets Manager under this key; readers decrypt through it.
         statements.append(
-            {
-                "Sid": "UseThroughSecretsManagerForManagedDatabaseSecrets",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
-                        "kms:CallerAccount": account_id,
-                    }
-                },
-            }
+            _via_service(
+                "UseThroughSecretsManagerForManagedDatabaseSecrets", root,
+                ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "secretsmanager", region,
+                account_id,
+            )
         )
     if purpose == "volumes":
         statements += autoscaling_volume_statements(partition=partition, account_id=account_id)
-    return {"Version": "2012-10-17", "Id": f"mlops-{purpose}", "Statement": statements}
+    return document(*statements, policy_id=f"mlops-{purpose}")
 
 
 @dataclass(frozen=True)
@@ -183,61 +167,39 @@ def logs_service_statements(*, partition: str, account_id: str, region: str) -> 
     encryption context (the AWS KMS condition keys of DescribeKey include no kms:EncryptionContext key), so it
     sits in statements of its own: under an encryption-context condition it would never be allowed.
     """
-    trails = f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+    arns = Arns(partition, account_id, region)
+    trails = arns.of("cloudtrail", "trail/*", region="*")
+    logs = {"Service": f"logs.{region}.amazonaws.com"}
+    cloudtrail = {"Service": service_principal("cloudtrail")}
     return [
-        {
-            "Sid": "CloudWatchLogsEncryptsOwnLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
-            },
-        },
-        {
-            "Sid": "CloudWatchLogsDescribesKey",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudTrailEncryptsOwnTrails",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": trails},
-                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
-            },
-        },
-        {
-            "Sid": "CloudTrailDescribesKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": {"ArnLike": {"aws:SourceArn": trails}},
-        },
-        {
-            "Sid": "AlarmsPublishToEncryptedTopics",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        },
+        key_service_statement(
+            "CloudWatchLogsEncryptsOwnLogGroups",
+            logs,
+            ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns.log_group("*")}},
+        ),
+        key_service_statement("CloudWatchLogsDescribesKey", logs, "kms:DescribeKey"),
+        key_service_statement(
+            "CloudTrailEncryptsOwnTrails",
+            cloudtrail,
+            "kms:GenerateDataKey*",
+            {"ArnLike": {"aws:SourceArn": trails}, "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails}},
+        ),
+        key_service_statement(
+            "CloudTrailDescribesKey", cloudtrail, "kms:DescribeKey", {"ArnLike": {"aws:SourceArn": trails}}
+        ),
+        key_service_statement(
+            "AlarmsPublishToEncryptedTopics",
+            {"Service": service_principal("cloudwatch")},
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            {"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
     ]
 
 
 def autoscaling_role_arn(partition: str, account_id: str) -> str:
     """The Auto Scaling service-linked role, which launches managed node groups' instances."""
-    return (
-        f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
-        "AWSServiceRoleForAutoScaling"
-    )
+    return Arns(partition, account_id, "").service_linked_role("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling")
 
 
 def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[dict[str, Any]]:
@@ -249,21 +211,13 @@ def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[di
     nothing to anyone else: the ARN names exactly that role of this account.
     """
     only_autoscaling = {"ArnEquals": {"aws:PrincipalArn": autoscaling_role_arn(partition, account_id)}}
+    anyone = {"AWS": "*"}
     return [
-        {
-            "Sid": "AutoScalingUsesVolumeKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": USE_ACTIONS,
-            "Resource": "*",
-            "Condition": only_autoscaling,
-        },
-        {
-            "Sid": "AutoScalingGrantsForVolumes",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": "kms:CreateGrant",
-            "Resource": "*",
-            "Condition": {**only_autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
+        key_service_statement("AutoScalingUsesVolumeKey", anyone, USE_ACTIONS, only_autoscaling),
+        key_service_statement(
+            "AutoScalingGrantsForVolumes",
+            anyone,
+            "kms:CreateGrant",
+            {**only_autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
     ]

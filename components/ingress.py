@@ -23,7 +23,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.dns import ServingLoadBalancer
+from components.dns.records import ServingLoadBalancer
 from components.network import zone_name
 from components.workload import INGRESS_TLS_POLICY
 

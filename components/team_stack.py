@@ -24,7 +24,7 @@ from components.config import (
     reachable_without_internet,
     team_tags,
 )
-from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
+from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.ingress import model_host, regional_model_host
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
 from components.serving import ModelDeployment, ModelDeploymentArgs

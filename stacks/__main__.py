@@ -28,9 +28,9 @@ from components.config import (
     stack_file,
 )
 from components.configbase import tags_for
-from components.dns import ServingDns, ServingDnsArgs
+from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
-from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
+from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network import (
@@ -42,7 +42,7 @@ from components.network import (
     RegionLink,
     zone_name,
 )
-from components.observability import PlatformObservability, PlatformObservabilityArgs, RegionSignals
+from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 

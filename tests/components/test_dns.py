@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.dns import HEALTH_STATISTIC, RecordRouting, record_routing
+from components.dns.records import HEALTH_STATISTIC, RecordRouting, record_routing
 from tests.conftest import by_name, states
 
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from components.config import AccessRole, OidcConfig
-from components.identity import (
+from components.identity.config import AccessRole, OidcConfig
+from components.identity.oidc import oidc_ingress_annotations
+from components.identity.policies import (
     IDENTITY_CENTER_SERVICES,
     inline_policy,
     managed_policy_arns,
-    oidc_ingress_annotations,
     permission_set_name,
     role_principal_arn,
     sso_role_arn,

@@ -8,14 +8,11 @@ import re
 import pytest
 import yaml
 
-from components.config import AlarmThresholds
-from components.observability import (
-    RegionSignals,
-    alarm_specs,
-    alert_topic_policy,
-    dashboard_body,
-    scrape_configuration,
-)
+from components.observability.config import AlarmThresholds
+from components.observability.monitoring import alarm_specs, dashboard_body
+from components.observability.prometheus import scrape_configuration
+from components.observability.signals import RegionSignals
+from components.observability.topics import alert_topic_policy
 from tests.conftest import by_name, states
 
 ACCOUNT = "333333333333"
@@ -143,6 +140,44 @@ def test_trail_bucket_is_hardened(observe):
     assert by_sid["CloudTrailAclCheck"]["Condition"] == {"ArnEquals": {"aws:SourceArn": trail_arn}}
     assert by_sid["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
+def test_trail_access_log_bucket_is_sse_s3_and_written_only_by_log_delivery_of_this_account(synth):
+    """A stack without a platform access-log bucket gives the trail bucket one of its own. S3 User Guide,
+    "Enabling Amazon S3 server access logging": the destination bucket's default encryption may only be SSE-S3
+    (AES256), and log delivery is granted by a bucket policy for the logging.s3.amazonaws.com principal limited
+    by aws:SourceAccount ("Permissions for log delivery")."""
+    prod = synth("prod")
+    bucket = by_name(prod, "observability-trail-access-logs")
+    assert bucket["protect"] is True
+    assert bucket["inputs"]["forceDestroy"] is False
+    sse = by_name(prod, "observability-trail-access-logs-encryption")["inputs"]["rules"]
+    assert sse == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    logging = by_name(prod, "observability-trail-access-logging")["inputs"]
+    assert logging["targetBucket"] == bucket["id"]
+    assert logging["targetPrefix"] == "cloudtrail/"
+    policy = json.loads(by_name(prod, "observability-trail-access-logs-policy")["inputs"]["policy"])
+    arn = f"arn:aws:s3:::{bucket['id']}"
+    assert policy["Statement"] == [
+        {
+            "Action": "s3:PutObject",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},  # stacks/Pulumi.prod.yaml
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Resource": f"{arn}/cloudtrail/*",
+            "Sid": "S3ServerAccessLogsWrite",
+        },
+        {
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": "*",
+            "Resource": [arn, f"{arn}/*"],
+            "Sid": "DenyInsecureTransport",
+        },
+    ]
+    lifecycle = by_name(prod, "observability-trail-access-logs-lifecycle")["inputs"]["rules"]
+    assert [(rule["id"], rule["expiration"]) for rule in lifecycle] == [("expire", {"days": 365})]
 
 
 def test_trail_log_role_trusts_only_this_trail_and_writes_only_its_group(observe):

@@ -13,8 +13,8 @@ from components.config import (
     load_platform,
     parse_platform,
     read_config_file,
-    session_seconds,
 )
+from components.identity.config import session_seconds
 from tests.conftest import FIXTURES, run_mlops
 
 FIXTURE = FIXTURES / "Pulumi.observe-prod.yaml"
@@ -262,7 +262,7 @@ def test_schema_describes_the_sections_and_the_secret_key():
 
 
 def test_prometheus_encryption_defaults_to_aws_owned_keys_and_allows_a_customer_key():
-    from components.config import ObservabilityConfig
+    from components.observability.config import ObservabilityConfig
 
     assert ObservabilityConfig.model_validate({}).prometheus_encryption == "aws-owned"
     assert ObservabilityConfig.model_validate({"prometheus-encryption": "customer-key"}).prometheus_encryption == (

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.observability import prometheus_query_url
+from components.observability.prometheus import prometheus_query_url
 from tests.conftest import STACKS, by_name, states, to_byo_cluster
 from tests.kube import manifests
 

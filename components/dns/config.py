@@ -1,0 +1,54 @@
+"""The `dns` section of `mlops:platform` (the public zone of model endpoints, its routing, the serving
+certificates) and the checks of ACM certificate ARNs that serving load balancers use. Built by components/dns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from components.configbase import Model
+
+HOSTNAME_RE = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.){1,126}[a-z]{2,63}$"
+_ACM_ARN = r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
+CertificateArns = Annotated[dict[str, Annotated[str, Field(pattern=_ACM_ARN)]], Field(alias="certificate-arns")]
+
+
+class DnsConfig(Model):
+    """The public hosted zone model endpoints are named in, its routing, and the serving certificates.
+
+    Every serving region needs an ACM certificate (in that region) for ``*.<zone>`` and ``*.<region>.<zone>``:
+    models answer on ``<model>-<team>.<zone>`` (routed) and ``<model>-<team>.<region>.<zone>``.
+    """
+
+    zone: Annotated[str, Field(pattern=HOSTNAME_RE)]
+    routing: Literal["failover", "latency"] = "failover"
+    certificate_arns: CertificateArns = {}
+
+
+def certificate_region_errors(
+    arns: dict[str, str], regions: list[str], account_id: str | None = None
+) -> tuple[tuple[str, ...], str] | None:
+    """The first certificate keyed by a region it is not in, keyed by a region not allowed here, or (with
+    ``account_id``) of another account."""
+    for region, arn in arns.items():
+        if region not in regions:
+            return (region,), f"not a region of this stack; allowed: {', '.join(regions)}"
+        if arn.split(":")[3] != region:
+            return (region,), (
+                f"{arn!r} is in another region; allowed: a certificate in {region} "
+                "(a load balancer can only use certificates of its own region)"
+            )
+        problem = certificate_account_error(arn, account_id)
+        if problem:
+            return (region,), problem
+    return None
+
+
+def certificate_account_error(arn: str, account_id: str | None) -> str | None:
+    """A load balancer's listener takes ACM certificates of its own account (ELB User Guide, "SSL
+    certificates for your Application Load Balancer": certificates provided by ACM or imported into it)."""
+    if account_id is not None and arn.split(":")[4] != account_id:
+        return f"{arn!r} is in account {arn.split(':')[4]}; allowed: a certificate of account {account_id}"
+    return None

@@ -1,0 +1,100 @@
+"""The alert topics: one SNS topic per region (CloudWatch alarms notify only a topic of their own region),
+KMS-encrypted, published to by that region's alarms only, with the configured subscribers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import child_opts
+from components.blocks import Arns, PlatformContext, deny_insecure_transport, document, service_principal
+from components.observability.config import Subscription
+
+
+def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """Topic policy: CloudWatch alarms of this account and region may publish; the account manages it; TLS only."""
+    arns = Arns(partition, account_id, region)
+    return document(
+        {
+            "Sid": "AccountManagesTopic",
+            "Effect": "Allow",
+            "Principal": {"AWS": arns.root()},
+            "Action": [
+                "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic", "sns:Publish",
+            ],
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": service_principal("cloudwatch")},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": arns.of("cloudwatch", "alarm:*", region=region)},
+            },
+        },
+        deny_insecure_transport(topic_arn, action="sns:Publish"),
+    )
+
+
+@dataclass(frozen=True)
+class AlertTopic:
+    """One region's alert topic, its policy and its subscriptions (created under the caller's component)."""
+
+    topic: aws.sns.Topic
+    policy: aws.sns.TopicPolicy
+    subscriptions: list[aws.sns.TopicSubscription]
+
+
+def alert_topic(
+    parent: pulumi.Resource,
+    name: str,
+    ctx: PlatformContext,
+    *,
+    prefix: str,
+    logs_key_arn: pulumi.Input[str],
+    subscriptions: Sequence[Subscription],
+) -> AlertTopic:
+    """The topic ``<prefix>-alerts`` and its resources, named ``<name>-alerts...`` under ``parent``."""
+    topic = aws.sns.Topic(
+        f"{name}-alerts",
+        aws.sns.TopicArgs(
+            name=f"{prefix}-alerts",
+            display_name=f"mlops {ctx.environment} {ctx.region} alerts",
+            kms_master_key_id=logs_key_arn,
+            tags=ctx.tagged(Name=f"{prefix}-alerts"),
+        ),
+        opts=child_opts(parent),
+    )
+    policy = aws.sns.TopicPolicy(
+        f"{name}-alerts-policy",
+        aws.sns.TopicPolicyArgs(
+            arn=topic.arn,
+            policy=topic.arn.apply(
+                lambda arn: json.dumps(
+                    alert_topic_policy(arn, partition=ctx.partition, account_id=ctx.account_id, region=ctx.region),
+                    sort_keys=True,
+                )
+            ),
+        ),
+        opts=child_opts(parent),
+    )
+    subscribed = [
+        aws.sns.TopicSubscription(
+            f"{name}-alerts-{subscription.protocol}-{index}",
+            aws.sns.TopicSubscriptionArgs(
+                topic=topic.arn, protocol=subscription.protocol, endpoint=subscription.endpoint
+            ),
+            opts=child_opts(parent),
+        )
+        for index, subscription in enumerate(subscriptions)
+    ]
+    return AlertTopic(topic, policy, subscribed)
