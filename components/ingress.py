@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.dns import ServingLoadBalancer
-from components.network import zone_name
+from components.network.transit import zone_name
 from components.workload import INGRESS_TLS_POLICY
 
 SERVING_GROUP = "mlops-serving"

@@ -160,7 +160,7 @@ def check_flow_logs(clients: Clients, region: str, vpc_id: str) -> Iterator[Resu
 def check_s3_prefix_list(clients: Clients, region: str, published: list[str], partition: str) -> Iterator[Result]:
     """The region's S3 prefix list now, against the CIDRs the stack published (`s3Cidrs`) and the NetworkPolicies
     copy: AWS adds S3 addresses over time, and pods are blocked from new ones until the stacks run again."""
-    from components.network import endpoint_service
+    from components.network.endpoints import endpoint_service
 
     name = endpoint_service(region, "s3", partition)
     ec2 = clients("ec2", region)

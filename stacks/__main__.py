@@ -32,15 +32,9 @@ from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
-from components.network import (
-    PROMETHEUS_QUERY_ENDPOINT,
-    GlobalNetwork,
-    GlobalNetworkArgs,
-    RegionalNetwork,
-    RegionalNetworkArgs,
-    RegionLink,
-    zone_name,
-)
+from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
+from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
+from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
 from components.observability import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
