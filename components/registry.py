@@ -22,13 +22,13 @@ import pulumi_random as random
 from components.base import child_opts
 from components.cluster import mirror_image
 from components.config import RegistryConfig
-from components.ingress import (
+from components.serving.ingress import (
     ingress_hostname,
     internal_alb_annotations,
     mlflow_host,
     mlflow_load_balancer_name,
 )
-from components.workload import (
+from components.serving.workload import (
     POD_IDENTITY_AGENT,
     ContainerSpec,
     hardened_container,

@@ -25,10 +25,10 @@ from components.config import (
     team_tags,
 )
 from components.dns import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.ingress import model_host, regional_model_host
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
-from components.serving import ModelDeployment, ModelDeploymentArgs
-from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
+from components.serving.ingress import model_host, regional_model_host
+from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
 PROJECT = "mlops-platform"
 

@@ -30,7 +30,6 @@ from components.configbase import tags_for
 from components.dns import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
-from components.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
 from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
@@ -38,6 +37,7 @@ from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
 from components.observability import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
+from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 
 
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:

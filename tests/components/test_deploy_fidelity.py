@@ -75,7 +75,7 @@ def test_no_egress_rule_allows_every_destination(synth):
 def test_team_egress_without_s3_cidrs_is_an_error_not_a_dropped_rule():
     """Without the S3 rule a model cannot read its artifacts, and an egress rule without peers would open every
     destination (NetworkPolicyEgressRule.to): neither is written."""
-    from components.team import aws_endpoint_egress
+    from components.serving.team import aws_endpoint_egress
 
     with pytest.raises(ValueError, match="no S3 prefix-list CIDRs"):
         aws_endpoint_egress("10.0.0.0/16", [])

@@ -28,8 +28,8 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.cluster import KEDA_AWS_AUTHENTICATION
 from components.config import ModelSpec
-from components.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
-from components.workload import ContainerSpec, hardened_container, hardened_pod_spec
+from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
+from components.serving.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
 NO_METRICS_ACTION = "no-metrics"
@@ -145,7 +145,7 @@ class ModelDeploymentArgs:
     # bucket its pods reach (their region's S3 through the gateway endpoint).
     artifact_bucket: pulumi.Input[str] | None = None
     labels: dict[str, str] = field(default_factory=dict)
-    # Where the model answers (components.ingress.model_host and regional_model_host) and the region's
+    # Where the model answers (components.serving.ingress.model_host and regional_model_host) and the region's
     # certificate covering those names; the serving ALB's name follows the environment.
     hosts: Sequence[pulumi.Input[str]] = ()
     certificate_arn: pulumi.Input[str] | None = None
@@ -256,7 +256,7 @@ class ModelDeployment(pulumi.ComponentResource):
         action = "weighted"
         if not args.certificate_arn or not args.hosts:
             raise ValueError(f"model {model.name}: an HTTPS-only ingress needs host names and a certificate")
-        # The serving group's load balancer settings (components/ingress.py) and the weighted split between the
+        # The serving group's load balancer settings (components/serving/ingress.py) and the weighted split between the
         # versions' target groups (health-checked by the target groups themselves).
         names = [version.name for version in model.versions]
         annotations = {

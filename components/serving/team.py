@@ -20,10 +20,10 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.config import TeamConfig
-from components.ingress import DOMAIN_ANNOTATION
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
-from components.workload import POD_IDENTITY_AGENT
+from components.serving.ingress import DOMAIN_ANNOTATION
+from components.serving.workload import POD_IDENTITY_AGENT
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -62,7 +62,7 @@ class TeamSpaceArgs:
     mlflow_namespace: str = "mlflow"
     mlflow_port: int = 5000
     # The domain the team's models are named in: the serving ALB's admission policy reads it from the
-    # namespace (components.ingress.team_ingress_policy_spec).
+    # namespace (components.serving.ingress.team_ingress_policy_spec).
     ingress_domain: pulumi.Input[str] | None = None
 
 
