@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks.context import PlatformContext
 from components.network.vpc import RegionalNetwork
 
 
@@ -23,11 +24,9 @@ class RegionLink:
 
 @dataclass(frozen=True)
 class GlobalNetworkArgs:
-    environment: str
-    account_id: str
+    ctx: PlatformContext  # the platform's environment, account and tags
     regions: Sequence[RegionLink]  # the first is the primary
     private_zone: str
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class GlobalNetwork(pulumi.ComponentResource):
@@ -45,7 +44,7 @@ class GlobalNetwork(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GlobalNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:network:GlobalNetwork", name, None, opts)
-        tags = dict(args.tags)
+        tags = dict(args.ctx.tags)
         links = list(args.regions)
         self.transit_gateways, self.attachments, self.peerings, self.accepters = {}, {}, {}, {}
         if len(links) > 1:
@@ -54,7 +53,7 @@ class GlobalNetwork(pulumi.ComponentResource):
                 tgw = aws.ec2transitgateway.TransitGateway(
                     f"{name}-tgw-{link.region}",
                     aws.ec2transitgateway.TransitGatewayArgs(
-                        description=f"mlops {args.environment} {link.region}",
+                        description=f"mlops {args.ctx.environment} {link.region}",
                         auto_accept_shared_attachments="disable",
                         default_route_table_association="enable",
                         default_route_table_propagation="enable",
@@ -83,7 +82,7 @@ class GlobalNetwork(pulumi.ComponentResource):
                         transit_gateway_id=self.transit_gateways[primary.region].id,
                         peer_transit_gateway_id=self.transit_gateways[peer.region].id,
                         peer_region=peer.region,
-                        peer_account_id=args.account_id,
+                        peer_account_id=args.ctx.account_id,
                         tags={**tags, "Name": f"{primary.region}-{peer.region}"},
                     ),
                     opts=child_opts(self, provider=primary.provider),
@@ -122,7 +121,7 @@ class GlobalNetwork(pulumi.ComponentResource):
             f"{name}-private-zone",
             aws.route53.ZoneArgs(
                 name=args.private_zone,
-                comment=f"mlops {args.environment} internal names",
+                comment=f"mlops {args.ctx.environment} internal names",
                 vpcs=[
                     aws.route53.ZoneVpcArgs(vpc_id=link.network.vpc.id, vpc_region=link.region) for link in links
                 ],

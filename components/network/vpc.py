@@ -4,12 +4,13 @@ security group, and (from endpoints and flow_logs) its VPC endpoints and flow lo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks.context import PlatformContext
 from components.cidr import plan_subnets
 from components.network.endpoints import (
     INTERFACE_ENDPOINTS,
@@ -24,18 +25,14 @@ TIERS = ("public", "private", "isolated")
 
 @dataclass(frozen=True)
 class RegionalNetworkArgs:
-    environment: str
-    region: str
+    ctx: PlatformContext  # in the network's region: its environment, partition, account and tags
     cidr: str
     availability_zones: Sequence[str]
-    account_id: str
     logs_key_arn: pulumi.Input[str]
     nat: str = "single"  # none | single | one-per-az
     internet_free: bool = False
     log_retention_days: int = 30
     cluster_name: str = ""
-    partition: str = "aws"
-    tags: Mapping[str, str] = field(default_factory=dict)
     extra_interface_endpoints: Sequence[str] = ()  # beyond INTERFACE_ENDPOINTS, e.g. PROMETHEUS_QUERY_ENDPOINT
 
 
@@ -65,7 +62,7 @@ class RegionalNetwork(pulumi.ComponentResource):
         if args.internet_free and args.nat != "none":
             raise ValueError("an internet-free network has no NAT gateways")
         plan = plan_subnets(args.cidr, list(args.availability_zones))
-        tags = dict(args.tags)
+        tags = dict(args.ctx.tags)
         mine = child_opts(self)
 
         self.vpc = aws.ec2.Vpc(
@@ -78,15 +75,15 @@ class RegionalNetwork(pulumi.ComponentResource):
         )
         subnets = self._subnets(name, plan, tags)
         self.public_subnets, self.private_subnets, self.isolated_subnets = (subnets[tier] for tier in TIERS)
-        self._public_egress(name, plan, tags)
+        public_egress(self, name, plan, tags)
         self._private_routes(name, plan, tags)
-        self._security_groups(name, tags)
+        security_groups(self, name, tags)
         self.gateway_endpoints = gateway_endpoints(
-            name, self.vpc, args.region, args.partition, [*self.private_route_tables, self.isolated_route_table],
+            name, self.vpc, args.ctx.region, args.ctx.partition, [*self.private_route_tables, self.isolated_route_table],
             tags, mine,
         )
         self.interface_endpoints = interface_endpoints(
-            name, self.vpc, args.region, args.partition, (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
+            name, self.vpc, args.ctx.region, args.ctx.partition, (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
             self.private_subnets, self.endpoint_security_group, tags, mine,
         )
         self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
@@ -94,12 +91,11 @@ class RegionalNetwork(pulumi.ComponentResource):
         # prefix list): pods' egress rules name that AWS-managed list's CIDRs. AWS publishes and changes them per
         # region, so they are read from the list itself, by its documented name, rather than copied into config.
         self.s3_cidrs: pulumi.Output[list[str]] = aws.ec2.get_prefix_list_output(
-            name=endpoint_service(args.region, "s3", args.partition), opts=pulumi.InvokeOptions(parent=self)
+            name=endpoint_service(args.ctx.region, "s3", args.ctx.partition), opts=pulumi.InvokeOptions(parent=self)
         ).apply(lambda result: sorted(result.cidr_blocks))
 
         flow_logs = vpc_flow_logs(
-            name, self.vpc, environment=args.environment, region=args.region, account_id=args.account_id,
-            logs_key_arn=args.logs_key_arn, retention_days=args.log_retention_days, tags=tags, opts=mine,
+            name, self, args.ctx, logs_key_arn=args.logs_key_arn, retention_days=args.log_retention_days
         )
         self.flow_log_group, self.flow_log_role, self.flow_log = flow_logs.group, flow_logs.role, flow_logs.flow_log
         self.register_outputs(
@@ -139,40 +135,6 @@ class RegionalNetwork(pulumi.ComponentResource):
             ]
         return subnets
 
-    def _public_egress(self, name: str, plan: dict, tags: dict[str, str]) -> None:
-        """The internet gateway, the public route table and the NAT gateways (none when internet-free)."""
-        self.internet_gateway, self.nat_gateways, self.public_route_table = None, [], None
-        if self.args.internet_free:
-            return
-        mine = child_opts(self)
-        self.internet_gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", aws.ec2.InternetGatewayArgs(vpc_id=self.vpc.id, tags={**tags, "Name": f"{name}-igw"}),
-            opts=mine,
-        )
-        self.public_route_table = self._route_table(f"{name}-public-rt", tags)
-        aws.ec2.Route(
-            f"{name}-public-default",
-            aws.ec2.RouteArgs(
-                route_table_id=self.public_route_table.id, destination_cidr_block="0.0.0.0/0",
-                gateway_id=self.internet_gateway.id,
-            ),
-            opts=mine,
-        )
-        for subnet, (zone, _) in zip(self.public_subnets, plan["public"], strict=True):
-            self._associate(f"{name}-public-{zone}-rta", subnet, self.public_route_table)
-        nat_zones = {"none": 0, "single": 1, "one-per-az": len(plan["public"])}[self.args.nat]
-        for subnet, (zone, _) in list(zip(self.public_subnets, plan["public"], strict=True))[:nat_zones]:
-            eip = aws.ec2.Eip(f"{name}-nat-{zone}-eip", aws.ec2.EipArgs(domain="vpc", tags=tags), opts=mine)
-            self.nat_gateways.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{zone}",
-                    aws.ec2.NatGatewayArgs(
-                        subnet_id=subnet.id, allocation_id=eip.id, tags={**tags, "Name": f"{name}-nat-{zone}"}
-                    ),
-                    opts=child_opts(self, depends_on=[self.internet_gateway]),
-                )
-            )
-
     def _private_routes(self, name: str, plan: dict, tags: dict[str, str]) -> None:
         """A route table per private zone (out through NAT, if any) and one for the isolated tier (no way out)."""
         self.private_route_tables = []
@@ -195,30 +157,6 @@ class RegionalNetwork(pulumi.ComponentResource):
         for subnet, (zone, _) in zip(self.isolated_subnets, plan["isolated"], strict=True):
             self._associate(f"{name}-isolated-{zone}-rta", subnet, self.isolated_route_table)
 
-    def _security_groups(self, name: str, tags: dict[str, str]) -> None:
-        """The default group emptied of its rules, and the endpoints' group: HTTPS from inside the VPC only."""
-        self.default_security_group = aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg",
-            aws.ec2.DefaultSecurityGroupArgs(vpc_id=self.vpc.id, ingress=[], egress=[], tags={**tags, "Name": "default-closed"}),
-            opts=child_opts(self),
-        )
-        self.endpoint_security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoints-sg",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=self.vpc.id,
-                description="HTTPS from inside the VPC to the interface endpoints",
-                ingress=[
-                    aws.ec2.SecurityGroupIngressArgs(
-                        protocol="tcp", from_port=443, to_port=443, cidr_blocks=[self.args.cidr],
-                        description="HTTPS from the VPC",
-                    )
-                ],
-                egress=[],
-                tags={**tags, "Name": f"{name}-endpoints"},
-            ),
-            opts=child_opts(self),
-        )
-
     def _route_table(self, name: str, tags: Mapping[str, str]) -> aws.ec2.RouteTable:
         return aws.ec2.RouteTable(
             name, aws.ec2.RouteTableArgs(vpc_id=self.vpc.id, tags={**tags, "Name": name}), opts=child_opts(self)
@@ -232,3 +170,63 @@ class RegionalNetwork(pulumi.ComponentResource):
     def subnet_ids(self, tier: str) -> list[pulumi.Output[str]]:
         return [subnet.id for subnet in {"public": self.public_subnets, "private": self.private_subnets,
                                           "isolated": self.isolated_subnets}[tier]]
+
+
+def public_egress(owner: RegionalNetwork, name: str, plan: dict, tags: dict[str, str]) -> None:
+    """The internet gateway, the public route table and the NAT gateways (none when internet-free)."""
+    owner.internet_gateway, owner.nat_gateways, owner.public_route_table = None, [], None
+    if owner.args.internet_free:
+        return
+    mine = child_opts(owner)
+    owner.internet_gateway = aws.ec2.InternetGateway(
+        f"{name}-igw", aws.ec2.InternetGatewayArgs(vpc_id=owner.vpc.id, tags={**tags, "Name": f"{name}-igw"}),
+        opts=mine,
+    )
+    owner.public_route_table = owner._route_table(f"{name}-public-rt", tags)
+    aws.ec2.Route(
+        f"{name}-public-default",
+        aws.ec2.RouteArgs(
+            route_table_id=owner.public_route_table.id, destination_cidr_block="0.0.0.0/0",
+            gateway_id=owner.internet_gateway.id,
+        ),
+        opts=mine,
+    )
+    for subnet, (zone, _) in zip(owner.public_subnets, plan["public"], strict=True):
+        owner._associate(f"{name}-public-{zone}-rta", subnet, owner.public_route_table)
+    nat_zones = {"none": 0, "single": 1, "one-per-az": len(plan["public"])}[owner.args.nat]
+    for subnet, (zone, _) in list(zip(owner.public_subnets, plan["public"], strict=True))[:nat_zones]:
+        eip = aws.ec2.Eip(f"{name}-nat-{zone}-eip", aws.ec2.EipArgs(domain="vpc", tags=tags), opts=mine)
+        owner.nat_gateways.append(
+            aws.ec2.NatGateway(
+                f"{name}-nat-{zone}",
+                aws.ec2.NatGatewayArgs(
+                    subnet_id=subnet.id, allocation_id=eip.id, tags={**tags, "Name": f"{name}-nat-{zone}"}
+                ),
+                opts=child_opts(owner, depends_on=[owner.internet_gateway]),
+            )
+        )
+
+
+def security_groups(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> None:
+    """The default group emptied of its rules, and the endpoints' group: HTTPS from inside the VPC only."""
+    owner.default_security_group = aws.ec2.DefaultSecurityGroup(
+        f"{name}-default-sg",
+        aws.ec2.DefaultSecurityGroupArgs(vpc_id=owner.vpc.id, ingress=[], egress=[], tags={**tags, "Name": "default-closed"}),
+        opts=child_opts(owner),
+    )
+    owner.endpoint_security_group = aws.ec2.SecurityGroup(
+        f"{name}-endpoints-sg",
+        aws.ec2.SecurityGroupArgs(
+            vpc_id=owner.vpc.id,
+            description="HTTPS from inside the VPC to the interface endpoints",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[owner.args.cidr],
+                    description="HTTPS from the VPC",
+                )
+            ],
+            egress=[],
+            tags={**tags, "Name": f"{name}-endpoints"},
+        ),
+        opts=child_opts(owner),
+    )
