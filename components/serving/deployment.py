@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.cluster import KEDA_AWS_AUTHENTICATION
-from components.config import ModelSpec
+from components.config import ModelSpec, ModelVersion
 from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
 from components.serving.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
@@ -179,67 +179,7 @@ class ModelDeployment(pulumi.ComponentResource):
         self.deployments, self.services, self.scalers = {}, {}, {}
         self.target_groups, self.bindings = {}, {}
         for version in model.versions:
-            labels = {**base_labels, "version": version.name}
-            selector = {"app": model.name, "version": version.name}
-            container = hardened_container(
-                ContainerSpec(
-                    name="model",
-                    image=version.image,
-                    port=model.port,
-                    health_path=model.health_path,
-                    cpu=model.resources.cpu,
-                    memory=model.resources.memory,
-                    gpus=model.resources.gpus,
-                    env={"MODEL_NAME": model.name, "MODEL_VERSION": version.name, **artifact_env(args)},
-                )
-            )
-            deployment = k8s.apps.v1.Deployment(
-                f"{name}-{version.name}",
-                k8s.apps.v1.DeploymentInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=version_service(model, version.name), namespace=args.namespace, labels=labels
-                    ),
-                    spec=k8s.apps.v1.DeploymentSpecArgs(
-                        replicas=max(model.autoscaling.min_replicas, 1),
-                        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                        strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                            type="RollingUpdate",
-                            rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
-                        ),
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(
-                                labels=labels,
-                                annotations=scrape_annotations(model) if model.autoscaling.rps_target else None,
-                            ),
-                            spec=hardened_pod_spec(
-                                [container],
-                                args.service_account,
-                                gpu=model.resources.gpus > 0,
-                                spread_labels=selector,
-                            ),
-                        ),
-                    ),
-                ),
-                # The autoscaler owns the replica count once the Deployment exists.
-                opts=child_opts(self, ignore_changes=["spec.replicas"]),
-            )
-            self.deployments[version.name] = deployment
-            self.services[version.name] = k8s.core.v1.Service(
-                f"{name}-{version.name}-svc",
-                k8s.core.v1.ServiceInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=version_service(model, version.name), namespace=args.namespace, labels=labels
-                    ),
-                    spec=k8s.core.v1.ServiceSpecArgs(
-                        type="ClusterIP",
-                        selector=selector,
-                        ports=[k8s.core.v1.ServicePortArgs(name="http", port=model.port, target_port="http")],
-                    ),
-                ),
-                opts=child_opts(self),
-            )
-            self.scalers[version.name] = self._scaler(name, args, version.name, deployment)
-            self._target_group(name, args, version.name, labels)
+            self._serve_version(name, args, version, base_labels)
 
         self.stable_service = k8s.core.v1.Service(
             f"{name}-stable",
@@ -253,50 +193,7 @@ class ModelDeployment(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        action = "weighted"
-        if not args.certificate_arn or not args.hosts:
-            raise ValueError(f"model {model.name}: an HTTPS-only ingress needs host names and a certificate")
-        # The serving group's load balancer settings (components/serving/ingress.py) and the weighted split between the
-        # versions' target groups (health-checked by the target groups themselves).
-        names = [version.name for version in model.versions]
-        annotations = {
-            **internal_alb_annotations(
-                certificate_arn=args.certificate_arn, health_path=None,
-                load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
-            ),
-            # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
-            f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(METRICS_NOT_FOUND, sort_keys=True),
-            f"alb.ingress.kubernetes.io/actions.{action}": pulumi.Output.all(
-                *[self.target_groups[v].arn for v in names]
-            ).apply(lambda arns: json.dumps(weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True)),
-        }
-        # The controller orders an Ingress's Prefix paths longest first (aws-load-balancer-controller v2.13.2
-        # pkg/ingress/model_build_listener_rules.go sortIngressPaths), so /metrics is matched before /.
-        route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
-            k8s.networking.v1.HTTPIngressPathArgs(
-                path=path,
-                path_type="Prefix",
-                backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
-                    name=target, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
-                )),
-            )
-            for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
-        ])
-        self.ingress = k8s.networking.v1.Ingress(
-            f"{name}-route",
-            k8s.networking.v1.IngressInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=model.name, namespace=args.namespace, labels=base_labels, annotations=annotations
-                ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name="alb",
-                    rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=route) for host in args.hosts],
-                ),
-            ),
-            # Traffic goes to a version once its binding registers the pods; on destroy the Ingress (and the
-            # controller's listener rules) goes before the bindings and target groups.
-            opts=child_opts(self, depends_on=[*self.services.values(), *self.bindings.values()]),
-        )
+        self.ingress = model_route(self, name, args, base_labels)
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             k8s.policy.v1.PodDisruptionBudgetInitArgs(
@@ -316,105 +213,220 @@ class ModelDeployment(pulumi.ComponentResource):
             }
         )
 
-    def _target_group(self, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]) -> None:
-        """The version's target group (Pulumi's) and the binding that puts the version's pods in it."""
+    def _serve_version(self, name: str, args: ModelDeploymentArgs, version: ModelVersion, base_labels: dict[str, str]) -> None:
+        """One version: its Deployment and Service, its autoscaler, and its target group with the binding."""
         model = args.model
-        if args.aws_provider is None:
-            raise ValueError(f"model {model.name}: its target groups need the region's AWS provider")
-        service = version_service(model, version)
-        group = aws.lb.TargetGroup(
-            f"{name}-{version}-tg",
-            aws.lb.TargetGroupArgs(
-                name=pulumi.Output.from_input(args.vpc_id).apply(
-                    lambda vpc: target_group_name(args.team, model.name, version, model.port, vpc)
-                ),
+        labels = {**base_labels, "version": version.name}
+        selector = {"app": model.name, "version": version.name}
+        container = hardened_container(
+            ContainerSpec(
+                name="model",
+                image=version.image,
                 port=model.port,
-                protocol="HTTP",
-                protocol_version="HTTP1",
-                target_type="ip",
-                vpc_id=args.vpc_id,
-                # The model's readiness path: the ALB sends traffic only to pods the kubelet also finds ready.
-                health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    enabled=True, protocol="HTTP", port="traffic-port", path=model.health_path, matcher="200",
-                    interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=2,
+                health_path=model.health_path,
+                cpu=model.resources.cpu,
+                memory=model.resources.memory,
+                gpus=model.resources.gpus,
+                env={"MODEL_NAME": model.name, "MODEL_VERSION": version.name, **artifact_env(args)},
+            )
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-{version.name}",
+            k8s.apps.v1.DeploymentInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=version_service(model, version.name), namespace=args.namespace, labels=labels
                 ),
-                tags={**args.tags, "Name": f"{args.namespace_name}/{service}", "model": model.name, "version": version},
-            ),
-            opts=child_opts(self, provider=args.aws_provider),
-        )
-        self.target_groups[version] = group
-        self.bindings[version] = k8s.apiextensions.CustomResource(
-            f"{name}-{version}-tgb",
-            api_version=LBC_API,
-            kind="TargetGroupBinding",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=service, namespace=args.namespace, labels=labels),
-            spec=pulumi.Output.all(group.arn, args.vpc_id, args.vpc_cidr).apply(
-                lambda values: target_group_binding_spec(service, model.port, *values)
-            ),
-            opts=child_opts(self, depends_on=[self.services[version]]),
-        )
-
-    def _scaler(self, name: str, args: ModelDeploymentArgs, version: str, deployment) -> pulumi.CustomResource:
-        scaling = args.model.autoscaling
-        target_name = version_service(args.model, version)
-        metadata = k8s.meta.v1.ObjectMetaArgs(name=target_name, namespace=args.namespace, labels=args.labels)
-        if scaling.cpu_target is not None:
-            return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-{version}-hpa",
-                k8s.autoscaling.v2.HorizontalPodAutoscalerInitArgs(
-                    metadata=metadata,
-                    spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                        scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                            api_version="apps/v1", kind="Deployment", name=target_name
+                spec=k8s.apps.v1.DeploymentSpecArgs(
+                    replicas=max(model.autoscaling.min_replicas, 1),
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+                    ),
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            labels=labels,
+                            annotations=scrape_annotations(model) if model.autoscaling.rps_target else None,
                         ),
-                        min_replicas=scaling.min_replicas,
-                        max_replicas=scaling.max_replicas,
-                        metrics=[
-                            k8s.autoscaling.v2.MetricSpecArgs(
-                                type="Resource",
-                                resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                                    name="cpu",
-                                    target=k8s.autoscaling.v2.MetricTargetArgs(
-                                        type="Utilization", average_utilization=scaling.cpu_target
-                                    ),
-                                ),
-                            )
-                        ],
+                        spec=hardened_pod_spec(
+                            [container],
+                            args.service_account,
+                            gpu=model.resources.gpus > 0,
+                            spread_labels=selector,
+                        ),
                     ),
                 ),
-                opts=child_opts(self, depends_on=[deployment]),
-            )
-        fallback = None
-        if scaling.rps_target is not None:
-            if args.prometheus_url is None or args.region is None:
-                raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
-            trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
-                                  args.prometheus_url, args.region)
-            fallback = {"failureThreshold": FALLBACK_FAILURES, "replicas": scaling.min_replicas,
-                        "behavior": "currentReplicasIfHigher"}
-        else:
-            assert scaling.keda is not None
-            trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{version}-scaledobject",
-            api_version=KEDA_API,
-            kind="ScaledObject",
-            metadata=metadata,
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target_name},
-                "minReplicaCount": scaling.min_replicas,
-                "maxReplicaCount": scaling.max_replicas,
-                "pollingInterval": 15,
-                "cooldownPeriod": 300,
-                "triggers": [trigger],
-                **({"fallback": fallback} if fallback else {}),
-            },
-            opts=child_opts(self, depends_on=[deployment]),
+            ),
+            # The autoscaler owns the replica count once the Deployment exists.
+            opts=child_opts(self, ignore_changes=["spec.replicas"]),
         )
-
+        self.deployments[version.name] = deployment
+        self.services[version.name] = k8s.core.v1.Service(
+            f"{name}-{version.name}-svc",
+            k8s.core.v1.ServiceInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=version_service(model, version.name), namespace=args.namespace, labels=labels
+                ),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type="ClusterIP",
+                    selector=selector,
+                    ports=[k8s.core.v1.ServicePortArgs(name="http", port=model.port, target_port="http")],
+                ),
+            ),
+            opts=child_opts(self),
+        )
+        self.scalers[version.name] = version_scaler(self, name, args, version.name, deployment)
+        version_target_group(self, name, args, version.name, labels)
 
 def artifact_env(args: ModelDeploymentArgs) -> dict[str, pulumi.Input[str]]:
     """Where the model reads its artifacts: the region's bucket, and the region an S3 client must sign for."""
     if args.artifact_bucket is None:
         return {}
     return {"ARTIFACT_BUCKET": args.artifact_bucket, **({"AWS_REGION": args.region} if args.region else {})}
+
+
+def model_route(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, base_labels: dict[str, str]) -> k8s.networking.v1.Ingress:
+    """The model's rules on the shared serving ALB: its hosts, HTTPS only, split between the versions by weight."""
+    model = args.model
+    action = "weighted"
+    if not args.certificate_arn or not args.hosts:
+        raise ValueError(f"model {model.name}: an HTTPS-only ingress needs host names and a certificate")
+    # The serving group's load balancer settings (components/serving/ingress.py) and the weighted split between the
+    # versions' target groups (health-checked by the target groups themselves).
+    names = [version.name for version in model.versions]
+    annotations = {
+        **internal_alb_annotations(
+            certificate_arn=args.certificate_arn, health_path=None,
+            load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
+        ),
+        # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
+        f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(METRICS_NOT_FOUND, sort_keys=True),
+        f"alb.ingress.kubernetes.io/actions.{action}": pulumi.Output.all(
+            *[owner.target_groups[v].arn for v in names]
+        ).apply(lambda arns: json.dumps(weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True)),
+    }
+    # The controller orders an Ingress's Prefix paths longest first (aws-load-balancer-controller v2.13.2
+    # pkg/ingress/model_build_listener_rules.go sortIngressPaths), so /metrics is matched before /.
+    route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
+        k8s.networking.v1.HTTPIngressPathArgs(
+            path=path,
+            path_type="Prefix",
+            backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
+                name=target, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
+            )),
+        )
+        for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
+    ])
+    return k8s.networking.v1.Ingress(
+        f"{name}-route",
+        k8s.networking.v1.IngressInitArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=model.name, namespace=args.namespace, labels=base_labels, annotations=annotations
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name="alb",
+                rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=route) for host in args.hosts],
+            ),
+        ),
+        # Traffic goes to a version once its binding registers the pods; on destroy the Ingress (and the
+        # controller's listener rules) goes before the bindings and target groups.
+        opts=child_opts(owner, depends_on=[*owner.services.values(), *owner.bindings.values()]),
+    )
+
+
+def version_target_group(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]) -> None:
+    """The version's target group (Pulumi's) and the binding that puts the version's pods in it."""
+    model = args.model
+    if args.aws_provider is None:
+        raise ValueError(f"model {model.name}: its target groups need the region's AWS provider")
+    service = version_service(model, version)
+    group = aws.lb.TargetGroup(
+        f"{name}-{version}-tg",
+        aws.lb.TargetGroupArgs(
+            name=pulumi.Output.from_input(args.vpc_id).apply(
+                lambda vpc: target_group_name(args.team, model.name, version, model.port, vpc)
+            ),
+            port=model.port,
+            protocol="HTTP",
+            protocol_version="HTTP1",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            # The model's readiness path: the ALB sends traffic only to pods the kubelet also finds ready.
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True, protocol="HTTP", port="traffic-port", path=model.health_path, matcher="200",
+                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=2,
+            ),
+            tags={**args.tags, "Name": f"{args.namespace_name}/{service}", "model": model.name, "version": version},
+        ),
+        opts=child_opts(owner, provider=args.aws_provider),
+    )
+    owner.target_groups[version] = group
+    owner.bindings[version] = k8s.apiextensions.CustomResource(
+        f"{name}-{version}-tgb",
+        api_version=LBC_API,
+        kind="TargetGroupBinding",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=service, namespace=args.namespace, labels=labels),
+        spec=pulumi.Output.all(group.arn, args.vpc_id, args.vpc_cidr).apply(
+            lambda values: target_group_binding_spec(service, model.port, *values)
+        ),
+        opts=child_opts(owner, depends_on=[owner.services[version]]),
+    )
+
+
+def version_scaler(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, deployment) -> pulumi.CustomResource:
+    scaling = args.model.autoscaling
+    target_name = version_service(args.model, version)
+    metadata = k8s.meta.v1.ObjectMetaArgs(name=target_name, namespace=args.namespace, labels=args.labels)
+    if scaling.cpu_target is not None:
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-{version}-hpa",
+            k8s.autoscaling.v2.HorizontalPodAutoscalerInitArgs(
+                metadata=metadata,
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=target_name
+                    ),
+                    min_replicas=scaling.min_replicas,
+                    max_replicas=scaling.max_replicas,
+                    metrics=[
+                        k8s.autoscaling.v2.MetricSpecArgs(
+                            type="Resource",
+                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                                name="cpu",
+                                target=k8s.autoscaling.v2.MetricTargetArgs(
+                                    type="Utilization", average_utilization=scaling.cpu_target
+                                ),
+                            ),
+                        )
+                    ],
+                ),
+            ),
+            opts=child_opts(owner, depends_on=[deployment]),
+        )
+    fallback = None
+    if scaling.rps_target is not None:
+        if args.prometheus_url is None or args.region is None:
+            raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
+        trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
+                              args.prometheus_url, args.region)
+        fallback = {"failureThreshold": FALLBACK_FAILURES, "replicas": scaling.min_replicas,
+                    "behavior": "currentReplicasIfHigher"}
+    else:
+        assert scaling.keda is not None
+        trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}
+    return k8s.apiextensions.CustomResource(
+        f"{name}-{version}-scaledobject",
+        api_version=KEDA_API,
+        kind="ScaledObject",
+        metadata=metadata,
+        spec={
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target_name},
+            "minReplicaCount": scaling.min_replicas,
+            "maxReplicaCount": scaling.max_replicas,
+            "pollingInterval": 15,
+            "cooldownPeriod": 300,
+            "triggers": [trigger],
+            **({"fallback": fallback} if fallback else {}),
+        },
+        opts=child_opts(owner, depends_on=[deployment]),
+    )

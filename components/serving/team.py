@@ -9,7 +9,6 @@ access entry giving the team's owners edit rights in their namespace only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.context import PlatformContext
+from components.blocks.iam import pod_identity_trust, to_json
+from components.blocks.roles import Association, PodIdentityRole
 from components.config import TeamConfig
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
@@ -26,7 +28,6 @@ from components.serving.ingress import DOMAIN_ANNOTATION
 from components.serving.workload import POD_IDENTITY_AGENT
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
-POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -129,19 +130,6 @@ def team_access_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def pod_identity_trust() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-
-
 def aws_endpoint_egress(vpc_cidr: str, s3_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
     """HTTPS to the interface endpoints (in the VPC) and to S3 (its prefix list), and the Pod Identity agent.
 
@@ -191,7 +179,6 @@ class TeamSpace(pulumi.ComponentResource):
     def __init__(self, name: str, args: TeamSpaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:team:TeamSpace", name, None, opts)
         team = args.team
-        namespace = team.namespace
         labels = {"team": team.name, "environment": team.environment, "app.kubernetes.io/managed-by": "pulumi"}
         on_repos = child_opts(self, provider=args.repository_aws_provider)
 
@@ -202,224 +189,222 @@ class TeamSpace(pulumi.ComponentResource):
                 {**args.tags, "model": model.name}, on_repos, force_delete=team.environment != "prod",
             )
 
-        self.role = aws.iam.Role(
-            f"{name}-models-role",
-            aws.iam.RoleArgs(
-                name=f"mlops-{team.environment}-team-{team.name}-models",
-                assume_role_policy=json.dumps(pod_identity_trust()),
-                max_session_duration=3600,
-                tags=args.tags,
-            ),
-            opts=on_repos,
-        )
+        self.namespaces, self.service_accounts, self.network_policies, self.access_entries = {}, {}, {}, {}
+        for target in args.clusters:
+            self._team_namespace(f"{name}-{target.region}", target, args, labels)
+            owners_access(self, f"{name}-{target.region}", target, args)
+
         prefixes = [(access.prefix, access.access) for access in team.data_access]
         policy = pulumi.Output.all(
             pulumi.Output.all(*[target.artifact_bucket_arn for target in args.clusters]),
             args.write_bucket_arn,
             pulumi.Output.all(*args.artifacts_key_arns),
             pulumi.Output.all(*[repo.arn for repo in self.repositories.values()]),
-        ).apply(lambda v: json.dumps(team_access_policy(v[0], v[1], v[2], prefixes, v[3])))
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-models-policy",
-            aws.iam.RolePolicyArgs(role=self.role.id, policy=policy),
-            opts=on_repos,
+        ).apply(lambda v: to_json(team_access_policy(v[0], v[1], v[2], prefixes, v[3])))
+        # The models' role, given to the `models` service account in every cluster by EKS Pod Identity.
+        # Its account is known only from the platform's outputs, and nothing here builds an ARN from it.
+        ctx = PlatformContext(team.environment, args.partition, "", args.clusters[0].region, args.tags)
+        models_role = PodIdentityRole(
+            f"{name}-models", ctx, parent=self, provider=args.repository_aws_provider,
+            trust=pod_identity_trust(), policy=policy,
+            role_name=f"mlops-{team.environment}-team-{team.name}-models", max_session_duration=3600,
+            associations=[
+                Association(
+                    target.cluster_name, team.namespace, "models",
+                    opts=pulumi.ResourceOptions(
+                        provider=target.aws_provider, depends_on=[self.service_accounts[target.region]]
+                    ),
+                    resource_name=f"{name}-{target.region}-pod-identity",
+                )
+                for target in args.clusters
+            ],
         )
-
-        self.namespaces, self.service_accounts, self.network_policies = {}, {}, {}
-        self.pod_identities, self.access_entries = {}, {}
-        for target in args.clusters:
-            on_cluster = child_opts(self, provider=target.k8s_provider)
-            on_region = child_opts(self, provider=target.aws_provider)
-            suffix = f"{name}-{target.region}"
-            ns = k8s.core.v1.Namespace(
-                f"{suffix}-ns",
-                k8s.core.v1.NamespaceInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=namespace,
-                        labels={
-                            **labels,
-                            "pod-security.kubernetes.io/enforce": "restricted",
-                            "pod-security.kubernetes.io/audit": "restricted",
-                            "pod-security.kubernetes.io/warn": "restricted",
-                        },
-                        annotations={DOMAIN_ANNOTATION: args.ingress_domain} if args.ingress_domain else None,
-                    )
-                ),
-                opts=on_cluster,
-            )
-            self.namespaces[target.region] = ns
-            in_ns = child_opts(self, provider=target.k8s_provider, depends_on=[ns])
-            k8s.core.v1.ResourceQuota(
-                f"{suffix}-quota",
-                k8s.core.v1.ResourceQuotaInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=namespace, labels=labels),
-                    spec=k8s.core.v1.ResourceQuotaSpecArgs(
-                        hard={
-                            "requests.cpu": team.quotas.cpu,
-                            "limits.cpu": team.quotas.cpu,
-                            "requests.memory": team.quotas.memory,
-                            "limits.memory": team.quotas.memory,
-                            "requests.nvidia.com/gpu": str(team.quotas.gpus),
-                            "pods": str(team.quotas.pods),
-                            "services.loadbalancers": "0",
-                            "services.nodeports": "0",
-                        }
-                    ),
-                ),
-                opts=in_ns,
-            )
-            defaults = limit_defaults(team)
-            k8s.core.v1.LimitRange(
-                f"{suffix}-limits",
-                k8s.core.v1.LimitRangeInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="team-limits", namespace=namespace, labels=labels),
-                    spec=k8s.core.v1.LimitRangeSpecArgs(
-                        limits=[
-                            k8s.core.v1.LimitRangeItemArgs(
-                                type="Container", default=defaults, default_request=defaults
-                            )
-                        ]
-                    ),
-                ),
-                opts=in_ns,
-            )
-            self.network_policies[target.region] = self._network_policies(suffix, namespace, labels, target, args, in_ns)
-            sa = k8s.core.v1.ServiceAccount(
-                f"{suffix}-sa",
-                k8s.core.v1.ServiceAccountInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=namespace, labels=labels),
-                    automount_service_account_token=False,
-                ),
-                opts=in_ns,
-            )
-            self.service_accounts[target.region] = sa
-            self.pod_identities[target.region] = aws.eks.PodIdentityAssociation(
-                f"{suffix}-pod-identity",
-                aws.eks.PodIdentityAssociationArgs(
-                    cluster_name=target.cluster_name,
-                    namespace=namespace,
-                    service_account="models",
-                    role_arn=self.role.arn,
-                    tags=args.tags,
-                ),
-                opts=child_opts(self, provider=target.aws_provider, depends_on=[sa]),
-            )
-            entry = aws.eks.AccessEntry(
-                f"{suffix}-access",
-                aws.eks.AccessEntryArgs(
-                    cluster_name=target.cluster_name,
-                    principal_arn=team.owners.role_arn,
-                    type="STANDARD",
-                    kubernetes_groups=[],
-                    tags=args.tags,
-                ),
-                opts=on_region,
-            )
-            self.access_entries[target.region] = entry
-            aws.eks.AccessPolicyAssociation(
-                f"{suffix}-access-edit",
-                aws.eks.AccessPolicyAssociationArgs(
-                    cluster_name=target.cluster_name,
-                    principal_arn=entry.principal_arn,
-                    policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                        type="namespace", namespaces=[namespace]
-                    ),
-                ),
-                opts=on_region,
-            )
+        self.role, self.role_policy = models_role.role, models_role.policy
+        self.pod_identities = {
+            target.region: association
+            for target, association in zip(args.clusters, models_role.associations, strict=True)
+        }
         self.register_outputs(
             {
-                "namespace": namespace,
+                "namespace": team.namespace,
                 "roleArn": self.role.arn,
                 "repositories": {key: repo.repository_url for key, repo in self.repositories.items()},
             }
         )
 
-    def _network_policies(self, suffix, namespace, labels, target, args, opts) -> list[k8s.networking.v1.NetworkPolicy]:
-        """Default deny in both directions, then: ALB and ingress from the VPC to model ports, DNS, MLflow, AWS."""
-        model_ports = sorted({model.port for model in args.team.models})
+    def _team_namespace(self, suffix: str, target: ClusterTarget, args: TeamSpaceArgs, labels: dict[str, str]) -> None:
+        """The team's namespace in one cluster: restricted pod security, quota, limits, policies, service account."""
+        team, namespace = args.team, args.team.namespace
+        ns = k8s.core.v1.Namespace(
+            f"{suffix}-ns",
+            k8s.core.v1.NamespaceInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=namespace,
+                    labels={
+                        **labels,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                    annotations={DOMAIN_ANNOTATION: args.ingress_domain} if args.ingress_domain else None,
+                )
+            ),
+            opts=child_opts(self, provider=target.k8s_provider),
+        )
+        self.namespaces[target.region] = ns
+        in_ns = child_opts(self, provider=target.k8s_provider, depends_on=[ns])
+        k8s.core.v1.ResourceQuota(
+            f"{suffix}-quota",
+            k8s.core.v1.ResourceQuotaInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=namespace, labels=labels),
+                spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                    hard={
+                        "requests.cpu": team.quotas.cpu,
+                        "limits.cpu": team.quotas.cpu,
+                        "requests.memory": team.quotas.memory,
+                        "limits.memory": team.quotas.memory,
+                        "requests.nvidia.com/gpu": str(team.quotas.gpus),
+                        "pods": str(team.quotas.pods),
+                        "services.loadbalancers": "0",
+                        "services.nodeports": "0",
+                    }
+                ),
+            ),
+            opts=in_ns,
+        )
+        defaults = limit_defaults(team)
+        k8s.core.v1.LimitRange(
+            f"{suffix}-limits",
+            k8s.core.v1.LimitRangeInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="team-limits", namespace=namespace, labels=labels),
+                spec=k8s.core.v1.LimitRangeSpecArgs(
+                    limits=[k8s.core.v1.LimitRangeItemArgs(type="Container", default=defaults, default_request=defaults)]
+                ),
+            ),
+            opts=in_ns,
+        )
+        self.network_policies[target.region] = team_network_policies(self, suffix, namespace, labels, target, args, in_ns)
+        self.service_accounts[target.region] = k8s.core.v1.ServiceAccount(
+            f"{suffix}-sa",
+            k8s.core.v1.ServiceAccountInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=namespace, labels=labels),
+                automount_service_account_token=False,
+            ),
+            opts=in_ns,
+        )
 
-        def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> k8s.networking.v1.NetworkPolicy:
-            return k8s.networking.v1.NetworkPolicy(
-                f"{suffix}-netpol-{role}",
-                k8s.networking.v1.NetworkPolicyInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=namespace, labels=labels), spec=spec
-                ),
-                opts=opts,
-            )
 
-        every_pod = k8s.meta.v1.LabelSelectorArgs()
-        return [
-            policy(
-                "default-deny",
-                k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]),
+def owners_access(owner: TeamSpace, suffix: str, target: ClusterTarget, args: TeamSpaceArgs) -> None:
+    """The owners' role may edit the team's namespace (and only it) through an EKS access entry."""
+    on_region = child_opts(owner, provider=target.aws_provider)
+    entry = aws.eks.AccessEntry(
+        f"{suffix}-access",
+        aws.eks.AccessEntryArgs(
+            cluster_name=target.cluster_name,
+            principal_arn=args.team.owners.role_arn,
+            type="STANDARD",
+            kubernetes_groups=[],
+            tags=args.tags,
+        ),
+        opts=on_region,
+    )
+    owner.access_entries[target.region] = entry
+    aws.eks.AccessPolicyAssociation(
+        f"{suffix}-access-edit",
+        aws.eks.AccessPolicyAssociationArgs(
+            cluster_name=target.cluster_name,
+            principal_arn=entry.principal_arn,
+            policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[args.team.namespace]),
+        ),
+        opts=on_region,
+    )
+
+
+def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, args, opts) -> list[k8s.networking.v1.NetworkPolicy]:
+    """Default deny in both directions, then: ALB and ingress from the VPC to model ports, DNS, MLflow, AWS."""
+    model_ports = sorted({model.port for model in args.team.models})
+
+    def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
+            f"{suffix}-netpol-{role}",
+            k8s.networking.v1.NetworkPolicyInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=namespace, labels=labels), spec=spec
             ),
-            # The ALB (IP targets) and the ingress controller reach pods from inside the VPC.
-            policy(
-                "allow-ingress-from-vpc",
-                k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=every_pod,
-                    policy_types=["Ingress"],
-                    ingress=[
-                        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                            from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
-                            )],
-                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in model_ports],
-                        )
-                    ],
+            opts=opts,
+        )
+
+    every_pod = k8s.meta.v1.LabelSelectorArgs()
+    return [
+        policy(
+            "default-deny",
+            k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]),
+        ),
+        # The ALB (IP targets) and the ingress controller reach pods from inside the VPC.
+        policy(
+            "allow-ingress-from-vpc",
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod,
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
+                        )],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in model_ports],
+                    )
+                ],
+            ),
+        ),
+        policy(
+            "allow-dns",
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod,
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                            ),
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                        )],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                        ],
+                    )
+                ],
+            ),
+        ),
+        policy(
+            "allow-mlflow",
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod,
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels={"kubernetes.io/metadata.name": args.mlflow_namespace}
+                            )
+                        )],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.mlflow_port, protocol="TCP")],
+                    )
+                ],
+            ),
+        ),
+        # AWS APIs (ECR, STS, KMS, ...) through the VPC's interface endpoints, which answer on 443 inside
+        # the VPC; S3 through its gateway endpoint, at the region's S3 prefix-list addresses; and the EKS Pod
+        # Identity agent that hands out the team role's credentials.
+        policy(
+            "allow-aws-endpoints",
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod,
+                policy_types=["Egress"],
+                egress=pulumi.Output.all(target.vpc_cidr, target.s3_cidrs).apply(
+                    lambda values: aws_endpoint_egress(values[0], values[1])
                 ),
             ),
-            policy(
-                "allow-dns",
-                k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=every_pod,
-                    policy_types=["Egress"],
-                    egress=[
-                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                            )],
-                            ports=[
-                                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                            ],
-                        )
-                    ],
-                ),
-            ),
-            policy(
-                "allow-mlflow",
-                k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=every_pod,
-                    policy_types=["Egress"],
-                    egress=[
-                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": args.mlflow_namespace}
-                                )
-                            )],
-                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.mlflow_port, protocol="TCP")],
-                        )
-                    ],
-                ),
-            ),
-            # AWS APIs (ECR, STS, KMS, ...) through the VPC's interface endpoints, which answer on 443 inside
-            # the VPC; S3 through its gateway endpoint, at the region's S3 prefix-list addresses; and the EKS Pod
-            # Identity agent that hands out the team role's credentials.
-            policy(
-                "allow-aws-endpoints",
-                k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=every_pod,
-                    policy_types=["Egress"],
-                    egress=pulumi.Output.all(target.vpc_cidr, target.s3_cidrs).apply(
-                        lambda values: aws_endpoint_egress(values[0], values[1])
-                    ),
-                ),
-            ),
-        ]
+        ),
+    ]
