@@ -220,21 +220,6 @@ def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None
         yield compare("s3.replication", bucket, replicas, destinations, f"bucket {bucket} replication destinations")
 
 
-def check_repository_defaults(clients: Clients, region: str, repositories: Iterable[str]) -> Iterator[Result]:
-    ecr = clients("ecr", region)
-    names = sorted(repositories)
-    if not names:
-        return
-    found = {repo["repositoryName"]: repo for repo in ecr.describe_repositories(repositoryNames=names)["repositories"]}
-    for name in names:
-        repo = found[name]
-        yield compare("ecr.immutable-tags", name, "IMMUTABLE", repo.get("imageTagMutability"), f"repository {name} tags")
-        yield compare("ecr.scan-on-push", name, True, repo.get("imageScanningConfiguration", {}).get("scanOnPush"),
-                      f"repository {name} scan on push")
-        yield compare("ecr.kms", name, "KMS", repo.get("encryptionConfiguration", {}).get("encryptionType"),
-                      f"repository {name} encryption")
-
-
 def check_registry_replication(clients: Clients, region: str, account_id: str, targets: Iterable[str]) -> Iterator[Result]:
     ecr = clients("ecr", region)
     rules = ecr.describe_registry().get("replicationConfiguration", {}).get("rules", [])
