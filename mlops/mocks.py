@@ -16,9 +16,6 @@ from typing import Any
 
 import pulumi
 
-AWS_PROVIDER = "pulumi:providers:aws"
-K8S_PROVIDER = "pulumi:providers:kubernetes"
-
 
 def digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]

@@ -13,9 +13,12 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.outputs import PlatformOutputs
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -38,13 +41,18 @@ class Result:
 
 @dataclass
 class Expectations:
-    """What the deployed stack must look like, derived from its outputs and environment."""
+    """What the deployed stack must look like: its outputs, read through the outputs contract."""
 
-    environment: str
-    regions: dict[str, dict[str, Any]]
-    primary_region: str
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: PlatformOutputs
     stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA
+
+    @property
+    def environment(self) -> str:
+        return self.outputs.environment
+
+    @property
+    def primary_region(self) -> str:
+        return self.outputs.primary_region
 
     @property
     def is_prod(self) -> bool:
@@ -55,7 +63,7 @@ class Expectations:
 # Outputs
 
 
-def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None = None) -> dict[str, Any]:
+def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None = None) -> PlatformOutputs:
     """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI,
     checked to be the outputs of platform stack ``stack`` before any check reads them."""
     from components.config import UnknownStackError, list_stacks, stack_file
@@ -82,9 +90,10 @@ def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None 
     return check_outputs(stack, data, f"`{command}`", stacks_dir)
 
 
-def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -> dict[str, Any]:
-    """The outputs of platform stack ``stack``, or one error naming ``source``: not outputs, a team stack's,
-    another stack's (its environment or regions differ from the stack file), or not the outputs contract."""
+def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -> PlatformOutputs:
+    """The outputs of platform stack ``stack`` as the outputs contract, or one error naming ``source``: not
+    outputs, a team stack's, another stack's (its environment or regions differ from the stack file), or not
+    the outputs contract."""
     from components.config import ConfigError, parse_platform, read_stack_config, stack_file, validate_model
     from components.loader import json_kind
     from components.outputs import PlatformOutputs
@@ -101,33 +110,24 @@ def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -
     missing = [key for key in ("environment", "primaryRegion", "regions") if key not in data]
     if missing:
         raise VerifyError(f"{source}: the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
-    validate_model(PlatformOutputs, data, source, "outputs")
+    contract: PlatformOutputs = validate_model(PlatformOutputs, data, source, "outputs")
     if stacks_dir is not None and stack_file(stacks_dir, stack).is_file():
         path, raw = read_stack_config(stacks_dir, stack)
         if "mlops:platform" not in raw:
             raise ConfigError(path, "mlops:platform", "missing: mlops verify checks platform stacks")
         cfg = parse_platform(raw["mlops:platform"], path)
-        found = (data["environment"], data["primaryRegion"], sorted(data["regions"]))
+        found = (contract.environment, contract.primary_region, sorted(contract.regions))
         declared = (cfg.environment, cfg.primary_region.name, sorted(region.name for region in cfg.regions))
         if found != declared:
             raise VerifyError(
                 f"{source}: the outputs of a {found[0]} stack in {', '.join(found[2])}, but {path} declares "
                 f"{declared[0]} in {', '.join(declared[2])}; pass the outputs of stack {stack!r}"
             )
-    return data
+    return contract
 
 
-def expectations(outputs: dict[str, Any], stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA) -> Expectations:
-    missing = [key for key in ("environment", "primaryRegion", "regions") if key not in outputs]
-    if missing:
-        raise VerifyError(f"the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
-    return Expectations(
-        environment=outputs["environment"],
-        regions=outputs["regions"],
-        primary_region=outputs["primaryRegion"],
-        outputs=outputs,
-        stale_after=stale_after,
-    )
+def expectations(outputs: PlatformOutputs, stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA) -> Expectations:
+    return Expectations(outputs=outputs, stale_after=stale_after)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def check_flow_logs(clients: Clients, region: str, vpc_id: str) -> Iterator[Resu
 def check_s3_prefix_list(clients: Clients, region: str, published: list[str], partition: str) -> Iterator[Result]:
     """The region's S3 prefix list now, against the CIDRs the stack published (`s3Cidrs`) and the NetworkPolicies
     copy: AWS adds S3 addresses over time, and pods are blocked from new ones until the stacks run again."""
-    from components.network import endpoint_service
+    from components.network.endpoints import endpoint_service
 
     name = endpoint_service(region, "s3", partition)
     ec2 = clients("ec2", region)
@@ -221,21 +221,6 @@ def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None
                 raise
             destinations = []
         yield compare("s3.replication", bucket, replicas, destinations, f"bucket {bucket} replication destinations")
-
-
-def check_repository_defaults(clients: Clients, region: str, repositories: Iterable[str]) -> Iterator[Result]:
-    ecr = clients("ecr", region)
-    names = sorted(repositories)
-    if not names:
-        return
-    found = {repo["repositoryName"]: repo for repo in ecr.describe_repositories(repositoryNames=names)["repositories"]}
-    for name in names:
-        repo = found[name]
-        yield compare("ecr.immutable-tags", name, "IMMUTABLE", repo.get("imageTagMutability"), f"repository {name} tags")
-        yield compare("ecr.scan-on-push", name, True, repo.get("imageScanningConfiguration", {}).get("scanOnPush"),
-                      f"repository {name} scan on push")
-        yield compare("ecr.kms", name, "KMS", repo.get("encryptionConfiguration", {}).get("encryptionType"),
-                      f"repository {name} encryption")
 
 
 def check_registry_replication(clients: Clients, region: str, account_id: str, targets: Iterable[str]) -> Iterator[Result]:
@@ -325,56 +310,65 @@ def check_alarms(
 def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Iterator[Result]]]]:
     """(check group, resource, run) for everything the outputs name."""
     steps: list[tuple[str, str, Callable[[Clients], Iterator[Result]]]] = []
-    primary = expect.primary_region
-    partition = expect.outputs.get("partition", "aws")
-    keys = {region: values.get("keyArns") or {} for region, values in expect.regions.items()}
-    for region, values in sorted(expect.regions.items()):
+    outputs, primary = expect.outputs, expect.primary_region
+    keys = {region: dict(values.key_arns) for region, values in outputs.regions.items()}
+    for region, values in sorted(outputs.regions.items()):
         for purpose, arn in sorted(keys[region].items()):
             steps.append(("kms", arn, lambda c, r=region, a=arn, p=purpose: check_kms_key(c, r, a, p)))
-        if values.get("vpcId"):
-            steps.append(("vpc", values["vpcId"], lambda c, r=region, v=values["vpcId"]: check_flow_logs(c, r, v)))
-        if "s3Cidrs" in values:
+        if values.vpc_id:
+            steps.append(("vpc", values.vpc_id, lambda c, r=region, v=values.vpc_id: check_flow_logs(c, r, v)))
+        if "s3_cidrs" in values.model_fields_set:
             steps.append((
                 "vpc", f"{region} S3 prefix list",
-                lambda c, r=region, cidrs=list(values["s3Cidrs"]): check_s3_prefix_list(c, r, cidrs, partition),
+                lambda c, r=region, cidrs=list(values.s3_cidrs): check_s3_prefix_list(c, r, cidrs, outputs.partition),
             ))
-        cluster = values.get("cluster") or {}
-        if cluster.get("mode") == "eks" and cluster.get("name"):
+        cluster = values.cluster
+        if cluster is not None and cluster.mode == "eks" and cluster.name:
             steps.append((
-                "eks", cluster["name"],
-                lambda c, r=region, n=cluster["name"]: check_cluster(
-                    c, r, n, keys[r].get("cluster-secrets"), expect.is_prod),
+                "eks", cluster.name,
+                lambda c, r=region, n=cluster.name: check_cluster(c, r, n, keys[r].get("cluster-secrets"), expect.is_prod),
             ))
-    registry = expect.outputs.get("registry") or {}
-    if registry.get("artifactBucketName"):
-        replicas = {region: arn.rsplit(":", 1)[-1] for region, arn in (registry.get("replicaBucketArns") or {}).items()}
+    steps += registry_steps(expect, keys)
+    observability = outputs.observability
+    if observability is not None and observability.trail_arn:
         steps.append((
-            "s3", registry["artifactBucketName"],
-            lambda c: check_bucket(c, primary, registry["artifactBucketName"], keys[primary].get("artifacts"),
+            "cloudtrail", observability.trail_arn,
+            lambda c: check_trail(c, primary, observability.trail_arn, keys[primary].get("logs")),
+        ))
+    for region, names in sorted((observability.alarm_names if observability is not None else {}).items()):
+        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n, expect.stale_after)))
+    return steps
+
+
+def registry_steps(
+    expect: Expectations, keys: dict[str, dict[str, str]]
+) -> list[tuple[str, str, Callable[[Clients], Iterator[Result]]]]:
+    """The artifact buckets and their replicas, the image registry's replication, the database."""
+    registry, primary = expect.outputs.registry, expect.primary_region
+    if registry is None:
+        return []
+    steps: list[tuple[str, str, Callable[[Clients], Iterator[Result]]]] = []
+    if registry.artifact_bucket_name:
+        replicas = {region: arn.rsplit(":", 1)[-1] for region, arn in registry.replica_bucket_arns.items()}
+        steps.append((
+            "s3", registry.artifact_bucket_name,
+            lambda c: check_bucket(c, primary, registry.artifact_bucket_name, keys[primary].get("artifacts"),
                                    replicas.values()),
         ))
         for region, bucket in sorted(replicas.items()):
             steps.append(("s3", bucket, lambda c, r=region, b=bucket: check_bucket(c, r, b, keys[r].get("artifacts"))))
-        others = sorted(region for region in expect.regions if region != primary)
+        others = sorted(region for region in expect.outputs.regions if region != primary)
         if others:
-            account = expect.outputs.get("accountId", "")
+            account = expect.outputs.account_id
             steps.append(("ecr", f"registry {account}", lambda c: check_registry_replication(c, primary, account, others)))
-    if registry.get("databaseEndpoint"):
-        identifier = registry["databaseEndpoint"].split(".", 1)[0]
+    if registry.database_endpoint:
+        identifier = registry.database_endpoint.split(".", 1)[0]
         steps.append((
             "rds", identifier,
             lambda c: check_database(
                 c, primary, identifier, keys[primary].get("database"), expect.is_prod, expect.environment != "dev"
             ),
         ))
-    observability = expect.outputs.get("observability") or {}
-    if observability.get("trailArn"):
-        steps.append((
-            "cloudtrail", observability["trailArn"],
-            lambda c: check_trail(c, primary, observability["trailArn"], keys[primary].get("logs")),
-        ))
-    for region, names in sorted((observability.get("alarmNames") or {}).items()):
-        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n, expect.stale_after)))
     return steps
 
 

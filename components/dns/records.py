@@ -9,7 +9,7 @@ to that region's ALB with that health check, routed by failover (the team's firs
 latency. The alarm's dimensions name the ALB and the target group. The target groups are the team stack's
 own resources (components.serving), so their ids are known to it on every deployment, the first as an update.
 The ALB is the controller's: the platform reads it by its fixed name once its serving-entry Ingress exists
-(components.ingress) and publishes it in the contract, which team stacks read after the platform is deployed.
+(components.serving.ingress) and publishes it in the contract, which team stacks read after the platform is deployed.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class ServingDnsArgs:
 class ServingDns(pulumi.ComponentResource):
     """The public hosted zone of the model endpoints (Route 53 is global; pass any AWS provider in ``opts``).
 
-    The zone's records are created by the platform (each region's ``*.<region>.<zone>``, components.ingress)
+    The zone's records are created by the platform (each region's ``*.<region>.<zone>``, components.serving.ingress)
     and by team stacks (each model's routed name, ``ModelEndpointDns``).
     """
 

@@ -13,7 +13,7 @@ class RegionSignals:
     """What one region exposes to monitoring; every field but ``region``/``provider``/``logs_key_arn`` optional.
 
     ``load_balancer`` is the CloudWatch dimension of the serving ALB (``app/mlops-<env>-serving/<id>``), read
-    back by the platform once the controller has made it (components/ingress.py ServingEntry).
+    back by the platform once the controller has made it (components/serving/ingress.py ServingEntry).
     """
 
     region: str

@@ -14,14 +14,14 @@ import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
 from components.cluster.images import mirror_image
-from components.ingress import (
+from components.registry.database import DB_USER
+from components.serving.ingress import (
     ingress_hostname,
     internal_alb_annotations,
     mlflow_host,
     mlflow_load_balancer_name,
 )
-from components.registry.database import DB_USER
-from components.workload import (
+from components.serving.workload import (
     POD_IDENTITY_AGENT,
     ContainerSpec,
     hardened_container,

@@ -75,7 +75,7 @@ def test_no_egress_rule_allows_every_destination(synth):
 def test_team_egress_without_s3_cidrs_is_an_error_not_a_dropped_rule():
     """Without the S3 rule a model cannot read its artifacts, and an egress rule without peers would open every
     destination (NetworkPolicyEgressRule.to): neither is written."""
-    from components.team import aws_endpoint_egress
+    from components.serving.team import aws_endpoint_egress
 
     with pytest.raises(ValueError, match="no S3 prefix-list CIDRs"):
         aws_endpoint_egress("10.0.0.0/16", [])
@@ -85,7 +85,7 @@ def test_a_contract_without_s3_cidrs_is_a_contract_error(synth):
     """An older platform contract without s3Cidrs (or an empty list) stops the team stack with the output's name."""
     from components.config import parse_team
     from components.outputs import ContractError
-    from components.team_stack import validate_platform_outputs
+    from stacks.team import validate_platform_outputs
 
     raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     team = parse_team(raw, "stacks/Pulumi.team-fraud-prod.yaml")
@@ -107,7 +107,7 @@ def test_read_write_prefixes_need_the_primary_region(synth):
     writes must serve in the primary region."""
     from components.config import parse_team
     from components.outputs import ContractError
-    from components.team_stack import validate_platform_outputs
+    from stacks.team import validate_platform_outputs
 
     raw = yaml.safe_load((STACKS / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     raw["regions"] = ["us-west-2"]

@@ -18,7 +18,7 @@ import yaml
 
 from components.cluster.images import CHART_IMAGES, CHART_SOURCES
 from components.config import PULL_THROUGH_UPSTREAMS, ConfigError, parse_platform
-from components.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
+from components.network.endpoints import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 from tests.conftest import FIXTURES, STACKS, by_name, states
 
 STACK = "airgapped-cluster"

@@ -121,8 +121,10 @@ def test_trail_bucket_is_hardened(observe):
     assert rule["transitions"] == [{"days": 90, "storageClass": "GLACIER"}]
     assert rule["expiration"] == {"days": 2557}
     assert rule["status"] == "Enabled"
+    # The platform creates no access-log bucket of its own, so the trail's server access logs go to the
+    # trail's own access-log bucket.
     logging = by_name(observe, "observability-trail-access-logging")["inputs"]
-    assert logging["targetBucket"] == f"mlops-prod-access-logs-{ACCOUNT}"
+    assert logging["targetBucket"] == by_name(observe, "observability-trail-access-logs")["id"]
     policy = json.loads(by_name(observe, "observability-trail-bucket-policy")["inputs"]["policy"])
     by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
     trail_arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/mlops-prod-trail"

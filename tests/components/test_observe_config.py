@@ -117,7 +117,7 @@ def test_session_seconds(duration, seconds):
             "'oncall' is not an e-mail address",
         ),
         (
-            # The serving ALB is read back by the platform (components/ingress.py): no key names it.
+            # The serving ALB is read back by the platform (components/serving/ingress.py): no key names it.
             lambda raw: raw["observability"].__setitem__("load-balancers", {"us-east-1": "app/x/0123456789abcdef"}),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.load-balancers: unknown key; allowed: "
             "subscriptions, thresholds, trail, grafana, container-insights, prometheus-encryption",

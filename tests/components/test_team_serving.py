@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from components.config import ModelSpec
-from components.serving import rps_query, target_group_name, weighted_forward_action
-from components.team import team_access_policy
+from components.serving.deployment import rps_query, target_group_name, weighted_forward_action
+from components.serving.team import team_access_policy
 from tests.conftest import REPO, STACKS, by_name, states
 from tests.kube import invalid_builtin_objects, is_builtin, manifests
 

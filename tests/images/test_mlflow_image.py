@@ -23,7 +23,7 @@ from dockerfile_parse import DockerfileParser
 from moto.server import ThreadedMotoServer
 
 from components.registry import MLFLOW_PORT
-from components.workload import RUN_AS_USER
+from components.serving.workload import RUN_AS_USER
 from tests.conftest import REPO
 
 IMAGE = REPO / "images" / "mlflow"

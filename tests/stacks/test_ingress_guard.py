@@ -19,7 +19,7 @@ import celpy
 import kubernetes_validate
 import pytest
 
-from components.ingress import DOMAIN_ANNOTATION, team_ingress_policy_spec
+from components.serving.ingress import DOMAIN_ANNOTATION, team_ingress_policy_spec
 from tests.conftest import by_name
 from tests.kube import KUBERNETES_VERSION, manifests
 

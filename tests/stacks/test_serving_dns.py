@@ -236,7 +236,7 @@ def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
     """Per Application Load Balancer: 100 target groups (not adjustable), 100 rules besides the default, 25
     certificates besides the default, 1,000 targets ("Quotas for your Application Load Balancers", ELB User
     Guide)."""
-    from components.ingress import ALB_QUOTAS, quota_excess, serving_alb_usage
+    from components.serving.ingress import ALB_QUOTAS, quota_excess, serving_alb_usage
 
     assert ALB_QUOTAS == {"target groups": (100, False), "rules": (100, True), "certificates": (25, True),
                           "targets": (1000, True)}

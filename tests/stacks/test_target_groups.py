@@ -93,7 +93,7 @@ def test_a_target_group_replaced_by_a_new_port_or_vpc_gets_a_new_binding():
     """spec.targetGroupARN and spec.vpcID of a TargetGroupBinding are immutable (aws-load-balancer-controller
     v2.13.2, webhooks/elbv2/targetgroupbinding_validator.go, checkImmutableFields): a binding named as its target
     group is replaced with it, never updated to another ARN."""
-    from components.serving import target_group_name
+    from components.serving.deployment import target_group_name
 
     base = target_group_name("fraud", "scorer", "v3", 8080, "vpc-1")
     assert target_group_name("fraud", "scorer", "v3", 9090, "vpc-1") != base

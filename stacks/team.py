@@ -1,5 +1,7 @@
 """The program of a model-team stack: read the platform's outputs, then build the team's space and models.
 
+``team_space`` and ``deploy_model`` are the parts the fixture program (tests/fixtures/team_program) builds too.
+
 A team stack never creates platform resources. It reads the platform stack's outputs through a
 ``StackReference`` and validates them against the platform's outputs contract, so a renamed or missing output
 is one clear error naming it. Under ``mlops preview`` the reference is answered by synthesising the platform
@@ -18,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
 from components.config import (
+    ModelSpec,
     PlatformServing,
     TeamConfig,
     check_team_on_platform,
@@ -25,12 +28,47 @@ from components.config import (
     team_tags,
 )
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.ingress import model_host, regional_model_host
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
-from components.serving import ModelDeployment, ModelDeploymentArgs
-from components.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
+from components.serving.ingress import model_host, regional_model_host
+from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 
 PROJECT = "mlops-platform"
+
+
+def deploy_model(
+    team: TeamConfig, model: ModelSpec, target: ClusterTarget, space: TeamSpace, aws_region: pulumi.ProviderResource,
+    *, domain: pulumi.Input[str], certificate: pulumi.Input[str], prometheus_url: pulumi.Input[str | None],
+    tags: dict[str, str],
+) -> ModelDeployment:
+    """One model in one region: its versions' deployments, target groups and autoscaling, named in ``domain``."""
+    region = target.region
+    return ModelDeployment(
+        f"{team.name}-{model.name}-{region}",
+        ModelDeploymentArgs(
+            model=model,
+            namespace=space.namespaces[region].metadata.name,
+            namespace_name=team.namespace,
+            team=team.name,
+            service_account=space.service_accounts[region].metadata.name,
+            environment=team.environment,
+            artifact_bucket=pulumi.Output.from_input(target.artifact_bucket_arn).apply(bucket_name),
+            labels={"team": team.name, "environment": team.environment},
+            hosts=[
+                pulumi.Output.concat(model_host(model.name, team.name, ""), domain),
+                pulumi.Output.concat(regional_model_host(model.name, team.name, region, ""), domain),
+            ],
+            certificate_arn=certificate,
+            # Only requests-per-second scaling queries the region's managed Prometheus.
+            prometheus_url=prometheus_url if model.autoscaling.rps_target is not None else None,
+            region=region,
+            aws_provider=aws_region,
+            vpc_id=target.vpc_id,
+            vpc_cidr=target.vpc_cidr,
+            tags={**tags, "model": model.name},
+        ),
+        opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
+    )
 
 
 def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags) -> None:
@@ -42,30 +80,11 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
     else:
         domain = platform.apply(lambda p: p.dns.zone_name)
         certificate = platform.apply(lambda p: p.dns.certificate_arns[region])
-    host = pulumi.Output.concat(model_host(model.name, team.name, ""), domain)
-    deployment = ModelDeployment(
-        f"{team.name}-{model.name}-{region}",
-        ModelDeploymentArgs(
-            model=model,
-            namespace=space.namespaces[region].metadata.name,
-            namespace_name=team.namespace,
-            team=team.name,
-            service_account=space.service_accounts[region].metadata.name,
-            environment=team.environment,
-            artifact_bucket=pulumi.Output.from_input(target.artifact_bucket_arn).apply(bucket_name),
-            labels={"team": team.name, "environment": team.environment},
-            hosts=[host, pulumi.Output.concat(regional_model_host(model.name, team.name, region, ""), domain)],
-            certificate_arn=certificate,
-            prometheus_url=platform.apply(
-                lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
-            ) if model.autoscaling.rps_target is not None else None,
-            region=region,
-            aws_provider=aws_region,
-            vpc_id=target.vpc_id,
-            vpc_cidr=target.vpc_cidr,
-            tags={**tags, "model": model.name},
+    deployment = deploy_model(
+        team, model, target, space, aws_region, domain=domain, certificate=certificate, tags=tags,
+        prometheus_url=platform.apply(
+            lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
         ),
-        opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
     if team.ingress is not None:
         return  # the team's own domain: its DNS is the team's
@@ -73,7 +92,7 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
     ModelEndpointDns(
         f"{team.name}-{model.name}-{region}-dns",
         ModelEndpointDnsArgs(
-            host=host,
+            host=pulumi.Output.concat(model_host(model.name, team.name, ""), domain),
             region=region,
             zone_id=platform.apply(lambda p: p.dns.hosted_zone_id),
             routing=platform.apply(lambda p: record_routing(p.dns.routing, team.regions, region)),
@@ -182,6 +201,30 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
     )
 
 
+def team_space(
+    team: TeamConfig, partition: str, account_id: pulumi.Input[str], targets: list[ClusterTarget], *,
+    repository_provider: pulumi.ProviderResource, write_bucket_arn: pulumi.Input[str | None],
+    images_key_arn: pulumi.Input[str], artifacts_key_arns: list[pulumi.Input[str]],
+    ingress_domain: pulumi.Input[str | None], tags: dict[str, str],
+) -> TeamSpace:
+    """The team's namespace, role, repositories and network policies in every cluster it serves in."""
+    return TeamSpace(
+        f"team-{team.name}",
+        TeamSpaceArgs(
+            team=team,
+            partition=partition,
+            account_id=account_id,
+            write_bucket_arn=write_bucket_arn,
+            images_key_arn=images_key_arn,
+            artifacts_key_arns=artifacts_key_arns,
+            clusters=targets,
+            repository_aws_provider=repository_provider,
+            tags=tags,
+            ingress_domain=ingress_domain,
+        ),
+    )
+
+
 def build(team: TeamConfig, file: str | None = None) -> None:
     reference = pulumi.StackReference("platform", stack_name=platform_reference_name(team.platform_stack))
     platform = reference.outputs.apply(
@@ -216,23 +259,15 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             )
         )
 
-    space = TeamSpace(
-        f"team-{team.name}",
-        TeamSpaceArgs(
-            team=team,
-            partition=partition,
-            account_id=account_id,
-            write_bucket_arn=platform.apply(lambda p: write_bucket_of(p, team)),
-            images_key_arn=platform.apply(lambda p, r=team.regions[0]: p.regions[r].key_arns["images"]),
-            artifacts_key_arns=[
-                platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions
-            ],
-            clusters=targets,
-            repository_aws_provider=providers[team.regions[0]],
-            tags=tags,
-            ingress_domain=team.ingress.domain if team.ingress is not None else platform.apply(
-                lambda p: p.dns.zone_name if p.dns is not None else None
-            ),
+    space = team_space(
+        team, partition, account_id, targets, repository_provider=providers[team.regions[0]], tags=tags,
+        write_bucket_arn=platform.apply(lambda p: write_bucket_of(p, team)),
+        images_key_arn=platform.apply(lambda p, r=team.regions[0]: p.regions[r].key_arns["images"]),
+        artifacts_key_arns=[
+            platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions
+        ],
+        ingress_domain=team.ingress.domain if team.ingress is not None else platform.apply(
+            lambda p: p.dns.zone_name if p.dns is not None else None
         ),
     )
     for target in targets:

@@ -24,14 +24,14 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.dns.records import ServingLoadBalancer
-from components.network import zone_name
-from components.workload import INGRESS_TLS_POLICY
+from components.network.transit import zone_name
+from components.serving.workload import INGRESS_TLS_POLICY
 
 SERVING_GROUP = "mlops-serving"
 SERVING_NAMESPACE = "mlops-serving"
 ALB = "alb.ingress.kubernetes.io"
 NOT_FOUND_ACTION = "not-found"
-# The namespace annotation a team stack sets to the domain its models are named in (components.team).
+# The namespace annotation a team stack sets to the domain its models are named in (components.serving.team).
 DOMAIN_ANNOTATION = "mlops.platform/ingress-domain"
 GUARD_NAME = "mlops-team-ingress"
 

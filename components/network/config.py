@@ -1,0 +1,90 @@
+"""The network's config models: each region's zones and VPC CIDR, and where the deployer reaches the clusters from."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from components.configbase import KeyedValueError, Model
+
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
+
+
+class RegionConfig(Model):
+    """One AWS region of the platform: its availability zones and the VPC CIDR planned into them."""
+
+    name: str
+    availability_zones: Annotated[list[str], Field(alias="availability-zones", min_length=1, max_length=6)]
+    vpc_cidr: Annotated[str, Field(alias="vpc-cidr")]
+
+    @field_validator("name")
+    @classmethod
+    def _region_name(cls, value: str) -> str:
+        if not REGION_RE.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not an IPv4 network in CIDR notation ({exc}); allowed: e.g. 10.10.0.0/16"
+            ) from None
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError(f"{value!r} has prefix /{network.prefixlen}; allowed: /16 to /24")
+        return str(network)
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> RegionConfig:
+        for index, zone in enumerate(self.availability_zones):
+            suffix = zone[len(self.name):] if zone.startswith(self.name) else None
+            if suffix is None or not _AZ_SUFFIX_RE.match(suffix):
+                raise KeyedValueError(
+                    ("availability-zones", index),
+                    f"{zone!r} is not an availability zone of {self.name} "
+                    f"(allowed: {self.name} followed by one letter, e.g. {self.name}a)",
+                )
+        if len(set(self.availability_zones)) != len(self.availability_zones):
+            raise KeyedValueError(("availability-zones",), "availability zones must be distinct")
+        from components.cidr import SubnetPlanError, plan_subnets
+
+        try:
+            plan_subnets(self.vpc_cidr, self.availability_zones)
+        except SubnetPlanError as exc:
+            raise KeyedValueError(("vpc-cidr",), str(exc)) from None
+        return self
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.vpc_cidr)
+
+
+class DeployerConfig(Model):
+    """Where `pulumi up` runs: the IAM role it uses and the networks it reaches the clusters' API from.
+
+    A private EKS endpoint answers only inside the VPC: each network listed here (the CI runners' subnet, a VPN
+    range routed to the VPC) may reach it on 443 through a rule on the cluster security group. The role is
+    exempt from the artifact buckets' VPC-endpoint-only rule so that it can still manage them.
+    """
+
+    role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$", max_length=2048)]
+    networks: Annotated[list[str], Field(min_length=1, max_length=20)]
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for index, cidr in enumerate(value):
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError:
+                raise KeyedValueError((index,), f"{cidr!r} is not an IPv4 CIDR; allowed: e.g. 10.99.0.0/24") from None
+            if network.prefixlen == 0:
+                raise KeyedValueError((index,), f"{cidr} opens the API endpoint to every address; allowed: /1 or longer")
+        return value

@@ -1,0 +1,68 @@
+"""The VPC endpoints through which private (and internet-free) subnets reach AWS services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+# Interface endpoints private subnets need to run EKS nodes, pull images, log, and use KMS/STS without internet.
+INTERFACE_ENDPOINTS = (
+    "ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing", "autoscaling",
+    "ssm", "ssmmessages", "ec2messages", "sqs", "secretsmanager", "eks", "eks-auth",
+)
+# Managed Prometheus's query API, which KEDA calls for requests-per-second autoscaling: only in VPCs where it
+# does (RegionalNetworkArgs.extra_interface_endpoints).
+PROMETHEUS_QUERY_ENDPOINT = "aps-workspaces"
+GATEWAY_ENDPOINTS = ("s3", "dynamodb")
+
+
+def endpoint_service(region: str, service: str, partition: str = "aws") -> str:
+    prefix = "cn.com.amazonaws" if partition == "aws-cn" else "com.amazonaws"
+    return f"{prefix}.{region}.{service}"
+
+
+def gateway_endpoints(
+    name: str, vpc: aws.ec2.Vpc, region: str, partition: str, route_tables: Sequence[aws.ec2.RouteTable],
+    tags: dict[str, str], opts: pulumi.ResourceOptions,
+) -> dict[str, aws.ec2.VpcEndpoint]:
+    """S3 and DynamoDB through the route tables given (private and isolated): free, and no internet needed."""
+    return {
+        service: aws.ec2.VpcEndpoint(
+            f"{name}-{service}-endpoint",
+            aws.ec2.VpcEndpointArgs(
+                vpc_id=vpc.id,
+                service_name=endpoint_service(region, service, partition),
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[table.id for table in route_tables],
+                tags={**tags, "Name": f"{name}-{service}"},
+            ),
+            opts=opts,
+        )
+        for service in GATEWAY_ENDPOINTS
+    }
+
+
+def interface_endpoints(
+    name: str, vpc: aws.ec2.Vpc, region: str, partition: str, services: Sequence[str],
+    subnets: Sequence[aws.ec2.Subnet], security_group: aws.ec2.SecurityGroup, tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, aws.ec2.VpcEndpoint]:
+    """One interface endpoint per service in the private subnets, answering under the service's own name."""
+    return {
+        service: aws.ec2.VpcEndpoint(
+            f"{name}-{service.replace('.', '-')}-endpoint",
+            aws.ec2.VpcEndpointArgs(
+                vpc_id=vpc.id,
+                service_name=endpoint_service(region, service, partition),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[subnet.id for subnet in subnets],
+                security_group_ids=[security_group.id],
+                tags={**tags, "Name": f"{name}-{service}"},
+            ),
+            opts=opts,
+        )
+        for service in services
+    }

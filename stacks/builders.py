@@ -1,0 +1,420 @@
+"""The platform program, one function per concern; ``build_platform`` composes them in dependency order.
+
+The fixture programs under tests/fixtures call the same functions, so what they synthesise is wired as the
+platform wires it. A function takes what the concerns before it made (providers, keys, networks, clusters) as
+plain arguments, so a fixture can hand over literal values instead of building those concerns too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.base import aws_provider
+from components.blocks.context import PlatformContext
+from components.cluster.component import (
+    ByoCluster,
+    ByoClusterArgs,
+    ServingCluster,
+    ServingClusterArgs,
+    cluster_outputs,
+)
+from components.cluster.images import registry_host
+from components.cluster.karpenter import spot_service_linked_role
+from components.cluster.naming import cluster_name
+from components.config import MirrorConfig, PlatformConfig, rps_scaling_available
+from components.dns.zone import ServingDns, ServingDnsArgs
+from components.encryption import KeyRing, KeyRingArgs
+from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
+from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
+from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
+from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
+from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
+from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
+from components.outputs import PlatformOutputs, export_contract
+from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
+from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
+
+KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
+
+
+@dataclass
+class Platform:
+    """What the concerns of a platform stack have built so far, by region."""
+
+    cfg: PlatformConfig
+    ctx: PlatformContext
+    providers: dict[str, pulumi.ProviderResource] = field(default_factory=dict)
+    keyrings: dict[str, KeyRing] = field(default_factory=dict)
+    networks: dict[str, RegionalNetwork] = field(default_factory=dict)
+    global_network: GlobalNetwork | None = None
+    clusters: dict[str, ServingCluster | ByoCluster] = field(default_factory=dict)
+    registry: ModelRegistry | None = None
+    identity: PlatformIdentity | None = None
+    dns: ServingDns | None = None
+    entries: dict[str, ServingEntry] = field(default_factory=dict)
+    observability: PlatformObservability | None = None
+
+    @property
+    def eks_clusters(self) -> dict[str, ServingCluster]:
+        """The clusters the platform runs (not a bring-your-own cluster reached by kubeconfig)."""
+        return {name: c for name, c in self.clusters.items() if isinstance(c, ServingCluster)}
+
+
+def region_providers(cfg: PlatformConfig) -> dict[str, pulumi.ProviderResource]:
+    """One AWS provider per region, pinned to the stack's account."""
+    return {region.name: aws_provider(f"aws-{region.name}", region.name, cfg.account_id) for region in cfg.regions}
+
+
+def build_keys_and_networks(platform: Platform) -> None:
+    """Each region's key ring (replicas of the primary's multi-Region keys) and VPC."""
+    cfg, ctx = platform.cfg, platform.ctx
+    for region in cfg.regions:
+        on_region = pulumi.ResourceOptions(provider=platform.providers[region.name])
+        primary = platform.keyrings.get(cfg.primary_region.name)
+        keys = platform.keyrings[region.name] = KeyRing(
+            f"keys-{region.name}",
+            KeyRingArgs(
+                environment=cfg.environment,
+                partition=cfg.partition,
+                account_id=cfg.account_id,
+                region=region.name,
+                primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
+                tags=dict(ctx.tags),
+                multi_region=cfg.kms_multi_region,
+            ),
+            opts=on_region,
+        )
+        platform.networks[region.name] = RegionalNetwork(
+            f"net-{region.name}",
+            RegionalNetworkArgs(
+                ctx=ctx.in_region(region.name),
+                cidr=region.vpc_cidr,
+                availability_zones=list(region.availability_zones),
+                logs_key_arn=keys.arn("logs"),
+                nat=cfg.nat,
+                internet_free=cfg.internet_free,
+                log_retention_days=cfg.log_retention_days,
+                cluster_name=cluster_name(cfg.environment, region.name),
+                extra_interface_endpoints=(PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else (),
+            ),
+            opts=on_region,
+        )
+    platform.global_network = GlobalNetwork(
+        "global",
+        GlobalNetworkArgs(
+            ctx=ctx,
+            regions=[RegionLink(r.name, platform.networks[r.name], platform.providers[r.name]) for r in cfg.regions],
+            private_zone=zone_name(cfg.environment),
+        ),
+    )
+
+
+def mirror_host(cfg: PlatformConfig, region: str) -> str | None:
+    """The account's ECR registry in a region, through which internet-free stacks pull charts and images."""
+    return registry_host(cfg.account_id, region, cfg.partition) if cfg.internet_free else None
+
+
+def build_clusters(
+    platform: Platform,
+    subnets: Mapping[str, tuple[pulumi.Input[str], Sequence[pulumi.Input[str]]]],
+    key_arn: Callable[[str], KeyArn],
+    node_network: Mapping[str, Sequence[pulumi.Resource]] | None = None,
+) -> None:
+    """The serving clusters: one EKS cluster per region (with the mirror and Spot role they need), or one
+    existing cluster reached by kubeconfig (byo). ``subnets`` is each region's (VPC id, private subnet ids),
+    ``key_arn(region)`` its keys, ``node_network`` what nodes need before they can join (NAT, endpoints)."""
+    cfg, ctx = platform.cfg, platform.ctx
+    if cfg.cluster is None:
+        return
+    if cfg.cluster.mode == "byo":
+        byo_cluster = ByoCluster("cluster", ByoClusterArgs(cluster=cfg.cluster))
+        platform.clusters = {region.name: byo_cluster for region in cfg.regions}
+        return
+    if cfg.internet_free:
+        RegistryMirror(
+            "mirror",
+            RegistryMirrorArgs(
+                environment=cfg.environment,
+                partition=cfg.partition,
+                account_id=cfg.account_id,
+                config=cfg.mirror or MirrorConfig(),
+                regions=[MirrorRegion(r.name, platform.providers[r.name], key_arn(r.name)("images")) for r in cfg.regions],
+                gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
+                tags=dict(ctx.tags),
+            ),
+        )
+    spot_role = (
+        spot_service_linked_role("spot-service-linked-role", dict(ctx.tags), platform.providers[cfg.primary_region.name])
+        if cfg.cluster.creates_spot_service_linked_role
+        else None
+    )
+    for region in cfg.regions:
+        vpc_id, private_subnet_ids = subnets[region.name]
+        keys = key_arn(region.name)
+        platform.clusters[region.name] = ServingCluster(
+            f"cluster-{region.name}",
+            ServingClusterArgs(
+                environment=cfg.environment,
+                region=region.name,
+                partition=cfg.partition,
+                account_id=cfg.account_id,
+                vpc_id=vpc_id,
+                private_subnet_ids=list(private_subnet_ids),
+                cluster_secrets_key_arn=keys("cluster-secrets"),
+                logs_key_arn=keys("logs"),
+                volumes_key_arn=keys("volumes"),
+                cluster=cfg.cluster,
+                log_retention_days=cfg.log_retention_days,
+                tags=dict(ctx.tags),
+                # Nodes join through the network's NAT or VPC endpoints; the control plane needs only subnets.
+                node_network=(node_network or {}).get(region.name, ()),
+                deployer_networks=cfg.deployer.networks if cfg.deployer is not None else (),
+                mirror=mirror_host(cfg, region.name),
+                spot_service_linked_role=spot_role,
+            ),
+            opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
+        )
+
+
+def build_registry(platform: Platform) -> None:
+    """The model registry: artifact buckets in every region, image repository defaults, MLflow on the primary
+    cluster."""
+    cfg = platform.cfg
+    if cfg.registry is None:
+        return
+    primary_name = cfg.primary_region.name
+    primary_cluster = platform.clusters.get(primary_name)
+    eks = primary_cluster if isinstance(primary_cluster, ServingCluster) else None
+    network, keys = platform.networks[primary_name], platform.keyrings[primary_name]
+    assert platform.global_network is not None
+    platform.registry = ModelRegistry(
+        "registry",
+        ModelRegistryArgs(
+            context=platform.ctx,
+            config=cfg.registry,
+            regions=[
+                RegionStore(
+                    r.name, platform.providers[r.name], platform.keyrings[r.name].arn("artifacts"),
+                    platform.keyrings[r.name].arn("images"),
+                )
+                for r in cfg.regions
+            ],
+            isolated_subnet_ids=network.subnet_ids("isolated"),
+            vpc_id=network.vpc.id,
+            vpc_cidr=network.args.cidr,
+            database_key_arn=keys.arn("database"),
+            cluster_security_group_id=eks.cluster_security_group_id if eks else None,
+            k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
+            pod_identity_cluster=eks.name if eks else None,
+            s3_endpoint_ids={r.name: platform.networks[r.name].gateway_endpoints["s3"].id for r in cfg.regions}
+            if cfg.internet_free
+            else {},
+            deployer_role_arn=cfg.deployer.role_arn if cfg.deployer is not None else None,
+            s3_cidrs=network.s3_cidrs,
+            workload_ready=eks.workload_ready if eks else (),
+            mirror=mirror_host(cfg, primary_name),
+            logs_key_arn=keys.arn("logs"),
+            log_retention_days=cfg.log_retention_days,
+            private_zone_id=platform.global_network.private_zone.zone_id,
+        ),
+        # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
+        # cluster): no component-wide wait for the whole network.
+        opts=pulumi.ResourceOptions(provider=platform.providers[primary_name]),
+    )
+
+
+def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]]) -> None:
+    """Identity Center permission sets and their access to the EKS clusters named (region -> cluster name)."""
+    cfg = platform.cfg
+    if cfg.identity is None:
+        return
+    sso_region = cfg.identity.sso_region or cfg.primary_region.name
+    sso_provider = platform.providers.get(sso_region) or aws_provider(f"aws-{sso_region}", sso_region, cfg.account_id)
+    platform.identity = PlatformIdentity(
+        "identity",
+        PlatformIdentityArgs(
+            environment=cfg.environment,
+            account_id=cfg.account_id,
+            partition=cfg.partition,
+            regions=[r.name for r in cfg.regions],
+            identity=cfg.identity,
+            tags=dict(platform.ctx.tags),
+            sso_provider=sso_provider,
+            clusters=[ClusterAccessTarget(name, cluster, platform.providers[name]) for name, cluster in cluster_names.items()],
+            protect=cfg.is_prod,
+        ),
+    )
+
+
+def build_dns(platform: Platform) -> None:
+    """The public zone of the model names."""
+    cfg = platform.cfg
+    if cfg.dns is None:
+        return
+    platform.dns = ServingDns(
+        "dns",
+        ServingDnsArgs(
+            environment=cfg.environment,
+            dns=cfg.dns,
+            regions=[r.name for r in cfg.regions],
+            tags=dict(platform.ctx.tags),
+            protect=cfg.is_prod,
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[cfg.primary_region.name]),
+    )
+
+
+def build_serving_entries(platform: Platform) -> None:
+    """Per region with an EKS cluster: the guard on team Ingresses and, with a zone, the serving ALB the platform
+    owns (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records)."""
+    cfg = platform.cfg
+    # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
+    for name, serving in platform.eks_clusters.items():
+        TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
+    build_dns(platform)
+    if cfg.dns is None or platform.dns is None:
+        return
+    for name, serving in platform.eks_clusters.items():
+        platform.entries[name] = ServingEntry(
+            f"serving-{name}",
+            ServingEntryArgs(
+                environment=cfg.environment,
+                region=name,
+                domain=cfg.dns.zone,
+                zone_id=platform.dns.zone.zone_id,
+                certificate_arn=cfg.dns.certificate_arns[name],
+                aws_provider=platform.providers[name],
+                k8s_provider=serving.k8s_provider,
+                depends_on=[serving.load_balancer_controller],
+            ),
+        )
+
+
+def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> list[RegionSignals]:
+    """What observability watches in each region: the platform's own cluster, ALB and database there."""
+    cfg, signals = platform.cfg, []
+    for region in cfg.regions:
+        serving = platform.eks_clusters.get(region.name)
+        entry = platform.entries.get(region.name)
+        signals.append(
+            RegionSignals(
+                region=region.name,
+                provider=platform.providers[region.name],
+                logs_key_arn=key_arn(region.name)("logs"),
+                cluster_name=serving.name if serving else None,
+                interruption_queue_name=serving.interruption_queue.name if serving else None,
+                load_balancer=entry.load_balancer.arn_suffix if entry is not None else None,
+                scraper_subnet_ids=[s.id for s in platform.networks[region.name].private_subnets] if serving else (),
+                scraper_security_group_ids=[serving.cluster_security_group_id] if serving else (),
+                kubernetes_provider=serving.k8s_provider if serving else None,
+                keda_role_name=serving.keda_role.name if serving else None,
+                nodes_ready=[serving.system_node_group, serving.addon_pod_identity_agent] if serving else (),
+                db_instance_identifier=platform.registry.database.identifier
+                if platform.registry is not None and region.name == cfg.primary_region.name
+                else None,
+            )
+        )
+    return signals
+
+
+def build_observability(platform: Platform, signals: Sequence[RegionSignals]) -> None:
+    """Governance trail, alert topics and alarms, dashboard, managed Prometheus (+ collector) and Grafana."""
+    cfg = platform.cfg
+    if cfg.observability is None:
+        return
+    roles = cfg.identity.roles if cfg.identity is not None else None
+    platform.observability = PlatformObservability(
+        "observability",
+        PlatformObservabilityArgs(
+            environment=cfg.environment,
+            account_id=cfg.account_id,
+            partition=cfg.partition,
+            config=cfg.observability,
+            regions=list(signals),
+            log_retention_days=cfg.log_retention_days,
+            tags=dict(platform.ctx.tags),
+            protect=cfg.is_prod,
+            grafana_groups={
+                "ADMIN": [roles.platform_admin.group_id],
+                "EDITOR": [roles.ml_engineer.group_id],
+                "VIEWER": [roles.read_only.group_id],
+            }
+            if roles is not None
+            else {},
+        ),
+    )
+
+
+def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
+    return {
+        "artifact_bucket_name": registry.artifact_bucket.bucket,
+        "artifact_bucket_arn": registry.artifact_bucket.arn,
+        "replica_bucket_arns": {region: bucket.arn for region, bucket in registry.replica_buckets.items()},
+        "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
+        "mlflow_url": registry.mlflow_url,
+        "database_endpoint": registry.database.address,
+    }
+
+
+def region_outputs(platform: Platform, name: str) -> dict:
+    """The contract's view of one region: its network, keys, transit gateway, cluster and serving ALB."""
+    network, global_network = platform.networks[name], platform.global_network
+    assert global_network is not None
+    return {
+        "vpc_id": network.vpc.id,
+        "vpc_cidr": network.args.cidr,
+        "subnet_ids": {
+            "public": network.subnet_ids("public"),
+            "private": network.subnet_ids("private"),
+            "isolated": network.subnet_ids("isolated"),
+        },
+        "endpoint_security_group_id": network.endpoint_security_group.id,
+        "key_arns": {purpose: key.arn for purpose, key in platform.keyrings[name].keys.items()},
+        "transit_gateway_id": global_network.transit_gateways[name].id
+        if name in global_network.transit_gateways
+        else None,
+        "cluster": cluster_outputs(platform.clusters[name]) if name in platform.clusters else None,
+        "serving": platform.entries[name].contract_values() if name in platform.entries else None,
+        "s3_cidrs": network.s3_cidrs,
+    }
+
+
+def export_outputs(platform: Platform) -> None:
+    """The platform's outputs contract (components/outputs.py), which team stacks and `mlops verify` read."""
+    cfg, global_network = platform.cfg, platform.global_network
+    assert global_network is not None
+    export_contract(
+        PlatformOutputs,
+        identity=platform.identity.contract_values() if platform.identity is not None else None,
+        observability=platform.observability.contract_values() if platform.observability is not None else None,
+        dns=platform.dns.contract_values() if platform.dns is not None else None,
+        environment=cfg.environment,
+        account_id=cfg.account_id,
+        partition=cfg.partition,
+        primary_region=cfg.primary_region.name,
+        private_zone_id=global_network.private_zone.zone_id,
+        internet_free=cfg.internet_free,
+        regions={name: region_outputs(platform, name) for name in platform.networks},
+        registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
+    )
+
+
+def build_platform(cfg: PlatformConfig) -> Platform:
+    """A platform stack: keys and networks, clusters, registry, identity, serving entries, observability."""
+    platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg))
+    build_keys_and_networks(platform)
+    build_clusters(
+        platform,
+        subnets={name: (net.vpc.id, [s.id for s in net.private_subnets]) for name, net in platform.networks.items()},
+        key_arn=lambda region: platform.keyrings[region].arn,
+        node_network={name: net.node_egress for name, net in platform.networks.items()},
+    )
+    build_registry(platform)
+    build_identity(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
+    build_serving_entries(platform)
+    build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
+    export_outputs(platform)
+    return platform
