@@ -27,8 +27,13 @@ SECTION = "## mlops check"
 
 
 def prod_document() -> dict:
-    out = subprocess.run([sys.executable, "-m", "mlops", "preview", "prod", "--json"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "mlops", "preview", "prod", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -63,35 +68,50 @@ def main() -> None:
     prod = prod_document()
     rows = []
     big = synthetic(prod, 2000)
-    runs = (("prod", prod, False), ("synthetic", big, False),
-            ("prod, SDK stock servicer", prod, True), ("synthetic, SDK stock servicer", big, True))
+    runs = (
+        ("prod", prod, False),
+        ("synthetic", big, False),
+        ("prod, SDK stock servicer", prod, True),
+        ("synthetic, SDK stock servicer", big, True),
+    )
     for label, document, stock in runs:
         resources = sum(1 for step in document["steps"] if step["newState"]["custom"])
         seconds = policy_seconds(document, options.repeat, stock)
         rows.append((label, resources, seconds, seconds / resources * 1000))
         print(f"{label}: {resources} resources, {seconds:.2f} s policy time, {rows[-1][3]:.2f} s per 1,000")
-    text = "\n".join([
-        SECTION, "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores (load average "
-        f"{os.getloadavg()[0]:.1f} at the end: other work shared the machine), Python "
-        f"{platform.python_version()}; best of {options.repeat} runs through the Analyzer gRPC protocol "
-        "(Analyze per resource + AnalyzeStack), prod enforcement config.",
-        f"Command: `.venv/bin/python benchmarks/check.py --repeat {options.repeat} --write`. "
-        "Target: at most 2 s of policy time per 1,000 resources.",
-        "The pack serves with policies/speedups.py (each request decoded once, policies called only for their "
-        "resource types, identical responses: tests/policies/test_speedups.py); the `SDK stock servicer` rows run "
-        "the same pack with MLOPS_POLICY_STOCK_SERVICER=1 for comparison. The synthetic stack cycles the prod "
-        "stack's custom resources under unique URNs.", "",
-        "| stack | resources | policy time s | s per 1,000 resources |", "| --- | ---: | ---: | ---: |",
-        *[f"| {label} | {count} | {seconds:.2f} | {per:.2f} |" for label, count, seconds, per in rows],
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                SECTION,
+                "",
+                f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores (load average "
+                f"{os.getloadavg()[0]:.1f} at the end: other work shared the machine), Python "
+                f"{platform.python_version()}; best of {options.repeat} runs through the Analyzer gRPC protocol "
+                "(Analyze per resource + AnalyzeStack), prod enforcement config.",
+                f"Command: `.venv/bin/python benchmarks/check.py --repeat {options.repeat} --write`. "
+                "Target: at most 2 s of policy time per 1,000 resources.",
+                "The pack serves with policies/speedups.py (each request decoded once, policies called only for their "
+                "resource types, identical responses: tests/policies/test_speedups.py); the `SDK stock servicer` rows run "
+                "the same pack with MLOPS_POLICY_STOCK_SERVICER=1 for comparison. The synthetic stack cycles the prod "
+                "stack's custom resources under unique URNs.",
+                "",
+                "| stack | resources | policy time s | s per 1,000 resources |",
+                "| --- | ---: | ---: | ---: |",
+                *[
+                    f"| {label} | {count} | {seconds:.2f} | {per:.2f} |"
+                    for label, count, seconds, per in rows
+                ],
+            ]
+        )
+        + "\n"
+    )
     print(text)
     if options.write:
         current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
         if SECTION in current:
             head, rest = current.split(SECTION, 1)
             following = rest.find("\n## ")
-            current = head + text + ("\n" + rest[following + 1:] if following != -1 else "")
+            current = head + text + ("\n" + rest[following + 1 :] if following != -1 else "")
         else:
             current = current.rstrip("\n") + "\n\n" + text
         RESULTS.write_text(current)

@@ -108,7 +108,9 @@ def _provider_urn(reference: str) -> str:
     return reference.rsplit("::", 1)[0] if reference else ""
 
 
-def schedule(document: Mapping[str, Any], minutes: Callable[[Mapping[str, Any]], float] = create_minutes) -> dict[str, Timing]:
+def schedule(
+    document: Mapping[str, Any], minutes: Callable[[Mapping[str, Any]], float] = create_minutes
+) -> dict[str, Timing]:
     """Earliest start and finish (minutes from `pulumi up`) of every resource of a preview document."""
     states = {step["newState"]["urn"]: step["newState"] for step in document["steps"]}
     timings: dict[str, Timing] = {}
@@ -121,7 +123,12 @@ def schedule(document: Mapping[str, Any], minutes: Callable[[Mapping[str, Any]],
             found.append((timing(provider).finish, provider))
         parent = state.get("parent") or ""
         if parent in states:
-            found.append((timing(parent).start if not states[parent].get("custom", True) else timing(parent).finish, parent))
+            found.append(
+                (
+                    timing(parent).start if not states[parent].get("custom", True) else timing(parent).finish,
+                    parent,
+                )
+            )
         return found
 
     def timing(urn: str) -> Timing:
@@ -173,7 +180,12 @@ def report(document: Mapping[str, Any]) -> dict[str, Any]:
         "ratio": round(longest / unavoidable, 3) if unavoidable else None,
         "target_ratio": TARGET_RATIO,
         "chain": [
-            {"name": t.urn.rsplit("::", 1)[-1], "type": t.type, "start": round(t.start, 2), "finish": round(t.finish, 2)}
+            {
+                "name": t.urn.rsplit("::", 1)[-1],
+                "type": t.type,
+                "start": round(t.start, 2),
+                "finish": round(t.finish, 2),
+            }
             for t in chain
         ],
     }
@@ -197,7 +209,10 @@ def load(stack: str | None, from_file: Path | None) -> dict[str, Any]:
     if from_file is not None:
         return json.loads(from_file.read_text(encoding="utf-8"))
     result = subprocess.run(
-        [sys.executable, "-m", "mlops", "preview", str(stack), "--json"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "mlops", "preview", str(stack), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise SystemExit(result.stderr.strip() or f"mlops preview {stack} failed")

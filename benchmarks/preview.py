@@ -59,7 +59,11 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     """(wall seconds, peak RSS MiB) of one child process."""
     start = time.perf_counter()
     child = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+        command,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
@@ -76,7 +80,11 @@ def median_run(command: list[str], repeat: int, env: dict[str, str] | None = Non
 
 def bench_stack(stack: str, repeat: int, workdir: Path) -> dict:
     spec_json = subprocess.run(
-        [sys.executable, "-c", SPEC_SCRIPT, stack, str(STACKS)], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", SPEC_SCRIPT, stack, str(STACKS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     spec = json.loads(spec_json)
     spec_file = workdir / f"{stack}.json"
@@ -84,11 +92,20 @@ def bench_stack(stack: str, repeat: int, workdir: Path) -> dict:
     env = {"MLOPS_FLOOR_SPEC": str(spec_file)}
     preview = median_run([sys.executable, "-m", "mlops", "preview", stack, "--json"], repeat)
     floor = median_run(
-        [sys.executable, "-c", FLOOR_SCRIPT, stack, str(STACKS), str(REPO / "benchmarks" / "floor_program.py")],
+        [
+            sys.executable,
+            "-c",
+            FLOOR_SCRIPT,
+            stack,
+            str(STACKS),
+            str(REPO / "benchmarks" / "floor_program.py"),
+        ],
         repeat,
         env,
     )
-    imports = median_run([sys.executable, "-c", "import pulumi, " + ", ".join(["importlib"] + spec["modules"])], repeat)
+    imports = median_run(
+        [sys.executable, "-c", "import pulumi, " + ", ".join(["importlib"] + spec["modules"])], repeat
+    )
     return {
         "stack": stack,
         "steps": spec["steps"],
@@ -134,7 +151,7 @@ def write_section(text: str) -> None:
     if SECTION in current:
         head, rest = current.split(SECTION, 1)
         following = rest.find("\n## ")
-        tail = rest[following + 1:] if following != -1 else ""
+        tail = rest[following + 1 :] if following != -1 else ""
         current = head + text + ("\n" + tail if tail else "")
     else:
         current = current.rstrip("\n") + "\n\n" + text

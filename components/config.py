@@ -82,7 +82,9 @@ def image_registry(image: str) -> str:
     return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
 
 
-def reachable_without_internet(image: str, account_id: str, regions: Sequence[str], through_mirror: bool = True) -> bool:
+def reachable_without_internet(
+    image: str, account_id: str, regions: Sequence[str], through_mirror: bool = True
+) -> bool:
     """In the account's ECR in one of the stack's regions, or (through_mirror) on an upstream the mirror pulls
     through."""
     match = _ECR_HOST_RE.match(image_registry(image))
@@ -215,7 +217,9 @@ def registry_checks(cfg: PlatformConfig) -> None:
     registry, primary = cfg.registry, cfg.primary_region.name
     assert registry is not None
     host = account_registry(cfg.account_id, primary, cfg.partition)
-    if cfg.is_prod and not re.match(rf"^{re.escape(host)}/[a-z0-9][a-z0-9._/-]*@sha256:[0-9a-f]{{64}}$", registry.mlflow_image):
+    if cfg.is_prod and not re.match(
+        rf"^{re.escape(host)}/[a-z0-9][a-z0-9._/-]*@sha256:[0-9a-f]{{64}}$", registry.mlflow_image
+    ):
         raise _KeyedValueError(
             ("registry", "mlflow-image"),
             f"{registry.mlflow_image!r} is not a digest in this account's ECR; allowed in prod: "
@@ -281,13 +285,16 @@ def check_mirror(cfg: PlatformConfig) -> None:
         return
     # MLflow runs on the primary cluster, whose nodes reach only their own region's ECR endpoints.
     primary = cfg.primary_region.name
-    if cfg.registry is not None and not reachable_without_internet(cfg.registry.mlflow_image, cfg.account_id, [primary]):
+    if cfg.registry is not None and not reachable_without_internet(
+        cfg.registry.mlflow_image, cfg.account_id, [primary]
+    ):
         raise _KeyedValueError(
             ("registry", "mlflow-image"),
             f"{cfg.registry.mlflow_image!r} is on {image_registry(cfg.registry.mlflow_image)}, unreachable without "
             f"internet from the primary region's cluster; allowed: the account's ECR in {primary} "
             f"({cfg.account_id}.dkr.ecr.{primary}.amazonaws.com/...) or "
-            + ", ".join(PULL_THROUGH_UPSTREAMS.values()) + " (pulled through the mirror)",
+            + ", ".join(PULL_THROUGH_UPSTREAMS.values())
+            + " (pulled through the mirror)",
         )
     mirror = cfg.mirror or MirrorConfig()
     for upstream in MIRROR_CREDENTIAL_UPSTREAMS:
@@ -344,7 +351,7 @@ def list_stacks(stacks_dir: Path) -> list[str]:
     """Stack names with a stack file in ``stacks_dir``, sorted."""
     prefix, suffix = "Pulumi.", ".yaml"
     return sorted(
-        path.name[len(prefix):-len(suffix)]
+        path.name[len(prefix) : -len(suffix)]
         for path in Path(stacks_dir).glob("Pulumi.*.yaml")
         if path.is_file()
     )
@@ -376,9 +383,15 @@ def check_config_key(path: Path, key: str) -> None:
     which would make two spellings of one key, so that form is refused with the one to write."""
     parts = key.split(":")
     if len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]:
-        raise ConfigError(path, key_text(key), f"the old form of a config key; write {key_text(parts[0] + ':' + parts[2])}")
+        raise ConfigError(
+            path, key_text(key), f"the old form of a config key; write {key_text(parts[0] + ':' + parts[2])}"
+        )
     if len(parts) != 2 or not all(parts):
-        raise ConfigError(path, key_text(key), "is not a Pulumi config key; allowed: <namespace>:<name> (e.g. mlops:platform)")
+        raise ConfigError(
+            path,
+            key_text(key),
+            "is not a Pulumi config key; allowed: <namespace>:<name> (e.g. mlops:platform)",
+        )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -387,11 +400,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(path, "(top level)", f"must be a mapping with a 'config' key, got {describe_value(document)}")
+        raise ConfigError(
+            path, "(top level)", f"must be a mapping with a 'config' key, got {describe_value(document)}"
+        )
     unknown_top = sorted(set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
     if unknown_top:
         raise ConfigError(
-            path, unknown_top[0], "unknown top-level key; allowed: config, secretsprovider, encryptedkey, encryptionsalt"
+            path,
+            unknown_top[0],
+            "unknown top-level key; allowed: config, secretsprovider, encryptedkey, encryptionsalt",
         )
     config = document.get("config") or {}
     if not isinstance(config, dict):
@@ -422,7 +439,9 @@ def structured_value(raw: Any, file: str | Path | None, key: str) -> Any:
     try:
         return parse_json(raw)
     except _Refused as exc:
-        raise ConfigError(file, key, f"must be a mapping, or a JSON object in a string ({exc.message})") from None
+        raise ConfigError(
+            file, key, f"must be a mapping, or a JSON object in a string ({exc.message})"
+        ) from None
 
 
 def load_platform(stacks_dir: Path, stack: str) -> PlatformConfig:
@@ -476,8 +495,10 @@ def _input_path(loc: tuple[Any, ...], raw: Any, keep_last: bool = True) -> tuple
     kept: list[Any] = []
     node = raw
     for index, part in enumerate(loc):
-        present = part in node if isinstance(node, dict) else (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        present = (
+            part in node
+            if isinstance(node, dict)
+            else (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
         )
         if present:
             node = node[part]
@@ -487,7 +508,9 @@ def _input_path(loc: tuple[Any, ...], raw: Any, keep_last: bool = True) -> tuple
     return tuple(kept)
 
 
-_SHOULD = re.compile(r"^(Input|String|List|Value|Dictionary|Tuple|Set|Decimal|Object|Data|Url|Timedelta) should ")
+_SHOULD = re.compile(
+    r"^(Input|String|List|Value|Dictionary|Tuple|Set|Decimal|Object|Data|Url|Timedelta) should "
+)
 _EXPECTED = {
     "a valid string": "a string",
     "a valid integer": "a whole number",
@@ -542,7 +565,11 @@ def pydantic_message(error: Any) -> str:
         if message.startswith(f"must be {said}"):
             message = f"must be {plain}"
     message = re.sub(r"( or instance of \w+| after validation, not \d+)$", "", message)
-    quote = "; quote it to make it a string" if kind == "string_type" and isinstance(error.get("input"), (int, float)) else ""
+    quote = (
+        "; quote it to make it a string"
+        if kind == "string_type" and isinstance(error.get("input"), (int, float))
+        else ""
+    )
     return f"{message}, got {given}{quote}"
 
 
@@ -565,7 +592,9 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
         if isinstance(part, int):
             continue
         # pydantic names a discriminated union's chosen member by its tag (the value of its Literal key).
-        tagged = [m for m in current if any(get_args(f.annotation) == (part,) for f in m.model_fields.values())]
+        tagged = [
+            m for m in current if any(get_args(f.annotation) == (part,) for f in m.model_fields.values())
+        ]
         if len(current) > 1 and tagged:
             current = tagged
             continue
@@ -602,9 +631,6 @@ _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$")
 
 def image_is_pinned(image: str) -> bool:
     return bool(_DIGEST_RE.match(image))
-
-
-
 
 
 class Quotas(Model):
@@ -647,11 +673,19 @@ class Autoscaling(Model):
 
     @model_validator(mode="after")
     def _one_signal(self) -> Autoscaling:
-        chosen = [key for key, value in (("cpu-target", self.cpu_target), ("rps-target", self.rps_target),
-                                         ("keda", self.keda)) if value is not None]
+        chosen = [
+            key
+            for key, value in (
+                ("cpu-target", self.cpu_target),
+                ("rps-target", self.rps_target),
+                ("keda", self.keda),
+            )
+            if value is not None
+        ]
         if len(chosen) != 1:
             raise _KeyedValueError(
-                (), f"sets {', '.join(chosen) or 'no signal'}; allowed: exactly one of cpu-target, rps-target, keda"
+                (),
+                f"sets {', '.join(chosen) or 'no signal'}; allowed: exactly one of cpu-target, rps-target, keda",
             )
         if self.min_replicas > self.max_replicas:
             raise _KeyedValueError(
@@ -659,7 +693,8 @@ class Autoscaling(Model):
             )
         if self.min_replicas == 0 and self.cpu_target is not None:
             raise _KeyedValueError(
-                ("min-replicas",), "0 needs a keda trigger (a CPU-based HorizontalPodAutoscaler cannot scale to zero)"
+                ("min-replicas",),
+                "0 needs a keda trigger (a CPU-based HorizontalPodAutoscaler cannot scale to zero)",
             )
         if self.min_replicas == 0 and self.rps_target is not None:
             # The requests are counted by the model's own pods; at zero pods the ALB answers 503 and nothing
@@ -681,11 +716,15 @@ class ModelVersion(Model):
     @classmethod
     def _image(cls, value: str) -> str:
         if not _IMAGE_RE.match(value):
-            raise ValueError(f"{value!r} is not an image reference; allowed: registry/name:tag or registry/name@sha256:<64 hex>")
+            raise ValueError(
+                f"{value!r} is not an image reference; allowed: registry/name:tag or registry/name@sha256:<64 hex>"
+            )
         if not image_is_pinned(value):
             tail = value.rsplit("/", 1)[-1]
             if ":" not in tail or tail.endswith(":latest"):
-                raise ValueError(f"{value!r} has no fixed tag; allowed: a version tag, or a digest (@sha256:...)")
+                raise ValueError(
+                    f"{value!r} has no fixed tag; allowed: a version tag, or a digest (@sha256:...)"
+                )
         return value
 
 
@@ -706,7 +745,9 @@ class ModelSpec(Model):
         total = sum(version.weight for version in self.versions)
         if total != 100:
             weights = " + ".join(str(version.weight) for version in self.versions)
-            raise _KeyedValueError(("versions",), f"weights {weights} = {total}; allowed: weights summing to 100")
+            raise _KeyedValueError(
+                ("versions",), f"weights {weights} = {total}; allowed: weights summing to 100"
+            )
         return self
 
 
@@ -765,7 +806,9 @@ class TeamConfig(Model):
             if not _REGION_RE.match(region):
                 raise _KeyedValueError(("regions", index), f"{region!r} is not an AWS region name")
             if region in self.regions[:index]:
-                raise _KeyedValueError(("regions", index), f"{region!r} is listed twice; allowed: distinct regions")
+                raise _KeyedValueError(
+                    ("regions", index), f"{region!r} is listed twice; allowed: distinct regions"
+                )
         if self.environment == "prod":
             for m_index, model in enumerate(self.models):
                 for v_index, version in enumerate(model.versions):
@@ -776,7 +819,8 @@ class TeamConfig(Model):
                         )
                 if model.autoscaling.min_replicas == 0:
                     raise _KeyedValueError(
-                        ("models", m_index, "autoscaling", "min-replicas"), "0 (scale to zero) is not allowed in prod"
+                        ("models", m_index, "autoscaling", "min-replicas"),
+                        "0 (scale to zero) is not allowed in prod",
                     )
         if self.ingress is not None:
             problem = certificate_region_errors(self.ingress.certificate_arns, list(self.regions))
@@ -809,7 +853,9 @@ class TeamConfig(Model):
 
 def gpu_demand(models: list[ModelSpec]) -> int:
     """GPUs the models can hold at once: every version of every model at max replicas."""
-    return sum(model.resources.gpus * model.autoscaling.max_replicas * len(model.versions) for model in models)
+    return sum(
+        model.resources.gpus * model.autoscaling.max_replicas * len(model.versions) for model in models
+    )
 
 
 @dataclass(frozen=True)
@@ -836,18 +882,28 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
             if problem:
                 raise ConfigError(file, f"{TEAM_KEY}.ingress.certificate-arns.{region}", problem)
     if team.ingress is None:
-        byo = [region for region in team.regions if platform.zone is not None and region not in platform.serving_regions]
+        byo = [
+            region
+            for region in team.regions
+            if platform.zone is not None and region not in platform.serving_regions
+        ]
         if byo:
             raise ConfigError(
-                file, f"{TEAM_KEY}.ingress",
+                file,
+                f"{TEAM_KEY}.ingress",
                 f"missing; platform stack {platform.stack!r} owns no serving load balancer in {', '.join(byo)} (a byo "
                 f"cluster), so its zone {platform.zone} cannot name the team's models; allowed: ingress.domain and "
                 f"ingress.certificate-arns for {', '.join(team.regions)}",
             )
-        missing = [region for region in team.regions if platform.zone is None or region not in platform.certificate_arns]
+        missing = [
+            region
+            for region in team.regions
+            if platform.zone is None or region not in platform.certificate_arns
+        ]
         if missing:
             raise ConfigError(
-                file, f"{TEAM_KEY}.ingress",
+                file,
+                f"{TEAM_KEY}.ingress",
                 f"missing; platform stack {platform.stack!r} publishes no DNS zone and certificate for "
                 f"{', '.join(missing)} (its dns section); allowed: ingress.domain and ingress.certificate-arns "
                 f"for {', '.join(team.regions)}",
@@ -858,7 +914,8 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
         for region in team.regions:
             if region not in platform.prometheus_regions:
                 raise ConfigError(
-                    file, f"{TEAM_KEY}.models[{index}].autoscaling.rps-target",
+                    file,
+                    f"{TEAM_KEY}.models[{index}].autoscaling.rps-target",
                     f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
                     "observability section with prometheus-encryption aws-owned, on an eks cluster); allowed "
                     "there: cpu-target or keda",
@@ -870,8 +927,10 @@ def rps_scaling_available(cfg: PlatformConfig) -> bool:
     managed collector (only with `prometheus-encryption: aws-owned`) and the KEDA operator role with its
     ClusterTriggerAuthentication (only on `eks` clusters)."""
     return (
-        cfg.observability is not None and cfg.observability.prometheus_encryption == "aws-owned"
-        and cfg.cluster is not None and cfg.cluster.mode == "eks"
+        cfg.observability is not None
+        and cfg.observability.prometheus_encryption == "aws-owned"
+        and cfg.cluster is not None
+        and cfg.cluster.mode == "eks"
     )
 
 
@@ -883,7 +942,8 @@ def platform_serving(stack: str, cfg: PlatformConfig) -> PlatformServing:
         certificate_arns=dict(cfg.dns.certificate_arns) if cfg.dns is not None else {},
         prometheus_regions=tuple(r.name for r in cfg.regions) if rps_scaling_available(cfg) else (),
         serving_regions=tuple(r.name for r in cfg.regions)
-        if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks" else (),
+        if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks"
+        else (),
         account_id=cfg.account_id,
     )
 

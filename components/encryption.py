@@ -40,13 +40,20 @@ def alias_name(environment: str, purpose: str) -> str:
     return f"alias/mlops-{environment}-{purpose}"
 
 
-def _via_service(sid: str, root: str, actions: list[str], service: str, region: str, account_id: str) -> dict[str, Any]:
+def _via_service(
+    sid: str, root: str, actions: list[str], service: str, region: str, account_id: str
+) -> dict[str, Any]:
     """The account may use the key, but only through ``service`` in ``region`` and only as itself."""
     return key_service_statement(
         sid,
         {"AWS": root},
         actions,
-        {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account_id}},
+        {
+            "StringEquals": {
+                "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                "kms:CallerAccount": account_id,
+            }
+        },
     )
 
 
@@ -59,15 +66,24 @@ def key_policy(purpose: str, *, partition: str, account_id: str, region: str) ->
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
-            _via_service(f"UseThrough{service.upper()}Only", root, [*USE_ACTIONS, "kms:CreateGrant"], service, region,
-                         account_id)
+            _via_service(
+                f"UseThrough{service.upper()}Only",
+                root,
+                [*USE_ACTIONS, "kms:CreateGrant"],
+                service,
+                region,
+                account_id,
+            )
         )
     if purpose == "database":
         # RDS keeps the managed master password in Secrets Manager under this key; readers decrypt through it.
         statements.append(
             _via_service(
-                "UseThroughSecretsManagerForManagedDatabaseSecrets", root,
-                ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "secretsmanager", region,
+                "UseThroughSecretsManagerForManagedDatabaseSecrets",
+                root,
+                ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "secretsmanager",
+                region,
                 account_id,
             )
         )
@@ -105,7 +121,9 @@ class KeyRing(pulumi.ComponentResource):
         self.keys, self.aliases = {}, {}
         for purpose in PURPOSES:
             stateful = child_opts(
-                self, protect=args.is_prod, retain_on_delete=args.environment != "dev" and purpose in KEPT_PURPOSES
+                self,
+                protect=args.is_prod,
+                retain_on_delete=args.environment != "dev" and purpose in KEPT_PURPOSES,
             )
             policy = json.dumps(
                 key_policy(purpose, partition=args.partition, account_id=args.account_id, region=args.region)
@@ -183,7 +201,10 @@ def logs_service_statements(*, partition: str, account_id: str, region: str) -> 
             "CloudTrailEncryptsOwnTrails",
             cloudtrail,
             "kms:GenerateDataKey*",
-            {"ArnLike": {"aws:SourceArn": trails}, "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails}},
+            {
+                "ArnLike": {"aws:SourceArn": trails},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+            },
         ),
         key_service_statement(
             "CloudTrailDescribesKey", cloudtrail, "kms:DescribeKey", {"ArnLike": {"aws:SourceArn": trails}}
@@ -199,7 +220,9 @@ def logs_service_statements(*, partition: str, account_id: str, region: str) -> 
 
 def autoscaling_role_arn(partition: str, account_id: str) -> str:
     """The Auto Scaling service-linked role, which launches managed node groups' instances."""
-    return Arns(partition, account_id, "").service_linked_role("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling")
+    return Arns(partition, account_id, "").service_linked_role(
+        "autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"
+    )
 
 
 def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[dict[str, Any]]:

@@ -70,14 +70,19 @@ _UTF16_32_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\
 # C0 controls but tab, LF and CR; DEL and the C1 controls (NEL among them); the YAML 1.1 line and paragraph
 # separators; surrogates and non-characters; a byte-order mark anywhere but first (yaml.v3, like libyaml, skips
 # one at the start of any line, PyYAML only at the start of the stream).
-_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_FORBIDDEN_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]"
+)
 
 
 def decode_text(data: bytes) -> str:
     """UTF-8 text of ``data``, a leading byte-order mark stripped as Pulumi strips it; else ``_Refused``."""
     for bom in _UTF16_32_BOMS:
         if data.startswith(bom):
-            return _refuse(1, "the file is UTF-16 or UTF-32 encoded (it starts with that byte-order mark); save it as UTF-8")
+            return _refuse(
+                1,
+                "the file is UTF-16 or UTF-32 encoded (it starts with that byte-order mark); save it as UTF-8",
+            )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -187,7 +192,9 @@ def _underscore_ok(text: str) -> bool:
 def _go_float(text: str) -> float | None:
     """Go's strconv.ParseFloat(text, 64) for the decimal spellings yaml.v3 hands it; None on an error, which
     includes a value out of float64's range (Go reports ErrRange where Python gives infinity)."""
-    if not re.match(r"^[-+]?([0-9_]+\.?[0-9_]*|\.[0-9_]+)([eE][-+]?[0-9_]+)?$", text) or not _underscore_ok(text):
+    if not re.match(r"^[-+]?([0-9_]+\.?[0-9_]*|\.[0-9_]+)([eE][-+]?[0-9_]+)?$", text) or not _underscore_ok(
+        text
+    ):
         return None
     value = float(text.replace("_", ""))
     return None if math.isinf(value) else value
@@ -275,7 +282,7 @@ def core_resolve(text: str) -> tuple[str, Any]:
 def yaml11_resolve(text: str) -> tuple[str, Any]:
     """How PyYAML's safe loader (YAML 1.1 resolution rules) reads a plain scalar."""
     tag = _SAFE_LOADER_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
-    kind = tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    kind = tag[len(_TAG) :] if tag.startswith(_TAG) else tag
     if kind == "str":
         return "str", text
     try:
@@ -311,8 +318,11 @@ def plain_scalar(text: str, line: int) -> Any:
     if text == "<<":
         _refuse(line, "merge keys (<<) are not allowed in a stack file; write the keys out")
     if len(text) > MAX_NUMERAL_CHARS and _NUMERAL.match(text):
-        _refuse(line, f"a number of {len(text)} characters is longer than any value a stack file holds; "
-                      "quote it for a string")
+        _refuse(
+            line,
+            f"a number of {len(text)} characters is longer than any value a stack file holds; "
+            "quote it for a string",
+        )
     pulumi, core, yaml11 = v3_resolve(text), core_resolve(text), yaml11_resolve(text)
     if not (_same(pulumi, core) and _same(pulumi, yaml11)):
         kinds = {pulumi[0], core[0], yaml11[0]}
@@ -330,10 +340,15 @@ def plain_scalar(text: str, line: int) -> Any:
     if kind == "int" and value > INT64[1]:
         # yaml.v3 decodes it as a uint64, which Pulumi's config reader (config/object.go, unmarshalObject)
         # does not take in the releases before it gained that case.
-        _refuse(line, f"{text!r} is above the largest integer Pulumi reads ({INT64[1]}); quote it for a string")
+        _refuse(
+            line, f"{text!r} is above the largest integer Pulumi reads ({INT64[1]}); quote it for a string"
+        )
     if kind == "float":
         if not math.isfinite(value):
-            _refuse(line, f"{text!r} is not a finite number; JSON, which Pulumi hands the program, has no such value")
+            _refuse(
+                line,
+                f"{text!r} is not a finite number; JSON, which Pulumi hands the program, has no such value",
+            )
         # Pulumi passes config to the program as Go-encoded JSON, where 1000.0 is written 1000.
         if value.is_integer() and abs(value) < 1e21:
             return int(value)
@@ -389,15 +404,21 @@ def _check_double_quoted(raw: str, line: int) -> None:
     while index != -1 and index + 1 < len(raw):
         escape = raw[index + 1]
         if escape == "/":
-            _refuse(line + raw.count("\n", 0, index), "the escape \\/ in a double-quoted string is not read by Pulumi "
-                    "(yaml.v3: unknown escape character); write / alone")
+            _refuse(
+                line + raw.count("\n", 0, index),
+                "the escape \\/ in a double-quoted string is not read by Pulumi "
+                "(yaml.v3: unknown escape character); write / alone",
+            )
         length = _ESCAPE_LENGTH.get(escape, 0)
-        digits = raw[index + 2:index + 2 + length]
+        digits = raw[index + 2 : index + 2 + length]
         if length and re.fullmatch("[0-9a-fA-F]+", digits) and len(digits) == length:
             code = int(digits, 16)
             if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
-                _refuse(line + raw.count("\n", 0, index), f"the escape \\{escape}{digits} is not a Unicode character "
-                        "(a surrogate or past U+10FFFF); Pulumi (yaml.v3) refuses it: write the character itself")
+                _refuse(
+                    line + raw.count("\n", 0, index),
+                    f"the escape \\{escape}{digits} is not a Unicode character "
+                    "(a surrogate or past U+10FFFF); Pulumi (yaml.v3) refuses it: write the character itself",
+                )
         index = raw.find("\\", index + 2 + length)
 
 
@@ -439,10 +460,16 @@ class _Builder:
         self.nodes += weight
         if self.nodes > self.max_nodes:
             if self.aliased:
-                _refuse(line, f"the document expands to more than {self.max_nodes} values (aliases included); "
-                              "write it out without nested aliases")
-            _refuse(line, f"the document holds more than {self.max_nodes} values, more than any stack file; "
-                          "is it the right file?")
+                _refuse(
+                    line,
+                    f"the document expands to more than {self.max_nodes} values (aliases included); "
+                    "write it out without nested aliases",
+                )
+            _refuse(
+                line,
+                f"the document holds more than {self.max_nodes} values, more than any stack file; "
+                "is it the right file?",
+            )
 
     def add(self, value: Any, line: int, *, scalar_key: bool, text: str | None = None) -> None:
         if not self.stack:
@@ -455,10 +482,16 @@ class _Builder:
             if not scalar_key:
                 _refuse(line, f"{self.path()}: a key must be a plain string, not a list, mapping or alias")
             if not isinstance(value, str):
-                _refuse(line, f"{self.path()}: {_key_scalar(value, text or '')} is not a string; quote it to make it one")
+                _refuse(
+                    line,
+                    f"{self.path()}: {_key_scalar(value, text or '')} is not a string; quote it to make it one",
+                )
             if value in frame.lines:
-                _refuse(line, f"{self._child(value)}: key {value!r} is written twice in one mapping "
-                              f"(first at line {frame.lines[value]}); keep one")
+                _refuse(
+                    line,
+                    f"{self._child(value)}: key {value!r} is written twice in one mapping "
+                    f"(first at line {frame.lines[value]}); keep one",
+                )
             frame.key, frame.key_line = value, line
         else:
             frame.lines[frame.key] = frame.key_line
@@ -470,12 +503,18 @@ class _Builder:
 
     def event(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1
-        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)) and event.tag:
-            _refuse(line, f"explicit tags ({event.tag}) are not allowed in a stack file; quote a value to make it a string")
+        if (
+            isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent))
+            and event.tag
+        ):
+            _refuse(
+                line,
+                f"explicit tags ({event.tag}) are not allowed in a stack file; quote a value to make it a string",
+            )
         if isinstance(event, yaml.ScalarEvent):
             self.count(1, line)
             if event.style == '"':
-                _check_double_quoted(self.text[event.start_mark.index:event.end_mark.index], line)
+                _check_double_quoted(self.text[event.start_mark.index : event.end_mark.index], line)
             value = plain_scalar(event.value, line) if event.style is None else event.value
             self._anchor(event.anchor, value, 1)
             self.add(value, line, scalar_key=True, text=event.value)
@@ -529,7 +568,7 @@ def _separating_tab(text: str, index: int) -> bool:
     if previous == ":":
         return head.strip() != ":"  # `:` alone starts the value of a complex key, where yaml.v3 refuses a tab
     end = text.find("\n", index)
-    after = text[index:end if end != -1 else len(text)]
+    after = text[index : end if end != -1 else len(text)]
     return previous not in " -?" and (not after.strip() or after.strip().startswith("#"))
 
 
@@ -542,9 +581,12 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> _Refused:
         line = exc.context_mark.line + 1
         problem = "a quoted string starts here and is never closed (the file ends first)"
     elif "'\\t'" in problem and mark is not None:
-        indentation = not text[: mark.index][text.rfind("\n", 0, mark.index) + 1:].strip()
-        problem = "a tab " + ("indents this line; YAML indents with spaces, never tabs" if indentation
-                              else "where YAML needs a space; write a space")
+        indentation = not text[: mark.index][text.rfind("\n", 0, mark.index) + 1 :].strip()
+        problem = "a tab " + (
+            "indents this line; YAML indents with spaces, never tabs"
+            if indentation
+            else "where YAML needs a space; write a space"
+        )
     return _Refused(line, f"not valid YAML: {problem}")
 
 
@@ -556,7 +598,7 @@ def parse_yaml(text: str, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             if mark is not None and "'\\t'" in str(exc.problem) and _separating_tab(text, mark.index):
-                text = text[: mark.index] + " " + text[mark.index + 1:]
+                text = text[: mark.index] + " " + text[mark.index + 1 :]
                 continue
             raise _syntax_error(exc, text) from None
         except yaml.YAMLError as exc:  # a reader error without a mark
@@ -565,8 +607,11 @@ def parse_yaml(text: str, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_
             # PyYAML's scanner calls chr() on a \U escape past U+10FFFF; yaml.v3 refuses it too.
             found = re.search(r"\\U([0-9a-fA-F]{8})", text)
             line = text.count("\n", 0, found.start()) + 1 if found else 1
-            _refuse(line, "an escape in a double-quoted string is not a Unicode character (past U+10FFFF); "
-                          "write the character itself")
+            _refuse(
+                line,
+                "an escape in a double-quoted string is not a Unicode character (past U+10FFFF); "
+                "write the character itself",
+            )
     return _refuse(1, f"not valid YAML: more than {MAX_TAB_RETRIES} tabs between values; write spaces")
 
 
@@ -595,7 +640,9 @@ def read_bytes(path: Path, limit: int) -> bytes:
         raise ConfigError(path, "(file)", f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > limit:
         size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
-        raise ConfigError(path, "(file)", f"is larger than {size}, more than any file mlops reads; is it the right file?")
+        raise ConfigError(
+            path, "(file)", f"is larger than {size}, more than any file mlops reads; is it the right file?"
+        )
     return data
 
 
@@ -644,8 +691,13 @@ def parse_json(text: str) -> Any:
     if not text.strip():
         _refuse(1, "is empty; expected a JSON document")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                          parse_int=_json_int, parse_float=_json_float)
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_json_int,
+            parse_float=_json_float,
+        )
     except json.JSONDecodeError as exc:
         # "Unterminated string starting at": the position is where the string starts, and the file ends in it.
         ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -676,7 +728,9 @@ def json_kind(value: Any) -> str:
     """The JSON name of a value's kind, for messages about documents of the wrong shape."""
     if isinstance(value, bool):
         return "boolean"
-    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "null")
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(
+        type(value), "null"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -705,4 +759,6 @@ _StackDumper.add_representer(str, _represent_str)
 
 def dump_yaml(value: Any) -> str:
     """YAML text that ``parse_yaml`` (and so Pulumi) reads back as ``value``."""
-    return yaml.dump(value, Dumper=_StackDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(
+        value, Dumper=_StackDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )

@@ -60,8 +60,13 @@ class RegistryMirror(pulumi.ComponentResource):
             for prefix in PULL_THROUGH_UPSTREAMS
         ]
         self.template_role, template_policy = ecr_template_role(
-            f"{name}-template", "pull-through cache repositories", args.account_id, repositories,
-            [r.images_key_arn for r in args.regions], tags, child_opts(self, provider=primary.provider),
+            f"{name}-template",
+            "pull-through cache repositories",
+            args.account_id,
+            repositories,
+            [r.images_key_arn for r in args.regions],
+            tags,
+            child_opts(self, provider=primary.provider),
         )
         self.rules, self.templates, self.copies = {}, {}, {}
         for region in args.regions:
@@ -77,8 +82,11 @@ class RegistryMirror(pulumi.ComponentResource):
                         # Pull-through cache keeps a cached tag in step with its upstream only while tags can
                         # move; workloads pin digests, which never move.
                         image_tag_mutability="MUTABLE",
-                        encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                            encryption_type="KMS", kms_key=region.images_key_arn)],
+                        encryption_configurations=[
+                            aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                                encryption_type="KMS", kms_key=region.images_key_arn
+                            )
+                        ],
                         # Superseded upstream tags leave untagged layers behind, which expire like the models'.
                         lifecycle_policy=json.dumps(IMAGE_LIFECYCLE),
                         resource_tags=tags,
@@ -93,7 +101,9 @@ class RegistryMirror(pulumi.ComponentResource):
                         upstream_registry_url=upstream,
                         credential_arn=args.config.credential_arn(upstream, region.region),
                     ),
-                    opts=child_opts(self, provider=region.provider, depends_on=[self.templates[region.region][prefix]]),
+                    opts=child_opts(
+                        self, provider=region.provider, depends_on=[self.templates[region.region][prefix]]
+                    ),
                 )
             if args.gpu:
                 for image in COPIED_IMAGES:
@@ -101,6 +111,10 @@ class RegistryMirror(pulumi.ComponentResource):
                     # delete it with its images in every environment.
                     self.copies[(region.region, image)], _ = model_repository(
                         f"{name}-{region.region}-copy-{image.replace('/', '-')}",
-                        f"{COPIED_IMAGE_PREFIX}/{image}", region.images_key_arn, tags, on_region, force_delete=True,
+                        f"{COPIED_IMAGE_PREFIX}/{image}",
+                        region.images_key_arn,
+                        tags,
+                        on_region,
+                        force_delete=True,
                     )
         self.register_outputs({"prefixes": sorted(PULL_THROUGH_UPSTREAMS)})

@@ -120,7 +120,9 @@ def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:
     if region == contract.primary_region:
         return registry.artifact_bucket_arn
     if region not in registry.replica_bucket_arns:
-        raise ContractError(f"output registry.replicaBucketArns has no bucket in {region}; re-deploy the platform stack")
+        raise ContractError(
+            f"output registry.replicaBucketArns has no bucket in {region}; re-deploy the platform stack"
+        )
     return registry.replica_bucket_arns[region]
 
 

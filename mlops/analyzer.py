@@ -57,7 +57,9 @@ def configure_request(config: dict[str, dict[str, Any]]):
     for policy, entry in config.items():
         properties = {key: value for key, value in entry.items() if key != "enforcementLevel"}
         request.policyConfig[policy].CopyFrom(
-            analyzer_pb2.PolicyConfig(enforcementLevel=levels[entry["enforcementLevel"]], properties=_struct(properties))
+            analyzer_pb2.PolicyConfig(
+                enforcementLevel=levels[entry["enforcementLevel"]], properties=_struct(properties)
+            )
         )
     return request
 
@@ -83,7 +85,8 @@ def _options(state: dict[str, Any]):
         additionalSecretOutputs=list(state.get("additionalSecretOutputs") or []),
         aliases=[alias for alias in state.get("aliases") or [] if isinstance(alias, str)],
         customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(
-            create=_seconds(timeouts.get("create")), update=_seconds(timeouts.get("update")),
+            create=_seconds(timeouts.get("create")),
+            update=_seconds(timeouts.get("update")),
             delete=_seconds(timeouts.get("delete")),
         ),
         parent=state.get("parent") or "",
@@ -105,7 +108,10 @@ def _provider(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]):
     if provider is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(
-        type=provider["type"], properties=_struct(provider["inputs"]), urn=provider["urn"], name=_name(provider["urn"])
+        type=provider["type"],
+        properties=_struct(provider["inputs"]),
+        urn=provider["urn"],
+        name=_name(provider["urn"]),
     )
 
 
@@ -118,15 +124,20 @@ def analyze_requests(document: dict[str, Any]):
     singles, stack = [], []
     for state in states:
         common = {
-            "type": state["type"], "properties": _struct(state["inputs"]), "urn": state["urn"],
-            "name": _name(state["urn"]), "options": _options(state),
+            "type": state["type"],
+            "properties": _struct(state["inputs"]),
+            "urn": state["urn"],
+            "name": _name(state["urn"]),
+            "options": _options(state),
         }
         provider = _provider(state, by_urn)
         if provider is not None:
             common["provider"] = provider
         singles.append(analyzer_pb2.AnalyzeRequest(**common))
         resource = analyzer_pb2.AnalyzerResource(
-            **common, parent=state.get("parent") or "", dependencies=list(state.get("dependencies") or []),
+            **common,
+            parent=state.get("parent") or "",
+            dependencies=list(state.get("dependencies") or []),
         )
         for key, urns in (state.get("propertyDependencies") or {}).items():
             resource.propertyDependencies[key].urns.extend(urns)
@@ -137,8 +148,13 @@ def analyze_requests(document: dict[str, Any]):
 class PolicyPackProcess:
     """The policy pack served in a subprocess, and a gRPC Analyzer client talking to it."""
 
-    def __init__(self, policy_dir: Path = POLICY_DIR, stack: str = "check", project: str = "mlops-platform",
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        policy_dir: Path = POLICY_DIR,
+        stack: str = "check",
+        project: str = "mlops-platform",
+        env: dict[str, str] | None = None,
+    ):
         self.policy_dir = policy_dir
         self.extra_env = dict(env or {})
         self.stack = stack
@@ -163,7 +179,10 @@ class PolicyPackProcess:
         # installed there), not from a path added here, so a pack that would fail to import live fails here too.
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.policy_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.policy_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=self.policy_dir,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
@@ -254,16 +273,23 @@ def analyze_in_process(document: dict[str, Any], config: dict[str, dict[str, Any
 
     def options(state):
         return PolicyResourceOptions(
-            bool(state.get("protect")), list(state.get("ignoreChanges") or []),
+            bool(state.get("protect")),
+            list(state.get("ignoreChanges") or []),
             bool(state.get("deleteBeforeReplace")) if state.get("deleteBeforeReplace") else None,
-            [a for a in state.get("aliases") or [] if isinstance(a, str)], PolicyCustomTimeouts(0, 0, 0),
-            list(state.get("additionalSecretOutputs") or []), state.get("parent") or None,
+            [a for a in state.get("aliases") or [] if isinstance(a, str)],
+            PolicyCustomTimeouts(0, 0, 0),
+            list(state.get("additionalSecretOutputs") or []),
+            state.get("parent") or None,
         )
 
     def provider(state):
         reference = state.get("provider") or ""
         found = by_urn.get(reference.rsplit("::", 1)[0]) if reference else None
-        return PolicyProviderResource(found["type"], props(found), found["urn"], _name(found["urn"])) if found else None
+        return (
+            PolicyProviderResource(found["type"], props(found), found["urn"], _name(found["urn"]))
+            if found
+            else None
+        )
 
     violations: list[Violation] = []
     for policy in all_policies():
@@ -279,23 +305,43 @@ def analyze_in_process(document: dict[str, Any], config: dict[str, dict[str, Any
             def report(message: str, urn: str | None = None) -> None:
                 text = policy.description + (f"\n{message}" if message else "")
                 violations.append(Violation(policy.name, level, urn or urn_default, text, severity))
+
             return report
 
         if isinstance(policy, ResourceValidationPolicy):
             for state in states:
-                args = ResourceValidationArgs(state["type"], props(state), state["urn"], _name(state["urn"]),
-                                              options(state), provider(state), settings or None, {})
+                args = ResourceValidationArgs(
+                    state["type"],
+                    props(state),
+                    state["urn"],
+                    _name(state["urn"]),
+                    options(state),
+                    provider(state),
+                    settings or None,
+                    {},
+                )
                 policy.validate(args, reporter(state["urn"]))
         elif isinstance(policy, StackValidationPolicy):
             resources = {
-                state["urn"]: PolicyResource(state["type"], props(state), state["urn"], _name(state["urn"]),
-                                             options(state), provider(state), None, [], {})
+                state["urn"]: PolicyResource(
+                    state["type"],
+                    props(state),
+                    state["urn"],
+                    _name(state["urn"]),
+                    options(state),
+                    provider(state),
+                    None,
+                    [],
+                    {},
+                )
                 for state in states
             }
             for state in states:
                 resource = resources[state["urn"]]
                 resource.parent = resources.get(state.get("parent") or "")
-                resource.dependencies = [resources[d] for d in state.get("dependencies") or [] if d in resources]
+                resource.dependencies = [
+                    resources[d] for d in state.get("dependencies") or [] if d in resources
+                ]
                 resource.property_dependencies = {
                     key: [resources[d] for d in urns if d in resources]
                     for key, urns in (state.get("propertyDependencies") or {}).items()

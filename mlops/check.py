@@ -77,7 +77,11 @@ def preview_document(document: Any, path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ConfigError(path, "(document)", f"not a preview: a JSON {json_kind(document)}; {expected}")
     if "steps" not in document:
-        looks = " (it looks like stack outputs, which `mlops verify --outputs` reads)" if "regions" in document else ""
+        looks = (
+            " (it looks like stack outputs, which `mlops verify --outputs` reads)"
+            if "regions" in document
+            else ""
+        )
         raise ConfigError(path, "steps", f"missing: not a preview{looks}; {expected}")
     preview = validate_model(_Preview, document, path, "").model_dump()
     check_parents([step["newState"] for step in preview["steps"]], path, "steps[{}].newState")
@@ -99,9 +103,11 @@ def check_parents(states: list[dict[str, Any]], path: Path, where: str) -> None:
         urn = state["urn"]
         while urn in index and urn not in done:
             if urn in seen:
-                raise ConfigError(path, f"{where.format(number)}.parent", (
-                    f"the parents of {state['urn']} lead back to {urn}; a preview's parents form a tree"
-                ))
+                raise ConfigError(
+                    path,
+                    f"{where.format(number)}.parent",
+                    (f"the parents of {state['urn']} lead back to {urn}; a preview's parents form a tree"),
+                )
             seen.append(urn)
             urn = states[index[urn]]["parent"]
         done.update(seen)
@@ -114,7 +120,9 @@ def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:
     return synthesize(stack, Path(stacks_dir))
 
 
-def documents(stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool) -> list[tuple[str, dict, str]]:
+def documents(
+    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool
+) -> list[tuple[str, dict, str]]:
     """(stack, document, source file) for each stack to check."""
     if from_file is not None:
         document = load_saved(from_file)
@@ -131,11 +139,20 @@ def documents(stacks: list[str], stacks_dir: Path, from_file: Path | None, every
 
             raise UnknownStackError(name, stacks_dir, list_stacks(stacks_dir))
     if len(names) == 1:
-        return [(names[0], synthesize_in_subprocess_isolated(names[0], stacks_dir), str(stack_file(stacks_dir, names[0])))]
+        return [
+            (
+                names[0],
+                synthesize_in_subprocess_isolated(names[0], stacks_dir),
+                str(stack_file(stacks_dir, names[0])),
+            )
+        ]
     # Each synthesis needs a fresh process; two workers use both cores.
     with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         results = list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
-    return [(name, document, str(stack_file(stacks_dir, name))) for name, document in zip(names, results, strict=True)]
+    return [
+        (name, document, str(stack_file(stacks_dir, name)))
+        for name, document in zip(names, results, strict=True)
+    ]
 
 
 def synthesize_in_subprocess_isolated(stack: str, stacks_dir: Path) -> dict[str, Any]:
@@ -143,7 +160,9 @@ def synthesize_in_subprocess_isolated(stack: str, stacks_dir: Path) -> dict[str,
         return pool.submit(synthesize_in_subprocess, stack, str(stacks_dir)).result()
 
 
-def run_check(stacks: list[str], stacks_dir: Path, from_file: Path | None = None, everything: bool = False) -> tuple[list[StackReport], float]:
+def run_check(
+    stacks: list[str], stacks_dir: Path, from_file: Path | None = None, everything: bool = False
+) -> tuple[list[StackReport], float]:
     """Check every document with one policy-pack process; returns the reports and the seconds spent in policies."""
     from policies.pack import environment_config
 
@@ -166,14 +185,18 @@ def run_check(stacks: list[str], stacks_dir: Path, from_file: Path | None = None
 
 
 def render(reports: list[StackReport], fmt: str) -> str:
-    return {"text": render_text, "json": render_json, "sarif": render_sarif, "markdown": render_markdown}[fmt](reports)
+    return {"text": render_text, "json": render_json, "sarif": render_sarif, "markdown": render_markdown}[
+        fmt
+    ](reports)
 
 
 def render_text(reports: list[StackReport]) -> str:
     lines = []
     for report in reports:
-        lines.append(f"{report.stack} ({report.environment}, {report.resources} resources): "
-                     f"{len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory")
+        lines.append(
+            f"{report.stack} ({report.environment}, {report.resources} resources): "
+            f"{len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory"
+        )
         for violation in report.violations:
             detail = violation.message.split("\n", 1)[-1]
             lines.append(f"  [{violation.enforcement}] {violation.policy}  {violation.urn or '(stack)'}")
@@ -185,8 +208,12 @@ def render_json(reports: list[StackReport]) -> str:
     return json.dumps(
         {
             "stacks": [
-                {"stack": r.stack, "environment": r.environment, "resources": r.resources,
-                 "violations": [asdict(v) for v in r.violations]}
+                {
+                    "stack": r.stack,
+                    "environment": r.environment,
+                    "resources": r.resources,
+                    "violations": [asdict(v) for v in r.violations],
+                }
                 for r in reports
             ],
             "mandatory": sum(len(r.mandatory) for r in reports),
@@ -207,32 +234,58 @@ def render_sarif(reports: list[StackReport]) -> str:
             "name": name,
             "shortDescription": {"text": REGISTRY[name].description},
             "help": {"text": REGISTRY[name].remediation or REGISTRY[name].description},
-            "properties": {"tags": ["security", REGISTRY[name].area], "severity": REGISTRY[name].severity,
-                           "security-severity": {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "9.5"}.get(
-                               REGISTRY[name].severity, "5.0")},
+            "properties": {
+                "tags": ["security", REGISTRY[name].area],
+                "severity": REGISTRY[name].severity,
+                "security-severity": {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "9.5"}.get(
+                    REGISTRY[name].severity, "5.0"
+                ),
+            },
         }
         for name in names
     ]
     results = []
     for report in reports:
         for violation in report.violations:
-            results.append({
-                "ruleId": violation.policy,
-                "ruleIndex": names.index(violation.policy) if violation.policy in names else 0,
-                "level": SARIF_LEVEL.get(violation.enforcement, "warning"),
-                "message": {"text": f"{violation.message.split(chr(10), 1)[-1]} ({violation.urn or report.stack})"},
-                "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": _relative(report.source)}, "region": {"startLine": 1}},
-                    "logicalLocations": [{"name": violation.urn or report.stack, "kind": "resource"}],
-                }],
-                "partialFingerprints": {"urnPolicy": f"{violation.urn}|{violation.policy}"},
-            })
-    return json.dumps({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "mlops-platform-security", "informationUri": "https://www.pulumi.com/docs/using-pulumi/crossguard/", "rules": rules}},
-                  "results": results}],
-    }, indent=2)
+            results.append(
+                {
+                    "ruleId": violation.policy,
+                    "ruleIndex": names.index(violation.policy) if violation.policy in names else 0,
+                    "level": SARIF_LEVEL.get(violation.enforcement, "warning"),
+                    "message": {
+                        "text": f"{violation.message.split(chr(10), 1)[-1]} ({violation.urn or report.stack})"
+                    },
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _relative(report.source)},
+                                "region": {"startLine": 1},
+                            },
+                            "logicalLocations": [{"name": violation.urn or report.stack, "kind": "resource"}],
+                        }
+                    ],
+                    "partialFingerprints": {"urnPolicy": f"{violation.urn}|{violation.policy}"},
+                }
+            )
+    return json.dumps(
+        {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "mlops-platform-security",
+                            "informationUri": "https://www.pulumi.com/docs/using-pulumi/crossguard/",
+                            "rules": rules,
+                        }
+                    },
+                    "results": results,
+                }
+            ],
+        },
+        indent=2,
+    )
 
 
 def _relative(path: str) -> str:
@@ -247,13 +300,20 @@ def _relative(path: str) -> str:
 def render_markdown(reports: list[StackReport]) -> str:
     total = sum(len(r.mandatory) for r in reports)
     lines = [f"### Policy check: {'passed' if total == 0 else f'{total} mandatory violation(s)'}", ""]
-    lines += ["| stack | environment | resources | mandatory | advisory |", "| --- | --- | ---: | ---: | ---: |"]
+    lines += [
+        "| stack | environment | resources | mandatory | advisory |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     for r in reports:
-        lines.append(f"| {r.stack} | {r.environment} | {r.resources} | {len(r.mandatory)} | {len(r.violations) - len(r.mandatory)} |")
+        lines.append(
+            f"| {r.stack} | {r.environment} | {r.resources} | {len(r.mandatory)} | {len(r.violations) - len(r.mandatory)} |"
+        )
     details = [(r, v) for r in reports for v in r.violations]
     if details:
         lines += ["", "| stack | level | policy | resource | finding |", "| --- | --- | --- | --- | --- |"]
         for r, v in details:
             finding = v.message.split("\n", 1)[-1].replace("|", "\\|")
-            lines.append(f"| {r.stack} | {v.enforcement} | `{v.policy}` | `{v.urn.rsplit('::', 1)[-1] or '(stack)'}` | {finding} |")
+            lines.append(
+                f"| {r.stack} | {v.enforcement} | `{v.policy}` | `{v.urn.rsplit('::', 1)[-1] or '(stack)'}` | {finding} |"
+            )
     return "\n".join(lines)

@@ -35,7 +35,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownStackError, Prog
 
 StacksDir = Annotated[
     Path,
-    typer.Option("--stacks-dir", help="Folder holding the Pulumi.<stack>.yaml stack files.", show_default=True),
+    typer.Option(
+        "--stacks-dir", help="Folder holding the Pulumi.<stack>.yaml stack files.", show_default=True
+    ),
 ]
 
 
@@ -86,7 +88,9 @@ def write_atomically(path: Path, text: str) -> None:
 def preview(
     stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev, staging, prod.")],
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a document shaped like `pulumi preview --json`.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a document shaped like `pulumi preview --json`.")
+    ] = False,
     against: Annotated[
         Path | None,
         typer.Option(
@@ -97,7 +101,9 @@ def preview(
     ] = None,
     allow_replacement: Annotated[
         list[str] | None,
-        typer.Option("--allow-replacement", help="A resource name whose replacement is intended (repeatable)."),
+        typer.Option(
+            "--allow-replacement", help="A resource name whose replacement is intended (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Synthesise a stack offline under the Pulumi SDK's mock monitor and show what it would create."""
@@ -163,8 +169,12 @@ def graph(
 def check(
     stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to check.")] = None,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
-    everything: Annotated[bool, typer.Option("--all", help="Check every stack in the stacks folder (both cores).")] = False,
-    from_file: Annotated[Path | None, typer.Option("--from", help="Check a saved `mlops preview --json` document.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Check every stack in the stacks folder (both cores).")
+    ] = False,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="Check a saved `mlops preview --json` document.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json, sarif or markdown.")] = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
 ) -> None:
@@ -179,7 +189,9 @@ def check(
         raise typer.Exit(1)
 
 
-team_app = typer.Typer(help="Model-team self-service: new team stacks, validation, listing.", no_args_is_help=True)
+team_app = typer.Typer(
+    help="Model-team self-service: new team stacks, validation, listing.", no_args_is_help=True
+)
 app.add_typer(team_app, name="team")
 
 
@@ -188,30 +200,53 @@ def team_new(
     team: Annotated[str, typer.Argument(help="Team name (a DNS-1123 label, e.g. fraud).")],
     env: Annotated[str, typer.Option("--env", help="Environment: dev, staging or prod.")],
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
-    platform_stack: Annotated[str | None, typer.Option(help="Platform stack to build on (default: the environment).")] = None,
-    owner_group: Annotated[str | None, typer.Option("--owner-group", help="SSO group that owns the team.")] = None,
-    owner_role_arn: Annotated[str | None, typer.Option("--owner-role-arn", help="IAM role the owners sign in with.")] = None,
+    platform_stack: Annotated[
+        str | None, typer.Option(help="Platform stack to build on (default: the environment).")
+    ] = None,
+    owner_group: Annotated[
+        str | None, typer.Option("--owner-group", help="SSO group that owns the team.")
+    ] = None,
+    owner_role_arn: Annotated[
+        str | None, typer.Option("--owner-role-arn", help="IAM role the owners sign in with.")
+    ] = None,
     cost_center: Annotated[str | None, typer.Option("--cost-center")] = None,
     data_classification: Annotated[
-        str | None, typer.Option("--data-classification", help="public, internal (default), confidential or restricted.")
+        str | None,
+        typer.Option("--data-classification", help="public, internal (default), confidential or restricted."),
     ] = None,
     cpu: Annotated[str | None, typer.Option("--cpu", help="CPU quota, e.g. 8 (default) or 500m.")] = None,
     memory: Annotated[str | None, typer.Option("--memory", help="Memory quota, e.g. 32Gi (default).")] = None,
     gpus: Annotated[int | None, typer.Option("--gpus", help="GPU quota (default 0).")] = None,
     pods: Annotated[int | None, typer.Option("--pods", help="Pod quota (default 50).")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", help="NAME=IMAGE; repeat for more models.")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="Region to serve in (default: all of the platform's).")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="NAME=IMAGE; repeat for more models.")
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="Region to serve in (default: all of the platform's)."),
+    ] = None,
     from_file: Annotated[
-        Path | None, typer.Option("--from", help="YAML file with the team spec; flags fill in what it leaves out.")
+        Path | None,
+        typer.Option("--from", help="YAML file with the team spec; flags fill in what it leaves out."),
     ] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
 
     request = NewTeam(
-        team=team, environment=env, platform_stack=platform_stack, owner_group=owner_group,
-        owner_role_arn=owner_role_arn, cost_center=cost_center, data_classification=data_classification,
-        cpu=cpu, memory=memory, gpus=gpus, pods=pods, models=tuple(model or ()), regions=tuple(region or ()),
+        team=team,
+        environment=env,
+        platform_stack=platform_stack,
+        owner_group=owner_group,
+        owner_role_arn=owner_role_arn,
+        cost_center=cost_center,
+        data_classification=data_classification,
+        cpu=cpu,
+        memory=memory,
+        gpus=gpus,
+        pods=pods,
+        models=tuple(model or ()),
+        regions=tuple(region or ()),
         from_file=from_file,
     )
     path = guarded(lambda: create(request, stacks_dir))
@@ -220,7 +255,9 @@ def team_new(
 
 @team_app.command("validate")
 def team_validate(
-    stack_or_file: Annotated[str, typer.Argument(help="A team stack name (team-fraud-prod) or a stack file path.")],
+    stack_or_file: Annotated[
+        str, typer.Argument(help="A team stack name (team-fraud-prod) or a stack file path.")
+    ],
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """Check a team stack file against the team spec and its platform stack."""
@@ -268,13 +305,24 @@ def team_list(stacks_dir: StacksDir = DEFAULT_STACKS_DIR) -> None:
             versions = ", ".join(f"{v.name} ({v.weight})" for v in model.versions)
             scaling = model.autoscaling
             signal = (
-                f"cpu {scaling.cpu_target}%" if scaling.cpu_target is not None
-                else f"rps {scaling.rps_target}" if scaling.rps_target is not None
-                else f"keda {scaling.keda.type}" if scaling.keda else "-"
+                f"cpu {scaling.cpu_target}%"
+                if scaling.cpu_target is not None
+                else f"rps {scaling.rps_target}"
+                if scaling.rps_target is not None
+                else f"keda {scaling.keda.type}"
+                if scaling.keda
+                else "-"
             )
             gpu = f", {model.resources.gpus} GPU" if model.resources.gpus else ""
-            table.add_row(stack, team.name, team.environment, team.platform_stack, model.name, versions,
-                          f"{scaling.min_replicas}-{scaling.max_replicas}, {signal}{gpu}")
+            table.add_row(
+                stack,
+                team.name,
+                team.environment,
+                team.platform_stack,
+                model.name,
+                versions,
+                f"{scaling.min_replicas}-{scaling.max_replicas}, {signal}{gpu}",
+            )
     Console(width=200).print(table)
 
 
@@ -283,16 +331,24 @@ def verify(
     stack: Annotated[str, typer.Argument(help="Stack name whose deployment to verify.")],
     outputs: Annotated[
         Path | None,
-        typer.Option("--outputs", help="JSON of `pulumi stack output --json` (or an `mlops preview --json` document)."),
+        typer.Option(
+            "--outputs", help="JSON of `pulumi stack output --json` (or an `mlops preview --json` document)."
+        ),
     ] = None,
-    region: Annotated[str | None, typer.Option("--region", help="Override the region of every check.")] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Override the region of every check.")
+    ] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
     endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API).")
+        str | None,
+        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     stale_after: Annotated[
-        int, typer.Option("--stale-after", min=0, help="Minutes an alarm may sit in INSUFFICIENT_DATA before it fails.")
+        int,
+        typer.Option(
+            "--stale-after", min=0, help="Minutes an alarm may sit in INSUFFICIENT_DATA before it fails."
+        ),
     ] = 60,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
@@ -319,11 +375,16 @@ def verify(
 
 @app.command("purge-repositories")
 def purge_repositories(
-    stack: Annotated[str, typer.Argument(help="Platform stack whose ECR-created repositories to list or delete.")],
-    delete: Annotated[bool, typer.Option("--delete", help="Delete them with their images (default: only list).")] = False,
+    stack: Annotated[
+        str, typer.Argument(help="Platform stack whose ECR-created repositories to list or delete.")
+    ],
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete them with their images (default: only list).")
+    ] = False,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
     endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API).")
+        str | None,
+        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
     ] = None,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
@@ -335,12 +396,16 @@ def purge_repositories(
     def run() -> list[str]:
         path, raw = read_stack_config(stacks_dir, stack)
         if PLATFORM_KEY not in raw:
-            raise ConfigError(path, PLATFORM_KEY, "missing: mlops purge-repositories works on platform stacks")
+            raise ConfigError(
+                path, PLATFORM_KEY, "missing: mlops purge-repositories works on platform stacks"
+            )
         cfg = parse_platform(raw[PLATFORM_KEY], path)
         clients = checks.client_factory(profile, None, endpoint_url)
         account = checks.preflight(clients, cfg.primary_region.name)
         if account != cfg.account_id:
-            raise VerifyError(f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}")
+            raise VerifyError(
+                f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}"
+            )
         return purge.purge(clients, cfg, delete)
 
     lines = guarded(run)
@@ -366,7 +431,11 @@ def usage_message(exc: Any) -> str:
 
     param, cause = getattr(exc, "param", None), exc.__cause__
     if param is not None and isinstance(cause, ValidationError):
-        hint = param.opts[0] if getattr(param, "param_type_name", "") == "option" else (param.metavar or param.name).upper()
+        hint = (
+            param.opts[0]
+            if getattr(param, "param_type_name", "") == "option"
+            else (param.metavar or param.name).upper()
+        )
         message = f"{hint}: {pydantic_message(cause.errors(include_url=False)[0])}"
     else:
         message = " ".join(exc.format_message().split())

@@ -48,9 +48,7 @@ def component_graph(document: dict[str, Any]) -> Graph:
         count = owned.get(urn, 0)
         nodes[urn] = f"{_name(urn)}\n{state['type']}\n{count} resource{'s' if count != 1 else ''}"
     tree = sorted(
-        (owner(by_urn[urn]["parent"]) or "", urn)
-        for urn in components
-        if by_urn[urn]["parent"] in by_urn
+        (owner(by_urn[urn]["parent"]) or "", urn) for urn in components if by_urn[urn]["parent"] in by_urn
     )
     links: Counter = Counter()
     for state in states:
@@ -78,7 +76,11 @@ def render_graph(document: dict[str, Any], fmt: str = "mermaid") -> str:
     ids = {urn: f"n{index}" for index, urn in enumerate(graph.nodes)}
     if fmt == "dot":
         title = f"{document.get('project', '')}/{document.get('stack', '')}"
-        lines = [f"digraph {_dot_quote(title)} {{", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+        lines = [
+            f"digraph {_dot_quote(title)} {{",
+            "  rankdir=LR;",
+            "  node [shape=box, fontname=Helvetica];",
+        ]
         lines += [f"  {ids[urn]} [label={_dot_quote(label)}];" for urn, label in graph.nodes.items()]
         lines += [f"  {ids[parent]} -> {ids[child]};" for parent, child in graph.tree]
         lines += [

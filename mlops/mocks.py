@@ -45,9 +45,15 @@ class Context:
 
     def physical(self, key: str = "name") -> str:
         value = self.inputs.get(key)
-        return value if isinstance(value, str) and value else f"{self.name}-{digest(self.type, self.name, length=7)}"
+        return (
+            value
+            if isinstance(value, str) and value
+            else f"{self.name}-{digest(self.type, self.name, length=7)}"
+        )
 
-    def arn(self, resource: str, *, service: str | None = None, regional: bool = True, account: bool = True) -> str:
+    def arn(
+        self, resource: str, *, service: str | None = None, regional: bool = True, account: bool = True
+    ) -> str:
         return (
             f"arn:{self.partition}:{service or self.service}:{self.region if regional else ''}:"
             f"{self.account if account else ''}:{resource}"
@@ -66,9 +72,18 @@ def _short_id(prefix: str) -> Generator:
 
 
 _EC2_KINDS = {
-    "vpc": "vpc", "subnet": "subnet", "igw": "internet-gateway", "nat": "natgateway", "rtb": "route-table",
-    "sg": "security-group", "eipalloc": "elastic-ip", "vpce": "vpc-endpoint", "fl": "vpc-flow-log",
-    "tgw": "transit-gateway", "tgw-attach": "transit-gateway-attachment", "lt": "launch-template",
+    "vpc": "vpc",
+    "subnet": "subnet",
+    "igw": "internet-gateway",
+    "nat": "natgateway",
+    "rtb": "route-table",
+    "sg": "security-group",
+    "eipalloc": "elastic-ip",
+    "vpce": "vpc-endpoint",
+    "fl": "vpc-flow-log",
+    "tgw": "transit-gateway",
+    "tgw-attach": "transit-gateway-attachment",
+    "lt": "launch-template",
     "acl": "network-acl",
 }
 
@@ -104,7 +119,11 @@ def _iam_named(kind: str) -> Generator:
     def generate(ctx: Context) -> tuple[str, dict[str, Any]]:
         name = ctx.physical()
         path = ctx.inputs.get("path") or "/"
-        return name, {"name": name, "arn": ctx.arn(f"{kind}{path}{name}", regional=False), "uniqueId": digest(name).upper()}
+        return name, {
+            "name": name,
+            "arn": ctx.arn(f"{kind}{path}{name}", regional=False),
+            "uniqueId": digest(name).upper(),
+        }
 
     return generate
 
@@ -188,7 +207,12 @@ def _eks_node_group(ctx: Context) -> tuple[str, dict[str, Any]]:
         "nodeGroupName": name,
         "arn": ctx.arn(f"nodegroup/{cluster}/{name}/{_uuid(ctx.name)}"),
         "status": "ACTIVE",
-        "resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_uuid(ctx.name)}"}], "remoteAccessSecurityGroupId": ""}],
+        "resources": [
+            {
+                "autoscalingGroups": [{"name": f"eks-{name}-{_uuid(ctx.name)}"}],
+                "remoteAccessSecurityGroupId": "",
+            }
+        ],
     }
 
 
@@ -235,7 +259,13 @@ def _db_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
         "endpoint": f"{address}:{port}",
         "port": port,
         "resourceId": "db-" + digest(name, length=26).upper(),
-        "masterUserSecrets": [{"secretArn": ctx.arn(f"secret:rds!{name}-{digest(name, length=6)}", service="secretsmanager"), "kmsKeyId": ctx.inputs.get("masterUserSecretKmsKeyId"), "secretStatus": "active"}],
+        "masterUserSecrets": [
+            {
+                "secretArn": ctx.arn(f"secret:rds!{name}-{digest(name, length=6)}", service="secretsmanager"),
+                "kmsKeyId": ctx.inputs.get("masterUserSecretKmsKeyId"),
+                "secretStatus": "active",
+            }
+        ],
     }
 
 
@@ -252,7 +282,11 @@ def _transit_gateway(ctx: Context) -> tuple[str, dict[str, Any]]:
 def _hosted_zone(ctx: Context) -> tuple[str, dict[str, Any]]:
     zone_id = "Z" + digest(ctx.name, str(ctx.inputs.get("name")), length=20).upper()
     servers = [f"ns-{int(digest(zone_id, str(i), length=3), 16)}.awsdns-{i:02d}.org" for i in range(4)]
-    return zone_id, {"zoneId": zone_id, "arn": f"arn:{ctx.partition}:route53:::hostedzone/{zone_id}", "nameServers": servers}
+    return zone_id, {
+        "zoneId": zone_id,
+        "arn": f"arn:{ctx.partition}:route53:::hostedzone/{zone_id}",
+        "nameServers": servers,
+    }
 
 
 def _amp_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
@@ -269,7 +303,8 @@ def _amp_scraper(ctx: Context) -> tuple[str, dict[str, Any]]:
         "arn": ctx.arn(f"scraper/{rid}", service="aps"),
         "roleArn": ctx.arn(
             f"role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_{digest(rid, length=7)}",
-            service="iam", regional=False,
+            service="iam",
+            regional=False,
         ),
     }
 
@@ -375,7 +410,9 @@ def _snake_to_wire_default(ctx: Context) -> tuple[str, dict[str, Any]]:
 class PlatformMocks(pulumi.runtime.Mocks):
     """Mocks whose outputs are derived from partition, account, provider region and resource name."""
 
-    def __init__(self, partition: str = "aws", account: str = "123456789012", default_region: str = "us-east-1"):
+    def __init__(
+        self, partition: str = "aws", account: str = "123456789012", default_region: str = "us-east-1"
+    ):
         self.partition = partition
         self.account = account
         self.default_region = default_region
@@ -425,8 +462,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
             name = str(inputs.get("name"))
             if (region, name) not in self.controller_load_balancers:
-                return {}, [("name", f"Search returned 0 results: no load balancer {name!r} in {region} (no Ingress "
-                                     "of this run names it with a certificate of that region)")]
+                return {}, [
+                    (
+                        "name",
+                        f"Search returned 0 results: no load balancer {name!r} in {region} (no Ingress "
+                        "of this run names it with a certificate of that region)",
+                    )
+                ]
             return _load_balancer(self.partition, self.account, region, name), []
         if args.token == "aws:ec2/getPrefixList:getPrefixList":
             name = str(inputs.get("name") or "")
@@ -475,7 +517,12 @@ def _prefix_list(name: str) -> dict[str, Any]:
 def _random_id(ctx: Context) -> tuple[str, dict[str, Any]]:
     raw = bytes.fromhex(digest(ctx.type, ctx.name, length=2 * int(ctx.inputs.get("byteLength") or 4)))
     encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    return encoded, {"hex": raw.hex(), "b64Url": encoded, "b64Std": base64.b64encode(raw).decode(), "dec": str(int(raw.hex(), 16))}
+    return encoded, {
+        "hex": raw.hex(),
+        "b64Url": encoded,
+        "b64Std": base64.b64encode(raw).decode(),
+        "dec": str(int(raw.hex(), 16)),
+    }
 
 
 def _kubernetes(ctx: Context, mocks: PlatformMocks) -> tuple[str, dict[str, Any]]:
@@ -495,6 +542,11 @@ def _kubernetes(ctx: Context, mocks: PlatformMocks) -> tuple[str, dict[str, Any]
             host = f"internal-k8s-{int(digest(ctx.type, ctx.name, length=8), 16) % 10**10}.{ctx.region}.elb.amazonaws.com"
         state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
     if ctx.type.startswith("kubernetes:helm.sh/v3:Release"):
-        state["status"] = {"name": ctx.inputs.get("name") or ctx.name, "namespace": ctx.inputs.get("namespace"), "status": "deployed", "version": ctx.inputs.get("version")}
+        state["status"] = {
+            "name": ctx.inputs.get("name") or ctx.name,
+            "namespace": ctx.inputs.get("namespace"),
+            "status": "deployed",
+            "version": ctx.inputs.get("version"),
+        }
         rid = str(ctx.inputs.get("name") or ctx.name)
     return rid, state

@@ -34,16 +34,23 @@ def unmanaged_prefixes(cfg: PlatformConfig) -> list[Unmanaged]:
     regions = [region.name for region in cfg.regions]
     found = []
     if cfg.internet_free and cfg.cluster is not None:
-        found += [Unmanaged(r, f"{prefix}/", f"pull-through cache from {PULL_THROUGH_UPSTREAMS[prefix]}")
-                  for r in regions for prefix in sorted(PULL_THROUGH_UPSTREAMS)]
+        found += [
+            Unmanaged(r, f"{prefix}/", f"pull-through cache from {PULL_THROUGH_UPSTREAMS[prefix]}")
+            for r in regions
+            for prefix in sorted(PULL_THROUGH_UPSTREAMS)
+        ]
     if cfg.registry is not None:
-        found += [Unmanaged(r, "models/", "registry replication from the primary region") for r in regions[1:]]
+        found += [
+            Unmanaged(r, "models/", "registry replication from the primary region") for r in regions[1:]
+        ]
     return found
 
 
 def repositories(clients: Clients, account_id: str, place: Unmanaged) -> Iterator[str]:
     """The names of the account's repositories under the prefix, in the region."""
-    pages = clients("ecr", place.region).get_paginator("describe_repositories").paginate(registryId=account_id)
+    pages = (
+        clients("ecr", place.region).get_paginator("describe_repositories").paginate(registryId=account_id)
+    )
     for page in pages:
         for repository in page["repositories"]:
             if repository["repositoryName"].startswith(place.prefix):
@@ -56,6 +63,10 @@ def purge(clients: Clients, cfg: PlatformConfig, delete: bool) -> list[str]:
     for place in unmanaged_prefixes(cfg):
         for name in sorted(repositories(clients, cfg.account_id, place)):
             if delete:
-                clients("ecr", place.region).delete_repository(registryId=cfg.account_id, repositoryName=name, force=True)
-            lines.append(f"{'deleted' if delete else 'would delete'} {place.region} {name} ({place.created_by})")
+                clients("ecr", place.region).delete_repository(
+                    registryId=cfg.account_id, repositoryName=name, force=True
+                )
+            lines.append(
+                f"{'deleted' if delete else 'would delete'} {place.region} {name} ({place.created_by})"
+            )
     return lines

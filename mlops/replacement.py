@@ -45,8 +45,13 @@ STATEFUL: dict[str, StatefulType] = {
         "a new key: whatever the old key encrypted can no longer be decrypted once it is deleted",
         _TF + "internal/service/kms/key.go (ForceNew: multi_region, key_usage, customer_master_key_spec, "
         "custom_key_store_id, xks_key_id)",
-        {"multiRegion": COMPUTED, "keyUsage": "ENCRYPT_DECRYPT", "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
-         "customKeyStoreId": None, "xksKeyId": None},
+        {
+            "multiRegion": COMPUTED,
+            "keyUsage": "ENCRYPT_DECRYPT",
+            "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+            "customKeyStoreId": None,
+            "xksKeyId": None,
+        },
     ),
     "aws:kms/replicaKey:ReplicaKey": StatefulType(
         "a new replica: the old replica key, and what it encrypted in its region, is scheduled for deletion",
@@ -61,11 +66,21 @@ STATEFUL: dict[str, StatefulType] = {
     ),
     "aws:rds/instance:Instance": StatefulType(
         "a new, empty database (the old one is deleted, with a final snapshot at most)",
-        _TF + "internal/service/rds/instance.go (ForceNew: identifier, identifier_prefix, engine, kms_key_id, "
+        _TF
+        + "internal/service/rds/instance.go (ForceNew: identifier, identifier_prefix, engine, kms_key_id, "
         "storage_encrypted, username, db_name, timezone, nchar_character_set_name, snapshot_identifier)",
-        {"identifier": COMPUTED, "identifierPrefix": COMPUTED, "engine": COMPUTED, "kmsKeyId": COMPUTED,
-         "storageEncrypted": False, "username": COMPUTED, "dbName": COMPUTED, "timezone": COMPUTED,
-         "ncharCharacterSetName": COMPUTED, "snapshotIdentifier": COMPUTED},
+        {
+            "identifier": COMPUTED,
+            "identifierPrefix": COMPUTED,
+            "engine": COMPUTED,
+            "kmsKeyId": COMPUTED,
+            "storageEncrypted": False,
+            "username": COMPUTED,
+            "dbName": COMPUTED,
+            "timezone": COMPUTED,
+            "ncharCharacterSetName": COMPUTED,
+            "snapshotIdentifier": COMPUTED,
+        },
     ),
     "aws:ecr/repository:Repository": StatefulType(
         "a new, empty repository: the old one is deleted with its images (or the delete fails while it holds any)",
@@ -77,9 +92,14 @@ STATEFUL: dict[str, StatefulType] = {
         _TF + "internal/service/eks/cluster.go (ForceNew: name, role_arn, bootstrap_self_managed_addons, "
         "access_config.bootstrap_cluster_creator_admin_permissions, kubernetes_network_config.ip_family and "
         ".service_ipv4_cidr; encryption_config when removed; vpc_config.subnet_ids updates in place)",
-        {"name": COMPUTED, "roleArn": COMPUTED, "bootstrapSelfManagedAddons": True,
-         "accessConfig.bootstrapClusterCreatorAdminPermissions": True,
-         "kubernetesNetworkConfig.ipFamily": COMPUTED, "kubernetesNetworkConfig.serviceIpv4Cidr": COMPUTED},
+        {
+            "name": COMPUTED,
+            "roleArn": COMPUTED,
+            "bootstrapSelfManagedAddons": True,
+            "accessConfig.bootstrapClusterCreatorAdminPermissions": True,
+            "kubernetesNetworkConfig.ipFamily": COMPUTED,
+            "kubernetesNetworkConfig.serviceIpv4Cidr": COMPUTED,
+        },
         removal_forces_new=("encryptionConfig",),
     ),
 }
@@ -105,16 +125,25 @@ def read_previous(path: Path) -> dict[str, Resource]:
 
     document = load_json(path)
     if isinstance(document, dict) and "deployment" in document:
-        resources = document["deployment"].get("resources") if isinstance(document["deployment"], dict) else None
+        resources = (
+            document["deployment"].get("resources") if isinstance(document["deployment"], dict) else None
+        )
         if not isinstance(resources, list):
-            raise ConfigError(path, "deployment.resources", "missing or not an array; expected `pulumi stack export` output")
-        states = [check_state(state, path, f"deployment.resources[{index}]") for index, state in enumerate(resources)]
+            raise ConfigError(
+                path, "deployment.resources", "missing or not an array; expected `pulumi stack export` output"
+            )
+        states = [
+            check_state(state, path, f"deployment.resources[{index}]")
+            for index, state in enumerate(resources)
+        ]
         check_parents(states, path, "deployment.resources[{}]")
     elif isinstance(document, dict) and "steps" in document:
         states = [step["newState"] for step in preview_document(document, path)["steps"]]
     else:
         raise ConfigError(
-            path, "(document)", "neither `mlops preview --json` output (steps) nor `pulumi stack export` (deployment.resources)"
+            path,
+            "(document)",
+            "neither `mlops preview --json` output (steps) nor `pulumi stack export` (deployment.resources)",
         )
     return {state["urn"]: _resource(state) for state in states}
 
@@ -125,7 +154,9 @@ def current(document: Mapping[str, Any]) -> dict[str, Resource]:
 
 def _resource(state: Mapping[str, Any]) -> Resource:
     return Resource(
-        urn=state["urn"], type=state.get("type", ""), inputs=state.get("inputs") or {},
+        urn=state["urn"],
+        type=state.get("type", ""),
+        inputs=state.get("inputs") or {},
         property_dependencies=state.get("propertyDependencies") or {},
     )
 
@@ -159,15 +190,21 @@ def refused_changes(
             continue
         new = now.get(urn)
         if new is None:
-            lines.append(f"refused: {old.type} {old.name} would be deleted: it is no longer in the program ({kind.loses})")
+            lines.append(
+                f"refused: {old.type} {old.name} would be deleted: it is no longer in the program ({kind.loses})"
+            )
             continue
         for prop, default in kind.forces_new.items():
             change = _changed(old, new, prop, default)
             if change:
-                lines.append(f"refused: {old.type} {old.name}: {prop} {change} would replace it ({kind.loses})")
+                lines.append(
+                    f"refused: {old.type} {old.name}: {prop} {change} would replace it ({kind.loses})"
+                )
         for prop in kind.removal_forces_new:
             if _get(old.inputs, prop, None) and not _get(new.inputs, prop, None):
-                lines.append(f"refused: {old.type} {old.name}: {prop} removed would replace it ({kind.loses})")
+                lines.append(
+                    f"refused: {old.type} {old.name}: {prop} removed would replace it ({kind.loses})"
+                )
         upgrade = deferred_major_upgrade(old, new)
         if upgrade:
             lines.append(f"refused: {old.type} {old.name}: {upgrade}")
@@ -181,7 +218,9 @@ def _changed(old: Resource, new: Resource, prop: str, default: Any) -> str | Non
     after_deps = set(new.property_dependencies.get(head) or [])
     if after_deps:
         # Offline the value is a stand-in; where it comes from is what can change.
-        return None if after_deps == before_deps else f"from {_names(before_deps)} -> from {_names(after_deps)}"
+        return (
+            None if after_deps == before_deps else f"from {_names(before_deps)} -> from {_names(after_deps)}"
+        )
     before, after = _get(old.inputs, prop, default), _get(new.inputs, prop, default)
     if after is COMPUTED or before is COMPUTED or _opaque(before) or _opaque(after) or before == after:
         return None

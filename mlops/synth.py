@@ -113,7 +113,9 @@ def _make_monitor_class():
                 return super().Invoke(request)
             depends_on = sorted(set(request.dependsOn))
             record: dict[str, Any] = {
-                "token": request.tok, "args": _struct(request.args), "provider": request.provider,
+                "token": request.tok,
+                "args": _struct(request.args),
+                "provider": request.provider,
                 "dependsOn": depends_on,
             }
             pending = [] if self.deployed else [urn for urn in depends_on if urn in self.created]
@@ -217,8 +219,14 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
     if PLATFORM_KEY in raw:
         platform = parse_platform(_substitute_secrets(raw[PLATFORM_KEY])[0], path)
         return StackSource(
-            stack, path, "platform", config, secret_keys,
-            platform.partition, platform.account_id, platform.primary_region.name,
+            stack,
+            path,
+            "platform",
+            config,
+            secret_keys,
+            platform.partition,
+            platform.account_id,
+            platform.primary_region.name,
         )
     if TEAM_KEY in raw:
         team = parse_team(_substitute_secrets(raw[TEAM_KEY])[0], path)
@@ -235,10 +243,19 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
 
         check_shared_load_balancer(team, path, Path(stacks_dir))
         return StackSource(
-            stack, path, "team", config, secret_keys,
-            platform.partition, platform.account_id, team.regions[0], platform_stack,
+            stack,
+            path,
+            "team",
+            config,
+            secret_keys,
+            platform.partition,
+            platform.account_id,
+            team.regions[0],
+            platform_stack,
         )
-    raise ConfigError(path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY} or {TEAM_KEY}")
+    raise ConfigError(
+        path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY} or {TEAM_KEY}"
+    )
 
 
 def platform_stack_of(reference: str) -> str:
@@ -251,7 +268,10 @@ def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
     global): what a team stack's StackReference reads after the platform's ``pulumi up``."""
     result = subprocess.run(
         [sys.executable, "-m", "mlops.synth", "--deployed", stack, str(stacks_dir)],
-        capture_output=True, text=True, check=False, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -304,7 +324,9 @@ def synthesize(
     mocks = PlatformMocks(source.partition, source.account, source.region)
     if source.platform_stack is not None:
         platform_stack = source.platform_stack
-        mocks.stack_outputs = lambda name: platform_outputs(platform_stack_of(name) or platform_stack, Path(stacks_dir))
+        mocks.stack_outputs = lambda name: platform_outputs(
+            platform_stack_of(name) or platform_stack, Path(stacks_dir)
+        )
     monitor = _make_monitor_class()(mocks, deployed=deployed)
     pulumi.runtime.set_all_config(source.config, source.secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
@@ -349,12 +371,15 @@ def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -
 
 
 def build_document(
-    stack: str, registrations: list[dict[str, Any]], outputs: dict[str, Any],
+    stack: str,
+    registrations: list[dict[str, Any]],
+    outputs: dict[str, Any],
     invokes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ordered = _creation_order(registrations)
     steps = [
-        {"op": "create", "urn": state["urn"], "provider": state["provider"], "newState": state} for state in ordered
+        {"op": "create", "urn": state["urn"], "provider": state["provider"], "newState": state}
+        for state in ordered
     ]
     return {
         "stack": stack,

@@ -69,7 +69,11 @@ FLAGS = {
 }
 REQUIRED = ("owners.sso-group", "owners.role-arn", "cost-center", "models")
 DEFAULTS: dict[str, Any] = {
-    "data-classification": "internal", "quotas.cpu": "8", "quotas.memory": "32Gi", "quotas.gpus": 0, "quotas.pods": 50,
+    "data-classification": "internal",
+    "quotas.cpu": "8",
+    "quotas.memory": "32Gi",
+    "quotas.gpus": 0,
+    "quotas.pods": 50,
 }
 
 
@@ -85,7 +89,7 @@ class Origin:
     def explain(self, exc: ConfigError) -> ConfigError:
         if exc.file is not None or not (exc.key == TEAM_KEY or exc.key.startswith(f"{TEAM_KEY}.")):
             return exc  # an error in another file (the platform stack): it names that file already
-        rest = exc.key[len(TEAM_KEY) + 1:]
+        rest = exc.key[len(TEAM_KEY) + 1 :]
         for key, flag in self.flags.items():
             if rest == key or rest.startswith((f"{key}.", f"{key}[")):
                 return ConfigError(None, flag, exc.message)
@@ -117,7 +121,9 @@ def read_from_file(path: Path) -> tuple[dict[str, Any], str]:
     else:
         root = ""
     if not isinstance(loaded, dict):
-        raise ConfigError(path, root or "(top level)", f"must be a mapping (the team spec), got {describe_value(loaded)}")
+        raise ConfigError(
+            path, root or "(top level)", f"must be a mapping (the team spec), got {describe_value(loaded)}"
+        )
     return loaded, root
 
 
@@ -126,7 +132,9 @@ def _model_values(request: NewTeam) -> list[dict[str, Any]]:
     for spec in request.models:
         name, separator, image = spec.partition("=")
         if not separator or not name or not image:
-            raise ConfigError(None, "--model", f"{spec!r} is not NAME=IMAGE (e.g. scorer=registry/scorer:1.0.0)")
+            raise ConfigError(
+                None, "--model", f"{spec!r} is not NAME=IMAGE (e.g. scorer=registry/scorer:1.0.0)"
+            )
         models.append(
             {
                 "name": name,
@@ -149,16 +157,25 @@ def team_value(request: NewTeam, stacks_dir: Path) -> tuple[dict[str, Any], Orig
     Flags fill what the `--from` file leaves out; a flag that contradicts the file is refused, not dropped.
     """
     if request.environment not in ENVIRONMENTS:
-        raise ConfigError(None, "--env", f"{request.environment!r} is not allowed; allowed: {', '.join(ENVIRONMENTS)}")
+        raise ConfigError(
+            None, "--env", f"{request.environment!r} is not allowed; allowed: {', '.join(ENVIRONMENTS)}"
+        )
     value, root = read_from_file(request.from_file) if request.from_file is not None else ({}, "")
     value = copy.deepcopy(value)
     origin = Origin({}, request.from_file, root)
     given = {
-        "name": request.team, "environment": request.environment, "platform-stack": request.platform_stack,
-        "regions": list(request.regions) or None, "owners.sso-group": request.owner_group,
-        "owners.role-arn": request.owner_role_arn, "cost-center": request.cost_center,
-        "data-classification": request.data_classification, "quotas.cpu": request.cpu,
-        "quotas.memory": request.memory, "quotas.gpus": request.gpus, "quotas.pods": request.pods,
+        "name": request.team,
+        "environment": request.environment,
+        "platform-stack": request.platform_stack,
+        "regions": list(request.regions) or None,
+        "owners.sso-group": request.owner_group,
+        "owners.role-arn": request.owner_role_arn,
+        "cost-center": request.cost_center,
+        "data-classification": request.data_classification,
+        "quotas.cpu": request.cpu,
+        "quotas.memory": request.memory,
+        "quotas.gpus": request.gpus,
+        "quotas.pods": request.pods,
         "models": _model_values(request) or None,
     }
     for key, flag in FLAGS.items():
@@ -169,7 +186,8 @@ def team_value(request: NewTeam, stacks_dir: Path) -> tuple[dict[str, Any], Orig
         if holder is None or (in_file is not None and in_file != given[key]):
             shown = "lists models" if key == "models" else f"gives {describe_value(in_file)}"
             raise ConfigError(
-                request.from_file, f"{root}.{key}" if root else key,
+                request.from_file,
+                f"{root}.{key}" if root else key,
                 f"the file {shown} and {flag} gives {'more' if key == 'models' else repr(given[key])}; "
                 "give it in one place",
             )
@@ -204,9 +222,12 @@ def platform_config(reference: str, file: Path | None, stacks_dir: Path) -> Plat
     platform_stack = reference.rsplit("/", 1)[-1]
     path = stack_file(stacks_dir, platform_stack)
     if not path.is_file():
-        platforms = [s for s in list_stacks(stacks_dir) if PLATFORM_KEY in read_config_file(stack_file(stacks_dir, s))]
+        platforms = [
+            s for s in list_stacks(stacks_dir) if PLATFORM_KEY in read_config_file(stack_file(stacks_dir, s))
+        ]
         raise ConfigError(
-            file, f"{TEAM_KEY}.platform-stack",
+            file,
+            f"{TEAM_KEY}.platform-stack",
             f"{reference!r} has no stack file {path.name}; platform stacks: {', '.join(platforms) or 'none'}",
         )
     raw = read_config_file(path)
@@ -222,14 +243,17 @@ def check_platform(team: TeamConfig, file: Path | None, stacks_dir: Path) -> Non
     platform = platform_config(team.platform_stack, file, stacks_dir)
     if platform.environment != team.environment:
         raise ConfigError(
-            file, f"{TEAM_KEY}.environment",
+            file,
+            f"{TEAM_KEY}.environment",
             f"{team.environment!r} differs from platform stack {platform_stack!r} ({platform.environment!r})",
         )
     served = [region.name for region in platform.regions]
     for index, region in enumerate(team.regions):
         if region not in served:
             raise ConfigError(
-                file, f"{TEAM_KEY}.regions[{index}]", f"{region!r} is not a region of {platform_stack!r}; allowed: {', '.join(served)}"
+                file,
+                f"{TEAM_KEY}.regions[{index}]",
+                f"{region!r} is not a region of {platform_stack!r}; allowed: {', '.join(served)}",
             )
     check_team_on_platform(team, file, platform_serving(platform_stack, platform))
 
@@ -244,13 +268,20 @@ def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: 
     teams = [team]
     for stack, other in _readable_teams(stacks_dir):
         same_file = file is not None and Path(file).resolve() == stack_file(stacks_dir, stack).resolve()
-        if other.platform_stack.rsplit("/", 1)[-1] == platform_stack and not same_file and other.name != team.name:
+        if (
+            other.platform_stack.rsplit("/", 1)[-1] == platform_stack
+            and not same_file
+            and other.name != team.name
+        ):
             teams.append(other)
     for other in teams[1:]:
-        longer, shorter = (team.name, other.name) if len(team.name) > len(other.name) else (other.name, team.name)
+        longer, shorter = (
+            (team.name, other.name) if len(team.name) > len(other.name) else (other.name, team.name)
+        )
         if longer.endswith(f"-{shorter}"):
             raise ConfigError(
-                file, f"{TEAM_KEY}.name",
+                file,
+                f"{TEAM_KEY}.name",
                 f"{team.name!r} and team {other.name!r} of platform stack {platform_stack!r} share the ending "
                 f"-{shorter}: host <model>-{longer}.<zone> of team {longer!r} is also the host of a model "
                 f"'<model>-{longer[: -len(shorter) - 1]}' of team {shorter!r}, so the admission policy could not keep "
@@ -260,14 +291,19 @@ def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: 
     for region in team.regions:
         served = [t for t in teams if region in t.regions]
         models = [
-            (len(m.versions), m.autoscaling.max_replicas,
-             t.ingress.certificate_arns[region] if t.ingress is not None else certificates.get(region, ""))
-            for t in served for m in t.models
+            (
+                len(m.versions),
+                m.autoscaling.max_replicas,
+                t.ingress.certificate_arns[region] if t.ingress is not None else certificates.get(region, ""),
+            )
+            for t in served
+            for m in t.models
         ]
         excess = quota_excess(serving_alb_usage(models, certificates.get(region)))
         if excess:
             raise ConfigError(
-                file, f"{TEAM_KEY}.models",
+                file,
+                f"{TEAM_KEY}.models",
                 f"the serving ALB of platform stack {platform_stack!r} in {region} would need {'; '.join(excess)} "
                 f"with the models of teams {', '.join(sorted(t.name for t in served))}; allowed: fewer versions, "
                 "replicas or certificates (or a raised quota where adjustable)",
@@ -301,7 +337,9 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
     """Validate, then write the stack file; an existing file is never touched."""
     target = stack_file(stacks_dir, team_stack_name(request.team, request.environment))
     if target.exists():
-        raise ConfigError(target, "(file)", "already exists; refusing to overwrite (edit it, or remove it first)")
+        raise ConfigError(
+            target, "(file)", "already exists; refusing to overwrite (edit it, or remove it first)"
+        )
     value, origin = team_value(request, stacks_dir)
     try:
         team = parse_team(value, None)
@@ -356,5 +394,8 @@ def dependents(platform_stack: str, stacks_dir: Path) -> list[tuple[str, TeamCon
     path, raw = read_stack_config(stacks_dir, platform_stack)
     if PLATFORM_KEY not in raw:
         raise ConfigError(path, PLATFORM_KEY, f"missing; {platform_stack!r} is not a platform stack")
-    return [(stack, team) for stack, team in list_teams(stacks_dir)
-            if team.platform_stack.rsplit("/", 1)[-1] == platform_stack]
+    return [
+        (stack, team)
+        for stack, team in list_teams(stacks_dir)
+        if team.platform_stack.rsplit("/", 1)[-1] == platform_stack
+    ]

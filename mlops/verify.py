@@ -106,10 +106,14 @@ def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -
     if not isinstance(data, dict):
         raise VerifyError(f"{source}: expected a JSON object of stack outputs, got a JSON {json_kind(data)}")
     if "namespace" in data and "team" in data:
-        raise VerifyError(f"{source}: the outputs of team stack {data['team']!r}; mlops verify checks platform stacks")
+        raise VerifyError(
+            f"{source}: the outputs of team stack {data['team']!r}; mlops verify checks platform stacks"
+        )
     missing = [key for key in ("environment", "primaryRegion", "regions") if key not in data]
     if missing:
-        raise VerifyError(f"{source}: the outputs lack {', '.join(missing)}: not the outputs of a platform stack")
+        raise VerifyError(
+            f"{source}: the outputs lack {', '.join(missing)}: not the outputs of a platform stack"
+        )
     contract: PlatformOutputs = validate_model(PlatformOutputs, data, source, "outputs")
     if stacks_dir is not None and stack_file(stacks_dir, stack).is_file():
         path, raw = read_stack_config(stacks_dir, stack)
@@ -126,7 +130,9 @@ def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -
     return contract
 
 
-def expectations(outputs: PlatformOutputs, stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA) -> Expectations:
+def expectations(
+    outputs: PlatformOutputs, stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA
+) -> Expectations:
     return Expectations(outputs=outputs, stale_after=stale_after)
 
 
@@ -157,34 +163,50 @@ def check_flow_logs(clients: Clients, region: str, vpc_id: str) -> Iterator[Resu
     if active:
         yield Result("vpc.flow-logs", vpc_id, PASS, "an ACTIVE flow log", active)
     else:
-        yield Result("vpc.flow-logs", vpc_id, FAIL, "an ACTIVE flow log", [], f"VPC {vpc_id} has no active flow log")
+        yield Result(
+            "vpc.flow-logs", vpc_id, FAIL, "an ACTIVE flow log", [], f"VPC {vpc_id} has no active flow log"
+        )
 
 
-def check_s3_prefix_list(clients: Clients, region: str, published: list[str], partition: str) -> Iterator[Result]:
+def check_s3_prefix_list(
+    clients: Clients, region: str, published: list[str], partition: str
+) -> Iterator[Result]:
     """The region's S3 prefix list now, against the CIDRs the stack published (`s3Cidrs`) and the NetworkPolicies
     copy: AWS adds S3 addresses over time, and pods are blocked from new ones until the stacks run again."""
     from components.network.endpoints import endpoint_service
 
     name = endpoint_service(region, "s3", partition)
     ec2 = clients("ec2", region)
-    lists = ec2.describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+    lists = ec2.describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])[
+        "PrefixLists"
+    ]
     if not lists:
-        yield Result("vpc.s3-prefix-list", name, FAIL, sorted(published), None, f"no prefix list named {name}")
+        yield Result(
+            "vpc.s3-prefix-list", name, FAIL, sorted(published), None, f"no prefix list named {name}"
+        )
         return
-    pages = ec2.get_paginator("get_managed_prefix_list_entries").paginate(PrefixListId=lists[0]["PrefixListId"])
+    pages = ec2.get_paginator("get_managed_prefix_list_entries").paginate(
+        PrefixListId=lists[0]["PrefixListId"]
+    )
     live = sorted(entry["Cidr"] for page in pages for entry in page["Entries"])
     added, removed = sorted(set(live) - set(published)), sorted(set(published) - set(live))
     if not added and not removed:
         yield Result("vpc.s3-prefix-list", name, PASS, sorted(published), live)
         return
     yield Result(
-        "vpc.s3-prefix-list", name, FAIL, sorted(published), live,
+        "vpc.s3-prefix-list",
+        name,
+        FAIL,
+        sorted(published),
+        live,
         f"S3 addresses changed since the stack ran (new: {', '.join(added) or 'none'}; gone: "
         f"{', '.join(removed) or 'none'}): run `pulumi up` on the platform stack, then on every team stack",
     )
 
 
-def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None, replicas: Iterable[str] = ()) -> Iterator[Result]:
+def check_bucket(
+    clients: Clients, region: str, bucket: str, key_arn: str | None, replicas: Iterable[str] = ()
+) -> Iterator[Result]:
     from botocore.exceptions import ClientError
 
     s3 = clients("s3", region)
@@ -194,9 +216,19 @@ def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None
         if exc.response["Error"]["Code"] != "NoSuchPublicAccessBlockConfiguration":
             raise
         block = {}
-    wanted = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
-    yield compare("s3.public-access-block", bucket, wanted, {key: block.get(key, False) for key in wanted},
-                  f"bucket {bucket} public access block")
+    wanted = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    yield compare(
+        "s3.public-access-block",
+        bucket,
+        wanted,
+        {key: block.get(key, False) for key in wanted},
+        f"bucket {bucket} public access block",
+    )
     try:
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
         default = rules[0]["ApplyServerSideEncryptionByDefault"]
@@ -205,8 +237,13 @@ def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None
         if exc.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
             raise
         actual = {"algorithm": None, "key": None}
-    yield compare("s3.encryption", bucket, {"algorithm": "aws:kms", "key": key_arn}, actual,
-                  f"bucket {bucket} default encryption")
+    yield compare(
+        "s3.encryption",
+        bucket,
+        {"algorithm": "aws:kms", "key": key_arn},
+        actual,
+        f"bucket {bucket} default encryption",
+    )
     status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     yield compare("s3.versioning", bucket, "Enabled", status, f"bucket {bucket} versioning")
     replicas = sorted(replicas)
@@ -214,36 +251,76 @@ def check_bucket(clients: Clients, region: str, bucket: str, key_arn: str | None
         try:
             config = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
             destinations = sorted(
-                rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in config if rule.get("Status") == "Enabled"
+                rule["Destination"]["Bucket"].rsplit(":", 1)[-1]
+                for rule in config
+                if rule.get("Status") == "Enabled"
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ReplicationConfigurationNotFoundError":
                 raise
             destinations = []
-        yield compare("s3.replication", bucket, replicas, destinations, f"bucket {bucket} replication destinations")
+        yield compare(
+            "s3.replication", bucket, replicas, destinations, f"bucket {bucket} replication destinations"
+        )
 
 
-def check_registry_replication(clients: Clients, region: str, account_id: str, targets: Iterable[str]) -> Iterator[Result]:
+def check_registry_replication(
+    clients: Clients, region: str, account_id: str, targets: Iterable[str]
+) -> Iterator[Result]:
     ecr = clients("ecr", region)
     rules = ecr.describe_registry().get("replicationConfiguration", {}).get("rules", [])
-    actual = sorted({d["region"] for rule in rules for d in rule.get("destinations", []) if d.get("registryId") == account_id})
-    yield compare("ecr.replication", f"registry {account_id} ({region})", sorted(targets), actual, "registry replication regions")
+    actual = sorted(
+        {
+            d["region"]
+            for rule in rules
+            for d in rule.get("destinations", [])
+            if d.get("registryId") == account_id
+        }
+    )
+    yield compare(
+        "ecr.replication",
+        f"registry {account_id} ({region})",
+        sorted(targets),
+        actual,
+        "registry replication regions",
+    )
 
 
-def check_cluster(clients: Clients, region: str, name: str, secrets_key_arn: str | None, private: bool) -> Iterator[Result]:
+def check_cluster(
+    clients: Clients, region: str, name: str, secrets_key_arn: str | None, private: bool
+) -> Iterator[Result]:
     eks = clients("eks", region)
     cluster = eks.describe_cluster(name=name)["cluster"]
     vpc = cluster.get("resourcesVpcConfig", {})
     if private:
-        yield compare("eks.private-endpoint", name, False, vpc.get("endpointPublicAccess"), f"cluster {name} public endpoint")
-    keys = [cfg.get("provider", {}).get("keyArn") for cfg in cluster.get("encryptionConfig", [])
-            if "secrets" in cfg.get("resources", [])]
-    yield compare("eks.secrets-encryption", name, secrets_key_arn, keys[0] if keys else None, f"cluster {name} secrets key")
+        yield compare(
+            "eks.private-endpoint",
+            name,
+            False,
+            vpc.get("endpointPublicAccess"),
+            f"cluster {name} public endpoint",
+        )
+    keys = [
+        cfg.get("provider", {}).get("keyArn")
+        for cfg in cluster.get("encryptionConfig", [])
+        if "secrets" in cfg.get("resources", [])
+    ]
+    yield compare(
+        "eks.secrets-encryption",
+        name,
+        secrets_key_arn,
+        keys[0] if keys else None,
+        f"cluster {name} secrets key",
+    )
     enabled = sorted(
-        kind for entry in cluster.get("logging", {}).get("clusterLogging", []) if entry.get("enabled")
+        kind
+        for entry in cluster.get("logging", {}).get("clusterLogging", [])
+        if entry.get("enabled")
         for kind in entry.get("types", [])
     )
-    yield compare("eks.logging", name, sorted(CONTROL_PLANE_LOGS), enabled, f"cluster {name} control-plane logs")
+    yield compare(
+        "eks.logging", name, sorted(CONTROL_PLANE_LOGS), enabled, f"cluster {name} control-plane logs"
+    )
     mode = cluster.get("accessConfig", {}).get("authenticationMode")
     yield compare("eks.access-entries", name, "API", mode, f"cluster {name} authentication mode")
 
@@ -252,13 +329,24 @@ def check_trail(clients: Clients, region: str, trail_arn: str, key_arn: str | No
     trails = clients("cloudtrail", region)
     described = trails.describe_trails(trailNameList=[trail_arn])["trailList"]
     if not described:
-        yield Result("cloudtrail.present", trail_arn, FAIL, "the trail", None, f"trail {trail_arn} does not exist")
+        yield Result(
+            "cloudtrail.present", trail_arn, FAIL, "the trail", None, f"trail {trail_arn} does not exist"
+        )
         return
     trail = described[0]
-    yield compare("cloudtrail.logging", trail_arn, True, trails.get_trail_status(Name=trail_arn).get("IsLogging"),
-                  "trail logging")
-    yield compare("cloudtrail.validation", trail_arn, True, trail.get("LogFileValidationEnabled"), "log file validation")
-    yield compare("cloudtrail.multi-region", trail_arn, True, trail.get("IsMultiRegionTrail"), "multi-region trail")
+    yield compare(
+        "cloudtrail.logging",
+        trail_arn,
+        True,
+        trails.get_trail_status(Name=trail_arn).get("IsLogging"),
+        "trail logging",
+    )
+    yield compare(
+        "cloudtrail.validation", trail_arn, True, trail.get("LogFileValidationEnabled"), "log file validation"
+    )
+    yield compare(
+        "cloudtrail.multi-region", trail_arn, True, trail.get("IsMultiRegionTrail"), "multi-region trail"
+    )
     if key_arn:
         yield compare("cloudtrail.kms", trail_arn, key_arn, trail.get("KmsKeyId"), "trail KMS key")
 
@@ -269,25 +357,39 @@ def check_database(
     """Encryption, key, multi-AZ (prod), deletion protection (not dev, whose database destroys cleanly), privacy."""
     rds = clients("rds", region)
     db = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    yield compare("rds.encrypted", identifier, True, db.get("StorageEncrypted"), f"database {identifier} encryption")
+    yield compare(
+        "rds.encrypted", identifier, True, db.get("StorageEncrypted"), f"database {identifier} encryption"
+    )
     if key_arn:
         yield compare("rds.kms", identifier, key_arn, db.get("KmsKeyId"), f"database {identifier} key")
     if prod:
         yield compare("rds.multi-az", identifier, True, db.get("MultiAZ"), f"database {identifier} multi-AZ")
-    yield compare("rds.deletion-protection", identifier, keeps_data, db.get("DeletionProtection"),
-                  f"database {identifier} deletion protection")
-    yield compare("rds.private", identifier, False, db.get("PubliclyAccessible"), f"database {identifier} public access")
+    yield compare(
+        "rds.deletion-protection",
+        identifier,
+        keeps_data,
+        db.get("DeletionProtection"),
+        f"database {identifier} deletion protection",
+    )
+    yield compare(
+        "rds.private", identifier, False, db.get("PubliclyAccessible"), f"database {identifier} public access"
+    )
 
 
 def check_alarms(
-    clients: Clients, region: str, names: Iterable[str], stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA,
+    clients: Clients,
+    region: str,
+    names: Iterable[str],
+    stale_after: dt.timedelta = STALE_INSUFFICIENT_DATA,
     now: dt.datetime | None = None,
 ) -> Iterator[Result]:
     cloudwatch = clients("cloudwatch", region)
     names = sorted(names)
     if not names:
         return
-    found = {alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    found = {
+        alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    }
     now = now or dt.datetime.now(dt.UTC)
     for name in names:
         alarm = found.get(name)
@@ -297,8 +399,14 @@ def check_alarms(
         state = alarm.get("StateValue")
         since = alarm.get("StateUpdatedTimestamp")
         if state == "INSUFFICIENT_DATA" and since is not None and now - since >= stale_after:
-            yield Result("alarm.data", name, FAIL, "OK or ALARM", state,
-                         f"alarm {name} has had INSUFFICIENT_DATA since {since.isoformat()}: its metric is not reported")
+            yield Result(
+                "alarm.data",
+                name,
+                FAIL,
+                "OK or ALARM",
+                state,
+                f"alarm {name} has had INSUFFICIENT_DATA since {since.isoformat()}: its metric is not reported",
+            )
         else:
             yield Result("alarm.data", name, PASS, "OK or ALARM", state)
 
@@ -316,27 +424,44 @@ def plan(expect: Expectations) -> list[tuple[str, str, Callable[[Clients], Itera
         for purpose, arn in sorted(keys[region].items()):
             steps.append(("kms", arn, lambda c, r=region, a=arn, p=purpose: check_kms_key(c, r, a, p)))
         if values.vpc_id:
-            steps.append(("vpc", values.vpc_id, lambda c, r=region, v=values.vpc_id: check_flow_logs(c, r, v)))
+            steps.append(
+                ("vpc", values.vpc_id, lambda c, r=region, v=values.vpc_id: check_flow_logs(c, r, v))
+            )
         if "s3_cidrs" in values.model_fields_set:
-            steps.append((
-                "vpc", f"{region} S3 prefix list",
-                lambda c, r=region, cidrs=list(values.s3_cidrs): check_s3_prefix_list(c, r, cidrs, outputs.partition),
-            ))
+            steps.append(
+                (
+                    "vpc",
+                    f"{region} S3 prefix list",
+                    lambda c, r=region, cidrs=list(values.s3_cidrs): check_s3_prefix_list(
+                        c, r, cidrs, outputs.partition
+                    ),
+                )
+            )
         cluster = values.cluster
         if cluster is not None and cluster.mode == "eks" and cluster.name:
-            steps.append((
-                "eks", cluster.name,
-                lambda c, r=region, n=cluster.name: check_cluster(c, r, n, keys[r].get("cluster-secrets"), expect.is_prod),
-            ))
+            steps.append(
+                (
+                    "eks",
+                    cluster.name,
+                    lambda c, r=region, n=cluster.name: check_cluster(
+                        c, r, n, keys[r].get("cluster-secrets"), expect.is_prod
+                    ),
+                )
+            )
     steps += registry_steps(expect, keys)
     observability = outputs.observability
     if observability is not None and observability.trail_arn:
-        steps.append((
-            "cloudtrail", observability.trail_arn,
-            lambda c: check_trail(c, primary, observability.trail_arn, keys[primary].get("logs")),
-        ))
+        steps.append(
+            (
+                "cloudtrail",
+                observability.trail_arn,
+                lambda c: check_trail(c, primary, observability.trail_arn, keys[primary].get("logs")),
+            )
+        )
     for region, names in sorted((observability.alarm_names if observability is not None else {}).items()):
-        steps.append(("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n, expect.stale_after)))
+        steps.append(
+            ("alarm", region, lambda c, r=region, n=tuple(names): check_alarms(c, r, n, expect.stale_after))
+        )
     return steps
 
 
@@ -350,25 +475,49 @@ def registry_steps(
     steps: list[tuple[str, str, Callable[[Clients], Iterator[Result]]]] = []
     if registry.artifact_bucket_name:
         replicas = {region: arn.rsplit(":", 1)[-1] for region, arn in registry.replica_bucket_arns.items()}
-        steps.append((
-            "s3", registry.artifact_bucket_name,
-            lambda c: check_bucket(c, primary, registry.artifact_bucket_name, keys[primary].get("artifacts"),
-                                   replicas.values()),
-        ))
+        steps.append(
+            (
+                "s3",
+                registry.artifact_bucket_name,
+                lambda c: check_bucket(
+                    c,
+                    primary,
+                    registry.artifact_bucket_name,
+                    keys[primary].get("artifacts"),
+                    replicas.values(),
+                ),
+            )
+        )
         for region, bucket in sorted(replicas.items()):
-            steps.append(("s3", bucket, lambda c, r=region, b=bucket: check_bucket(c, r, b, keys[r].get("artifacts"))))
+            steps.append(
+                ("s3", bucket, lambda c, r=region, b=bucket: check_bucket(c, r, b, keys[r].get("artifacts")))
+            )
         others = sorted(region for region in expect.outputs.regions if region != primary)
         if others:
             account = expect.outputs.account_id
-            steps.append(("ecr", f"registry {account}", lambda c: check_registry_replication(c, primary, account, others)))
+            steps.append(
+                (
+                    "ecr",
+                    f"registry {account}",
+                    lambda c: check_registry_replication(c, primary, account, others),
+                )
+            )
     if registry.database_endpoint:
         identifier = registry.database_endpoint.split(".", 1)[0]
-        steps.append((
-            "rds", identifier,
-            lambda c: check_database(
-                c, primary, identifier, keys[primary].get("database"), expect.is_prod, expect.environment != "dev"
-            ),
-        ))
+        steps.append(
+            (
+                "rds",
+                identifier,
+                lambda c: check_database(
+                    c,
+                    primary,
+                    identifier,
+                    keys[primary].get("database"),
+                    expect.is_prod,
+                    expect.environment != "dev",
+                ),
+            )
+        )
     return steps
 
 
@@ -383,9 +532,25 @@ def run_checks(expect: Expectations, clients: Clients) -> list[Result]:
             raise VerifyError(str(exc)) from None
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            if error.get("Code") in ("InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "ExpiredToken"):
-                raise VerifyError(f"AWS rejected the credentials: {error.get('Message', error.get('Code'))}") from None
-            results.append(Result(f"{group}.read", resource, ERROR, None, None, f"{error.get('Code')}: {error.get('Message')}"))
+            if error.get("Code") in (
+                "InvalidClientTokenId",
+                "UnrecognizedClientException",
+                "AuthFailure",
+                "ExpiredToken",
+            ):
+                raise VerifyError(
+                    f"AWS rejected the credentials: {error.get('Message', error.get('Code'))}"
+                ) from None
+            results.append(
+                Result(
+                    f"{group}.read",
+                    resource,
+                    ERROR,
+                    None,
+                    None,
+                    f"{error.get('Code')}: {error.get('Message')}",
+                )
+            )
         except BotoCoreError as exc:
             results.append(Result(f"{group}.read", resource, ERROR, None, None, str(exc)))
     return results
@@ -409,7 +574,9 @@ def check_endpoint_url(endpoint_url: str | None) -> None:
     except ValueError:
         valid = False
     if not valid:
-        raise VerifyError(f"--endpoint-url: {endpoint_url!r} is not a URL; allowed: http(s)://host[:port][/path]")
+        raise VerifyError(
+            f"--endpoint-url: {endpoint_url!r} is not a URL; allowed: http(s)://host[:port][/path]"
+        )
 
 
 def client_factory(profile: str | None, region: str | None, endpoint_url: str | None) -> Clients:
@@ -444,11 +611,15 @@ def preflight(clients: Clients, region: str) -> str:
     try:
         return clients("sts", region).get_caller_identity()["Account"]
     except NoCredentialsError:
-        raise VerifyError("no AWS credentials found (set a profile with --profile, or AWS_* environment variables)") from None
+        raise VerifyError(
+            "no AWS credentials found (set a profile with --profile, or AWS_* environment variables)"
+        ) from None
     except EndpointConnectionError as exc:
         raise VerifyError(f"cannot reach the AWS endpoint: {exc}") from None
     except ClientError as exc:
-        raise VerifyError(f"AWS rejected the credentials: {exc.response.get('Error', {}).get('Message', exc)}") from None
+        raise VerifyError(
+            f"AWS rejected the credentials: {exc.response.get('Error', {}).get('Message', exc)}"
+        ) from None
     except BotoCoreError as exc:
         raise VerifyError(f"cannot talk to AWS: {exc}") from None
 
@@ -467,7 +638,11 @@ def render_text(results: list[Result]) -> str:
 
 def render_json(results: list[Result], stack: str) -> str:
     return json.dumps(
-        {"stack": stack, "results": [asdict(result) for result in results],
-         "summary": {status: sum(r.status == status for r in results) for status in (PASS, FAIL, ERROR)}},
-        indent=2, default=str,
+        {
+            "stack": stack,
+            "results": [asdict(result) for result in results],
+            "summary": {status: sum(r.status == status for r in results) for status in (PASS, FAIL, ERROR)},
+        },
+        indent=2,
+        default=str,
     )

@@ -64,7 +64,9 @@ def _encrypted_volumes(props, _args):
     for mapping in items(props.get("blockDeviceMappings")):
         ebs = get(mapping, "ebs", default={})
         if not truthy(get(ebs, "encrypted")) or not get(ebs, "kmsKeyId"):
-            problems.append(f"volume {get(mapping, 'deviceName', default='?')} is not encrypted with a customer key")
+            problems.append(
+                f"volume {get(mapping, 'deviceName', default='?')} is not encrypted with a customer key"
+            )
     return problems
 
 
@@ -77,7 +79,9 @@ def _no_public_ip(props, _args):
 def _node_group(props, _args):
     problems = []
     if not get(props, "launchTemplate"):
-        problems.append("the node group has no launch template (IMDSv2 and volume encryption cannot be enforced)")
+        problems.append(
+            "the node group has no launch template (IMDSv2 and volume encryption cannot be enforced)"
+        )
     if get(props, "remoteAccess"):
         problems.append("the node group opens SSH remote access")
     return problems
@@ -89,8 +93,12 @@ def _node_class(props, _args):
     if get(spec, "metadataOptions", "httpTokens") != "required":
         problems.append("the node class allows IMDSv1 (metadataOptions.httpTokens must be required)")
     volumes = items(get(spec, "blockDeviceMappings"))
-    if not volumes or any(not truthy(get(v, "ebs", "encrypted")) or not get(v, "ebs", "kmsKeyID") for v in volumes):
-        problems.append("the node class's volumes are not all encrypted with a customer key (ebs.encrypted, kmsKeyID)")
+    if not volumes or any(
+        not truthy(get(v, "ebs", "encrypted")) or not get(v, "ebs", "kmsKeyID") for v in volumes
+    ):
+        problems.append(
+            "the node class's volumes are not all encrypted with a customer key (ebs.encrypted, kmsKeyID)"
+        )
     if truthy(get(spec, "associatePublicIPAddress")):
         problems.append("the node class gives nodes public IPs")
     return problems
@@ -98,55 +106,85 @@ def _node_class(props, _args):
 
 POLICIES = [
     resource_policy(
-        "eks-private-endpoint", area="eks", severity=Severity.CRITICAL,
+        "eks-private-endpoint",
+        area="eks",
+        severity=Severity.CRITICAL,
         description="EKS API endpoints are private in prod, and public elsewhere only with an allow-list.",
-        types=[CLUSTER], check=_endpoint, environment_aware=True,
+        types=[CLUSTER],
+        check=_endpoint,
+        environment_aware=True,
         remediation="Set vpcConfig.endpointPublicAccess: false (prod) or publicAccessCidrs to an allow-list.",
     ),
     resource_policy(
-        "eks-secrets-encryption", area="eks", severity=Severity.HIGH,
+        "eks-secrets-encryption",
+        area="eks",
+        severity=Severity.HIGH,
         description="EKS clusters envelope-encrypt Kubernetes secrets with a customer KMS key.",
-        types=[CLUSTER], check=_secrets_encryption,
+        types=[CLUSTER],
+        check=_secrets_encryption,
         remediation="Set encryptionConfig {resources: [secrets], provider.keyArn: <cluster-secrets key>}.",
     ),
     resource_policy(
-        "eks-control-plane-logging", area="eks", severity=Severity.MEDIUM,
+        "eks-control-plane-logging",
+        area="eks",
+        severity=Severity.MEDIUM,
         description="EKS clusters send all five control-plane log types to CloudWatch.",
-        types=[CLUSTER], check=_log_types,
+        types=[CLUSTER],
+        check=_log_types,
         remediation="Set enabledClusterLogTypes to api, audit, authenticator, controllerManager, scheduler.",
     ),
     resource_policy(
-        "eks-access-entries", area="eks", severity=Severity.MEDIUM,
+        "eks-access-entries",
+        area="eks",
+        severity=Severity.MEDIUM,
         description="EKS clusters authenticate through access entries (authentication mode API).",
-        types=[CLUSTER], check=_auth_mode, remediation="Set accessConfig.authenticationMode: API.",
+        types=[CLUSTER],
+        check=_auth_mode,
+        remediation="Set accessConfig.authenticationMode: API.",
     ),
     resource_policy(
-        "launch-template-imdsv2", area="eks", severity=Severity.HIGH,
+        "launch-template-imdsv2",
+        area="eks",
+        severity=Severity.HIGH,
         description="Node launch templates require IMDSv2 with a hop limit of at most 2.",
-        types=[LAUNCH_TEMPLATE], check=_imdsv2,
+        types=[LAUNCH_TEMPLATE],
+        check=_imdsv2,
         remediation="Set metadataOptions {httpTokens: required, httpPutResponseHopLimit: 1}.",
     ),
     resource_policy(
-        "launch-template-encrypted-volumes", area="eks", severity=Severity.HIGH,
+        "launch-template-encrypted-volumes",
+        area="eks",
+        severity=Severity.HIGH,
         description="Node launch templates encrypt every volume with a customer key.",
-        types=[LAUNCH_TEMPLATE], check=_encrypted_volumes,
+        types=[LAUNCH_TEMPLATE],
+        check=_encrypted_volumes,
         remediation="Set blockDeviceMappings[].ebs {encrypted: true, kmsKeyId: <volumes key>}.",
     ),
     resource_policy(
-        "launch-template-no-public-ip", area="eks", severity=Severity.HIGH,
+        "launch-template-no-public-ip",
+        area="eks",
+        severity=Severity.HIGH,
         description="Node launch templates never ask for public IPs.",
-        types=[LAUNCH_TEMPLATE], check=_no_public_ip,
+        types=[LAUNCH_TEMPLATE],
+        check=_no_public_ip,
         remediation="Set networkInterfaces[].associatePublicIpAddress: false, or leave it unset.",
     ),
     resource_policy(
-        "eks-node-group-hardened", area="eks", severity=Severity.MEDIUM,
+        "eks-node-group-hardened",
+        area="eks",
+        severity=Severity.MEDIUM,
         description="Managed node groups use a launch template and open no SSH access.",
-        types=[NODE_GROUP], check=_node_group, remediation="Set launchTemplate; remove remoteAccess.",
+        types=[NODE_GROUP],
+        check=_node_group,
+        remediation="Set launchTemplate; remove remoteAccess.",
     ),
     resource_policy(
-        "karpenter-node-class-hardened", area="eks", severity=Severity.HIGH,
+        "karpenter-node-class-hardened",
+        area="eks",
+        severity=Severity.HIGH,
         description="Karpenter node classes require IMDSv2, encrypt volumes and give no public IPs.",
-        types=[NODE_CLASS], check=_node_class,
+        types=[NODE_CLASS],
+        check=_node_class,
         remediation="Set metadataOptions.httpTokens: required and encrypted blockDeviceMappings with kmsKeyID.",
     ),
 ]

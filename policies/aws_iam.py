@@ -12,8 +12,11 @@ DOCUMENT_TYPES = {
     "aws:iam/userPolicy:UserPolicy": "policy",
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
-ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-               "aws:iam/groupPolicyAttachment:GroupPolicyAttachment")
+ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+)
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
 
 
@@ -47,14 +50,21 @@ def _no_admin_attachment(props, _args):
 
 POLICIES = [
     resource_policy(
-        "iam-no-star-on-star", area="iam", severity=Severity.CRITICAL,
+        "iam-no-star-on-star",
+        area="iam",
+        severity=Severity.CRITICAL,
         description="IAM policies never allow every action on every resource.",
-        types=[*DOCUMENT_TYPES, "aws:iam/role:Role"], check=_no_star,
+        types=[*DOCUMENT_TYPES, "aws:iam/role:Role"],
+        check=_no_star,
         remediation="List the actions and scope the resources to the team's own buckets, prefixes and repositories.",
     ),
     resource_policy(
-        "iam-no-admin-attachment", area="iam", severity=Severity.HIGH,
+        "iam-no-admin-attachment",
+        area="iam",
+        severity=Severity.HIGH,
         description="Roles, users and groups never get AWS's administrator managed policies.",
-        types=ATTACHMENTS, check=_no_admin_attachment, remediation="Attach a scoped policy instead.",
+        types=ATTACHMENTS,
+        check=_no_admin_attachment,
+        remediation="Attach a scoped policy instead.",
     ),
 ]

@@ -36,7 +36,9 @@ def _open_rule(cidrs, from_port, to_port, protocol) -> str | None:
     if str(protocol) in ("tcp", "6") and _port(from_port) == _port(to_port) == "443":
         return None
     ports = f"{_port(from_port)}-{_port(to_port)}"
-    return f"ingress from {', '.join(c for c in cidrs if c in OPEN)} on {protocol} {ports}; only 443 may be open"
+    return (
+        f"ingress from {', '.join(c for c in cidrs if c in OPEN)} on {protocol} {ports}; only 443 may be open"
+    )
 
 
 def _security_group(props, _args):
@@ -75,8 +77,11 @@ def _https_listener(props, _args):
     protocol = props.get("protocol")
     if protocol in ("HTTPS", "TLS"):
         return None
-    redirects = [a for a in items(props.get("defaultActions"))
-                 if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS"]
+    redirects = [
+        a
+        for a in items(props.get("defaultActions"))
+        if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS"
+    ]
     if protocol == "HTTP" and redirects and len(redirects) == len(items(props.get("defaultActions"))):
         return None
     return f"listener protocol {shown(protocol)} serves plain traffic; use HTTPS (or only redirect HTTP to HTTPS)"
@@ -86,13 +91,19 @@ def _tls_policy(props, _args):
     if props.get("protocol") not in ("HTTPS", "TLS"):
         return None
     policy = props.get("sslPolicy")
-    return None if policy in MODERN_TLS else f"TLS policy {shown(policy)} is not a modern (TLS 1.2+ forward-secret) policy"
+    return (
+        None
+        if policy in MODERN_TLS
+        else f"TLS policy {shown(policy)} is not a modern (TLS 1.2+ forward-secret) policy"
+    )
 
 
 def _drop_invalid_headers(props, _args):
     if props.get("loadBalancerType", "application") != "application":
         return None
-    return None if truthy(props.get("dropInvalidHeaderFields")) else "invalid HTTP header fields are not dropped"
+    return (
+        None if truthy(props.get("dropInvalidHeaderFields")) else "invalid HTTP header fields are not dropped"
+    )
 
 
 def _lb_access_logs(props, _args):
@@ -101,41 +112,70 @@ def _lb_access_logs(props, _args):
 
 POLICIES = [
     resource_policy(
-        "sg-no-open-ingress", area="network", severity=Severity.CRITICAL,
+        "sg-no-open-ingress",
+        area="network",
+        severity=Severity.CRITICAL,
         description="Security groups allow ingress from anywhere only on 443.",
         types=[SECURITY_GROUP, SG_RULE, INGRESS_RULE],
-        check=lambda props, args: {SECURITY_GROUP: _security_group, SG_RULE: _sg_rule,
-                                   INGRESS_RULE: _ingress_rule}[args.resource_type](props, args),
+        check=lambda props, args: {
+            SECURITY_GROUP: _security_group,
+            SG_RULE: _sg_rule,
+            INGRESS_RULE: _ingress_rule,
+        }[args.resource_type](props, args),
         remediation="Restrict the source to known CIDRs or security groups; only HTTPS may face the internet.",
     ),
     resource_policy(
-        "vpc-default-sg-closed", area="network", severity=Severity.MEDIUM,
+        "vpc-default-sg-closed",
+        area="network",
+        severity=Severity.MEDIUM,
         description="Each VPC's default security group has no rules.",
-        types=[DEFAULT_SG], check=_default_sg, remediation="Manage the default SG with empty ingress and egress.",
+        types=[DEFAULT_SG],
+        check=_default_sg,
+        remediation="Manage the default SG with empty ingress and egress.",
     ),
     resource_policy(
-        "subnet-no-auto-public-ip", area="network", severity=Severity.MEDIUM,
+        "subnet-no-auto-public-ip",
+        area="network",
+        severity=Severity.MEDIUM,
         description="Subnets do not assign public IPs on launch.",
-        types=[SUBNET], check=_subnet, remediation="Set mapPublicIpOnLaunch: false.",
+        types=[SUBNET],
+        check=_subnet,
+        remediation="Set mapPublicIpOnLaunch: false.",
     ),
     resource_policy(
-        "lb-https-only", area="loadbalancer", severity=Severity.HIGH,
+        "lb-https-only",
+        area="loadbalancer",
+        severity=Severity.HIGH,
         description="Load balancer listeners serve HTTPS only (plain HTTP may only redirect to HTTPS).",
-        types=LISTENERS, check=_https_listener, remediation="Use protocol HTTPS with a certificate.",
+        types=LISTENERS,
+        check=_https_listener,
+        remediation="Use protocol HTTPS with a certificate.",
     ),
     resource_policy(
-        "lb-modern-tls", area="loadbalancer", severity=Severity.MEDIUM,
+        "lb-modern-tls",
+        area="loadbalancer",
+        severity=Severity.MEDIUM,
         description="HTTPS listeners use a modern TLS policy.",
-        types=LISTENERS, check=_tls_policy, remediation="Set sslPolicy to ELBSecurityPolicy-TLS13-1-2-2021-06.",
+        types=LISTENERS,
+        check=_tls_policy,
+        remediation="Set sslPolicy to ELBSecurityPolicy-TLS13-1-2-2021-06.",
     ),
     resource_policy(
-        "lb-drop-invalid-headers", area="loadbalancer", severity=Severity.MEDIUM,
+        "lb-drop-invalid-headers",
+        area="loadbalancer",
+        severity=Severity.MEDIUM,
         description="Application load balancers drop invalid header fields.",
-        types=LOAD_BALANCERS, check=_drop_invalid_headers, remediation="Set dropInvalidHeaderFields: true.",
+        types=LOAD_BALANCERS,
+        check=_drop_invalid_headers,
+        remediation="Set dropInvalidHeaderFields: true.",
     ),
     resource_policy(
-        "lb-access-logs", area="loadbalancer", severity=Severity.LOW,
+        "lb-access-logs",
+        area="loadbalancer",
+        severity=Severity.LOW,
         description="Load balancers write access logs.",
-        types=LOAD_BALANCERS, check=_lb_access_logs, remediation="Set accessLogs {enabled: true, bucket: ...}.",
+        types=LOAD_BALANCERS,
+        check=_lb_access_logs,
+        remediation="Set accessLogs {enabled: true, bucket: ...}.",
     ),
 ]

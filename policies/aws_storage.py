@@ -34,7 +34,11 @@ def _no_public_acl(props, _args):
     if acl in PUBLIC_ACLS:
         return f"acl {acl!r} makes the bucket public"
     grants = items(get(props, "accessControlPolicy", "grants", default=[]))
-    public = [g for g in grants if str(get(g, "grantee", "uri", default="")).endswith(("/AllUsers", "/AuthenticatedUsers"))]
+    public = [
+        g
+        for g in grants
+        if str(get(g, "grantee", "uri", default="")).endswith(("/AllUsers", "/AuthenticatedUsers"))
+    ]
     return "the bucket ACL grants access to all (authenticated) users" if public else None
 
 
@@ -48,7 +52,9 @@ def _sse_kms(props, _args):
         algorithm = get(default, "sseAlgorithm")
         if algorithm in ("aws:kms", "aws:kms:dsse"):
             if not get(default, "kmsMasterKeyId"):
-                problems.append("SSE-KMS without a customer key (kmsMasterKeyId): the AWS managed key cannot be scoped")
+                problems.append(
+                    "SSE-KMS without a customer key (kmsMasterKeyId): the AWS managed key cannot be scoped"
+                )
         elif algorithm == "AES256" and "access-logs" in str(props.get("bucket", "")):
             continue  # S3 server access log delivery supports SSE-S3 only
         else:
@@ -58,7 +64,9 @@ def _sse_kms(props, _args):
 
 def _bucket_key(props, _args):
     rules = items(props.get("rules"))
-    kms_rules = [r for r in rules if get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") == "aws:kms"]
+    kms_rules = [
+        r for r in rules if get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") == "aws:kms"
+    ]
     if any(not truthy(get(r, "bucketKeyEnabled")) for r in kms_rules):
         return "SSE-KMS without bucket keys: every object costs a KMS request"
     return None
@@ -84,9 +92,13 @@ def _no_public_statement(props, _args):
     problems = []
     for statement in statements(document(props.get("policy"))):
         principal = statement.get("Principal")
-        everyone = principal == "*" or get(principal, "AWS") == "*" or "*" in as_strings(get(principal, "AWS"))
+        everyone = (
+            principal == "*" or get(principal, "AWS") == "*" or "*" in as_strings(get(principal, "AWS"))
+        )
         if statement.get("Effect") == "Allow" and everyone and not statement.get("Condition"):
-            problems.append(f"statement {shown(statement.get('Sid', '?'))} allows everyone without a condition")
+            problems.append(
+                f"statement {shown(statement.get('Sid', '?'))} allows everyone without a condition"
+            )
     return problems
 
 
@@ -127,11 +139,19 @@ def _deletion_window(props, args):
 
 def _immutable(props, _args):
     mutability = props.get("imageTagMutability", "MUTABLE")
-    return None if str(mutability).startswith("IMMUTABLE") else f"image tags are {shown(mutability)}; must be IMMUTABLE"
+    return (
+        None
+        if str(mutability).startswith("IMMUTABLE")
+        else f"image tags are {shown(mutability)}; must be IMMUTABLE"
+    )
 
 
 def _scan_on_push(props, _args):
-    return None if truthy(get(props, "imageScanningConfiguration", "scanOnPush")) else "images are not scanned on push"
+    return (
+        None
+        if truthy(get(props, "imageScanningConfiguration", "scanOnPush"))
+        else "images are not scanned on push"
+    )
 
 
 def _ecr_kms(props, _args):
@@ -143,90 +163,147 @@ def _ecr_kms(props, _args):
 
 POLICIES = [
     resource_policy(
-        "s3-public-access-block-all", area="s3", severity=Severity.CRITICAL,
+        "s3-public-access-block-all",
+        area="s3",
+        severity=Severity.CRITICAL,
         description="S3 public access blocks turn on all four settings.",
-        types=[PUBLIC_ACCESS_BLOCK], check=_public_access_block,
+        types=[PUBLIC_ACCESS_BLOCK],
+        check=_public_access_block,
         remediation="Set blockPublicAcls, ignorePublicAcls, blockPublicPolicy and restrictPublicBuckets to true.",
-        remediate=lambda args: {**args.props, "blockPublicAcls": True, "ignorePublicAcls": True,
-                                "blockPublicPolicy": True, "restrictPublicBuckets": True},
+        remediate=lambda args: {
+            **args.props,
+            "blockPublicAcls": True,
+            "ignorePublicAcls": True,
+            "blockPublicPolicy": True,
+            "restrictPublicBuckets": True,
+        },
     ),
     resource_policy(
-        "s3-no-public-acl", area="s3", severity=Severity.CRITICAL,
+        "s3-no-public-acl",
+        area="s3",
+        severity=Severity.CRITICAL,
         description="S3 buckets and bucket ACLs never grant public access.",
-        types=[BUCKET, BUCKET_ACL], check=_no_public_acl,
+        types=[BUCKET, BUCKET_ACL],
+        check=_no_public_acl,
         remediation="Remove the public canned ACL or grant; use bucket policies scoped to principals.",
     ),
     resource_policy(
-        "s3-sse-kms-customer-key", area="s3", severity=Severity.HIGH,
+        "s3-sse-kms-customer-key",
+        area="s3",
+        severity=Severity.HIGH,
         description="S3 default encryption uses SSE-KMS with a customer-managed key.",
-        types=[SSE], check=_sse_kms,
+        types=[SSE],
+        check=_sse_kms,
         remediation="Use sseAlgorithm aws:kms with kmsMasterKeyId set to the platform's artifacts key.",
     ),
     resource_policy(
-        "s3-bucket-key-enabled", area="s3", severity=Severity.LOW,
+        "s3-bucket-key-enabled",
+        area="s3",
+        severity=Severity.LOW,
         description="SSE-KMS buckets use S3 bucket keys.",
-        types=[SSE], check=_bucket_key, remediation="Set bucketKeyEnabled: true on the encryption rule.",
+        types=[SSE],
+        check=_bucket_key,
+        remediation="Set bucketKeyEnabled: true on the encryption rule.",
     ),
     resource_policy(
-        "s3-versioning-enabled", area="s3", severity=Severity.HIGH,
+        "s3-versioning-enabled",
+        area="s3",
+        severity=Severity.HIGH,
         description="S3 bucket versioning is enabled.",
-        types=[VERSIONING], check=_versioning, remediation="Set versioningConfiguration.status to Enabled.",
+        types=[VERSIONING],
+        check=_versioning,
+        remediation="Set versioningConfiguration.status to Enabled.",
     ),
     resource_policy(
-        "s3-tls-only", area="s3", severity=Severity.HIGH,
+        "s3-tls-only",
+        area="s3",
+        severity=Severity.HIGH,
         description="S3 bucket policies deny requests made without TLS.",
-        types=[BUCKET_POLICY], check=_denies_insecure_transport,
+        types=[BUCKET_POLICY],
+        check=_denies_insecure_transport,
         remediation="Add a Deny statement for s3:* with Condition Bool aws:SecureTransport false.",
     ),
     resource_policy(
-        "s3-no-public-policy", area="s3", severity=Severity.CRITICAL,
+        "s3-no-public-policy",
+        area="s3",
+        severity=Severity.CRITICAL,
         description="S3 bucket policies never allow everyone without a condition.",
-        types=[BUCKET_POLICY], check=_no_public_statement,
+        types=[BUCKET_POLICY],
+        check=_no_public_statement,
         remediation="Name the principals, or add conditions (aws:SourceAccount, aws:sourceVpce).",
     ),
     resource_policy(
-        "s3-lifecycle-abort-uploads", area="s3", severity=Severity.LOW,
+        "s3-lifecycle-abort-uploads",
+        area="s3",
+        severity=Severity.LOW,
         description="S3 lifecycle configurations abort incomplete multipart uploads.",
-        types=[LIFECYCLE], check=_lifecycle,
+        types=[LIFECYCLE],
+        check=_lifecycle,
         remediation="Add an enabled rule with abortIncompleteMultipartUpload.daysAfterInitiation.",
     ),
     resource_policy(
-        "kms-rotation-enabled", area="kms", severity=Severity.HIGH,
+        "kms-rotation-enabled",
+        area="kms",
+        severity=Severity.HIGH,
         description="Customer-managed KMS keys rotate their key material.",
-        types=[KEY], check=_rotation, remediation="Set enableKeyRotation: true.",
+        types=[KEY],
+        check=_rotation,
+        remediation="Set enableKeyRotation: true.",
         remediate=lambda args: {**args.props, "enableKeyRotation": True},
     ),
     resource_policy(
-        "kms-explicit-key-policy", area="kms", severity=Severity.MEDIUM,
+        "kms-explicit-key-policy",
+        area="kms",
+        severity=Severity.MEDIUM,
         description="KMS keys carry an explicit key policy.",
-        types=[KEY, REPLICA_KEY], check=_explicit_key_policy,
+        types=[KEY, REPLICA_KEY],
+        check=_explicit_key_policy,
         remediation="Give the key a policy naming its administrators and the services that use it.",
     ),
     resource_policy(
-        "kms-no-public-principal", area="kms", severity=Severity.CRITICAL,
+        "kms-no-public-principal",
+        area="kms",
+        severity=Severity.CRITICAL,
         description="KMS key policies never allow everyone without a condition.",
-        types=[KEY, REPLICA_KEY], check=_no_public_key_statement,
+        types=[KEY, REPLICA_KEY],
+        check=_no_public_key_statement,
         remediation="Name the principals or add conditions such as kms:CallerAccount.",
     ),
     resource_policy(
-        "kms-deletion-window", area="kms", severity=Severity.MEDIUM,
+        "kms-deletion-window",
+        area="kms",
+        severity=Severity.MEDIUM,
         description="KMS keys wait 30 days before deletion in prod (7 at least elsewhere).",
-        types=[KEY, REPLICA_KEY], check=_deletion_window, environment_aware=True,
+        types=[KEY, REPLICA_KEY],
+        check=_deletion_window,
+        environment_aware=True,
         remediation="Set deletionWindowInDays to 30.",
     ),
     resource_policy(
-        "ecr-immutable-tags", area="ecr", severity=Severity.HIGH,
+        "ecr-immutable-tags",
+        area="ecr",
+        severity=Severity.HIGH,
         description="ECR repositories have immutable image tags.",
-        types=[REPOSITORY], check=_immutable, remediation="Set imageTagMutability: IMMUTABLE.",
+        types=[REPOSITORY],
+        check=_immutable,
+        remediation="Set imageTagMutability: IMMUTABLE.",
     ),
     resource_policy(
-        "ecr-scan-on-push", area="ecr", severity=Severity.MEDIUM,
+        "ecr-scan-on-push",
+        area="ecr",
+        severity=Severity.MEDIUM,
         description="ECR repositories scan images on push.",
-        types=[REPOSITORY], check=_scan_on_push, remediation="Set imageScanningConfiguration.scanOnPush: true.",
+        types=[REPOSITORY],
+        check=_scan_on_push,
+        remediation="Set imageScanningConfiguration.scanOnPush: true.",
     ),
     resource_policy(
-        "ecr-kms-encryption", area="ecr", severity=Severity.MEDIUM,
+        "ecr-kms-encryption",
+        area="ecr",
+        severity=Severity.MEDIUM,
         description="ECR repositories are encrypted with KMS.",
-        types=[REPOSITORY], check=_ecr_kms, remediation="Set encryptionConfigurations to KMS with the images key.",
+        types=[REPOSITORY],
+        check=_ecr_kms,
+        remediation="Set encryptionConfigurations to KMS with the images key.",
     ),
 ]

@@ -46,7 +46,11 @@ def get(value: Any, *path: Any, default: Any = None) -> Any:
     """value[path[0]][path[1]]..., or default where any step is missing or of the wrong type."""
     for key in path:
         if isinstance(key, int):
-            if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not -len(value) <= key < len(value):
+            if (
+                not isinstance(value, Sequence)
+                or isinstance(value, (str, bytes))
+                or not -len(value) <= key < len(value)
+            ):
                 return default
             value = value[key]
         else:
@@ -109,7 +113,12 @@ def environment(args: ResourceValidationArgs | StackValidationArgs) -> str:
 
 
 def _register(
-    name: str, area: str, severity: Severity, description: str, remediation: str, environment_aware: bool = False
+    name: str,
+    area: str,
+    severity: Severity,
+    description: str,
+    remediation: str,
+    environment_aware: bool = False,
 ) -> None:
     if name in REGISTRY:
         raise ValueError(f"policy {name} is declared twice")
@@ -172,8 +181,11 @@ def stack_policy(
 
     _register(name, area, severity, description, remediation)
     return StackValidationPolicy(
-        name=name, description=description, validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY, severity=severity,
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=severity,
     )
 
 

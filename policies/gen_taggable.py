@@ -22,7 +22,7 @@ def taggable_types() -> list[str]:
         text = path.read_text(encoding="utf-8")
         match = TOKEN.search(text)
         if match and "def _internal_init(" in text:
-            init = text[text.index("def _internal_init("):]
+            init = text[text.index("def _internal_init(") :]
             init = init[: init.index("):")]
             if re.search(r"\btags: ", init):
                 found.add(match.group(1))
@@ -32,5 +32,7 @@ def taggable_types() -> list[str]:
 if __name__ == "__main__":
     target = Path(__file__).parent / "data" / "taggable-aws-types.json"
     types = taggable_types()
-    target.write_text(json.dumps({"pulumi-aws": pulumi_aws._utilities.get_version(), "types": types}, indent=0) + "\n")
+    target.write_text(
+        json.dumps({"pulumi-aws": pulumi_aws._utilities.get_version(), "types": types}, indent=0) + "\n"
+    )
     print(f"{len(types)} taggable types -> {target}")

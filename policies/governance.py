@@ -13,15 +13,20 @@ from policies.base import environment, mapping, resource_policy
 REQUIRED_TAGS = ("team", "environment", "cost-center", "data-classification", "managed-by")
 MANAGED_BY = "pulumi-mlops-platform"
 STATEFUL = (
-    "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey",
-    "aws:rds/instance:Instance", "aws:rds/cluster:Cluster",
+    "aws:s3/bucket:Bucket",
+    "aws:kms/key:Key",
+    "aws:kms/replicaKey:ReplicaKey",
+    "aws:rds/instance:Instance",
+    "aws:rds/cluster:Cluster",
 )
 
 
 @cache
 def taggable_types() -> frozenset[str]:
     """Types whose constructor takes `tags` (policies/data/taggable-aws-types.json, from policies/gen_taggable.py)."""
-    data = json.loads((Path(__file__).parent / "data" / "taggable-aws-types.json").read_text(encoding="utf-8"))
+    data = json.loads(
+        (Path(__file__).parent / "data" / "taggable-aws-types.json").read_text(encoding="utf-8")
+    )
     return frozenset(data["types"])
 
 
@@ -48,20 +53,33 @@ def _add_missing_tags(args: ResourceValidationArgs):
 def _protected(_props, args):
     if environment(args) != "prod":
         return None
-    return None if getattr(args.opts, "protect", False) else "a stateful prod resource is not protected (protect: true)"
+    return (
+        None
+        if getattr(args.opts, "protect", False)
+        else "a stateful prod resource is not protected (protect: true)"
+    )
 
 
 POLICIES = [
     resource_policy(
-        "aws-required-tags", area="tagging", severity=Severity.MEDIUM,
+        "aws-required-tags",
+        area="tagging",
+        severity=Severity.MEDIUM,
         description=f"Taggable AWS resources carry the tags {', '.join(REQUIRED_TAGS)}.",
-        types=_taggable, check=_missing_tags, remediate=_add_missing_tags, environment_aware=True,
+        types=_taggable,
+        check=_missing_tags,
+        remediate=_add_missing_tags,
+        environment_aware=True,
         remediation="Merge the stack's tags from components.config.tags_for into the resource's tags.",
     ),
     resource_policy(
-        "stateful-protected-in-prod", area="governance", severity=Severity.HIGH,
+        "stateful-protected-in-prod",
+        area="governance",
+        severity=Severity.HIGH,
         description="Buckets, KMS keys and databases are protected from deletion in prod.",
-        types=STATEFUL, check=_protected, environment_aware=True,
+        types=STATEFUL,
+        check=_protected,
+        environment_aware=True,
         remediation="Pass opts=ResourceOptions(protect=True) in prod.",
     ),
 ]

@@ -27,13 +27,29 @@ POD_SPEC_PATHS = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 WORKLOADS = tuple(POD_SPEC_PATHS)
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
-                  "PriorityClass", "PersistentVolume", "MutatingWebhookConfiguration",
-                  "ValidatingWebhookConfiguration", "APIService", "IngressClass", "RuntimeClass",
-                  "NodePool", "EC2NodeClass", "NodeClaim", "ClusterIssuer", "ClusterTriggerAuthentication",
-                  # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
-                  # the policy and its binding are cluster-scoped (no metadata.namespace).
-                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "PersistentVolume",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
+    "IngressClass",
+    "RuntimeClass",
+    "NodePool",
+    "EC2NodeClass",
+    "NodeClaim",
+    "ClusterIssuer",
+    "ClusterTriggerAuthentication",
+    # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
+    # the policy and its binding are cluster-scoped (no metadata.namespace).
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
 
 
 def pod_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
@@ -78,7 +94,11 @@ def _non_root(spec, container, _args):
 
 
 def _read_only(_spec, container, _args):
-    return None if truthy(get(container, "securityContext", "readOnlyRootFilesystem")) else "root filesystem is writable"
+    return (
+        None
+        if truthy(get(container, "securityContext", "readOnlyRootFilesystem"))
+        else "root filesystem is writable"
+    )
 
 
 def _no_escalation(_spec, container, _args):
@@ -95,7 +115,9 @@ def _drop_all(_spec, container, _args):
 
 
 def _seccomp(spec, container, _args):
-    kind = get(container, "securityContext", "seccompProfile", "type") or get(spec, "securityContext", "seccompProfile", "type")
+    kind = get(container, "securityContext", "seccompProfile", "type") or get(
+        spec, "securityContext", "seccompProfile", "type"
+    )
     return None if kind == "RuntimeDefault" else f"seccomp profile {shown(kind)}; use RuntimeDefault"
 
 
@@ -104,8 +126,12 @@ def _not_privileged(_spec, container, _args):
 
 
 def _resources(_spec, container, _args):
-    missing = [f"{kind}.{what}" for kind in ("requests", "limits") for what in ("cpu", "memory")
-               if get(container, "resources", kind, what) is None]
+    missing = [
+        f"{kind}.{what}"
+        for kind in ("requests", "limits")
+        for what in ("cpu", "memory")
+        if get(container, "resources", kind, what) is None
+    ]
     return f"no {', '.join(missing)}" if missing else None
 
 
@@ -133,8 +159,11 @@ def _image(_spec, container, args):
 def _host_access(props, args):
     spec = pod_spec(props, args.resource_type)
     problems = [f"uses {key}" for key in ("hostNetwork", "hostPID", "hostIPC") if truthy(spec.get(key))]
-    problems += [f"mounts hostPath volume {shown(get(v, 'name', default='?'))}" for v in items(spec.get("volumes"))
-                 if get(v, "hostPath")]
+    problems += [
+        f"mounts hostPath volume {shown(get(v, 'name', default='?'))}"
+        for v in items(spec.get("volumes"))
+        if get(v, "hostPath")
+    ]
     return problems
 
 
@@ -144,13 +173,19 @@ def _token(props, args):
     if annotations.get(TOKEN_ANNOTATION) == "true":
         return None
     value = spec.get("automountServiceAccountToken")
-    return None if value is False or value == "false" else "mounts a service-account token it does not declare a need for"
+    return (
+        None
+        if value is False or value == "false"
+        else "mounts a service-account token it does not declare a need for"
+    )
 
 
 def _namespaced(resource_type: str) -> bool:
-    return resource_type.startswith("kubernetes:") and not resource_type.startswith(
-        ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
-    ) and resource_type.rsplit(":", 1)[-1] not in CLUSTER_SCOPED
+    return (
+        resource_type.startswith("kubernetes:")
+        and not resource_type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize"))
+        and resource_type.rsplit(":", 1)[-1] not in CLUSTER_SCOPED
+    )
 
 
 def _not_default_namespace(props, _args):
@@ -168,56 +203,123 @@ def _pod_security(props, _args):
     reason = get(props, "metadata", "annotations", POD_SECURITY_EXCEPTION)
     if isinstance(reason, str) and reason.strip():
         return None
-    return (f"namespace enforces pod security {shown(level)}; use restricted, or state why not in the "
-            f"{POD_SECURITY_EXCEPTION} annotation")
+    return (
+        f"namespace enforces pod security {shown(level)}; use restricted, or state why not in the "
+        f"{POD_SECURITY_EXCEPTION} annotation"
+    )
 
 
-def _workload_policy(name, description, check, severity=Severity.HIGH, remediation="", environment_aware=False):
+def _workload_policy(
+    name, description, check, severity=Severity.HIGH, remediation="", environment_aware=False
+):
     return resource_policy(
-        name, area="kubernetes", severity=severity, description=description, types=WORKLOADS,
-        check=_each(check), remediation=remediation, environment_aware=environment_aware,
+        name,
+        area="kubernetes",
+        severity=severity,
+        description=description,
+        types=WORKLOADS,
+        check=_each(check),
+        remediation=remediation,
+        environment_aware=environment_aware,
     )
 
 
 POLICIES = [
-    _workload_policy("k8s-run-as-non-root", f"Workloads run as non-root with a UID of {MIN_UID} or more.", _non_root,
-                     remediation=f"Set securityContext runAsNonRoot: true and runAsUser >= {MIN_UID}."),
-    _workload_policy("k8s-read-only-root-fs", "Containers have a read-only root filesystem.", _read_only,
-                     severity=Severity.MEDIUM, remediation="Set readOnlyRootFilesystem: true; mount an emptyDir for scratch."),
-    _workload_policy("k8s-no-privilege-escalation", "Containers cannot escalate privileges.", _no_escalation,
-                     remediation="Set allowPrivilegeEscalation: false."),
-    _workload_policy("k8s-drop-all-capabilities", "Containers drop all Linux capabilities.", _drop_all,
-                     remediation="Set capabilities.drop: [ALL] and add none."),
-    _workload_policy("k8s-seccomp-runtime-default", "Containers run under the RuntimeDefault seccomp profile.", _seccomp,
-                     severity=Severity.MEDIUM, remediation="Set seccompProfile.type: RuntimeDefault."),
-    _workload_policy("k8s-no-privileged", "Containers are never privileged.", _not_privileged,
-                     severity=Severity.CRITICAL, remediation="Remove privileged: true."),
-    _workload_policy("k8s-requests-and-limits", "Containers set CPU and memory requests and limits.", _resources,
-                     severity=Severity.MEDIUM, remediation="Set resources.requests and resources.limits for cpu and memory."),
-    _workload_policy("k8s-probes", "Containers have readiness and liveness probes.", _probes,
-                     severity=Severity.LOW, remediation="Add readinessProbe and livenessProbe."),
-    _workload_policy("k8s-image-pinned", "Images are pinned by digest in prod and never float (:latest) elsewhere.",
-                     _image, severity=Severity.HIGH, environment_aware=True,
-                     remediation="Reference images as registry/name@sha256:<digest>."),
+    _workload_policy(
+        "k8s-run-as-non-root",
+        f"Workloads run as non-root with a UID of {MIN_UID} or more.",
+        _non_root,
+        remediation=f"Set securityContext runAsNonRoot: true and runAsUser >= {MIN_UID}.",
+    ),
+    _workload_policy(
+        "k8s-read-only-root-fs",
+        "Containers have a read-only root filesystem.",
+        _read_only,
+        severity=Severity.MEDIUM,
+        remediation="Set readOnlyRootFilesystem: true; mount an emptyDir for scratch.",
+    ),
+    _workload_policy(
+        "k8s-no-privilege-escalation",
+        "Containers cannot escalate privileges.",
+        _no_escalation,
+        remediation="Set allowPrivilegeEscalation: false.",
+    ),
+    _workload_policy(
+        "k8s-drop-all-capabilities",
+        "Containers drop all Linux capabilities.",
+        _drop_all,
+        remediation="Set capabilities.drop: [ALL] and add none.",
+    ),
+    _workload_policy(
+        "k8s-seccomp-runtime-default",
+        "Containers run under the RuntimeDefault seccomp profile.",
+        _seccomp,
+        severity=Severity.MEDIUM,
+        remediation="Set seccompProfile.type: RuntimeDefault.",
+    ),
+    _workload_policy(
+        "k8s-no-privileged",
+        "Containers are never privileged.",
+        _not_privileged,
+        severity=Severity.CRITICAL,
+        remediation="Remove privileged: true.",
+    ),
+    _workload_policy(
+        "k8s-requests-and-limits",
+        "Containers set CPU and memory requests and limits.",
+        _resources,
+        severity=Severity.MEDIUM,
+        remediation="Set resources.requests and resources.limits for cpu and memory.",
+    ),
+    _workload_policy(
+        "k8s-probes",
+        "Containers have readiness and liveness probes.",
+        _probes,
+        severity=Severity.LOW,
+        remediation="Add readinessProbe and livenessProbe.",
+    ),
+    _workload_policy(
+        "k8s-image-pinned",
+        "Images are pinned by digest in prod and never float (:latest) elsewhere.",
+        _image,
+        severity=Severity.HIGH,
+        environment_aware=True,
+        remediation="Reference images as registry/name@sha256:<digest>.",
+    ),
     resource_policy(
-        "k8s-no-host-access", area="kubernetes", severity=Severity.CRITICAL,
+        "k8s-no-host-access",
+        area="kubernetes",
+        severity=Severity.CRITICAL,
         description="Pods use no host network, PID or IPC namespace and mount no host paths.",
-        types=WORKLOADS, check=_host_access, remediation="Remove hostNetwork/hostPID/hostIPC and hostPath volumes.",
+        types=WORKLOADS,
+        check=_host_access,
+        remediation="Remove hostNetwork/hostPID/hostIPC and hostPath volumes.",
     ),
     resource_policy(
-        "k8s-no-service-account-token", area="kubernetes", severity=Severity.MEDIUM,
+        "k8s-no-service-account-token",
+        area="kubernetes",
+        severity=Severity.MEDIUM,
         description=f"Pods mount no service-account token unless annotated {TOKEN_ANNOTATION}: 'true'.",
-        types=WORKLOADS, check=_token, remediation="Set automountServiceAccountToken: false.",
+        types=WORKLOADS,
+        check=_token,
+        remediation="Set automountServiceAccountToken: false.",
     ),
     resource_policy(
-        "k8s-no-default-namespace", area="kubernetes", severity=Severity.MEDIUM,
+        "k8s-no-default-namespace",
+        area="kubernetes",
+        severity=Severity.MEDIUM,
         description="Namespaced Kubernetes objects never live in the default namespace.",
-        types=_namespaced, check=_not_default_namespace, remediation="Set metadata.namespace.",
+        types=_namespaced,
+        check=_not_default_namespace,
+        remediation="Set metadata.namespace.",
     ),
     resource_policy(
-        "k8s-namespace-pod-security", area="kubernetes", severity=Severity.HIGH,
+        "k8s-namespace-pod-security",
+        area="kubernetes",
+        severity=Severity.HIGH,
         description="Namespaces enforce the restricted (or baseline) Pod Security Standard, or state why not.",
-        types=["kubernetes:core/v1:Namespace"], check=_pod_security,
+        types=["kubernetes:core/v1:Namespace"],
+        check=_pod_security,
         remediation="Label the namespace pod-security.kubernetes.io/enforce: restricted.",
     ),
 ]

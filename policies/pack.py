@@ -34,7 +34,9 @@ def environment_config(environment: str) -> dict[str, dict[str, Any]]:
         entry = dict(value) if isinstance(value, dict) else {"enforcementLevel": value}
         entry.setdefault("enforcementLevel", default if isinstance(default, str) else "mandatory")
         if entry["enforcementLevel"] not in LEVELS:
-            raise ValueError(f"{CONFIG_DIR / (environment + '.json')}: {name}: level {entry['enforcementLevel']!r}")
+            raise ValueError(
+                f"{CONFIG_DIR / (environment + '.json')}: {name}: level {entry['enforcementLevel']!r}"
+            )
         if REGISTRY[name].environment_aware:
             entry["environment"] = environment
         config[name] = entry

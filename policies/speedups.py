@@ -28,9 +28,19 @@ from pulumi.runtime import proto
 
 APPLIES_ATTR = "mlops_applies_to"
 _PREFIX = "_PolicyAnalyzerServicer__"
-_REQUIRED = ("_configure_runtime_settings", "_get_enforcement_level", "_create_report_violation",
-             "_get_resource_options", "_get_provider_resource", "_get_policy_config", "_map_enforcement_level")
-_STOCK = {"Analyze": sdk._PolicyAnalyzerServicer.Analyze, "AnalyzeStack": sdk._PolicyAnalyzerServicer.AnalyzeStack}
+_REQUIRED = (
+    "_configure_runtime_settings",
+    "_get_enforcement_level",
+    "_create_report_violation",
+    "_get_resource_options",
+    "_get_provider_resource",
+    "_get_policy_config",
+    "_map_enforcement_level",
+)
+_STOCK = {
+    "Analyze": sdk._PolicyAnalyzerServicer.Analyze,
+    "AnalyzeStack": sdk._PolicyAnalyzerServicer.AnalyzeStack,
+}
 
 
 def _private(servicer: Any, name: str) -> Any:
@@ -38,7 +48,9 @@ def _private(servicer: Any, name: str) -> Any:
 
 
 def _decode(servicer: Any, request: Any) -> tuple[Any, Any, Any]:
-    props = sdk.unknown_checking_proxy(sdk.deserialize_properties(sdk.json_format.MessageToDict(request.properties)))
+    props = sdk.unknown_checking_proxy(
+        sdk.deserialize_properties(sdk.json_format.MessageToDict(request.properties))
+    )
     return props, servicer._get_resource_options(request), servicer._get_provider_resource(request)
 
 
@@ -53,18 +65,24 @@ def _run(servicer: Any, response: Any, policy: Any, args: Any, report_violation:
             loop.close()
     except sdk.UnknownValueError as error:
         name, version = _private(servicer, "policy_pack_name"), _private(servicer, "policy_pack_version")
-        response.diagnostics.append(proto.AnalyzeDiagnostic(
-            policyName=policy.name,
-            policyPackName=name,
-            policyPackVersion=version,
-            message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' during preview: "
-                     f"{error.message}"),
-            urn="",
-            description=policy.description,
-            enforcementLevel=servicer._map_enforcement_level(sdk.EnforcementLevel.ADVISORY),
-        ))
+        response.diagnostics.append(
+            proto.AnalyzeDiagnostic(
+                policyName=policy.name,
+                policyPackName=name,
+                policyPackVersion=version,
+                message=(
+                    f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' during preview: "
+                    f"{error.message}"
+                ),
+                urn="",
+                description=policy.description,
+                enforcementLevel=servicer._map_enforcement_level(sdk.EnforcementLevel.ADVISORY),
+            )
+        )
     except sdk._NotApplicableError as error:
-        response.not_applicable.append(proto.PolicyNotApplicable(policy_name=policy.name, reason=error.reason or ""))
+        response.not_applicable.append(
+            proto.PolicyNotApplicable(policy_name=policy.name, reason=error.reason or "")
+        )
 
 
 def analyze(self: Any, request: Any, _context: Any) -> Any:
@@ -78,20 +96,32 @@ def analyze(self: Any, request: Any, _context: Any) -> Any:
             continue
         if not policy.has_validation():
             response.not_applicable.append(
-                proto.PolicyNotApplicable(policy_name=policy.name, reason="Policy does not implement validate"))
+                proto.PolicyNotApplicable(
+                    policy_name=policy.name, reason="Policy does not implement validate"
+                )
+            )
             continue
         applies = getattr(policy, APPLIES_ATTR, None)
         if applies is not None and not applies(resource_type):
             continue
         if level == sdk.EnforcementLevel.REMEDIATE:
             level = sdk.EnforcementLevel.MANDATORY
-        report_violation = self._create_report_violation(response, policy.name, policy.description, level,
-                                                         policy.severity)
+        report_violation = self._create_report_violation(
+            response, policy.name, policy.description, level, policy.severity
+        )
         if decoded is None:
             decoded = _decode(self, request)
         props, opts, provider = decoded
-        args = sdk.ResourceValidationArgs(resource_type, props, urn, name, opts, provider,
-                                          self._get_policy_config(policy.name), _private(self, "stack_tags"))
+        args = sdk.ResourceValidationArgs(
+            resource_type,
+            props,
+            urn,
+            name,
+            opts,
+            provider,
+            self._get_policy_config(policy.name),
+            _private(self, "stack_tags"),
+        )
         _run(self, response, policy, args, report_violation)
     return response
 
@@ -104,8 +134,14 @@ def _stack_resources(self: Any, request: Any) -> list[Any]:
         props, opts, provider = _decode(self, r)
         resource = sdk.PolicyResource(r.type, props, r.urn, r.name, opts, provider, None, [], {})
         by_urn[resource.urn] = resource
-        links.append((resource, r.parent, list(r.dependencies),
-                      {key: list(value.urns) for key, value in r.propertyDependencies.items()}))
+        links.append(
+            (
+                resource,
+                r.parent,
+                list(r.dependencies),
+                {key: list(value.urns) for key, value in r.propertyDependencies.items()},
+            )
+        )
     for resource, parent, dependencies, property_dependencies in links:
         if parent is not None and parent in by_urn:
             resource.parent = by_urn[parent]
@@ -125,12 +161,14 @@ def analyze_stack(self: Any, request: Any, _context: Any) -> Any:
             continue
         if level == sdk.EnforcementLevel.REMEDIATE:
             level = sdk.EnforcementLevel.MANDATORY
-        report_violation = self._create_report_violation(response, policy.name, policy.description, level,
-                                                         policy.severity)
+        report_violation = self._create_report_violation(
+            response, policy.name, policy.description, level, policy.severity
+        )
         if resources is None:
             resources = _stack_resources(self, request)
-        args = sdk.StackValidationArgs(list(resources), self._get_policy_config(policy.name),
-                                       _private(self, "stack_tags"))
+        args = sdk.StackValidationArgs(
+            list(resources), self._get_policy_config(policy.name), _private(self, "stack_tags")
+        )
         _run(self, response, policy, args, report_violation)
     return response
 
@@ -139,10 +177,19 @@ def compatible() -> bool:
     """Whether this SDK's servicer has every member the replacements rely on."""
     servicer = sdk._PolicyAnalyzerServicer
     names = ("policies", "stack_tags", "policy_pack_name", "policy_pack_version")
-    return (all(hasattr(servicer, member) for member in _REQUIRED)
-            and all(_PREFIX + name in getattr(servicer, "__annotations__", {}) for name in names)
-            and all(hasattr(sdk, member) for member in ("_NotApplicableError", "UnknownValueError",
-                                                        "deserialize_properties", "unknown_checking_proxy")))
+    return (
+        all(hasattr(servicer, member) for member in _REQUIRED)
+        and all(_PREFIX + name in getattr(servicer, "__annotations__", {}) for name in names)
+        and all(
+            hasattr(sdk, member)
+            for member in (
+                "_NotApplicableError",
+                "UnknownValueError",
+                "deserialize_properties",
+                "unknown_checking_proxy",
+            )
+        )
+    )
 
 
 def install() -> bool:

@@ -42,8 +42,15 @@ def _team_namespaces_default_deny(args: StackValidationArgs) -> Iterator[tuple[s
         spec = get(resource.props, "spec", default={})
         types = set(get(spec, "policyTypes", default=[]) or [])
         selector = get(spec, "podSelector")
-        selects_all = isinstance(selector, Mapping) and not any(selector.get(k) for k in ("matchLabels", "matchExpressions"))
-        if selects_all and {"Ingress", "Egress"} <= types and not get(spec, "ingress") and not get(spec, "egress"):
+        selects_all = isinstance(selector, Mapping) and not any(
+            selector.get(k) for k in ("matchLabels", "matchExpressions")
+        )
+        if (
+            selects_all
+            and {"Ingress", "Egress"} <= types
+            and not get(spec, "ingress")
+            and not get(spec, "egress")
+        ):
             denied.add(str(get(resource.props, "metadata", "namespace")))
     for resource in args.resources:
         if resource.resource_type != NAMESPACE:
@@ -56,50 +63,79 @@ def _team_namespaces_default_deny(args: StackValidationArgs) -> Iterator[tuple[s
 
 POLICIES = [
     stack_policy(
-        "stack-bucket-public-access-block", area="s3", severity=Severity.CRITICAL,
+        "stack-bucket-public-access-block",
+        area="s3",
+        severity=Severity.CRITICAL,
         description="Every S3 bucket has a public access block.",
-        check=_every(BUCKET, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "bucket", "public access block"),
+        check=_every(
+            BUCKET, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "bucket", "public access block"
+        ),
         remediation="Add an aws.s3.BucketPublicAccessBlock for the bucket.",
     ),
     stack_policy(
-        "stack-bucket-encryption", area="s3", severity=Severity.HIGH,
+        "stack-bucket-encryption",
+        area="s3",
+        severity=Severity.HIGH,
         description="Every S3 bucket has a default encryption configuration.",
-        check=_every(BUCKET, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                     "bucket", "default encryption"),
+        check=_every(
+            BUCKET,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "bucket",
+            "default encryption",
+        ),
         remediation="Add an aws.s3.BucketServerSideEncryptionConfiguration with the artifacts key.",
     ),
     stack_policy(
-        "stack-bucket-versioning", area="s3", severity=Severity.HIGH,
+        "stack-bucket-versioning",
+        area="s3",
+        severity=Severity.HIGH,
         description="Every S3 bucket has versioning configured.",
         check=_every(BUCKET, "aws:s3/bucketVersioning:BucketVersioning", "bucket", "versioning"),
         remediation="Add an aws.s3.BucketVersioning with status Enabled.",
     ),
     stack_policy(
-        "stack-bucket-access-logging", area="s3", severity=Severity.MEDIUM,
+        "stack-bucket-access-logging",
+        area="s3",
+        severity=Severity.MEDIUM,
         description="Every S3 bucket except access-log buckets logs its access.",
-        check=_every(BUCKET, "aws:s3/bucketLogging:BucketLogging", "bucket", "access logging", skip=_is_log_bucket),
+        check=_every(
+            BUCKET, "aws:s3/bucketLogging:BucketLogging", "bucket", "access logging", skip=_is_log_bucket
+        ),
         remediation="Add an aws.s3.BucketLogging targeting the access-log bucket.",
     ),
     stack_policy(
-        "stack-bucket-lifecycle", area="s3", severity=Severity.LOW,
+        "stack-bucket-lifecycle",
+        area="s3",
+        severity=Severity.LOW,
         description="Every S3 bucket has lifecycle rules.",
-        check=_every(BUCKET, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket", "lifecycle rules"),
+        check=_every(
+            BUCKET,
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "bucket",
+            "lifecycle rules",
+        ),
         remediation="Add an aws.s3.BucketLifecycleConfiguration.",
     ),
     stack_policy(
-        "stack-vpc-flow-logs", area="network", severity=Severity.HIGH,
+        "stack-vpc-flow-logs",
+        area="network",
+        severity=Severity.HIGH,
         description="Every VPC has a flow log.",
         check=_every(VPC, "aws:ec2/flowLog:FlowLog", "vpcId", "flow log"),
         remediation="Add an aws.ec2.FlowLog for the VPC into an encrypted log group.",
     ),
     stack_policy(
-        "stack-ecr-lifecycle-policy", area="ecr", severity=Severity.LOW,
+        "stack-ecr-lifecycle-policy",
+        area="ecr",
+        severity=Severity.LOW,
         description="Every ECR repository has a lifecycle policy.",
         check=_every(REPOSITORY, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "repository", "lifecycle policy"),
         remediation="Add an aws.ecr.LifecyclePolicy expiring untagged and old images.",
     ),
     stack_policy(
-        "stack-team-namespace-default-deny", area="kubernetes", severity=Severity.HIGH,
+        "stack-team-namespace-default-deny",
+        area="kubernetes",
+        severity=Severity.HIGH,
         description="Every team namespace has a default-deny NetworkPolicy (all pods, ingress and egress).",
         check=_team_namespaces_default_deny,
         remediation="Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and no rules.",

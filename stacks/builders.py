@@ -65,7 +65,9 @@ class Platform:
 
 def region_providers(cfg: PlatformConfig) -> dict[str, pulumi.ProviderResource]:
     """One AWS provider per region, pinned to the stack's account."""
-    return {region.name: aws_provider(f"aws-{region.name}", region.name, cfg.account_id) for region in cfg.regions}
+    return {
+        region.name: aws_provider(f"aws-{region.name}", region.name, cfg.account_id) for region in cfg.regions
+    }
 
 
 def build_keys_and_networks(platform: Platform) -> None:
@@ -106,7 +108,9 @@ def build_keys_and_networks(platform: Platform) -> None:
         "global",
         GlobalNetworkArgs(
             ctx=ctx,
-            regions=[RegionLink(r.name, platform.networks[r.name], platform.providers[r.name]) for r in cfg.regions],
+            regions=[
+                RegionLink(r.name, platform.networks[r.name], platform.providers[r.name]) for r in cfg.regions
+            ],
             private_zone=zone_name(cfg.environment),
         ),
     )
@@ -141,13 +145,18 @@ def build_clusters(
                 partition=cfg.partition,
                 account_id=cfg.account_id,
                 config=cfg.mirror or MirrorConfig(),
-                regions=[MirrorRegion(r.name, platform.providers[r.name], key_arn(r.name)("images")) for r in cfg.regions],
+                regions=[
+                    MirrorRegion(r.name, platform.providers[r.name], key_arn(r.name)("images"))
+                    for r in cfg.regions
+                ],
                 gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
                 tags=dict(ctx.tags),
             ),
         )
     spot_role = (
-        spot_service_linked_role("spot-service-linked-role", dict(ctx.tags), platform.providers[cfg.primary_region.name])
+        spot_service_linked_role(
+            "spot-service-linked-role", dict(ctx.tags), platform.providers[cfg.primary_region.name]
+        )
         if cfg.cluster.creates_spot_service_linked_role
         else None
     )
@@ -197,7 +206,9 @@ def build_registry(platform: Platform) -> None:
             config=cfg.registry,
             regions=[
                 RegionStore(
-                    r.name, platform.providers[r.name], platform.keyrings[r.name].arn("artifacts"),
+                    r.name,
+                    platform.providers[r.name],
+                    platform.keyrings[r.name].arn("artifacts"),
                     platform.keyrings[r.name].arn("images"),
                 )
                 for r in cfg.regions
@@ -209,7 +220,9 @@ def build_registry(platform: Platform) -> None:
             cluster_security_group_id=eks.cluster_security_group_id if eks else None,
             k8s_provider=primary_cluster.k8s_provider if primary_cluster else None,
             pod_identity_cluster=eks.name if eks else None,
-            s3_endpoint_ids={r.name: platform.networks[r.name].gateway_endpoints["s3"].id for r in cfg.regions}
+            s3_endpoint_ids={
+                r.name: platform.networks[r.name].gateway_endpoints["s3"].id for r in cfg.regions
+            }
             if cfg.internet_free
             else {},
             deployer_role_arn=cfg.deployer.role_arn if cfg.deployer is not None else None,
@@ -232,7 +245,9 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     if cfg.identity is None:
         return
     sso_region = cfg.identity.sso_region or cfg.primary_region.name
-    sso_provider = platform.providers.get(sso_region) or aws_provider(f"aws-{sso_region}", sso_region, cfg.account_id)
+    sso_provider = platform.providers.get(sso_region) or aws_provider(
+        f"aws-{sso_region}", sso_region, cfg.account_id
+    )
     platform.identity = PlatformIdentity(
         "identity",
         PlatformIdentityArgs(
@@ -243,7 +258,10 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
             identity=cfg.identity,
             tags=dict(platform.ctx.tags),
             sso_provider=sso_provider,
-            clusters=[ClusterAccessTarget(name, cluster, platform.providers[name]) for name, cluster in cluster_names.items()],
+            clusters=[
+                ClusterAccessTarget(name, cluster, platform.providers[name])
+                for name, cluster in cluster_names.items()
+            ],
             protect=cfg.is_prod,
         ),
     )
@@ -307,7 +325,9 @@ def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> lis
                 cluster_name=serving.name if serving else None,
                 interruption_queue_name=serving.interruption_queue.name if serving else None,
                 load_balancer=entry.load_balancer.arn_suffix if entry is not None else None,
-                scraper_subnet_ids=[s.id for s in platform.networks[region.name].private_subnets] if serving else (),
+                scraper_subnet_ids=[s.id for s in platform.networks[region.name].private_subnets]
+                if serving
+                else (),
                 scraper_security_group_ids=[serving.cluster_security_group_id] if serving else (),
                 kubernetes_provider=serving.k8s_provider if serving else None,
                 keda_role_name=serving.keda_role.name if serving else None,
@@ -389,7 +409,9 @@ def export_outputs(platform: Platform) -> None:
     export_contract(
         PlatformOutputs,
         identity=platform.identity.contract_values() if platform.identity is not None else None,
-        observability=platform.observability.contract_values() if platform.observability is not None else None,
+        observability=platform.observability.contract_values()
+        if platform.observability is not None
+        else None,
         dns=platform.dns.contract_values() if platform.dns is not None else None,
         environment=cfg.environment,
         account_id=cfg.account_id,
@@ -408,7 +430,9 @@ def build_platform(cfg: PlatformConfig) -> Platform:
     build_keys_and_networks(platform)
     build_clusters(
         platform,
-        subnets={name: (net.vpc.id, [s.id for s in net.private_subnets]) for name, net in platform.networks.items()},
+        subnets={
+            name: (net.vpc.id, [s.id for s in net.private_subnets]) for name, net in platform.networks.items()
+        },
         key_arn=lambda region: platform.keyrings[region].arn,
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )

@@ -37,8 +37,15 @@ PROJECT = "mlops-platform"
 
 
 def deploy_model(
-    team: TeamConfig, model: ModelSpec, target: ClusterTarget, space: TeamSpace, aws_region: pulumi.ProviderResource,
-    *, domain: pulumi.Input[str], certificate: pulumi.Input[str], prometheus_url: pulumi.Input[str | None],
+    team: TeamConfig,
+    model: ModelSpec,
+    target: ClusterTarget,
+    space: TeamSpace,
+    aws_region: pulumi.ProviderResource,
+    *,
+    domain: pulumi.Input[str],
+    certificate: pulumi.Input[str],
+    prometheus_url: pulumi.Input[str | None],
     tags: dict[str, str],
 ) -> ModelDeployment:
     """One model in one region: its versions' deployments, target groups and autoscaling, named in ``domain``."""
@@ -71,7 +78,9 @@ def deploy_model(
     )
 
 
-def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags) -> None:
+def serve_model(
+    team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags
+) -> None:
     """One model in one region: its deployments and ingress and, on the platform's zone, its routed name."""
     region = target.region
     if team.ingress is not None:
@@ -81,7 +90,14 @@ def serve_model(team: TeamConfig, model, target: ClusterTarget, platform, space:
         domain = platform.apply(lambda p: p.dns.zone_name)
         certificate = platform.apply(lambda p: p.dns.certificate_arns[region])
     deployment = deploy_model(
-        team, model, target, space, aws_region, domain=domain, certificate=certificate, tags=tags,
+        team,
+        model,
+        target,
+        space,
+        aws_region,
+        domain=domain,
+        certificate=certificate,
+        tags=tags,
         prometheus_url=platform.apply(
             lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
         ),
@@ -147,7 +163,9 @@ def validate_platform_outputs(
             f"the team stack is {team.environment!r}"
         )
     if contract.registry is None:
-        raise ContractError(f"platform stack {platform_stack!r} has no model registry (its `registry:` section)")
+        raise ContractError(
+            f"platform stack {platform_stack!r} has no model registry (its `registry:` section)"
+        )
     if contract.internet_free:
         for model in team.models:
             for version in model.versions:
@@ -195,17 +213,28 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
         stack=platform_stack,
         zone=contract.dns.zone_name if contract.dns is not None else None,
         certificate_arns=dict(contract.dns.certificate_arns) if contract.dns is not None else {},
-        prometheus_regions=tuple(contract.observability.prometheus_query_urls) if contract.observability else (),
-        serving_regions=tuple(region for region, outputs in contract.regions.items() if outputs.serving is not None),
+        prometheus_regions=tuple(contract.observability.prometheus_query_urls)
+        if contract.observability
+        else (),
+        serving_regions=tuple(
+            region for region, outputs in contract.regions.items() if outputs.serving is not None
+        ),
         account_id=contract.account_id,
     )
 
 
 def team_space(
-    team: TeamConfig, partition: str, account_id: pulumi.Input[str], targets: list[ClusterTarget], *,
-    repository_provider: pulumi.ProviderResource, write_bucket_arn: pulumi.Input[str | None],
-    images_key_arn: pulumi.Input[str], artifacts_key_arns: list[pulumi.Input[str]],
-    ingress_domain: pulumi.Input[str | None], tags: dict[str, str],
+    team: TeamConfig,
+    partition: str,
+    account_id: pulumi.Input[str],
+    targets: list[ClusterTarget],
+    *,
+    repository_provider: pulumi.ProviderResource,
+    write_bucket_arn: pulumi.Input[str | None],
+    images_key_arn: pulumi.Input[str],
+    artifacts_key_arns: list[pulumi.Input[str]],
+    ingress_domain: pulumi.Input[str | None],
+    tags: dict[str, str],
 ) -> TeamSpace:
     """The team's namespace, role, repositories and network policies in every cluster it serves in."""
     return TeamSpace(
@@ -241,7 +270,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         cluster = region_outputs.apply(lambda r: r.cluster)
         providers[region] = aws_provider(f"aws-{region}", region, account_id)
         kubeconfig = cluster.apply(
-            lambda c, r=region: json.dumps(kubeconfig_document(c.name, c.endpoint, c.certificate_authority, r))
+            lambda c, r=region: json.dumps(
+                kubeconfig_document(c.name, c.endpoint, c.certificate_authority, r)
+            )
         )
         k8s_provider = k8s.Provider(
             f"k8s-{region}", k8s.ProviderArgs(kubeconfig=kubeconfig, enable_server_side_apply=True)
@@ -260,15 +291,20 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         )
 
     space = team_space(
-        team, partition, account_id, targets, repository_provider=providers[team.regions[0]], tags=tags,
+        team,
+        partition,
+        account_id,
+        targets,
+        repository_provider=providers[team.regions[0]],
+        tags=tags,
         write_bucket_arn=platform.apply(lambda p: write_bucket_of(p, team)),
         images_key_arn=platform.apply(lambda p, r=team.regions[0]: p.regions[r].key_arns["images"]),
         artifacts_key_arns=[
             platform.apply(lambda p, r=region: p.regions[r].key_arns["artifacts"]) for region in team.regions
         ],
-        ingress_domain=team.ingress.domain if team.ingress is not None else platform.apply(
-            lambda p: p.dns.zone_name if p.dns is not None else None
-        ),
+        ingress_domain=team.ingress.domain
+        if team.ingress is not None
+        else platform.apply(lambda p: p.dns.zone_name if p.dns is not None else None),
     )
     for target in targets:
         for model in team.models:

@@ -30,7 +30,12 @@ def run_mlops(
 ) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess, as a user would (``timeout`` only detects a hang)."""
     return subprocess.run(
-        [*MLOPS, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout
+        [*MLOPS, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 
@@ -44,8 +49,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, A
     cache = shared / "synth-cache"
     cache.mkdir(exist_ok=True)
 
-    def get(stack: str, stacks_dir: Path = STACKS, program: Path | None = None, deployed: bool = False) -> dict[str, Any]:
-        key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}|{program}|{deployed}".encode()).hexdigest()[:16]
+    def get(
+        stack: str, stacks_dir: Path = STACKS, program: Path | None = None, deployed: bool = False
+    ) -> dict[str, Any]:
+        key = hashlib.sha256(
+            f"{Path(stacks_dir).resolve()}|{stack}|{program}|{deployed}".encode()
+        ).hexdigest()[:16]
         target = cache / f"{stack}-{key}.json"
         with open(cache / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -54,9 +63,19 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, A
                     result = run_mlops("preview", stack, "--json", "--stacks-dir", str(stacks_dir))
                 else:
                     result = subprocess.run(
-                        [sys.executable, "-m", "mlops.synth", *(["--deployed"] if deployed else []), stack,
-                         str(stacks_dir), *([str(program)] if program else [])],
-                        cwd=REPO, capture_output=True, text=True, timeout=600,
+                        [
+                            sys.executable,
+                            "-m",
+                            "mlops.synth",
+                            *(["--deployed"] if deployed else []),
+                            stack,
+                            str(stacks_dir),
+                            *([str(program)] if program else []),
+                        ],
+                        cwd=REPO,
+                        capture_output=True,
+                        text=True,
+                        timeout=600,
                     )
                 assert result.returncode == 0, result.stderr
                 target.write_text(result.stdout)
@@ -99,7 +118,9 @@ def synth_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dic
     cache.mkdir(exist_ok=True)
 
     def get(stack: str, program: str | Path, stacks_dir: Path = FIXTURES) -> dict[str, Any]:
-        program_path = Path(program) if Path(program).is_absolute() else FIXTURE_PROGRAMS / program / "__main__.py"
+        program_path = (
+            Path(program) if Path(program).is_absolute() else FIXTURE_PROGRAMS / program / "__main__.py"
+        )
         key = hashlib.sha256(f"{Path(stacks_dir).resolve()}|{stack}|{program_path}".encode()).hexdigest()[:16]
         target = cache / f"{stack}-{key}.json"
         with open(cache / f"{key}.lock", "w") as lock:
@@ -107,7 +128,10 @@ def synth_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dic
             if not target.exists():
                 result = subprocess.run(
                     [sys.executable, "-c", _SYNTH_PROGRAM, stack, str(stacks_dir), str(program_path)],
-                    cwd=REPO, capture_output=True, text=True, timeout=600,
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
                 )
                 assert result.returncode == 0, result.stderr
                 target.write_text(result.stdout)
@@ -121,10 +145,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # because pytest only reads command-line options from conftest files it loads before parsing arguments,
     # and it does not load tests/smoke/conftest.py that early when the whole suite runs from the repository root.
     group = parser.getgroup("smoke", "live smoke tests of a deployed serving cluster (-m smoke)")
-    group.addoption("--kube-context", metavar="CONTEXT", default=None,
-                    help="kubectl context of the serving cluster; without it the live smoke tests are skipped")
-    group.addoption("--team-stack", metavar="STACK", default=None,
-                    help="team stack whose model pods are checked, e.g. team-fraud-prod (stacks/Pulumi.<STACK>.yaml)")
+    group.addoption(
+        "--kube-context",
+        metavar="CONTEXT",
+        default=None,
+        help="kubectl context of the serving cluster; without it the live smoke tests are skipped",
+    )
+    group.addoption(
+        "--team-stack",
+        metavar="STACK",
+        default=None,
+        help="team stack whose model pods are checked, e.g. team-fraud-prod (stacks/Pulumi.<STACK>.yaml)",
+    )
 
 
 def edit_stack_file(stacks_dir: Path, stack: str, edit: Callable[[dict[str, Any]], Any]) -> None:
@@ -141,7 +173,9 @@ def to_byo_cluster(platform: dict[str, Any]) -> None:
     """Turn a platform config's `eks` cluster into a `byo` one (what mode byo allows: kubeconfig, KEDA, metrics)."""
     charts = platform["cluster"]["charts"]
     platform["cluster"] = {
-        "mode": "byo", "kubeconfig": "~/.kube/x", "kubeconfig-context": "x",
+        "mode": "byo",
+        "kubeconfig": "~/.kube/x",
+        "kubeconfig-context": "x",
         "charts": {"keda": charts["keda"], "metrics-server": charts["metrics-server"]},
     }
     platform.pop("deployer", None)

@@ -27,9 +27,15 @@ POWER_USER_ACCESS: list[dict[str, Any]] = [
     {
         "Effect": "Allow",
         "Action": [
-            "account:GetAccountInformation", "account:GetGovCloudAccountInformation", "account:GetPrimaryEmail",
-            "account:ListRegions", "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole", "iam:ListRoles",
-            "organizations:DescribeEffectivePolicy", "organizations:DescribeOrganization",
+            "account:GetAccountInformation",
+            "account:GetGovCloudAccountInformation",
+            "account:GetPrimaryEmail",
+            "account:ListRegions",
+            "iam:CreateServiceLinkedRole",
+            "iam:DeleteServiceLinkedRole",
+            "iam:ListRoles",
+            "organizations:DescribeEffectivePolicy",
+            "organizations:DescribeOrganization",
         ],
         "Resource": "*",
     },
@@ -81,7 +87,9 @@ def conditions_hold(statement: dict[str, Any], context: dict[str, str]) -> bool:
     )
 
 
-def applies(statement: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
+def applies(
+    statement: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None
+) -> bool:
     """Whether a statement covers (action, resource) under the request context."""
     if "NotAction" in statement:
         if any(action_matches(p, action) for p in _list(statement["NotAction"])):
@@ -96,8 +104,10 @@ def applies(statement: dict[str, Any], action: str, resource: str, context: dict
     return conditions_hold(statement, context or {})
 
 
-def decision(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str] | None = None) -> str:
-    """"Deny" (explicit), "Allow", or "ImplicitDeny" for one request against identity-based statements."""
+def decision(
+    statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str] | None = None
+) -> str:
+    """ "Deny" (explicit), "Allow", or "ImplicitDeny" for one request against identity-based statements."""
     matching = [s for s in statements if applies(s, action, resource, context)]
     if any(s["Effect"] == "Deny" for s in matching):
         return "Deny"
@@ -107,7 +117,9 @@ def decision(statements: list[dict[str, Any]], action: str, resource: str, conte
 def denied_everywhere(statements: list[dict[str, Any]], action: str) -> bool:
     """An unconditional Deny on every resource covers the action."""
     return any(
-        s["Effect"] == "Deny" and not s.get("Condition") and "*" in _list(s.get("Resource"))
+        s["Effect"] == "Deny"
+        and not s.get("Condition")
+        and "*" in _list(s.get("Resource"))
         and applies(s, action, "*")
         for s in statements
     )

@@ -43,7 +43,7 @@ STACKS = REPO / "stacks"
 FIXTURES = REPO / "tests" / "fixtures" / "stacks"
 ALLOWLIST = REPO / "tests" / "iam_allowlist.yaml"
 
-SHIPPED = tuple(sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS.glob("Pulumi.*.yaml")))
+SHIPPED = tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS.glob("Pulumi.*.yaml")))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,10 @@ CASES: tuple[Case, ...] = (
     *(Case(stack, stack, STACKS) for stack in SHIPPED),
     Case("airgapped", "airgapped", FIXTURES),
     Case("platform-byo", "platform-byo", FIXTURES),
-    *(Case(s, s, FIXTURES, _program("cluster_program")) for s in ("cluster-dev", "cluster-prod", "cluster-byo")),
+    *(
+        Case(s, s, FIXTURES, _program("cluster_program"))
+        for s in ("cluster-dev", "cluster-prod", "cluster-byo")
+    ),
     *(Case(s, s, FIXTURES, _program("observe_program")) for s in ("observe-prod", "observe-latency")),
     Case("insecure", "insecure", FIXTURES, _program("insecure")),
     Case("team-program", "team-fraud-prod", STACKS, _program("team_program")),
@@ -150,7 +153,9 @@ def _detail(detail: Any) -> str:
         for item in detail:
             kind = item["required_format"].rsplit(":", 1)[-1].split("/", 1)[0] or "*"
             needs.setdefault(item["action"], set()).add(kind)
-        return "; ".join(f"{action} needs {', '.join(sorted(kinds))}" for action, kinds in sorted(needs.items()))
+        return "; ".join(
+            f"{action} needs {', '.join(sorted(kinds))}" for action, kinds in sorted(needs.items())
+        )
     if isinstance(detail, list) and len(detail) > LONG_DETAIL:
         # Too long to read in one line (a boundary's service:* on "*" expands to every action): the services,
         # the count and a digest of the sorted list, so the entry still matches exactly this list and no other.
@@ -194,8 +199,12 @@ def load_allowlist(path: Path = ALLOWLIST) -> list[Allowed]:
     for index, entry in enumerate(entries):
         missing = {"resource", "issue", "detail", "reason"} - set(entry)
         if missing or not str(entry.get("reason", "")).strip():
-            raise ValueError(f"{path.name}[{index}]: needs resource, issue, detail and a reason ({sorted(missing)})")
-        allowed.append(Allowed(entry["resource"], entry["issue"], str(entry["detail"]), entry["reason"].strip()))
+            raise ValueError(
+                f"{path.name}[{index}]: needs resource, issue, detail and a reason ({sorted(missing)})"
+            )
+        allowed.append(
+            Allowed(entry["resource"], entry["issue"], str(entry["detail"]), entry["reason"].strip())
+        )
     return allowed
 
 
@@ -230,7 +239,9 @@ def condition_key_type(key: str) -> str | None:
         if "${" in pattern and lowered.startswith(pattern.split("${", 1)[0]):
             return kind
     for pattern, kind in GLOBAL_CONDITION_KEYS.items():
-        if lowered == pattern.lower() or ("*" in pattern and lowered.startswith(pattern.split("*")[0].lower())):
+        if lowered == pattern.lower() or (
+            "*" in pattern and lowered.startswith(pattern.split("*")[0].lower())
+        ):
             return kind
     return None
 
@@ -274,6 +285,7 @@ WILDCARD = re.compile(r"[*?]")
 
 # -- counting, for the record -----------------------------------------------------------------------------
 
+
 def count(preview: dict[str, Any], allowed: list[Allowed] | None = None) -> tuple[int, Counter, int]:
     """(documents, findings by issue, findings not allow-listed) of one preview."""
     allowed_findings = {entry.finding for entry in (allowed or [])}
@@ -291,7 +303,16 @@ def synthesize(case: Case) -> dict[str, Any]:
     import subprocess
 
     if case.program is None:
-        command = [sys.executable, "-m", "mlops", "preview", case.stack, "--json", "--stacks-dir", str(case.stacks_dir)]
+        command = [
+            sys.executable,
+            "-m",
+            "mlops",
+            "preview",
+            case.stack,
+            "--json",
+            "--stacks-dir",
+            str(case.stacks_dir),
+        ]
     else:
         command = [sys.executable, "-m", "mlops.synth", case.stack, str(case.stacks_dir), str(case.program)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=True)
@@ -306,7 +327,9 @@ def main(argv: list[str]) -> int:
     for case in cases:
         docs, by_issue, open_findings = count(synthesize(case), allowed)
         issues = ", ".join(f"{issue} {n}" for issue, n in sorted(by_issue.items())) or "none"
-        print(f"{case.label}: {docs} documents, {sum(by_issue.values())} findings ({issues}), {open_findings} open")
+        print(
+            f"{case.label}: {docs} documents, {sum(by_issue.values())} findings ({issues}), {open_findings} open"
+        )
     return 0
 
 

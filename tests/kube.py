@@ -37,7 +37,11 @@ def invalid_builtin_objects(document: dict[str, Any], version: str = KUBERNETES_
             kubernetes_validate.validate(manifest, version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
             if is_builtin(manifest["apiVersion"]):
-                problems.append(f"{manifest['kind']} {manifest['metadata'].get('name')}: no schema for a built-in kind")
+                problems.append(
+                    f"{manifest['kind']} {manifest['metadata'].get('name')}: no schema for a built-in kind"
+                )
         except kubernetes_validate.ValidationError as exc:
-            problems.append(f"{manifest['kind']} {manifest['metadata'].get('name')}: {exc.message} at {list(exc.path)}")
+            problems.append(
+                f"{manifest['kind']} {manifest['metadata'].get('name')}: {exc.message} at {list(exc.path)}"
+            )
     return problems

@@ -55,11 +55,22 @@ def _program(name: str) -> Path:
 CASES = [
     *(Case(stack) for stack in ("dev", "staging", "prod", "team-fraud-dev", "team-fraud-prod")),
     Case("prod", deployed=True),
-    *(Case(stack, FIXTURES) for stack in (
-        "airgapped", "airgapped-cluster", "cluster-dev", "cluster-prod", "observe-prod", "observe-latency",
-        "platform-byo",
-    )),
-    *(Case(stack, FIXTURES, _program("cluster_program")) for stack in ("cluster-dev", "cluster-prod", "cluster-byo")),
+    *(
+        Case(stack, FIXTURES)
+        for stack in (
+            "airgapped",
+            "airgapped-cluster",
+            "cluster-dev",
+            "cluster-prod",
+            "observe-prod",
+            "observe-latency",
+            "platform-byo",
+        )
+    ),
+    *(
+        Case(stack, FIXTURES, _program("cluster_program"))
+        for stack in ("cluster-dev", "cluster-prod", "cluster-byo")
+    ),
     *(Case(stack, FIXTURES, _program("observe_program")) for stack in ("observe-prod", "observe-latency")),
     Case("insecure", FIXTURES, _program("insecure")),
     Case("team-fraud-prod", STACKS, _program("team_program")),
@@ -68,8 +79,15 @@ CASES = [
 
 def synthesize(case: Case) -> dict[str, Any]:
     """The preview document of a case, from a fresh process (the Pulumi runtime keeps global state)."""
-    command = [sys.executable, "-m", "mlops.synth", *(["--deployed"] if case.deployed else []), case.stack,
-               str(case.stacks_dir), *([str(case.program)] if case.program else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "mlops.synth",
+        *(["--deployed"] if case.deployed else []),
+        case.stack,
+        str(case.stacks_dir),
+        *([str(case.program)] if case.program else []),
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"{case.name}: {result.stderr}")
@@ -145,15 +163,20 @@ def unexplained(case: Case, found: list[tuple[str, str, str]]) -> list[tuple[str
     listed = [entry for entry in intended() if entry["case"] == case.name]
 
     def covered(urn: str, path: str) -> bool:
-        return any(entry["urn"] == urn and (path == entry["path"] or path.startswith(entry["path"] + ".")
-                                            or not entry["path"]) for entry in listed)
+        return any(
+            entry["urn"] == urn
+            and (path == entry["path"] or path.startswith(entry["path"] + ".") or not entry["path"])
+            for entry in listed
+        )
 
     return [item for item in found if not covered(item[0], item[1])]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="save the previews of every case (or of the named ones)")
+    parser.add_argument(
+        "--write", action="store_true", help="save the previews of every case (or of the named ones)"
+    )
     parser.add_argument("--diff", action="store_true", help="print the differences from the saved previews")
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     args = parser.parse_args(argv)
@@ -163,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         document = synthesize(case)
         if args.write:
             write_golden(case, document)
-            print(f"{case.name}: {len(document['steps'])} resources saved to {golden_path(case).relative_to(REPO)}")
+            print(
+                f"{case.name}: {len(document['steps'])} resources saved to {golden_path(case).relative_to(REPO)}"
+            )
         else:
             found = differences(read_golden(case), document)
             left = unexplained(case, found)

@@ -113,19 +113,28 @@ def _no_context_on_describe_key(statement: dict[str, Any]) -> list[str]:
 
 # The defective statements these rules were written for: each check must catch its own defect.
 OLD_LBC_STATEMENT = {
-    "Sid": "ManageOwnSecurityGroups", "Effect": "Allow", "Action": ["ec2:DeleteSecurityGroup"],
+    "Sid": "ManageOwnSecurityGroups",
+    "Effect": "Allow",
+    "Action": ["ec2:DeleteSecurityGroup"],
     "Resource": "arn:aws:ec2:us-east-1:*:security-group/*",
     "Condition": {"StringEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:*:vpc/vpc-1"}},
 }
 STRING_BOUNDARY_STATEMENT = {
-    "Sid": "CreateRolesWithBoundary", "Effect": "Allow", "Action": ["iam:CreateRole"],
+    "Sid": "CreateRolesWithBoundary",
+    "Effect": "Allow",
+    "Action": ["iam:CreateRole"],
     "Resource": "arn:aws:iam::1:role/delegated/*",
     "Condition": {"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/boundary"}},
 }
 OLD_TRAIL_STATEMENT = {
-    "Sid": "CloudTrailEncryptsOwnTrails", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-    "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
-    "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:1:trail/*"}},
+    "Sid": "CloudTrailEncryptsOwnTrails",
+    "Effect": "Allow",
+    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+    "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+    "Resource": "*",
+    "Condition": {
+        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:1:trail/*"}
+    },
 }
 
 
@@ -136,7 +145,9 @@ def test_a_condition_on_an_arn_typed_key_uses_an_arn_operator(preview_of):
     assert _arn_keys_use_arn_operators(OLD_LBC_STATEMENT) == ["StringEquals on ARN-typed ec2:Vpc"]
     # parliament's two IAM definitions type iam:PermissionsBoundary ARN and String: the ARN type must win.
     assert condition_key_type("iam:PermissionsBoundary") == "ARN"
-    assert _arn_keys_use_arn_operators(STRING_BOUNDARY_STATEMENT) == ["StringEquals on ARN-typed iam:PermissionsBoundary"]
+    assert _arn_keys_use_arn_operators(STRING_BOUNDARY_STATEMENT) == [
+        "StringEquals on ARN-typed iam:PermissionsBoundary"
+    ]
     assert check_documents(all_documents(preview_of), _arn_keys_use_arn_operators) == []
 
 
@@ -161,7 +172,8 @@ def test_a_key_policy_names_no_service_linked_role_as_principal(preview_of):
     AWSServiceRoleForAutoScaling exists only once its service first needed it."""
     named = [
         f"{document.resource}: {arn}"
-        for document in all_documents(preview_of) if document.kind == "key"
+        for document in all_documents(preview_of)
+        if document.kind == "key"
         for statement in document.policy["Statement"]
         for arn in _principal_arns(statement)
         if "/aws-service-role/" in arn
@@ -203,6 +215,8 @@ def test_actions_without_resource_level_permissions_are_granted_on_star(preview_
     """Service Authorization Reference (e.g. "Actions, resources, and condition keys for Amazon CloudWatch
     Logs": DescribeLogGroups, StopQuery list no resource type): such an action is authorized only by a
     statement whose Resource is "*"; scoped to ARNs it is denied."""
-    assert _resourceless_actions_on_star({"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "arn:x"})
+    assert _resourceless_actions_on_star(
+        {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "arn:x"}
+    )
     identity = [d for d in all_documents(preview_of) if d.kind == "identity"]
     assert check_documents(identity, _resourceless_actions_on_star) == []

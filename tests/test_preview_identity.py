@@ -31,7 +31,9 @@ def test_a_changed_property_is_a_difference_with_its_path():
     case = CASES[0]
     old = read_golden(case)
     new = {**old, "steps": [dict(step) for step in old["steps"]]}
-    bucket = next(i for i, step in enumerate(new["steps"]) if step["newState"]["type"] == "aws:s3/bucket:Bucket")
+    bucket = next(
+        i for i, step in enumerate(new["steps"]) if step["newState"]["type"] == "aws:s3/bucket:Bucket"
+    )
     state = dict(new["steps"][bucket]["newState"])
     state["inputs"] = {**state["inputs"], "forceDestroy": not state["inputs"].get("forceDestroy", False)}
     new["steps"][bucket] = {**new["steps"][bucket], "newState": state}

@@ -50,11 +50,21 @@ def build(target: Path) -> Path:
     """Compile main.go with no network: GOPATH mode finds gopkg.in/yaml.v3 in Debian's GOPATH tree."""
     binary = target / "yaml_v3"
     environment = {
-        **os.environ, "GOPATH": str(GOPATH), "GO111MODULE": "off", "GOFLAGS": "", "GOCACHE": str(target / "gocache"),
-        "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+        **os.environ,
+        "GOPATH": str(GOPATH),
+        "GO111MODULE": "off",
+        "GOFLAGS": "",
+        "GOCACHE": str(target / "gocache"),
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
     }
     subprocess.run(
-        ["go", "build", "-o", str(binary), "."], cwd=PROGRAM, env=environment, check=True, capture_output=True, timeout=300
+        ["go", "build", "-o", str(binary), "."],
+        cwd=PROGRAM,
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return binary
 

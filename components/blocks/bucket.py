@@ -22,7 +22,14 @@ from components.blocks.iam import bucket_and_objects, deny_insecure_transport, d
 
 #: The sub-resources a SecureBucket may create, by role; their default name is ``<name>-<role>``.
 ROLES = (
-    "ownership", "public-access-block", "encryption", "versioning", "lifecycle", "object-lock", "policy", "logging",
+    "ownership",
+    "public-access-block",
+    "encryption",
+    "versioning",
+    "lifecycle",
+    "object-lock",
+    "policy",
+    "logging",
 )
 
 
@@ -79,7 +86,9 @@ class SecureBucketArgs:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
-def bucket_policy_document(bucket_arn: str, extra: Sequence[dict[str, Any]], tls: Literal["first", "last"]) -> dict:
+def bucket_policy_document(
+    bucket_arn: str, extra: Sequence[dict[str, Any]], tls: Literal["first", "last"]
+) -> dict:
     """The bucket policy: the caller's statements and the TLS-only statement on the bucket and its objects."""
     deny = deny_insecure_transport(bucket_and_objects(bucket_arn))
     return document(deny, *extra) if tls == "first" else document(*extra, deny)
@@ -119,7 +128,9 @@ class SecureBucket:
         provider: pulumi.ProviderResource | None = None,
     ):
         self.name, self.args, self._parent, self._provider = name, args, parent, provider
-        force_destroy = args.force_destroy if args.force_destroy is not None else (not args.keeps_data or None)
+        force_destroy = (
+            args.force_destroy if args.force_destroy is not None else (not args.keeps_data or None)
+        )
         self.bucket = aws.s3.Bucket(
             args.names.get("bucket", name),
             aws.s3.BucketArgs(bucket=args.bucket_name, force_destroy=force_destroy, tags=dict(args.tags)),
@@ -139,7 +150,10 @@ class SecureBucket:
             self._name("public-access-block"),
             aws.s3.BucketPublicAccessBlockArgs(
                 bucket=self.bucket.id,
-                block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
             ),
             opts=self._opts(),
         )
@@ -147,11 +161,13 @@ class SecureBucket:
             self._name("encryption"),
             aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
                 bucket=self.bucket.id,
-                rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=encryption_default(args.kms_key_arn),
-                    # A Bucket Key cuts KMS requests; it means nothing for SSE-S3.
-                    bucket_key_enabled=True if args.kms_key_arn is not None else None,
-                )],
+                rules=[
+                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=encryption_default(args.kms_key_arn),
+                        # A Bucket Key cuts KMS requests; it means nothing for SSE-S3.
+                        bucket_key_enabled=True if args.kms_key_arn is not None else None,
+                    )
+                ],
             ),
             opts=self._opts(),
         )
@@ -172,7 +188,10 @@ class SecureBucket:
         self.object_lock = None
         if args.object_lock_days:
             self.object_lock = object_lock_configuration(
-                self._name("object-lock"), self.bucket, args.object_lock_days, self._opts(depends_on=[self.versioning])
+                self._name("object-lock"),
+                self.bucket,
+                args.object_lock_days,
+                self._opts(depends_on=[self.versioning]),
             )
         self.policy = self._policy()
         self.logging = None
@@ -180,7 +199,9 @@ class SecureBucket:
             self.logging = aws.s3.BucketLogging(
                 self._name("logging"),
                 aws.s3.BucketLoggingInitArgs(
-                    bucket=self.bucket.id, target_bucket=args.access_log.bucket, target_prefix=args.access_log.prefix
+                    bucket=self.bucket.id,
+                    target_bucket=args.access_log.bucket,
+                    target_prefix=args.access_log.prefix,
                 ),
                 opts=self._opts(depends_on=list(args.logging_depends_on) or None),
             )
@@ -234,7 +255,9 @@ class SecureBucket:
             aws.s3.BucketReplicationConfigArgs(
                 bucket=self.bucket.id,
                 role=role_arn,
-                rules=[replication_rule(index, destination) for index, destination in enumerate(destinations, 1)],
+                rules=[
+                    replication_rule(index, destination) for index, destination in enumerate(destinations, 1)
+                ],
             ),
             opts=self._opts(depends_on=[self.versioning, *depends_on]),
         )
@@ -251,21 +274,27 @@ def object_lock_configuration(
             bucket=bucket.id,
             object_lock_enabled="Enabled",
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
-                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode="GOVERNANCE", days=days)
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode="GOVERNANCE", days=days
+                )
             ),
         ),
         opts=opts,
     )
 
 
-def replication_rule(priority: int, destination: ReplicaDestination) -> aws.s3.BucketReplicationConfigRuleArgs:
+def replication_rule(
+    priority: int, destination: ReplicaDestination
+) -> aws.s3.BucketReplicationConfigRuleArgs:
     """One replication rule: the whole bucket, delete markers, SSE-KMS objects, STANDARD storage."""
     return aws.s3.BucketReplicationConfigRuleArgs(
         id=destination.rule_id,
         priority=priority,
         status="Enabled",
         filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
-        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Enabled"),
+        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+            status="Enabled"
+        ),
         source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
             sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
                 status="Enabled"

@@ -42,7 +42,9 @@ def allow(
 ) -> Statement:
     """An identity-policy Allow statement (``Sid``, ``Effect``, ``Action``, ``Resource``, ``Condition``)."""
     statement: Statement = {"Sid": sid} if sid is not None else {}
-    statement.update({"Effect": "Allow", "Action": _one_or_list(actions), "Resource": _one_or_list(resources)})
+    statement.update(
+        {"Effect": "Allow", "Action": _one_or_list(actions), "Resource": _one_or_list(resources)}
+    )
     if condition:
         statement["Condition"] = dict(condition)
     return statement

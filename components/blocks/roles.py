@@ -158,7 +158,9 @@ class PodIdentityRole(ServiceRole):
         for index, entry in enumerate(associations):
             item = Association(*entry)
             default = f"{name}-identity" if index == 0 else f"{name}-identity-{index + 1}"
-            opts = pulumi.ResourceOptions.merge(self._opts, item.opts) if item.opts is not None else self._opts
+            opts = (
+                pulumi.ResourceOptions.merge(self._opts, item.opts) if item.opts is not None else self._opts
+            )
             self.associations.append(
                 aws.eks.PodIdentityAssociation(
                     item.resource_name or default,

@@ -64,7 +64,11 @@ class NetworkAddons:
 
 
 def build_network_addons(
-    parent: pulumi.Resource, name: str, args: ServingClusterArgs, cluster: aws.eks.Cluster, tags: dict[str, str]
+    parent: pulumi.Resource,
+    name: str,
+    args: ServingClusterArgs,
+    cluster: aws.eks.Cluster,
+    tags: dict[str, str],
 ) -> NetworkAddons:
     versions = args.cluster.addons
     assert versions is not None  # guaranteed by the eks cluster config
@@ -72,13 +76,24 @@ def build_network_addons(
     # (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html).
     return NetworkAddons(
         vpc_cni=addon(
-            parent, f"{name}-addon-vpc-cni", cluster, "vpc-cni", versions.vpc_cni, tags,
+            parent,
+            f"{name}-addon-vpc-cni",
+            cluster,
+            "vpc-cni",
+            versions.vpc_cni,
+            tags,
             configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True),
         ),
-        kube_proxy=addon(parent, f"{name}-addon-kube-proxy", cluster, "kube-proxy", versions.kube_proxy, tags),
+        kube_proxy=addon(
+            parent, f"{name}-addon-kube-proxy", cluster, "kube-proxy", versions.kube_proxy, tags
+        ),
         pod_identity_agent=addon(
-            parent, f"{name}-addon-pod-identity-agent", cluster, "eks-pod-identity-agent",
-            versions.eks_pod_identity_agent, tags,
+            parent,
+            f"{name}-addon-pod-identity-agent",
+            cluster,
+            "eks-pod-identity-agent",
+            versions.eks_pod_identity_agent,
+            tags,
         ),
     )
 
@@ -104,7 +119,9 @@ def build_workload_addons(
     """CoreDNS and the EBS CSI controller need somewhere to run: they come after the system nodes."""
     versions = args.cluster.addons
     assert versions is not None  # guaranteed by the eks cluster config
-    coredns = addon(parent, f"{name}-addon-coredns", cluster, "coredns", versions.coredns, tags, [system_nodes])
+    coredns = addon(
+        parent, f"{name}-addon-coredns", cluster, "coredns", versions.coredns, tags, [system_nodes]
+    )
     ctx = args.context
     role = PodIdentityRole(
         f"{name}-ebs-csi",
@@ -120,7 +137,9 @@ def build_workload_addons(
         policy_by="name",
         associations=[
             Association(
-                cluster.name, "kube-system", EBS_CSI_SERVICE_ACCOUNT,
+                cluster.name,
+                "kube-system",
+                EBS_CSI_SERVICE_ACCOUNT,
                 pulumi.ResourceOptions(depends_on=[network.pod_identity_agent]),
             )
         ],

@@ -37,6 +37,7 @@ from components.cluster.policies.load_balancer_controller import load_balancer_c
 if TYPE_CHECKING:
     from components.cluster.component import ServingClusterArgs
 
+
 def hardened_container() -> dict[str, Any]:
     return {
         "runAsNonRoot": True,
@@ -180,7 +181,6 @@ def pinned_release(
     )
 
 
-
 def service_account_role(
     parent: pulumi.Resource,
     prefix: str,
@@ -205,7 +205,12 @@ def service_account_role(
         policy=policy,
         policy_by="name",
         associations=[
-            Association(cluster.name, namespace, service_account, pulumi.ResourceOptions(depends_on=[pod_identity_agent]))
+            Association(
+                cluster.name,
+                namespace,
+                service_account,
+                pulumi.ResourceOptions(depends_on=[pod_identity_agent]),
+            )
         ],
         tags=tags,
     )
@@ -243,12 +248,27 @@ def build_controller_identities(
         )
     )
     lbc = service_account_role(
-        parent, f"{name}-lbc", args, cluster, LBC_NAMESPACE, LBC_SERVICE_ACCOUNT,
-        f"AWS Load Balancer Controller of {cname}", pod_identity_agent, tags, lbc_policy,
+        parent,
+        f"{name}-lbc",
+        args,
+        cluster,
+        LBC_NAMESPACE,
+        LBC_SERVICE_ACCOUNT,
+        f"AWS Load Balancer Controller of {cname}",
+        pod_identity_agent,
+        tags,
+        lbc_policy,
     )
     keda = service_account_role(
-        parent, f"{name}-keda", args, cluster, KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT,
-        f"KEDA operator of {cname}: queries the region's managed Prometheus", pod_identity_agent, tags,
+        parent,
+        f"{name}-keda",
+        args,
+        cluster,
+        KEDA_NAMESPACE,
+        KEDA_OPERATOR_SERVICE_ACCOUNT,
+        f"KEDA operator of {cname}: queries the region's managed Prometheus",
+        pod_identity_agent,
+        tags,
     )
     assert lbc.policy is not None
     return ControllerIdentities(lbc.role, lbc.associations[0], lbc.policy, keda.role, keda.associations[0])
@@ -293,15 +313,25 @@ def build_charts(
     mirror = args.mirror
     out = Charts()
 
-    def release(chart: str, version: str | None, namespace: str, values: dict[str, Any],
-                depends_on: Sequence[pulumi.Resource], short: str | None = None) -> k8s.helm.v3.Release:
-        return pinned_release(parent, name, chart, version, namespace, values, provider, depends_on, short, mirror)
+    def release(
+        chart: str,
+        version: str | None,
+        namespace: str,
+        values: dict[str, Any],
+        depends_on: Sequence[pulumi.Resource],
+        short: str | None = None,
+    ) -> k8s.helm.v3.Release:
+        return pinned_release(
+            parent, name, chart, version, namespace, values, provider, depends_on, short, mirror
+        )
 
     for namespace in (KARPENTER_NAMESPACE, KEDA_NAMESPACE, LBC_NAMESPACE):
         out.namespaces[namespace] = labelled_namespace(parent, name, namespace, "restricted", provider, ready)
     out.storage_class = encrypted_storage_class(parent, name, args, provider, ebs_csi)
     out.karpenter = release(
-        "karpenter", charts.karpenter, KARPENTER_NAMESPACE,
+        "karpenter",
+        charts.karpenter,
+        KARPENTER_NAMESPACE,
         {
             "settings": {
                 "clusterName": args.name,
@@ -320,11 +350,17 @@ def build_charts(
         [out.namespaces[KARPENTER_NAMESPACE], *karpenter.depends_on],
     )
     out.metrics_server = release(
-        "metrics-server", charts.metrics_server, METRICS_SERVER_NAMESPACE, metrics_server_values(system_nodes=True),
+        "metrics-server",
+        charts.metrics_server,
+        METRICS_SERVER_NAMESPACE,
+        metrics_server_values(system_nodes=True),
         ready,
     )
     out.keda = release(
-        "keda", charts.keda, KEDA_NAMESPACE, keda_values(system_nodes=True),
+        "keda",
+        charts.keda,
+        KEDA_NAMESPACE,
+        keda_values(system_nodes=True),
         [out.namespaces[KEDA_NAMESPACE], identities.keda_identity],
     )
     out.keda_aws_authentication = k8s.apiextensions.CustomResource(
@@ -336,18 +372,28 @@ def build_charts(
         opts=child_opts(parent, provider=provider, depends_on=[out.keda]),
     )
     out.load_balancer_controller = release(
-        "aws-load-balancer-controller", charts.aws_load_balancer_controller, LBC_NAMESPACE,
+        "aws-load-balancer-controller",
+        charts.aws_load_balancer_controller,
+        LBC_NAMESPACE,
         load_balancer_controller_values(args),
         [out.namespaces[LBC_NAMESPACE], identities.lbc_identity, identities.lbc_policy],
         short="lbc",
     )
     if any(pool.gpu for pool in cfg.node_pools or []):
         out.namespaces[NVIDIA_NAMESPACE] = labelled_namespace(
-            parent, name, NVIDIA_NAMESPACE, "privileged", provider, ready,
+            parent,
+            name,
+            NVIDIA_NAMESPACE,
+            "privileged",
+            provider,
+            ready,
             exception="the NVIDIA device plugin registers GPUs through the kubelet's host device-plugin socket",
         )
         out.nvidia_device_plugin = release(
-            "nvidia-device-plugin", charts.nvidia_device_plugin, NVIDIA_NAMESPACE, NVIDIA_DEVICE_PLUGIN_VALUES,
+            "nvidia-device-plugin",
+            charts.nvidia_device_plugin,
+            NVIDIA_NAMESPACE,
+            NVIDIA_DEVICE_PLUGIN_VALUES,
             [out.namespaces[NVIDIA_NAMESPACE]],
         )
     return out
@@ -388,7 +434,11 @@ NVIDIA_DEVICE_PLUGIN_VALUES: dict[str, Any] = {
 
 
 def encrypted_storage_class(
-    parent: pulumi.Resource, name: str, args: ServingClusterArgs, provider: k8s.Provider, ebs_csi: pulumi.Resource
+    parent: pulumi.Resource,
+    name: str,
+    args: ServingClusterArgs,
+    provider: k8s.Provider,
+    ebs_csi: pulumi.Resource,
 ) -> k8s.storage.v1.StorageClass:
     """The default StorageClass: gp3 volumes encrypted with the customer key, through the EBS CSI driver."""
     return k8s.storage.v1.StorageClass(

@@ -73,7 +73,9 @@ class ServingClusterArgs:
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":
-            raise ValueError(f"ServingCluster needs cluster mode 'eks', got {self.cluster.mode!r} (use ByoCluster)")
+            raise ValueError(
+                f"ServingCluster needs cluster mode 'eks', got {self.cluster.mode!r} (use ByoCluster)"
+            )
         if len(self.private_subnet_ids) < 2:
             raise ValueError("EKS needs private subnets in at least two availability zones")
         if self.environment == "prod" and self.cluster.endpoint_public_access:
@@ -86,7 +88,9 @@ class ServingClusterArgs:
     @property
     def context(self) -> PlatformContext:
         """The cluster's region of the platform context its roles, ARNs and documents are built in."""
-        return PlatformContext(self.environment, self.partition, self.account_id, self.region, dict(self.tags))
+        return PlatformContext(
+            self.environment, self.partition, self.account_id, self.region, dict(self.tags)
+        )
 
 
 class ServingCluster(pulumi.ComponentResource):
@@ -148,7 +152,11 @@ class ServingCluster(pulumi.ComponentResource):
         self.kubeconfig, self.k8s_provider = kubernetes_provider(
             self, name, args, eks, [*self.admin_access.policy_associations, *plane.deployer_rules]
         )
-        ready = [self.system_nodes.node_group, self.workload_addons.coredns, *self.admin_access.policy_associations]
+        ready = [
+            self.system_nodes.node_group,
+            self.workload_addons.coredns,
+            *self.admin_access.policy_associations,
+        ]
         karpenter = KarpenterRelease(
             endpoint=eks.endpoint,
             interruption_queue=self.interruption_queue.name,
@@ -161,14 +169,25 @@ class ServingCluster(pulumi.ComponentResource):
             ],
         )
         self.charts = build_charts(
-            self, name, args, self.k8s_provider, ready, karpenter, self.controller_identities,
+            self,
+            name,
+            args,
+            self.k8s_provider,
+            ready,
+            karpenter,
+            self.controller_identities,
             self.workload_addons.ebs_csi,
         )
         assert self.charts.karpenter is not None and self.charts.load_balancer_controller is not None
         self.load_balancer_controller = self.charts.load_balancer_controller
         self.node_pools = build_node_pools(
-            self, name, args, self.k8s_provider, nodes.instance_profile.name,
-            [plane.security_group_discovery_tag, *nodes.role.attachments], self.charts.karpenter,
+            self,
+            name,
+            args,
+            self.k8s_provider,
+            nodes.instance_profile.name,
+            [plane.security_group_discovery_tag, *nodes.role.attachments],
+            self.charts.karpenter,
         )
         self.register_outputs(
             {
@@ -196,7 +215,9 @@ class ByoClusterArgs:
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "byo":
-            raise ValueError(f"ByoCluster needs cluster mode 'byo', got {self.cluster.mode!r} (use ServingCluster)")
+            raise ValueError(
+                f"ByoCluster needs cluster mode 'byo', got {self.cluster.mode!r} (use ServingCluster)"
+            )
 
 
 class ByoCluster(pulumi.ComponentResource):
@@ -226,14 +247,28 @@ class ByoCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         self.name = pulumi.Output.from_input(cfg.kubeconfig_context or name)
-        self.keda_namespace = labelled_namespace(self, name, KEDA_NAMESPACE, "restricted", self.k8s_provider, [])
+        self.keda_namespace = labelled_namespace(
+            self, name, KEDA_NAMESPACE, "restricted", self.k8s_provider, []
+        )
         self.metrics_server = pinned_release(
-            self, name, "metrics-server", charts.metrics_server, METRICS_SERVER_NAMESPACE,
-            metrics_server_values(system_nodes=False), self.k8s_provider, [],
+            self,
+            name,
+            "metrics-server",
+            charts.metrics_server,
+            METRICS_SERVER_NAMESPACE,
+            metrics_server_values(system_nodes=False),
+            self.k8s_provider,
+            [],
         )
         self.keda = pinned_release(
-            self, name, "keda", charts.keda, KEDA_NAMESPACE, keda_values(system_nodes=False),
-            self.k8s_provider, [self.keda_namespace],
+            self,
+            name,
+            "keda",
+            charts.keda,
+            KEDA_NAMESPACE,
+            keda_values(system_nodes=False),
+            self.k8s_provider,
+            [self.keda_namespace],
         )
         self.register_outputs({"name": self.name, "context": cfg.kubeconfig_context})
 

@@ -21,7 +21,13 @@ from components.configbase import KEBAB_RE, KeyedValueError, Model
 
 CLUSTER_MODES = ("eks", "byo")
 EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
-CLUSTER_CHARTS = ("karpenter", "keda", "metrics-server", "aws-load-balancer-controller", "nvidia-device-plugin")
+CLUSTER_CHARTS = (
+    "karpenter",
+    "keda",
+    "metrics-server",
+    "aws-load-balancer-controller",
+    "nvidia-device-plugin",
+)
 BYO_CHARTS = ("keda", "metrics-server")
 BYO_KEYS = ("mode", "kubernetes-version", "kubeconfig", "kubeconfig-context", "charts")
 
@@ -38,8 +44,6 @@ _KeyedValueError = KeyedValueError  # the name the validators below raise
 
 def _keys(model: type[BaseModel]) -> set[str]:
     return {info.alias or name for name, info in model.model_fields.items()}
-
-
 
 
 def _exact_chart_version(value: str) -> str:
@@ -101,7 +105,9 @@ class ByoChartVersions(Model):
 class SystemNodesConfig(Model):
     """The small managed node group that runs cluster-critical controllers (Karpenter, CoreDNS, KEDA...)."""
 
-    instance_types: Annotated[list[str], Field(alias="instance-types", min_length=1, max_length=8)] = ["m7i.large"]
+    instance_types: Annotated[list[str], Field(alias="instance-types", min_length=1, max_length=8)] = [
+        "m7i.large"
+    ]
     min_size: Annotated[int, Field(alias="min-size", ge=1, le=10)] = 2
     desired_size: Annotated[int, Field(alias="desired-size", ge=1, le=10)] = 2
     max_size: Annotated[int, Field(alias="max-size", ge=1, le=10)] = 3
@@ -142,8 +148,9 @@ class NodePoolConfig(Model):
     def _shape(self) -> NodePoolConfig:
         if (self.instance_families is None) == (self.instance_categories is None):
             raise _KeyedValueError(
-                ("instance-families",), "set exactly one of instance-families (e.g. [g5, g6]) or "
-                "instance-categories (e.g. [c, m, r])"
+                ("instance-families",),
+                "set exactly one of instance-families (e.g. [g5, g6]) or "
+                "instance-categories (e.g. [c, m, r])",
             )
         for key, values, pattern, example in (
             ("instance-families", self.instance_families, _INSTANCE_FAMILY_RE, "g5, m7i"),
@@ -152,11 +159,18 @@ class NodePoolConfig(Model):
             for index, value in enumerate(values or []):
                 if not pattern.match(value):
                     raise _KeyedValueError((key, index), f"{value!r} is not valid; allowed: e.g. {example}")
-        for key, value in (("consolidate-after", self.consolidate_after), ("expire-after", self.expire_after)):
+        for key, value in (
+            ("consolidate-after", self.consolidate_after),
+            ("expire-after", self.expire_after),
+        ):
             if value != "Never" and not _DURATION_RE.match(value):
-                raise _KeyedValueError((key,), f"{value!r} is not a duration; allowed: e.g. 30s, 5m, 720h or Never")
+                raise _KeyedValueError(
+                    (key,), f"{value!r} is not a duration; allowed: e.g. 30s, 5m, 720h or Never"
+                )
         if self.gpu and self.gpu_limit is None:
-            raise _KeyedValueError(("gpu-limit",), "missing; a gpu: true pool needs a gpu-limit (GPUs in total)")
+            raise _KeyedValueError(
+                ("gpu-limit",), "missing; a gpu: true pool needs a gpu-limit (GPUs in total)"
+            )
         if not self.gpu and self.gpu_limit is not None:
             raise _KeyedValueError(("gpu-limit",), "only allowed with gpu: true")
         if self.gpu and self.instance_families is None:
@@ -164,7 +178,6 @@ class NodePoolConfig(Model):
                 ("instance-families",), "missing; a gpu: true pool names its GPU families (e.g. [g5, g6])"
             )
         return self
-
 
 
 # EC2 launches Spot Instances only when the account has the service-linked role AWSServiceRoleForEC2Spot, which API
@@ -190,7 +203,8 @@ class EksClusterConfig(Model):
     """Mode `eks`: the serving cluster of every region, built by the platform."""
 
     missing_messages: ClassVar[dict[str, str]] = {
-        key: "missing; required with mode: eks" for key in ("kubernetes-version", "addons", "admin-role-arns", "node-pools")
+        key: "missing; required with mode: eks"
+        for key in ("kubernetes-version", "addons", "admin-role-arns", "node-pools")
     }
 
     mode: Literal["eks"] = "eks"
@@ -203,7 +217,9 @@ class EksClusterConfig(Model):
     system_nodes: Annotated[SystemNodesConfig | None, Field(alias="system-nodes")] = None
     node_ami_alias: Annotated[str | None, Field(alias="node-ami-alias")] = None
     node_pools: Annotated[list[NodePoolConfig], Field(alias="node-pools", min_length=1)]
-    spot_service_linked_role: Annotated[SpotServiceLinkedRole, Field(alias="spot-service-linked-role")] = "create"
+    spot_service_linked_role: Annotated[SpotServiceLinkedRole, Field(alias="spot-service-linked-role")] = (
+        "create"
+    )
 
     @classmethod
     def unknown_key_message(cls, key: str) -> str | None:
@@ -226,7 +242,8 @@ class EksClusterConfig(Model):
         for index, arn in enumerate(self.admin_role_arns):
             if not _ROLE_ARN_RE.match(arn):
                 raise _KeyedValueError(
-                    ("admin-role-arns", index), f"{arn!r} is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>"
+                    ("admin-role-arns", index),
+                    f"{arn!r} is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>",
                 )
         names = [pool.name for pool in self.node_pools]
         for index, name in enumerate(names):
@@ -234,7 +251,8 @@ class EksClusterConfig(Model):
                 raise _KeyedValueError(("node-pools", index, "name"), f"node pool {name!r} is listed twice")
         if self.node_ami_alias is not None and not _AMI_ALIAS_RE.match(self.node_ami_alias):
             raise _KeyedValueError(
-                ("node-ami-alias",), f"{self.node_ami_alias!r} is not an AMI alias; allowed: al2023@latest, al2023@vYYYYMMDD"
+                ("node-ami-alias",),
+                f"{self.node_ami_alias!r} is not an AMI alias; allowed: al2023@latest, al2023@vYYYYMMDD",
             )
         self._public_access_rules()
         return self
@@ -242,7 +260,8 @@ class EksClusterConfig(Model):
     def _public_access_rules(self) -> None:
         if self.endpoint_public_access and self.public_access_cidrs is None:
             raise _KeyedValueError(
-                ("public-access-cidrs",), "missing; a public endpoint needs an allow-list of CIDRs (never 0.0.0.0/0)"
+                ("public-access-cidrs",),
+                "missing; a public endpoint needs an allow-list of CIDRs (never 0.0.0.0/0)",
             )
         if not self.endpoint_public_access and self.public_access_cidrs is not None:
             raise _KeyedValueError(("public-access-cidrs",), "only allowed with endpoint-public-access: true")
@@ -313,6 +332,7 @@ def cluster_fits_environment(value: Any, info: ValidationInfo) -> Any:
     public = isinstance(value, EksClusterConfig) and value.endpoint_public_access
     if public and info.data.get("environment") == "prod":
         raise _KeyedValueError(
-            ("endpoint-public-access",), "true is not allowed in prod; allowed in prod: false (private endpoint only)"
+            ("endpoint-public-access",),
+            "true is not allowed in prod; allowed in prod: false (private endpoint only)",
         )
     return value

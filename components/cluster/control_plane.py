@@ -36,7 +36,16 @@ def kubeconfig_document(name: str, endpoint: str, ca_data: str, region: str) -> 
                     "exec": {
                         "apiVersion": "client.authentication.k8s.io/v1beta1",
                         "command": "aws",
-                        "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+                        "args": [
+                            "eks",
+                            "get-token",
+                            "--cluster-name",
+                            name,
+                            "--region",
+                            region,
+                            "--output",
+                            "json",
+                        ],
                         "interactiveMode": "Never",
                     }
                 },
@@ -151,7 +160,14 @@ def build_control_plane(
         for index, cidr in enumerate(args.deployer_networks)
     ]
     return ControlPlane(
-        role, role_policy, log_group, cluster, security_group_id, oidc_issuer, oidc_provider, discovery_tag,
+        role,
+        role_policy,
+        log_group,
+        cluster,
+        security_group_id,
+        oidc_issuer,
+        oidc_provider,
+        discovery_tag,
         deployer_rules,
     )
 
@@ -165,11 +181,17 @@ class AdminAccess:
 
 
 def build_admin_access(
-    parent: pulumi.Resource, name: str, args: ServingClusterArgs, cluster: aws.eks.Cluster, tags: dict[str, str]
+    parent: pulumi.Resource,
+    name: str,
+    args: ServingClusterArgs,
+    cluster: aws.eks.Cluster,
+    tags: dict[str, str],
 ) -> AdminAccess:
     """Who may administer the cluster: access entries (API auth mode), never the aws-auth ConfigMap."""
     access = AdminAccess([], [])
-    admin_policy = args.context.arn.of("eks", "cluster-access-policy/AmazonEKSClusterAdminPolicy", account="aws")
+    admin_policy = args.context.arn.of(
+        "eks", "cluster-access-policy/AmazonEKSClusterAdminPolicy", account="aws"
+    )
     for index, arn in enumerate(args.cluster.admin_role_arns or []):
         entry = aws.eks.AccessEntry(
             f"{name}-admin-{index}",
@@ -199,9 +221,9 @@ def kubernetes_provider(
     depends_on: list[pulumi.Resource],
 ) -> tuple[pulumi.Output[str], k8s.Provider]:
     """The cluster's kubeconfig (an `aws eks get-token` user) and the Kubernetes provider every object uses."""
-    kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.apply(lambda ca: ca.data)).apply(
-        lambda values: json.dumps(kubeconfig_document(args.name, values[0], values[1], args.region))
-    )
+    kubeconfig = pulumi.Output.all(
+        cluster.endpoint, cluster.certificate_authority.apply(lambda ca: ca.data)
+    ).apply(lambda values: json.dumps(kubeconfig_document(args.name, values[0], values[1], args.region)))
     provider = k8s.Provider(
         f"{name}-k8s",
         k8s.ProviderArgs(kubeconfig=kubeconfig, enable_server_side_apply=True),

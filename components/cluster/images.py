@@ -36,7 +36,6 @@ CHART_IMAGES = {
 }
 
 
-
 def registry_host(account_id: str, region: str, partition: str = "aws") -> str:
     """The account's private ECR registry in a region."""
     suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
@@ -49,7 +48,7 @@ def mirror_image(image: str, mirror: str | None) -> str:
     prefixes = {upstream: prefix for prefix, upstream in PULL_THROUGH_UPSTREAMS.items()}
     if mirror is None or registry not in prefixes:
         return image
-    return f"{mirror}/{prefixes[registry]}/{image[len(registry) + 1:]}"
+    return f"{mirror}/{prefixes[registry]}/{image[len(registry) + 1 :]}"
 
 
 def chart_source(chart: str, mirror: str | None) -> tuple[str, str | None]:
@@ -73,4 +72,3 @@ def _with_path(mapping: Mapping[str, Any], keys: Sequence[str], value: Any) -> d
     copy = dict(mapping)
     copy[head] = _with_path(mapping.get(head) or {}, rest, value) if rest else value
     return copy
-

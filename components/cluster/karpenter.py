@@ -35,7 +35,10 @@ INTERRUPTION_EVENTS = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
     "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
     "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
-    "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "instance-state-change": {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+    },
 }
 
 
@@ -67,7 +70,9 @@ def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
         "Action": "sqs:SendMessage",
         "Resource": queue_arn,
     }
-    return document(deliver, deny_insecure_transport(queue_arn, action="sqs:*"), policy_id="KarpenterInterruptionQueue")
+    return document(
+        deliver, deny_insecure_transport(queue_arn, action="sqs:*"), policy_id="KarpenterInterruptionQueue"
+    )
 
 
 def node_pool_spec(pool: NodePoolConfig, node_class: str = NODE_CLASS_NAME) -> dict[str, Any]:
@@ -79,14 +84,24 @@ def node_pool_spec(pool: NodePoolConfig, node_class: str = NODE_CLASS_NAME) -> d
     ]
     if pool.instance_families is not None:
         requirements.append(
-            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": list(pool.instance_families)}
+            {
+                "key": "karpenter.k8s.aws/instance-family",
+                "operator": "In",
+                "values": list(pool.instance_families),
+            }
         )
     else:
         requirements.append(
-            {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": list(pool.instance_categories or [])}
+            {
+                "key": "karpenter.k8s.aws/instance-category",
+                "operator": "In",
+                "values": list(pool.instance_categories or []),
+            }
         )
         # Older generations cost more per unit of work and lack Nitro features the AMIs expect.
-        requirements.append({"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["5"]})
+        requirements.append(
+            {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["5"]}
+        )
     labels = {POOL_LABEL: pool.name}
     taints: list[dict[str, str]] = []
     limits: dict[str, str] = {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"}
@@ -158,7 +173,6 @@ def node_class_spec(
         ],
         "tags": dict(tags),
     }
-
 
 
 @dataclass(frozen=True)
@@ -258,7 +272,9 @@ def build_karpenter_identity(
         policy_by="name",
         associations=[
             Association(
-                cluster.name, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT,
+                cluster.name,
+                KARPENTER_NAMESPACE,
+                KARPENTER_SERVICE_ACCOUNT,
                 pulumi.ResourceOptions(depends_on=[pod_identity_agent]),
             )
         ],

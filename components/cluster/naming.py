@@ -29,4 +29,3 @@ EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 def cluster_name(environment: str, region: str) -> str:
     """The EKS cluster name, also the value of the `karpenter.sh/discovery` tag on its subnets."""
     return f"mlops-{environment}-{region}"
-

@@ -153,7 +153,11 @@ class KarpenterNodes:
 
 
 def build_karpenter_nodes(
-    parent: pulumi.Resource, name: str, args: ServingClusterArgs, cluster: aws.eks.Cluster, tags: dict[str, str]
+    parent: pulumi.Resource,
+    name: str,
+    args: ServingClusterArgs,
+    cluster: aws.eks.Cluster,
+    tags: dict[str, str],
 ) -> KarpenterNodes:
     cname = args.name
     role = node_role(parent, f"{name}-node-role", args, f"Karpenter-launched nodes of {cname}", tags)

@@ -12,7 +12,9 @@ from components.configbase import Model
 
 HOSTNAME_RE = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.){1,126}[a-z]{2,63}$"
 _ACM_ARN = r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
-CertificateArns = Annotated[dict[str, Annotated[str, Field(pattern=_ACM_ARN)]], Field(alias="certificate-arns")]
+CertificateArns = Annotated[
+    dict[str, Annotated[str, Field(pattern=_ACM_ARN)]], Field(alias="certificate-arns")
+]
 
 
 class DnsConfig(Model):

@@ -39,7 +39,9 @@ def record_routing(routing: str, regions: Sequence[str], region: str) -> RecordR
     if routing == "failover":
         if len(regions) != 2:
             raise ValueError(f"failover routing needs exactly two regions, got {list(regions)}")
-        return RecordRouting(set_identifier=region, failover="PRIMARY" if region == regions[0] else "SECONDARY")
+        return RecordRouting(
+            set_identifier=region, failover="PRIMARY" if region == regions[0] else "SECONDARY"
+        )
     return RecordRouting(set_identifier=region, latency_region=region)
 
 
@@ -88,10 +90,15 @@ class ModelEndpointDns(pulumi.ComponentResource):
                 f"{name}-{version}-healthy",
                 aws.cloudwatch.MetricAlarmArgs(
                     name=host.apply(lambda h, v=version: f"{h}-{args.region}-{v}-healthy-hosts"),
-                    alarm_description=host.apply(lambda h, v=version: f"{h} {v} in {args.region}: no healthy target"),
+                    alarm_description=host.apply(
+                        lambda h, v=version: f"{h} {v} in {args.region}: no healthy target"
+                    ),
                     namespace="AWS/ApplicationELB",
                     metric_name="HealthyHostCount",
-                    dimensions={"TargetGroup": group_arn_suffix, "LoadBalancer": args.load_balancer.arn_suffix},
+                    dimensions={
+                        "TargetGroup": group_arn_suffix,
+                        "LoadBalancer": args.load_balancer.arn_suffix,
+                    },
                     statistic=HEALTH_STATISTIC,
                     period=HEALTH_PERIOD_SECONDS,
                     evaluation_periods=2,
@@ -133,20 +140,28 @@ class ModelEndpointDns(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 name=host,
                 type="A",
-                aliases=[aws.route53.RecordAliasArgs(
-                    name=args.load_balancer.dns_name, zone_id=args.load_balancer.zone_id, evaluate_target_health=True,
-                )],
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=args.load_balancer.dns_name,
+                        zone_id=args.load_balancer.zone_id,
+                        evaluate_target_health=True,
+                    )
+                ],
                 set_identifier=routing.apply(lambda r: r.set_identifier),
                 health_check_id=pulumi.Output.all(routing, self.health_check.id).apply(
                     lambda values: values[1] if values[0].set_identifier else None
                 ),
                 failover_routing_policies=routing.apply(
-                    lambda r: [aws.route53.RecordFailoverRoutingPolicyArgs(type=r.failover)] if r.failover else None
+                    lambda r: (
+                        [aws.route53.RecordFailoverRoutingPolicyArgs(type=r.failover)] if r.failover else None
+                    )
                 ),
                 latency_routing_policies=routing.apply(
-                    lambda r: [aws.route53.RecordLatencyRoutingPolicyArgs(region=r.latency_region)]
-                    if r.latency_region
-                    else None
+                    lambda r: (
+                        [aws.route53.RecordLatencyRoutingPolicyArgs(region=r.latency_region)]
+                        if r.latency_region
+                        else None
+                    )
                 ),
             ),
             opts=child_opts(self),

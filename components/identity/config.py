@@ -20,7 +20,9 @@ def session_seconds(duration: str) -> int:
     """Seconds of an ISO 8601 session duration such as PT4H or PT1H30M (hours and minutes only)."""
     match = _ISO_HOURS_RE.match(duration)
     if not match or not any(match.groups()):
-        raise ValueError(f"{duration!r} is not an ISO 8601 duration in hours/minutes (allowed: e.g. PT4H, PT1H30M)")
+        raise ValueError(
+            f"{duration!r} is not an ISO 8601 duration in hours/minutes (allowed: e.g. PT4H, PT1H30M)"
+        )
     return int(match.group(1) or 0) * 3600 + int(match.group(2) or 0) * 60
 
 
@@ -37,7 +39,10 @@ class AccessRole(Model):
     role_suffix: Annotated[str | None, Field(alias="role-suffix", pattern=r"^[0-9a-f]{16}$")] = None
     role_arn: Annotated[
         str | None,
-        Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/aws-reserved/sso\.amazonaws\.com/.+$"),
+        Field(
+            alias="role-arn",
+            pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/aws-reserved/sso\.amazonaws\.com/.+$",
+        ),
     ] = None
 
     @field_validator("session_duration")
@@ -80,7 +85,9 @@ class OidcConfig(Model):
     @classmethod
     def _openid_scope(cls, value: str) -> str:
         if "openid" not in value.split():
-            raise ValueError(f"{value!r} lacks the 'openid' scope; allowed: space-separated scopes including openid")
+            raise ValueError(
+                f"{value!r} lacks the 'openid' scope; allowed: space-separated scopes including openid"
+            )
         return value
 
 
@@ -88,7 +95,11 @@ class IdentityConfig(Model):
     """IAM Identity Center (SSO) permission sets, their group assignments and their access to the clusters."""
 
     sso_instance_arn: Annotated[
-        str, Field(alias="sso-instance-arn", pattern=r"^arn:aws(-cn|-us-gov)?:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$")
+        str,
+        Field(
+            alias="sso-instance-arn",
+            pattern=r"^arn:aws(-cn|-us-gov)?:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
+        ),
     ]
     identity_store_id: Annotated[str, Field(alias="identity-store-id", pattern=r"^d-[0-9a-f]{10}$")]
     sso_region: Annotated[str | None, Field(alias="sso-region")] = None
@@ -104,14 +115,19 @@ class IdentityConfig(Model):
     @classmethod
     def _sso_region(cls, value: str | None) -> str | None:
         if value is not None and not REGION_RE.match(value):
-            raise ValueError(f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)")
+            raise ValueError(
+                f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)"
+            )
         return value
 
     @field_validator("ml_engineer_namespaces")
     @classmethod
     def _no_system_namespaces(cls, value: list[str]) -> list[str]:
         for index, namespace in enumerate(value):
-            if namespace in ("default", "kube-system", "kube-public", "kube-node-lease") or namespace in value[:index]:
+            if (
+                namespace in ("default", "kube-system", "kube-public", "kube-node-lease")
+                or namespace in value[:index]
+            ):
                 raise KeyedValueError(
                     (index,), f"{namespace!r} is reserved or listed twice; allowed: distinct team namespaces"
                 )

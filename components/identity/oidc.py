@@ -45,7 +45,8 @@ def oidc_client_secret(file: str | Path | None) -> pulumi.Output[str]:
     secret = pulumi.Config(CONFIG_NAMESPACE).get_secret(OIDC_SECRET_KEY.split(":", 1)[1])
     if secret is None:
         raise ConfigError(
-            file, OIDC_SECRET_KEY,
+            file,
+            OIDC_SECRET_KEY,
             f"missing; identity.oidc needs the client secret (pulumi config set --secret {OIDC_SECRET_KEY} ...)",
         )
     return secret

@@ -96,8 +96,24 @@ def delegated_path(prefix: str) -> str:
 # What a role created under the boundary may ever do: the platform's data and compute services, never IAM,
 # Identity Center, Organizations or the account itself. A boundary grants nothing on its own.
 BOUNDARY_SERVICES = (
-    "s3", "ecr", "logs", "cloudwatch", "aps", "sqs", "sns", "events", "sagemaker", "eks", "ec2", "elasticloadbalancing",
-    "autoscaling", "rds", "secretsmanager", "ssm", "xray", "tag",
+    "s3",
+    "ecr",
+    "logs",
+    "cloudwatch",
+    "aps",
+    "sqs",
+    "sns",
+    "events",
+    "sagemaker",
+    "eks",
+    "ec2",
+    "elasticloadbalancing",
+    "autoscaling",
+    "rds",
+    "secretsmanager",
+    "ssm",
+    "xray",
+    "tag",
 )
 
 # IAM Identity Center and its directories: whoever writes there edits permission sets, assignments or group
@@ -107,12 +123,33 @@ BOUNDARY_SERVICES = (
 # Identity Center directory"); the reads (Describe, Get, Is, List, Search) stay allowed.
 IDENTITY_CENTER_WRITE_VERBS = {
     "sso": (
-        "Associate", "Attach", "Create", "Delete", "Detach", "Disassociate", "Import", "Provision", "Put", "Start",
-        "Tag", "Untag", "Update",
+        "Associate",
+        "Attach",
+        "Create",
+        "Delete",
+        "Detach",
+        "Disassociate",
+        "Import",
+        "Provision",
+        "Put",
+        "Start",
+        "Tag",
+        "Untag",
+        "Update",
     ),
     "identitystore": ("Create", "Delete", "Update"),
     "sso-directory": (
-        "Add", "Complete", "Create", "Delete", "Disable", "Enable", "Import", "Remove", "Start", "Update", "Verify",
+        "Add",
+        "Complete",
+        "Create",
+        "Delete",
+        "Disable",
+        "Enable",
+        "Import",
+        "Remove",
+        "Start",
+        "Update",
+        "Verify",
     ),
 }
 IDENTITY_CENTER_SERVICES = tuple(IDENTITY_CENTER_WRITE_VERBS)
@@ -164,8 +201,12 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "CreateAndGrantRolesOnlyWithinBoundary",
             "Effect": "Allow",
             "Action": [
-                "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+                "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PutRolePermissionsBoundary",
             ],
             "Resource": delegated_roles,
             "Condition": with_boundary,
@@ -174,8 +215,13 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "OperateDelegatedRoles",
             "Effect": "Allow",
             "Action": [
-                "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
-                "iam:TagRole", "iam:UntagRole", "iam:PassRole",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:DeleteRole",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PassRole",
             ],
             "Resource": delegated_roles,
         },
@@ -185,8 +231,13 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "ManageDelegatedPolicies",
             "Effect": "Allow",
             "Action": [
-                "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
             ],
             "Resource": iam.policy("*", path=path),
         },
@@ -194,11 +245,19 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "ManageDelegatedProfilesAndCertificates",
             "Effect": "Allow",
             "Action": [
-                "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
-                "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
-                "iam:UploadServerCertificate", "iam:DeleteServerCertificate",
+                "iam:CreateInstanceProfile",
+                "iam:DeleteInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:TagInstanceProfile",
+                "iam:UntagInstanceProfile",
+                "iam:UploadServerCertificate",
+                "iam:DeleteServerCertificate",
             ],
-            "Resource": [iam.of("iam", f"instance-profile{path}*"), iam.of("iam", f"server-certificate{path}*")],
+            "Resource": [
+                iam.of("iam", f"instance-profile{path}*"),
+                iam.of("iam", f"server-certificate{path}*"),
+            ],
         },
         {
             "Sid": "NeverRemoveBoundaries",
@@ -217,8 +276,12 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "NeverEditTheBoundaryPolicy",
             "Effect": "Deny",
             "Action": [
-                "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
             ],
             "Resource": boundary,
         },
@@ -232,7 +295,11 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
         {
             "Sid": "NeverChangeIdentityCenter",
             "Effect": "Deny",
-            "Action": [f"{service}:{verb}*" for service, verbs in IDENTITY_CENTER_WRITE_VERBS.items() for verb in verbs],
+            "Action": [
+                f"{service}:{verb}*"
+                for service, verbs in IDENTITY_CENTER_WRITE_VERBS.items()
+                for verb in verbs
+            ],
             "Resource": "*",
         },
         {
@@ -249,7 +316,9 @@ def _regional(partition: str, account_id: str, regions: Sequence[str]) -> list[A
     return [Arns(partition, account_id, region) for region in regions]
 
 
-def _cluster_statement(sid: str, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict:
+def _cluster_statement(
+    sid: str, partition: str, account_id: str, regions: Sequence[str], prefix: str
+) -> dict:
     return {
         "Sid": sid,
         "Effect": "Allow",
@@ -266,7 +335,9 @@ def admin_policy(*, partition: str, account_id: str, regions: Sequence[str], pre
     )
 
 
-def ml_engineer_policy(*, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict[str, Any]:
+def ml_engineer_policy(
+    *, partition: str, account_id: str, regions: Sequence[str], prefix: str
+) -> dict[str, Any]:
     """ML engineers: the platform's artifacts and model images, their keys through S3 and ECR, the clusters
     and the model logs."""
     regional = _regional(partition, account_id, regions)
@@ -295,9 +366,15 @@ def ml_engineer_policy(*, partition: str, account_id: str, regions: Sequence[str
             "Sid": "PushPullModelImages",
             "Effect": "Allow",
             "Action": [
-                "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-                "ecr:PutImage", "ecr:DescribeImages", "ecr:DescribeImageScanFindings",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:PutImage",
+                "ecr:DescribeImages",
+                "ecr:DescribeImageScanFindings",
                 "ecr:ListImages",
             ],
             # Model repositories are named models/<team>/<model> (components/team.py), in every region they
@@ -324,18 +401,29 @@ def ml_engineer_policy(*, partition: str, account_id: str, regions: Sequence[str
         {
             "Sid": "ReadModelLogs",
             "Effect": "Allow",
-            "Action": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery", "logs:GetQueryResults"],
+            "Action": [
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+                "logs:StartQuery",
+                "logs:GetQueryResults",
+            ],
             "Resource": [arns.log_group(f"/aws/containerinsights/{prefix}-*") for arns in regional],
         },
     )
 
 
-def read_only_policy(*, partition: str, account_id: str, regions: Sequence[str], prefix: str) -> dict[str, Any]:
+def read_only_policy(
+    *, partition: str, account_id: str, regions: Sequence[str], prefix: str
+) -> dict[str, Any]:
     """Read-only: the clusters' view (ViewOnlyAccess, the managed policy, covers the rest)."""
     return document(_cluster_statement("ClusterView", partition, account_id, regions, prefix))
 
 
-INLINE_POLICIES = {"platform-admin": admin_policy, "ml-engineer": ml_engineer_policy, "read-only": read_only_policy}
+INLINE_POLICIES = {
+    "platform-admin": admin_policy,
+    "ml-engineer": ml_engineer_policy,
+    "read-only": read_only_policy,
+}
 
 
 def inline_policy(

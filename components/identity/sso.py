@@ -92,7 +92,9 @@ class PlatformIdentity(pulumi.ComponentResource):
                 name=boundary_name(args.prefix),
                 description="Permissions boundary of every role a platform admin creates",
                 policy=json.dumps(
-                    boundary_policy(partition=args.partition, account_id=args.account_id, regions=list(args.regions))
+                    boundary_policy(
+                        partition=args.partition, account_id=args.account_id, regions=list(args.regions)
+                    )
                 ),
                 tags={**args.tags, "Name": boundary_name(args.prefix)},
             ),
@@ -105,7 +107,9 @@ class PlatformIdentity(pulumi.ComponentResource):
         self.access_entries: dict[tuple[str, str], aws.eks.AccessEntry] = {}
         self.access_associations: dict[tuple[str, str], aws.eks.AccessPolicyAssociation] = {}
         for target in args.clusters:
-            entries, associations = cluster_access(self, name, args, target, self.principal_arns, self.assignments)
+            entries, associations = cluster_access(
+                self, name, args, target, self.principal_arns, self.assignments
+            )
             self.access_entries.update(entries)
             self.access_associations.update(associations)
 
@@ -167,8 +171,11 @@ class PlatformIdentity(pulumi.ComponentResource):
                 permission_set_arn=permission_set.arn,
                 inline_policy=json.dumps(
                     inline_policy(
-                        role, partition=args.partition, account_id=args.account_id,
-                        regions=list(args.regions), prefix=args.prefix,
+                        role,
+                        partition=args.partition,
+                        account_id=args.account_id,
+                        regions=list(args.regions),
+                        prefix=args.prefix,
                     ),
                     sort_keys=True,
                 ),
@@ -192,8 +199,11 @@ class PlatformIdentity(pulumi.ComponentResource):
             ),
         )
         principal = role_principal_arn(
-            settings, partition=args.partition, account_id=args.account_id,
-            sso_region=args.sso_region, permission_set=ps_name,
+            settings,
+            partition=args.partition,
+            account_id=args.account_id,
+            sso_region=args.sso_region,
+            permission_set=ps_name,
         )
         if principal is None:
             self.pending_roles.append(role)
@@ -208,7 +218,9 @@ def cluster_access(
     target: ClusterAccessTarget,
     principal_arns: Mapping[str, str],
     assignments: Mapping[str, aws.ssoadmin.AccountAssignment],
-) -> tuple[dict[tuple[str, str], aws.eks.AccessEntry], dict[tuple[str, str], aws.eks.AccessPolicyAssociation]]:
+) -> tuple[
+    dict[tuple[str, str], aws.eks.AccessEntry], dict[tuple[str, str], aws.eks.AccessPolicyAssociation]
+]:
     """An access entry and its access policy in one cluster for each role whose SSO role ARN is known, keyed
     ``(region, role)``; an entry waits for its role's assignment (which makes Identity Center create the role)."""
     entries: dict[tuple[str, str], aws.eks.AccessEntry] = {}

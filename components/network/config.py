@@ -25,7 +25,9 @@ class RegionConfig(Model):
     @classmethod
     def _region_name(cls, value: str) -> str:
         if not REGION_RE.match(value):
-            raise ValueError(f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)")
+            raise ValueError(
+                f"{value!r} is not an AWS region name (allowed: names like us-east-1, eu-west-2)"
+            )
         return value
 
     @field_validator("vpc_cidr")
@@ -44,7 +46,7 @@ class RegionConfig(Model):
     @model_validator(mode="after")
     def _zones_in_region(self) -> RegionConfig:
         for index, zone in enumerate(self.availability_zones):
-            suffix = zone[len(self.name):] if zone.startswith(self.name) else None
+            suffix = zone[len(self.name) :] if zone.startswith(self.name) else None
             if suffix is None or not _AZ_SUFFIX_RE.match(suffix):
                 raise KeyedValueError(
                     ("availability-zones", index),
@@ -74,7 +76,14 @@ class DeployerConfig(Model):
     exempt from the artifact buckets' VPC-endpoint-only rule so that it can still manage them.
     """
 
-    role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$", max_length=2048)]
+    role_arn: Annotated[
+        str,
+        Field(
+            alias="role-arn",
+            pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$",
+            max_length=2048,
+        ),
+    ]
     networks: Annotated[list[str], Field(min_length=1, max_length=20)]
 
     @field_validator("networks")
@@ -84,7 +93,11 @@ class DeployerConfig(Model):
             try:
                 network = ipaddress.IPv4Network(cidr, strict=True)
             except ValueError:
-                raise KeyedValueError((index,), f"{cidr!r} is not an IPv4 CIDR; allowed: e.g. 10.99.0.0/24") from None
+                raise KeyedValueError(
+                    (index,), f"{cidr!r} is not an IPv4 CIDR; allowed: e.g. 10.99.0.0/24"
+                ) from None
             if network.prefixlen == 0:
-                raise KeyedValueError((index,), f"{cidr} opens the API endpoint to every address; allowed: /1 or longer")
+                raise KeyedValueError(
+                    (index,), f"{cidr} opens the API endpoint to every address; allowed: /1 or longer"
+                )
         return value

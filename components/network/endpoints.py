@@ -9,8 +9,22 @@ import pulumi_aws as aws
 
 # Interface endpoints private subnets need to run EKS nodes, pull images, log, and use KMS/STS without internet.
 INTERFACE_ENDPOINTS = (
-    "ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing", "autoscaling",
-    "ssm", "ssmmessages", "ec2messages", "sqs", "secretsmanager", "eks", "eks-auth",
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "logs",
+    "monitoring",
+    "kms",
+    "ec2",
+    "elasticloadbalancing",
+    "autoscaling",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "sqs",
+    "secretsmanager",
+    "eks",
+    "eks-auth",
 )
 # Managed Prometheus's query API, which KEDA calls for requests-per-second autoscaling: only in VPCs where it
 # does (RegionalNetworkArgs.extra_interface_endpoints).
@@ -24,8 +38,13 @@ def endpoint_service(region: str, service: str, partition: str = "aws") -> str:
 
 
 def gateway_endpoints(
-    name: str, vpc: aws.ec2.Vpc, region: str, partition: str, route_tables: Sequence[aws.ec2.RouteTable],
-    tags: dict[str, str], opts: pulumi.ResourceOptions,
+    name: str,
+    vpc: aws.ec2.Vpc,
+    region: str,
+    partition: str,
+    route_tables: Sequence[aws.ec2.RouteTable],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> dict[str, aws.ec2.VpcEndpoint]:
     """S3 and DynamoDB through the route tables given (private and isolated): free, and no internet needed."""
     return {
@@ -45,8 +64,14 @@ def gateway_endpoints(
 
 
 def interface_endpoints(
-    name: str, vpc: aws.ec2.Vpc, region: str, partition: str, services: Sequence[str],
-    subnets: Sequence[aws.ec2.Subnet], security_group: aws.ec2.SecurityGroup, tags: dict[str, str],
+    name: str,
+    vpc: aws.ec2.Vpc,
+    region: str,
+    partition: str,
+    services: Sequence[str],
+    subnets: Sequence[aws.ec2.Subnet],
+    security_group: aws.ec2.SecurityGroup,
+    tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> dict[str, aws.ec2.VpcEndpoint]:
     """One interface endpoint per service in the private subnets, answering under the service's own name."""

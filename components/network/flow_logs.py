@@ -25,7 +25,10 @@ def flow_log_trust(account_id: str) -> dict[str, Any]:
 def flow_log_delivery_policy(log_group_arn: str) -> dict[str, Any]:
     """Only what VPC flow log delivery needs, on its own log group only."""
     return document(
-        allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [log_group_arn, f"{log_group_arn}:*"]),
+        allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        ),
         # DescribeLogGroups has no resource-level permissions: it is authorized only on "*".
         allow("logs:DescribeLogGroups", "*"),
     )
@@ -39,7 +42,12 @@ class FlowLogs:
 
 
 def vpc_flow_logs(
-    name: str, network: RegionalNetwork, ctx: PlatformContext, *, logs_key_arn: pulumi.Input[str], retention_days: int
+    name: str,
+    network: RegionalNetwork,
+    ctx: PlatformContext,
+    *,
+    logs_key_arn: pulumi.Input[str],
+    retention_days: int,
 ) -> FlowLogs:
     """All of the VPC's traffic, aggregated per minute, into `/mlops/<environment>/<region>/vpc-flow-logs`."""
     tags = dict(ctx.tags)
@@ -55,7 +63,10 @@ def vpc_flow_logs(
         opts=opts,
     )
     role = ServiceRole(
-        f"{name}-flow-logs", ctx, parent=network, trust=flow_log_trust(ctx.account_id),
+        f"{name}-flow-logs",
+        ctx,
+        parent=network,
+        trust=flow_log_trust(ctx.account_id),
         policy=group.arn.apply(lambda arn: to_json(flow_log_delivery_policy(arn))),
     ).role
     flow_log = aws.ec2.FlowLog(

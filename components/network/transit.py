@@ -101,7 +101,9 @@ class GlobalNetwork(pulumi.ComponentResource):
                     aws.ec2transitgateway.Route(
                         f"{name}-tgw-route-{here.region}-to-{there.region}",
                         aws.ec2transitgateway.RouteArgs(
-                            transit_gateway_route_table_id=self.transit_gateways[here.region].association_default_route_table_id,
+                            transit_gateway_route_table_id=self.transit_gateways[
+                                here.region
+                            ].association_default_route_table_id,
                             destination_cidr_block=there.network.args.cidr,
                             transit_gateway_attachment_id=peering.id,
                         ),
@@ -115,7 +117,9 @@ class GlobalNetwork(pulumi.ComponentResource):
                                 destination_cidr_block=there.network.args.cidr,
                                 transit_gateway_id=self.transit_gateways[here.region].id,
                             ),
-                            opts=child_opts(self, provider=here.provider, depends_on=[self.attachments[here.region]]),
+                            opts=child_opts(
+                                self, provider=here.provider, depends_on=[self.attachments[here.region]]
+                            ),
                         )
         self.private_zone = aws.route53.Zone(
             f"{name}-private-zone",
@@ -123,7 +127,8 @@ class GlobalNetwork(pulumi.ComponentResource):
                 name=args.private_zone,
                 comment=f"mlops {args.ctx.environment} internal names",
                 vpcs=[
-                    aws.route53.ZoneVpcArgs(vpc_id=link.network.vpc.id, vpc_region=link.region) for link in links
+                    aws.route53.ZoneVpcArgs(vpc_id=link.network.vpc.id, vpc_region=link.region)
+                    for link in links
                 ],
                 tags=tags,
             ),

@@ -33,7 +33,9 @@ class RegionalNetworkArgs:
     internet_free: bool = False
     log_retention_days: int = 30
     cluster_name: str = ""
-    extra_interface_endpoints: Sequence[str] = ()  # beyond INTERFACE_ENDPOINTS, e.g. PROMETHEUS_QUERY_ENDPOINT
+    extra_interface_endpoints: Sequence[
+        str
+    ] = ()  # beyond INTERFACE_ENDPOINTS, e.g. PROMETHEUS_QUERY_ENDPOINT
 
 
 class RegionalNetwork(pulumi.ComponentResource):
@@ -68,7 +70,9 @@ class RegionalNetwork(pulumi.ComponentResource):
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             aws.ec2.VpcArgs(
-                cidr_block=args.cidr, enable_dns_support=True, enable_dns_hostnames=True,
+                cidr_block=args.cidr,
+                enable_dns_support=True,
+                enable_dns_hostnames=True,
                 tags={**tags, "Name": f"{name}-vpc"},
             ),
             opts=mine,
@@ -79,25 +83,42 @@ class RegionalNetwork(pulumi.ComponentResource):
         self._private_routes(name, plan, tags)
         security_groups(self, name, tags)
         self.gateway_endpoints = gateway_endpoints(
-            name, self.vpc, args.ctx.region, args.ctx.partition, [*self.private_route_tables, self.isolated_route_table],
-            tags, mine,
+            name,
+            self.vpc,
+            args.ctx.region,
+            args.ctx.partition,
+            [*self.private_route_tables, self.isolated_route_table],
+            tags,
+            mine,
         )
         self.interface_endpoints = interface_endpoints(
-            name, self.vpc, args.ctx.region, args.ctx.partition, (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
-            self.private_subnets, self.endpoint_security_group, tags, mine,
+            name,
+            self.vpc,
+            args.ctx.region,
+            args.ctx.partition,
+            (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
+            self.private_subnets,
+            self.endpoint_security_group,
+            tags,
+            mine,
         )
         self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
         # S3 behind the gateway endpoint keeps its public addresses (routed privately through the endpoint's
         # prefix list): pods' egress rules name that AWS-managed list's CIDRs. AWS publishes and changes them per
         # region, so they are read from the list itself, by its documented name, rather than copied into config.
         self.s3_cidrs: pulumi.Output[list[str]] = aws.ec2.get_prefix_list_output(
-            name=endpoint_service(args.ctx.region, "s3", args.ctx.partition), opts=pulumi.InvokeOptions(parent=self)
+            name=endpoint_service(args.ctx.region, "s3", args.ctx.partition),
+            opts=pulumi.InvokeOptions(parent=self),
         ).apply(lambda result: sorted(result.cidr_blocks))
 
         flow_logs = vpc_flow_logs(
             name, self, args.ctx, logs_key_arn=args.logs_key_arn, retention_days=args.log_retention_days
         )
-        self.flow_log_group, self.flow_log_role, self.flow_log = flow_logs.group, flow_logs.role, flow_logs.flow_log
+        self.flow_log_group, self.flow_log_role, self.flow_log = (
+            flow_logs.group,
+            flow_logs.role,
+            flow_logs.flow_log,
+        )
         self.register_outputs(
             {
                 "vpcId": self.vpc.id,
@@ -146,11 +167,15 @@ class RegionalNetwork(pulumi.ComponentResource):
             if self.nat_gateways:
                 # Each zone's traffic leaves through its own NAT gateway when there is one per zone.
                 nat = self.nat_gateways[index] if len(self.nat_gateways) > 1 else self.nat_gateways[0]
-                self.node_egress.append(aws.ec2.Route(
-                    f"{name}-private-{zone}-default",
-                    aws.ec2.RouteArgs(route_table_id=table.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id),
-                    opts=child_opts(self),
-                ))
+                self.node_egress.append(
+                    aws.ec2.Route(
+                        f"{name}-private-{zone}-default",
+                        aws.ec2.RouteArgs(
+                            route_table_id=table.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id
+                        ),
+                        opts=child_opts(self),
+                    )
+                )
             self.node_egress.append(self._associate(f"{name}-private-{zone}-rta", subnet, table))
             self.private_route_tables.append(table)
         self.isolated_route_table = self._route_table(f"{name}-isolated-rt", tags)
@@ -159,17 +184,29 @@ class RegionalNetwork(pulumi.ComponentResource):
 
     def _route_table(self, name: str, tags: Mapping[str, str]) -> aws.ec2.RouteTable:
         return aws.ec2.RouteTable(
-            name, aws.ec2.RouteTableArgs(vpc_id=self.vpc.id, tags={**tags, "Name": name}), opts=child_opts(self)
+            name,
+            aws.ec2.RouteTableArgs(vpc_id=self.vpc.id, tags={**tags, "Name": name}),
+            opts=child_opts(self),
         )
 
-    def _associate(self, name: str, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable) -> aws.ec2.RouteTableAssociation:
+    def _associate(
+        self, name: str, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable
+    ) -> aws.ec2.RouteTableAssociation:
         return aws.ec2.RouteTableAssociation(
-            name, aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id), opts=child_opts(self)
+            name,
+            aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
+            opts=child_opts(self),
         )
 
     def subnet_ids(self, tier: str) -> list[pulumi.Output[str]]:
-        return [subnet.id for subnet in {"public": self.public_subnets, "private": self.private_subnets,
-                                          "isolated": self.isolated_subnets}[tier]]
+        return [
+            subnet.id
+            for subnet in {
+                "public": self.public_subnets,
+                "private": self.private_subnets,
+                "isolated": self.isolated_subnets,
+            }[tier]
+        ]
 
 
 def public_egress(owner: RegionalNetwork, name: str, plan: dict, tags: dict[str, str]) -> None:
@@ -179,14 +216,16 @@ def public_egress(owner: RegionalNetwork, name: str, plan: dict, tags: dict[str,
         return
     mine = child_opts(owner)
     owner.internet_gateway = aws.ec2.InternetGateway(
-        f"{name}-igw", aws.ec2.InternetGatewayArgs(vpc_id=owner.vpc.id, tags={**tags, "Name": f"{name}-igw"}),
+        f"{name}-igw",
+        aws.ec2.InternetGatewayArgs(vpc_id=owner.vpc.id, tags={**tags, "Name": f"{name}-igw"}),
         opts=mine,
     )
     owner.public_route_table = owner._route_table(f"{name}-public-rt", tags)
     aws.ec2.Route(
         f"{name}-public-default",
         aws.ec2.RouteArgs(
-            route_table_id=owner.public_route_table.id, destination_cidr_block="0.0.0.0/0",
+            route_table_id=owner.public_route_table.id,
+            destination_cidr_block="0.0.0.0/0",
             gateway_id=owner.internet_gateway.id,
         ),
         opts=mine,
@@ -211,7 +250,9 @@ def security_groups(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> 
     """The default group emptied of its rules, and the endpoints' group: HTTPS from inside the VPC only."""
     owner.default_security_group = aws.ec2.DefaultSecurityGroup(
         f"{name}-default-sg",
-        aws.ec2.DefaultSecurityGroupArgs(vpc_id=owner.vpc.id, ingress=[], egress=[], tags={**tags, "Name": "default-closed"}),
+        aws.ec2.DefaultSecurityGroupArgs(
+            vpc_id=owner.vpc.id, ingress=[], egress=[], tags={**tags, "Name": "default-closed"}
+        ),
         opts=child_opts(owner),
     )
     owner.endpoint_security_group = aws.ec2.SecurityGroup(
@@ -221,7 +262,10 @@ def security_groups(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> 
             description="HTTPS from inside the VPC to the interface endpoints",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[owner.args.cidr],
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=[owner.args.cidr],
                     description="HTTPS from the VPC",
                 )
             ],

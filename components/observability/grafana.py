@@ -15,21 +15,34 @@ from components.blocks import PlatformContext, ServiceRole, allow, document, ser
 GRAFANA_ROLES = ("ADMIN", "EDITOR", "VIEWER")
 
 
-def grafana_read_policy(workspace_arns: Sequence[pulumi.Input[str]], log_group_arns: Sequence[str]) -> dict[str, Any]:
+def grafana_read_policy(
+    workspace_arns: Sequence[pulumi.Input[str]], log_group_arns: Sequence[str]
+) -> dict[str, Any]:
     """What the workspace reads: the platform's Prometheus workspaces, CloudWatch metrics and alarms, and the
     platform regions' log groups (Logs Insights queries)."""
     return document(
         allow(
-            ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata", "aps:DescribeWorkspace"],
+            [
+                "aps:QueryMetrics",
+                "aps:GetSeries",
+                "aps:GetLabels",
+                "aps:GetMetricMetadata",
+                "aps:DescribeWorkspace",
+            ],
             workspace_arns,
             sid="QueryPlatformPrometheus",
         ),
         # CloudWatch metric reads have no resource-level permissions.
         allow(
             [
-                "cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
-                "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetInsightRuleReport",
-                "ec2:DescribeRegions", "tag:GetResources",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:DescribeAlarmsForMetric",
+                "cloudwatch:DescribeAlarmHistory",
+                "cloudwatch:GetMetricData",
+                "cloudwatch:ListMetrics",
+                "cloudwatch:GetInsightRuleReport",
+                "ec2:DescribeRegions",
+                "tag:GetResources",
             ],
             "*",
             sid="ReadCloudWatchMetrics",
@@ -73,7 +86,8 @@ class GrafanaWorkspace:
             provider=provider,
             description="Managed Grafana reads the platform's Prometheus workspaces and CloudWatch",
             trust=service_trust(
-                ctx.service_principal("grafana"), account_id=ctx.account_id,
+                ctx.service_principal("grafana"),
+                account_id=ctx.account_id,
                 source_arn=ctx.arn.of("grafana", "/workspaces/*", region=ctx.region),
             ),
             policy=pulumi.Output.json_dumps(grafana_read_policy(prometheus_arns, log_groups)),
@@ -97,7 +111,9 @@ class GrafanaWorkspace:
         self.associations: dict[str, aws.grafana.RoleAssociation] = {
             role: aws.grafana.RoleAssociation(
                 f"{name}-grafana-{role.lower()}",
-                aws.grafana.RoleAssociationArgs(workspace_id=self.workspace.id, role=role, group_ids=list(ids)),
+                aws.grafana.RoleAssociationArgs(
+                    workspace_id=self.workspace.id, role=role, group_ids=list(ids)
+                ),
                 opts=opts,
             )
             for role, ids in groups.items()

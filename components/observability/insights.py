@@ -46,10 +46,14 @@ class ContainerInsights:
         )
         # Pod Identity's principal, pinned to this account and cluster (ArnLike, as the role always had it).
         trust = pulumi.Output.from_input(cluster_name).apply(
-            lambda cluster: to_json(service_trust(
-                POD_IDENTITY_PRINCIPAL, account_id=ctx.account_id, source_arn=ctx.arn.cluster(cluster),
-                tag_session=True,
-            ))
+            lambda cluster: to_json(
+                service_trust(
+                    POD_IDENTITY_PRINCIPAL,
+                    account_id=ctx.account_id,
+                    source_arn=ctx.arn.cluster(cluster),
+                    tag_session=True,
+                )
+            )
         )
         self.role = ServiceRole(
             f"{name}-insights",

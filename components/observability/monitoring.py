@@ -128,7 +128,9 @@ def cluster_alarms(cluster_name: pulumi.Input[str], thresholds: AlarmThresholds)
     return specs
 
 
-def database_alarms(db_instance_identifier: pulumi.Input[str], thresholds: AlarmThresholds) -> list[AlarmSpec]:
+def database_alarms(
+    db_instance_identifier: pulumi.Input[str], thresholds: AlarmThresholds
+) -> list[AlarmSpec]:
     """The registry database's CPU, free storage and connections."""
     specs: list[AlarmSpec] = []
     db = {"DBInstanceIdentifier": db_instance_identifier}
@@ -201,7 +203,12 @@ def alarm_specs(signals: RegionSignals, thresholds: AlarmThresholds) -> list[Ala
 
 
 def alarm_args(
-    spec: AlarmSpec, thresholds: AlarmThresholds, *, name: str, topic_arn: pulumi.Input[str], tags: Mapping[str, str]
+    spec: AlarmSpec,
+    thresholds: AlarmThresholds,
+    *,
+    name: str,
+    topic_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
 ) -> aws.cloudwatch.MetricAlarmArgs:
     """The alarm of one spec named ``name``: a single metric, or metric queries feeding the spec's expression."""
     common = dict(
@@ -280,7 +287,12 @@ class RegionalMonitoring(pulumi.ComponentResource):
         prefix = f"mlops-{env}-{signals.region}"
         ctx = PlatformContext(env, args.partition, args.account_id, signals.region, tags)
         alerts = alert_topic(
-            self, name, ctx, prefix=prefix, logs_key_arn=signals.logs_key_arn, subscriptions=args.config.subscriptions
+            self,
+            name,
+            ctx,
+            prefix=prefix,
+            logs_key_arn=signals.logs_key_arn,
+            subscriptions=args.config.subscriptions,
         )
         self.topic, self.topic_policy, self.subscriptions = alerts.topic, alerts.policy, alerts.subscriptions
 
@@ -288,27 +300,41 @@ class RegionalMonitoring(pulumi.ComponentResource):
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {
             spec.signal: aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.signal}",
-                alarm_args(spec, thresholds, name=f"{prefix}-{spec.signal}", topic_arn=self.topic.arn, tags=tags),
+                alarm_args(
+                    spec, thresholds, name=f"{prefix}-{spec.signal}", topic_arn=self.topic.arn, tags=tags
+                ),
                 opts=child_opts(self, depends_on=[self.topic_policy]),
             )
             for spec in alarm_specs(signals, thresholds)
         }
 
         workspace = PrometheusWorkspace(
-            self, name, ctx, signals=signals, prefix=prefix,
+            self,
+            name,
+            ctx,
+            signals=signals,
+            prefix=prefix,
             customer_key=args.config.prometheus_encryption == "customer-key",
             log_retention_days=args.log_retention_days,
         )
         self.prometheus_log_group, self.prometheus = workspace.log_group, workspace.workspace
         self.query_url, self.keda_query_policy, self.scraper = (
-            workspace.query_url, workspace.keda_query_policy, workspace.scraper
+            workspace.query_url,
+            workspace.keda_query_policy,
+            workspace.scraper,
         )
 
         self.insights: ContainerInsights | None = None
         if signals.cluster_name is not None and args.config.container_insights:
             self.insights = ContainerInsights(
-                self, name, ctx, cluster_name=signals.cluster_name, logs_key_arn=signals.logs_key_arn,
-                nodes_ready=signals.nodes_ready, prefix=prefix, log_retention_days=args.log_retention_days,
+                self,
+                name,
+                ctx,
+                cluster_name=signals.cluster_name,
+                logs_key_arn=signals.logs_key_arn,
+                nodes_ready=signals.nodes_ready,
+                prefix=prefix,
+                log_retention_days=args.log_retention_days,
             )
 
         self.register_outputs(
@@ -325,7 +351,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
 # Dashboard
 
 
-def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi.Input[str]], period: int) -> dict:
+def dashboard_body(
+    regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi.Input[str]], period: int
+) -> dict:
     """The dashboard: an alarm overview, then one row of widgets per region for the same metrics as the alarms.
 
     The result may contain Outputs (cluster names); serialise it with ``pulumi.Output.json_dumps``.
@@ -333,7 +361,10 @@ def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi
     widgets: list[dict[str, Any]] = [
         {
             "type": "alarm",
-            "x": 0, "y": 0, "width": 24, "height": 4,
+            "x": 0,
+            "y": 0,
+            "width": 24,
+            "height": 4,
             "properties": {"title": "Alarms", "alarms": list(alarm_arns), "sortBy": "stateUpdatedTimestamp"},
         }
     ]
@@ -342,9 +373,18 @@ def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi
     def metric(region: str, title: str, metrics: list[list[Any]], x: int, **extra: Any) -> dict[str, Any]:
         return {
             "type": "metric",
-            "x": x, "y": y, "width": 8, "height": 6,
-            "properties": {"title": f"{region}: {title}", "region": region, "view": "timeSeries",
-                           "period": period, "metrics": metrics, **extra},
+            "x": x,
+            "y": y,
+            "width": 8,
+            "height": 6,
+            "properties": {
+                "title": f"{region}: {title}",
+                "region": region,
+                "view": "timeSeries",
+                "period": period,
+                "metrics": metrics,
+                **extra,
+            },
         }
 
     for signals in regions:
@@ -352,35 +392,110 @@ def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi
         row: list[dict[str, Any]] = []
         if signals.load_balancer:
             lb = signals.load_balancer
-            row.append(metric(region, "serving requests and 5xx", [
-                ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"stat": "Sum"}],
-                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, {"stat": "Sum"}],
-            ], 0))
-            row.append(metric(region, "serving p99 latency", [
-                ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb, {"stat": "p99"}],
-            ], 8))
+            row.append(
+                metric(
+                    region,
+                    "serving requests and 5xx",
+                    [
+                        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"stat": "Sum"}],
+                        [
+                            "AWS/ApplicationELB",
+                            "HTTPCode_Target_5XX_Count",
+                            "LoadBalancer",
+                            lb,
+                            {"stat": "Sum"},
+                        ],
+                    ],
+                    0,
+                )
+            )
+            row.append(
+                metric(
+                    region,
+                    "serving p99 latency",
+                    [
+                        ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb, {"stat": "p99"}],
+                    ],
+                    8,
+                )
+            )
         if signals.cluster_name is not None:
-            row.append(metric(region, "node CPU and memory %", [
-                ["ContainerInsights", "node_cpu_utilization", "ClusterName", signals.cluster_name, {"stat": "Average"}],
-                ["ContainerInsights", "node_memory_utilization", "ClusterName", signals.cluster_name,
-                 {"stat": "Average"}],
-                ["ContainerInsights", "cluster_failed_node_count", "ClusterName", signals.cluster_name,
-                 {"stat": "Maximum", "yAxis": "right"}],
-            ], 16))
+            row.append(
+                metric(
+                    region,
+                    "node CPU and memory %",
+                    [
+                        [
+                            "ContainerInsights",
+                            "node_cpu_utilization",
+                            "ClusterName",
+                            signals.cluster_name,
+                            {"stat": "Average"},
+                        ],
+                        [
+                            "ContainerInsights",
+                            "node_memory_utilization",
+                            "ClusterName",
+                            signals.cluster_name,
+                            {"stat": "Average"},
+                        ],
+                        [
+                            "ContainerInsights",
+                            "cluster_failed_node_count",
+                            "ClusterName",
+                            signals.cluster_name,
+                            {"stat": "Maximum", "yAxis": "right"},
+                        ],
+                    ],
+                    16,
+                )
+            )
         if signals.db_instance_identifier is not None:
             db = signals.db_instance_identifier
-            row.append(metric(region, "registry database", [
-                ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db, {"stat": "Average"}],
-                ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", db, {"stat": "Maximum", "yAxis": "right"}],
-            ], 0))
-            row.append(metric(region, "registry database free storage", [
-                ["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", db, {"stat": "Minimum"}],
-            ], 8))
+            row.append(
+                metric(
+                    region,
+                    "registry database",
+                    [
+                        ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db, {"stat": "Average"}],
+                        [
+                            "AWS/RDS",
+                            "DatabaseConnections",
+                            "DBInstanceIdentifier",
+                            db,
+                            {"stat": "Maximum", "yAxis": "right"},
+                        ],
+                    ],
+                    0,
+                )
+            )
+            row.append(
+                metric(
+                    region,
+                    "registry database free storage",
+                    [
+                        ["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", db, {"stat": "Minimum"}],
+                    ],
+                    8,
+                )
+            )
         if signals.interruption_queue_name is not None:
-            row.append(metric(region, "Karpenter interruption queue age", [
-                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", signals.interruption_queue_name,
-                 {"stat": "Maximum"}],
-            ], 16))
+            row.append(
+                metric(
+                    region,
+                    "Karpenter interruption queue age",
+                    [
+                        [
+                            "AWS/SQS",
+                            "ApproximateAgeOfOldestMessage",
+                            "QueueName",
+                            signals.interruption_queue_name,
+                            {"stat": "Maximum"},
+                        ],
+                    ],
+                    16,
+                )
+            )
         # Lay the row out left to right, three widgets per line.
         for index, widget in enumerate(row):
             widget["x"] = (index % 3) * 8
@@ -388,4 +503,3 @@ def dashboard_body(regions: Sequence[RegionSignals], alarm_arns: Sequence[pulumi
         widgets += row
         y += ((len(row) + 2) // 3) * 6
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": widgets}
-

@@ -50,16 +50,25 @@ class PlatformObservability(pulumi.ComponentResource):
     ``grafana`` (GrafanaWorkspace or None), ``alert_topic_arn`` (primary region's topic).
     """
 
-    def __init__(self, name: str, args: PlatformObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: PlatformObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("mlops:observability:PlatformObservability", name, None, opts)
         primary = args.regions[0]
         env, tags = args.environment, dict(args.tags)
         self.trail = GovernanceTrail(
             f"{name}-trail",
             GovernanceTrailArgs(
-                environment=env, account_id=args.account_id, partition=args.partition, region=primary.region,
-                logs_key_arn=primary.logs_key_arn, log_retention_days=args.log_retention_days,
-                trail=args.config.trail, tags=tags, protect=args.protect, access_log_bucket=args.access_log_bucket,
+                environment=env,
+                account_id=args.account_id,
+                partition=args.partition,
+                region=primary.region,
+                logs_key_arn=primary.logs_key_arn,
+                log_retention_days=args.log_retention_days,
+                trail=args.config.trail,
+                tags=tags,
+                protect=args.protect,
+                access_log_bucket=args.access_log_bucket,
             ),
             opts=child_opts(self, provider=primary.provider),
         )
@@ -67,14 +76,21 @@ class PlatformObservability(pulumi.ComponentResource):
             signals.region: RegionalMonitoring(
                 f"{name}-{signals.region}",
                 RegionalMonitoringArgs(
-                    environment=env, account_id=args.account_id, partition=args.partition, signals=signals,
-                    config=args.config, log_retention_days=args.log_retention_days, tags=tags,
+                    environment=env,
+                    account_id=args.account_id,
+                    partition=args.partition,
+                    signals=signals,
+                    config=args.config,
+                    log_retention_days=args.log_retention_days,
+                    tags=tags,
                 ),
                 opts=child_opts(self, provider=signals.provider),
             )
             for signals in args.regions
         }
-        alarm_arns = [alarm.arn for monitoring in self.regional.values() for alarm in monitoring.alarms.values()]
+        alarm_arns = [
+            alarm.arn for monitoring in self.regional.values() for alarm in monitoring.alarms.values()
+        ]
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             aws.cloudwatch.DashboardArgs(
@@ -88,8 +104,11 @@ class PlatformObservability(pulumi.ComponentResource):
         self.grafana: GrafanaWorkspace | None = None
         if args.config.grafana:
             self.grafana = GrafanaWorkspace(
-                self, name, PlatformContext(env, args.partition, args.account_id, primary.region, tags),
-                provider=primary.provider, regions=[signals.region for signals in args.regions],
+                self,
+                name,
+                PlatformContext(env, args.partition, args.account_id, primary.region, tags),
+                provider=primary.provider,
+                regions=[signals.region for signals in args.regions],
                 prometheus_arns=[monitoring.prometheus.arn for monitoring in self.regional.values()],
                 groups=args.grafana_groups,
             )
@@ -116,11 +135,14 @@ class PlatformObservability(pulumi.ComponentResource):
             },
             # Only where requests-per-second scaling works: a collector fills the workspace and KEDA may query it.
             "prometheus_query_urls": {
-                region: monitoring.query_url for region, monitoring in regional
+                region: monitoring.query_url
+                for region, monitoring in regional
                 if monitoring.scraper is not None and monitoring.keda_query_policy is not None
             },
             "grafana_url": (
-                pulumi.Output.concat("https://", self.grafana.workspace.endpoint) if self.grafana is not None else None
+                pulumi.Output.concat("https://", self.grafana.workspace.endpoint)
+                if self.grafana is not None
+                else None
             ),
             "dashboard_name": self.dashboard.dashboard_name,
             "alarm_names": {

@@ -40,10 +40,19 @@ def scrape_configuration(interval_seconds: int = 30) -> str:
             "kubernetes_sd_configs": [{"role": "endpoints" if role == "service" else role}],
             "relabel_configs": [
                 {"source_labels": [f"{meta}_prometheus_io_scrape"], "action": "keep", "regex": "true"},
-                {"source_labels": [f"{meta}_prometheus_io_path"], "action": "replace",
-                 "target_label": "__metrics_path__", "regex": "(.+)"},
-                {"source_labels": ["__address__", f"{meta}_prometheus_io_port"], "action": "replace",
-                 "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
+                {
+                    "source_labels": [f"{meta}_prometheus_io_path"],
+                    "action": "replace",
+                    "target_label": "__metrics_path__",
+                    "regex": "(.+)",
+                },
+                {
+                    "source_labels": ["__address__", f"{meta}_prometheus_io_port"],
+                    "action": "replace",
+                    "regex": "([^:]+)(?::\\d+)?;(\\d+)",
+                    "replacement": "$1:$2",
+                    "target_label": "__address__",
+                },
                 {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
                 {"source_labels": [f"__meta_kubernetes_{role}_name"], "target_label": role},
                 # Model pods carry app and version labels; the requests-per-second queries select on them.
@@ -60,12 +69,20 @@ def scrape_configuration(interval_seconds: int = 30) -> str:
                 "kubernetes_sd_configs": [{"role": "endpoints"}],
                 "scheme": "https",
                 "bearer_token_file": "/var/run/secrets/kubernetes.io/serviceaccount/token",
-                "tls_config": {"ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
-                               "insecure_skip_verify": False},
+                "tls_config": {
+                    "ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+                    "insecure_skip_verify": False,
+                },
                 "relabel_configs": [
-                    {"source_labels": ["__meta_kubernetes_namespace", "__meta_kubernetes_service_name",
-                                       "__meta_kubernetes_endpoint_port_name"],
-                     "action": "keep", "regex": "default;kubernetes;https"},
+                    {
+                        "source_labels": [
+                            "__meta_kubernetes_namespace",
+                            "__meta_kubernetes_service_name",
+                            "__meta_kubernetes_endpoint_port_name",
+                        ],
+                        "action": "keep",
+                        "regex": "default;kubernetes;https",
+                    },
                 ],
             },
             annotated("pod"),
@@ -73,6 +90,7 @@ def scrape_configuration(interval_seconds: int = 30) -> str:
         ],
     }
     return yaml.safe_dump(config, sort_keys=False)
+
 
 class PrometheusWorkspace:
     """One region's workspace (``prometheus``), its log group, its query root (``query_url``), KEDA's query

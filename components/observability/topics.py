@@ -25,8 +25,11 @@ def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, regio
             "Effect": "Allow",
             "Principal": {"AWS": arns.root()},
             "Action": [
-                "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
-                "sns:ListSubscriptionsByTopic", "sns:Publish",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic",
+                "sns:Publish",
             ],
             "Resource": topic_arn,
         },
@@ -80,7 +83,9 @@ def alert_topic(
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: json.dumps(
-                    alert_topic_policy(arn, partition=ctx.partition, account_id=ctx.account_id, region=ctx.region),
+                    alert_topic_policy(
+                        arn, partition=ctx.partition, account_id=ctx.account_id, region=ctx.region
+                    ),
                     sort_keys=True,
                 )
             ),

@@ -138,9 +138,11 @@ class GovernanceTrail(pulumi.ComponentResource):
                     expiring_rule(
                         "archive-then-expire",
                         args.trail.retention_days,
-                        [aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                            days=args.trail.glacier_after_days, storage_class="GLACIER"
-                        )],
+                        [
+                            aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                                days=args.trail.glacier_after_days, storage_class="GLACIER"
+                            )
+                        ],
                     )
                 ],
                 # Dev is disposable: its trail bucket is emptied on destroy; elsewhere the audit trail outlives it.
@@ -153,10 +155,15 @@ class GovernanceTrail(pulumi.ComponentResource):
                 # The public access block must exist first: it is what makes a Deny-to-"*" policy safe to apply.
                 policy_waits_for=("public-access-block", "ownership"),
                 access_log=AccessLogTarget(
-                    args.access_log_bucket if self.access_logs is None else self.access_logs.id, ACCESS_LOG_PREFIX
+                    args.access_log_bucket if self.access_logs is None else self.access_logs.id,
+                    ACCESS_LOG_PREFIX,
                 ),
                 logging_depends_on=[self.access_logs.policy] if self.access_logs is not None else (),
-                names={"bucket": f"{name}-bucket", "policy": f"{name}-bucket-policy", "logging": f"{name}-access-logging"},
+                names={
+                    "bucket": f"{name}-bucket",
+                    "policy": f"{name}-bucket-policy",
+                    "logging": f"{name}-access-logging",
+                },
             ),
             parent=self,
         )
@@ -178,12 +185,16 @@ class GovernanceTrail(pulumi.ComponentResource):
             trust=service_trust(
                 ctx.service_principal("cloudtrail"), account_id=args.account_id, source_arn=args.trail_arn
             ),
-            policy=pulumi.Output.json_dumps(document({
-                "Sid": "WriteTrailLogStreams",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(self.log_group.arn, ":log-stream:*"),
-            })),
+            policy=pulumi.Output.json_dumps(
+                document(
+                    {
+                        "Sid": "WriteTrailLogStreams",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": pulumi.Output.concat(self.log_group.arn, ":log-stream:*"),
+                    }
+                )
+            ),
             tags={**ctx.tags, "Name": f"{name}-logs-role"},
             role_resource=f"{name}-logs-role",
             policy_resource=f"{name}-logs-role-policy",
@@ -201,7 +212,9 @@ class GovernanceTrail(pulumi.ComponentResource):
                 cloud_watch_logs_group_arn=pulumi.Output.concat(self.log_group.arn, ":*"),
                 cloud_watch_logs_role_arn=self.logs_role.arn,
                 event_selectors=[
-                    aws.cloudtrail.TrailEventSelectorArgs(read_write_type="All", include_management_events=True)
+                    aws.cloudtrail.TrailEventSelectorArgs(
+                        read_write_type="All", include_management_events=True
+                    )
                 ],
                 tags={**ctx.tags, "Name": args.trail_name},
             ),

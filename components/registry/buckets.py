@@ -74,9 +74,13 @@ def artifact_bucket_statements(
     return statements
 
 
-def artifact_bucket_policy(bucket_arn: str, vpc_endpoint_id: str | None, exempt_role_arns: Sequence[str]) -> dict[str, Any]:
+def artifact_bucket_policy(
+    bucket_arn: str, vpc_endpoint_id: str | None, exempt_role_arns: Sequence[str]
+) -> dict[str, Any]:
     """TLS only, SSE-KMS uploads only, and in internet-free mode only through the endpoint."""
-    return bucket_policy_document(bucket_arn, artifact_bucket_statements(bucket_arn, vpc_endpoint_id, exempt_role_arns), "first")
+    return bucket_policy_document(
+        bucket_arn, artifact_bucket_statements(bucket_arn, vpc_endpoint_id, exempt_role_arns), "first"
+    )
 
 
 def access_log_statements(bucket_arn: str, account_id: str) -> list[dict[str, Any]]:
@@ -97,42 +101,78 @@ def access_log_bucket_policy(bucket_arn: str, account_id: str) -> dict[str, Any]
     return bucket_policy_document(bucket_arn, access_log_statements(bucket_arn, account_id), "last")
 
 
-def replication_policy(source_arn: str, source_key: str, destinations: Sequence[tuple[str, str]], region: str) -> dict[str, Any]:
+def replication_policy(
+    source_arn: str, source_key: str, destinations: Sequence[tuple[str, str]], region: str
+) -> dict[str, Any]:
     """Least privilege for S3 replication: read the source's versions, write replicas, use exactly these keys."""
     return document(
         allow(["s3:GetReplicationConfiguration", "s3:ListBucket"], source_arn, sid="ReadSourceConfiguration"),
         # Retention and legal hold: replicating from an Object Lock source copies both with each version.
-        allow(["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
-               "s3:GetObjectRetention", "s3:GetObjectLegalHold"], f"{source_arn}/*", sid="ReadSourceVersions"),
-        allow(["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-              [f"{arn}/*" for arn, _ in destinations], sid="WriteReplicas"),
-        allow("kms:Decrypt", source_key, sid="DecryptSource",
-              condition={"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
-        allow(["kms:Encrypt", "kms:GenerateDataKey"], [key for _, key in destinations], sid="EncryptReplicas"),
+        allow(
+            [
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            ],
+            f"{source_arn}/*",
+            sid="ReadSourceVersions",
+        ),
+        allow(
+            ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            [f"{arn}/*" for arn, _ in destinations],
+            sid="WriteReplicas",
+        ),
+        allow(
+            "kms:Decrypt",
+            source_key,
+            sid="DecryptSource",
+            condition={"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        allow(
+            ["kms:Encrypt", "kms:GenerateDataKey"], [key for _, key in destinations], sid="EncryptReplicas"
+        ),
     )
 
 
-def lifecycle_rules(noncurrent_days: int, expire_days: int | None) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+def lifecycle_rules(
+    noncurrent_days: int, expire_days: int | None
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
     """Abort stale multipart uploads, tier then expire noncurrent versions, and (log buckets) expire objects."""
     every = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
     rules = [
         aws.s3.BucketLifecycleConfigurationRuleArgs(
-            id="abort-incomplete-uploads", status="Enabled", filter=every,
+            id="abort-incomplete-uploads",
+            status="Enabled",
+            filter=every,
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                days_after_initiation=7),
+                days_after_initiation=7
+            ),
         ),
         aws.s3.BucketLifecycleConfigurationRuleArgs(
-            id="noncurrent-versions", status="Enabled", filter=every,
-            noncurrent_version_transitions=[aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
-                noncurrent_days=30, storage_class="STANDARD_IA")],
+            id="noncurrent-versions",
+            status="Enabled",
+            filter=every,
+            noncurrent_version_transitions=[
+                aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                    noncurrent_days=30, storage_class="STANDARD_IA"
+                )
+            ],
             noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                noncurrent_days=noncurrent_days),
+                noncurrent_days=noncurrent_days
+            ),
         ),
     ]
     if expire_days:
-        rules.append(aws.s3.BucketLifecycleConfigurationRuleArgs(
-            id="expire-logs", status="Enabled", filter=every,
-            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days)))
+        rules.append(
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-logs",
+                status="Enabled",
+                filter=every,
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days),
+            )
+        )
     return rules
 
 
@@ -156,24 +196,40 @@ def artifact_stores(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
     stores = ArtifactStores({}, {}, None)
     for store in args.regions:
         names = bucket_names(ctx.environment, ctx.account_id, store.region)
-        logs = _bucket(owner, f"{name}-access-logs-{store.region}", names["access-logs"], store, args, SecureBucketArgs(
-            tags=ctx.tags, lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, LOG_EXPIRY_DAYS),
-            policy_statements=lambda arn: access_log_statements(arn, ctx.account_id),
-        ))
+        logs = _bucket(
+            owner,
+            f"{name}-access-logs-{store.region}",
+            names["access-logs"],
+            store,
+            args,
+            SecureBucketArgs(
+                tags=ctx.tags,
+                lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, LOG_EXPIRY_DAYS),
+                policy_statements=lambda arn: access_log_statements(arn, ctx.account_id),
+            ),
+        )
         suffix = "" if store is primary else f"-{store.region}"
         # Every region's bucket (the primary and its replicas) accepts only its own region's S3 endpoint when
         # the stack is internet-free.
-        stores.artifacts[store.region] = _bucket(owner, f"{name}-artifacts-{store.region}", names["artifacts"], store, args, SecureBucketArgs(
-            tags=ctx.tags, lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, None),
-            kms_key_arn=store.artifacts_key_arn,
-            # Replicating locked objects needs object lock on the destination too.
-            object_lock_days=cfg.object_lock_days if cfg.object_lock and ctx.is_prod else None,
-            policy_statements=lambda arn, endpoint: artifact_bucket_statements(arn, endpoint, exempt),
-            policy_inputs=(args.s3_endpoint_ids.get(store.region),),
-            tls_statement="first",
-            names={"policy": f"{name}-artifacts{suffix}-policy"},
-            access_log=AccessLogTarget(logs.id, f"{names['artifacts']}/"),
-        ))
+        stores.artifacts[store.region] = _bucket(
+            owner,
+            f"{name}-artifacts-{store.region}",
+            names["artifacts"],
+            store,
+            args,
+            SecureBucketArgs(
+                tags=ctx.tags,
+                lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, None),
+                kms_key_arn=store.artifacts_key_arn,
+                # Replicating locked objects needs object lock on the destination too.
+                object_lock_days=cfg.object_lock_days if cfg.object_lock and ctx.is_prod else None,
+                policy_statements=lambda arn, endpoint: artifact_bucket_statements(arn, endpoint, exempt),
+                policy_inputs=(args.s3_endpoint_ids.get(store.region),),
+                tls_statement="first",
+                names={"policy": f"{name}-artifacts{suffix}-policy"},
+                access_log=AccessLogTarget(logs.id, f"{names['artifacts']}/"),
+            ),
+        )
         stores.logs[store.region] = logs
     if secondaries:
         stores.replication_role = _replicate(owner, name, args, stores.artifacts, replication_role_name)
@@ -181,18 +237,31 @@ def artifact_stores(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
 
 
 def _bucket(
-    owner: pulumi.Resource, name: str, bucket_name: str, store: RegionStore, args: ModelRegistryArgs,
+    owner: pulumi.Resource,
+    name: str,
+    bucket_name: str,
+    store: RegionStore,
+    args: ModelRegistryArgs,
     spec: SecureBucketArgs,
 ) -> SecureBucket:
     """A registry bucket: named, kept outside dev, protected and retained in prod."""
     ctx = args.context
-    spec = replace(spec, bucket_name=bucket_name, keeps_data=ctx.keeps_data, protect=ctx.is_prod,
-                   retain_on_delete=ctx.is_prod)
+    spec = replace(
+        spec,
+        bucket_name=bucket_name,
+        keeps_data=ctx.keeps_data,
+        protect=ctx.is_prod,
+        retain_on_delete=ctx.is_prod,
+    )
     return SecureBucket(name, spec, parent=owner, provider=store.provider)
 
 
 def _replicate(
-    owner: pulumi.Resource, name: str, args: ModelRegistryArgs, buckets: Mapping[str, SecureBucket], role_name: str
+    owner: pulumi.Resource,
+    name: str,
+    args: ModelRegistryArgs,
+    buckets: Mapping[str, SecureBucket],
+    role_name: str,
 ) -> aws.iam.Role:
     """The replication role (S3 from this account) and the primary bucket's replication to every replica."""
     ctx = args.context
@@ -200,17 +269,29 @@ def _replicate(
     source = buckets[primary.region]
     destinations = [(buckets[s.region].arn, s.artifacts_key_arn) for s in secondaries]
     policy = pulumi.Output.all(
-        source.arn, primary.artifacts_key_arn,
-        pulumi.Output.all(*[arn for arn, _ in destinations]), pulumi.Output.all(*[key for _, key in destinations]),
-    ).apply(lambda v: to_json(replication_policy(v[0], v[1], list(zip(v[2], v[3], strict=True)), primary.region)))
+        source.arn,
+        primary.artifacts_key_arn,
+        pulumi.Output.all(*[arn for arn, _ in destinations]),
+        pulumi.Output.all(*[key for _, key in destinations]),
+    ).apply(
+        lambda v: to_json(replication_policy(v[0], v[1], list(zip(v[2], v[3], strict=True)), primary.region))
+    )
     role = ServiceRole(
-        f"{name}-replication", ctx, parent=owner, provider=primary.provider, service="s3", role_name=role_name,
+        f"{name}-replication",
+        ctx,
+        parent=owner,
+        provider=primary.provider,
+        service="s3",
+        role_name=role_name,
         policy=policy,
     )
     source.replicate(
         f"{name}-replication",
         role.arn,
-        [ReplicaDestination(f"to-{s.region}", buckets[s.region].arn, s.artifacts_key_arn) for s in secondaries],
+        [
+            ReplicaDestination(f"to-{s.region}", buckets[s.region].arn, s.artifacts_key_arn)
+            for s in secondaries
+        ],
         depends_on=[buckets[s.region].versioning for s in secondaries],
     )
     return role.role

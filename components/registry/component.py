@@ -73,7 +73,9 @@ class ModelRegistry(pulumi.ComponentResource):
         primary = args.regions[0].region
         stores = artifact_stores(self, name, args)
         self.artifact_bucket = stores.artifacts[primary].bucket
-        self.replica_buckets = {region: b.bucket for region, b in stores.artifacts.items() if region != primary}
+        self.replica_buckets = {
+            region: b.bucket for region, b in stores.artifacts.items() if region != primary
+        }
         self.log_buckets = {region: b.bucket for region, b in stores.logs.items()}
         self.replication_role = stores.replication_role
 
@@ -92,4 +94,6 @@ class ModelRegistry(pulumi.ComponentResource):
             mlflow = mlflow_server(self, name, args, MlflowInputs(self.artifact_bucket, self.database))
             self.mlflow_deployment, self.mlflow_ingress = mlflow.deployment, mlflow.ingress
             self.mlflow_record, self.mlflow_url = mlflow.record, mlflow.url
-        self.register_outputs({"artifactBucket": self.artifact_bucket.bucket, "databaseEndpoint": self.database.address})
+        self.register_outputs(
+            {"artifactBucket": self.artifact_bucket.bucket, "databaseEndpoint": self.database.address}
+        )

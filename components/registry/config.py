@@ -16,7 +16,9 @@ class RegistryConfig(Model):
     # A major ("16") lets RDS apply minor upgrades itself (auto minor version upgrade on, no diff after it
     # does); a minor ("16.4") pins it (auto minor version upgrade off: bump it here, never downgraded).
     postgres_version: Annotated[str, Field(alias="postgres-version", pattern=r"^\d{2}(\.\d+)?$")] = "16"
-    db_instance_class: Annotated[str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    db_instance_class: Annotated[
+        str, Field(alias="db-instance-class", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    ] = "db.t4g.medium"
     # RDS applies modifications (instance class, storage, engine version) in the next maintenance window unless
     # asked to apply them at once; a major upgrade must be applied at once (see mlops/replacement.py).
     db_apply_immediately: Annotated[bool, Field(alias="db-apply-immediately")] = False
@@ -33,7 +35,10 @@ class RegistryConfig(Model):
     object_lock_days: Annotated[int, Field(alias="object-lock-days", ge=1, le=3650)] = 30
     noncurrent_version_days: Annotated[int, Field(alias="noncurrent-version-days", ge=30, le=3650)] = 365
     certificate_arn: Annotated[
-        str | None, Field(alias="certificate-arn", pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
+        str | None,
+        Field(
+            alias="certificate-arn", pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
+        ),
     ] = None
 
     @property

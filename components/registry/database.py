@@ -32,7 +32,9 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
     on_primary = pulumi.ResourceOptions(parent=owner, provider=primary.provider)
     subnets = aws.rds.SubnetGroup(
         f"{name}-db-subnets",
-        aws.rds.SubnetGroupArgs(subnet_ids=list(args.isolated_subnet_ids), description="MLflow database, isolated tier", tags=tags),
+        aws.rds.SubnetGroupArgs(
+            subnet_ids=list(args.isolated_subnet_ids), description="MLflow database, isolated tier", tags=tags
+        ),
         opts=on_primary,
     )
     # The group has no inline rules: its one ingress rule names the cluster's security group, which exists only
@@ -40,7 +42,10 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
     security_group = aws.ec2.SecurityGroup(
         f"{name}-db-sg",
         aws.ec2.SecurityGroupArgs(
-            vpc_id=args.vpc_id, description="PostgreSQL from the serving cluster only", egress=[], tags=tags,
+            vpc_id=args.vpc_id,
+            description="PostgreSQL from the serving cluster only",
+            egress=[],
+            tags=tags,
         ),
         opts=on_primary,
     )
@@ -51,8 +56,11 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
             aws.vpc.SecurityGroupIngressRuleArgs(
                 security_group_id=security_group.id,
                 referenced_security_group_id=args.cluster_security_group_id,
-                ip_protocol="tcp", from_port=5432, to_port=5432,
-                description="MLflow on the serving cluster", tags=tags,
+                ip_protocol="tcp",
+                from_port=5432,
+                to_port=5432,
+                description="MLflow on the serving cluster",
+                tags=tags,
             ),
             opts=on_primary,
         )
@@ -126,7 +134,9 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
             final_snapshot_identifier=snapshot,
             tags=tags,
         ),
-        opts=pulumi.ResourceOptions(parent=owner, provider=primary.provider, protect=ctx.is_prod, depends_on=log_groups),
+        opts=pulumi.ResourceOptions(
+            parent=owner, provider=primary.provider, protect=ctx.is_prod, depends_on=log_groups
+        ),
     )
     return Database(instance, security_group, ingress, log_groups)
 
@@ -140,4 +150,3 @@ def final_snapshot(owner: pulumi.Resource, name: str, identifier: str) -> pulumi
         opts=pulumi.ResourceOptions(parent=owner),
     )
     return suffix.hex.apply(lambda value: f"{identifier}-final-{value}")
-

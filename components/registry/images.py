@@ -18,12 +18,23 @@ if TYPE_CHECKING:
 
 IMAGE_LIFECYCLE = {
     "rules": [
-        {"rulePriority": 1, "description": "Drop untagged layers after 14 days",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
-         "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": "Keep the newest 200 tagged images",
-         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200},
-         "action": {"type": "expire"}},
+        {
+            "rulePriority": 1,
+            "description": "Drop untagged layers after 14 days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 14,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Keep the newest 200 tagged images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200},
+            "action": {"type": "expire"},
+        },
     ]
 }
 MODELS_PREFIX = "models"
@@ -32,9 +43,16 @@ MODELS_PREFIX = "models"
 def ecr_template_role_policy(repository_arns: Sequence[str], key_arns: Sequence[str]) -> dict[str, Any]:
     """What ECR needs to create repositories from a template with KMS encryption and tags."""
     return document(
-        allow(["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"], list(repository_arns),
-              sid="CreateFromTemplate"),
-        allow(["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], list(key_arns), sid="EncryptWithImagesKeys"),
+        allow(
+            ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+            list(repository_arns),
+            sid="CreateFromTemplate",
+        ),
+        allow(
+            ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+            list(key_arns),
+            sid="EncryptWithImagesKeys",
+        ),
     )
 
 
@@ -115,18 +133,22 @@ def image_replication(
     rule = aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
         destinations=[
             aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
-                region=store.region, registry_id=args.context.account_id)
+                region=store.region, registry_id=args.context.account_id
+            )
             for store in secondaries
         ],
         repository_filters=[
             aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
-                filter=f"{MODELS_PREFIX}/", filter_type="PREFIX_MATCH")
+                filter=f"{MODELS_PREFIX}/", filter_type="PREFIX_MATCH"
+            )
         ],
     )
     return aws.ecr.ReplicationConfiguration(
         f"{name}-image-replication",
         aws.ecr.ReplicationConfigurationArgs(
-            replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(rules=[rule])
+            replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                rules=[rule]
+            )
         ),
         opts=pulumi.ResourceOptions(parent=owner, provider=primary.provider),
     )
@@ -136,10 +158,16 @@ def repository_templates(owner: pulumi.Resource, name: str, args: ModelRegistryA
     """Repositories created by replication or on push get the platform's defaults. ECR needs a role of ours
     to create KMS-encrypted, tagged repositories from a template; returns that role."""
     ctx, primary = args.context, args.regions[0]
-    repositories = [ctx.in_region(store.region).arn.repository(f"{MODELS_PREFIX}/*") for store in args.regions]
+    repositories = [
+        ctx.in_region(store.region).arn.repository(f"{MODELS_PREFIX}/*") for store in args.regions
+    ]
     role, policy = ecr_template_role(
-        f"{name}-image-template", "model repositories", ctx.account_id, repositories,
-        [store.images_key_arn for store in args.regions], ctx.tags,
+        f"{name}-image-template",
+        "model repositories",
+        ctx.account_id,
+        repositories,
+        [store.images_key_arn for store in args.regions],
+        ctx.tags,
         pulumi.ResourceOptions(parent=owner, provider=primary.provider),
     )
     for store in args.regions:
@@ -150,8 +178,11 @@ def repository_templates(owner: pulumi.Resource, name: str, args: ModelRegistryA
                 applied_fors=["REPLICATION", "CREATE_ON_PUSH"],
                 description="Model images: immutable tags, KMS, expiring untagged layers",
                 image_tag_mutability="IMMUTABLE",
-                encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                    encryption_type="KMS", kms_key=store.images_key_arn)],
+                encryption_configurations=[
+                    aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                        encryption_type="KMS", kms_key=store.images_key_arn
+                    )
+                ],
                 lifecycle_policy=to_json(IMAGE_LIFECYCLE),
                 resource_tags=dict(ctx.tags),
                 custom_role_arn=role.arn,

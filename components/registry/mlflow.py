@@ -37,26 +37,47 @@ SERVICE_ACCOUNT = "mlflow"
 SELECTOR = {"app": "mlflow"}
 
 
-def mlflow_access_policy(bucket_arn: str, artifacts_key: str, secret_arn: str, database_key: str) -> dict[str, Any]:
+def mlflow_access_policy(
+    bucket_arn: str, artifacts_key: str, secret_arn: str, database_key: str
+) -> dict[str, Any]:
     """MLflow's role: its own prefix of the artifact bucket, and the database's managed secret."""
     return document(
-        allow("s3:ListBucket", bucket_arn, sid="ListMlflowPrefix",
-              condition={"StringLike": {"s3:prefix": ["mlflow/*"]}}),
-        allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], f"{bucket_arn}/mlflow/*",
-              sid="ReadWriteMlflowArtifacts"),
-        allow(["kms:Decrypt", "kms:GenerateDataKey"], artifacts_key, sid="ArtifactsKeyThroughS3",
-              condition={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}),
+        allow(
+            "s3:ListBucket",
+            bucket_arn,
+            sid="ListMlflowPrefix",
+            condition={"StringLike": {"s3:prefix": ["mlflow/*"]}},
+        ),
+        allow(
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            f"{bucket_arn}/mlflow/*",
+            sid="ReadWriteMlflowArtifacts",
+        ),
+        allow(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            artifacts_key,
+            sid="ArtifactsKeyThroughS3",
+            condition={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        ),
         allow("secretsmanager:GetSecretValue", secret_arn, sid="ReadDatabaseSecret"),
-        allow("kms:Decrypt", database_key, sid="DatabaseKeyThroughSecretsManager",
-              condition={"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}}),
+        allow(
+            "kms:Decrypt",
+            database_key,
+            sid="DatabaseKeyThroughSecretsManager",
+            condition={"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+        ),
     )
 
 
 def service_hosts() -> list[str]:
     """Every name a client in the cluster may use for the Service (the short ones from its own namespace or
     through the search path, Kubernetes docs "DNS for Services and Pods")."""
-    return [f"mlflow:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}:{MLFLOW_PORT}",
-            f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}", f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"]
+    return [
+        f"mlflow:{MLFLOW_PORT}",
+        f"mlflow.{MLFLOW_NAMESPACE}:{MLFLOW_PORT}",
+        f"mlflow.{MLFLOW_NAMESPACE}.svc:{MLFLOW_PORT}",
+        f"mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,28 +103,48 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
     labels = {"app.kubernetes.io/name": "mlflow", "app": "mlflow", "environment": ctx.environment}
     namespace = k8s.core.v1.Namespace(
         f"{name}-mlflow-ns",
-        k8s.core.v1.NamespaceInitArgs(metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=MLFLOW_NAMESPACE,
-            labels={**labels, "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"},
-        )),
+        k8s.core.v1.NamespaceInitArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=MLFLOW_NAMESPACE,
+                labels={
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            )
+        ),
         opts=pulumi.ResourceOptions(parent=owner, provider=args.k8s_provider),
     )
     in_ns = pulumi.ResourceOptions(parent=owner, provider=args.k8s_provider, depends_on=[namespace])
-    secret_arn = uses.database.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn if secrets else "")
+    secret_arn = uses.database.master_user_secrets.apply(
+        lambda secrets: secrets[0].secret_arn if secrets else ""
+    )
     account = k8s.core.v1.ServiceAccount(
         f"{name}-mlflow-sa",
         k8s.core.v1.ServiceAccountInitArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_ACCOUNT, namespace=MLFLOW_NAMESPACE, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVICE_ACCOUNT, namespace=MLFLOW_NAMESPACE, labels=labels
+            ),
             automount_service_account_token=False,
         ),
         opts=in_ns,
     )
     role = _identity(owner, name, args, uses, secret_arn, account)
-    deployment = _workload(owner, name, args, uses, secret_arn, labels, account,
-                           [namespace, *role.associations, *args.workload_ready])
+    deployment = _workload(
+        owner,
+        name,
+        args,
+        uses,
+        secret_arn,
+        labels,
+        account,
+        [namespace, *role.associations, *args.workload_ready],
+    )
     meta = k8s.meta.v1.ObjectMetaArgs(name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels)
-    k8s.core.v1.Service(f"{name}-mlflow-svc", k8s.core.v1.ServiceInitArgs(metadata=meta, spec=_service_spec()), opts=in_ns)
+    k8s.core.v1.Service(
+        f"{name}-mlflow-svc", k8s.core.v1.ServiceInitArgs(metadata=meta, spec=_service_spec()), opts=in_ns
+    )
     k8s.policy.v1.PodDisruptionBudget(
         f"{name}-mlflow-pdb",
         k8s.policy.v1.PodDisruptionBudgetInitArgs(metadata=meta, spec=_disruption_budget_spec()),
@@ -115,30 +156,59 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
 
 
 def _identity(
-    owner: pulumi.Resource, name: str, args: ModelRegistryArgs, uses: MlflowInputs,
-    secret_arn: pulumi.Output[str], account: k8s.core.v1.ServiceAccount,
+    owner: pulumi.Resource,
+    name: str,
+    args: ModelRegistryArgs,
+    uses: MlflowInputs,
+    secret_arn: pulumi.Output[str],
+    account: k8s.core.v1.ServiceAccount,
 ) -> PodIdentityRole:
     """MLflow's Pod Identity role, trusted by this account's cluster only; associated on EKS clusters."""
     ctx, primary = args.context, args.regions[0]
     trust = pulumi.Output.from_input(args.pod_identity_cluster or "").apply(
-        lambda cluster: to_json(pod_identity_trust(
-            account_id=ctx.account_id, cluster_arn=ctx.arn.cluster(cluster) if cluster else None))
+        lambda cluster: to_json(
+            pod_identity_trust(
+                account_id=ctx.account_id, cluster_arn=ctx.arn.cluster(cluster) if cluster else None
+            )
+        )
     )
-    policy = pulumi.Output.all(uses.artifact_bucket.arn, primary.artifacts_key_arn, secret_arn,
-                               args.database_key_arn).apply(lambda v: to_json(mlflow_access_policy(*v)))
-    associations = [] if args.pod_identity_cluster is None else [Association(
-        args.pod_identity_cluster, MLFLOW_NAMESPACE, SERVICE_ACCOUNT,
-        pulumi.ResourceOptions(depends_on=[account]), f"{name}-mlflow-pod-identity",
-    )]
+    policy = pulumi.Output.all(
+        uses.artifact_bucket.arn, primary.artifacts_key_arn, secret_arn, args.database_key_arn
+    ).apply(lambda v: to_json(mlflow_access_policy(*v)))
+    associations = (
+        []
+        if args.pod_identity_cluster is None
+        else [
+            Association(
+                args.pod_identity_cluster,
+                MLFLOW_NAMESPACE,
+                SERVICE_ACCOUNT,
+                pulumi.ResourceOptions(depends_on=[account]),
+                f"{name}-mlflow-pod-identity",
+            )
+        ]
+    )
     return PodIdentityRole(
-        f"{name}-mlflow", ctx, parent=owner, provider=primary.provider, role_name=f"{ctx.prefix}-mlflow",
-        trust=trust, policy=policy, associations=associations,
+        f"{name}-mlflow",
+        ctx,
+        parent=owner,
+        provider=primary.provider,
+        role_name=f"{ctx.prefix}-mlflow",
+        trust=trust,
+        policy=policy,
+        associations=associations,
     )
 
 
 def _workload(
-    owner: pulumi.Resource, name: str, args: ModelRegistryArgs, uses: MlflowInputs, secret_arn: pulumi.Output[str],
-    labels: dict[str, str], account: k8s.core.v1.ServiceAccount, waits_for: Sequence[pulumi.Resource],
+    owner: pulumi.Resource,
+    name: str,
+    args: ModelRegistryArgs,
+    uses: MlflowInputs,
+    secret_arn: pulumi.Output[str],
+    labels: dict[str, str],
+    account: k8s.core.v1.ServiceAccount,
+    waits_for: Sequence[pulumi.Resource],
 ) -> k8s.apps.v1.Deployment:
     """The hardened MLflow Deployment.
 
@@ -148,30 +218,36 @@ def _workload(
     """
     cfg, primary = args.config, args.regions[0]
     bucket_uri = uses.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
-    container = hardened_container(ContainerSpec(
-        name="mlflow",
-        image=mirror_image(cfg.mlflow_image, args.mirror),
-        port=MLFLOW_PORT,
-        health_path="/health",
-        cpu=cfg.mlflow_cpu,
-        memory=cfg.mlflow_memory,
-        env={
-            "DB_USER": DB_USER,
-            "DB_SECRET_ARN": secret_arn,
-            "DB_HOST": uses.database.address,
-            "DB_NAME": "mlflow",
-            "AWS_REGION": primary.region,
-            # Artifacts are served through the server, so clients need no S3 access.
-            "MLFLOW_ARTIFACTS_DESTINATION": bucket_uri,
-            "MLFLOW_PORT": str(MLFLOW_PORT),
-            # MLflow's server refuses Host headers it does not know (DNS-rebinding protection); /health
-            # is exempt, so probes need no entry.
-            "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join([mlflow_host(args.context.environment), *service_hosts()]),
-            "MLFLOW_WORKERS": "2",
-        },
-        scratch=cfg.mlflow_scratch,
-    ))
-    pod = hardened_pod_spec([container], account.metadata.name, spread_labels=SELECTOR, scratch=cfg.mlflow_scratch)
+    container = hardened_container(
+        ContainerSpec(
+            name="mlflow",
+            image=mirror_image(cfg.mlflow_image, args.mirror),
+            port=MLFLOW_PORT,
+            health_path="/health",
+            cpu=cfg.mlflow_cpu,
+            memory=cfg.mlflow_memory,
+            env={
+                "DB_USER": DB_USER,
+                "DB_SECRET_ARN": secret_arn,
+                "DB_HOST": uses.database.address,
+                "DB_NAME": "mlflow",
+                "AWS_REGION": primary.region,
+                # Artifacts are served through the server, so clients need no S3 access.
+                "MLFLOW_ARTIFACTS_DESTINATION": bucket_uri,
+                "MLFLOW_PORT": str(MLFLOW_PORT),
+                # MLflow's server refuses Host headers it does not know (DNS-rebinding protection); /health
+                # is exempt, so probes need no entry.
+                "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
+                    [mlflow_host(args.context.environment), *service_hosts()]
+                ),
+                "MLFLOW_WORKERS": "2",
+            },
+            scratch=cfg.mlflow_scratch,
+        )
+    )
+    pod = hardened_pod_spec(
+        [container], account.metadata.name, spread_labels=SELECTOR, scratch=cfg.mlflow_scratch
+    )
     return k8s.apps.v1.Deployment(
         f"{name}-mlflow",
         k8s.apps.v1.DeploymentInitArgs(
@@ -179,7 +255,9 @@ def _workload(
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=cfg.mlflow_replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SELECTOR),
-                template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod
+                ),
             ),
         ),
         # Pods started before their Pod Identity association get no AWS credentials; they also need a node
@@ -190,18 +268,24 @@ def _workload(
 
 def _service_spec() -> k8s.core.v1.ServiceSpecArgs:
     return k8s.core.v1.ServiceSpecArgs(
-        type="ClusterIP", selector=SELECTOR,
+        type="ClusterIP",
+        selector=SELECTOR,
         ports=[k8s.core.v1.ServicePortArgs(name="http", port=MLFLOW_PORT, target_port="http")],
     )
 
 
 def _disruption_budget_spec() -> k8s.policy.v1.PodDisruptionBudgetSpecArgs:
     return k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-        max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SELECTOR))
+        max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SELECTOR)
+    )
 
 
 def _ingress(
-    owner: pulumi.Resource, name: str, args: ModelRegistryArgs, labels: dict[str, str], namespace: k8s.core.v1.Namespace,
+    owner: pulumi.Resource,
+    name: str,
+    args: ModelRegistryArgs,
+    labels: dict[str, str],
+    namespace: k8s.core.v1.Namespace,
 ) -> tuple[k8s.networking.v1.Ingress, aws.route53.Record | None]:
     """Its own internal ALB with a fixed name, and the private zone's record for MLflow's name.
 
@@ -213,26 +297,38 @@ def _ingress(
         health_path="/health",
         load_balancer_name=mlflow_load_balancer_name(args.context.environment),
     )
-    backend = k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
-        name="mlflow", port=k8s.networking.v1.ServiceBackendPortArgs(number=MLFLOW_PORT)))
+    backend = k8s.networking.v1.IngressBackendArgs(
+        service=k8s.networking.v1.IngressServiceBackendArgs(
+            name="mlflow", port=k8s.networking.v1.ServiceBackendPortArgs(number=MLFLOW_PORT)
+        )
+    )
     ingress = k8s.networking.v1.Ingress(
         f"{name}-mlflow-ingress",
         k8s.networking.v1.IngressInitArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels,
-                                                annotations=annotations),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels, annotations=annotations
+            ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name="alb",
-                rules=[k8s.networking.v1.IngressRuleArgs(
-                    host=host,
-                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
-                        path="/", path_type="Prefix", backend=backend)]),
-                )],
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path="/", path_type="Prefix", backend=backend
+                                )
+                            ]
+                        ),
+                    )
+                ],
             ),
         ),
         # After the load balancer controller (its webhook admits Ingresses) and so destroyed before it: the
         # controller removes the ALB and the Ingress's finalizer only while it runs.
-        opts=pulumi.ResourceOptions(parent=owner, provider=args.k8s_provider,
-                                    depends_on=[namespace, *args.workload_ready]),
+        opts=pulumi.ResourceOptions(
+            parent=owner, provider=args.k8s_provider, depends_on=[namespace, *args.workload_ready]
+        ),
     )
     if args.private_zone_id is None:
         return ingress, None
@@ -241,7 +337,10 @@ def _ingress(
     record = aws.route53.Record(
         f"{name}-mlflow-record",
         aws.route53.RecordArgs(
-            zone_id=args.private_zone_id, name=host, type="CNAME", ttl=60,
+            zone_id=args.private_zone_id,
+            name=host,
+            type="CNAME",
+            ttl=60,
             records=[ingress.status.apply(ingress_hostname)],
         ),
         opts=pulumi.ResourceOptions(parent=owner, provider=args.regions[0].provider),
@@ -257,41 +356,88 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
         k8s.networking.v1.NetworkPolicy(
             f"{name}-mlflow-netpol-{role}",
             k8s.networking.v1.NetworkPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=MLFLOW_NAMESPACE), spec=spec),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=MLFLOW_NAMESPACE), spec=spec
+            ),
             opts=opts,
         )
 
     every_pod = k8s.meta.v1.LabelSelectorArgs()
     vpc = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr))
 
-    policy("default-deny", k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]))
-    policy("allow-clients", k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=every_pod, policy_types=["Ingress"],
-        ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            from_=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")])]))
+    policy(
+        "default-deny",
+        k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]),
+    )
+    policy(
+        "allow-clients",
+        k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[vpc],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")],
+                )
+            ],
+        ),
+    )
 
     def egress(s3_cidrs):
         # An egress rule without peers allows every destination: S3's rule exists only with its CIDRs.
-        s3 = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in s3_cidrs],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")])] if s3_cidrs else []
+        s3 = (
+            [
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                        )
+                        for c in s3_cidrs
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                )
+            ]
+            if s3_cidrs
+            else []
+        )
         return [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}))],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                       k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP")]),
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                        ),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                    )
+                ],
+                ports=[
+                    k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                    k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                ],
+            ),
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP")]),
+                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP")]
+            ),
             # HTTPS to AWS APIs: the interface endpoints (Secrets Manager, STS) answer inside the VPC; S3 behind
             # its gateway endpoint keeps its public addresses, the region's S3 prefix list.
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]),
+                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]
+            ),
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT))],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")]),
-        *s3]
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT)
+                    )
+                ],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
+            ),
+            *s3,
+        ]
 
-    policy("allow-egress", k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=every_pod, policy_types=["Egress"], egress=pulumi.Output.from_input(args.s3_cidrs).apply(egress)))
+    policy(
+        "allow-egress",
+        k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Egress"],
+            egress=pulumi.Output.from_input(args.s3_cidrs).apply(egress),
+        ),
+    )

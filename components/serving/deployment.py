@@ -81,7 +81,11 @@ def target_group_binding_spec(
         "targetGroupARN": target_group_arn,
         "targetType": "ip",
         "vpcID": vpc_id,
-        "networking": {"ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": port, "protocol": "TCP"}]}]},
+        "networking": {
+            "ingress": [
+                {"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": port, "protocol": "TCP"}]}
+            ]
+        },
     }
 
 
@@ -92,7 +96,11 @@ def version_service(model: ModelSpec, version: str) -> str:
 def scrape_annotations(model: ModelSpec) -> dict[str, str]:
     """What the managed collector's pod job keeps (components/observability.py scrape_configuration): the
     model server publishes `http_requests_total` on /metrics of its port."""
-    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(model.port), "prometheus.io/path": "/metrics"}
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(model.port),
+        "prometheus.io/path": "/metrics",
+    }
 
 
 def rps_trigger(namespace: str, model: str, version: str, threshold: int, server: str, region: str) -> dict:
@@ -175,7 +183,12 @@ class ModelDeployment(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:serving:ModelDeployment", name, None, opts)
         model = args.model
-        base_labels = {**args.labels, "app.kubernetes.io/name": model.name, "app": model.name, "team": args.team}
+        base_labels = {
+            **args.labels,
+            "app.kubernetes.io/name": model.name,
+            "app": model.name,
+            "team": args.team,
+        }
         self.deployments, self.services, self.scalers = {}, {}, {}
         self.target_groups, self.bindings = {}, {}
         for version in model.versions:
@@ -184,7 +197,9 @@ class ModelDeployment(pulumi.ComponentResource):
         self.stable_service = k8s.core.v1.Service(
             f"{name}-stable",
             k8s.core.v1.ServiceInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace, labels=base_labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=model.name, namespace=args.namespace, labels=base_labels
+                ),
                 spec=k8s.core.v1.ServiceSpecArgs(
                     type="ClusterIP",
                     selector={"app": model.name},
@@ -197,7 +212,9 @@ class ModelDeployment(pulumi.ComponentResource):
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             k8s.policy.v1.PodDisruptionBudgetInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace, labels=base_labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=model.name, namespace=args.namespace, labels=base_labels
+                ),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     max_unavailable=1,
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": model.name}),
@@ -213,7 +230,9 @@ class ModelDeployment(pulumi.ComponentResource):
             }
         )
 
-    def _serve_version(self, name: str, args: ModelDeploymentArgs, version: ModelVersion, base_labels: dict[str, str]) -> None:
+    def _serve_version(
+        self, name: str, args: ModelDeploymentArgs, version: ModelVersion, base_labels: dict[str, str]
+    ) -> None:
         """One version: its Deployment and Service, its autoscaler, and its target group with the binding."""
         model = args.model
         labels = {**base_labels, "version": version.name}
@@ -241,7 +260,9 @@ class ModelDeployment(pulumi.ComponentResource):
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     strategy=k8s.apps.v1.DeploymentStrategyArgs(
                         type="RollingUpdate",
-                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                            max_surge="25%", max_unavailable=0
+                        ),
                     ),
                     template=k8s.core.v1.PodTemplateSpecArgs(
                         metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -278,6 +299,7 @@ class ModelDeployment(pulumi.ComponentResource):
         self.scalers[version.name] = version_scaler(self, name, args, version.name, deployment)
         version_target_group(self, name, args, version.name, labels)
 
+
 def artifact_env(args: ModelDeploymentArgs) -> dict[str, pulumi.Input[str]]:
     """Where the model reads its artifacts: the region's bucket, and the region an S3 client must sign for."""
     if args.artifact_bucket is None:
@@ -285,7 +307,9 @@ def artifact_env(args: ModelDeploymentArgs) -> dict[str, pulumi.Input[str]]:
     return {"ARTIFACT_BUCKET": args.artifact_bucket, **({"AWS_REGION": args.region} if args.region else {})}
 
 
-def model_route(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, base_labels: dict[str, str]) -> k8s.networking.v1.Ingress:
+def model_route(
+    owner: ModelDeployment, name: str, args: ModelDeploymentArgs, base_labels: dict[str, str]
+) -> k8s.networking.v1.Ingress:
     """The model's rules on the shared serving ALB: its hosts, HTTPS only, split between the versions by weight."""
     model = args.model
     action = "weighted"
@@ -296,27 +320,40 @@ def model_route(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, ba
     names = [version.name for version in model.versions]
     annotations = {
         **internal_alb_annotations(
-            certificate_arn=args.certificate_arn, health_path=None,
-            load_balancer_name=serving_load_balancer_name(args.environment), group=SERVING_GROUP,
+            certificate_arn=args.certificate_arn,
+            health_path=None,
+            load_balancer_name=serving_load_balancer_name(args.environment),
+            group=SERVING_GROUP,
         ),
         # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
-        f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(METRICS_NOT_FOUND, sort_keys=True),
+        f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(
+            METRICS_NOT_FOUND, sort_keys=True
+        ),
         f"alb.ingress.kubernetes.io/actions.{action}": pulumi.Output.all(
             *[owner.target_groups[v].arn for v in names]
-        ).apply(lambda arns: json.dumps(weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True)),
+        ).apply(
+            lambda arns: json.dumps(
+                weighted_forward_action(model, dict(zip(names, arns, strict=True))), sort_keys=True
+            )
+        ),
     }
     # The controller orders an Ingress's Prefix paths longest first (aws-load-balancer-controller v2.13.2
     # pkg/ingress/model_build_listener_rules.go sortIngressPaths), so /metrics is matched before /.
-    route = k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
-        k8s.networking.v1.HTTPIngressPathArgs(
-            path=path,
-            path_type="Prefix",
-            backend=k8s.networking.v1.IngressBackendArgs(service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=target, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
-            )),
-        )
-        for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
-    ])
+    route = k8s.networking.v1.HTTPIngressRuleValueArgs(
+        paths=[
+            k8s.networking.v1.HTTPIngressPathArgs(
+                path=path,
+                path_type="Prefix",
+                backend=k8s.networking.v1.IngressBackendArgs(
+                    service=k8s.networking.v1.IngressServiceBackendArgs(
+                        name=target,
+                        port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
+                    )
+                ),
+            )
+            for path, target in (("/metrics", NO_METRICS_ACTION), ("/", action))
+        ]
+    )
     return k8s.networking.v1.Ingress(
         f"{name}-route",
         k8s.networking.v1.IngressInitArgs(
@@ -334,7 +371,9 @@ def model_route(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, ba
     )
 
 
-def version_target_group(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]) -> None:
+def version_target_group(
+    owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]
+) -> None:
     """The version's target group (Pulumi's) and the binding that puts the version's pods in it."""
     model = args.model
     if args.aws_provider is None:
@@ -353,10 +392,22 @@ def version_target_group(owner: ModelDeployment, name: str, args: ModelDeploymen
             vpc_id=args.vpc_id,
             # The model's readiness path: the ALB sends traffic only to pods the kubelet also finds ready.
             health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True, protocol="HTTP", port="traffic-port", path=model.health_path, matcher="200",
-                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=2,
+                enabled=True,
+                protocol="HTTP",
+                port="traffic-port",
+                path=model.health_path,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
             ),
-            tags={**args.tags, "Name": f"{args.namespace_name}/{service}", "model": model.name, "version": version},
+            tags={
+                **args.tags,
+                "Name": f"{args.namespace_name}/{service}",
+                "model": model.name,
+                "version": version,
+            },
         ),
         opts=child_opts(owner, provider=args.aws_provider),
     )
@@ -376,7 +427,9 @@ def version_target_group(owner: ModelDeployment, name: str, args: ModelDeploymen
     )
 
 
-def version_scaler(owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, deployment) -> pulumi.CustomResource:
+def version_scaler(
+    owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, deployment
+) -> pulumi.CustomResource:
     scaling = args.model.autoscaling
     target_name = version_service(args.model, version)
     metadata = k8s.meta.v1.ObjectMetaArgs(name=target_name, namespace=args.namespace, labels=args.labels)
@@ -409,11 +462,22 @@ def version_scaler(owner: ModelDeployment, name: str, args: ModelDeploymentArgs,
     fallback = None
     if scaling.rps_target is not None:
         if args.prometheus_url is None or args.region is None:
-            raise ValueError(f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL")
-        trigger = rps_trigger(args.namespace_name, args.model.name, version, scaling.rps_target,
-                              args.prometheus_url, args.region)
-        fallback = {"failureThreshold": FALLBACK_FAILURES, "replicas": scaling.min_replicas,
-                    "behavior": "currentReplicasIfHigher"}
+            raise ValueError(
+                f"model {args.model.name}: rps-target needs the region's managed Prometheus query URL"
+            )
+        trigger = rps_trigger(
+            args.namespace_name,
+            args.model.name,
+            version,
+            scaling.rps_target,
+            args.prometheus_url,
+            args.region,
+        )
+        fallback = {
+            "failureThreshold": FALLBACK_FAILURES,
+            "replicas": scaling.min_replicas,
+            "behavior": "currentReplicasIfHigher",
+        }
     else:
         assert scaling.keda is not None
         trigger = {"type": scaling.keda.type, "metadata": dict(scaling.keda.metadata)}

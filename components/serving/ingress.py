@@ -89,12 +89,20 @@ def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[st
     """The serving entry's annotations: the group's load balancer settings and a fixed 404 for unknown hosts."""
     return {
         **internal_alb_annotations(
-            certificate_arn=certificate_arn, health_path=None,
-            load_balancer_name=serving_load_balancer_name(environment), group=SERVING_GROUP,
+            certificate_arn=certificate_arn,
+            health_path=None,
+            load_balancer_name=serving_load_balancer_name(environment),
+            group=SERVING_GROUP,
         ),
         f"{ALB}/actions.{NOT_FOUND_ACTION}": json.dumps(
-            {"type": "fixed-response",
-             "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404", "messageBody": "no such model"}},
+            {
+                "type": "fixed-response",
+                "fixedResponseConfig": {
+                    "contentType": "text/plain",
+                    "statusCode": "404",
+                    "messageBody": "no such model",
+                },
+            },
             sort_keys=True,
         ),
     }
@@ -127,25 +135,34 @@ class ServingEntry(pulumi.ComponentResource):
         super().__init__("mlops:ingress:ServingEntry", name, None, opts)
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
-            k8s.core.v1.NamespaceInitArgs(metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=SERVING_NAMESPACE,
-                labels={**args.labels, "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"},
-            )),
+            k8s.core.v1.NamespaceInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=SERVING_NAMESPACE,
+                    labels={
+                        **args.labels,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                    },
+                )
+            ),
             opts=child_opts(self, provider=args.k8s_provider, depends_on=list(args.depends_on)),
         )
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             k8s.networking.v1.IngressInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name="serving-entry", namespace=SERVING_NAMESPACE, labels=args.labels,
+                    name="serving-entry",
+                    namespace=SERVING_NAMESPACE,
+                    labels=args.labels,
                     annotations=serving_entry_annotations(args.environment, args.certificate_arn),
                 ),
                 spec=k8s.networking.v1.IngressSpecArgs(
                     ingress_class_name="alb",
                     default_backend=k8s.networking.v1.IngressBackendArgs(
                         service=k8s.networking.v1.IngressServiceBackendArgs(
-                            name=NOT_FOUND_ACTION, port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation")
+                            name=NOT_FOUND_ACTION,
+                            port=k8s.networking.v1.ServiceBackendPortArgs(name="use-annotation"),
                         )
                     ),
                 ),
@@ -168,13 +185,19 @@ class ServingEntry(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 name=f"*.{args.region}.{args.domain}",
                 type="A",
-                aliases=[aws.route53.RecordAliasArgs(
-                    name=balancer.dns_name, zone_id=balancer.zone_id, evaluate_target_health=False,
-                )],
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=balancer.dns_name,
+                        zone_id=balancer.zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
             ),
             opts=child_opts(self, provider=args.aws_provider),
         )
-        self.register_outputs({"loadBalancerDnsName": balancer.dns_name, "loadBalancerArnSuffix": balancer.arn_suffix})
+        self.register_outputs(
+            {"loadBalancerDnsName": balancer.dns_name, "loadBalancerArnSuffix": balancer.arn_suffix}
+        )
 
     def contract_values(self) -> dict[str, Any]:
         """The values of ``ServingOutputs`` (components/outputs.py)."""
@@ -195,7 +218,9 @@ ALB_QUOTAS: dict[str, tuple[int, bool]] = {
 }
 
 
-def serving_alb_usage(models: Sequence[tuple[int, int, str]], platform_certificate: str | None) -> dict[str, int]:
+def serving_alb_usage(
+    models: Sequence[tuple[int, int, str]], platform_certificate: str | None
+) -> dict[str, int]:
     """What the Ingresses of a region's serving ALB need of its quotas (pure).
 
     ``models``: per model served in the region, (its versions, its max-replicas, its certificate ARN). Each
@@ -205,7 +230,9 @@ def serving_alb_usage(models: Sequence[tuple[int, int, str]], platform_certifica
     platform has none) counts.
     """
     certificates = {certificate for _, _, certificate in models}
-    default = platform_certificate if platform_certificate is not None else next(iter(sorted(certificates)), None)
+    default = (
+        platform_certificate if platform_certificate is not None else next(iter(sorted(certificates)), None)
+    )
     return {
         "target groups": sum(versions for versions, _, _ in models),
         "rules": 4 * len(models),
@@ -228,7 +255,9 @@ def group_settings(environment: str) -> dict[str, str]:
     "Exclusive" annotations, listen-ports ("Merge": an Ingress without it would add an HTTP:80 listener) and
     the group itself (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md)."""
     annotations = internal_alb_annotations(
-        certificate_arn=None, health_path=None, load_balancer_name=serving_load_balancer_name(environment),
+        certificate_arn=None,
+        health_path=None,
+        load_balancer_name=serving_load_balancer_name(environment),
         group=SERVING_GROUP,
     )
     return {key.removeprefix(f"{ALB}/"): value for key, value in annotations.items()}
@@ -257,41 +286,69 @@ def team_ingress_policy_spec(environment: str, region: str) -> dict[str, Any]:
     fixed_map = "{" + ", ".join(f"{_cel(ALB + '/' + k)}: {_cel(v)}" for k, v in sorted(fixed.items())) + "}"
     allowed_list = "[" + ", ".join(_cel(f"{ALB}/{k}") for k in allowed) + "]"
     host = (
-        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?-' + variables.team + '[.](' + " + _cel(region.replace(".", "[.]"))
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?-' + variables.team + '[.](' + "
+        + _cel(region.replace(".", "[.]"))
         + " + '[.])?' + variables.domain + '$'"
     )
     return {
         "failurePolicy": "Fail",
-        "matchConstraints": {"resourceRules": [{
-            "apiGroups": ["networking.k8s.io"], "apiVersions": ["v1"],
-            "operations": ["CREATE", "UPDATE"], "resources": ["ingresses"],
-        }]},
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["networking.k8s.io"],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["ingresses"],
+                }
+            ]
+        },
         "variables": [
-            {"name": "annotations", "expression": "has(object.metadata.annotations) ? object.metadata.annotations : {}"},
-            {"name": "team", "expression": "has(namespaceObject.metadata.labels) && 'team' in namespaceObject.metadata.labels"
-                                           " ? namespaceObject.metadata.labels['team'] : ''"},
-            {"name": "domain", "expression": f"has(namespaceObject.metadata.annotations) && {_cel(DOMAIN_ANNOTATION)} in "
-                                             f"namespaceObject.metadata.annotations ? namespaceObject.metadata.annotations"
-                                             f"[{_cel(DOMAIN_ANNOTATION)}] : ''"},
+            {
+                "name": "annotations",
+                "expression": "has(object.metadata.annotations) ? object.metadata.annotations : {}",
+            },
+            {
+                "name": "team",
+                "expression": "has(namespaceObject.metadata.labels) && 'team' in namespaceObject.metadata.labels"
+                " ? namespaceObject.metadata.labels['team'] : ''",
+            },
+            {
+                "name": "domain",
+                "expression": f"has(namespaceObject.metadata.annotations) && {_cel(DOMAIN_ANNOTATION)} in "
+                f"namespaceObject.metadata.annotations ? namespaceObject.metadata.annotations"
+                f"[{_cel(DOMAIN_ANNOTATION)}] : ''",
+            },
         ],
         "validations": [
-            {"expression": "variables.team != '' && variables.domain != ''",
-             "message": f"Ingresses are admitted only in team namespaces (label team, annotation {DOMAIN_ANNOTATION})"},
-            {"expression": "has(object.spec.ingressClassName) && object.spec.ingressClassName == 'alb' && "
-                           "!('kubernetes.io/ingress.class' in variables.annotations)",
-             "message": "a team Ingress is of class alb (spec.ingressClassName), and names no other class"},
-            {"expression": f"{fixed_map}.all(k, k in variables.annotations && variables.annotations[k] == {fixed_map}[k])",
-             "message": f"a team Ingress carries the serving group's settings with the platform's values: {json.dumps(fixed, sort_keys=True)}"},
-            {"expression": f"variables.annotations.all(k, !k.startsWith({_cel(ALB + '/')}) || k in {allowed_list} || "
-                           f"k.startsWith({_cel(ALB + '/actions.')}) || k.startsWith({_cel(ALB + '/conditions.')}))",
-             "message": "a team Ingress sets no load balancer annotation but the group's settings, certificate-arn, "
-                        "actions.* and conditions.* (the shared ALB is the platform's)"},
-            {"expression": "!has(object.spec.defaultBackend)",
-             "message": "a team Ingress has no default backend (the platform's serving entry answers unknown hosts)"},
-            {"expression": f"has(object.spec.rules) && size(object.spec.rules) > 0 && object.spec.rules.all(r, "
-                           f"has(r.host) && r.host.endsWith('.' + variables.domain) && r.host.matches({host}))",
-             "message": "every rule of a team Ingress names a host of its team: <model>-<team>.<domain> or "
-                        "<model>-<team>.<region>.<domain>"},
+            {
+                "expression": "variables.team != '' && variables.domain != ''",
+                "message": f"Ingresses are admitted only in team namespaces (label team, annotation {DOMAIN_ANNOTATION})",
+            },
+            {
+                "expression": "has(object.spec.ingressClassName) && object.spec.ingressClassName == 'alb' && "
+                "!('kubernetes.io/ingress.class' in variables.annotations)",
+                "message": "a team Ingress is of class alb (spec.ingressClassName), and names no other class",
+            },
+            {
+                "expression": f"{fixed_map}.all(k, k in variables.annotations && variables.annotations[k] == {fixed_map}[k])",
+                "message": f"a team Ingress carries the serving group's settings with the platform's values: {json.dumps(fixed, sort_keys=True)}",
+            },
+            {
+                "expression": f"variables.annotations.all(k, !k.startsWith({_cel(ALB + '/')}) || k in {allowed_list} || "
+                f"k.startsWith({_cel(ALB + '/actions.')}) || k.startsWith({_cel(ALB + '/conditions.')}))",
+                "message": "a team Ingress sets no load balancer annotation but the group's settings, certificate-arn, "
+                "actions.* and conditions.* (the shared ALB is the platform's)",
+            },
+            {
+                "expression": "!has(object.spec.defaultBackend)",
+                "message": "a team Ingress has no default backend (the platform's serving entry answers unknown hosts)",
+            },
+            {
+                "expression": f"has(object.spec.rules) && size(object.spec.rules) > 0 && object.spec.rules.all(r, "
+                f"has(r.host) && r.host.endsWith('.' + variables.domain) && r.host.matches({host}))",
+                "message": "every rule of a team Ingress names a host of its team: <model>-<team>.<domain> or "
+                "<model>-<team>.<region>.<domain>",
+            },
         ],
     }
 
@@ -301,11 +358,18 @@ def team_ingress_binding_spec() -> dict[str, Any]:
     return {
         "policyName": GUARD_NAME,
         "validationActions": ["Deny"],
-        "matchResources": {"namespaceSelector": {"matchExpressions": [{
-            "key": "kubernetes.io/metadata.name", "operator": "NotIn",
-            # The platform's own Ingresses: the serving entry and MLflow's (components.registry.MLFLOW_NAMESPACE).
-            "values": [SERVING_NAMESPACE, "mlflow", "kube-system"],
-        }]}},
+        "matchResources": {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        # The platform's own Ingresses: the serving entry and MLflow's (components.registry.MLFLOW_NAMESPACE).
+                        "values": [SERVING_NAMESPACE, "mlflow", "kube-system"],
+                    }
+                ]
+            }
+        },
     }
 
 
@@ -315,8 +379,14 @@ class TeamIngressGuard(pulumi.ComponentResource):
     Attributes: ``policy``, ``binding`` (admissionregistration.k8s.io/v1, GA since Kubernetes 1.30).
     """
 
-    def __init__(self, name: str, environment: str, region: str, k8s_provider: pulumi.ProviderResource,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        environment: str,
+        region: str,
+        k8s_provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("mlops:ingress:TeamIngressGuard", name, None, opts)
         labels = {"app.kubernetes.io/managed-by": "pulumi"}
         admission = k8s.admissionregistration.v1
@@ -328,10 +398,16 @@ class TeamIngressGuard(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=GUARD_NAME, labels=labels),
                 spec=admission.ValidatingAdmissionPolicySpecArgs(
                     failure_policy=spec["failurePolicy"],
-                    match_constraints=admission.MatchResourcesArgs(resource_rules=[admission.NamedRuleWithOperationsArgs(
-                        api_groups=rule["apiGroups"], api_versions=rule["apiVersions"],
-                        operations=rule["operations"], resources=rule["resources"],
-                    )]),
+                    match_constraints=admission.MatchResourcesArgs(
+                        resource_rules=[
+                            admission.NamedRuleWithOperationsArgs(
+                                api_groups=rule["apiGroups"],
+                                api_versions=rule["apiVersions"],
+                                operations=rule["operations"],
+                                resources=rule["resources"],
+                            )
+                        ]
+                    ),
                     variables=[admission.VariableArgs(**v) for v in spec["variables"]],
                     validations=[admission.ValidationArgs(**v) for v in spec["validations"]],
                 ),
@@ -347,9 +423,11 @@ class TeamIngressGuard(pulumi.ComponentResource):
                 spec=admission.ValidatingAdmissionPolicyBindingSpecArgs(
                     policy_name=binding["policyName"],
                     validation_actions=binding["validationActions"],
-                    match_resources=admission.MatchResourcesArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                        match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(**selector)],
-                    )),
+                    match_resources=admission.MatchResourcesArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(**selector)],
+                        )
+                    ),
                 ),
             ),
             opts=child_opts(self, provider=k8s_provider, depends_on=[self.policy]),

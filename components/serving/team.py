@@ -130,7 +130,9 @@ def team_access_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def aws_endpoint_egress(vpc_cidr: str, s3_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+def aws_endpoint_egress(
+    vpc_cidr: str, s3_cidrs: Sequence[str]
+) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
     """HTTPS to the interface endpoints (in the VPC) and to S3 (its prefix list), and the Pod Identity agent.
 
     An egress rule without peers allows every destination, and without S3's rule models cannot read their
@@ -143,9 +145,12 @@ def aws_endpoint_egress(vpc_cidr: str, s3_cidrs: Sequence[str]) -> list[k8s.netw
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(vpc_cidr)], ports=https),
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(c) for c in s3_cidrs], ports=https),
     ]
-    rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[ip_peer(POD_IDENTITY_AGENT)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
-    ))
+    rules.append(
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[ip_peer(POD_IDENTITY_AGENT)],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
+        )
+    )
     return rules
 
 
@@ -179,14 +184,22 @@ class TeamSpace(pulumi.ComponentResource):
     def __init__(self, name: str, args: TeamSpaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:team:TeamSpace", name, None, opts)
         team = args.team
-        labels = {"team": team.name, "environment": team.environment, "app.kubernetes.io/managed-by": "pulumi"}
+        labels = {
+            "team": team.name,
+            "environment": team.environment,
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
         on_repos = child_opts(self, provider=args.repository_aws_provider)
 
         self.repositories = {}
         for model in team.models:
             self.repositories[model.name], _ = model_repository(
-                f"{name}-{model.name}-repo", repository_name(team.name, model.name), args.images_key_arn,
-                {**args.tags, "model": model.name}, on_repos, force_delete=team.environment != "prod",
+                f"{name}-{model.name}-repo",
+                repository_name(team.name, model.name),
+                args.images_key_arn,
+                {**args.tags, "model": model.name},
+                on_repos,
+                force_delete=team.environment != "prod",
             )
 
         self.namespaces, self.service_accounts, self.network_policies, self.access_entries = {}, {}, {}, {}
@@ -205,12 +218,19 @@ class TeamSpace(pulumi.ComponentResource):
         # Its account is known only from the platform's outputs, and nothing here builds an ARN from it.
         ctx = PlatformContext(team.environment, args.partition, "", args.clusters[0].region, args.tags)
         models_role = PodIdentityRole(
-            f"{name}-models", ctx, parent=self, provider=args.repository_aws_provider,
-            trust=pod_identity_trust(), policy=policy,
-            role_name=f"mlops-{team.environment}-team-{team.name}-models", max_session_duration=3600,
+            f"{name}-models",
+            ctx,
+            parent=self,
+            provider=args.repository_aws_provider,
+            trust=pod_identity_trust(),
+            policy=policy,
+            role_name=f"mlops-{team.environment}-team-{team.name}-models",
+            max_session_duration=3600,
             associations=[
                 Association(
-                    target.cluster_name, team.namespace, "models",
+                    target.cluster_name,
+                    team.namespace,
+                    "models",
                     opts=pulumi.ResourceOptions(
                         provider=target.aws_provider, depends_on=[self.service_accounts[target.region]]
                     ),
@@ -232,7 +252,9 @@ class TeamSpace(pulumi.ComponentResource):
             }
         )
 
-    def _team_namespace(self, suffix: str, target: ClusterTarget, args: TeamSpaceArgs, labels: dict[str, str]) -> None:
+    def _team_namespace(
+        self, suffix: str, target: ClusterTarget, args: TeamSpaceArgs, labels: dict[str, str]
+    ) -> None:
         """The team's namespace in one cluster: restricted pod security, quota, limits, policies, service account."""
         team, namespace = args.team, args.team.namespace
         ns = k8s.core.v1.Namespace(
@@ -278,12 +300,18 @@ class TeamSpace(pulumi.ComponentResource):
             k8s.core.v1.LimitRangeInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="team-limits", namespace=namespace, labels=labels),
                 spec=k8s.core.v1.LimitRangeSpecArgs(
-                    limits=[k8s.core.v1.LimitRangeItemArgs(type="Container", default=defaults, default_request=defaults)]
+                    limits=[
+                        k8s.core.v1.LimitRangeItemArgs(
+                            type="Container", default=defaults, default_request=defaults
+                        )
+                    ]
                 ),
             ),
             opts=in_ns,
         )
-        self.network_policies[target.region] = team_network_policies(self, suffix, namespace, labels, target, args, in_ns)
+        self.network_policies[target.region] = team_network_policies(
+            self, suffix, namespace, labels, target, args, in_ns
+        )
         self.service_accounts[target.region] = k8s.core.v1.ServiceAccount(
             f"{suffix}-sa",
             k8s.core.v1.ServiceAccountInitArgs(
@@ -315,13 +343,17 @@ def owners_access(owner: TeamSpace, suffix: str, target: ClusterTarget, args: Te
             cluster_name=target.cluster_name,
             principal_arn=entry.principal_arn,
             policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
-            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[args.team.namespace]),
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                type="namespace", namespaces=[args.team.namespace]
+            ),
         ),
         opts=on_region,
     )
 
 
-def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, args, opts) -> list[k8s.networking.v1.NetworkPolicy]:
+def team_network_policies(
+    owner: TeamSpace, suffix, namespace, labels, target, args, opts
+) -> list[k8s.networking.v1.NetworkPolicy]:
     """Default deny in both directions, then: ALB and ingress from the VPC to model ports, DNS, MLflow, AWS."""
     model_ports = sorted({model.port for model in args.team.models})
 
@@ -338,7 +370,9 @@ def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, a
     return [
         policy(
             "default-deny",
-            k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=every_pod, policy_types=["Ingress", "Egress"]),
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod, policy_types=["Ingress", "Egress"]
+            ),
         ),
         # The ALB (IP targets) and the ingress controller reach pods from inside the VPC.
         policy(
@@ -348,10 +382,15 @@ def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, a
                 policy_types=["Ingress"],
                 ingress=[
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
-                        )],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in model_ports],
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.vpc_cidr)
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
+                            for port in model_ports
+                        ],
                     )
                 ],
             ),
@@ -363,12 +402,16 @@ def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, a
                 policy_types=["Egress"],
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                            ),
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                        )],
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
+                            )
+                        ],
                         ports=[
                             k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
                             k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
@@ -384,12 +427,16 @@ def team_network_policies(owner: TeamSpace, suffix, namespace, labels, target, a
                 policy_types=["Egress"],
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": args.mlflow_namespace}
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": args.mlflow_namespace}
+                                )
                             )
-                        )],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.mlflow_port, protocol="TCP")],
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=args.mlflow_port, protocol="TCP")
+                        ],
                     )
                 ],
             ),

@@ -78,7 +78,11 @@ def hardened_container(spec: ContainerSpec) -> k8s.core.v1.ContainerArgs:
             http_get=probe, initial_delay_seconds=5, period_seconds=10, timeout_seconds=2, failure_threshold=3
         ),
         liveness_probe=k8s.core.v1.ProbeArgs(
-            http_get=probe, initial_delay_seconds=30, period_seconds=20, timeout_seconds=2, failure_threshold=3
+            http_get=probe,
+            initial_delay_seconds=30,
+            period_seconds=20,
+            timeout_seconds=2,
+            failure_threshold=3,
         ),
         security_context=container_security_context(),
         volume_mounts=mounts,
@@ -113,10 +117,18 @@ def hardened_pod_spec(
         containers=list(containers),
         volumes=[
             k8s.core.v1.VolumeArgs(
-                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="256Mi")
+                name="tmp",
+                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="256Mi"),
             ),
-            *([k8s.core.v1.VolumeArgs(name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=scratch))]
-              if scratch else []),
+            *(
+                [
+                    k8s.core.v1.VolumeArgs(
+                        name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=scratch)
+                    )
+                ]
+                if scratch
+                else []
+            ),
         ],
         tolerations=[k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
         if gpu

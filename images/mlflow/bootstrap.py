@@ -66,10 +66,14 @@ def backend_store_uri(env: Mapping[str, str]) -> str:
 
 def server_command(env: Mapping[str, str]) -> list[str]:
     return [
-        "mlflow", "server",
-        "--host", "0.0.0.0",
-        "--port", env.get("MLFLOW_PORT", "5000"),
-        "--backend-store-uri", backend_store_uri(env),
+        "mlflow",
+        "server",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        env.get("MLFLOW_PORT", "5000"),
+        "--backend-store-uri",
+        backend_store_uri(env),
     ]
 
 

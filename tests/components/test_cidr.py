@@ -21,7 +21,10 @@ def test_plan_of_a_slash_16_in_three_zones():
 
 
 def test_too_small_vpc_is_refused():
-    with pytest.raises(SubnetPlanError, match=r"10.0.0.0/23 is too small for 3 tiers of subnets in 2 zones; allowed: /22 or larger"):
+    with pytest.raises(
+        SubnetPlanError,
+        match=r"10.0.0.0/23 is too small for 3 tiers of subnets in 2 zones; allowed: /22 or larger",
+    ):
         plan_subnets("10.0.0.0/23", ["a", "b"])
 
 
@@ -38,5 +41,5 @@ def test_subnets_never_overlap_and_fit(prefix, base, zones):
     for index, subnet in enumerate(subnets):
         assert subnet.subnet_of(vpc)
         assert subnet.prefixlen <= 28
-        for other in subnets[index + 1:]:
+        for other in subnets[index + 1 :]:
             assert not subnet.overlaps(other)

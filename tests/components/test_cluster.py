@@ -30,8 +30,12 @@ from tests.conftest import FIXTURES, states
 PROGRAM = "cluster_program"
 REGIONS = ("us-east-1", "us-west-2")
 ACCOUNT = "333333333333"
-KARPENTER_SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "karpenter-v1.json").read_text())
-FIXTURE_CONFIG = yaml.safe_load((FIXTURES / "Pulumi.cluster-prod.yaml").read_text())["config"]["mlops:platform"]
+KARPENTER_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[1] / "schemas" / "karpenter-v1.json").read_text()
+)
+FIXTURE_CONFIG = yaml.safe_load((FIXTURES / "Pulumi.cluster-prod.yaml").read_text())["config"][
+    "mlops:platform"
+]
 
 
 def key_arn(purpose: str, region: str) -> str:
@@ -87,10 +91,18 @@ def test_kubeconfig_user_gets_a_token_from_aws_eks_get_token():
     assert user["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     assert user["exec"]["command"] == "aws"
     assert user["exec"]["args"] == [
-        "eks", "get-token", "--cluster-name", "mlops-dev-us-east-1", "--region", "us-east-1", "--output", "json"
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "mlops-dev-us-east-1",
+        "--region",
+        "us-east-1",
+        "--output",
+        "json",
     ]
     assert document["clusters"][0]["cluster"] == {
-        "server": "https://x.eks.amazonaws.com", "certificate-authority-data": "Q0E="
+        "server": "https://x.eks.amazonaws.com",
+        "certificate-authority-data": "Q0E=",
     }
     assert document["current-context"] == "mlops-dev-us-east-1"
 
@@ -107,8 +119,12 @@ def _as_list(value: Any) -> list[str]:
     "policy",
     [
         karpenter_controller_policy(
-            partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="mlops-prod-us-east-1",
-            node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/node", queue_arn="arn:aws:sqs:us-east-1:1:q",
+            partition="aws",
+            region="us-east-1",
+            account_id=ACCOUNT,
+            cluster="mlops-prod-us-east-1",
+            node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/node",
+            queue_arn="arn:aws:sqs:us-east-1:1:q",
             volume_key_arn=key_arn("volumes", "us-east-1"),
         ),
         load_balancer_controller_policy(
@@ -125,14 +141,20 @@ def test_controller_policies_have_no_wildcard_actions(policy):
         resources = _as_list(statement["Resource"])
         # A statement on every resource must be a read or carry a condition that scopes it.
         if "*" in resources:
-            reads = all(a.split(":")[1].startswith(("Describe", "Get", "List")) for a in _as_list(statement["Action"]))
+            reads = all(
+                a.split(":")[1].startswith(("Describe", "Get", "List")) for a in _as_list(statement["Action"])
+            )
             assert reads or statement.get("Condition"), statement["Sid"]
 
 
 def test_karpenter_policy_passes_only_the_node_role_and_mutates_only_owned_instances():
     policy = karpenter_controller_policy(
-        partition="aws", region="us-east-1", account_id=ACCOUNT, cluster="mlops-prod-us-east-1",
-        node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/node", queue_arn="arn:aws:sqs:us-east-1:1:q",
+        partition="aws",
+        region="us-east-1",
+        account_id=ACCOUNT,
+        cluster="mlops-prod-us-east-1",
+        node_role_arn=f"arn:aws:iam::{ACCOUNT}:role/node",
+        queue_arn="arn:aws:sqs:us-east-1:1:q",
         volume_key_arn=key_arn("volumes", "us-east-1"),
     )
     by_sid = {statement["Sid"]: statement for statement in _statements(policy)}
@@ -149,12 +171,21 @@ def test_karpenter_policy_passes_only_the_node_role_and_mutates_only_owned_insta
 
 def test_node_pool_spec_of_a_gpu_pool():
     pool = NodePoolConfig.model_validate(
-        {"name": "gpu", "capacity-type": "spot", "gpu": True, "instance-families": ["g6"], "cpu-limit": 48,
-         "memory-limit-gib": 192, "gpu-limit": 4}
+        {
+            "name": "gpu",
+            "capacity-type": "spot",
+            "gpu": True,
+            "instance-families": ["g6"],
+            "cpu-limit": 48,
+            "memory-limit-gib": 192,
+            "gpu-limit": 4,
+        }
     )
     spec = node_pool_spec(pool)
     assert spec["limits"] == {"cpu": "48", "memory": "192Gi", "nvidia.com/gpu": "4"}
-    assert spec["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    assert spec["template"]["spec"]["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+    ]
     assert {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g6"]} in (
         spec["template"]["spec"]["requirements"]
     )
@@ -167,12 +198,22 @@ def test_args_refuse_byo_config_a_single_subnet_and_mode_mismatch():
     cfg = parse_platform(FIXTURE_CONFIG, "f.yaml").cluster
     assert cfg is not None
     common = dict(
-        environment="prod", region="us-east-1", partition="aws", account_id=ACCOUNT, vpc_id="vpc-1",
-        cluster_secrets_key_arn="k", logs_key_arn="k", volumes_key_arn="k", cluster=cfg,
+        environment="prod",
+        region="us-east-1",
+        partition="aws",
+        account_id=ACCOUNT,
+        vpc_id="vpc-1",
+        cluster_secrets_key_arn="k",
+        logs_key_arn="k",
+        volumes_key_arn="k",
+        cluster=cfg,
     )
     with pytest.raises(ValueError, match="at least two availability zones"):
         ServingClusterArgs(private_subnet_ids=["subnet-1"], **common)
-    assert ServingClusterArgs(private_subnet_ids=["subnet-1", "subnet-2"], **common).name == "mlops-prod-us-east-1"
+    assert (
+        ServingClusterArgs(private_subnet_ids=["subnet-1", "subnet-2"], **common).name
+        == "mlops-prod-us-east-1"
+    )
     with pytest.raises(ValueError, match="ByoCluster needs cluster mode 'byo', got 'eks'"):
         ByoClusterArgs(cluster=cfg)
 
@@ -214,7 +255,13 @@ def test_all_five_log_types_into_an_encrypted_log_group_created_first(prod):
     for region in REGIONS:
         state = clusters(prod)[cluster_name("prod", region)]
         assert state["inputs"]["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
-        assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+        assert set(CONTROL_PLANE_LOG_TYPES) == {
+            "api",
+            "audit",
+            "authenticator",
+            "controllerManager",
+            "scheduler",
+        }
         group = one(prod, f"cluster-{region}-control-plane-logs")
         assert group["inputs"]["name"] == f"/aws/eks/{cluster_name('prod', region)}/cluster"
         assert group["inputs"]["kmsKeyId"] == key_arn("logs", region)
@@ -225,11 +272,17 @@ def test_all_five_log_types_into_an_encrypted_log_group_created_first(prod):
 def test_access_entries_only(prod):
     for state in states(prod, "aws:eks/cluster:Cluster"):
         assert state["inputs"]["accessConfig"] == {
-            "authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False
+            "authenticationMode": "API",
+            "bootstrapClusterCreatorAdminPermissions": False,
         }
         assert state["inputs"]["bootstrapSelfManagedAddons"] is False
     entries = states(prod, "aws:eks/accessEntry:AccessEntry")
-    assert sorted(entry["inputs"]["type"] for entry in entries) == ["EC2_LINUX", "EC2_LINUX", "STANDARD", "STANDARD"]
+    assert sorted(entry["inputs"]["type"] for entry in entries) == [
+        "EC2_LINUX",
+        "EC2_LINUX",
+        "STANDARD",
+        "STANDARD",
+    ]
     admin = one(prod, "cluster-us-east-1-admin-0-policy")["inputs"]
     assert admin["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     assert admin["principalArn"] == f"arn:aws:iam::{ACCOUNT}:role/platform-deployer"
@@ -251,12 +304,17 @@ def test_managed_addons_pinned_from_config(prod):
             if name_of(state).startswith(f"cluster-{region}-")
         }
         assert {name: state["inputs"]["addonVersion"] for name, state in addons.items()} == pinned
-        assert all(state["inputs"]["clusterName"] == cluster_name("prod", region) for state in addons.values())
+        assert all(
+            state["inputs"]["clusterName"] == cluster_name("prod", region) for state in addons.values()
+        )
         # CoreDNS and the EBS CSI controller need the system nodes; the CSI driver its Pod Identity.
         node_group = one(prod, f"cluster-{region}-system-nodes")["urn"]
         assert node_group in addons["coredns"]["dependencies"]
         assert node_group in addons["aws-ebs-csi-driver"]["dependencies"]
-        assert one(prod, f"cluster-{region}-ebs-csi-identity")["urn"] in addons["aws-ebs-csi-driver"]["dependencies"]
+        assert (
+            one(prod, f"cluster-{region}-ebs-csi-identity")["urn"]
+            in addons["aws-ebs-csi-driver"]["dependencies"]
+        )
     csi = one(prod, "cluster-us-east-1-ebs-csi-identity")["inputs"]
     assert (csi["namespace"], csi["serviceAccount"]) == ("kube-system", "ebs-csi-controller-sa")
 
@@ -268,10 +326,16 @@ def test_system_launch_template_imdsv2_encrypted_disk_no_public_ip(prod):
         region = "us-east-1" if "us-east-1" in name_of(state) else "us-west-2"
         inputs = state["inputs"]
         assert inputs["metadataOptions"] == {
-            "httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
         }
         ebs = inputs["blockDeviceMappings"][0]["ebs"]
-        assert (ebs["encrypted"], ebs["volumeType"], ebs["kmsKeyId"]) == ("true", "gp3", key_arn("volumes", region))
+        assert (ebs["encrypted"], ebs["volumeType"], ebs["kmsKeyId"]) == (
+            "true",
+            "gp3",
+            key_arn("volumes", region),
+        )
         assert inputs["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
 
 
@@ -329,7 +393,9 @@ def test_interruption_queue_rules_and_targets(prod):
         assert queue["inputs"]["name"] == name
         queue_arn = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
         policy = json.loads(one(prod, f"cluster-{region}-interruption-queue-policy")["inputs"]["policy"])
-        assert policy["Statement"][0]["Principal"] == {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]}
+        assert policy["Statement"][0]["Principal"] == {
+            "Service": ["events.amazonaws.com", "sqs.amazonaws.com"]
+        }
         assert policy["Statement"][1]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         patterns = {}
         for kind in ("scheduled-change", "spot-interruption", "rebalance", "instance-state-change"):
@@ -374,7 +440,8 @@ def test_karpenter_release_values(prod):
     assert values["settings"]["interruptionQueue"] == "mlops-prod-us-east-1"
     assert values["replicas"] == 2
     assert values["controller"]["resources"] == {
-        "requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
     }
     assert values["nodeSelector"] == {"mlops.io/node-role": "system"}
 
@@ -399,12 +466,15 @@ def test_autoscaling_addons_are_hardened(prod, chart):
 def test_aws_load_balancer_controller_identity_and_settings(prod):
     values = releases(prod, "cluster-us-east-1-")["aws-load-balancer-controller"]["inputs"]["values"]
     assert (values["clusterName"], values["region"], values["vpcId"]) == (
-        "mlops-prod-us-east-1", "us-east-1", "vpc-us-east-1"
+        "mlops-prod-us-east-1",
+        "us-east-1",
+        "vpc-us-east-1",
     )
     assert values["enableWafv2"] is False
     identity = one(prod, "cluster-us-east-1-lbc-identity")["inputs"]
     assert (identity["namespace"], identity["serviceAccount"]) == (
-        "aws-load-balancer-controller", "aws-load-balancer-controller"
+        "aws-load-balancer-controller",
+        "aws-load-balancer-controller",
     )
 
 
@@ -414,11 +484,17 @@ def test_kubernetes_provider_is_built_from_cluster_outputs(prod):
         kubeconfig = json.loads(provider["inputs"]["kubeconfig"])
         name = cluster_name("prod", region)
         assert kubeconfig["clusters"][0]["cluster"]["server"].endswith(f".gr7.{region}.eks.amazonaws.com")
-        assert kubeconfig["users"][0]["user"]["exec"]["args"][2:6] == ["--cluster-name", name, "--region", region]
+        assert kubeconfig["users"][0]["user"]["exec"]["args"][2:6] == [
+            "--cluster-name",
+            name,
+            "--region",
+            region,
+        ]
         assert one(prod, f"cluster-{region}-eks")["urn"] in provider["dependencies"]
         kubernetes_objects = [
-            state for state in states(prod) if state["type"].startswith("kubernetes:")
-            and name_of(state).startswith(f"cluster-{region}-")
+            state
+            for state in states(prod)
+            if state["type"].startswith("kubernetes:") and name_of(state).startswith(f"cluster-{region}-")
         ]
         # 4 namespaces, 1 StorageClass, 5 Helm releases, 1 EC2NodeClass, 3 NodePools, KEDA's AWS authentication
         assert len(kubernetes_objects) == 15
@@ -433,7 +509,8 @@ def test_three_node_pools_per_cluster_one_with_gpus(prod):
     for region in REGIONS:
         pools = {
             state["inputs"]["metadata"]["name"]: state["inputs"]["spec"]
-            for state in node_pools(prod) if name_of(state).startswith(f"cluster-{region}-")
+            for state in node_pools(prod)
+            if name_of(state).startswith(f"cluster-{region}-")
         }
         assert sorted(pools) == ["cpu-on-demand", "cpu-spot", "gpu"]
         gpu = pools["gpu"]
@@ -448,13 +525,17 @@ def test_three_node_pools_per_cluster_one_with_gpus(prod):
             pools["cpu-spot"]["template"]["spec"]["requirements"]
         )
         assert pools["cpu-spot"]["disruption"] == {
-            "consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m", "budgets": [{"nodes": "10%"}]
+            "consolidationPolicy": "WhenEmptyOrUnderutilized",
+            "consolidateAfter": "1m",
+            "budgets": [{"nodes": "10%"}],
         }
         assert gpu["disruption"]["consolidationPolicy"] == "WhenEmpty"
         for spec in pools.values():
             assert spec["limits"]["cpu"] and spec["limits"]["memory"]
             assert spec["template"]["spec"]["nodeClassRef"] == {
-                "group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"
+                "group": "karpenter.k8s.aws",
+                "kind": "EC2NodeClass",
+                "name": "default",
             }
 
 
@@ -494,7 +575,9 @@ def test_node_class_discovery_imdsv2_and_encrypted_volumes(prod):
 def test_nvidia_device_plugin_tolerates_the_gpu_taint(prod):
     release = releases(prod, "cluster-us-east-1-")["nvidia-device-plugin"]["inputs"]
     assert release["version"] == "0.17.2"
-    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in release["values"]["tolerations"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in release["values"][
+        "tolerations"
+    ]
     assert release["values"]["nodeSelector"] == {"mlops.io/accelerator": "nvidia"}
 
 
@@ -521,8 +604,10 @@ def manifest(state: dict[str, Any]) -> dict[str, Any]:
 
 def builtin_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        state for state in states(doc)
-        if state["type"].startswith("kubernetes:") and not state["type"].startswith("kubernetes:helm.sh/")
+        state
+        for state in states(doc)
+        if state["type"].startswith("kubernetes:")
+        and not state["type"].startswith("kubernetes:helm.sh/")
         and state["type"].split(":")[1].split("/")[0] not in ("karpenter.sh", "karpenter.k8s.aws", "keda.sh")
     ]
 
@@ -568,7 +653,9 @@ def test_karpenter_objects_match_the_v1_schema(prod):
 )
 def test_karpenter_schema_rejects_pre_v1_or_misspelt_fields(prod, mutate, kind):
     state = next(
-        s for s in states(prod) if s["type"].endswith(f":{kind}") and name_of(s).startswith("cluster-us-east-1-")
+        s
+        for s in states(prod)
+        if s["type"].endswith(f":{kind}") and name_of(s).startswith("cluster-us-east-1-")
     )
     obj = json.loads(json.dumps(manifest(state)))
     mutate(obj["spec"])
@@ -596,7 +683,8 @@ def test_byo_provider_carries_the_kubeconfig_as_a_secret_and_the_context(byo):
 def test_byo_installs_keda_and_metrics_server_on_that_provider(byo):
     found = releases(byo)
     assert {name: state["inputs"]["version"] for name, state in found.items()} == {
-        "keda": "2.17.1", "metrics-server": "3.12.2"
+        "keda": "2.17.1",
+        "metrics-server": "3.12.2",
     }
     provider = one(byo, "cluster-k8s")["urn"]
     assert {provider_urn(state) for state in found.values()} == {provider}
@@ -610,7 +698,9 @@ def test_byo_installs_keda_and_metrics_server_on_that_provider(byo):
 # ---------------------------------------------------------------------------------------------------------
 # Every valid pool config yields a NodePool the Karpenter v1 schema accepts
 
-_durations = st.one_of(st.just("Never"), st.builds(lambda n, u: f"{n}{u}", st.integers(1, 999), st.sampled_from("smh")))
+_durations = st.one_of(
+    st.just("Never"), st.builds(lambda n, u: f"{n}{u}", st.integers(1, 999), st.sampled_from("smh"))
+)
 
 
 @st.composite
@@ -619,17 +709,23 @@ def pool_configs(draw) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "name": draw(st.from_regex(r"^[a-z]([-a-z0-9]{0,20}[a-z0-9])?$", fullmatch=True)),
         "capacity-type": draw(st.sampled_from(["on-demand", "spot"])),
-        "architectures": draw(st.lists(st.sampled_from(["amd64", "arm64"]), min_size=1, max_size=2, unique=True)),
+        "architectures": draw(
+            st.lists(st.sampled_from(["amd64", "arm64"]), min_size=1, max_size=2, unique=True)
+        ),
         "cpu-limit": draw(st.integers(1, 100_000)),
         "memory-limit-gib": draw(st.integers(1, 1_000_000)),
         "consolidation-policy": draw(st.sampled_from(["WhenEmpty", "WhenEmptyOrUnderutilized"])),
         "consolidate-after": draw(_durations),
         "expire-after": draw(_durations),
-        "disruption-budget": draw(st.one_of(st.builds(lambda n: f"{n}%", st.integers(0, 100)), st.integers(0, 50).map(str))),
+        "disruption-budget": draw(
+            st.one_of(st.builds(lambda n: f"{n}%", st.integers(0, 100)), st.integers(0, 50).map(str))
+        ),
         "gpu": gpu,
     }
     if gpu or draw(st.booleans()):
-        raw["instance-families"] = draw(st.lists(st.sampled_from(["g5", "g6", "g6e", "p4d", "m7i", "c7g"]), min_size=1, unique=True))
+        raw["instance-families"] = draw(
+            st.lists(st.sampled_from(["g5", "g6", "g6e", "p4d", "m7i", "c7g"]), min_size=1, unique=True)
+        )
     else:
         raw["instance-categories"] = draw(st.lists(st.sampled_from(list("cmrtg")), min_size=1, unique=True))
     if gpu:
@@ -670,14 +766,20 @@ def test_load_balancer_controller_changes_only_its_tagged_security_groups_or_tho
         partition="aws", region="us-east-1", account_id=ACCOUNT, vpc_id="vpc-1"
     )
     by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
-    assert by_sid["ManageOwnSecurityGroups"]["Condition"] == {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    assert by_sid["ManageOwnSecurityGroups"]["Condition"] == {
+        "Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}
+    }
     assert by_sid["OpenBackendSecurityGroupsInVpc"]["Action"] == [
-        "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
     ]
     assert by_sid["OpenBackendSecurityGroupsInVpc"]["Condition"] == {
         "ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc/vpc-1"}
     }
     assert by_sid["RetagOwnSecurityGroups"]["Condition"] == {
-        "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true", "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}
+        "Null": {
+            "aws:RequestTag/elbv2.k8s.aws/cluster": "true",
+            "aws:ResourceTag/elbv2.k8s.aws/cluster": "false",
+        }
     }
     assert "*" not in json.dumps(by_sid["OpenBackendSecurityGroupsInVpc"]["Condition"])

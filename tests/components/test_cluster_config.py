@@ -130,14 +130,23 @@ def test_public_endpoint_is_rejected_in_prod():
 @pytest.mark.parametrize(
     ("pool_changes", "expected"),
     [
-        ({"gpu-limit": None}, "node-pools[2].gpu-limit: missing; a gpu: true pool needs a gpu-limit (GPUs in total)"),
+        (
+            {"gpu-limit": None},
+            "node-pools[2].gpu-limit: missing; a gpu: true pool needs a gpu-limit (GPUs in total)",
+        ),
         (
             {"instance-categories": ["g"]},
             "node-pools[2].instance-families: set exactly one of instance-families (e.g. [g5, g6]) or "
             "instance-categories (e.g. [c, m, r])",
         ),
-        ({"consolidate-after": "soon"}, "node-pools[2].consolidate-after: 'soon' is not a duration; allowed: e.g. 30s, 5m, 720h or Never"),
-        ({"instance-families": ["G5"]}, "node-pools[2].instance-families[0]: 'G5' is not valid; allowed: e.g. g5, m7i"),
+        (
+            {"consolidate-after": "soon"},
+            "node-pools[2].consolidate-after: 'soon' is not a duration; allowed: e.g. 30s, 5m, 720h or Never",
+        ),
+        (
+            {"instance-families": ["G5"]},
+            "node-pools[2].instance-families[0]: 'G5' is not valid; allowed: e.g. g5, m7i",
+        ),
     ],
 )
 def test_bad_node_pools(pool_changes, expected):
@@ -165,7 +174,11 @@ def test_duplicate_pool_names_and_gpu_without_device_plugin():
 def test_byo_mode_parses_with_only_in_cluster_settings():
     cluster = parse_platform(byo(kubeconfig="~/.kube/config"), "f.yaml").cluster
     assert cluster is not None
-    assert (cluster.mode, cluster.kubeconfig_context, cluster.kubeconfig) == ("byo", "onprem", "~/.kube/config")
+    assert (cluster.mode, cluster.kubeconfig_context, cluster.kubeconfig) == (
+        "byo",
+        "onprem",
+        "~/.kube/config",
+    )
     assert cluster.charts.keda == "2.17.1"
 
 
@@ -184,7 +197,10 @@ BYO_ONLY = (
         ({"node-pools": prod_fixture()["cluster"]["node-pools"]}, "node-pools"),
         ({"system-nodes": {"min-size": 1, "desired-size": 1}}, "system-nodes"),
         ({"admin-role-arns": ["arn:aws:iam::333333333333:role/x"]}, "admin-role-arns"),
-        ({"charts": {"keda": "2.17.1", "metrics-server": "3.12.2", "karpenter": "1.5.0"}}, "charts.karpenter"),
+        (
+            {"charts": {"keda": "2.17.1", "metrics-server": "3.12.2", "karpenter": "1.5.0"}},
+            "charts.karpenter",
+        ),
     ],
 )
 def test_byo_mode_rejects_aws_only_keys(changes, key):
@@ -204,13 +220,16 @@ def test_byo_mode_needs_an_explicit_context():
     ("mutate", "key"),
     [
         (
-            lambda raw: raw["cluster"].update(
-                {"endpoint-public-access": True, "public-access-cidrs": ["0.0.0.0/0"]}
-            ) or raw.update({"environment": "dev", "log-retention-days": 30}),
+            lambda raw: (
+                raw["cluster"].update({"endpoint-public-access": True, "public-access-cidrs": ["0.0.0.0/0"]})
+                or raw.update({"environment": "dev", "log-retention-days": 30})
+            ),
             "mlops:platform.cluster.public-access-cidrs[0]",
         ),
         (
-            lambda raw: raw["cluster"].update({"endpoint-public-access": True, "public-access-cidrs": ["198.51.100.7/32"]}),
+            lambda raw: raw["cluster"].update(
+                {"endpoint-public-access": True, "public-access-cidrs": ["198.51.100.7/32"]}
+            ),
             "mlops:platform.cluster.endpoint-public-access",
         ),
         (

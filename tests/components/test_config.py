@@ -26,7 +26,13 @@ def valid() -> dict:
     return {
         "environment": "dev",
         "account-id": "111111111111",
-        "regions": [{"name": "eu-west-1", "availability-zones": ["eu-west-1a", "eu-west-1b"], "vpc-cidr": "10.0.0.0/16"}],
+        "regions": [
+            {
+                "name": "eu-west-1",
+                "availability-zones": ["eu-west-1a", "eu-west-1b"],
+                "vpc-cidr": "10.0.0.0/16",
+            }
+        ],
         "tags": {"team": "platform", "cost-center": "cc-1", "data-classification": "internal"},
     }
 
@@ -72,7 +78,9 @@ def test_unknown_top_level_key_in_platform():
     raw = valid()
     raw["natt"] = "single"
     message = error_of(raw)
-    assert message.startswith("stacks/Pulumi.x.yaml: mlops:platform.natt: unknown key; allowed: environment, account-id")
+    assert message.startswith(
+        "stacks/Pulumi.x.yaml: mlops:platform.natt: unknown key; allowed: environment, account-id"
+    )
 
 
 def test_wrong_type_names_value_and_allowed():
@@ -105,7 +113,9 @@ def test_malformed_cidr(cidr):
     raw = valid()
     raw["regions"][0]["vpc-cidr"] = cidr
     message = error_of(raw)
-    assert message.startswith(f"stacks/Pulumi.x.yaml: mlops:platform.regions[0].vpc-cidr: {cidr!r} is not an IPv4")
+    assert message.startswith(
+        f"stacks/Pulumi.x.yaml: mlops:platform.regions[0].vpc-cidr: {cidr!r} is not an IPv4"
+    )
     assert "allowed: e.g. 10.10.0.0/16" in message
 
 
@@ -123,7 +133,9 @@ def test_missing_key():
 
 def test_overlapping_cidrs_across_regions():
     raw = valid()
-    raw["regions"].append({"name": "eu-central-1", "availability-zones": ["eu-central-1a"], "vpc-cidr": "10.0.128.0/17"})
+    raw["regions"].append(
+        {"name": "eu-central-1", "availability-zones": ["eu-central-1a"], "vpc-cidr": "10.0.128.0/17"}
+    )
     assert error_of(raw) == (
         "stacks/Pulumi.x.yaml: mlops:platform.regions[1].vpc-cidr: 10.0.128.0/17 overlaps 10.0.0.0/16 of region "
         "eu-west-1 (regions[0]); allowed: non-overlapping CIDRs across regions"
@@ -143,7 +155,9 @@ def test_internet_free_with_nat_rejected():
 def test_prod_needs_year_of_log_retention():
     raw = valid()
     raw["environment"] = "prod"
-    assert error_of(raw).endswith("log-retention-days: 30 is below the prod floor; allowed in prod: 365 or more")
+    assert error_of(raw).endswith(
+        "log-retention-days: 30 is below the prod floor; allowed in prod: 365 or more"
+    )
 
 
 def test_tags_for_merges_base_and_extras():
@@ -167,7 +181,10 @@ def test_misspelt_top_level_mlops_key(tmp_path):
     write_stack(tmp_path, {"mlops:platfrom": valid()})
     with pytest.raises(ConfigError) as caught:
         load_platform(tmp_path, "x")
-    assert str(caught.value) == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team, mlops:oidc-client-secret"
+    assert (
+        str(caught.value)
+        == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team, mlops:oidc-client-secret"
+    )
 
 
 def test_other_namespaces_are_left_alone(tmp_path):

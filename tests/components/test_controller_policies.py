@@ -73,7 +73,9 @@ def test_load_balancer_controller_policy_data_file_follows_the_charts_app_versio
 
 def test_load_balancer_controller_policy_in_another_partition_names_it_everywhere():
     ours = json.dumps(
-        load_balancer_controller_policy(partition="aws-us-gov", region="us-gov-west-1", account_id=ACCOUNT, vpc_id="v")
+        load_balancer_controller_policy(
+            partition="aws-us-gov", region="us-gov-west-1", account_id=ACCOUNT, vpc_id="v"
+        )
     )
     assert "arn:aws:" not in ours and "${" not in ours
     assert f"arn:aws-us-gov:ec2:us-gov-west-1:{ACCOUNT}:vpc/v" in ours
@@ -87,13 +89,19 @@ class _CloudFormation(yaml.SafeLoader):
 
 
 _CloudFormation.add_multi_constructor(
-    "!", lambda loader, _tag, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
-    else loader.construct_sequence(node)
+    "!",
+    lambda loader, _tag, node: (
+        loader.construct_scalar(node)
+        if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node)
+    ),
 )
 
 
 def upstream_karpenter_policy() -> dict[str, Any]:
-    template = yaml.load((UPSTREAM / "karpenter-v1.5.0-cloudformation.yaml").read_text(), Loader=_CloudFormation)
+    template = yaml.load(
+        (UPSTREAM / "karpenter-v1.5.0-cloudformation.yaml").read_text(), Loader=_CloudFormation
+    )
     text = template["Resources"]["KarpenterControllerPolicy"]["Properties"]["PolicyDocument"]
     for name, value in {
         "AWS::Partition": "aws",
@@ -150,8 +158,13 @@ def test_karpenter_policy_differs_from_upstream_only_as_listed():
     ours = {
         statement["Sid"]: statement
         for statement in karpenter_controller_policy(
-            partition="aws", region=REGION, account_id=ACCOUNT, cluster=CLUSTER,
-            node_role_arn=NODE_ROLE, queue_arn=QUEUE, volume_key_arn=KEY,
+            partition="aws",
+            region=REGION,
+            account_id=ACCOUNT,
+            cluster=CLUSTER,
+            node_role_arn=NODE_ROLE,
+            queue_arn=QUEUE,
+            volume_key_arn=KEY,
         )["Statement"]
     }
     found: dict[str, Any] = {}
@@ -163,4 +176,3 @@ def test_karpenter_policy_differs_from_upstream_only_as_listed():
         elif difference := _difference(upstream[sid], ours[sid]):
             found[sid] = difference
     assert found == KARPENTER_DIFFERENCES
-

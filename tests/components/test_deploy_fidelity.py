@@ -125,15 +125,21 @@ def test_each_region_publishes_its_own_s3_prefix_list(synth):
 
 
 def test_team_pods_read_their_regions_bucket_at_their_regions_s3_addresses(synth):
-    """"A gateway endpoint is available only in the Region where you created it. Be sure to create your gateway
+    """ "A gateway endpoint is available only in the Region where you created it. Be sure to create your gateway
     endpoint in the same Region as your S3 buckets" (Gateway endpoints for Amazon S3, Considerations), and an
     internet-free bucket admits only its own region's endpoint: each region's pods get their region's S3 addresses,
     read their region's bucket (the primary's or its replica) and are told its name; writes go to the primary."""
     team, platform = synth("team-fraud-prod"), synth("prod")
     registry = platform["outputs"]["registry"]
-    buckets = {"us-east-1": registry["artifactBucketArn"], "us-west-2": registry["replicaBucketArns"]["us-west-2"]}
+    buckets = {
+        "us-east-1": registry["artifactBucketArn"],
+        "us-west-2": registry["replicaBucketArns"]["us-west-2"],
+    }
     assert buckets["us-east-1"] != buckets["us-west-2"]
-    statements = {s["Sid"]: s for s in json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])["Statement"]}
+    statements = {
+        s["Sid"]: s
+        for s in json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])["Statement"]
+    }
     assert statements["ListOwnPrefixes"]["Resource"] == [buckets["us-east-1"], buckets["us-west-2"]]
     assert statements["WriteOwnPrefixes"]["Resource"] == [f"{buckets['us-east-1']}/teams/fraud/*"]
     for region, bucket in buckets.items():
@@ -145,7 +151,10 @@ def test_team_pods_read_their_regions_bucket_at_their_regions_s3_addresses(synth
         deployments = [d for d in states(team, "kubernetes:apps/v1:Deployment") if f"-{region}-" in d["urn"]]
         assert deployments
         for deployment in deployments:
-            env = {e["name"]: e["value"] for e in deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            env = {
+                e["name"]: e["value"]
+                for e in deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]
+            }
             assert (env["ARTIFACT_BUCKET"], env["AWS_REGION"]) == (bucket.rsplit(":", 1)[-1], region)
 
 
@@ -161,7 +170,11 @@ def test_deployer_networks_reach_the_api_on_443_through_the_cluster_security_gro
         eks = by_name(prod, f"cluster-{region}-eks")
         assert rule["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
         assert rule["inputs"]["cidrIpv4"] == "10.99.0.0/24"
-        assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (443, 443, "tcp")
+        assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (
+            443,
+            443,
+            "tcp",
+        )
         assert rule["propertyDependencies"]["securityGroupId"] == [eks["urn"]]
         # Kubernetes resources go out only once the deployer can reach the endpoint.
         assert rule["urn"] in by_name(prod, f"cluster-{region}-k8s")["dependencies"]
@@ -172,7 +185,9 @@ def test_a_private_endpoint_without_deployer_networks_is_a_config_error():
     del raw["deployer"]
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "stacks/Pulumi.prod.yaml")
-    assert str(error.value).startswith("stacks/Pulumi.prod.yaml: mlops:platform.deployer: missing; a private API endpoint")
+    assert str(error.value).startswith(
+        "stacks/Pulumi.prod.yaml: mlops:platform.deployer: missing; a private API endpoint"
+    )
 
 
 def test_the_deployer_must_be_a_cluster_admin():
@@ -180,7 +195,10 @@ def test_the_deployer_must_be_a_cluster_admin():
     raw["deployer"]["role-arn"] = "arn:aws:iam::333333333333:role/someone-else"
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
-    assert "mlops:platform.deployer.role-arn: arn:aws:iam::333333333333:role/someone-else is not in cluster.admin-role-arns" in str(error.value)
+    assert (
+        "mlops:platform.deployer.role-arn: arn:aws:iam::333333333333:role/someone-else is not in cluster.admin-role-arns"
+        in str(error.value)
+    )
 
 
 def test_deployer_networks_are_never_everything():
@@ -188,7 +206,9 @@ def test_deployer_networks_are_never_everything():
     raw["deployer"]["networks"] = ["0.0.0.0/0"]
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
-    assert str(error.value).startswith("f.yaml: mlops:platform.deployer.networks[0]: 0.0.0.0/0 opens the API endpoint")
+    assert str(error.value).startswith(
+        "f.yaml: mlops:platform.deployer.networks[0]: 0.0.0.0/0 opens the API endpoint"
+    )
 
 
 @pytest.mark.parametrize("path", sorted(STACKS.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
@@ -200,7 +220,9 @@ def test_documentation_ranges_in_shipped_stacks_say_to_replace_them(path):
         for cidr in re.findall(r"\b\d+\.\d+\.\d+\.\d+/\d+\b", line.split("#", 1)[0]):
             if any(ipaddress.ip_network(cidr, strict=False).subnet_of(doc) for doc in RFC5737):
                 said = line + (lines[number - 1] if number else "")
-                assert "replace" in said.lower(), f"{path.name}:{number + 1}: {cidr} without a comment to replace it"
+                assert "replace" in said.lower(), (
+                    f"{path.name}:{number + 1}: {cidr} without a comment to replace it"
+                )
 
 
 # -- the database -----------------------------------------------------------------------------------------------
@@ -237,7 +259,9 @@ def test_a_pinned_minor_turns_auto_minor_upgrade_off():
 
     pinned = RegistryConfig.model_validate({"mlflow-image": "x/y:1", "postgres-version": "16.4"})
     assert pinned.postgres_minor_pinned and pinned.postgres_major == "16"
-    assert not RegistryConfig.model_validate({"mlflow-image": "x/y:1", "postgres-version": "16"}).postgres_minor_pinned
+    assert not RegistryConfig.model_validate(
+        {"mlflow-image": "x/y:1", "postgres-version": "16"}
+    ).postgres_minor_pinned
 
 
 def test_rds_log_groups_exist_first_encrypted_with_retention(synth):
@@ -293,8 +317,11 @@ def test_repositories_outside_prod_are_deleted_with_their_images(synth):
         assert {bool(repo["inputs"].get("forceDelete")) for repo in repositories} == {forced}, stack
     from tests.conftest import FIXTURES
 
-    copies = [r for r in states(synth("airgapped-cluster", FIXTURES), "aws:ecr/repository:Repository")
-              if r["inputs"]["name"].startswith("copies/")]
+    copies = [
+        r
+        for r in states(synth("airgapped-cluster", FIXTURES), "aws:ecr/repository:Repository")
+        if r["inputs"]["name"].startswith("copies/")
+    ]
     assert len(copies) == 2 and all(r["inputs"]["forceDelete"] is True for r in copies)
 
 
@@ -327,8 +354,9 @@ def test_single_region_keys_can_be_kept_but_never_replicated():
     raw = _yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())["config"]["mlops:platform"]
     raw["kms-multi-region"] = False
     assert parse_platform(raw, "f.yaml").kms_multi_region is False
-    raw["regions"].append({"name": "us-west-2", "availability-zones": ["us-west-2a", "us-west-2b"],
-                           "vpc-cidr": "10.99.0.0/16"})
+    raw["regions"].append(
+        {"name": "us-west-2", "availability-zones": ["us-west-2a", "us-west-2b"], "vpc-cidr": "10.99.0.0/16"}
+    )
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
     assert str(error.value).startswith(
@@ -337,7 +365,11 @@ def test_single_region_keys_can_be_kept_but_never_replicated():
 
 
 def test_kept_single_region_keys_reach_the_program(synth, tmp_path):
-    text = (STACKS / "Pulumi.dev.yaml").read_text().replace("    environment: dev\n", "    environment: dev\n    kms-multi-region: false\n", 1)
+    text = (
+        (STACKS / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("    environment: dev\n", "    environment: dev\n    kms-multi-region: false\n", 1)
+    )
     assert "kms-multi-region: false" in text
     (tmp_path / "Pulumi.dev.yaml").write_text(text)
     doc = synth("dev", tmp_path)
@@ -355,7 +387,11 @@ def test_database_and_its_security_group_do_not_wait_for_the_cluster(synth):
         assert eks not in closure(prod, by_name(prod, name)["urn"])
     assert "ingress" not in by_name(prod, "registry-db-sg")["inputs"]
     rule = by_name(prod, "registry-db-from-cluster")
-    assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (5432, 5432, "tcp")
+    assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["ipProtocol"]) == (
+        5432,
+        5432,
+        "tcp",
+    )
     assert rule["propertyDependencies"]["referencedSecurityGroupId"] == [eks]
     assert rule["propertyDependencies"]["securityGroupId"] == [by_name(prod, "registry-db-sg")["urn"]]
 
@@ -376,8 +412,13 @@ def test_mlflow_waits_for_node_pools_the_load_balancer_controller_and_its_pod_id
     (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-association.html: existing pods must be restarted)."""
     prod = synth("prod")
     deployment = by_name(prod, "registry-mlflow")["dependencies"]
-    for name in ("registry-mlflow-pod-identity", "cluster-us-east-1-lbc", "cluster-us-east-1-node-class",
-                 "cluster-us-east-1-pool-cpu-on-demand", "cluster-us-east-1-pool-gpu"):
+    for name in (
+        "registry-mlflow-pod-identity",
+        "cluster-us-east-1-lbc",
+        "cluster-us-east-1-node-class",
+        "cluster-us-east-1-pool-cpu-on-demand",
+        "cluster-us-east-1-pool-gpu",
+    ):
         assert by_name(prod, name)["urn"] in deployment
 
 
@@ -385,7 +426,10 @@ def test_ingresses_depend_on_the_load_balancer_controller(synth):
     """The controller's finalizer on an Ingress is removed by the controller after it deletes the ALB: destroy must
     delete the Ingress while the controller still runs, i.e. the Ingress depends on the controller's release."""
     prod = synth("prod")
-    assert by_name(prod, "cluster-us-east-1-lbc")["urn"] in by_name(prod, "registry-mlflow-ingress")["dependencies"]
+    assert (
+        by_name(prod, "cluster-us-east-1-lbc")["urn"]
+        in by_name(prod, "registry-mlflow-ingress")["dependencies"]
+    )
 
 
 def test_team_workloads_wait_for_their_pod_identity_association(synth):

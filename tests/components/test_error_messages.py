@@ -50,7 +50,10 @@ def error(**changes) -> str:
         ({"limits": {"a": "b"}}, "limits.a: must be a whole number, got 'b'"),
         ({"limits": [1]}, "limits: must be a mapping, got a list of 1 item"),
         ({"either": "x"}, "either: must be a whole number, got 'x'"),
-        ({"extra": 1}, "extra: unknown key; allowed: name, count, ratio, enabled, mode, items, limits, either"),
+        (
+            {"extra": 1},
+            "extra: unknown key; allowed: name, count, ratio, enabled, mode, items, limits, either",
+        ),
     ],
 )
 def test_every_error_kind_reads_as_one_project_line(changes, expected):
@@ -61,4 +64,6 @@ def test_every_error_kind_reads_as_one_project_line(changes, expected):
 def test_missing_key():
     with pytest.raises(ConfigError) as caught:
         validate_model(Later, {}, "stacks/Pulumi.x.yaml", "mlops:platform.later")
-    assert str(caught.value) == "stacks/Pulumi.x.yaml: mlops:platform.later.name: missing; this key is required"
+    assert (
+        str(caught.value) == "stacks/Pulumi.x.yaml: mlops:platform.later.name: missing; this key is required"
+    )

@@ -33,14 +33,18 @@ GROUPS = {
     "ml-engineer": "9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7b",
     "read-only": "9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7c",
 }
-SUFFIXES = {"platform-admin": "1f9ff11932198c00", "ml-engineer": "2a8ee22843209d11", "read-only": "3b7dd33754310e22"}
+SUFFIXES = {
+    "platform-admin": "1f9ff11932198c00",
+    "ml-engineer": "2a8ee22843209d11",
+    "read-only": "3b7dd33754310e22",
+}
 REGIONS = ["us-east-1", "us-west-2"]
 
 
 def statements(role: str) -> list[dict]:
-    return inline_policy(role, partition="aws", account_id="333333333333", regions=REGIONS, prefix="mlops-prod")[
-        "Statement"
-    ]
+    return inline_policy(
+        role, partition="aws", account_id="333333333333", regions=REGIONS, prefix="mlops-prod"
+    )["Statement"]
 
 
 def as_list(value) -> list:
@@ -60,8 +64,13 @@ def test_no_statement_allows_every_action_on_every_resource(role):
 def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
     by_sid = {statement["Sid"]: statement for statement in statements("ml-engineer")}
     assert list(by_sid) == [
-        "ListPlatformBuckets", "ReadWriteModelArtifacts", "RegistryLogin", "PushPullModelImages", "ClusterAccess",
-        "UsePlatformKeysViaStorage", "ReadModelLogs",
+        "ListPlatformBuckets",
+        "ReadWriteModelArtifacts",
+        "RegistryLogin",
+        "PushPullModelImages",
+        "ClusterAccess",
+        "UsePlatformKeysViaStorage",
+        "ReadModelLogs",
     ]
     assert by_sid["ReadWriteModelArtifacts"] == {
         "Sid": "ReadWriteModelArtifacts",
@@ -87,8 +96,10 @@ def test_ml_engineer_policy_is_scoped_to_the_platform_prefix():
         "StringEquals": {
             "aws:ResourceTag/managed-by": "pulumi-mlops-platform",
             "kms:ViaService": [
-                "s3.us-east-1.amazonaws.com", "ecr.us-east-1.amazonaws.com",
-                "s3.us-west-2.amazonaws.com", "ecr.us-west-2.amazonaws.com",
+                "s3.us-east-1.amazonaws.com",
+                "ecr.us-east-1.amazonaws.com",
+                "s3.us-west-2.amazonaws.com",
+                "ecr.us-west-2.amazonaws.com",
             ],
         }
     }
@@ -101,7 +112,8 @@ IAM = "arn:aws:iam::333333333333"
 BOUNDARY = f"{IAM}:policy/mlops-prod-permissions-boundary"
 DELEGATED_ROLE = f"{IAM}:role/mlops-prod-delegated/model-batch"
 DELEGATED_PREFIXES = tuple(
-    f"{IAM}:{kind}/mlops-prod-delegated/" for kind in ("role", "policy", "instance-profile", "server-certificate")
+    f"{IAM}:{kind}/mlops-prod-delegated/"
+    for kind in ("role", "policy", "instance-profile", "server-certificate")
 )
 # Service-linked roles: only their AWS service can assume them and AWS defines their policies (IAM User Guide,
 # "Create a service-linked role"); PowerUserAccess itself grants creating and deleting them.
@@ -129,15 +141,19 @@ def iam_write_problems(statement: dict, effective: list[dict]) -> list[str]:
         if outside:
             problems.append(f"{action} on {outside}")
         needs_boundary = "iam:PermissionsBoundary" in condition_keys(IAM_WRITES[action])
-        if needs_boundary and statement.get("Condition") != {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}}:
+        if needs_boundary and statement.get("Condition") != {
+            "ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}
+        }:
             problems.append(f"{action} without the boundary condition")
     return problems
 
 
 # The statement that let admins rewrite any customer managed policy, the deployer's included.
 OLD_MANAGE_CUSTOMER_POLICIES = {
-    "Sid": "ManageCustomerPolicies", "Effect": "Allow",
-    "Action": ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"], "Resource": f"{IAM}:policy/*",
+    "Sid": "ManageCustomerPolicies",
+    "Effect": "Allow",
+    "Action": ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"],
+    "Resource": f"{IAM}:policy/*",
 }
 
 
@@ -148,7 +164,8 @@ def test_every_iam_write_a_platform_admin_gets_is_confined_to_the_delegated_path
     (parliament's IAM service definitions) is denied, a service-linked-role action, or confined to the
     delegated path and, where the action takes iam:PermissionsBoundary, conditioned on the platform's boundary."""
     assert iam_write_problems(OLD_MANAGE_CUSTOMER_POLICIES, admin_statements()) == [
-        f"iam:CreatePolicyVersion on ['{IAM}:policy/*']", f"iam:SetDefaultPolicyVersion on ['{IAM}:policy/*']",
+        f"iam:CreatePolicyVersion on ['{IAM}:policy/*']",
+        f"iam:SetDefaultPolicyVersion on ['{IAM}:policy/*']",
     ]
     effective = admin_statements()
     problems = {s.get("Sid", "PowerUserAccess"): iam_write_problems(s, effective) for s in effective}
@@ -166,14 +183,29 @@ def by_sid(sid: str) -> dict:
     [
         ("iam:CreateRole", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Allow"),
         ("iam:CreateRole", DELEGATED_ROLE, {}, "ImplicitDeny"),
-        ("iam:CreateRole", f"{IAM}:role/platform-deployer", {"iam:PermissionsBoundary": BOUNDARY}, "ImplicitDeny"),
+        (
+            "iam:CreateRole",
+            f"{IAM}:role/platform-deployer",
+            {"iam:PermissionsBoundary": BOUNDARY},
+            "ImplicitDeny",
+        ),
         ("iam:PutRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Allow"),
-        ("iam:PutRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": f"{IAM}:policy/open"}, "Deny"),
+        (
+            "iam:PutRolePermissionsBoundary",
+            DELEGATED_ROLE,
+            {"iam:PermissionsBoundary": f"{IAM}:policy/open"},
+            "Deny",
+        ),
         ("iam:DeleteRolePermissionsBoundary", DELEGATED_ROLE, {"iam:PermissionsBoundary": BOUNDARY}, "Deny"),
         ("iam:CreatePolicyVersion", f"{IAM}:policy/mlops-prod-delegated/batch-read", {}, "Allow"),
         ("iam:CreatePolicyVersion", f"{IAM}:policy/platform-deployer", {}, "ImplicitDeny"),
         ("iam:SetDefaultPolicyVersion", BOUNDARY, {}, "Deny"),
-        ("iam:UpdateAssumeRolePolicy", f"{IAM}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_x_1", {}, "Deny"),
+        (
+            "iam:UpdateAssumeRolePolicy",
+            f"{IAM}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_x_1",
+            {},
+            "Deny",
+        ),
     ],
 )
 def test_a_delegated_role_gets_the_boundary_and_never_loses_it(action, resource, context, expected):
@@ -195,7 +227,9 @@ def test_platform_admins_cannot_write_to_identity_center():
     assert "sso:PutInlinePolicyToPermissionSet" in writes and "identitystore:CreateGroupMembership" in writes
     assert [a for a in writes if decision(POWER_USER_ACCESS, a, "*") != "Allow"] == []
     assert [a for a in writes if not denied_everywhere(effective, a)] == []
-    reads = [a for prefix in IDENTITY_CENTER_SERVICES for a in service_actions(prefix, frozenset({"Read", "List"}))]
+    reads = [
+        a for prefix in IDENTITY_CENTER_SERVICES for a in service_actions(prefix, frozenset({"Read", "List"}))
+    ]
     assert [a for a in reads if decision(effective, a, "*") != "Allow"] == []
 
 
@@ -220,9 +254,14 @@ def test_the_boundary_policy_exists_and_is_in_the_outputs_contract(observe):
     assert boundary["type"] == "aws:iam/policy:Policy"
     assert boundary["inputs"]["name"] == "mlops-prod-permissions-boundary"
     document = json.loads(boundary["inputs"]["policy"])
-    assert not [s for s in document["Statement"] if any(a.startswith(("iam:", "sso:", "organizations:"))
-                                                        for a in s["Action"])]
-    assert observe["outputs"]["identity"]["permissionsBoundaryArn"].endswith(":policy/mlops-prod-permissions-boundary")
+    assert not [
+        s
+        for s in document["Statement"]
+        if any(a.startswith(("iam:", "sso:", "organizations:")) for a in s["Action"])
+    ]
+    assert observe["outputs"]["identity"]["permissionsBoundaryArn"].endswith(
+        ":policy/mlops-prod-permissions-boundary"
+    )
 
 
 def test_read_only_policy_is_exactly_cluster_view():
@@ -252,7 +291,9 @@ def test_an_sso_role_path_in_us_east_1_has_no_region_segment():
 
 
 def test_sso_role_arn_pattern_and_sources():
-    assert sso_role_arn("aws-us-gov", "123456789012", "us-gov-west-1", "mlops-prod-read-only", "0123456789abcdef") == (
+    assert sso_role_arn(
+        "aws-us-gov", "123456789012", "us-gov-west-1", "mlops-prod-read-only", "0123456789abcdef"
+    ) == (
         "arn:aws-us-gov:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-gov-west-1/"
         "AWSReservedSSO_mlops-prod-read-only_0123456789abcdef"
     )
@@ -260,7 +301,10 @@ def test_sso_role_arn_pattern_and_sources():
     group = GROUPS["read-only"]
     assert role_principal_arn(AccessRole.model_validate({"group-id": group}), **common) is None
     explicit = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_ps_ab"
-    assert role_principal_arn(AccessRole.model_validate({"group-id": group, "role-arn": explicit}), **common) == explicit
+    assert (
+        role_principal_arn(AccessRole.model_validate({"group-id": group, "role-arn": explicit}), **common)
+        == explicit
+    )
     with_suffix = AccessRole.model_validate({"group-id": group, "role-suffix": "00112233445566ff"})
     assert role_principal_arn(with_suffix, **common).endswith("/eu-west-1/AWSReservedSSO_ps_00112233445566ff")
 
@@ -300,9 +344,14 @@ def test_oidc_annotations():
 
 
 def test_three_permission_sets_with_durations_and_tags(observe):
-    sets = {state["inputs"]["name"]: state for state in states(observe, "aws:ssoadmin/permissionSet:PermissionSet")}
+    sets = {
+        state["inputs"]["name"]: state
+        for state in states(observe, "aws:ssoadmin/permissionSet:PermissionSet")
+    }
     assert {name: state["inputs"]["sessionDuration"] for name, state in sets.items()} == {
-        "mlops-prod-platform-admin": "PT4H", "mlops-prod-ml-engineer": "PT8H", "mlops-prod-read-only": "PT8H",
+        "mlops-prod-platform-admin": "PT4H",
+        "mlops-prod-ml-engineer": "PT8H",
+        "mlops-prod-read-only": "PT8H",
     }
     component = by_name(observe, "identity")
     assert component["type"] == "mlops:identity:PlatformIdentity"
@@ -316,7 +365,8 @@ def test_three_permission_sets_with_durations_and_tags(observe):
 def test_policies_attached_and_inline_documents_match(observe):
     attachments = states(observe, "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment")
     assert sorted(a["inputs"]["managedPolicyArn"] for a in attachments) == [
-        "arn:aws:iam::aws:policy/IAMReadOnlyAccess", "arn:aws:iam::aws:policy/PowerUserAccess",
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
         "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
     ]
     for role in ("platform-admin", "ml-engineer", "read-only"):
@@ -346,7 +396,10 @@ def test_assignments_give_each_group_its_permission_set_after_policies(observe):
 def test_access_entries_map_sso_roles_into_every_cluster(observe, region):
     expected = {
         "platform-admin": ("AmazonEKSClusterAdminPolicy", {"type": "cluster"}),
-        "ml-engineer": ("AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["models-fraud", "models-ranking"]}),
+        "ml-engineer": (
+            "AmazonEKSEditPolicy",
+            {"type": "namespace", "namespaces": ["models-fraud", "models-ranking"]},
+        ),
         "read-only": ("AmazonEKSViewPolicy", {"type": "cluster"}),
     }
     for role, (policy, scope) in expected.items():
@@ -377,7 +430,8 @@ def test_oidc_secret_is_a_secret_and_annotations_exported(observe):
     assert secret["inputs"]["metadata"]["namespace"] == "mlflow"
     assert secret["inputs"]["metadata"]["name"] == "oidc-client"
     assert secret["inputs"]["stringData"] == {
-        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "[secret]",
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+        "value": "[secret]",
     }
     assert secret["parent"] == by_name(observe, "mlflow-oidc")["urn"]
     annotations = observe["outputs"]["mlflowIngressAnnotations"]
@@ -387,10 +441,10 @@ def test_oidc_secret_is_a_secret_and_annotations_exported(observe):
 
 def test_permission_set_arns_exported(observe):
     exported = observe["outputs"]["identity"]["permissionSetArns"]
-    assert exported == {
-        role: by_name(observe, f"identity-{role}")["id"].split(",")[0] for role in GROUPS
-    }
-    assert all(arn.startswith("arn:aws:sso:::permissionSet/ssoins-7223a1b2c3d4e5f6/ps-") for arn in exported.values())
+    assert exported == {role: by_name(observe, f"identity-{role}")["id"].split(",")[0] for role in GROUPS}
+    assert all(
+        arn.startswith("arn:aws:sso:::permissionSet/ssoins-7223a1b2c3d4e5f6/ps-") for arn in exported.values()
+    )
 
 
 def test_ml_engineers_can_push_to_every_team_model_repository(synth):

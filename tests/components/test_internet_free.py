@@ -82,10 +82,14 @@ def unreachable_references(document: dict[str, Any], account: str, regions: tupl
             leaf = path.rsplit(".", 1)[-1]
             # Images and chart sources are what a cluster pulls: Kubernetes objects and Helm releases.
             on_cluster = state["type"].startswith("kubernetes:")
-            image_like = on_cluster and (leaf in ("image", "repository", "registry") or path.endswith(".repositoryOpts.repo"))
+            image_like = on_cluster and (
+                leaf in ("image", "repository", "registry") or path.endswith(".repositoryOpts.repo")
+            )
             if leaf == "chart" and state["type"] == "kubernetes:helm.sh/v3:Release":
                 image_like = True
-            if image_like and not any(text.removeprefix("oci://").startswith(f"{r}/") or text == r for r in registries):
+            if image_like and not any(
+                text.removeprefix("oci://").startswith(f"{r}/") or text == r for r in registries
+            ):
                 found.append(f"{name}{path}: {text}")
     return found
 
@@ -165,20 +169,31 @@ def test_every_image_each_chart_renders_comes_through_the_mirror(airgapped):
             data = CHART_IMAGE_DATA[chart]
             assert data["version"] == getattr(cfg.charts, chart.replace("-", "_")), chart
             # The program's key is one the chart reads for an image.
-            assert any(path == image.get("repository") or path in image.get("registry", []) for image in data["images"])
+            assert any(
+                path == image.get("repository") or path in image.get("registry", [])
+                for image in data["images"]
+            )
             short = "lbc" if chart == "aws-load-balancer-controller" else chart
             values = by_name(airgapped, f"cluster-{region}-{short}")["inputs"]["values"]
             images = effective_images(chart, values)
-            assert images and all(image.startswith(f"{mirror}/{prefix}/") for image in images), (chart, images)
+            assert images and all(image.startswith(f"{mirror}/{prefix}/") for image in images), (
+                chart,
+                images,
+            )
 
 
 def test_the_image_check_sees_a_values_key_the_chart_does_not_read():
     """The check above can fail: a mistyped key leaves the chart's public default, an enabled subchart is named."""
     assert effective_images("keda", {"image": {"registry": "mirror"}}) == [
-        "ghcr.io/kedacore/keda", "ghcr.io/kedacore/keda-metrics-apiserver", "ghcr.io/kedacore/keda-admission-webhooks",
+        "ghcr.io/kedacore/keda",
+        "ghcr.io/kedacore/keda-metrics-apiserver",
+        "ghcr.io/kedacore/keda-admission-webhooks",
     ]
-    assert effective_images("metrics-server", {"image": {"repository": "m/ms"}, "addonResizer": {"enabled": True}}) == [
-        "m/ms", "registry.k8s.io/autoscaling/addon-resizer",
+    assert effective_images(
+        "metrics-server", {"image": {"repository": "m/ms"}, "addonResizer": {"enabled": True}}
+    ) == [
+        "m/ms",
+        "registry.k8s.io/autoscaling/addon-resizer",
     ]
     assert effective_images("nvidia-device-plugin", {"gfd": {"enabled": True}})[1] == (
         "subchart node-feature-discovery (not mirrored)"
@@ -189,7 +204,10 @@ def test_karpenter_runs_in_isolated_vpc_mode(airgapped):
     """Karpenter's settings.isolatedVPC: assume no AWS service without a VPC endpoint is reachable, and skip the
     pricing API (charts/karpenter/values.yaml of aws/karpenter-provider-aws)."""
     for region in REGIONS:
-        assert by_name(airgapped, f"cluster-{region}-karpenter")["inputs"]["values"]["settings"]["isolatedVPC"] is True
+        assert (
+            by_name(airgapped, f"cluster-{region}-karpenter")["inputs"]["values"]["settings"]["isolatedVPC"]
+            is True
+        )
 
 
 def test_karpenter_isolated_vpc_is_off_with_internet(synth):
@@ -208,7 +226,9 @@ def test_pull_through_cache_rules_for_each_upstream_with_credentials_where_requi
             assert rule["inputs"]["upstreamRegistryUrl"] == upstream
             credential = rule["inputs"].get("credentialArn")
             if upstream == "ghcr.io":
-                assert credential.startswith(f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:ecr-pullthroughcache/")
+                assert credential.startswith(
+                    f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:ecr-pullthroughcache/"
+                )
             else:
                 assert credential is None
             template = by_name(airgapped, f"mirror-{region}-{prefix}-template")["inputs"]
@@ -248,15 +268,21 @@ def test_every_artifact_bucket_accepts_only_its_regions_endpoint_and_the_deploye
         f"arn:aws:iam::{ACCOUNT}:role/mlops-prod-artifact-replication",
         f"arn:aws:iam::{ACCOUNT}:role/platform-deployer",
     ]
-    for region, policy_name in (("eu-west-1", "registry-artifacts-policy"),
-                                ("eu-central-1", "registry-artifacts-eu-central-1-policy")):
+    for region, policy_name in (
+        ("eu-west-1", "registry-artifacts-policy"),
+        ("eu-central-1", "registry-artifacts-eu-central-1-policy"),
+    ):
         endpoint = by_name(airgapped, f"net-{region}-s3-endpoint")["id"]
         statements = json.loads(by_name(airgapped, policy_name)["inputs"]["policy"])["Statement"]
         rule = next(s for s in statements if s["Sid"] == "DenyOutsideTheVpcEndpoint")
-        assert rule["Condition"] == {"StringNotEquals": {"aws:sourceVpce": endpoint},
-                                     "ArnNotLike": {"aws:PrincipalArn": exempt}}
-        assert rule["Resource"] == [f"arn:aws:s3:::mlops-prod-{ACCOUNT}-artifacts-{region}",
-                                    f"arn:aws:s3:::mlops-prod-{ACCOUNT}-artifacts-{region}/*"]
+        assert rule["Condition"] == {
+            "StringNotEquals": {"aws:sourceVpce": endpoint},
+            "ArnNotLike": {"aws:PrincipalArn": exempt},
+        }
+        assert rule["Resource"] == [
+            f"arn:aws:s3:::mlops-prod-{ACCOUNT}-artifacts-{region}",
+            f"arn:aws:s3:::mlops-prod-{ACCOUNT}-artifacts-{region}/*",
+        ]
 
 
 def _raw(stack_dir, stack: str) -> dict:
@@ -270,12 +296,16 @@ def test_internet_free_cluster_needs_the_ghcr_secret_in_every_region():
     raw["mirror"]["credential-arns"]["ghcr.io"] = raw["mirror"]["credential-arns"]["ghcr.io"][:1]
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
-    assert str(error.value).startswith("f.yaml: mlops:platform.mirror.credential-arns.ghcr.io: no secret for eu-central-1")
+    assert str(error.value).startswith(
+        "f.yaml: mlops:platform.mirror.credential-arns.ghcr.io: no secret for eu-central-1"
+    )
 
 
 def test_pull_through_secret_needs_its_name_prefix():
     raw = _raw(FIXTURES, STACK)
-    raw["mirror"]["credential-arns"]["ghcr.io"][0] = "arn:aws:secretsmanager:eu-west-1:444444444444:secret:ghcr-token"
+    raw["mirror"]["credential-arns"]["ghcr.io"][0] = (
+        "arn:aws:secretsmanager:eu-west-1:444444444444:secret:ghcr-token"
+    )
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
     assert "mlops:platform.mirror.credential-arns.ghcr.io[0]" in str(error.value)
@@ -302,7 +332,10 @@ def test_internet_free_refuses_an_mlflow_image_in_another_regions_ecr():
     raw["registry"]["mlflow-image"] = raw["registry"]["mlflow-image"].replace("eu-west-1", "eu-central-1")
     with pytest.raises(ConfigError) as error:
         parse_platform(raw, "f.yaml")
-    assert "unreachable without internet from the primary region's cluster; allowed: the account's ECR in eu-west-1" in str(error.value)
+    assert (
+        "unreachable without internet from the primary region's cluster; allowed: the account's ECR in eu-west-1"
+        in str(error.value)
+    )
 
 
 def test_mirror_needs_internet_free():
@@ -314,7 +347,7 @@ def test_mirror_needs_internet_free():
 
 
 def test_karpenter_nodes_use_an_instance_profile_of_the_stack_since_iam_has_no_vpc_endpoint(airgapped):
-    """"There is currently no VPC private endpoint for the IAM API. As a result, you cannot use the default
+    """ "There is currently no VPC private endpoint for the IAM API. As a result, you cannot use the default
     spec.role field in your EC2NodeClass ... specify ... spec.instanceProfile" (Karpenter, Getting Started,
     Advanced Installation, "Private Clusters"). With spec.instanceProfile Karpenter makes no IAM call
     (karpenter-provider-aws v1.5.0 pkg/controllers/nodeclass/instanceprofile.go), so its role needs no
@@ -322,8 +355,14 @@ def test_karpenter_nodes_use_an_instance_profile_of_the_stack_since_iam_has_no_v
     for region in REGIONS:
         spec = by_name(airgapped, f"cluster-{region}-node-class")["inputs"]["spec"]
         profile = by_name(airgapped, f"cluster-{region}-node-instance-profile")["inputs"]
-        assert "role" not in spec and spec["instanceProfile"] == profile["name"] == f"mlops-prod-{region}-nodes"
+        assert (
+            "role" not in spec and spec["instanceProfile"] == profile["name"] == f"mlops-prod-{region}-nodes"
+        )
         assert profile["role"] == by_name(airgapped, f"cluster-{region}-node-role")["id"]
         policy = json.loads(by_name(airgapped, f"cluster-{region}-karpenter-policy")["inputs"]["policy"])
-        actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        actions = {
+            a
+            for s in policy["Statement"]
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
         assert sorted(a for a in actions if a.startswith("iam:")) == ["iam:PassRole"]

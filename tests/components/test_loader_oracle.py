@@ -21,20 +21,136 @@ yaml_v3 = yaml_v3_oracle.yaml_v3
 # Spellings where YAML readers part ways: numbers in every base and with signs and underscores, timestamps
 # that exist and that do not, YAML 1.1 booleans, nulls, specials, and integers at the int64/uint64 edges.
 TRICKY = (
-    "0b-101", "0o+7", "0b+1", "-0b101", "0x_1F", "0x1F", "-0x1F", "0o17", "017", "08", "-017", "1_000", "1__0",
-    "_1", "1_", "0b_", "0b1_0", "0x", "0o", "1e3", "1E3", "1e+3", "1.5e-3", ".5", "-.5", "+.5", ".5e3", "1.", "0.",
-    "-0", "+1", "+0.0", "1_0.5", "1,000", "12:30", "1:20:30", "190:20:30", "2024-02-29", "2024-02-30",
-    "2023-02-29", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10", "2001-12-14T21:59:43Z",
-    "2001-1-2", "2001-13-01", "yes", "No", "on", "OFF", "y", "n", "True", "TRUE", "tRue", "null", "Null", "NULL",
-    "nUll", "~", ".inf", "-.Inf", ".NaN", ".nan", "9223372036854775807", "9223372036854775808",
-    "-9223372036854775808", "-9223372036854775809", "18446744073709551615", "18446744073709551616",
-    "0b" + "1" * 64, "-0b" + "1" * 64, "0x" + "f" * 16, "1" * 101, "a", "a b", "-a", "?a", ":a", "a:b", "@a",
-    "%a", "=", "<<", "é", "a#b",
+    "0b-101",
+    "0o+7",
+    "0b+1",
+    "-0b101",
+    "0x_1F",
+    "0x1F",
+    "-0x1F",
+    "0o17",
+    "017",
+    "08",
+    "-017",
+    "1_000",
+    "1__0",
+    "_1",
+    "1_",
+    "0b_",
+    "0b1_0",
+    "0x",
+    "0o",
+    "1e3",
+    "1E3",
+    "1e+3",
+    "1.5e-3",
+    ".5",
+    "-.5",
+    "+.5",
+    ".5e3",
+    "1.",
+    "0.",
+    "-0",
+    "+1",
+    "+0.0",
+    "1_0.5",
+    "1,000",
+    "12:30",
+    "1:20:30",
+    "190:20:30",
+    "2024-02-29",
+    "2024-02-30",
+    "2023-02-29",
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-12-14 21:59:43.10",
+    "2001-12-14T21:59:43Z",
+    "2001-1-2",
+    "2001-13-01",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "y",
+    "n",
+    "True",
+    "TRUE",
+    "tRue",
+    "null",
+    "Null",
+    "NULL",
+    "nUll",
+    "~",
+    ".inf",
+    "-.Inf",
+    ".NaN",
+    ".nan",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "0b" + "1" * 64,
+    "-0b" + "1" * 64,
+    "0x" + "f" * 16,
+    "1" * 101,
+    "a",
+    "a b",
+    "-a",
+    "?a",
+    ":a",
+    "a:b",
+    "@a",
+    "%a",
+    "=",
+    "<<",
+    "é",
+    "a#b",
 )
-ESCAPES = ("\\/", "\\ud800", "\\udfff", "\\u00e9", "\\x41", "\\U0001F600", "\\U0010FFFF", "\\U00110000", "\\N",
-           "\\_", "\\L", "\\P", "\\0", "\\e", "\\ ", "\\t", '\\"', "\\\\", "\\z", "\\x4", "\\uD83D\\uDE00")
-KEYS = ("a", "b", "c", "d", "e", "f", "g", "nat", "mlops:platform", "a", "'a'", '"a"', "1", "true", "~", "a b",
-        "-a", "x:y", '"\\x61"')
+ESCAPES = (
+    "\\/",
+    "\\ud800",
+    "\\udfff",
+    "\\u00e9",
+    "\\x41",
+    "\\U0001F600",
+    "\\U0010FFFF",
+    "\\U00110000",
+    "\\N",
+    "\\_",
+    "\\L",
+    "\\P",
+    "\\0",
+    "\\e",
+    "\\ ",
+    "\\t",
+    '\\"',
+    "\\\\",
+    "\\z",
+    "\\x4",
+    "\\uD83D\\uDE00",
+)
+KEYS = (
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "g",
+    "nat",
+    "mlops:platform",
+    "a",
+    "'a'",
+    '"a"',
+    "1",
+    "true",
+    "~",
+    "a b",
+    "-a",
+    "x:y",
+    '"\\x61"',
+)
 
 
 def scalar(draw) -> str:
@@ -42,7 +158,11 @@ def scalar(draw) -> str:
     if style == "tricky":
         return draw(st.sampled_from(TRICKY))
     if style == "double":
-        parts = draw(st.lists(st.one_of(st.sampled_from(ESCAPES), st.sampled_from(("a", " ", "'", "#", ":"))), max_size=4))
+        parts = draw(
+            st.lists(
+                st.one_of(st.sampled_from(ESCAPES), st.sampled_from(("a", " ", "'", "#", ":"))), max_size=4
+            )
+        )
         return '"' + "".join(parts) + '"'
     text = draw(st.text(st.sampled_from("0123456789+-._xobeE:aT "), min_size=1, max_size=8))
     if style == "single":
@@ -63,7 +183,9 @@ def snippet(draw, depth: int = 0) -> str:
         if kind == "flow-seq" and level < 2:
             return "[" + ", ".join(value(level + 1) for _ in range(draw(st.integers(0, 3)))) + "]"
         if kind == "flow-map" and level < 2:
-            items = [f"{draw(st.sampled_from(KEYS))}: {value(level + 1)}" for _ in range(draw(st.integers(0, 3)))]
+            items = [
+                f"{draw(st.sampled_from(KEYS))}: {value(level + 1)}" for _ in range(draw(st.integers(0, 3)))
+            ]
             return "{" + ", ".join(items) + "}"
         text = scalar(draw)
         if draw(st.integers(0, 9)) == 0:
@@ -78,7 +200,9 @@ def snippet(draw, depth: int = 0) -> str:
             if level < 2 and draw(st.integers(0, 3)) == 0:
                 lines.append(" " * indent + f"{key}:")
                 if draw(st.booleans()):
-                    lines += [" " * (indent + 2) + f"- {value(level + 1)}" for _ in range(draw(st.integers(1, 3)))]
+                    lines += [
+                        " " * (indent + 2) + f"- {value(level + 1)}" for _ in range(draw(st.integers(1, 3)))
+                    ]
                 else:
                     lines += block(indent + 2, level + 1)
                 continue
@@ -103,8 +227,13 @@ def test_generated_snippets_the_loader_accepts_are_read_alike_by_yaml_v3(yaml_v3
     (the generator aims at the spellings readers disagree on), of which yaml.v3 refused 486 too."""
     counts: Counter[str] = Counter()
 
-    @settings(max_examples=800, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @settings(
+        max_examples=800,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     @given(snippet())
     def check(text: str) -> None:
         accepted, value = loader_reading(text)
@@ -130,10 +259,12 @@ def mutated_stack(draw) -> str:
     name = draw(st.sampled_from(sorted(path.name for path in STACKS.glob("Pulumi.*.yaml"))))
     text = (STACKS / name).read_text(encoding="utf-8")
     spots = list(_VALUE.finditer(text))
-    for match in sorted(draw(st.lists(st.sampled_from(spots), min_size=1, max_size=3, unique_by=lambda m: m.start())),
-                        key=lambda m: -m.start()):
+    for match in sorted(
+        draw(st.lists(st.sampled_from(spots), min_size=1, max_size=3, unique_by=lambda m: m.start())),
+        key=lambda m: -m.start(),
+    ):
         replacement = draw(snippet(depth=2)).strip().split("\n")[0].split(":", 1)[-1].strip() or scalar(draw)
-        text = text[: match.start(2)] + replacement + text[match.end(2):]
+        text = text[: match.start(2)] + replacement + text[match.end(2) :]
     return text
 
 
@@ -144,8 +275,13 @@ def test_mutated_stack_files_the_loader_accepts_are_read_alike_by_pulumi(yaml_v3
     counts: Counter[str] = Counter()
     path = tmp_path / "Pulumi.mutated.yaml"
 
-    @settings(max_examples=250, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @settings(
+        max_examples=250,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     @given(mutated_stack())
     def check(text: str) -> None:
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
@@ -165,21 +301,30 @@ def test_mutated_stack_files_the_loader_accepts_are_read_alike_by_pulumi(yaml_v3
     assert counts["accepted"] >= 50 and counts["refused"] >= 50, message
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("a: 0b-101\n", {"a": -5}), ("a: 0o+7\n", {"a": 7}), ("a: 2024-02-30\n", {"a": "2024-02-30"}),
-    ("a: 0b_\n", {"a": "0b_"}), ("a:\tb\n", {"a": "b"}),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("a: 0b-101\n", {"a": -5}),
+        ("a: 0o+7\n", {"a": 7}),
+        ("a: 2024-02-30\n", {"a": "2024-02-30"}),
+        ("a: 0b_\n", {"a": "0b_"}),
+        ("a:\tb\n", {"a": "b"}),
+    ],
+)
 def test_oracle_reads_what_the_loader_refuses_or_rewrites_as_the_loader_says(yaml_v3, text, value):
     """The facts the loader's refusal messages state about yaml.v3, asked of yaml.v3 itself."""
     assert yaml_v3.read(text) == (True, value)
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    ('a: "\\/"\n', "found unknown escape character"),
-    ('a: "\\ud800"\n', "found invalid Unicode character escape code"),
-    ("a: 18446744073709551615\n", "unexpected wire type uint64"),
-    ("a: 1\na: 2\n", 'mapping key "a" already defined at line 1'),
-])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('a: "\\/"\n', "found unknown escape character"),
+        ('a: "\\ud800"\n', "found invalid Unicode character escape code"),
+        ("a: 18446744073709551615\n", "unexpected wire type uint64"),
+        ("a: 1\na: 2\n", 'mapping key "a" already defined at line 1'),
+    ],
+)
 def test_oracle_refuses_what_the_loader_refuses_for_its_sake(yaml_v3, text, error):
     ok, message = yaml_v3.read(text)
     assert not ok and error in message, message
@@ -195,4 +340,7 @@ def test_oracle_parses_config_keys_as_the_loader_says(yaml_v3, tmp_path):
     path.write_text(text)
     with pytest.raises(ConfigError):
         read_config_file(path)
-    assert yaml_v3.read("config:\n  aws:region: eu-west-1\n", mode="stack") == (True, {"config": {"aws:region": "eu-west-1"}})
+    assert yaml_v3.read("config:\n  aws:region: eu-west-1\n", mode="stack") == (
+        True,
+        {"config": {"aws:region": "eu-west-1"}},
+    )

@@ -18,19 +18,26 @@ def in_region(document, type_, region):
 
 def test_prod_has_a_vpc_per_region_with_three_tiers_in_three_zones(synth):
     prod = synth("prod")
-    assert {vpc["inputs"]["cidrBlock"] for vpc in states(prod, "aws:ec2/vpc:Vpc")} == {"10.30.0.0/16", "10.31.0.0/16"}
+    assert {vpc["inputs"]["cidrBlock"] for vpc in states(prod, "aws:ec2/vpc:Vpc")} == {
+        "10.30.0.0/16",
+        "10.31.0.0/16",
+    }
     for region in PROD_REGIONS:
         subnets = in_region(prod, "aws:ec2/subnet:Subnet", region)
         assert len(subnets) == 9
         tiers = sorted((s["inputs"]["tags"]["tier"], s["inputs"]["availabilityZone"]) for s in subnets)
-        assert tiers == sorted((tier, f"{region}{zone}") for tier in ("public", "private", "isolated") for zone in "abc")
+        assert tiers == sorted(
+            (tier, f"{region}{zone}") for tier in ("public", "private", "isolated") for zone in "abc"
+        )
         assert all(s["inputs"]["mapPublicIpOnLaunch"] is False for s in subnets)
     private = by_name(prod, "net-us-west-2-private-us-west-2b")["inputs"]
     assert private["cidrBlock"] == "10.31.32.0/19"
     assert private["tags"]["karpenter.sh/discovery"] == "mlops-prod-us-west-2"
     assert private["tags"]["kubernetes.io/role/internal-elb"] == "1"
     assert by_name(prod, "net-us-west-2-public-us-west-2a")["inputs"]["tags"]["kubernetes.io/role/elb"] == "1"
-    assert by_name(prod, "net-us-west-2-private-us-west-2b")["parent"] == by_name(prod, "net-us-west-2")["urn"]
+    assert (
+        by_name(prod, "net-us-west-2-private-us-west-2b")["parent"] == by_name(prod, "net-us-west-2")["urn"]
+    )
 
 
 def test_each_private_zone_routes_through_its_own_nat(synth):
@@ -52,7 +59,10 @@ def test_dev_has_one_shared_nat(synth):
     nat = states(dev, "aws:ec2/natGateway:NatGateway")
     assert len(nat) == 1
     for zone in "ab":
-        assert by_name(dev, f"net-us-east-1-private-us-east-1{zone}-default")["inputs"]["natGatewayId"] == nat[0]["id"]
+        assert (
+            by_name(dev, f"net-us-east-1-private-us-east-1{zone}-default")["inputs"]["natGatewayId"]
+            == nat[0]["id"]
+        )
 
 
 def test_flow_log_per_vpc_into_an_encrypted_log_group(synth):
@@ -73,8 +83,10 @@ def test_flow_log_per_vpc_into_an_encrypted_log_group(synth):
         assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
         policy = json.loads(by_name(prod, f"net-{region}-flow-logs-policy")["inputs"]["policy"])
         writes, describe = policy["Statement"]
-        assert all(r.startswith(f"arn:aws:logs:{region}:333333333333:log-group:/mlops/prod/{region}/vpc-flow-logs")
-                   for r in writes["Resource"])
+        assert all(
+            r.startswith(f"arn:aws:logs:{region}:333333333333:log-group:/mlops/prod/{region}/vpc-flow-logs")
+            for r in writes["Resource"]
+        )
         # DescribeLogGroups has no resource-level permissions (Service Authorization Reference, CloudWatch Logs).
         assert describe == {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"}
 
@@ -92,20 +104,46 @@ def test_endpoints(synth):
         gateway = [e for e in endpoints if e["inputs"]["vpcEndpointType"] == "Gateway"]
         assert len(interface) >= 12
         names = {e["inputs"]["serviceName"] for e in interface}
-        for service in ("ecr.api", "ecr.dkr", "sts", "logs", "monitoring", "kms", "ec2", "elasticloadbalancing",
-                        "autoscaling", "ssm", "sqs", "secretsmanager", "eks"):
+        for service in (
+            "ecr.api",
+            "ecr.dkr",
+            "sts",
+            "logs",
+            "monitoring",
+            "kms",
+            "ec2",
+            "elasticloadbalancing",
+            "autoscaling",
+            "ssm",
+            "sqs",
+            "secretsmanager",
+            "eks",
+        ):
             assert f"com.amazonaws.{region}.{service}" in names
         assert all(e["inputs"]["privateDnsEnabled"] is True for e in interface)
-        assert {e["inputs"]["serviceName"] for e in gateway} == {f"com.amazonaws.{region}.s3", f"com.amazonaws.{region}.dynamodb"}
+        assert {e["inputs"]["serviceName"] for e in gateway} == {
+            f"com.amazonaws.{region}.s3",
+            f"com.amazonaws.{region}.dynamodb",
+        }
         assert all(len(e["inputs"]["routeTableIds"]) == 4 for e in gateway)  # 3 private + 1 isolated
     sg = by_name(prod, "net-us-east-1-endpoints-sg")["inputs"]
-    assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.30.0.0/16"],
-                              "description": "HTTPS from the VPC"}]
+    assert sg["ingress"] == [
+        {
+            "protocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrBlocks": ["10.30.0.0/16"],
+            "description": "HTTPS from the VPC",
+        }
+    ]
 
 
 def test_transit_gateway_peering_and_routes(synth):
     prod = synth("prod")
-    tgws = {s["urn"].rsplit("::", 1)[-1]: s for s in states(prod, "aws:ec2transitgateway/transitGateway:TransitGateway")}
+    tgws = {
+        s["urn"].rsplit("::", 1)[-1]: s
+        for s in states(prod, "aws:ec2transitgateway/transitGateway:TransitGateway")
+    }
     assert set(tgws) == {"global-tgw-us-east-1", "global-tgw-us-west-2"}
     peering = by_name(prod, "global-peering-us-east-1-us-west-2")
     assert peering["inputs"]["transitGatewayId"] == tgws["global-tgw-us-east-1"]["id"]
@@ -115,7 +153,9 @@ def test_transit_gateway_peering_and_routes(synth):
     assert accepter["inputs"]["transitGatewayAttachmentId"] == peering["id"]
     assert "::aws-us-west-2::" in accepter["provider"]
     east = by_name(prod, "global-tgw-route-us-east-1-to-us-west-2")["inputs"]
-    assert east["destinationCidrBlock"] == "10.31.0.0/16" and east["transitGatewayAttachmentId"] == peering["id"]
+    assert (
+        east["destinationCidrBlock"] == "10.31.0.0/16" and east["transitGatewayAttachmentId"] == peering["id"]
+    )
     vpc_route = by_name(prod, "global-vpc-route-us-west-2-0-to-us-east-1")["inputs"]
     assert vpc_route["destinationCidrBlock"] == "10.30.0.0/16"
     assert vpc_route["transitGatewayId"] == tgws["global-tgw-us-west-2"]["id"]
@@ -142,7 +182,9 @@ def test_keys_per_region(synth):
     for replica in replicas:
         assert replica["protect"] is True
         purpose = replica["inputs"]["tags"]["purpose"]
-        assert replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
+        assert (
+            replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
+        )
     assert primary_arns
     for key in states(dev, "aws:kms/key:Key"):
         # Single-region stacks too: a key cannot become multi-region later without being replaced.
@@ -174,10 +216,16 @@ def test_cloudtrail_and_logs_may_describe_the_key_without_an_encryption_context(
     """AWS CloudTrail User Guide, "Configure AWS KMS key policies for CloudTrail" (enable CloudTrail to describe
     KMS key properties): DescribeKey is its own statement, with no encryption-context condition, which
     DescribeKey requests never carry."""
-    by_sid = {s["Sid"]: s for s in key_policy("logs", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    by_sid = {
+        s["Sid"]: s
+        for s in key_policy("logs", partition="aws", account_id="1", region="us-east-1")["Statement"]
+    }
     assert by_sid["CloudTrailDescribesKey"] == {
-        "Sid": "CloudTrailDescribesKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-        "Action": "kms:DescribeKey", "Resource": "*",
+        "Sid": "CloudTrailDescribesKey",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:DescribeKey",
+        "Resource": "*",
         "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:*:1:trail/*"}},
     }
     assert by_sid["CloudWatchLogsDescribesKey"]["Action"] == "kms:DescribeKey"
@@ -188,7 +236,10 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
     """AWS KMS Developer Guide, "Key policies" / EC2 "Required AWS KMS key policy for use with encrypted
     volumes": Auto Scaling's service-linked role needs the key; naming it as Principal fails while the role does
     not exist, so it is matched by aws:PrincipalArn (an ARN key: ArnEquals)."""
-    by_sid = {s["Sid"]: s for s in key_policy("volumes", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    by_sid = {
+        s["Sid"]: s
+        for s in key_policy("volumes", partition="aws", account_id="1", region="us-east-1")["Statement"]
+    }
     role = "arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     for sid in ("AutoScalingUsesVolumeKey", "AutoScalingGrantsForVolumes"):
         assert by_sid[sid]["Principal"] == {"AWS": "*"}
@@ -196,13 +247,25 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
     assert by_sid["AutoScalingGrantsForVolumes"]["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
-@pytest.mark.parametrize(("purpose", "service"), [("artifacts", "s3"), ("database", "rds"), ("images", "ecr"),
-                                                   ("cluster-secrets", "eks"), ("volumes", "ec2")])
+@pytest.mark.parametrize(
+    ("purpose", "service"),
+    [
+        ("artifacts", "s3"),
+        ("database", "rds"),
+        ("images", "ecr"),
+        ("cluster-secrets", "eks"),
+        ("volumes", "ec2"),
+    ],
+)
 def test_service_keys_are_usable_only_through_their_service(purpose, service):
     policy = key_policy(purpose, partition="aws-us-gov", account_id="333333333333", region="us-gov-west-1")
     use = policy["Statement"][1]
-    assert use["Condition"] == {"StringEquals": {"kms:ViaService": f"{service}.us-gov-west-1.amazonaws.com",
-                                                  "kms:CallerAccount": "333333333333"}}
+    assert use["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": f"{service}.us-gov-west-1.amazonaws.com",
+            "kms:CallerAccount": "333333333333",
+        }
+    }
     assert use["Principal"] == {"AWS": "arn:aws-us-gov:iam::333333333333:root"}
 
 
@@ -220,7 +283,16 @@ def test_internet_free_stack_has_no_internet_gateway_or_nat(synth):
     assert states(airgapped, "aws:ec2/eip:Eip") == []
     routes = states(airgapped, "aws:ec2/route:Route")
     assert all(r["inputs"]["destinationCidrBlock"] != "0.0.0.0/0" for r in routes)
-    assert len([e for e in states(airgapped, "aws:ec2/vpcEndpoint:VpcEndpoint") if e["inputs"]["vpcEndpointType"] == "Interface"]) >= 24
+    assert (
+        len(
+            [
+                e
+                for e in states(airgapped, "aws:ec2/vpcEndpoint:VpcEndpoint")
+                if e["inputs"]["vpcEndpointType"] == "Interface"
+            ]
+        )
+        >= 24
+    )
     assert all(s["inputs"]["tags"]["tier"] != "public" for s in states(airgapped, "aws:ec2/subnet:Subnet"))
 
 
@@ -242,15 +314,23 @@ def base_platform() -> dict:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda p: p["regions"][1].update({"vpc-cidr": "10.30.128.0/17"}),
-         "mlops:platform.regions[1].vpc-cidr: 10.30.128.0/17 overlaps 10.30.0.0/16 of region us-east-1 (regions[0]); "
-         "allowed: non-overlapping CIDRs across regions"),
-        (lambda p: p["regions"][0].update({"vpc-cidr": "10.30.0.0/24"}),
-         "mlops:platform.regions[0].vpc-cidr: 10.30.0.0/24 is too small for 3 tiers of subnets in 3 zones; allowed: /22 or larger"),
-        (lambda p: p["regions"][1].update({"availability-zones": ["us-west-2a", "us-east-1b"]}),
-         "mlops:platform.regions[1].availability-zones[1]: 'us-east-1b' is not an availability zone of us-west-2"),
-        (lambda p: p.update({"internet-free": True}),
-         "mlops:platform.nat: 'one-per-az' contradicts internet-free: true; allowed with internet-free: 'none'"),
+        (
+            lambda p: p["regions"][1].update({"vpc-cidr": "10.30.128.0/17"}),
+            "mlops:platform.regions[1].vpc-cidr: 10.30.128.0/17 overlaps 10.30.0.0/16 of region us-east-1 (regions[0]); "
+            "allowed: non-overlapping CIDRs across regions",
+        ),
+        (
+            lambda p: p["regions"][0].update({"vpc-cidr": "10.30.0.0/24"}),
+            "mlops:platform.regions[0].vpc-cidr: 10.30.0.0/24 is too small for 3 tiers of subnets in 3 zones; allowed: /22 or larger",
+        ),
+        (
+            lambda p: p["regions"][1].update({"availability-zones": ["us-west-2a", "us-east-1b"]}),
+            "mlops:platform.regions[1].availability-zones[1]: 'us-east-1b' is not an availability zone of us-west-2",
+        ),
+        (
+            lambda p: p.update({"internet-free": True}),
+            "mlops:platform.nat: 'one-per-az' contradicts internet-free: true; allowed with internet-free: 'none'",
+        ),
     ],
     ids=["overlapping-cidrs", "cidr-too-small", "az-in-wrong-region", "nat-with-internet-free"],
 )

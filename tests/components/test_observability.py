@@ -20,7 +20,10 @@ KEY = {
     region: f"arn:aws:kms:{region}:{ACCOUNT}:key/mrk-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
     for region in ("us-east-1", "us-west-2")
 }
-LB = {"us-east-1": "app/mlops-prod-serving/50dc6c495c0c9188", "us-west-2": "app/mlops-prod-serving/6e3f2b1a0c9d8e7f"}
+LB = {
+    "us-east-1": "app/mlops-prod-serving/50dc6c495c0c9188",
+    "us-west-2": "app/mlops-prod-serving/6e3f2b1a0c9d8e7f",
+}
 GIB = 1024**3
 
 
@@ -41,11 +44,17 @@ def test_alarm_specs_only_for_the_signals_a_region_has():
     bare = RegionSignals(region="eu-west-1", provider=None, logs_key_arn="k")  # type: ignore[arg-type]
     assert alarm_specs(bare, thresholds) == []
     cluster_only = RegionSignals(region="eu-west-1", provider=None, logs_key_arn="k", cluster_name="c")  # type: ignore[arg-type]
-    assert [spec.signal for spec in alarm_specs(cluster_only, thresholds)] == ["node-cpu", "node-memory", "failed-nodes"]
+    assert [spec.signal for spec in alarm_specs(cluster_only, thresholds)] == [
+        "node-cpu",
+        "node-memory",
+        "failed-nodes",
+    ]
 
 
 def test_topic_policy_lets_only_this_accounts_alarms_publish():
-    policy = alert_topic_policy("arn:aws:sns:us-east-1:1:t", partition="aws", account_id="111111111111", region="us-east-1")
+    policy = alert_topic_policy(
+        "arn:aws:sns:us-east-1:1:t", partition="aws", account_id="111111111111", region="us-east-1"
+    )
     publish = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchAlarmsPublish")
     assert publish == {
         "Sid": "CloudWatchAlarmsPublish",
@@ -62,16 +71,26 @@ def test_topic_policy_lets_only_this_accounts_alarms_publish():
 
 def test_dashboard_rows_follow_the_signals():
     regions = [
-        RegionSignals(region="us-east-1", provider=None, logs_key_arn="k", cluster_name="c1",  # type: ignore[arg-type]
-                      load_balancer="app/a/0123456789abcdef", db_instance_identifier="db",
-                      interruption_queue_name="q1"),
+        RegionSignals(
+            region="us-east-1",
+            provider=None,
+            logs_key_arn="k",
+            cluster_name="c1",  # type: ignore[arg-type]
+            load_balancer="app/a/0123456789abcdef",
+            db_instance_identifier="db",
+            interruption_queue_name="q1",
+        ),
         RegionSignals(region="us-west-2", provider=None, logs_key_arn="k", cluster_name="c2"),  # type: ignore[arg-type]
     ]
     body = dashboard_body(regions, ["arn:alarm"], 60)
     metric_widgets = [w for w in body["widgets"] if w["type"] == "metric"]
     assert [(w["properties"]["region"], w["x"], w["y"]) for w in metric_widgets] == [
-        ("us-east-1", 0, 4), ("us-east-1", 8, 4), ("us-east-1", 16, 4),
-        ("us-east-1", 0, 10), ("us-east-1", 8, 10), ("us-east-1", 16, 10),
+        ("us-east-1", 0, 4),
+        ("us-east-1", 8, 4),
+        ("us-east-1", 16, 4),
+        ("us-east-1", 0, 10),
+        ("us-east-1", 8, 10),
+        ("us-east-1", 16, 10),
         ("us-west-2", 0, 16),
     ]
     assert body["widgets"][0]["properties"]["alarms"] == ["arn:alarm"]
@@ -93,27 +112,41 @@ def test_trail_is_multi_region_validated_and_encrypted(observe):
     assert inputs["kmsKeyId"] == KEY["us-east-1"]
     assert inputs["name"] == "mlops-prod-trail"
     assert inputs["s3BucketName"] == bucket["id"]
-    assert inputs["cloudWatchLogsGroupArn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/cloudtrail/mlops-prod:*"
+    assert (
+        inputs["cloudWatchLogsGroupArn"]
+        == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/cloudtrail/mlops-prod:*"
+    )
     assert inputs["cloudWatchLogsRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{role['id']}"
     assert by_name(observe, "observability-trail-bucket-policy")["urn"] in trail["dependencies"]
     assert log_group["inputs"]["kmsKeyId"] == KEY["us-east-1"]
     assert log_group["inputs"]["retentionInDays"] == 365
     assert bucket["protect"] is True
     assert by_name(observe, "observability-trail")["type"] == "mlops:observability:GovernanceTrail"
-    assert observe["outputs"]["observability"]["trailArn"] == f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/mlops-prod-trail"
+    assert (
+        observe["outputs"]["observability"]["trailArn"]
+        == f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/mlops-prod-trail"
+    )
 
 
 def test_trail_bucket_is_hardened(observe):
     bucket_id = by_name(observe, "observability-trail-bucket")["id"]
     pab = by_name(observe, "observability-trail-public-access-block")["inputs"]
     assert pab == {
-        "bucket": bucket_id, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+        "bucket": bucket_id,
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
         "restrictPublicBuckets": True,
     }
     sse = by_name(observe, "observability-trail-encryption")["inputs"]["rules"]
     assert sse == [
-        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY["us-east-1"]},
-         "bucketKeyEnabled": True}
+        {
+            "applyServerSideEncryptionByDefault": {
+                "sseAlgorithm": "aws:kms",
+                "kmsMasterKeyId": KEY["us-east-1"],
+            },
+            "bucketKeyEnabled": True,
+        }
     ]
     versioning = by_name(observe, "observability-trail-versioning")["inputs"]
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
@@ -211,7 +244,8 @@ def test_alert_topic_per_region_encrypted_with_policy_and_subscriptions(observe,
     policy = json.loads(by_name(observe, f"observability-{region}-alerts-policy")["inputs"]["policy"])
     assert policy == alert_topic_policy(topic_arn(region), partition="aws", account_id=ACCOUNT, region=region)
     subscriptions = [
-        s["inputs"] for s in states(observe, "aws:sns/topicSubscription:TopicSubscription")
+        s["inputs"]
+        for s in states(observe, "aws:sns/topicSubscription:TopicSubscription")
         if s["inputs"]["topic"] == topic_arn(region)
     ]
     assert sorted((s["protocol"], s["endpoint"]) for s in subscriptions) == [
@@ -235,8 +269,14 @@ def test_alarms_are_wired_to_their_regions_topic(observe):
 def metric_of(alarm: dict) -> tuple:
     inputs = alarm["inputs"]
     return (
-        inputs["namespace"], inputs["metricName"], inputs["dimensions"], inputs.get("statistic"),
-        inputs.get("extendedStatistic"), inputs["comparisonOperator"], inputs["threshold"], inputs["period"],
+        inputs["namespace"],
+        inputs["metricName"],
+        inputs["dimensions"],
+        inputs.get("statistic"),
+        inputs.get("extendedStatistic"),
+        inputs["comparisonOperator"],
+        inputs["threshold"],
+        inputs["period"],
     )
 
 
@@ -245,35 +285,88 @@ def test_serving_and_node_alarms_by_value(observe, region):
     found = alarms(observe)
     cluster = {"ClusterName": f"mlops-prod-{region}"}
     assert metric_of(found[f"mlops-prod-{region}-serving-p99-latency"]) == (
-        "AWS/ApplicationELB", "TargetResponseTime", {"LoadBalancer": LB[region]}, None, "p99",
-        "GreaterThanThreshold", 1.5, 60,
+        "AWS/ApplicationELB",
+        "TargetResponseTime",
+        {"LoadBalancer": LB[region]},
+        None,
+        "p99",
+        "GreaterThanThreshold",
+        1.5,
+        60,
     )
     assert metric_of(found[f"mlops-prod-{region}-node-cpu"]) == (
-        "ContainerInsights", "node_cpu_utilization", cluster, "Average", None, "GreaterThanThreshold", 75, 60,
+        "ContainerInsights",
+        "node_cpu_utilization",
+        cluster,
+        "Average",
+        None,
+        "GreaterThanThreshold",
+        75,
+        60,
     )
     assert metric_of(found[f"mlops-prod-{region}-node-memory"]) == (
-        "ContainerInsights", "node_memory_utilization", cluster, "Average", None, "GreaterThanThreshold", 80, 60,
+        "ContainerInsights",
+        "node_memory_utilization",
+        cluster,
+        "Average",
+        None,
+        "GreaterThanThreshold",
+        80,
+        60,
     )
     assert metric_of(found[f"mlops-prod-{region}-failed-nodes"]) == (
-        "ContainerInsights", "cluster_failed_node_count", cluster, "Maximum", None, "GreaterThanThreshold", 0, 60,
+        "ContainerInsights",
+        "cluster_failed_node_count",
+        cluster,
+        "Maximum",
+        None,
+        "GreaterThanThreshold",
+        0,
+        60,
     )
     assert metric_of(found[f"mlops-prod-{region}-interruption-queue-age"]) == (
-        "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": f"mlops-prod-{region}-interruptions"}, "Maximum",
-        None, "GreaterThanThreshold", 120, 60,
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        {"QueueName": f"mlops-prod-{region}-interruptions"},
+        "Maximum",
+        None,
+        "GreaterThanThreshold",
+        120,
+        60,
     )
     rate = found[f"mlops-prod-{region}-serving-5xx-rate"]["inputs"]
     assert rate["threshold"] == 2.5
     assert "metricName" not in rate and "namespace" not in rate
     lb = {"LoadBalancer": LB[region]}
     assert rate["metricQueries"] == [
-        {"id": "errors", "returnData": False, "metric": {
-            "namespace": "AWS/ApplicationELB", "metricName": "HTTPCode_Target_5XX_Count", "stat": "Sum",
-            "period": 60, "dimensions": lb}},
-        {"id": "requests", "returnData": False, "metric": {
-            "namespace": "AWS/ApplicationELB", "metricName": "RequestCount", "stat": "Sum", "period": 60,
-            "dimensions": lb}},
-        {"id": "rate", "expression": "IF(requests > 0, 100 * errors / requests, 0)", "label": "serving-5xx-rate",
-         "returnData": True},
+        {
+            "id": "errors",
+            "returnData": False,
+            "metric": {
+                "namespace": "AWS/ApplicationELB",
+                "metricName": "HTTPCode_Target_5XX_Count",
+                "stat": "Sum",
+                "period": 60,
+                "dimensions": lb,
+            },
+        },
+        {
+            "id": "requests",
+            "returnData": False,
+            "metric": {
+                "namespace": "AWS/ApplicationELB",
+                "metricName": "RequestCount",
+                "stat": "Sum",
+                "period": 60,
+                "dimensions": lb,
+            },
+        },
+        {
+            "id": "rate",
+            "expression": "IF(requests > 0, 100 * errors / requests, 0)",
+            "label": "serving-5xx-rate",
+            "returnData": True,
+        },
     ]
 
 
@@ -281,13 +374,34 @@ def test_database_alarms_only_in_the_primary_region(observe):
     found = alarms(observe)
     db = {"DBInstanceIdentifier": "mlops-prod-registry"}
     assert metric_of(found["mlops-prod-us-east-1-rds-cpu"]) == (
-        "AWS/RDS", "CPUUtilization", db, "Average", None, "GreaterThanThreshold", 70, 60,
+        "AWS/RDS",
+        "CPUUtilization",
+        db,
+        "Average",
+        None,
+        "GreaterThanThreshold",
+        70,
+        60,
     )
     assert metric_of(found["mlops-prod-us-east-1-rds-free-storage"]) == (
-        "AWS/RDS", "FreeStorageSpace", db, "Minimum", None, "LessThanThreshold", 20 * GIB, 60,
+        "AWS/RDS",
+        "FreeStorageSpace",
+        db,
+        "Minimum",
+        None,
+        "LessThanThreshold",
+        20 * GIB,
+        60,
     )
     assert metric_of(found["mlops-prod-us-east-1-rds-connections"]) == (
-        "AWS/RDS", "DatabaseConnections", db, "Maximum", None, "GreaterThanThreshold", 150, 60,
+        "AWS/RDS",
+        "DatabaseConnections",
+        db,
+        "Maximum",
+        None,
+        "GreaterThanThreshold",
+        150,
+        60,
     )
     assert not [name for name in found if name.startswith("mlops-prod-us-west-2-rds")]
 
@@ -298,7 +412,8 @@ def test_dashboard_body_is_json_naming_the_alarm_metrics(observe):
     body = json.loads(dashboard["inputs"]["dashboardBody"])
     metrics = {
         (widget["properties"]["region"], line[0], line[1], line[3])
-        for widget in body["widgets"] if widget["type"] == "metric"
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
         for line in widget["properties"]["metrics"]
     }
     for region in ("us-east-1", "us-west-2"):
@@ -311,8 +426,10 @@ def test_dashboard_body_is_json_naming_the_alarm_metrics(observe):
             (region, "ContainerInsights", "node_memory_utilization", cluster),
             (region, "AWS/SQS", "ApproximateAgeOfOldestMessage", f"{cluster}-interruptions"),
         } <= metrics
-    assert {("us-east-1", "AWS/RDS", m, "mlops-prod-registry")
-            for m in ("CPUUtilization", "FreeStorageSpace", "DatabaseConnections")} <= metrics
+    assert {
+        ("us-east-1", "AWS/RDS", m, "mlops-prod-registry")
+        for m in ("CPUUtilization", "FreeStorageSpace", "DatabaseConnections")
+    } <= metrics
     alarm_widget = body["widgets"][0]
     assert alarm_widget["type"] == "alarm"
     expected = [
@@ -370,7 +487,8 @@ def test_grafana_with_sso_reads_prometheus_and_cloudwatch(observe):
         for region in ("us-east-1", "us-west-2")
     ]
     associations = {
-        s["inputs"]["role"]: s["inputs"]["groupIds"] for s in states(observe, "aws:grafana/roleAssociation:RoleAssociation")
+        s["inputs"]["role"]: s["inputs"]["groupIds"]
+        for s in states(observe, "aws:grafana/roleAssociation:RoleAssociation")
     }
     assert associations == {
         "ADMIN": ["9a6712f4-5011-70e1-4b3c-2f1e0d9c8b7a"],
@@ -392,12 +510,15 @@ def test_scrape_configuration_keeps_annotated_pods_and_the_api_server():
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert list(jobs) == ["kubernetes-apiservers", "annotated-pods", "annotated-services"]
     keep = jobs["annotated-pods"]["relabel_configs"][0]
-    assert keep == {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "action": "keep",
-                    "regex": "true"}
+    assert keep == {
+        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+        "action": "keep",
+        "regex": "true",
+    }
     port = jobs["annotated-pods"]["relabel_configs"][2]
-    assert re.fullmatch(port["regex"], "10.0.1.7:8080;9090").expand(port["replacement"].replace("$", "\\")) == (
-        "10.0.1.7:9090"
-    )
+    assert re.fullmatch(port["regex"], "10.0.1.7:8080;9090").expand(
+        port["replacement"].replace("$", "\\")
+    ) == ("10.0.1.7:9090")
 
 
 def test_collector_scrapes_the_cluster_into_its_regions_workspace(observe):
@@ -441,7 +562,10 @@ def test_a_managed_collector_writes_to_a_customer_key_workspace_only_through_a_r
     assert states(observe, "aws:amp/scraper:Scraper")
     (workspace,) = states(observe_latency, "aws:amp/workspace:Workspace")
     # The region's logs key, as the fixture program passes it.
-    assert workspace["inputs"]["kmsKeyArn"] == "arn:aws:kms:eu-west-1:222222222222:key/mrk-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+    assert (
+        workspace["inputs"]["kmsKeyArn"]
+        == "arn:aws:kms:eu-west-1:222222222222:key/mrk-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+    )
     assert states(observe_latency, "aws:amp/scraper:Scraper") == []
 
 
@@ -451,7 +575,11 @@ def test_no_explicit_access_entry_or_rbac_for_the_collector(observe):
     EKS CreateAccessEntry allows one access entry per principal ARN."""
     principals = [e["inputs"]["principalArn"] for e in states(observe, "aws:eks/accessEntry:AccessEntry")]
     assert not [p for p in principals if "AWSServiceRoleForAmazonPrometheusScraper" in p]
-    assert not [s for s in states(observe) if s["urn"].rsplit("::", 1)[-1].endswith(("scraper-role", "scraper-binding"))]
+    assert not [
+        s
+        for s in states(observe)
+        if s["urn"].rsplit("::", 1)[-1].endswith(("scraper-role", "scraper-binding"))
+    ]
 
 
 def test_oidc_secret_is_valid_kubernetes(observe):

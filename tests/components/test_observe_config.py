@@ -118,7 +118,9 @@ def test_session_seconds(duration, seconds):
         ),
         (
             # The serving ALB is read back by the platform (components/serving/ingress.py): no key names it.
-            lambda raw: raw["observability"].__setitem__("load-balancers", {"us-east-1": "app/x/0123456789abcdef"}),
+            lambda raw: raw["observability"].__setitem__(
+                "load-balancers", {"us-east-1": "app/x/0123456789abcdef"}
+            ),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.load-balancers: unknown key; allowed: "
             "subscriptions, thresholds, trail, grafana, container-insights, prometheus-encryption",
         ),
@@ -143,12 +145,16 @@ def test_session_seconds(duration, seconds):
             "'http://idp.example.com' is not an https:// URL (allowed: https://host/path)",
         ),
         (
-            lambda raw: raw["dns"].__setitem__("certificate-arns", {"eu-west-1": "arn:aws:acm:eu-west-1:333333333333:certificate/x"}),
+            lambda raw: raw["dns"].__setitem__(
+                "certificate-arns", {"eu-west-1": "arn:aws:acm:eu-west-1:333333333333:certificate/x"}
+            ),
             "stacks/Pulumi.x.yaml: mlops:platform.dns.certificate-arns.eu-west-1: "
             "not a region of this stack; allowed: us-east-1, us-west-2",
         ),
         (
-            lambda raw: raw["dns"].__setitem__("certificate-arns", {"us-west-2": "arn:aws:acm:us-east-1:333333333333:certificate/x"}),
+            lambda raw: raw["dns"].__setitem__(
+                "certificate-arns", {"us-west-2": "arn:aws:acm:us-east-1:333333333333:certificate/x"}
+            ),
             "stacks/Pulumi.x.yaml: mlops:platform.dns.certificate-arns.us-west-2: "
             "'arn:aws:acm:us-east-1:333333333333:certificate/x' is in another region; allowed: a certificate in "
             "us-west-2 (a load balancer can only use certificates of its own region)",
@@ -253,7 +259,10 @@ def test_schema_describes_the_sections_and_the_secret_key():
     schema = json.loads(run_mlops("schema").stdout)
     platform_schema = schema["$defs"]["PlatformConfig"]["properties"]
     assert {"identity", "observability", "dns"} <= set(platform_schema)
-    assert set(schema["$defs"]["AlarmThresholds"]["properties"]) >= {"node-cpu-percent", "rds-free-storage-gib"}
+    assert set(schema["$defs"]["AlarmThresholds"]["properties"]) >= {
+        "node-cpu-percent",
+        "rds-free-storage-gib",
+    }
     jsonschema.validate(fixture_document(), schema)
     plaintext = fixture_document()
     plaintext["config"]["mlops:oidc-client-secret"] = "plaintext"
@@ -265,8 +274,8 @@ def test_prometheus_encryption_defaults_to_aws_owned_keys_and_allows_a_customer_
     from components.observability.config import ObservabilityConfig
 
     assert ObservabilityConfig.model_validate({}).prometheus_encryption == "aws-owned"
-    assert ObservabilityConfig.model_validate({"prometheus-encryption": "customer-key"}).prometheus_encryption == (
-        "customer-key"
-    )
+    assert ObservabilityConfig.model_validate(
+        {"prometheus-encryption": "customer-key"}
+    ).prometheus_encryption == ("customer-key")
     with pytest.raises(ValueError, match="aws-owned"):
         ObservabilityConfig.model_validate({"prometheus-encryption": "kms"})

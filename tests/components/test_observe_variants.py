@@ -31,7 +31,9 @@ def test_roles_without_a_known_arn_get_no_access_entry_yet(observe_latency):
 
 
 def test_alarms_follow_the_signals_without_a_load_balancer(observe_latency):
-    names = sorted(s["inputs"]["name"] for s in states(observe_latency, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    names = sorted(
+        s["inputs"]["name"] for s in states(observe_latency, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    )
     assert names == [
         "mlops-staging-eu-west-1-failed-nodes",
         "mlops-staging-eu-west-1-interruption-queue-age",
@@ -68,7 +70,9 @@ def test_oidc_without_its_secret_is_a_config_error(tmp_path):
         "    print(exc)\n"
         "    sys.exit(2)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 2, result.stderr
     # The fixture program names its own fixture stack file (the program knows only its stacks folder).
     assert result.stdout.strip() == (

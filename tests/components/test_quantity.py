@@ -12,7 +12,9 @@ def test_cpu(text, millis):
     assert cpu_millis(text) == millis
 
 
-@pytest.mark.parametrize(("text", "size"), [("512Mi", 512 * 2**20), ("4Gi", 4 * 2**30), ("1G", 10**9), ("100", 100)])
+@pytest.mark.parametrize(
+    ("text", "size"), [("512Mi", 512 * 2**20), ("4Gi", 4 * 2**30), ("1G", 10**9), ("100", 100)]
+)
 def test_memory(text, size):
     assert memory_bytes(text) == size
 

@@ -23,18 +23,26 @@ def test_artifact_bucket_baseline(synth):
     prod = synth("prod")
     bucket = named(prod, "artifacts-us-east-1")
     assert bucket["inputs"]["bucket"] == PRIMARY and "objectLockEnabled" not in bucket["inputs"]
-    assert named(prod, "artifacts-us-east-1-versioning")["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
+    assert named(prod, "artifacts-us-east-1-versioning")["inputs"]["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
     block = named(prod, "artifacts-us-east-1-public-access-block")["inputs"]
-    assert [block[k] for k in ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")] == [True] * 4
+    assert [
+        block[k]
+        for k in ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
+    ] == [True] * 4
     rule = named(prod, "artifacts-us-east-1-encryption")["inputs"]["rules"][0]
     assert rule["applyServerSideEncryptionByDefault"] == {
-        "sseAlgorithm": "aws:kms", "kmsMasterKeyId": prod["outputs"]["regions"]["us-east-1"]["keyArns"]["artifacts"],
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": prod["outputs"]["regions"]["us-east-1"]["keyArns"]["artifacts"],
     }
     assert rule["bucketKeyEnabled"] is True
     logging = named(prod, "artifacts-us-east-1-logging")["inputs"]
     assert logging["targetBucket"] == "mlops-prod-333333333333-access-logs-us-east-1"
     lifecycle = {r["id"]: r for r in named(prod, "artifacts-us-east-1-lifecycle")["inputs"]["rules"]}
-    assert lifecycle["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    assert lifecycle["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {
+        "daysAfterInitiation": 7
+    }
     assert lifecycle["noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
     lock = named(prod, "artifacts-us-east-1-object-lock")["inputs"]["rule"]["defaultRetention"]
     assert lock == {"mode": "GOVERNANCE", "days": 30}
@@ -44,20 +52,35 @@ def test_artifact_bucket_baseline(synth):
 def test_bucket_policy_statements(synth):
     policy = json.loads(named(synth("prod"), "artifacts-policy")["inputs"]["policy"])
     arn = f"arn:aws:s3:::{PRIMARY}"
-    assert policy == artifact_bucket_policy(arn, None, [
-        "arn:aws:iam::333333333333:role/mlops-prod-artifact-replication", "arn:aws:iam::333333333333:role/platform-deployer",
-    ])
+    assert policy == artifact_bucket_policy(
+        arn,
+        None,
+        [
+            "arn:aws:iam::333333333333:role/mlops-prod-artifact-replication",
+            "arn:aws:iam::333333333333:role/platform-deployer",
+        ],
+    )
     tls, unencrypted = policy["Statement"]
-    assert tls == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                   "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-    assert unencrypted["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+    assert tls == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    assert unencrypted["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
 
 
 def test_internet_free_policy_requires_the_endpoint():
     policy = artifact_bucket_policy("arn:aws:s3:::b", "vpce-1", ["arn:aws:iam::1:role/r"])
     statement = policy["Statement"][2]
-    assert statement["Condition"] == {"StringNotEquals": {"aws:sourceVpce": "vpce-1"},
-                                      "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/r"]}}
+    assert statement["Condition"] == {
+        "StringNotEquals": {"aws:sourceVpce": "vpce-1"},
+        "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/r"]},
+    }
 
 
 def test_replication_rule_and_role(synth):
@@ -67,20 +90,32 @@ def test_replication_rule_and_role(synth):
     west_keys = prod["outputs"]["regions"]["us-west-2"]["keyArns"]
     assert rule["status"] == "Enabled" and rule["id"] == "to-us-west-2"
     assert rule["destination"] == {
-        "bucket": f"arn:aws:s3:::{REPLICA}", "storageClass": "STANDARD",
+        "bucket": f"arn:aws:s3:::{REPLICA}",
+        "storageClass": "STANDARD",
         "encryptionConfiguration": {"replicaKmsKeyId": west_keys["artifacts"]},
     }
     assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
     assert rule["filter"] == {"prefix": ""}
     assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
-    assert config["role"] == named(prod, "replication-role")["inputs"]["name"].join(["arn:aws:iam::333333333333:role/", ""])
+    assert config["role"] == named(prod, "replication-role")["inputs"]["name"].join(
+        ["arn:aws:iam::333333333333:role/", ""]
+    )
     policy = json.loads(named(prod, "replication-policy")["inputs"]["policy"])
     east_key = prod["outputs"]["regions"]["us-east-1"]["keyArns"]["artifacts"]
-    assert policy == replication_policy(f"arn:aws:s3:::{PRIMARY}", east_key, [(f"arn:aws:s3:::{REPLICA}", west_keys["artifacts"])], "us-east-1")
+    assert policy == replication_policy(
+        f"arn:aws:s3:::{PRIMARY}",
+        east_key,
+        [(f"arn:aws:s3:::{REPLICA}", west_keys["artifacts"])],
+        "us-east-1",
+    )
     replica = named(prod, "artifacts-us-west-2")
     assert "::aws-us-west-2::" in replica["provider"]
-    assert named(prod, "artifacts-us-west-2-encryption")["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"][
-        "kmsMasterKeyId"] == west_keys["artifacts"]
+    assert (
+        named(prod, "artifacts-us-west-2-encryption")["inputs"]["rules"][0][
+            "applyServerSideEncryptionByDefault"
+        ]["kmsMasterKeyId"]
+        == west_keys["artifacts"]
+    )
 
 
 def test_images_replicated_and_defaulted(synth):
@@ -104,13 +139,17 @@ def test_database(synth):
     assert inputs["iamDatabaseAuthenticationEnabled"] is True and inputs["manageMasterUserPassword"] is True
     assert inputs["kmsKeyId"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"]["database"]
     assert inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
-    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"].startswith("mlops-prod-mlflow-final-")
+    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"].startswith(
+        "mlops-prod-mlflow-final-"
+    )
     assert inputs["engineVersion"] == "16"
     dev_db = named(dev, "db")["inputs"]
     assert dev_db["multiAz"] is False and dev_db["backupRetentionPeriod"] == 7
     rule = named(prod, "db-from-cluster")["inputs"]
-    assert rule["fromPort"] == 5432 and rule["referencedSecurityGroupId"] == (
-        prod["outputs"]["regions"]["us-east-1"]["cluster"]["clusterSecurityGroupId"]
+    assert (
+        rule["fromPort"] == 5432
+        and rule["referencedSecurityGroupId"]
+        == (prod["outputs"]["regions"]["us-east-1"]["cluster"]["clusterSecurityGroupId"])
     )
     assert "cidrIpv4" not in rule and "ingress" not in named(prod, "db-sg")["inputs"]
     params = {p["name"]: p["value"] for p in named(prod, "db-parameters")["inputs"]["parameters"]}
@@ -135,8 +174,13 @@ def test_mlflow_is_hardened_and_valid(synth):
     container = pod["containers"][0]
     assert container["image"].startswith("333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:")
     assert container["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
@@ -145,14 +189,20 @@ def test_mlflow_is_hardened_and_valid(synth):
     assert env["MLFLOW_ARTIFACTS_DESTINATION"] == f"s3://{PRIMARY}/mlflow"
     assert env["DB_HOST"] == prod["outputs"]["registry"]["databaseEndpoint"]
     assert pod["automountServiceAccountToken"] is False and deployment["spec"]["replicas"] == 3
-    mlflow_objects = [m for m in manifests(prod) if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"]
+    mlflow_objects = [
+        m
+        for m in manifests(prod)
+        if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"
+    ]
     assert len(mlflow_objects) == 9
     assert invalid_builtin_objects(prod) == []
     ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
     assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"
     assert json.loads(ingress["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
     policy = json.loads(named(prod, "mlflow-policy")["inputs"]["policy"])
-    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]}["ReadWriteMlflowArtifacts"] == f"arn:aws:s3:::{PRIMARY}/mlflow/*"
+    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]}[
+        "ReadWriteMlflowArtifacts"
+    ] == f"arn:aws:s3:::{PRIMARY}/mlflow/*"
 
 
 def test_registry_outputs(synth):
@@ -166,26 +216,51 @@ def test_registry_outputs(synth):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"mlflow-image": "ghcr.io/mlflow/mlflow:v2.19.0"},
-         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is not a digest in this account's ECR; "
-         "allowed in prod: 333333333333.dkr.ecr.us-east-1.amazonaws.com/<repository>@sha256:<64 hex>"),
-        ({"mlflow-image": "ghcr.io/mlflow/mlflow@sha256:" + "a" * 64},
-         "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow@sha256:" + "a" * 64 + "' is not a digest in this account's ECR"),
-        ({"mlflow-image": "444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:" + "a" * 64},
-         "mlops:platform.registry.mlflow-image: '444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:"),
-        ({"mlflow-image": "333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1"},
-         "mlops:platform.registry.mlflow-image: '333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1' is not a digest"),
-        ({"certificate-arn": None},
-         "mlops:platform.registry.certificate-arn: missing; MLflow's internal HTTPS ingress needs an ACM certificate "
-         "for mlflow.prod.mlops.internal in us-east-1"),
-        ({"certificate-arn": "arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod"},
-         "mlops:platform.registry.certificate-arn: 'arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod' is in "
-         "another region; allowed: a certificate in us-east-1"),
+        (
+            {"mlflow-image": "ghcr.io/mlflow/mlflow:v2.19.0"},
+            "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow:v2.19.0' is not a digest in this account's ECR; "
+            "allowed in prod: 333333333333.dkr.ecr.us-east-1.amazonaws.com/<repository>@sha256:<64 hex>",
+        ),
+        (
+            {"mlflow-image": "ghcr.io/mlflow/mlflow@sha256:" + "a" * 64},
+            "mlops:platform.registry.mlflow-image: 'ghcr.io/mlflow/mlflow@sha256:"
+            + "a" * 64
+            + "' is not a digest in this account's ECR",
+        ),
+        (
+            {"mlflow-image": "444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:" + "a" * 64},
+            "mlops:platform.registry.mlflow-image: '444444444444.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:",
+        ),
+        (
+            {"mlflow-image": "333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1"},
+            "mlops:platform.registry.mlflow-image: '333333333333.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow:3.17.2-1' is not a digest",
+        ),
+        (
+            {"certificate-arn": None},
+            "mlops:platform.registry.certificate-arn: missing; MLflow's internal HTTPS ingress needs an ACM certificate "
+            "for mlflow.prod.mlops.internal in us-east-1",
+        ),
+        (
+            {"certificate-arn": "arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod"},
+            "mlops:platform.registry.certificate-arn: 'arn:aws:acm:us-west-2:333333333333:certificate/mlflow-prod' is in "
+            "another region; allowed: a certificate in us-east-1",
+        ),
         ({"db-storage": 20}, "mlops:platform.registry.db-storage: unknown key; allowed: postgres-version"),
-        ({"mlflow-cpu": "lots"}, "mlops:platform.registry.mlflow-cpu: 'lots' is not a CPU quantity such as 500m, 2 or 1.5"),
+        (
+            {"mlflow-cpu": "lots"},
+            "mlops:platform.registry.mlflow-cpu: 'lots' is not a CPU quantity such as 500m, 2 or 1.5",
+        ),
     ],
-    ids=["tag-in-prod", "public-digest-in-prod", "other-account-in-prod", "own-ecr-tag-in-prod", "no-certificate",
-         "certificate-in-other-region", "unknown-key", "bad-cpu-quantity"],
+    ids=[
+        "tag-in-prod",
+        "public-digest-in-prod",
+        "other-account-in-prod",
+        "own-ecr-tag-in-prod",
+        "no-certificate",
+        "certificate-in-other-region",
+        "unknown-key",
+        "bad-cpu-quantity",
+    ],
 )
 def test_bad_registry_config(tmp_path, change, expected):
     config = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
@@ -204,12 +279,17 @@ def test_mlflow_runs_the_image_entrypoint_without_a_password_anywhere(synth):
     pod = named(prod, "mlflow")["inputs"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
     assert "command" not in container and "args" not in container
-    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}, {"name": "scratch", "mountPath": "/scratch"}]
+    assert container["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "scratch", "mountPath": "/scratch"},
+    ]
     assert [volume["name"] for volume in pod["volumes"]] == ["tmp", "scratch"]
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["DB_USER"] == "mlflow_admin" and "PGPASSWORD" not in env
     assert env["DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:us-east-1:333333333333:secret:rds!")
-    assert not [m for m in manifests(prod) if m["kind"] == "ConfigMap" and m["metadata"].get("namespace") == "mlflow"]
+    assert not [
+        m for m in manifests(prod) if m["kind"] == "ConfigMap" and m["metadata"].get("namespace") == "mlflow"
+    ]
 
 
 def test_mlflow_allowed_hosts_include_the_ingress_and_service_names(synth):
@@ -221,7 +301,11 @@ def test_mlflow_allowed_hosts_include_the_ingress_and_service_names(synth):
     env = {item["name"]: item["value"] for item in container["env"]}
     [rule] = named(prod, "mlflow-ingress")["inputs"]["spec"]["rules"]
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",") == [
-        rule["host"], "mlflow:5000", "mlflow.mlflow:5000", "mlflow.mlflow.svc:5000", "mlflow.mlflow.svc.cluster.local:5000",
+        rule["host"],
+        "mlflow:5000",
+        "mlflow.mlflow:5000",
+        "mlflow.mlflow.svc:5000",
+        "mlflow.mlflow.svc.cluster.local:5000",
     ]
     assert rule["host"] == "mlflow.prod.mlops.internal"
 
@@ -247,20 +331,27 @@ def test_mlflow_buffers_uploads_on_a_disk_scratch_volume_it_requests(synth):
 
 def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
     trust = json.loads(named(synth("prod"), "mlflow-role")["inputs"]["assumeRolePolicy"])["Statement"]
-    assert trust == [{
-        "Effect": "Allow",
-        "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Condition": {
-            "StringEquals": {"aws:SourceAccount": "333333333333"},
-            "ArnEquals": {"aws:SourceArn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1"},
-        },
-    }]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": "333333333333"},
+                "ArnEquals": {
+                    "aws:SourceArn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1"
+                },
+            },
+        }
+    ]
 
 
 def test_mlflow_reaches_its_database_in_the_vpc(synth):
     egress = named(synth("prod"), "mlflow-netpol-allow-egress")["inputs"]["spec"]["egress"]
-    assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"port": 5432, "protocol": "TCP"}]} in egress
+    assert {
+        "to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}],
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+    } in egress
 
 
 def test_replica_bucket_has_object_lock_when_the_source_has(synth):
@@ -273,7 +364,9 @@ def test_replica_bucket_has_object_lock_when_the_source_has(synth):
 def test_image_templates_use_a_role_ecr_can_assume(synth):
     prod = synth("prod")
     role = named(prod, "image-template-role")
-    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ecr.amazonaws.com"}
+    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "ecr.amazonaws.com"
+    }
     policy = json.loads(named(prod, "image-template-policy")["inputs"]["policy"])
     assert policy["Statement"][0]["Resource"] == [
         f"arn:aws:ecr:{region}:333333333333:repository/models/*" for region in ("us-east-1", "us-west-2")
@@ -289,7 +382,10 @@ def test_image_templates_use_a_role_ecr_can_assume(synth):
 def test_database_key_lets_secrets_manager_hold_the_managed_master_password():
     from components.encryption import key_policy
 
-    statements = {s["Sid"]: s for s in key_policy("database", partition="aws", account_id="1", region="us-east-1")["Statement"]}
+    statements = {
+        s["Sid"]: s
+        for s in key_policy("database", partition="aws", account_id="1", region="us-east-1")["Statement"]
+    }
     assert statements["UseThroughSecretsManagerForManagedDatabaseSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
     }
@@ -305,12 +401,17 @@ def test_mlflow_has_a_record_in_the_private_zone_pointing_at_its_load_balancer(s
     assert record["inputs"]["name"] == "mlflow.prod.mlops.internal" and record["inputs"]["type"] == "CNAME"
     # The mock controller names the ALB host after the load-balancer-name annotation, as AWS does.
     [target] = record["inputs"]["records"]
-    assert target.startswith("internal-mlops-prod-mlflow-") and target.endswith(".us-east-1.elb.amazonaws.com")
+    assert target.startswith("internal-mlops-prod-mlflow-") and target.endswith(
+        ".us-east-1.elb.amazonaws.com"
+    )
     assert record["inputs"]["zoneId"] == prod["outputs"]["privateZoneId"]
     assert ingress["urn"] in record["dependencies"]
     annotations = ingress["inputs"]["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/load-balancer-name"] == "mlops-prod-mlflow"
-    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == "arn:aws:acm:us-east-1:333333333333:certificate/mlflow-prod"
+    assert (
+        annotations["alb.ingress.kubernetes.io/certificate-arn"]
+        == "arn:aws:acm:us-east-1:333333333333:certificate/mlflow-prod"
+    )
     assert "alb.ingress.kubernetes.io/group.name" not in annotations
 
 
@@ -330,9 +431,13 @@ def test_stack_config_loads_without_pulumi():
     import subprocess
     import sys
 
-    code = ("import sys, components.config\n"
-            "from components.registry import RegistryConfig\n"
-            "assert RegistryConfig is components.config.RegistryConfig\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    code = (
+        "import sys, components.config\n"
+        "from components.registry import RegistryConfig\n"
+        "assert RegistryConfig is components.config.RegistryConfig\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     assert result.stdout.strip() == "[]"

@@ -15,7 +15,8 @@ SPOT_ROLE = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
 
 def spot_pools(document: dict) -> list[dict]:
     return [
-        pool for pool in states(document, "kubernetes:karpenter.sh/v1:NodePool")
+        pool
+        for pool in states(document, "kubernetes:karpenter.sh/v1:NodePool")
         if {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}
         in pool["inputs"]["spec"]["template"]["spec"]["requirements"]
     ]
@@ -58,4 +59,6 @@ def test_the_spot_role_setting_is_refused_for_byo_clusters_and_checked():
     raw = copy.deepcopy(prod_fixture())
     raw["cluster"]["spot-service-linked-role"] = "maybe"
     message = error_of(raw)
-    assert message.endswith("cluster.spot-service-linked-role: 'maybe' is not allowed; allowed: create, exists")
+    assert message.endswith(
+        "cluster.spot-service-linked-role: 'maybe' is not allowed; allowed: create, exists"
+    )

@@ -60,7 +60,13 @@ def test_structured_values_in_json_strings_use_the_strict_json_reader():
     duplicated = json.dumps(raw)[:-1] + ', "name": "other"}'
     with pytest.raises(ConfigError) as caught:
         parse_team(duplicated, "f")
-    assert str(caught.value) == "f: mlops:team: must be a mapping, or a JSON object in a string (key 'name' appears twice in one object)"
+    assert (
+        str(caught.value)
+        == "f: mlops:team: must be a mapping, or a JSON object in a string (key 'name' appears twice in one object)"
+    )
     with pytest.raises(ConfigError) as caught:
         parse_platform('{"environment": NaN}', "f")
-    assert str(caught.value) == "f: mlops:platform: must be a mapping, or a JSON object in a string (NaN is not a JSON number)"
+    assert (
+        str(caught.value)
+        == "f: mlops:platform: must be a mapping, or a JSON object in a string (NaN is not a JSON number)"
+    )

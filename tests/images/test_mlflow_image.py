@@ -31,7 +31,9 @@ IMAGE = REPO / "images" / "mlflow"
 
 def instructions() -> list[tuple[str, str]]:
     parser = DockerfileParser(str(IMAGE / "Dockerfile"))
-    return [(item["instruction"], item["value"]) for item in parser.structure if item["instruction"] != "COMMENT"]
+    return [
+        (item["instruction"], item["value"]) for item in parser.structure if item["instruction"] != "COMMENT"
+    ]
 
 
 def final_stage() -> list[tuple[str, str]]:
@@ -110,12 +112,18 @@ def bundle_server(tmp_path):
 def test_fetch_ca_keeps_only_the_bundle_with_the_pinned_checksum(bundle_server, tmp_path):
     url, digest = bundle_server
     script = str(IMAGE / "fetch_ca.py")
-    good = subprocess.run([sys.executable, script, url, digest, str(tmp_path / "ok.pem")], capture_output=True, text=True)
+    good = subprocess.run(
+        [sys.executable, script, url, digest, str(tmp_path / "ok.pem")], capture_output=True, text=True
+    )
     assert good.returncode == 0, good.stderr
     assert (tmp_path / "ok.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
-    wrong = subprocess.run([sys.executable, script, url, "0" * 64, str(tmp_path / "bad.pem")], capture_output=True, text=True)
+    wrong = subprocess.run(
+        [sys.executable, script, url, "0" * 64, str(tmp_path / "bad.pem")], capture_output=True, text=True
+    )
     assert wrong.returncode == 1 and f"has SHA-256 {digest}, not the pinned {'0' * 64}" in wrong.stderr
-    missing = subprocess.run([sys.executable, script, url, "", str(tmp_path / "none.pem")], capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, script, url, "", str(tmp_path / "none.pem")], capture_output=True, text=True
+    )
     assert missing.returncode == 1 and "RDS_CA_SHA256 must be" in missing.stderr
     assert not (tmp_path / "bad.pem").exists() and not (tmp_path / "none.pem").exists()
 
@@ -192,15 +200,27 @@ def wait_for(predicate, timeout: float = 20.0):
     raise AssertionError("timed out")
 
 
-def test_bootstrap_runs_mlflow_with_the_secret_in_a_password_file_and_follows_rotation(secrets_endpoint, tmp_path):
+def test_bootstrap_runs_mlflow_with_the_secret_in_a_password_file_and_follows_rotation(
+    secrets_endpoint, tmp_path
+):
     """libpq reads a password file (mode 0600, `host:port:database:user:password`) on every connection
     (https://www.postgresql.org/docs/current/libpq-pgpass.html), so a rotated RDS-managed secret reaches new
     connections once the file is rewritten."""
-    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": secrets_endpoint}
-    client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=secrets_endpoint,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    arn = client.create_secret(Name="rds!db-1", SecretString=json.dumps(
-        {"username": "mlflow_admin", "password": "first:pa\\ss"}))["ARN"]
+    aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": secrets_endpoint,
+    }
+    client = boto3.client(
+        "secretsmanager",
+        region_name="us-east-1",
+        endpoint_url=secrets_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    arn = client.create_secret(
+        Name="rds!db-1", SecretString=json.dumps({"username": "mlflow_admin", "password": "first:pa\\ss"})
+    )["ARN"]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     mlflow = bin_dir / "mlflow"
@@ -209,25 +229,47 @@ def test_bootstrap_runs_mlflow_with_the_secret_in_a_password_file_and_follows_ro
     record, passfile = tmp_path / "record.jsonl", tmp_path / "scratch" / "mlflow.pgpass"
     passfile.parent.mkdir()
     env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}", "RECORD": str(record), **aws,
-        "DB_SECRET_ARN": arn, "DB_HOST": "db.example.internal", "DB_NAME": "mlflow", "DB_USER": "mlflow_admin",
-        "AWS_REGION": "us-east-1", "PGPASSFILE": str(passfile), "PGPASSWORD": "must-not-leak",
-        "MLFLOW_DB_SECRET_REFRESH_SECONDS": "0.2", "MLFLOW_ARTIFACTS_DESTINATION": "s3://bucket/mlflow",
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "RECORD": str(record),
+        **aws,
+        "DB_SECRET_ARN": arn,
+        "DB_HOST": "db.example.internal",
+        "DB_NAME": "mlflow",
+        "DB_USER": "mlflow_admin",
+        "AWS_REGION": "us-east-1",
+        "PGPASSFILE": str(passfile),
+        "PGPASSWORD": "must-not-leak",
+        "MLFLOW_DB_SECRET_REFRESH_SECONDS": "0.2",
+        "MLFLOW_ARTIFACTS_DESTINATION": "s3://bucket/mlflow",
     }
-    process = subprocess.Popen([sys.executable, str(IMAGE / "bootstrap.py")], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(IMAGE / "bootstrap.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         [start] = wait_for(lambda: events(record))
-        assert start["argv"] == ["server", "--host", "0.0.0.0", "--port", "5000", "--backend-store-uri",
-                                 "postgresql://mlflow_admin@db.example.internal:5432/mlflow"
-                                 "?sslmode=verify-full&sslrootcert=/opt/mlflow-bootstrap/rds-ca.pem"]
+        assert start["argv"] == [
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "5000",
+            "--backend-store-uri",
+            "postgresql://mlflow_admin@db.example.internal:5432/mlflow"
+            "?sslmode=verify-full&sslrootcert=/opt/mlflow-bootstrap/rds-ca.pem",
+        ]
         assert start["passfile"] == "db.example.internal:5432:mlflow:mlflow_admin:first\\:pa\\\\ss\n"
         assert start["mode"] == 0o600
         assert "PGPASSWORD" not in start["env"] and start["env"]["PGPASSFILE"] == str(passfile)
         assert start["env"]["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://bucket/mlflow"
         assert "first" not in json.dumps(start["argv"]) + json.dumps(start["env"])
 
-        client.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "mlflow_admin", "password": "second"}))
+        client.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({"username": "mlflow_admin", "password": "second"})
+        )
         wait_for(lambda: passfile.read_text().endswith(":second\n"))
         assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
 
@@ -241,8 +283,13 @@ def test_bootstrap_runs_mlflow_with_the_secret_in_a_password_file_and_follows_ro
 
 
 def test_bootstrap_without_its_settings_is_one_clear_error(tmp_path):
-    result = subprocess.run([sys.executable, str(IMAGE / "bootstrap.py")], env={"PATH": os.environ["PATH"]},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(IMAGE / "bootstrap.py")],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr == (
         "mlflow-bootstrap: missing environment variables: DB_SECRET_ARN, DB_HOST, DB_NAME, DB_USER, AWS_REGION\n"

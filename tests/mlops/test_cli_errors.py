@@ -38,7 +38,9 @@ def test_graph_from_a_preview_whose_parents_form_a_cycle_is_refused_at_once(synt
         f"error: {path}: steps[{index}].newState.parent: the parents of {parent['urn']} lead back to "
         f"{parent['urn']}; a preview's parents form a tree"
     )
-    assert one_line(run_mlops("check", "--from", str(path), timeout=60)).startswith(f"error: {path}: steps[{index}]")
+    assert one_line(run_mlops("check", "--from", str(path), timeout=60)).startswith(
+        f"error: {path}: steps[{index}]"
+    )
 
 
 def test_preview_against_reads_with_the_strict_json_reader_and_shape_checks(tmp_path):
@@ -63,13 +65,17 @@ def test_output_to_a_missing_folder_is_one_line_and_writes_nothing(tmp_path):
         f"error: --output: cannot write {target}: No such file or directory (the folder must exist and be writable)"
     )
     assert not target.parent.exists()
-    assert one_line(run_mlops("schema", "-o", str(tmp_path))) == f"error: --output: cannot write {tmp_path}: Is a directory"
+    assert (
+        one_line(run_mlops("schema", "-o", str(tmp_path)))
+        == f"error: --output: cannot write {tmp_path}: Is a directory"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_rename_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
     """A write refused by the file system (EACCES on the rename, as for a read-only target folder) removes
     the temporary file; this runs as any user, where a chmod'ed folder would not stop root."""
+
     def refuse(source, target):
         raise PermissionError(13, "Permission denied")
 
@@ -98,17 +104,29 @@ def dev_outputs(synth, tmp_path) -> Path:
     return write_json(tmp_path / "outputs.json", synth("dev"))
 
 
-@pytest.mark.parametrize(("flags", "expected"), [
-    (("--profile", "no-such-profile"),
-     "error: --profile: no profile 'no-such-profile' in the AWS config files; allowed: a profile of ~/.aws/config "
-     "or ~/.aws/credentials (or AWS_CONFIG_FILE), or no --profile for the AWS_* environment variables"),
-    (("--endpoint-url", "localhost:5000"),
-     "error: --endpoint-url: 'localhost:5000' is not a URL; allowed: http(s)://host[:port][/path]"),
-    (("--endpoint-url", "http://localhost:port"),
-     "error: --endpoint-url: 'http://localhost:port' is not a URL; allowed: http(s)://host[:port][/path]"),
-])
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            ("--profile", "no-such-profile"),
+            "error: --profile: no profile 'no-such-profile' in the AWS config files; allowed: a profile of ~/.aws/config "
+            "or ~/.aws/credentials (or AWS_CONFIG_FILE), or no --profile for the AWS_* environment variables",
+        ),
+        (
+            ("--endpoint-url", "localhost:5000"),
+            "error: --endpoint-url: 'localhost:5000' is not a URL; allowed: http(s)://host[:port][/path]",
+        ),
+        (
+            ("--endpoint-url", "http://localhost:port"),
+            "error: --endpoint-url: 'http://localhost:port' is not a URL; allowed: http(s)://host[:port][/path]",
+        ),
+    ],
+)
 def test_verify_bad_profile_or_endpoint_is_one_line(dev_outputs, tmp_path, flags, expected):
-    env = {"AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials")}
+    env = {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+    }
     assert one_line(run_mlops("verify", "dev", "--outputs", str(dev_outputs), *flags, env=env)) == expected
 
 

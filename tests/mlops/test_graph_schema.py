@@ -32,10 +32,19 @@ def sample() -> dict:
     net = state("mlops:network:RegionalNetwork", "net", STACK, False)
     vpc = state("aws:ec2/vpc:Vpc", "net-vpc", net["newState"]["urn"], True)
     group = state(
-        "aws:cloudwatch/logGroup:LogGroup", "net-flow", net["newState"]["urn"], True,
+        "aws:cloudwatch/logGroup:LogGroup",
+        "net-flow",
+        net["newState"]["urn"],
+        True,
         prop_deps={"kmsKeyId": [key["newState"]["urn"]]},
     )
-    log = state("aws:ec2/flowLog:FlowLog", "net-fl", net["newState"]["urn"], True, deps=[key["newState"]["urn"], vpc["newState"]["urn"]])
+    log = state(
+        "aws:ec2/flowLog:FlowLog",
+        "net-fl",
+        net["newState"]["urn"],
+        True,
+        deps=[key["newState"]["urn"], vpc["newState"]["urn"]],
+    )
     return {"project": "p", "stack": "t", "steps": [stack, keys, key, net, vpc, group, log]}
 
 
@@ -93,7 +102,9 @@ def test_schema_writes_the_model_schema(tmp_path):
     assert result.returncode == 0, result.stderr
     schema = json.loads(target.read_text())
     platform = schema["$defs"]["PlatformConfig"]
-    assert schema["properties"]["config"]["properties"]["mlops:platform"] == {"$ref": "#/$defs/PlatformConfig"}
+    assert schema["properties"]["config"]["properties"]["mlops:platform"] == {
+        "$ref": "#/$defs/PlatformConfig"
+    }
     assert platform["additionalProperties"] is False
     assert platform["properties"]["nat"]["enum"] == ["none", "single", "one-per-az"]
     region = schema["$defs"]["RegionConfig"]

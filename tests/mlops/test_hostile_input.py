@@ -90,17 +90,37 @@ def test_nested_aliases_answer_at_once(stacks_dir):
     (the timeout only detects a hang)."""
     anchors = ['  x:a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
     anchors += [f"  x:a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 8)]
-    (stacks_dir / "Pulumi.bomb.yaml").write_text("config:\n" + "\n".join(anchors) + "\n  mlops:platform: [*a7]\n")
+    (stacks_dir / "Pulumi.bomb.yaml").write_text(
+        "config:\n" + "\n".join(anchors) + "\n  mlops:platform: [*a7]\n"
+    )
     line = assert_one_line_error(run_mlops("preview", "bomb", "--stacks-dir", str(stacks_dir)))
-    assert line.endswith("the document expands to more than 10000 values (aliases included); write it out without nested aliases")
+    assert line.endswith(
+        "the document expands to more than 10000 values (aliases included); write it out without nested aliases"
+    )
 
 
 def test_team_new_without_owner_flags_names_the_flag_and_writes_nothing(stacks_dir):
     before = snapshot(stacks_dir)
     result = run_mlops("team", "new", "risk", "--env", "dev", "--stacks-dir", str(stacks_dir))
-    assert assert_one_line_error(result) == "error: --owner-group is required unless --from gives owners.sso-group"
-    result = run_mlops("team", "new", "risk", "--env", "dev", "--stacks-dir", str(stacks_dir), "--owner-group", "g",
-                       "--owner-role-arn", "arn:aws:iam::111111111111:role/r", "--cost-center", "cc-1")
+    assert (
+        assert_one_line_error(result)
+        == "error: --owner-group is required unless --from gives owners.sso-group"
+    )
+    result = run_mlops(
+        "team",
+        "new",
+        "risk",
+        "--env",
+        "dev",
+        "--stacks-dir",
+        str(stacks_dir),
+        "--owner-group",
+        "g",
+        "--owner-role-arn",
+        "arn:aws:iam::111111111111:role/r",
+        "--cost-center",
+        "cc-1",
+    )
     assert assert_one_line_error(result) == "error: --model NAME=IMAGE is required unless --from gives models"
     assert snapshot(stacks_dir) == before
 
@@ -114,8 +134,12 @@ def test_every_command_reports_a_broken_stack_file_in_one_line(stacks_dir, tmp_p
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(synth("dev")["outputs"]))
     commands = [
-        ["preview", "dev"], ["graph", "dev"], ["check", "dev", "team-fraud-dev"], ["team", "validate", "team-fraud-dev"],
-        ["team", "list"], ["verify", "dev", "--outputs", str(outputs)],
+        ["preview", "dev"],
+        ["graph", "dev"],
+        ["check", "dev", "team-fraud-dev"],
+        ["team", "validate", "team-fraud-dev"],
+        ["team", "list"],
+        ["verify", "dev", "--outputs", str(outputs)],
     ]
     for command in commands:
         line = assert_one_line_error(run_mlops(*command, "--stacks-dir", str(stacks_dir)))
@@ -136,8 +160,23 @@ def test_parsing_errors_are_one_line_naming_the_option():
 
 
 def test_team_flags_name_themselves_and_contradictions_are_refused(stacks_dir):
-    base = ["team", "new", "risk", "--env", "dev", "--stacks-dir", str(stacks_dir), "--owner-group", "g",
-            "--owner-role-arn", "arn:aws:iam::111111111111:role/r", "--cost-center", "cc-1", "--model", "p=r/p:1.0.0"]
+    base = [
+        "team",
+        "new",
+        "risk",
+        "--env",
+        "dev",
+        "--stacks-dir",
+        str(stacks_dir),
+        "--owner-group",
+        "g",
+        "--owner-role-arn",
+        "arn:aws:iam::111111111111:role/r",
+        "--cost-center",
+        "cc-1",
+        "--model",
+        "p=r/p:1.0.0",
+    ]
     assert assert_one_line_error(run_mlops(*base, "--data-classification", "secret")) == (
         "error: --data-classification: 'secret' is not allowed; allowed: public, internal, confidential, restricted"
     )
@@ -157,15 +196,38 @@ def test_team_from_file_errors_name_that_file_and_its_keys(stacks_dir):
     before = snapshot(stacks_dir)
     command = ["team", "new", "risk", "--env", "dev", "--stacks-dir", str(stacks_dir), "--from", str(source)]
     source.write_bytes(b"owners:\n  sso-group: caf\xe9\n")
-    assert assert_one_line_error(run_mlops(*command)) == f"error: {source}: line 2: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
+    assert (
+        assert_one_line_error(run_mlops(*command))
+        == f"error: {source}: line 2: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
+    )
     source.write_text("owners:\n  sso-group: a\n  sso-group: b\n")
-    assert assert_one_line_error(run_mlops(*command)).endswith("line 3: owners.sso-group: key 'sso-group' is written twice in one mapping (first at line 2); keep one")
+    assert assert_one_line_error(run_mlops(*command)).endswith(
+        "line 3: owners.sso-group: key 'sso-group' is written twice in one mapping (first at line 2); keep one"
+    )
     source.write_text("- a list\n")
-    assert assert_one_line_error(run_mlops(*command)) == f"error: {source}: (top level): must be a mapping (the team spec), got a list of 1 item"
-    source.write_text(yaml.safe_dump({"config": {"mlops:team": {
-        "owners": {"sso-group": "g", "role-arn": "arn:aws:iam::111111111111:role/r"}, "cost-center": "cc",
-        "models": [{"name": "p", "port": "http", "versions": [{"name": "v1", "image": "r/p:1.0.0", "weight": 100}]}],
-    }}}))
+    assert (
+        assert_one_line_error(run_mlops(*command))
+        == f"error: {source}: (top level): must be a mapping (the team spec), got a list of 1 item"
+    )
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "config": {
+                    "mlops:team": {
+                        "owners": {"sso-group": "g", "role-arn": "arn:aws:iam::111111111111:role/r"},
+                        "cost-center": "cc",
+                        "models": [
+                            {
+                                "name": "p",
+                                "port": "http",
+                                "versions": [{"name": "v1", "image": "r/p:1.0.0", "weight": 100}],
+                            }
+                        ],
+                    }
+                }
+            }
+        )
+    )
     assert assert_one_line_error(run_mlops(*command)) == (
         f"error: {source}: config.mlops:team.models[0].port: must be a whole number, got 'http'"
     )
@@ -179,22 +241,36 @@ def test_team_from_file_errors_name_that_file_and_its_keys(stacks_dir):
 def test_check_from_refuses_what_is_not_a_preview(tmp_path):
     saved = tmp_path / "saved.json"
     cases = [
-        ('{"environment": "dev", "regions": {}}',
-         "steps: missing: not a preview (it looks like stack outputs, which `mlops verify --outputs` reads); "
-         "expected what `mlops preview --json` prints"),
+        (
+            '{"environment": "dev", "regions": {}}',
+            "steps: missing: not a preview (it looks like stack outputs, which `mlops verify --outputs` reads); "
+            "expected what `mlops preview --json` prints",
+        ),
         ("[1, 2]", "(document): not a preview: a JSON array; expected what `mlops preview --json` prints"),
         ('{"steps": [{"op": "delete", "oldState": {}}]}', "steps[0].newState: missing; this key is required"),
-        ('{"steps": [{"newState": {"urn": "x", "type": "aws:s3/bucket:Bucket"}}]}',
-         "steps[0].newState.urn: 'x' does not match the allowed pattern ^urn:pulumi:[^:]*::[^:]*::.+::.*$"),
-        ('{"steps": [{"newState": {"urn": "urn:pulumi:s::p::t::n", "type": "t", "inputs": []}}]}',
-         "steps[0].newState.inputs: must be a mapping, got a list of 0 items"),
-        ('{"steps": [', "line 1: not valid JSON: Expecting value at column 12 (the file ends early: truncated?)"),
+        (
+            '{"steps": [{"newState": {"urn": "x", "type": "aws:s3/bucket:Bucket"}}]}',
+            "steps[0].newState.urn: 'x' does not match the allowed pattern ^urn:pulumi:[^:]*::[^:]*::.+::.*$",
+        ),
+        (
+            '{"steps": [{"newState": {"urn": "urn:pulumi:s::p::t::n", "type": "t", "inputs": []}}]}',
+            "steps[0].newState.inputs: must be a mapping, got a list of 0 items",
+        ),
+        (
+            '{"steps": [',
+            "line 1: not valid JSON: Expecting value at column 12 (the file ends early: truncated?)",
+        ),
     ]
     for text, expected in cases:
         saved.write_text(text)
-        assert assert_one_line_error(run_mlops("check", "--from", str(saved))) == f"error: {saved}: {expected}", text
+        assert (
+            assert_one_line_error(run_mlops("check", "--from", str(saved))) == f"error: {saved}: {expected}"
+        ), text
     # `graph --from` reads saved previews through the same function.
-    assert assert_one_line_error(run_mlops("graph", "x", "--from", str(saved))) == f"error: {saved}: {cases[-1][1]}"
+    assert (
+        assert_one_line_error(run_mlops("graph", "x", "--from", str(saved)))
+        == f"error: {saved}: {cases[-1][1]}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,11 +311,59 @@ def test_verify_refuses_outputs_that_are_not_this_stacks(tmp_path, synth):
 # ---------------------------------------------------------------------------------------------------------
 # Property tests: mutated shipped stack files
 
-SCALARS = ["yes", "off", "1:20", "017", "0o17", "1e3", "08", "~", "null", "[]", "{}", "''", "-1", "0", "1.5",
-           str(2**70), ".inf", "2024-01-01", "&a x", "*a", "!!str x", "<<", "|", "\"\\x00\"", "{a: 1, a: 2}",
-           "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "@", "`", "%", "? x"]
-SPECIAL_BYTES = [b"\x00", b"\xff", b"\xef\xbb\xbf", b"\t", b":", b"&", b"*", b"\n", b"- ", b"[", b"{", b'"', b"'",
-                 b"#", b"\r", b"\xc3", b"\xe2\x80\xa8", b"---\n", b"  "]
+SCALARS = [
+    "yes",
+    "off",
+    "1:20",
+    "017",
+    "0o17",
+    "1e3",
+    "08",
+    "~",
+    "null",
+    "[]",
+    "{}",
+    "''",
+    "-1",
+    "0",
+    "1.5",
+    str(2**70),
+    ".inf",
+    "2024-01-01",
+    "&a x",
+    "*a",
+    "!!str x",
+    "<<",
+    "|",
+    '"\\x00"',
+    "{a: 1, a: 2}",
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+    "@",
+    "`",
+    "%",
+    "? x",
+]
+SPECIAL_BYTES = [
+    b"\x00",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\t",
+    b":",
+    b"&",
+    b"*",
+    b"\n",
+    b"- ",
+    b"[",
+    b"{",
+    b'"',
+    b"'",
+    b"#",
+    b"\r",
+    b"\xc3",
+    b"\xe2\x80\xa8",
+    b"---\n",
+    b"  ",
+]
 
 
 @st.composite
@@ -258,10 +382,12 @@ def mutated_stack(draw, stacks: tuple[str, ...] = tuple(SHIPPED)) -> tuple[str, 
         at = draw(st.integers(0, len(data)))
         cut = draw(st.integers(0, 3))
         noise = draw(st.sampled_from(SPECIAL_BYTES) | st.binary(min_size=1, max_size=3))
-        return stack, data[:at] + noise + data[at + cut:], kind
+        return stack, data[:at] + noise + data[at + cut :], kind
     if kind == "key" and colon:
-        new_key = draw(st.sampled_from([b"nat", b"regions", b"config", b"name", b"mlops:team", b"<<", b"1", b"yes"])
-                       | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8).map(str.encode))
+        new_key = draw(
+            st.sampled_from([b"nat", b"regions", b"config", b"name", b"mlops:team", b"<<", b"1", b"yes"])
+            | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8).map(str.encode)
+        )
         lines[index] = indent + new_key + b":" + value
     elif kind == "type" and colon:
         lines[index] = indent + key + b": " + draw(st.sampled_from(SCALARS)).encode()
@@ -301,10 +427,21 @@ def test_mutated_stack_files_are_read_or_refused_in_one_line(case):
         assert snapshot(folder) == before
 
 
-@settings(max_examples=5, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(mutated_stack(("dev",)))
-@example(("dev", (STACKS / "Pulumi.dev.yaml").read_bytes().replace(b"\n    nat: single", b"\n    nat:   single"), "bytes"))
+@example(
+    (
+        "dev",
+        (STACKS / "Pulumi.dev.yaml").read_bytes().replace(b"\n    nat: single", b"\n    nat:   single"),
+        "bytes",
+    )
+)
 def test_mutated_stack_files_through_mlops_preview(case):
     """The real `mlops preview`, program included: a full preview with exit 0, or one line with exit 2, and the
     stacks folder unchanged. A small fixed sample on the dev stack, since every accepted case is a synthesis;
@@ -323,4 +460,3 @@ def test_mutated_stack_files_through_mlops_preview(case):
         else:
             assert_one_line_error(result, starts=f"error: {folder}")
         assert snapshot(folder) == before
-

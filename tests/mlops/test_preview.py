@@ -17,8 +17,15 @@ from mlops.synth import UNKNOWN
 from tests.conftest import REPO, STACKS, by_name, run_mlops, states
 
 OPTION_FIELDS = {
-    "protect", "retainOnDelete", "dependencies", "propertyDependencies", "ignoreChanges", "deleteBeforeReplace",
-    "aliases", "additionalSecretOutputs", "customTimeouts",
+    "protect",
+    "retainOnDelete",
+    "dependencies",
+    "propertyDependencies",
+    "ignoreChanges",
+    "deleteBeforeReplace",
+    "aliases",
+    "additionalSecretOutputs",
+    "customTimeouts",
 }
 
 
@@ -100,7 +107,7 @@ def test_human_output_shows_tree_and_counts():
     assert any("─ aws:ec2/vpc:Vpc" in line and line.rstrip().endswith("net-us-east-1-vpc") for line in lines)
     total = next(line for line in lines if line.strip().endswith("to create"))
     count = int(total.split()[1])
-    by_type = lines[lines.index("By type:") + 1:]
+    by_type = lines[lines.index("By type:") + 1 :]
     type_counts = {}
     for line in by_type:
         if not line.strip():
@@ -121,16 +128,28 @@ def bad_stack(tmp_path: Path, mutate) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidrs": "10.0.0.0/16"}),
-         "mlops:platform.regions[0].vpc-cidrs: unknown key; allowed: name, availability-zones, vpc-cidr"),
-        (lambda c: c.update({"mlops:platfrom": c.pop("mlops:platform")}),
-         "mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team"),
-        (lambda c: c["mlops:platform"].update({"log-retention-days": "forever"}),
-         "mlops:platform.log-retention-days: 'forever' is not allowed; allowed: 1, 3, 5, 7, 14, 30"),
-        (lambda c: c["mlops:platform"]["regions"][0].update({"availability-zones": ["us-east-1a", "us-west-2b"]}),
-         "mlops:platform.regions[0].availability-zones[1]: 'us-west-2b' is not an availability zone of us-east-1"),
-        (lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidr": "10.10.0.0/99"}),
-         "mlops:platform.regions[0].vpc-cidr: '10.10.0.0/99' is not an IPv4 network in CIDR notation"),
+        (
+            lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidrs": "10.0.0.0/16"}),
+            "mlops:platform.regions[0].vpc-cidrs: unknown key; allowed: name, availability-zones, vpc-cidr",
+        ),
+        (
+            lambda c: c.update({"mlops:platfrom": c.pop("mlops:platform")}),
+            "mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team",
+        ),
+        (
+            lambda c: c["mlops:platform"].update({"log-retention-days": "forever"}),
+            "mlops:platform.log-retention-days: 'forever' is not allowed; allowed: 1, 3, 5, 7, 14, 30",
+        ),
+        (
+            lambda c: c["mlops:platform"]["regions"][0].update(
+                {"availability-zones": ["us-east-1a", "us-west-2b"]}
+            ),
+            "mlops:platform.regions[0].availability-zones[1]: 'us-west-2b' is not an availability zone of us-east-1",
+        ),
+        (
+            lambda c: c["mlops:platform"]["regions"][0].update({"vpc-cidr": "10.10.0.0/99"}),
+            "mlops:platform.regions[0].vpc-cidr: '10.10.0.0/99' is not an IPv4 network in CIDR notation",
+        ),
     ],
     ids=["nested-unknown-key", "misspelt-top-level-key", "wrong-type", "az-outside-region", "malformed-cidr"],
 )
@@ -162,7 +181,8 @@ def test_debug_shows_traceback(tmp_path):
 
 def test_program_exception_names_the_resource(tmp_path):
     program = tmp_path / "program.py"
-    program.write_text(textwrap.dedent("""
+    program.write_text(
+        textwrap.dedent("""
         import pulumi
         import pulumi_aws as aws
 
@@ -173,7 +193,8 @@ def test_program_exception_names_the_resource(tmp_path):
                 raise KeyError("subnet-plan")
 
         Broken("edge")
-    """))
+    """)
+    )
     code = (
         "from pathlib import Path; from mlops.synth import synthesize, ProgramError\n"
         "try:\n"
@@ -181,7 +202,9 @@ def test_program_exception_names_the_resource(tmp_path):
         "except ProgramError as exc:\n"
         "    print(exc)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.stdout.strip() == "error while building mlops:test:Broken 'edge': KeyError: 'subnet-plan'"
 
 
@@ -191,7 +214,11 @@ LOOKUP_PROGRAM = REPO / "tests" / "fixtures" / "lookup_program" / "__main__.py"
 def _lookup_synth(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mlops.synth", *flags, "dev", str(STACKS), str(LOOKUP_PROGRAM)],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
 
 
@@ -207,7 +234,8 @@ def test_a_lookup_that_depends_on_a_resource_being_created_is_unknown_in_a_previ
     lookup = by_token["aws:lb/getLoadBalancer:getLoadBalancer"]
     assert (lookup["args"], lookup["result"]) == ({"name": "lb-a"}, "unknown")
     assert lookup["pendingDependencies"] == [
-        "urn:pulumi:dev::mlops-platform::pulumi:pulumi:Stack$kubernetes:networking.k8s.io/v1:Ingress::entry"]
+        "urn:pulumi:dev::mlops-platform::pulumi:pulumi:Stack$kubernetes:networking.k8s.io/v1:Ingress::entry"
+    ]
     # An AWS-published list depends on nothing of the run: answered.
     assert by_token["aws:ec2/getPrefixList:getPrefixList"]["result"] == "known"
     assert document["outputs"]["prefixList"].startswith("pl-")

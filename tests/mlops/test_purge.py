@@ -25,8 +25,13 @@ def stacks_dir(tmp_path):
 
 
 def ecr(endpoint: str, region: str):
-    return boto3.client("ecr", region_name=region, endpoint_url=endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "ecr",
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 MANAGED = {
@@ -34,7 +39,11 @@ MANAGED = {
     "eu-central-1": ["copies/nvidia/k8s-device-plugin"],
 }
 CREATED_BY_ECR = {
-    "eu-west-1": ["ecr-public/karpenter/controller", "k8s/metrics-server/metrics-server", "ghcr/kedacore/keda"],
+    "eu-west-1": [
+        "ecr-public/karpenter/controller",
+        "k8s/metrics-server/metrics-server",
+        "ghcr/kedacore/keda",
+    ],
     "eu-central-1": ["ecr-public/eks/aws-load-balancer-controller", "models/fraud/scorer"],
 }
 
@@ -53,8 +62,12 @@ def test_unmanaged_prefixes_of_an_internet_free_multi_region_stack():
     raw = yaml.safe_load((FIXTURES / "Pulumi.airgapped-cluster.yaml").read_text())["config"]["mlops:platform"]
     places = [(p.region, p.prefix) for p in unmanaged_prefixes(parse_platform(raw, "f.yaml"))]
     assert places == [
-        ("eu-west-1", "ecr-public/"), ("eu-west-1", "ghcr/"), ("eu-west-1", "k8s/"),
-        ("eu-central-1", "ecr-public/"), ("eu-central-1", "ghcr/"), ("eu-central-1", "k8s/"),
+        ("eu-west-1", "ecr-public/"),
+        ("eu-west-1", "ghcr/"),
+        ("eu-west-1", "k8s/"),
+        ("eu-central-1", "ecr-public/"),
+        ("eu-central-1", "ghcr/"),
+        ("eu-central-1", "k8s/"),
         ("eu-central-1", "models/"),
     ]
     dev = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())["config"]["mlops:platform"]
@@ -66,12 +79,27 @@ def test_purge_lists_then_deletes_only_what_ecr_created(moto_endpoint, stacks_di
         for name in MANAGED[region] + CREATED_BY_ECR[region]:
             ecr(moto_endpoint, region).create_repository(repositoryName=name)
     # A repository with an image: DeleteRepository refuses it unless forced.
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"digest": "sha256:" + "a" * 64, "size": 1, "mediaType": "application/vnd.docker.container.image.v1+json"},
-                "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "digest": "sha256:" + "a" * 64,
+            "size": 1,
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+        },
+        "layers": [],
+    }
     ecr(moto_endpoint, "eu-west-1").put_image(
-        repositoryName="ecr-public/karpenter/controller", imageManifest=json.dumps(manifest), imageTag="1.5.0")
-    args = ("purge-repositories", "airgapped-cluster", "--stacks-dir", str(stacks_dir), "--endpoint-url", moto_endpoint)
+        repositoryName="ecr-public/karpenter/controller", imageManifest=json.dumps(manifest), imageTag="1.5.0"
+    )
+    args = (
+        "purge-repositories",
+        "airgapped-cluster",
+        "--stacks-dir",
+        str(stacks_dir),
+        "--endpoint-url",
+        moto_endpoint,
+    )
 
     listed = run_mlops(*args, env=CREDENTIALS)
     assert listed.returncode == 0, listed.stderr
@@ -94,8 +122,15 @@ def test_purge_lists_then_deletes_only_what_ecr_created(moto_endpoint, stacks_di
 
 
 def test_purge_refuses_another_accounts_credentials(moto_endpoint):
-    result = run_mlops("purge-repositories", "airgapped-cluster", "--stacks-dir", str(FIXTURES),
-                       "--endpoint-url", moto_endpoint, env=CREDENTIALS)
+    result = run_mlops(
+        "purge-repositories",
+        "airgapped-cluster",
+        "--stacks-dir",
+        str(FIXTURES),
+        "--endpoint-url",
+        moto_endpoint,
+        env=CREDENTIALS,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"error: the credentials are for account {MOTO_ACCOUNT}; "

@@ -28,15 +28,25 @@ def test_a_kms_key_turning_multi_region_is_refused_with_the_property_and_what_is
 
 
 def test_changes_that_update_in_place_are_not_refused():
-    old = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16.4", "instanceClass": "db.t4g.medium"})}
-    new = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16", "instanceClass": "db.r6g.large"})}
+    old = {
+        DB: resource(
+            DB, "aws:rds/instance:Instance", {"engineVersion": "16.4", "instanceClass": "db.t4g.medium"}
+        )
+    }
+    new = {
+        DB: resource(
+            DB, "aws:rds/instance:Instance", {"engineVersion": "16", "instanceClass": "db.r6g.large"}
+        )
+    }
     assert refused_changes(old, new) == []
 
 
 def test_a_removed_stateful_resource_is_refused():
     old = {DB: resource(DB, "aws:rds/instance:Instance", {"identifier": "mlops-dev-mlflow"})}
     [line] = refused_changes(old, {})
-    assert line.startswith("refused: aws:rds/instance:Instance registry-db would be deleted: it is no longer in the program")
+    assert line.startswith(
+        "refused: aws:rds/instance:Instance registry-db would be deleted: it is no longer in the program"
+    )
 
 
 def test_a_computed_property_left_out_keeps_its_value():
@@ -46,21 +56,43 @@ def test_a_computed_property_left_out_keeps_its_value():
     new = {urn: resource(urn, "aws:s3/bucket:Bucket", {"bucket": "b"})}
     assert refused_changes(old, new) == []
     renamed = {urn: resource(urn, "aws:s3/bucket:Bucket", {"bucket": "c"})}
-    assert refused_changes(old, renamed)[0].startswith('refused: aws:s3/bucket:Bucket registry-artifacts-us-east-1: bucket "b" -> "c"')
+    assert refused_changes(old, renamed)[0].startswith(
+        'refused: aws:s3/bucket:Bucket registry-artifacts-us-east-1: bucket "b" -> "c"'
+    )
 
 
 def test_values_from_other_resources_are_compared_by_the_resource_they_come_from():
     """An offline preview has stand-ins for other resources' outputs (a key ARN): the same key is no change, another
     key is (kms_key_id is ForceNew in terraform-provider-aws internal/service/rds/instance.go)."""
-    database_key = "urn:pulumi:dev::mlops-platform::mlops:encryption:KeyRing$aws:kms/key:Key::keys-us-east-1-database"
+    database_key = (
+        "urn:pulumi:dev::mlops-platform::mlops:encryption:KeyRing$aws:kms/key:Key::keys-us-east-1-database"
+    )
     logs_key = "urn:pulumi:dev::mlops-platform::mlops:encryption:KeyRing$aws:kms/key:Key::keys-us-east-1-logs"
-    old = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/real"},
-                        {"kmsKeyId": [database_key]})}
-    same = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
-                         {"kmsKeyId": [database_key]})}
+    old = {
+        DB: resource(
+            DB,
+            "aws:rds/instance:Instance",
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/real"},
+            {"kmsKeyId": [database_key]},
+        )
+    }
+    same = {
+        DB: resource(
+            DB,
+            "aws:rds/instance:Instance",
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
+            {"kmsKeyId": [database_key]},
+        )
+    }
     assert refused_changes(old, same) == []
-    other = {DB: resource(DB, "aws:rds/instance:Instance", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
-                          {"kmsKeyId": [logs_key]})}
+    other = {
+        DB: resource(
+            DB,
+            "aws:rds/instance:Instance",
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/mock"},
+            {"kmsKeyId": [logs_key]},
+        )
+    }
     [line] = refused_changes(old, other)
     assert line.startswith(
         "refused: aws:rds/instance:Instance registry-db: kmsKeyId from keys-us-east-1-database -> from "
@@ -82,19 +114,39 @@ def test_repository_cluster_and_replica_key_replacements_are_refused():
     repo = "urn:pulumi:team-fraud-dev::mlops-platform::mlops:team:TeamSpace$aws:ecr/repository:Repository::team-fraud-scorer-repo"
     eks = "urn:pulumi:prod::mlops-platform::mlops:cluster:ServingCluster$aws:eks/cluster:Cluster::cluster-us-east-1-eks"
     replica = "urn:pulumi:prod::mlops-platform::mlops:encryption:KeyRing$aws:kms/replicaKey:ReplicaKey::keys-us-west-2-logs"
-    role_a, role_b = (f"urn:pulumi:prod::mlops-platform::mlops:cluster:ServingCluster$aws:iam/role:Role::{n}" for n in ("a", "b"))
+    role_a, role_b = (
+        f"urn:pulumi:prod::mlops-platform::mlops:cluster:ServingCluster$aws:iam/role:Role::{n}"
+        for n in ("a", "b")
+    )
     secrets = {"provider": {"keyArn": "arn:k"}, "resources": ["secrets"]}
     old = {
         repo: resource(repo, "aws:ecr/repository:Repository", {"name": "models/fraud/scorer"}),
-        eks: resource(eks, "aws:eks/cluster:Cluster", {"name": "c", "roleArn": "x", "encryptionConfig": secrets,
-                                                       "vpcConfig": {"subnetIds": ["s1", "s2"]}}, {"roleArn": [role_a]}),
-        replica: resource(replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k1"]}),
+        eks: resource(
+            eks,
+            "aws:eks/cluster:Cluster",
+            {
+                "name": "c",
+                "roleArn": "x",
+                "encryptionConfig": secrets,
+                "vpcConfig": {"subnetIds": ["s1", "s2"]},
+            },
+            {"roleArn": [role_a]},
+        ),
+        replica: resource(
+            replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k1"]}
+        ),
     }
     new = {
         repo: resource(repo, "aws:ecr/repository:Repository", {"name": "models/fraud/scorer2"}),
-        eks: resource(eks, "aws:eks/cluster:Cluster", {"name": "c", "roleArn": "y",
-                                                       "vpcConfig": {"subnetIds": ["s1", "s3"]}}, {"roleArn": [role_b]}),
-        replica: resource(replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k2"]}),
+        eks: resource(
+            eks,
+            "aws:eks/cluster:Cluster",
+            {"name": "c", "roleArn": "y", "vpcConfig": {"subnetIds": ["s1", "s3"]}},
+            {"roleArn": [role_b]},
+        ),
+        replica: resource(
+            replica, "aws:kms/replicaKey:ReplicaKey", {"primaryKeyArn": "p"}, {"primaryKeyArn": ["urn:x::k2"]}
+        ),
     }
     lines = [line.split(" would replace", 1)[0] for line in refused_changes(old, new)]
     assert lines == [
@@ -112,18 +164,33 @@ def test_a_major_upgrade_deferred_to_the_maintenance_window_is_refused():
     old = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16"})}
     deferred = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "17"})}
     [line] = refused_changes(old, deferred)
-    assert line.startswith("refused: aws:rds/instance:Instance registry-db: engineVersion 16 -> 17 is a major upgrade")
+    assert line.startswith(
+        "refused: aws:rds/instance:Instance registry-db: engineVersion 16 -> 17 is a major upgrade"
+    )
     assert "set registry.db-apply-immediately: true for this deployment" in line
-    immediate = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "17", "applyImmediately": True})}
+    immediate = {
+        DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "17", "applyImmediately": True})
+    }
     assert refused_changes(old, immediate) == []
     minor = {DB: resource(DB, "aws:rds/instance:Instance", {"engineVersion": "16.8"})}
     assert refused_changes(old, minor) == []
 
 
 def test_reads_a_stack_export(tmp_path):
-    export = {"version": 3, "deployment": {"resources": [
-        {"urn": KEY, "type": "aws:kms/key:Key", "custom": True, "inputs": {"multiRegion": False}, "outputs": {}},
-    ]}}
+    export = {
+        "version": 3,
+        "deployment": {
+            "resources": [
+                {
+                    "urn": KEY,
+                    "type": "aws:kms/key:Key",
+                    "custom": True,
+                    "inputs": {"multiRegion": False},
+                    "outputs": {},
+                },
+            ]
+        },
+    }
     path = tmp_path / "state.json"
     path.write_text(json.dumps(export))
     assert read_previous(path)[KEY].inputs == {"multiRegion": False}

@@ -24,8 +24,20 @@ def stacks_dir(tmp_path: Path) -> Path:
 
 def new(stacks_dir: Path, *extra: str, team: str = "risk", env: str = "dev"):
     return run_mlops(
-        "team", "new", team, "--env", env, "--stacks-dir", str(stacks_dir),
-        "--owner-group", "risk-engineers", "--owner-role-arn", ROLE, "--cost-center", "cc-77", *extra,
+        "team",
+        "new",
+        team,
+        "--env",
+        env,
+        "--stacks-dir",
+        str(stacks_dir),
+        "--owner-group",
+        "risk-engineers",
+        "--owner-role-arn",
+        ROLE,
+        "--cost-center",
+        "cc-77",
+        *extra,
     )
 
 
@@ -38,7 +50,9 @@ def test_new_writes_a_valid_file_and_refuses_to_overwrite(stacks_dir):
     assert team["name"] == "risk" and team["environment"] == "dev" and team["platform-stack"] == "dev"
     assert team["regions"] == ["us-east-1"]
     assert team["owners"] == {"sso-group": "risk-engineers", "role-arn": ROLE}
-    assert team["models"][0]["versions"] == [{"name": "v1", "image": "registry.example/pricer:1.0.0", "weight": 100}]
+    assert team["models"][0]["versions"] == [
+        {"name": "v1", "image": "registry.example/pricer:1.0.0", "weight": 100}
+    ]
     assert team["quotas"] == {"cpu": "8", "memory": "32Gi", "gpus": 0, "pods": 50}
 
     validated = run_mlops("team", "validate", "team-risk-dev", "--stacks-dir", str(stacks_dir))
@@ -48,7 +62,10 @@ def test_new_writes_a_valid_file_and_refuses_to_overwrite(stacks_dir):
     before = target.read_bytes()
     again = new(stacks_dir, "--model", "other=registry.example/other:2.0.0")
     assert again.returncode == 2
-    assert again.stderr == f"error: {target}: (file): already exists; refusing to overwrite (edit it, or remove it first)\n"
+    assert (
+        again.stderr
+        == f"error: {target}: (file): already exists; refusing to overwrite (edit it, or remove it first)\n"
+    )
     assert target.read_bytes() == before
 
 
@@ -79,7 +96,9 @@ def spec(**changes) -> dict:
 def new_from(stacks_dir: Path, value: dict, team: str = "risk", env: str = "prod"):
     source = stacks_dir.parent / "input.yaml"
     source.write_text(yaml.safe_dump(value))
-    return run_mlops("team", "new", team, "--env", env, "--stacks-dir", str(stacks_dir), "--from", str(source))
+    return run_mlops(
+        "team", "new", team, "--env", env, "--stacks-dir", str(stacks_dir), "--from", str(source)
+    )
 
 
 def test_new_from_file(stacks_dir):
@@ -148,7 +167,9 @@ def test_bad_spec_exits_2_with_one_line_and_writes_nothing(stacks_dir, value, te
 def test_bad_model_flag(stacks_dir):
     result = new(stacks_dir, "--model", "no-image")
     assert result.returncode == 2
-    assert result.stderr == "error: --model: 'no-image' is not NAME=IMAGE (e.g. scorer=registry/scorer:1.0.0)\n"
+    assert (
+        result.stderr == "error: --model: 'no-image' is not NAME=IMAGE (e.g. scorer=registry/scorer:1.0.0)\n"
+    )
 
 
 def test_latest_is_refused_even_outside_prod(stacks_dir):
@@ -176,7 +197,9 @@ def test_unknown_platform_stack(stacks_dir):
 
 
 def test_validate_a_file_path_and_a_broken_file(stacks_dir, tmp_path):
-    good = run_mlops("team", "validate", str(STACKS / "Pulumi.team-fraud-prod.yaml"), "--stacks-dir", str(STACKS))
+    good = run_mlops(
+        "team", "validate", str(STACKS / "Pulumi.team-fraud-prod.yaml"), "--stacks-dir", str(STACKS)
+    )
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == "ok: team fraud (prod) on prod: scorer, embedder"
     broken = load_yaml(STACKS / "Pulumi.team-fraud-prod.yaml")
@@ -185,14 +208,27 @@ def test_validate_a_file_path_and_a_broken_file(stacks_dir, tmp_path):
     path.write_text(yaml.safe_dump(broken))
     bad = run_mlops("team", "validate", str(path), "--stacks-dir", str(STACKS))
     assert bad.returncode == 2
-    assert bad.stderr == f"error: {path}: mlops:team.models[1].versions: weights 90 + 20 = 110; allowed: weights summing to 100\n"
+    assert (
+        bad.stderr
+        == f"error: {path}: mlops:team.models[1].versions: weights 90 + 20 = 110; allowed: weights summing to 100\n"
+    )
 
 
 def test_list_shows_teams_models_and_weights():
     result = run_mlops("team", "list")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert rows[3][:9] == ["team-fraud-prod", "fraud", "prod", "prod", "embedder", "v1", "(90),", "v2", "(10)"]
+    assert rows[3][:9] == [
+        "team-fraud-prod",
+        "fraud",
+        "prod",
+        "prod",
+        "embedder",
+        "v1",
+        "(90),",
+        "v2",
+        "(10)",
+    ]
     assert rows[0][:6] == ["team-fraud-dev", "fraud", "dev", "dev", "scorer", "v3"]
 
 

@@ -31,12 +31,19 @@ def account(moto_endpoint, synth, tmp_path_factory):
 
 
 def client(endpoint: str, service: str, region: str):
-    return boto3.client(service, region_name=region, endpoint_url=endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def verify(endpoint: str, outputs: Path, *extra: str):
-    return run_mlops("verify", "prod", "--outputs", str(outputs), "--endpoint-url", endpoint, *extra, env=CREDENTIALS)
+    return run_mlops(
+        "verify", "prod", "--outputs", str(outputs), "--endpoint-url", endpoint, *extra, env=CREDENTIALS
+    )
 
 
 def test_compliant_account_passes(moto_endpoint, account):
@@ -49,14 +56,31 @@ def test_compliant_account_passes(moto_endpoint, account):
         checks.setdefault(r["check"], []).append(r["status"])
     assert report["summary"]["fail"] == 0 and report["summary"]["error"] == 0
     expected = {
-        "kms.enabled": 12, "kms.rotation": 12,  # 6 keys in each of 2 regions
-        "vpc.flow-logs": 2, "vpc.s3-prefix-list": 2,
-        "eks.private-endpoint": 2, "eks.secrets-encryption": 2, "eks.logging": 2, "eks.access-entries": 2,
-        "s3.public-access-block": 2, "s3.encryption": 2, "s3.versioning": 2, "s3.replication": 1,
+        "kms.enabled": 12,
+        "kms.rotation": 12,  # 6 keys in each of 2 regions
+        "vpc.flow-logs": 2,
+        "vpc.s3-prefix-list": 2,
+        "eks.private-endpoint": 2,
+        "eks.secrets-encryption": 2,
+        "eks.logging": 2,
+        "eks.access-entries": 2,
+        "s3.public-access-block": 2,
+        "s3.encryption": 2,
+        "s3.versioning": 2,
+        "s3.replication": 1,
         "ecr.replication": 1,
-        "rds.encrypted": 1, "rds.kms": 1, "rds.multi-az": 1, "rds.deletion-protection": 1, "rds.private": 1,
-        "cloudtrail.logging": 1, "cloudtrail.validation": 1, "cloudtrail.multi-region": 1, "cloudtrail.kms": 1,
-        "alarm.data": len([n for names in deployment.outputs["observability"]["alarmNames"].values() for n in names]),
+        "rds.encrypted": 1,
+        "rds.kms": 1,
+        "rds.multi-az": 1,
+        "rds.deletion-protection": 1,
+        "rds.private": 1,
+        "cloudtrail.logging": 1,
+        "cloudtrail.validation": 1,
+        "cloudtrail.multi-region": 1,
+        "cloudtrail.kms": 1,
+        "alarm.data": len(
+            [n for names in deployment.outputs["observability"]["alarmNames"].values() for n in names]
+        ),
     }
     assert {check: len(statuses) for check, statuses in checks.items()} == expected
     assert all(MOTO_ACCOUNT in r["resource"] for r in report["results"] if r["check"].startswith("kms"))
@@ -95,7 +119,10 @@ def test_drift_key_disabled(moto_endpoint, account):
     finally:
         kms.enable_key(KeyId=key.rsplit("/", 1)[-1])
     assert next((f["check"], f["resource"], f["expected"], f["actual"]) for f in found) == (
-        "kms.enabled", key, "Enabled", "Disabled"
+        "kms.enabled",
+        key,
+        "Enabled",
+        "Disabled",
     )
 
 
@@ -108,9 +135,14 @@ def test_drift_flow_log_deleted_text_output(moto_endpoint, account):
     try:
         result = verify(moto_endpoint, outputs)
     finally:
-        ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
-                             LogDestinationType="cloud-watch-logs", LogGroupName="restored",
-                             DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/flow-logs")
+        ec2.create_flow_logs(
+            ResourceIds=[vpc],
+            ResourceType="VPC",
+            TrafficType="ALL",
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName="restored",
+            DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/flow-logs",
+        )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert f"FAIL  vpc.flow-logs                {vpc}  -- VPC {vpc} has no active flow log" in lines
@@ -138,26 +170,55 @@ def test_drift_s3_prefix_list_grew_since_the_stack_ran(moto_endpoint, account, t
 
 def test_unreachable_endpoint_exits_2(account):
     _, outputs = account
-    result = run_mlops("verify", "prod", "--outputs", str(outputs), "--endpoint-url", "http://127.0.0.1:9", env=CREDENTIALS)
+    result = run_mlops(
+        "verify", "prod", "--outputs", str(outputs), "--endpoint-url", "http://127.0.0.1:9", env=CREDENTIALS
+    )
     assert result.returncode == 2
-    assert result.stderr == 'error: cannot reach the AWS endpoint: Could not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+    assert (
+        result.stderr
+        == 'error: cannot reach the AWS endpoint: Could not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+    )
 
 
 def test_no_credentials_exits_2(account, moto_endpoint):
     _, outputs = account
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+    env.update(
+        {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+    )
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
     result = subprocess.run(
-        [sys.executable, "-m", "mlops", "verify", "prod", "--outputs", str(outputs), "--endpoint-url", moto_endpoint],
-        cwd=REPO, capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mlops",
+            "verify",
+            "prod",
+            "--outputs",
+            str(outputs),
+            "--endpoint-url",
+            moto_endpoint,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 2
-    assert result.stderr == "error: no AWS credentials found (set a profile with --profile, or AWS_* environment variables)\n"
+    assert (
+        result.stderr
+        == "error: no AWS credentials found (set a profile with --profile, or AWS_* environment variables)\n"
+    )
 
 
 def test_outputs_must_come_from_somewhere(tmp_path):
@@ -192,7 +253,10 @@ def test_drift_bucket_encryption_removed(moto_endpoint, account):
     finally:
         s3.put_bucket_encryption(Bucket=PRIMARY_BUCKET, ServerSideEncryptionConfiguration=saved)
     assert (failure["check"], failure["resource"]) == ("s3.encryption", PRIMARY_BUCKET)
-    assert failure["expected"] == {"algorithm": "aws:kms", "key": key_of(deployment, "us-east-1", "artifacts")}
+    assert failure["expected"] == {
+        "algorithm": "aws:kms",
+        "key": key_of(deployment, "us-east-1", "artifacts"),
+    }
     assert failure["actual"]["key"] != failure["expected"]["key"]
 
 
@@ -206,8 +270,12 @@ def test_drift_public_access_block_deleted(moto_endpoint, account):
     finally:
         s3.put_public_access_block(Bucket=PRIMARY_BUCKET, PublicAccessBlockConfiguration=saved)
     assert failure["check"] == "s3.public-access-block"
-    assert failure["actual"] == {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
-                                 "RestrictPublicBuckets": False}
+    assert failure["actual"] == {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
 
 
 def test_drift_versioning_suspended(moto_endpoint, account):
@@ -220,7 +288,11 @@ def test_drift_versioning_suspended(moto_endpoint, account):
     finally:
         s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
     assert (failure["check"], failure["resource"], failure["expected"], failure["actual"]) == (
-        "s3.versioning", replica, "Enabled", "Suspended")
+        "s3.versioning",
+        replica,
+        "Enabled",
+        "Suspended",
+    )
     assert failure["message"] == f"bucket {replica} versioning: expected 'Enabled', found 'Suspended'"
 
 
@@ -234,19 +306,30 @@ def test_drift_trail_logging_stopped(moto_endpoint, account):
     finally:
         trails.start_logging(Name=arn)
     assert (failure["check"], failure["resource"], failure["expected"], failure["actual"]) == (
-        "cloudtrail.logging", arn, True, False)
+        "cloudtrail.logging",
+        arn,
+        True,
+        False,
+    )
 
 
 def test_drift_database_deletion_protection_off(moto_endpoint, account):
     _, outputs = account
     rds = client(moto_endpoint, "rds", "us-east-1")
-    rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=False, ApplyImmediately=True)
+    rds.modify_db_instance(
+        DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=False, ApplyImmediately=True
+    )
     try:
         failure = only_failure(moto_endpoint, outputs)
     finally:
-        rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=True, ApplyImmediately=True)
+        rds.modify_db_instance(
+            DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=True, ApplyImmediately=True
+        )
     assert (failure["check"], failure["resource"], failure["actual"]) == (
-        "rds.deletion-protection", "mlops-prod-mlflow", False)
+        "rds.deletion-protection",
+        "mlops-prod-mlflow",
+        False,
+    )
 
 
 def test_drift_cluster_authentication_mode(moto_endpoint, account):
@@ -259,7 +342,11 @@ def test_drift_cluster_authentication_mode(moto_endpoint, account):
     finally:
         set_access_config("us-west-2", "mlops-prod-us-west-2", "API")
     assert (failure["check"], failure["resource"], failure["expected"], failure["actual"]) == (
-        "eks.access-entries", "mlops-prod-us-west-2", "API", "CONFIG_MAP")
+        "eks.access-entries",
+        "mlops-prod-us-west-2",
+        "API",
+        "CONFIG_MAP",
+    )
 
 
 def test_drift_image_replication_removed(moto_endpoint, account):
@@ -271,7 +358,11 @@ def test_drift_image_replication_removed(moto_endpoint, account):
         failure = only_failure(moto_endpoint, outputs)
     finally:
         ecr.put_replication_configuration(replicationConfiguration=saved)
-    assert (failure["check"], failure["expected"], failure["actual"]) == ("ecr.replication", ["us-west-2"], [])
+    assert (failure["check"], failure["expected"], failure["actual"]) == (
+        "ecr.replication",
+        ["us-west-2"],
+        [],
+    )
 
 
 def test_drift_alarm_without_data(moto_endpoint, account):
@@ -285,7 +376,11 @@ def test_drift_alarm_without_data(moto_endpoint, account):
     finally:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="restored")
     assert patient.returncode == 0  # just entered INSUFFICIENT_DATA: within the default hour
-    assert (failure["check"], failure["resource"], failure["actual"]) == ("alarm.data", name, "INSUFFICIENT_DATA")
+    assert (failure["check"], failure["resource"], failure["actual"]) == (
+        "alarm.data",
+        name,
+        "INSUFFICIENT_DATA",
+    )
     assert failure["message"].startswith(f"alarm {name} has had INSUFFICIENT_DATA since ")
 
 
@@ -294,12 +389,20 @@ def test_dev_database_is_expected_without_deletion_protection(moto_endpoint, acc
     from mlops.verify import check_database
 
     rds = client(moto_endpoint, "rds", "us-east-1")
-    rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=False, ApplyImmediately=True)
+    rds.modify_db_instance(
+        DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=False, ApplyImmediately=True
+    )
     try:
         clients = lambda service, region: client(moto_endpoint, service, region)  # noqa: E731
-        dev = {r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, False, False)}
-        prod = {r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, True, True)}
+        dev = {
+            r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, False, False)
+        }
+        prod = {
+            r.check: r for r in check_database(clients, "us-east-1", "mlops-prod-mlflow", None, True, True)
+        }
     finally:
-        rds.modify_db_instance(DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=True, ApplyImmediately=True)
+        rds.modify_db_instance(
+            DBInstanceIdentifier="mlops-prod-mlflow", DeletionProtection=True, ApplyImmediately=True
+        )
     assert dev["rds.deletion-protection"].status == "pass"
     assert prod["rds.deletion-protection"].status == "fail"

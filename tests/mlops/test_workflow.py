@@ -27,9 +27,13 @@ def test_tests_run_with_the_readme_command():
 def test_policy_check_uploads_sarif_even_when_it_fails():
     job = workflow()["jobs"]["policy-check"]
     assert job["permissions"]["security-events"] == "write"
-    check = [step["run"] for step in job["steps"] if "mlops check --all --format sarif" in step.get("run", "")]
-    assert check == ["python3 -m pip install --quiet uv && uv run --frozen mlops check --all --format sarif "
-                     "--output results.sarif"]
+    check = [
+        step["run"] for step in job["steps"] if "mlops check --all --format sarif" in step.get("run", "")
+    ]
+    assert check == [
+        "python3 -m pip install --quiet uv && uv run --frozen mlops check --all --format sarif "
+        "--output results.sarif"
+    ]
     upload = step_using(job, "github/codeql-action/upload-sarif@")
     assert upload["if"] == "always()"
     assert upload["with"]["sarif_file"] == "results.sarif"

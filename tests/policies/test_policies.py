@@ -72,10 +72,21 @@ def test_tag_remediation_fills_what_can_be_known():
 
     policy = next(p for p in all_policies() if p.name == "aws-required-tags")
     options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
-    args = ResourceValidationArgs("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16", "tags": {"team": "a"}}, "urn", "vpc",
-                                  options, None, {"environment": "staging"}, {})
+    args = ResourceValidationArgs(
+        "aws:ec2/vpc:Vpc",
+        {"cidrBlock": "10.0.0.0/16", "tags": {"team": "a"}},
+        "urn",
+        "vpc",
+        options,
+        None,
+        {"environment": "staging"},
+        {},
+    )
     assert policy.remediate(args)["tags"] == {
-        "team": "a", "environment": "staging", "cost-center": "unassigned", "data-classification": "unassigned",
+        "team": "a",
+        "environment": "staging",
+        "cost-center": "unassigned",
+        "data-classification": "unassigned",
         "managed-by": "pulumi-mlops-platform",
     }
 
@@ -83,7 +94,9 @@ def test_tag_remediation_fills_what_can_be_known():
 COVERED_TYPES = sorted({res.type for case in CASES for res in case.good + case.bad})
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 known_keys = sorted({key for case in CASES for res in case.good + case.bad for key in res.inputs})
@@ -91,9 +104,13 @@ props = st.dictionaries(st.sampled_from(known_keys) | st.text(max_size=6), json_
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(COVERED_TYPES), inputs=props, environment=st.sampled_from(["dev", "staging", "prod"]))
+@given(
+    kind=st.sampled_from(COVERED_TYPES), inputs=props, environment=st.sampled_from(["dev", "staging", "prod"])
+)
 def test_policies_never_crash_on_odd_properties(kind, inputs, environment):
     from tests.policies.cases import Res
 
-    doc = document([Res(kind, "fuzz", inputs), Res(kind, "other", {"spec": inputs, "metadata": inputs})], environment)
+    doc = document(
+        [Res(kind, "fuzz", inputs), Res(kind, "other", {"spec": inputs, "metadata": inputs})], environment
+    )
     analyze_in_process(doc, environment_config(environment))

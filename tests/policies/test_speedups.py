@@ -17,7 +17,9 @@ from tests.policies.test_policies import COVERED_TYPES, known_keys
 
 
 def servicer(environment: str):
-    served = sdk._PolicyAnalyzerServicer("mlops-platform-security", "0.1.0", all_policies(), EnforcementLevel.MANDATORY)
+    served = sdk._PolicyAnalyzerServicer(
+        "mlops-platform-security", "0.1.0", all_policies(), EnforcementLevel.MANDATORY
+    )
     served.Configure(configure_request(environment_config(environment)), None)
     return served
 
@@ -74,12 +76,16 @@ def test_a_violation_is_reported_identically():
     assert "urn" not in policy[0]  # resource diagnostics leave the URN to the engine, as the SDK does
 
 
-
 # JSON-representable values only (a preview document cannot hold NaN or infinities).
 finite = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70000)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 finite_props = st.dictionaries(st.sampled_from(known_keys) | st.text(max_size=6), finite, max_size=6)
@@ -87,8 +93,14 @@ SERVED: dict[str, object] = {}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(COVERED_TYPES), inputs=finite_props, environment=st.sampled_from(["dev", "staging", "prod"]))
+@given(
+    kind=st.sampled_from(COVERED_TYPES),
+    inputs=finite_props,
+    environment=st.sampled_from(["dev", "staging", "prod"]),
+)
 def test_odd_properties_get_the_same_responses_from_both_servicers(kind, inputs, environment):
-    doc = document([Res(kind, "fuzz", inputs), Res(kind, "other", {"spec": inputs, "metadata": inputs})], environment)
+    doc = document(
+        [Res(kind, "fuzz", inputs), Res(kind, "other", {"spec": inputs, "metadata": inputs})], environment
+    )
     served = SERVED.setdefault(environment, servicer(environment))
     assert fast(served, doc) == stock(served, doc)

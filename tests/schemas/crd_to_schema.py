@@ -25,11 +25,19 @@ def close(node: Any) -> Any:
         return [close(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: close(value) for key, value in node.items() if key != "description" and not key.startswith("x-kubernetes-")}
+    out = {
+        key: close(value)
+        for key, value in node.items()
+        if key != "description" and not key.startswith("x-kubernetes-")
+    }
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 

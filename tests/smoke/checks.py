@@ -57,8 +57,12 @@ def runs_as_non_root(host: Any, min_uid: int = MIN_UID, pid: int = 1) -> Check:
     who = f"uid {effective} (root)" if effective == 0 else f"uid {effective}"
     seen = "/".join(str(uid) for uid in uids)
     if all(uid >= min_uid for uid in uids):
-        return Check(True, f"pid {pid} runs as {who}; real/effective/saved/fs uids {seen} are all >= {min_uid}")
-    return Check(False, f"pid {pid} runs as {who}; real/effective/saved/fs uids {seen}, want all >= {min_uid}")
+        return Check(
+            True, f"pid {pid} runs as {who}; real/effective/saved/fs uids {seen} are all >= {min_uid}"
+        )
+    return Check(
+        False, f"pid {pid} runs as {who}; real/effective/saved/fs uids {seen}, want all >= {min_uid}"
+    )
 
 
 # --- the root file system -----------------------------------------------------------------------------------
@@ -122,7 +126,9 @@ def port_listens(host: Any, port: int) -> Check:
     addresses = sorted(address for address, listening in sockets if listening == port)
     if addresses:
         return Check(True, f"TCP port {port} listens on {', '.join(addresses)}")
-    others = ", ".join(str(listening) for listening in sorted({listening for _, listening in sockets})) or "none"
+    others = (
+        ", ".join(str(listening) for listening in sorted({listening for _, listening in sockets})) or "none"
+    )
     return Check(False, f"nothing listens on TCP port {port}; listening ports: {others}")
 
 
@@ -211,8 +217,19 @@ def model_pods(team: TeamConfig, context: str, kubectl: str = "kubectl") -> dict
     """
     found = {}
     for model in team.models:
-        command = [kubectl, "get", "pods", "-n", team.namespace, "-l", f"app={model.name}", "-o", "json",
-                   "--context", context]
+        command = [
+            kubectl,
+            "get",
+            "pods",
+            "-n",
+            team.namespace,
+            "-l",
+            f"app={model.name}",
+            "-o",
+            "json",
+            "--context",
+            context,
+        ]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         except FileNotFoundError:
@@ -221,5 +238,7 @@ def model_pods(team: TeamConfig, context: str, kubectl: str = "kubectl") -> dict
             detail = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
             raise SmokeSetupError(f"{' '.join(command)}: {detail[0]}")
         names = running_pods(json.loads(result.stdout))
-        found[model.name] = [ModelPod(model.name, model.port, team.namespace, name, context) for name in names]
+        found[model.name] = [
+            ModelPod(model.name, model.port, team.namespace, name, context) for name in names
+        ]
     return found

@@ -36,7 +36,9 @@ def _targets(config: pytest.Config) -> list:
             for model, found in pods.items():
                 if not found:
                     reason = f"model {model}: no running pods (scaled to zero?)"
-                    targets.append(pytest.param(None, id=f"{model}/none", marks=pytest.mark.skip(reason=reason)))
+                    targets.append(
+                        pytest.param(None, id=f"{model}/none", marks=pytest.mark.skip(reason=reason))
+                    )
                 targets += [pytest.param(pod, id=f"{model}/{pod.pod}") for pod in found]
     config.stash[_TARGETS] = targets
     return targets

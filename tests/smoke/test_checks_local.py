@@ -66,7 +66,9 @@ def http_server(tmp_path) -> Iterator[Server]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until_listening(port, process)
@@ -162,7 +164,9 @@ def test_root_fs_read_only_fails_on_this_writable_root(local_host):
     check = root_fs_read_only(local_host)
     assert not check
     if os.geteuid() == 0:
-        assert re.fullmatch(r"/ is writable \(created and removed /\.mlops-smoke-[0-9a-f]{12}\)", check.message)
+        assert re.fullmatch(
+            r"/ is writable \(created and removed /\.mlops-smoke-[0-9a-f]{12}\)", check.message
+        )
     else:
         assert check.message.startswith("writing to / failed, but not because it is read-only: ")
     assert glob.glob("/.mlops-smoke-*") == [] and glob.glob("/tmp/.mlops-smoke-*") == []
@@ -196,10 +200,18 @@ EACCES = Result(1, "/bin/sh: 1: cannot create /.mlops-smoke-x: Permission denied
     ("root", "tmp", "ok", "message"),
     [
         (EROFS, Result(0), True, "/ is read-only (EROFS) and /tmp is writable"),
-        (EACCES, Result(0), False,
-         "writing to / failed, but not because it is read-only: /bin/sh: 1: cannot create /.mlops-smoke-x: Permission denied"),
-        (EROFS, EROFS, False,
-         "/tmp is not writable: /bin/sh: 1: cannot create /.mlops-smoke-x: Read-only file system"),
+        (
+            EACCES,
+            Result(0),
+            False,
+            "writing to / failed, but not because it is read-only: /bin/sh: 1: cannot create /.mlops-smoke-x: Permission denied",
+        ),
+        (
+            EROFS,
+            EROFS,
+            False,
+            "/tmp is not writable: /bin/sh: 1: cannot create /.mlops-smoke-x: Read-only file system",
+        ),
     ],
     ids=["read-only-root", "root-only-unwritable", "tmp-read-only"],
 )

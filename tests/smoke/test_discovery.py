@@ -38,8 +38,14 @@ def pod(name: str, phase: str = "Running", deleting: bool = False) -> dict:
 
 
 PODS = {
-    "app=scorer": {"items": [pod("scorer-v3-b-2"), pod("scorer-v3-a-1"), pod("scorer-v3-c-3", "Pending"),
-                             pod("scorer-v3-d-4", deleting=True)]},
+    "app=scorer": {
+        "items": [
+            pod("scorer-v3-b-2"),
+            pod("scorer-v3-a-1"),
+            pod("scorer-v3-c-3", "Pending"),
+            pod("scorer-v3-d-4", deleting=True),
+        ]
+    },
     "app=embedder": {"items": []},
 }
 
@@ -49,7 +55,8 @@ def fake_kubectl(directory: Path, pods: dict, fail: str | None = None) -> Path:
     and runs ``exec ... -- <command>`` on this machine."""
     log = directory / "kubectl.log"
     script = directory / "kubectl"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import json, subprocess, sys
         args = sys.argv[1:]
@@ -60,7 +67,8 @@ def fake_kubectl(directory: Path, pods: dict, fail: str | None = None) -> Path:
         if "exec" in args:
             sys.exit(subprocess.run(args[args.index("--") + 1:]).returncode)
         print(json.dumps({pods!r}.get(args[args.index("-l") + 1], {{"items": []}})))
-        """))
+        """)
+    )
     script.chmod(0o755)
     return log
 
@@ -84,7 +92,10 @@ def test_load_team_reads_the_shipped_team_stack():
 def test_load_team_names_a_missing_stack_file():
     with pytest.raises(SmokeSetupError) as error:
         load_team("team-nobody-prod", STACKS)
-    assert str(error.value) == f"--team-stack team-nobody-prod: no stack file {STACKS}/Pulumi.team-nobody-prod.yaml"
+    assert (
+        str(error.value)
+        == f"--team-stack team-nobody-prod: no stack file {STACKS}/Pulumi.team-nobody-prod.yaml"
+    )
 
 
 def test_load_team_reports_config_errors_in_one_line(tmp_path):
@@ -98,8 +109,10 @@ def test_model_pods_lists_running_pods_of_each_model(kubectl_on_path):
     log = fake_kubectl(kubectl_on_path, PODS)
     found = model_pods(load_team("team-fraud-prod", STACKS), CONTEXT)
     assert found == {
-        "scorer": [ModelPod("scorer", 8080, "team-fraud", "scorer-v3-a-1", CONTEXT),
-                   ModelPod("scorer", 8080, "team-fraud", "scorer-v3-b-2", CONTEXT)],
+        "scorer": [
+            ModelPod("scorer", 8080, "team-fraud", "scorer-v3-a-1", CONTEXT),
+            ModelPod("scorer", 8080, "team-fraud", "scorer-v3-b-2", CONTEXT),
+        ],
         "embedder": [],
     }
     assert calls(log) == [
@@ -134,26 +147,53 @@ def test_checks_run_through_the_kubectl_backend(kubectl_on_path, tmp_path):
         host = testinfra.get_host(target.hostspec())
         assert port_listens(host, port).message == f"TCP port {port} listens on 127.0.0.1"
         assert not runs_as_non_root(host, os.geteuid() + 1, pid=os.getpid())
-        missing = http_get_answers(host, f"http://127.0.0.1:{port}/it's \"quoted\"", pythons=("no-such-python",))
+        missing = http_get_answers(
+            host, f'http://127.0.0.1:{port}/it\'s "quoted"', pythons=("no-such-python",)
+        )
         assert missing.skipped
     first = calls(log)[0]
-    assert first[:8] == [f"--context={CONTEXT}", "-n", "team-fraud", "-c", "model", "exec", "scorer-v3-a-1", "--"]
+    assert first[:8] == [
+        f"--context={CONTEXT}",
+        "-n",
+        "team-fraud",
+        "-c",
+        "model",
+        "exec",
+        "scorer-v3-a-1",
+        "--",
+    ]
     assert first[8:10] == ["/bin/sh", "-c"]
 
 
 def run_live_suite(*options: str, path: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "smoke", *options,
-         "tests/smoke/test_live.py"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": path},
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "smoke",
+            *options,
+            "tests/smoke/test_live.py",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PATH": path},
     )
 
 
 def test_live_suite_is_skipped_without_a_context():
     result = run_live_suite(path=os.environ["PATH"])
     assert result.returncode == 0, result.stdout[-2000:]
-    assert ("SKIPPED [4] tests/smoke/test_live.py: live smoke test: pass --kube-context <ctx> "
-            "--team-stack team-<team>-<env> to run it against a cluster") in result.stdout
+    assert (
+        "SKIPPED [4] tests/smoke/test_live.py: live smoke test: pass --kube-context <ctx> "
+        "--team-stack team-<team>-<env> to run it against a cluster"
+    ) in result.stdout
     assert "4 skipped" in result.stdout
 
 
@@ -161,10 +201,19 @@ def test_live_suite_reports_setup_errors_and_models_without_pods(tmp_path):
     path = f"{tmp_path}{os.pathsep}{os.environ['PATH']}"
     no_stack = run_live_suite("--kube-context", CONTEXT, path=path)
     assert no_stack.returncode == 1
-    assert "4 errors" in no_stack.stdout and "--kube-context needs --team-stack team-<team>-<env>" in no_stack.stdout
+    assert (
+        "4 errors" in no_stack.stdout
+        and "--kube-context needs --team-stack team-<team>-<env>" in no_stack.stdout
+    )
 
     fake_kubectl(tmp_path, {})
     scaled_to_zero = run_live_suite("--kube-context", CONTEXT, "--team-stack", "team-fraud-prod", path=path)
     assert scaled_to_zero.returncode == 0, scaled_to_zero.stdout[-2000:]
-    assert "SKIPPED [4] tests/smoke/test_live.py: model scorer: no running pods (scaled to zero?)" in scaled_to_zero.stdout
-    assert "SKIPPED [4] tests/smoke/test_live.py: model embedder: no running pods (scaled to zero?)" in scaled_to_zero.stdout
+    assert (
+        "SKIPPED [4] tests/smoke/test_live.py: model scorer: no running pods (scaled to zero?)"
+        in scaled_to_zero.stdout
+    )
+    assert (
+        "SKIPPED [4] tests/smoke/test_live.py: model embedder: no running pods (scaled to zero?)"
+        in scaled_to_zero.stdout
+    )

@@ -63,10 +63,10 @@ def test_prod_cluster_nodes_wait_for_their_network(synth):
         assert component["type"] == "mlops:cluster:ServingCluster"
         network = one(doc, f"net-{region}")["urn"]
         needed = [
-            state["urn"] for state in states(doc)
-            if state["parent"] == network and state["type"] in (
-                "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway"
-            )
+            state["urn"]
+            for state in states(doc)
+            if state["parent"] == network
+            and state["type"] in ("aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway")
         ]
         assert len(needed) >= 3
         assert set(needed) <= set(one(doc, f"cluster-{region}-system-nodes")["dependencies"])
@@ -85,7 +85,9 @@ def test_every_stack_node_resource_is_imdsv2_encrypted_and_private(synth, stack)
         region = next(r for r in regions if f"-{r}-" in name_of(state))
         ebs = state["inputs"]["blockDeviceMappings"][0]["ebs"]
         assert ebs["encrypted"] == "true"
-        assert one(doc, f"keys-{region}-volumes")["urn"] in state["propertyDependencies"]["blockDeviceMappings"]
+        assert (
+            one(doc, f"keys-{region}-volumes")["urn"] in state["propertyDependencies"]["blockDeviceMappings"]
+        )
     for state in states(doc, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
         assert state["inputs"]["spec"]["metadataOptions"]["httpTokens"] == "required"
         assert state["inputs"]["spec"]["associatePublicIPAddress"] is False
@@ -104,10 +106,13 @@ def test_prod_node_pools_and_pinned_releases(synth):
     doc = synth("prod")
     pools = states(doc, "kubernetes:karpenter.sh/v1:NodePool")
     assert len(pools) == 6
-    gpu = [state["inputs"]["spec"] for state in pools if "nvidia.com/gpu" in state["inputs"]["spec"]["limits"]]
+    gpu = [
+        state["inputs"]["spec"] for state in pools if "nvidia.com/gpu" in state["inputs"]["spec"]["limits"]
+    ]
     assert len(gpu) == 2
     assert all(
-        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in spec["template"]["spec"]["taints"]
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+        in spec["template"]["spec"]["taints"]
         for spec in gpu
     )
     charts = load_platform(STACKS, "prod").cluster.charts  # type: ignore[union-attr]
@@ -129,10 +134,12 @@ def test_prod_node_pools_and_pinned_releases(synth):
 def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
     doc = synth("prod")
     objects = [
-        state for state in states(doc)
+        state
+        for state in states(doc)
         if state["type"].startswith("kubernetes:")
         # KEDA objects are checked against the upstream CRDs (tests/stacks/test_keda_prometheus.py).
-        and state["type"].split(":")[1].split("/")[0] not in ("helm.sh", "karpenter.sh", "karpenter.k8s.aws", "keda.sh")
+        and state["type"].split(":")[1].split("/")[0]
+        not in ("helm.sh", "karpenter.sh", "karpenter.k8s.aws", "keda.sh")
         # The Prometheus collector's RBAC is validated with the observability components.
         and "mlops:observability:" not in state["urn"]
     ]

@@ -38,7 +38,9 @@ def admitted(spec: dict[str, Any], ingress: dict[str, Any], namespace: dict[str,
     base = {"object": celpy.json_to_cel(ingress), "namespaceObject": celpy.json_to_cel(namespace)}
     variables: dict[str, Any] = {}
     for variable in spec["variables"]:
-        variables[variable["name"]] = evaluate(variable["expression"], {**base, "variables": celpy.celtypes.MapType(variables)})
+        variables[variable["name"]] = evaluate(
+            variable["expression"], {**base, "variables": celpy.celtypes.MapType(variables)}
+        )
     activation = {**base, "variables": celpy.celtypes.MapType(variables)}
     denied = []
     for validation in spec["validations"]:
@@ -67,18 +69,28 @@ def test_the_policy_and_binding_are_valid_kubernetes_objects(synth):
     run 1.33."""
     prod = synth("prod")
     guards = [m for m in manifests(prod) if m["kind"].startswith("ValidatingAdmissionPolicy")]
-    assert sorted(m["kind"] for m in guards) == ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    assert (
+        sorted(m["kind"] for m in guards)
+        == ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    )
     for manifest in guards:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     binding = by_name(prod, "ingress-guard-us-east-1-binding")["inputs"]["spec"]
     assert binding["validationActions"] == ["Deny"] and binding["policyName"] == "mlops-team-ingress"
-    assert binding["matchResources"]["namespaceSelector"]["matchExpressions"] == [{
-        "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["mlops-serving", "mlflow", "kube-system"],
-    }]
+    assert binding["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {
+            "key": "kubernetes.io/metadata.name",
+            "operator": "NotIn",
+            "values": ["mlops-serving", "mlflow", "kube-system"],
+        }
+    ]
     policy = by_name(prod, "ingress-guard-us-east-1-policy")
     assert policy["inputs"]["spec"] == team_ingress_policy_spec("prod", "us-east-1")
     assert policy["inputs"]["spec"]["failurePolicy"] == "Fail"
-    assert by_name(prod, "ingress-guard-us-east-1-policy")["urn"] in by_name(prod, "ingress-guard-us-east-1-binding")["dependencies"]
+    assert (
+        by_name(prod, "ingress-guard-us-east-1-policy")["urn"]
+        in by_name(prod, "ingress-guard-us-east-1-binding")["dependencies"]
+    )
 
 
 def test_the_team_namespace_names_its_team_and_domain(synth, team_objects):
@@ -92,7 +104,9 @@ def test_the_teams_own_ingresses_are_admitted(team_objects):
     namespaces, ingresses = team_objects
     for region, namespace in namespaces.items():
         for ingress in ingresses[region]:
-            assert admitted(team_ingress_policy_spec("prod", region), ingress, namespace) == [], ingress["metadata"]["name"]
+            assert admitted(team_ingress_policy_spec("prod", region), ingress, namespace) == [], ingress[
+                "metadata"
+            ]["name"]
 
 
 def _annotate(key: str, value: str) -> Callable[[dict], None]:
@@ -100,13 +114,20 @@ def _annotate(key: str, value: str) -> Callable[[dict], None]:
 
 
 TAKEOVERS: dict[str, Callable[[dict], None]] = {
-    "another team's host": lambda i: i["spec"]["rules"][0].__setitem__("host", "scorer-risk.models.example.com"),
+    "another team's host": lambda i: i["spec"]["rules"][0].__setitem__(
+        "host", "scorer-risk.models.example.com"
+    ),
     "a host of no team": lambda i: i["spec"]["rules"][0].__setitem__("host", "api.models.example.com"),
-    "a host in another zone": lambda i: i["spec"]["rules"][0].__setitem__("host", "embedder-fraud.evil.example.org"),
-    "a host of another region": lambda i: i["spec"]["rules"][1].__setitem__("host", "embedder-fraud.eu-west-1.models.example.com"),
+    "a host in another zone": lambda i: i["spec"]["rules"][0].__setitem__(
+        "host", "embedder-fraud.evil.example.org"
+    ),
+    "a host of another region": lambda i: i["spec"]["rules"][1].__setitem__(
+        "host", "embedder-fraud.eu-west-1.models.example.com"
+    ),
     "a rule without host": lambda i: i["spec"]["rules"][0].pop("host"),
     "the listener's default": lambda i: i["spec"].__setitem__(
-        "defaultBackend", {"service": {"name": "x", "port": {"number": 80}}}),
+        "defaultBackend", {"service": {"name": "x", "port": {"number": 80}}}
+    ),
     "its own security groups": _annotate("security-groups", "sg-0123456789abcdef0"),
     "inbound CIDRs for the whole ALB": _annotate("inbound-cidrs", "0.0.0.0/0"),
     "a WAF ACL": _annotate("wafv2-acl-arn", "arn:aws:wafv2:us-east-1:1:regional/webacl/x/1"),
@@ -117,7 +138,9 @@ TAKEOVERS: dict[str, Callable[[dict], None]] = {
     "a weaker TLS policy": _annotate("ssl-policy", "ELBSecurityPolicy-2016-08"),
     "no listen-ports (HTTP:80 by default)": lambda i: i["metadata"]["annotations"].pop(f"{ALB}/listen-ports"),
     "another ingress class": lambda i: i["spec"].__setitem__("ingressClassName", "nginx"),
-    "the legacy class annotation": lambda i: i["metadata"]["annotations"].__setitem__("kubernetes.io/ingress.class", "nginx"),
+    "the legacy class annotation": lambda i: i["metadata"]["annotations"].__setitem__(
+        "kubernetes.io/ingress.class", "nginx"
+    ),
 }
 
 
@@ -144,5 +167,12 @@ def test_the_policy_pins_the_values_the_serving_entry_sets(synth):
     message = next(v["message"] for v in spec["validations"] if "group's settings with" in v["message"])
     pinned = json.loads(message.split("values: ", 1)[1])
     assert pinned == {key: entry[f"{ALB}/{key}"] for key in pinned}
-    assert set(pinned) == {"scheme", "target-type", "listen-ports", "ssl-policy", "load-balancer-attributes",
-                           "load-balancer-name", "group.name"}
+    assert set(pinned) == {
+        "scheme",
+        "target-type",
+        "listen-ports",
+        "ssl-policy",
+        "load-balancer-attributes",
+        "load-balancer-name",
+        "group.name",
+    }

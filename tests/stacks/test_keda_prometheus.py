@@ -30,7 +30,9 @@ def keda_objects(document):
 
 def test_the_schema_is_from_the_pinned_keda_release():
     pinned = {
-        yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]["mlops:platform"]["cluster"]["charts"]["keda"]
+        yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]["mlops:platform"]["cluster"][
+            "charts"
+        ]["keda"]
         for stack in ("dev", "staging", "prod")
     }
     assert pinned == {"2.17.1"}
@@ -49,7 +51,9 @@ def test_every_keda_object_matches_the_upstream_crd(synth, stack):
 def test_a_misspelt_keda_field_is_rejected(synth):
     [scaled] = [m for m in keda_objects(synth("team-fraud-prod")) if m["metadata"]["name"] == "scorer-v3"][:1]
     broken = copy.deepcopy(scaled)
-    broken["spec"]["triggers"][0]["authenticationRefs"] = broken["spec"]["triggers"][0].pop("authenticationRef")
+    broken["spec"]["triggers"][0]["authenticationRefs"] = broken["spec"]["triggers"][0].pop(
+        "authenticationRef"
+    )
     assert not VALIDATOR.is_valid(broken)
     auth = next(m for m in keda_objects(synth("prod")) if m["kind"] == "ClusterTriggerAuthentication")
     wrong = copy.deepcopy(auth)
@@ -65,17 +69,24 @@ def test_scaled_objects_query_the_regions_workspace_through_the_aws_pod_identity
     platform, team = synth("prod"), synth("team-fraud-prod")
     urls = platform["outputs"]["observability"]["prometheusQueryUrls"]
     workspaces = platform["outputs"]["observability"]["ampWorkspaceIds"]
-    auth_names = {m["metadata"]["name"] for m in keda_objects(platform) if m["kind"] == "ClusterTriggerAuthentication"}
+    auth_names = {
+        m["metadata"]["name"] for m in keda_objects(platform) if m["kind"] == "ClusterTriggerAuthentication"
+    }
     assert auth_names == {"aws-pod-identity"}
     for region in ("us-east-1", "us-west-2"):
-        assert urls[region] == f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{workspaces[region]}"
+        assert (
+            urls[region] == f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{workspaces[region]}"
+        )
         scaled = by_name(team, f"fraud-scorer-{region}-v3-scaledobject")["inputs"]
         [trigger] = scaled["spec"]["triggers"]
         assert trigger["type"] == "prometheus"
         assert trigger["metadata"]["serverAddress"] == urls[region]
         assert not trigger["metadata"]["serverAddress"].endswith("/")
         assert trigger["metadata"]["awsRegion"] == region
-        assert trigger["authenticationRef"] == {"name": "aws-pod-identity", "kind": "ClusterTriggerAuthentication"}
+        assert trigger["authenticationRef"] == {
+            "name": "aws-pod-identity",
+            "kind": "ClusterTriggerAuthentication",
+        }
         assert trigger["metadata"]["query"] == (
             'sum(rate(http_requests_total{namespace="team-fraud",app="scorer",version="v3"}[2m])) '
             'or (0 * sum(up{namespace="team-fraud",app="scorer",version="v3"}))'
@@ -94,8 +105,11 @@ def test_a_broken_metrics_pipeline_is_a_scaler_error_that_holds_the_replicas(syn
         [trigger] = scaled["triggers"]
         assert trigger["metadata"]["ignoreNullValues"] == "false"
         assert "metricType" not in trigger
-        assert scaled["fallback"] == {"failureThreshold": 3, "replicas": scaled["minReplicaCount"],
-                                      "behavior": "currentReplicasIfHigher"}
+        assert scaled["fallback"] == {
+            "failureThreshold": 3,
+            "replicas": scaled["minReplicaCount"],
+            "behavior": "currentReplicasIfHigher",
+        }
 
 
 def test_rps_scaling_from_zero_replicas_is_a_config_error():
@@ -106,14 +120,29 @@ def test_rps_scaling_from_zero_replicas_is_a_config_error():
 
     with pytest.raises(ValueError, match="0 with rps-target never scales up again"):
         Autoscaling.model_validate({"min-replicas": 0, "max-replicas": 4, "rps-target": 50})
-    assert Autoscaling.model_validate({"min-replicas": 0, "max-replicas": 4, "keda": {
-        "type": "aws-sqs-queue", "metadata": {"queueURL": "https://sqs.us-east-1.amazonaws.com/1/q"}}}).min_replicas == 0
+    assert (
+        Autoscaling.model_validate(
+            {
+                "min-replicas": 0,
+                "max-replicas": 4,
+                "keda": {
+                    "type": "aws-sqs-queue",
+                    "metadata": {"queueURL": "https://sqs.us-east-1.amazonaws.com/1/q"},
+                },
+            }
+        ).min_replicas
+        == 0
+    )
 
 
-@pytest.mark.parametrize("edit", [
-    lambda p: p["observability"].__setitem__("prometheus-encryption", "customer-key"),
-    to_byo_cluster,
-], ids=["customer-key", "byo"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: p["observability"].__setitem__("prometheus-encryption", "customer-key"),
+        to_byo_cluster,
+    ],
+    ids=["customer-key", "byo"],
+)
 def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_error(tmp_path, edit):
     """customer-key workspaces get no managed collector (README, IAM lint section) and byo clusters no KEDA
     role or ClusterTriggerAuthentication: a ScaledObject there could only ever see no data."""
@@ -124,10 +153,19 @@ def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_erro
     for path in STACKS.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path)
     edit_stack_file(tmp_path, "prod", lambda config: edit(config["mlops:platform"]))
-    edit_stack_file(tmp_path, "team-fraud-prod", lambda config: config["mlops:team"].__setitem__("ingress", {
-        "domain": "fraud.example.org",
-        "certificate-arns": {r: f"arn:aws:acm:{r}:333333333333:certificate/fraud" for r in ("us-east-1", "us-west-2")},
-    }))
+    edit_stack_file(
+        tmp_path,
+        "team-fraud-prod",
+        lambda config: config["mlops:team"].__setitem__(
+            "ingress",
+            {
+                "domain": "fraud.example.org",
+                "certificate-arns": {
+                    r: f"arn:aws:acm:{r}:333333333333:certificate/fraud" for r in ("us-east-1", "us-west-2")
+                },
+            },
+        ),
+    )
     result = run_mlops("team", "validate", "team-fraud-prod", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2, result.stdout
     assert result.stderr == (
@@ -138,7 +176,10 @@ def test_rps_scaling_where_nothing_fills_or_reads_the_workspace_is_a_config_erro
 
 
 def test_the_query_url_has_no_trailing_slash_in_every_partition():
-    assert prometheus_query_url("us-east-1", "ws-1") == "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1"
+    assert (
+        prometheus_query_url("us-east-1", "ws-1")
+        == "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1"
+    )
     assert prometheus_query_url("cn-north-1", "ws-1", "aws-cn") == (
         "https://aps-workspaces.cn-north-1.amazonaws.com.cn/workspaces/ws-1"
     )
@@ -147,16 +188,23 @@ def test_the_query_url_has_no_trailing_slash_in_every_partition():
 def test_the_queried_labels_are_the_ones_the_collector_writes(synth):
     """The query selects on namespace, app and version: the managed collector's relabelling must produce them
     from the pod's namespace and labels, and the pod must be annotated for the collector's pod job."""
-    config = yaml.safe_load(by_name(synth("prod"), "observability-us-east-1-scraper")["inputs"]["scrapeConfiguration"])
+    config = yaml.safe_load(
+        by_name(synth("prod"), "observability-us-east-1-scraper")["inputs"]["scrapeConfiguration"]
+    )
     [pods] = [job for job in config["scrape_configs"] if job["job_name"] == "annotated-pods"]
     targets = {rule.get("target_label"): rule["source_labels"] for rule in pods["relabel_configs"]}
     assert targets["namespace"] == ["__meta_kubernetes_namespace"]
     assert targets["app"] == ["__meta_kubernetes_pod_label_app"]
     assert targets["version"] == ["__meta_kubernetes_pod_label_version"]
     template = by_name(synth("team-fraud-prod"), "fraud-scorer-us-east-1-v3")["inputs"]["spec"]["template"]
-    assert template["metadata"]["labels"]["app"] == "scorer" and template["metadata"]["labels"]["version"] == "v3"
+    assert (
+        template["metadata"]["labels"]["app"] == "scorer"
+        and template["metadata"]["labels"]["version"] == "v3"
+    )
     assert template["metadata"]["annotations"] == {
-        "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics",
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+        "prometheus.io/path": "/metrics",
     }
 
 
@@ -171,10 +219,14 @@ def test_keda_operator_role_may_query_only_its_regions_workspace(synth):
         assert query["propertyDependencies"]["role"] == [role["urn"]]
         workspace = by_name(prod, f"observability-{region}-prometheus")
         document = json.loads(policy["policy"])
-        assert document["Statement"] == [{
-            "Sid": "QueryThisRegionsWorkspace", "Effect": "Allow", "Action": "aps:QueryMetrics",
-            "Resource": f"arn:aws:aps:{region}:333333333333:workspace/{prod['outputs']['observability']['ampWorkspaceIds'][region]}",
-        }]
+        assert document["Statement"] == [
+            {
+                "Sid": "QueryThisRegionsWorkspace",
+                "Effect": "Allow",
+                "Action": "aps:QueryMetrics",
+                "Resource": f"arn:aws:aps:{region}:333333333333:workspace/{prod['outputs']['observability']['ampWorkspaceIds'][region]}",
+            }
+        ]
         assert workspace["urn"] in by_name(prod, f"observability-{region}-keda-query")["dependencies"]
         trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
@@ -188,15 +240,26 @@ def test_keda_starts_after_its_pod_identity_association(synth):
     Guide, "Assign an IAM role to a Kubernetes service account": pods must be restarted otherwise)."""
     prod = synth("prod")
     association = by_name(prod, "cluster-us-east-1-keda-identity")
-    assert association["inputs"]["namespace"] == "keda" and association["inputs"]["serviceAccount"] == "keda-operator"
+    assert (
+        association["inputs"]["namespace"] == "keda"
+        and association["inputs"]["serviceAccount"] == "keda-operator"
+    )
     release = by_name(prod, "cluster-us-east-1-keda")
     assert association["urn"] in release["dependencies"]
     assert release["inputs"]["values"]["serviceAccount"]["operator"]["name"] == "keda-operator"
     auth = by_name(prod, "cluster-us-east-1-keda-aws-auth")
     assert release["urn"] in auth["dependencies"]
     assert auth["inputs"]["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
-    assert len([s for s in states(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                if s["inputs"]["serviceAccount"] == "keda-operator"]) == 2
+    assert (
+        len(
+            [
+                s
+                for s in states(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                if s["inputs"]["serviceAccount"] == "keda-operator"
+            ]
+        )
+        == 2
+    )
 
 
 def test_the_query_api_is_reachable_without_the_internet_where_keda_queries_it(synth):

@@ -28,12 +28,16 @@ def test_prod_has_sso_access_alarms_trail_metrics_and_serving_names(synth):
     topics = {t["inputs"]["name"]: t for t in states(document, "aws:sns/topic:Topic")}
     for alarm in alarms:
         region = "us-east-1" if "-us-east-1-" in alarm["inputs"]["name"] else "us-west-2"
-        assert alarm["inputs"]["alarmActions"] == [f"arn:aws:sns:{region}:333333333333:mlops-prod-{region}-alerts"]
+        assert alarm["inputs"]["alarmActions"] == [
+            f"arn:aws:sns:{region}:333333333333:mlops-prod-{region}-alerts"
+        ]
         assert topics[f"mlops-prod-{region}-alerts"]["inputs"]["kmsMasterKeyId"].startswith(
             f"arn:aws:kms:{region}:333333333333:key/"
         )
     node_cpu = by_name(document, "observability-us-west-2-node-cpu")["inputs"]
-    assert node_cpu["dimensions"] == {"ClusterName": by_name(document, "cluster-us-west-2-eks")["inputs"]["name"]}
+    assert node_cpu["dimensions"] == {
+        "ClusterName": by_name(document, "cluster-us-west-2-eks")["inputs"]["name"]
+    }
     assert node_cpu["threshold"] == 80
     queue = by_name(document, "observability-us-east-1-interruption-queue-age")["inputs"]
     assert queue["namespace"] == "AWS/SQS" and queue["threshold"] == 120
@@ -51,11 +55,18 @@ def test_prod_has_sso_access_alarms_trail_metrics_and_serving_names(synth):
     # The routed, health-checked model names are the team stacks' (tests/stacks/test_serving_dns.py); the
     # platform names each region's serving ALB and MLflow.
     records = sorted(r["inputs"]["name"] for r in states(document, "aws:route53/record:Record"))
-    assert records == ["*.us-east-1.models.example.com", "*.us-west-2.models.example.com", "mlflow.prod.mlops.internal"]
+    assert records == [
+        "*.us-east-1.models.example.com",
+        "*.us-west-2.models.example.com",
+        "mlflow.prod.mlops.internal",
+    ]
     assert states(document, "aws:route53/healthCheck:HealthCheck") == []
     outputs = document["outputs"]
     assert set(outputs["identity"]["permissionSetArns"]) == {"platform-admin", "ml-engineer", "read-only"}
-    assert outputs["observability"]["trailArn"] == "arn:aws:cloudtrail:us-east-1:333333333333:trail/mlops-prod-trail"
+    assert (
+        outputs["observability"]["trailArn"]
+        == "arn:aws:cloudtrail:us-east-1:333333333333:trail/mlops-prod-trail"
+    )
     assert set(outputs["observability"]["ampWorkspaceIds"]) == {"us-east-1", "us-west-2"}
     assert outputs["dns"]["hostedZoneId"].startswith("Z")
 

@@ -19,7 +19,14 @@ ALB = "alb.ingress.kubernetes.io"
 # all of them (aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, MergeBehavior column).
 # listen-ports is "Merge" (merged across the group), kept equal so no Ingress adds a listener; group.name names
 # the group itself.
-GROUP_SETTINGS = ("scheme", "ssl-policy", "load-balancer-attributes", "load-balancer-name", "listen-ports", "group.name")
+GROUP_SETTINGS = (
+    "scheme",
+    "ssl-policy",
+    "load-balancer-attributes",
+    "load-balancer-name",
+    "listen-ports",
+    "group.name",
+)
 
 
 def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
@@ -33,8 +40,12 @@ def test_every_team_ingress_agrees_with_the_platforms_serving_entry(synth):
             for key in GROUP_SETTINGS:
                 assert annotations[f"{ALB}/{key}"] == entry[f"{ALB}/{key}"], key
             # The team's certificate is the one the platform publishes for the region.
-            assert annotations[f"{ALB}/certificate-arn"] == platform["outputs"]["dns"]["certificateArns"][region]
-            assert "defaultBackend" not in ingress["spec"]  # only the entry sets the listener's default action
+            assert (
+                annotations[f"{ALB}/certificate-arn"] == platform["outputs"]["dns"]["certificateArns"][region]
+            )
+            assert (
+                "defaultBackend" not in ingress["spec"]
+            )  # only the entry sets the listener's default action
 
 
 def test_serving_entry_owns_the_alb_and_names_the_region(synth):
@@ -48,22 +59,31 @@ def test_serving_entry_owns_the_alb_and_names_the_region(synth):
     lookups = [i for i in fresh["invokes"] if i["token"] == "aws:lb/getLoadBalancer:getLoadBalancer"]
     assert [(i["args"], i["result"]) for i in lookups] == [({"name": "mlops-prod-serving"}, "unknown")] * 2
     assert sorted(i["pendingDependencies"][0].rsplit("::", 1)[1] for i in lookups) == [
-        "serving-us-east-1-ingress", "serving-us-west-2-ingress"]
+        "serving-us-east-1-ingress",
+        "serving-us-west-2-ingress",
+    ]
     assert by_name(fresh, "serving-us-east-1-record")["inputs"]["aliases"][0]["name"] == UNKNOWN
     prod = synth("prod", deployed=True)
     assert {i["result"] for i in prod["invokes"]} == {"known"}
     for region in ("us-east-1", "us-west-2"):
         ingress = by_name(prod, f"serving-{region}-ingress")
         spec = ingress["inputs"]["spec"]
-        assert spec["defaultBackend"] == {"service": {"name": "not-found", "port": {"name": "use-annotation"}}}
+        assert spec["defaultBackend"] == {
+            "service": {"name": "not-found", "port": {"name": "use-annotation"}}
+        }
         action = json.loads(ingress["inputs"]["metadata"]["annotations"][f"{ALB}/actions.not-found"])
         assert action["type"] == "fixed-response" and action["fixedResponseConfig"]["statusCode"] == "404"
         assert by_name(prod, f"cluster-{region}-lbc")["urn"] in ingress["dependencies"]
         serving = prod["outputs"]["regions"][region]["serving"]
         record = by_name(prod, f"serving-{region}-record")["inputs"]
         assert record["name"] == f"*.{region}.models.example.com" and record["type"] == "A"
-        assert record["aliases"] == [{"name": serving["loadBalancerDnsName"], "zoneId": serving["loadBalancerZoneId"],
-                                      "evaluateTargetHealth": False}]
+        assert record["aliases"] == [
+            {
+                "name": serving["loadBalancerDnsName"],
+                "zoneId": serving["loadBalancerZoneId"],
+                "evaluateTargetHealth": False,
+            }
+        ]
         assert serving["loadBalancerArnSuffix"].startswith("app/mlops-prod-serving/")
         # The platform's load-balancer alarms name the same ALB.
         latency = by_name(prod, f"observability-{region}-serving-p99-latency")["inputs"]
@@ -91,32 +111,56 @@ def test_routed_model_names_fail_over_on_cloudwatch_health(synth):
             group = by_name(team, f"fraud-embedder-{region}-{version}-tg")
             assert alarm["dimensions"]["TargetGroup"] == group["id"].split(":", 5)[5]
             assert alarm["dimensions"]["TargetGroup"].startswith("targetgroup/fraud-embedder-")
-            assert group["urn"] in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
-            assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == ("LessThanThreshold", 1, "Minimum")
+            assert (
+                group["urn"]
+                in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            )
+            assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == (
+                "LessThanThreshold",
+                1,
+                "Minimum",
+            )
             assert alarm["treatMissingData"] == "breaching"
-            assert ingress["urn"] not in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            assert (
+                ingress["urn"]
+                not in by_name(team, f"fraud-embedder-{region}-dns-{version}-healthy")["dependencies"]
+            )
             check = by_name(team, f"fraud-embedder-{region}-dns-{version}-health")["inputs"]
             assert check["type"] == "CLOUDWATCH_METRIC"
             assert (check["cloudwatchAlarmName"], check["cloudwatchAlarmRegion"]) == (alarm["name"], region)
         calculated = by_name(team, f"fraud-embedder-{region}-dns-health")
-        assert calculated["inputs"]["type"] == "CALCULATED" and calculated["inputs"]["childHealthThreshold"] == 1
+        assert (
+            calculated["inputs"]["type"] == "CALCULATED" and calculated["inputs"]["childHealthThreshold"] == 1
+        )
         assert len(calculated["inputs"]["childHealthchecks"]) == 2
         record = by_name(team, f"fraud-embedder-{region}-dns-record")
         assert record["inputs"]["zoneId"] == zone
-        assert record["inputs"]["name"] == "embedder-fraud.models.example.com" and record["inputs"]["type"] == "A"
-        assert record["inputs"]["aliases"] == [{"name": serving["loadBalancerDnsName"],
-                                                 "zoneId": serving["loadBalancerZoneId"], "evaluateTargetHealth": True}]
+        assert (
+            record["inputs"]["name"] == "embedder-fraud.models.example.com"
+            and record["inputs"]["type"] == "A"
+        )
+        assert record["inputs"]["aliases"] == [
+            {
+                "name": serving["loadBalancerDnsName"],
+                "zoneId": serving["loadBalancerZoneId"],
+                "evaluateTargetHealth": True,
+            }
+        ]
         assert record["inputs"]["setIdentifier"] == region
         assert record["inputs"]["failoverRoutingPolicies"] == [{"type": role}]
         assert record["inputs"]["healthCheckId"] == calculated["id"]
     assert states(team, "aws:route53/healthCheck:HealthCheck")
-    assert not [c for c in states(team, "aws:route53/healthCheck:HealthCheck") if c["inputs"]["type"] == "HTTPS"]
+    assert not [
+        c for c in states(team, "aws:route53/healthCheck:HealthCheck") if c["inputs"]["type"] == "HTTPS"
+    ]
 
 
 def test_single_region_models_get_a_plain_record(synth):
     dev = synth("team-fraud-dev")
     records = states(dev, "aws:route53/record:Record")
-    assert records and all("setIdentifier" not in r["inputs"] and "healthCheckId" not in r["inputs"] for r in records)
+    assert records and all(
+        "setIdentifier" not in r["inputs"] and "healthCheckId" not in r["inputs"] for r in records
+    )
     assert {r["inputs"]["name"] for r in records} <= {
         f"{m}-fraud.dev.models.example.com" for m in ("scorer", "embedder")
     }
@@ -155,9 +199,12 @@ def test_a_team_without_host_or_certificate_is_a_config_error(tmp_path):
     preview = run_mlops("preview", "team-fraud-dev", "--stacks-dir", str(tmp_path), "--json")
     assert preview.returncode == 0, preview.stderr
     document = json.loads(preview.stdout)
-    [ingress] = [m for m in manifests(document) if m["kind"] == "Ingress" and m["metadata"]["name"] == "scorer"]
+    [ingress] = [
+        m for m in manifests(document) if m["kind"] == "Ingress" and m["metadata"]["name"] == "scorer"
+    ]
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == [
-        "scorer-fraud.fraud.example.org", "scorer-fraud.us-east-1.fraud.example.org",
+        "scorer-fraud.fraud.example.org",
+        "scorer-fraud.us-east-1.fraud.example.org",
     ]
     assert ingress["metadata"]["annotations"][f"{ALB}/certificate-arn"] == (
         "arn:aws:acm:us-east-1:111111111111:certificate/fraud"
@@ -189,8 +236,13 @@ def test_a_byo_platforms_zone_cannot_name_team_models(tmp_path):
 def validate_with_team_certificate(tmp_path, arn: str):
     """`mlops team validate` of the dev team stack with its own domain and this certificate for us-east-1."""
     copy_stacks(tmp_path)
-    edit_stack_file(tmp_path, "team-fraud-dev", lambda config: config["mlops:team"].__setitem__(
-        "ingress", {"domain": "fraud.example.org", "certificate-arns": {"us-east-1": arn}}))
+    edit_stack_file(
+        tmp_path,
+        "team-fraud-dev",
+        lambda config: config["mlops:team"].__setitem__(
+            "ingress", {"domain": "fraud.example.org", "certificate-arns": {"us-east-1": arn}}
+        ),
+    )
     return run_mlops("team", "validate", "team-fraud-dev", "--stacks-dir", str(tmp_path))
 
 
@@ -238,8 +290,12 @@ def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
     Guide)."""
     from components.serving.ingress import ALB_QUOTAS, quota_excess, serving_alb_usage
 
-    assert ALB_QUOTAS == {"target groups": (100, False), "rules": (100, True), "certificates": (25, True),
-                          "targets": (1000, True)}
+    assert ALB_QUOTAS == {
+        "target groups": (100, False),
+        "rules": (100, True),
+        "certificates": (25, True),
+        "targets": (1000, True),
+    }
     usage = serving_alb_usage([(2, 6, "arn:p"), (1, 3, "arn:p"), (3, 2, "arn:team")], "arn:p")
     assert usage == {"target groups": 6, "rules": 12, "certificates": 1, "targets": 2 * 6 + 3 + 3 * 2}
     assert serving_alb_usage([(1, 1, "arn:b"), (1, 1, "arn:a")], None)["certificates"] == 1
@@ -259,8 +315,11 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
     team.pop("ingress")
     team["quotas"] = {"cpu": "512", "memory": "2048Gi", "gpus": 0, "pods": 400}
     team["models"] = [
-        {"name": f"m{index}", "autoscaling": {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70},
-         "versions": [{"name": f"v{v}", "image": image, "weight": 20} for v in range(5)]}
+        {
+            "name": f"m{index}",
+            "autoscaling": {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70},
+            "versions": [{"name": f"v{v}", "image": image, "weight": 20} for v in range(5)],
+        }
         for index in range(20)
     ]
     (tmp_path / "Pulumi.team-risk-prod.yaml").write_text(yaml.safe_dump({"config": {"mlops:team": team}}))
@@ -275,12 +334,25 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
         )
 
 
-@pytest.mark.parametrize(("stack", "edit", "key"), [
-    ("prod", lambda c: c["mlops:platform"]["dns"]["certificate-arns"].__setitem__(
-        "us-west-2", "arn:aws:acm:us-west-2:999999999999:certificate/x"), "mlops:platform.dns.certificate-arns.us-west-2"),
-    ("prod", lambda c: c["mlops:platform"]["registry"].__setitem__(
-        "certificate-arn", "arn:aws:acm:us-east-1:999999999999:certificate/x"), "mlops:platform.registry.certificate-arn"),
-])
+@pytest.mark.parametrize(
+    ("stack", "edit", "key"),
+    [
+        (
+            "prod",
+            lambda c: c["mlops:platform"]["dns"]["certificate-arns"].__setitem__(
+                "us-west-2", "arn:aws:acm:us-west-2:999999999999:certificate/x"
+            ),
+            "mlops:platform.dns.certificate-arns.us-west-2",
+        ),
+        (
+            "prod",
+            lambda c: c["mlops:platform"]["registry"].__setitem__(
+                "certificate-arn", "arn:aws:acm:us-east-1:999999999999:certificate/x"
+            ),
+            "mlops:platform.registry.certificate-arn",
+        ),
+    ],
+)
 def test_a_certificate_of_another_account_is_a_config_error(tmp_path, stack, edit, key):
     """A listener uses ACM certificates of the load balancer's own account (ELB User Guide, "SSL certificates
     for your Application Load Balancer")."""
@@ -311,7 +383,9 @@ def test_a_team_name_that_ends_with_another_teams_name_is_a_config_error(tmp_pat
     copy_stacks(tmp_path)
     team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     team["name"] = "risk-fraud"
-    (tmp_path / "Pulumi.team-risk-fraud-prod.yaml").write_text(yaml.safe_dump({"config": {"mlops:team": team}}))
+    (tmp_path / "Pulumi.team-risk-fraud-prod.yaml").write_text(
+        yaml.safe_dump({"config": {"mlops:team": team}})
+    )
     result = run_mlops("team", "validate", "team-risk-fraud-prod", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2, result.stderr
     assert result.stderr == (

@@ -24,7 +24,9 @@ from tests.iam_eval import decision
 from tests.kube import manifests
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[1] / "schemas" / "aws-load-balancer-controller-v2.13.2.json").read_text()
+    (
+        Path(__file__).resolve().parents[1] / "schemas" / "aws-load-balancer-controller-v2.13.2.json"
+    ).read_text()
 )
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 TEAM_STACKS = ("team-fraud-prod", "team-fraud-dev")
@@ -37,8 +39,9 @@ def bindings(document):
 def test_the_schema_is_from_the_pinned_controller_release():
     """Chart 1.13.2 of aws-load-balancer-controller ships app version v2.13.2 (its Chart.yaml appVersion)."""
     pinned = {
-        yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]["mlops:platform"]["cluster"]["charts"][
-            "aws-load-balancer-controller"]
+        yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]["mlops:platform"]["cluster"][
+            "charts"
+        ]["aws-load-balancer-controller"]
         for stack in ("dev", "staging", "prod")
     }
     assert pinned == {"1.13.2"}
@@ -107,7 +110,9 @@ def test_the_binding_opens_the_model_port_to_the_vpc_as_the_network_policy_does(
     in the VPC, which the namespace's NetworkPolicy admits on the model ports."""
     team = synth("team-fraud-prod")
     for region in ("us-east-1", "us-west-2"):
-        allow = by_name(team, f"team-fraud-{region}-netpol-allow-ingress-from-vpc")["inputs"]["spec"]["ingress"][0]
+        allow = by_name(team, f"team-fraud-{region}-netpol-allow-ingress-from-vpc")["inputs"]["spec"][
+            "ingress"
+        ][0]
         cidr = allow["from"][0]["ipBlock"]["cidr"]
         binding = by_name(team, f"fraud-scorer-{region}-v3-tgb")["inputs"]["spec"]
         assert binding["networking"] == {
@@ -119,7 +124,9 @@ def test_the_binding_opens_the_model_port_to_the_vpc_as_the_network_policy_does(
 def test_the_ingress_forwards_to_the_target_groups_and_goes_first_on_destroy(synth):
     team = synth("team-fraud-prod")
     route = by_name(team, "fraud-embedder-us-east-1-route")
-    action = json.loads(route["inputs"]["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
+    action = json.loads(
+        route["inputs"]["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"]
+    )
     groups = [by_name(team, f"fraud-embedder-us-east-1-{v}-tg") for v in ("v1", "v2")]
     assert [g["targetGroupARN"] for g in action["forwardConfig"]["targetGroups"]] == [g["id"] for g in groups]
     # No controller-made target group, so no health-check annotation that would configure one.
@@ -152,7 +159,9 @@ def test_adding_a_version_to_an_existing_model_needs_nothing_from_the_controller
         assert alarm["inputs"]["dimensions"]["TargetGroup"] == group["id"].split(":", 5)[5]
         assert group["urn"] in alarm["dependencies"]
         route = by_name(updated, f"fraud-embedder-{region}-route")
-        action = json.loads(route["inputs"]["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
+        action = json.loads(
+            route["inputs"]["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"]
+        )
         assert [g["weight"] for g in action["forwardConfig"]["targetGroups"]] == [80, 10, 10]
         assert action["forwardConfig"]["targetGroups"][2]["targetGroupARN"] == group["id"]
     assert len(states(updated, "aws:lb/targetGroup:TargetGroup")) == 8

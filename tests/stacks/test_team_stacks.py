@@ -15,8 +15,13 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
     team = synth("team-fraud-prod")
     for region in ("us-east-1", "us-west-2"):
         assert by_name(team, f"team-fraud-{region}-ns")["inputs"]["metadata"]["name"] == "team-fraud"
-        assert by_name(team, f"team-fraud-{region}-quota")["inputs"]["spec"]["hard"]["requests.nvidia.com/gpu"] == "12"
-        assert by_name(team, f"team-fraud-{region}-limits")["inputs"]["spec"]["limits"][0]["type"] == "Container"
+        assert (
+            by_name(team, f"team-fraud-{region}-quota")["inputs"]["spec"]["hard"]["requests.nvidia.com/gpu"]
+            == "12"
+        )
+        assert (
+            by_name(team, f"team-fraud-{region}-limits")["inputs"]["spec"]["limits"][0]["type"] == "Container"
+        )
         deny = by_name(team, f"team-fraud-{region}-netpol-default-deny")["inputs"]["spec"]
         assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         identity = by_name(team, f"team-fraud-{region}-pod-identity")["inputs"]
@@ -25,9 +30,12 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
         action = json.loads(route["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
         assert [(g["targetGroupARN"], g["weight"]) for g in action["forwardConfig"]["targetGroups"]] == [
             (by_name(team, f"fraud-embedder-{region}-v1-tg")["id"], 90),
-            (by_name(team, f"fraud-embedder-{region}-v2-tg")["id"], 10)]
+            (by_name(team, f"fraud-embedder-{region}-v2-tg")["id"], 10),
+        ]
     deployments = states(team, "kubernetes:apps/v1:Deployment")
-    assert sorted(d["inputs"]["metadata"]["name"] for d in deployments) == sorted(["embedder-v1", "embedder-v2", "scorer-v3"] * 2)
+    assert sorted(d["inputs"]["metadata"]["name"] for d in deployments) == sorted(
+        ["embedder-v1", "embedder-v2", "scorer-v3"] * 2
+    )
     assert len(states(team, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")) == 4
     assert len(states(team, "kubernetes:keda.sh/v1alpha1:ScaledObject")) == 2
     assert len(states(team, "kubernetes:policy/v1:PodDisruptionBudget")) == 4  # one per model per region
@@ -39,12 +47,16 @@ def test_team_resources_use_the_platform_outputs(synth):
     platform, team = synth("prod"), synth("team-fraud-prod")
     bucket = platform["outputs"]["registry"]["artifactBucketArn"]
     policy = json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])
-    assert {s["Sid"]: s for s in policy["Statement"]}["WriteOwnPrefixes"]["Resource"] == [f"{bucket}/teams/fraud/*"]
+    assert {s["Sid"]: s for s in policy["Statement"]}["WriteOwnPrefixes"]["Resource"] == [
+        f"{bucket}/teams/fraud/*"
+    ]
     provider = by_name(team, "k8s-us-west-2")["inputs"]["kubeconfig"]
     kubeconfig = json.loads(provider)
     cluster = platform["outputs"]["regions"]["us-west-2"]["cluster"]
-    assert kubeconfig["clusters"][0]["cluster"] == {"server": cluster["endpoint"],
-                                                    "certificate-authority-data": cluster["certificateAuthority"]}
+    assert kubeconfig["clusters"][0]["cluster"] == {
+        "server": cluster["endpoint"],
+        "certificate-authority-data": cluster["certificateAuthority"],
+    }
     repo = by_name(team, "team-fraud-scorer-repo")["inputs"]
     assert repo["encryptionConfigurations"] == [
         {"encryptionType": "KMS", "kmsKey": platform["outputs"]["regions"]["us-east-1"]["keyArns"]["images"]}
@@ -68,9 +80,21 @@ def test_team_new_output_previews(tmp_path):
     for path in STACKS.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path)
     created = run_mlops(
-        "team", "new", "risk", "--env", "dev", "--stacks-dir", str(tmp_path), "--owner-group", "risk",
-        "--owner-role-arn", "arn:aws:iam::111111111111:role/risk", "--cost-center", "cc-9",
-        "--model", "pricer=registry.example/pricer:1.0.0",
+        "team",
+        "new",
+        "risk",
+        "--env",
+        "dev",
+        "--stacks-dir",
+        str(tmp_path),
+        "--owner-group",
+        "risk",
+        "--owner-role-arn",
+        "arn:aws:iam::111111111111:role/risk",
+        "--cost-center",
+        "cc-9",
+        "--model",
+        "pricer=registry.example/pricer:1.0.0",
     )
     assert created.returncode == 0, created.stderr
     assert run_mlops("team", "validate", "team-risk-dev", "--stacks-dir", str(tmp_path)).returncode == 0

@@ -37,7 +37,12 @@ def volume_key_statements(key_arn: str, region: str) -> list[dict[str, Any]]:
         "kms:DescribeKey",
     ]
     return [
-        allow(use, key_arn, "UseVolumeKeyThroughEc2", {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}}),
+        allow(
+            use,
+            key_arn,
+            "UseVolumeKeyThroughEc2",
+            {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}},
+        ),
         allow(
             ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
             key_arn,

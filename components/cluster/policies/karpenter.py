@@ -144,7 +144,12 @@ def karpenter_controller_policy(
                 "Action": "ssm:GetParameter",
                 "Resource": arn.of("ssm", "parameter/aws/service/*", region=region, account=""),
             },
-            {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
+            {
+                "Sid": "AllowPricingReadActions",
+                "Effect": "Allow",
+                "Action": "pricing:GetProducts",
+                "Resource": "*",
+            },
             {
                 "Sid": "AllowInterruptionQueueActions",
                 "Effect": "Allow",
@@ -167,4 +172,3 @@ def karpenter_controller_policy(
             *volume_key_statements(volume_key_arn, region),
         ],
     }
-

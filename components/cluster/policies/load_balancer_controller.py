@@ -29,7 +29,9 @@ def _template() -> str:
     return DOCUMENT.read_text()
 
 
-def load_balancer_controller_policy(*, partition: str, region: str, account_id: str, vpc_id: str) -> dict[str, Any]:
+def load_balancer_controller_policy(
+    *, partition: str, region: str, account_id: str, vpc_id: str
+) -> dict[str, Any]:
     """The controller's policy in this partition, region, account and VPC."""
     values = {"Partition": partition, "Region": region, "AccountId": account_id, "VpcId": vpc_id}
     return _substitute(json.loads(_template()), values)

@@ -18,8 +18,10 @@ def test_prefix_defaults_to_the_environment_and_can_be_given():
     assert PlatformContext("dev", "aws", "123456789012", "eu-west-1", prefix="lab").prefix == "lab"
 
 
-@pytest.mark.parametrize(("environment", "is_prod", "keeps_data"), [("dev", False, False), ("staging", False, True),
-                                                                   ("prod", True, True)])
+@pytest.mark.parametrize(
+    ("environment", "is_prod", "keeps_data"),
+    [("dev", False, False), ("staging", False, True), ("prod", True, True)],
+)
 def test_environment_facts(environment, is_prod, keeps_data):
     context = ctx(environment=environment)
     assert (context.is_prod, context.keeps_data) == (is_prod, keeps_data)
@@ -28,7 +30,11 @@ def test_environment_facts(environment, is_prod, keeps_data):
 def test_in_region_changes_only_the_region():
     moved = ctx().in_region("us-east-1")
     assert (moved.region, moved.environment, moved.account_id, dict(moved.tags)) == (
-        "us-east-1", "prod", "123456789012", {"team": "platform"})
+        "us-east-1",
+        "prod",
+        "123456789012",
+        {"team": "platform"},
+    )
     assert moved.arn.cluster("c") == "arn:aws:eks:us-east-1:123456789012:cluster/c"
 
 
@@ -49,9 +55,11 @@ def test_arns_of_each_partition(partition):
     assert arn.role("r", path="/teams/") == f"arn:{p}:iam::123456789012:role/teams/r"
     assert arn.policy("boundary") == f"arn:{p}:iam::123456789012:policy/boundary"
     assert arn.managed_policy("service-role/AmazonEBSCSIDriverPolicy") == (
-        f"arn:{p}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+        f"arn:{p}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    )
     assert arn.service_linked_role("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling") == (
-        f"arn:{p}:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+        f"arn:{p}:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
     assert arn.bucket("b") == f"arn:{p}:s3:::b"
     assert arn.objects("b") == f"arn:{p}:s3:::b/*"
     assert arn.log_group("/aws/x") == f"arn:{p}:logs:eu-west-1:123456789012:log-group:/aws/x"
@@ -59,7 +67,10 @@ def test_arns_of_each_partition(partition):
     assert arn.key("k-1") == f"arn:{p}:kms:eu-west-1:123456789012:key/k-1"
     assert arn.alias("mlops-prod-logs") == f"arn:{p}:kms:eu-west-1:123456789012:alias/mlops-prod-logs"
     assert arn.alias("alias/mlops-prod-logs") == f"arn:{p}:kms:eu-west-1:123456789012:alias/mlops-prod-logs"
-    assert arn.cluster("mlops-prod-eu-west-1") == f"arn:{p}:eks:eu-west-1:123456789012:cluster/mlops-prod-eu-west-1"
+    assert (
+        arn.cluster("mlops-prod-eu-west-1")
+        == f"arn:{p}:eks:eu-west-1:123456789012:cluster/mlops-prod-eu-west-1"
+    )
     assert arn.sns_topic("alerts") == f"arn:{p}:sns:eu-west-1:123456789012:alerts"
     assert arn.sqs_queue("q") == f"arn:{p}:sqs:eu-west-1:123456789012:q"
     assert arn.repository("models/*") == f"arn:{p}:ecr:eu-west-1:123456789012:repository/models/*"
@@ -68,10 +79,12 @@ def test_arns_of_each_partition(partition):
 def test_of_names_region_and_account_explicitly():
     arn = Arns("aws", "123456789012", "eu-west-1")
     assert arn.of("ssm", "parameter/aws/service/*", region="eu-west-1", account="") == (
-        "arn:aws:ssm:eu-west-1::parameter/aws/service/*")
+        "arn:aws:ssm:eu-west-1::parameter/aws/service/*"
+    )
     assert arn.of("cloudtrail", "trail/*", region="*") == "arn:aws:cloudtrail:*:123456789012:trail/*"
     assert arn.of("eks", "cluster-access-policy/AmazonEKSClusterAdminPolicy", account="aws") == (
-        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    )
 
 
 def test_service_principal():
@@ -83,7 +96,11 @@ def test_from_platform_reads_the_stack_file():
     cfg = load_platform(STACKS, "prod")
     context = PlatformContext.from_platform(cfg)
     assert (context.environment, context.partition, context.account_id, context.region) == (
-        "prod", cfg.partition, cfg.account_id, cfg.regions[0].name)
+        "prod",
+        cfg.partition,
+        cfg.account_id,
+        cfg.regions[0].name,
+    )
     assert context.tags["environment"] == "prod"
     assert context.tags["managed-by"] == "pulumi-mlops-platform"
     assert PlatformContext.from_platform(cfg, cfg.regions[-1].name).region == cfg.regions[-1].name

@@ -28,15 +28,19 @@ def findings(policy: dict, kind: str) -> list:
 
 def test_document_and_its_json_form():
     doc = document(allow("s3:GetObject", f"{BUCKET}/*"))
-    assert doc == {"Version": "2012-10-17",
-                   "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"}]}
+    assert doc == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"}],
+    }
     assert to_json(doc) == json.dumps(doc)
     assert to_json({"b": 1, "a": 2}, sort_keys=True) == '{"a": 2, "b": 1}'
     assert document(policy_id="Q") == {"Version": "2012-10-17", "Id": "Q", "Statement": []}
 
 
 def test_allow_keeps_the_order_sid_effect_action_resource_condition():
-    statement = allow(["s3:ListBucket"], BUCKET, sid="List", condition={"StringLike": {"s3:prefix": ["mlflow/*"]}})
+    statement = allow(
+        ["s3:ListBucket"], BUCKET, sid="List", condition={"StringLike": {"s3:prefix": ["mlflow/*"]}}
+    )
     assert list(statement) == ["Sid", "Effect", "Action", "Resource", "Condition"]
     assert statement["Action"] == ["s3:ListBucket"]
     assert findings(document(statement), "identity") == []
@@ -60,8 +64,12 @@ def test_tls_only_statement_on_a_bucket():
 def test_tls_only_statement_on_a_topic_and_a_queue():
     topic = "arn:aws:sns:eu-west-1:123456789012:alerts"
     assert deny_insecure_transport(topic, action="sns:Publish") == {
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
-        "Resource": topic, "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": topic,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     queue = "arn:aws:sqs:eu-west-1:123456789012:q"
     assert deny_insecure_transport(queue, action="sqs:*", sid="Tls")["Sid"] == "Tls"
@@ -70,34 +78,65 @@ def test_tls_only_statement_on_a_topic_and_a_queue():
 
 def test_service_trust_pinned_to_the_account_and_source():
     """IAM user guide, "The confused deputy problem": ``aws:SourceAccount`` and ``aws:SourceArn``."""
-    doc = service_trust("cloudtrail.amazonaws.com", account_id="123456789012",
-                        source_arn="arn:aws:cloudtrail:eu-west-1:123456789012:trail/t")
-    assert doc == {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
-                      "ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"}}}]}
+    doc = service_trust(
+        "cloudtrail.amazonaws.com",
+        account_id="123456789012",
+        source_arn="arn:aws:cloudtrail:eu-west-1:123456789012:trail/t",
+    )
+    assert doc == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"},
+                },
+            }
+        ],
+    }
     assert findings(doc, "trust") == []
 
 
 def test_service_trust_without_conditions_and_with_session_tags():
     doc = service_trust("eks.amazonaws.com", tag_session=True)
-    assert doc["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
-                                 "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    assert doc["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ]
     assert findings(doc, "trust") == []
 
 
-@pytest.mark.parametrize(("cluster", "condition"), [
-    (None, {"StringEquals": {"aws:SourceAccount": "123456789012"}}),
-    ("arn:aws:eks:eu-west-1:123456789012:cluster/c", {
-        "StringEquals": {"aws:SourceAccount": "123456789012"},
-        "ArnEquals": {"aws:SourceArn": "arn:aws:eks:eu-west-1:123456789012:cluster/c"}}),
-])
+@pytest.mark.parametrize(
+    ("cluster", "condition"),
+    [
+        (None, {"StringEquals": {"aws:SourceAccount": "123456789012"}}),
+        (
+            "arn:aws:eks:eu-west-1:123456789012:cluster/c",
+            {
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnEquals": {"aws:SourceArn": "arn:aws:eks:eu-west-1:123456789012:cluster/c"},
+            },
+        ),
+    ],
+)
 def test_pod_identity_trust(cluster, condition):
     """EKS user guide, "Create an IAM role for EKS Pod Identity": principal ``pods.eks.amazonaws.com``, actions
     ``sts:AssumeRole`` and ``sts:TagSession``."""
     doc = pod_identity_trust(account_id="123456789012", cluster_arn=cluster)
-    assert doc["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                 "Action": ["sts:AssumeRole", "sts:TagSession"], "Condition": condition}]
+    assert doc["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": condition,
+        }
+    ]
     assert findings(doc, "trust") == []
 
 
@@ -107,11 +146,19 @@ def test_pod_identity_trust_unconditioned():
 
 def test_key_statements():
     root = key_root_statement("arn:aws:iam::123456789012:root")
-    assert root == {"Sid": "AccountAdministersKey", "Effect": "Allow",
-                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}
-    service = key_service_statement("AlarmsPublish", {"Service": "cloudwatch.amazonaws.com"},
-                                    ["kms:Decrypt", "kms:GenerateDataKey*"],
-                                    {"StringEquals": {"aws:SourceAccount": "123456789012"}})
+    assert root == {
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    service = key_service_statement(
+        "AlarmsPublish",
+        {"Service": "cloudwatch.amazonaws.com"},
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
+        {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+    )
     assert list(service) == ["Sid", "Effect", "Principal", "Action", "Resource", "Condition"]
     assert service["Resource"] == "*"
     assert findings(document(root, service), "key") == []
