@@ -8,9 +8,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from components.configbase import KeyedValueError, Model
+from components.configbase import REGION_RE, KeyedValueError, Model
 
-REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 
 
