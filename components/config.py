@@ -480,9 +480,12 @@ def _first_error(
         message = owner.missing_messages[key]  # type: ignore[union-attr]
     elif error["type"] == "union_tag_invalid":
         # A discriminated union (e.g. the cluster's `mode`): the tag is a value of the discriminator key.
-        loc = (*loc, str(context.get("discriminator", "")).strip("'"))
+        discriminator = str(context.get("discriminator", "")).strip("'")
+        loc = (*loc, discriminator)
         tags = ", ".join(tag.strip().strip("'") for tag in str(context.get("expected_tags", "")).split(","))
-        message = f"{describe_value(context.get('tag'))} is not allowed; allowed: {tags}"
+        # pydantic's context holds the tag as a string; the input holds the value the user wrote.
+        written = error["input"].get(discriminator) if isinstance(error["input"], dict) else None
+        message = f"{describe_value(written)} is not allowed; allowed: {tags}"
     else:
         message = pydantic_message(error)
     return ConfigError(file, _key_path(root, loc), message)

@@ -258,9 +258,14 @@ def test_the_modes_are_a_discriminated_union_and_eks_is_the_default():
     assert isinstance(parse_platform(byo(), "f.yaml").cluster, ByoClusterConfig)
 
 
-def test_an_unknown_mode_names_the_modes():
-    assert error_of(dev({"mode": "gke"})) == (
-        "stacks/Pulumi.x.yaml: mlops:platform.cluster.mode: 'gke' is not allowed; allowed: eks, byo"
+@pytest.mark.parametrize(
+    ("mode", "shown"),
+    [("gke", "'gke'"), (None, "no value"), (["a"], "a list of 1 item"), ({"x": 1}, "a mapping"), (3, "3")],
+)
+def test_an_unknown_mode_names_the_modes(mode, shown):
+    """The value is shown as the user wrote it, not as pydantic's string of the union tag."""
+    assert error_of(dev({"mode": mode})) == (
+        f"stacks/Pulumi.x.yaml: mlops:platform.cluster.mode: {shown} is not allowed; allowed: eks, byo"
     )
 
 
