@@ -55,3 +55,18 @@ def test_ruff_is_clean():
         check=False,
     )
     assert formatted.returncode == 0, formatted.stdout[-3000:]
+
+
+def test_every_test_the_first_deployment_guide_names_exists():
+    """docs/first-deployment.md backs its claims with tests by `file::name`: each must be a test of that file."""
+    import re
+
+    guide = (REPO / "docs" / "first-deployment.md").read_text()
+    named = re.findall(r"(tests/[\w/]+\.py)::(test_\w+)", guide)
+    assert len(named) >= 20
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if not re.search(rf"^def {name}\(", (REPO / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []
