@@ -106,6 +106,26 @@ def encryption_default(
     )
 
 
+def encryption_configuration(
+    name: str, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
+) -> aws.s3.BucketServerSideEncryptionConfiguration:
+    """Default encryption: SSE-KMS with ``kms_key_arn`` and an S3 Bucket Key, or SSE-S3 when it is None."""
+    return aws.s3.BucketServerSideEncryptionConfiguration(
+        name,
+        aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=encryption_default(kms_key_arn),
+                    # A Bucket Key cuts KMS requests; it means nothing for SSE-S3.
+                    bucket_key_enabled=True if kms_key_arn is not None else None,
+                )
+            ],
+        ),
+        opts=opts,
+    )
+
+
 class SecureBucket:
     """A bucket per the baseline, built under ``parent``; the created resources are its attributes."""
 
@@ -157,19 +177,8 @@ class SecureBucket:
             ),
             opts=self._opts(),
         )
-        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            self._name("encryption"),
-            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
-                bucket=self.bucket.id,
-                rules=[
-                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=encryption_default(args.kms_key_arn),
-                        # A Bucket Key cuts KMS requests; it means nothing for SSE-S3.
-                        bucket_key_enabled=True if args.kms_key_arn is not None else None,
-                    )
-                ],
-            ),
-            opts=self._opts(),
+        self.encryption = encryption_configuration(
+            self._name("encryption"), self.bucket, args.kms_key_arn, self._opts()
         )
         self.versioning = aws.s3.BucketVersioning(
             self._name("versioning"),

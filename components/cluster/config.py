@@ -4,7 +4,8 @@
 in-cluster autoscaling add-ons. `byo` targets an existing cluster through a kubeconfig context and installs only
 what makes sense on any cluster (KEDA, metrics-server). Each mode is its own model, so a key of the other mode is
 an unknown key there; ``unknown_key_message`` and ``missing_messages`` give those errors the mode's own wording
-(read by the message code in ``components.config``).
+(read by the message code in ``components.config``). A byo section reports its first AWS-only key before anything
+else, from a validator that reads the keys as written.
 
 Nothing here imports Pulumi.
 """
@@ -96,10 +97,6 @@ class ByoChartVersions(Model):
 
     keda: ChartVersion
     metrics_server: Annotated[ChartVersion, Field(alias="metrics-server")]
-
-    @classmethod
-    def unknown_key_message(cls, key: str) -> str | None:
-        return _byo_only_message() if key in _keys(EksChartVersions) else None
 
 
 class SystemNodesConfig(Model):
@@ -300,9 +297,21 @@ class ByoClusterConfig(Model):
     kubeconfig_context: Annotated[str, Field(alias="kubeconfig-context", min_length=1)]
     charts: ByoChartVersions
 
+    @model_validator(mode="before")
     @classmethod
-    def unknown_key_message(cls, key: str) -> str | None:
-        return _byo_only_message() if key in _keys(EksClusterConfig) else None
+    def _aws_only_keys_first(cls, value: Any) -> Any:
+        """An AWS-only key left in a byo section is the error to fix first: it says the section was written for
+        mode eks, which explains any missing byo key too. Keys are checked as written, so the first one is named."""
+        if not isinstance(value, dict):
+            return value
+        for key, item in value.items():
+            if key == "charts" and isinstance(item, dict):
+                for chart in item:
+                    if chart in _keys(EksChartVersions) and chart not in BYO_CHARTS:
+                        raise _KeyedValueError(("charts", chart), _byo_only_message())
+            elif key in _keys(EksClusterConfig) and key not in BYO_KEYS:
+                raise _KeyedValueError((key,), _byo_only_message())
+        return value
 
 
 def _byo_only_message() -> str:

@@ -57,6 +57,7 @@ class RegionalNetwork(pulumi.ComponentResource):
     flow_log_group: aws.cloudwatch.LogGroup
     flow_log_role: aws.iam.Role
     flow_log: aws.ec2.FlowLog
+    s3_cidrs: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: RegionalNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:network:RegionalNetwork", name, None, opts)
@@ -82,34 +83,7 @@ class RegionalNetwork(pulumi.ComponentResource):
         public_egress(self, name, plan, tags)
         self._private_routes(name, plan, tags)
         security_groups(self, name, tags)
-        self.gateway_endpoints = gateway_endpoints(
-            name,
-            self.vpc,
-            args.ctx.region,
-            args.ctx.partition,
-            [*self.private_route_tables, self.isolated_route_table],
-            tags,
-            mine,
-        )
-        self.interface_endpoints = interface_endpoints(
-            name,
-            self.vpc,
-            args.ctx.region,
-            args.ctx.partition,
-            (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
-            self.private_subnets,
-            self.endpoint_security_group,
-            tags,
-            mine,
-        )
-        self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
-        # S3 behind the gateway endpoint keeps its public addresses (routed privately through the endpoint's
-        # prefix list): pods' egress rules name that AWS-managed list's CIDRs. AWS publishes and changes them per
-        # region, so they are read from the list itself, by its documented name, rather than copied into config.
-        self.s3_cidrs: pulumi.Output[list[str]] = aws.ec2.get_prefix_list_output(
-            name=endpoint_service(args.ctx.region, "s3", args.ctx.partition),
-            opts=pulumi.InvokeOptions(parent=self),
-        ).apply(lambda result: sorted(result.cidr_blocks))
+        vpc_endpoints(self, name, tags)
 
         flow_logs = vpc_flow_logs(
             name, self, args.ctx, logs_key_arn=args.logs_key_arn, retention_days=args.log_retention_days
@@ -274,3 +248,36 @@ def security_groups(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> 
         ),
         opts=child_opts(owner),
     )
+
+
+def vpc_endpoints(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> None:
+    """The gateway endpoints on the private and isolated route tables, the interface endpoints in the private
+    subnets, and the S3 prefix list's CIDRs for pods' egress rules."""
+    owner.gateway_endpoints = gateway_endpoints(
+        name,
+        owner.vpc,
+        owner.args.ctx.region,
+        owner.args.ctx.partition,
+        [*owner.private_route_tables, owner.isolated_route_table],
+        tags,
+        child_opts(owner),
+    )
+    owner.interface_endpoints = interface_endpoints(
+        name,
+        owner.vpc,
+        owner.args.ctx.region,
+        owner.args.ctx.partition,
+        (*INTERFACE_ENDPOINTS, *owner.args.extra_interface_endpoints),
+        owner.private_subnets,
+        owner.endpoint_security_group,
+        tags,
+        child_opts(owner),
+    )
+    owner.node_egress += [*owner.gateway_endpoints.values(), *owner.interface_endpoints.values()]
+    # S3 behind the gateway endpoint keeps its public addresses (routed privately through the endpoint's
+    # prefix list): pods' egress rules name that AWS-managed list's CIDRs. AWS publishes and changes them per
+    # region, so they are read from the list itself, by its documented name, rather than copied into config.
+    owner.s3_cidrs = aws.ec2.get_prefix_list_output(
+        name=endpoint_service(owner.args.ctx.region, "s3", owner.args.ctx.partition),
+        opts=pulumi.InvokeOptions(parent=owner),
+    ).apply(lambda result: sorted(result.cidr_blocks))

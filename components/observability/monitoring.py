@@ -369,133 +369,8 @@ def dashboard_body(
         }
     ]
     y = 4
-
-    def metric(region: str, title: str, metrics: list[list[Any]], x: int, **extra: Any) -> dict[str, Any]:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 8,
-            "height": 6,
-            "properties": {
-                "title": f"{region}: {title}",
-                "region": region,
-                "view": "timeSeries",
-                "period": period,
-                "metrics": metrics,
-                **extra,
-            },
-        }
-
     for signals in regions:
-        region = signals.region
-        row: list[dict[str, Any]] = []
-        if signals.load_balancer:
-            lb = signals.load_balancer
-            row.append(
-                metric(
-                    region,
-                    "serving requests and 5xx",
-                    [
-                        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"stat": "Sum"}],
-                        [
-                            "AWS/ApplicationELB",
-                            "HTTPCode_Target_5XX_Count",
-                            "LoadBalancer",
-                            lb,
-                            {"stat": "Sum"},
-                        ],
-                    ],
-                    0,
-                )
-            )
-            row.append(
-                metric(
-                    region,
-                    "serving p99 latency",
-                    [
-                        ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb, {"stat": "p99"}],
-                    ],
-                    8,
-                )
-            )
-        if signals.cluster_name is not None:
-            row.append(
-                metric(
-                    region,
-                    "node CPU and memory %",
-                    [
-                        [
-                            "ContainerInsights",
-                            "node_cpu_utilization",
-                            "ClusterName",
-                            signals.cluster_name,
-                            {"stat": "Average"},
-                        ],
-                        [
-                            "ContainerInsights",
-                            "node_memory_utilization",
-                            "ClusterName",
-                            signals.cluster_name,
-                            {"stat": "Average"},
-                        ],
-                        [
-                            "ContainerInsights",
-                            "cluster_failed_node_count",
-                            "ClusterName",
-                            signals.cluster_name,
-                            {"stat": "Maximum", "yAxis": "right"},
-                        ],
-                    ],
-                    16,
-                )
-            )
-        if signals.db_instance_identifier is not None:
-            db = signals.db_instance_identifier
-            row.append(
-                metric(
-                    region,
-                    "registry database",
-                    [
-                        ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db, {"stat": "Average"}],
-                        [
-                            "AWS/RDS",
-                            "DatabaseConnections",
-                            "DBInstanceIdentifier",
-                            db,
-                            {"stat": "Maximum", "yAxis": "right"},
-                        ],
-                    ],
-                    0,
-                )
-            )
-            row.append(
-                metric(
-                    region,
-                    "registry database free storage",
-                    [
-                        ["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", db, {"stat": "Minimum"}],
-                    ],
-                    8,
-                )
-            )
-        if signals.interruption_queue_name is not None:
-            row.append(
-                metric(
-                    region,
-                    "Karpenter interruption queue age",
-                    [
-                        [
-                            "AWS/SQS",
-                            "ApproximateAgeOfOldestMessage",
-                            "QueueName",
-                            signals.interruption_queue_name,
-                            {"stat": "Maximum"},
-                        ],
-                    ],
-                    16,
-                )
-            )
+        row = region_widgets(signals, period)
         # Lay the row out left to right, three widgets per line.
         for index, widget in enumerate(row):
             widget["x"] = (index % 3) * 8
@@ -503,3 +378,118 @@ def dashboard_body(
         widgets += row
         y += ((len(row) + 2) // 3) * 6
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": widgets}
+
+
+def metric_widget(region: str, title: str, metrics: list[list[Any]], period: int) -> dict[str, Any]:
+    """One time-series widget of a region; ``dashboard_body`` places it (x and y)."""
+    return {
+        "type": "metric",
+        "x": 0,
+        "y": 0,
+        "width": 8,
+        "height": 6,
+        "properties": {
+            "title": f"{region}: {title}",
+            "region": region,
+            "view": "timeSeries",
+            "period": period,
+            "metrics": metrics,
+        },
+    }
+
+
+def region_widgets(signals: RegionSignals, period: int) -> list[dict[str, Any]]:
+    """A region's widgets, for the signals it has: serving, nodes, registry database, interruption queue."""
+    region = signals.region
+    row: list[dict[str, Any]] = []
+    if signals.load_balancer:
+        lb = signals.load_balancer
+        row.append(
+            metric_widget(
+                region,
+                "serving requests and 5xx",
+                [
+                    ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"stat": "Sum"}],
+                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, {"stat": "Sum"}],
+                ],
+                period,
+            )
+        )
+        row.append(
+            metric_widget(
+                region,
+                "serving p99 latency",
+                [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb, {"stat": "p99"}]],
+                period,
+            )
+        )
+    if signals.cluster_name is not None:
+        cluster = signals.cluster_name
+        row.append(
+            metric_widget(
+                region,
+                "node CPU and memory %",
+                [
+                    [
+                        "ContainerInsights",
+                        "node_cpu_utilization",
+                        "ClusterName",
+                        cluster,
+                        {"stat": "Average"},
+                    ],
+                    [
+                        "ContainerInsights",
+                        "node_memory_utilization",
+                        "ClusterName",
+                        cluster,
+                        {"stat": "Average"},
+                    ],
+                    [
+                        "ContainerInsights",
+                        "cluster_failed_node_count",
+                        "ClusterName",
+                        cluster,
+                        {"stat": "Maximum", "yAxis": "right"},
+                    ],
+                ],
+                period,
+            )
+        )
+    if signals.db_instance_identifier is not None:
+        db = signals.db_instance_identifier
+        row.append(
+            metric_widget(
+                region,
+                "registry database",
+                [
+                    ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db, {"stat": "Average"}],
+                    [
+                        "AWS/RDS",
+                        "DatabaseConnections",
+                        "DBInstanceIdentifier",
+                        db,
+                        {"stat": "Maximum", "yAxis": "right"},
+                    ],
+                ],
+                period,
+            )
+        )
+        row.append(
+            metric_widget(
+                region,
+                "registry database free storage",
+                [["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", db, {"stat": "Minimum"}]],
+                period,
+            )
+        )
+    if signals.interruption_queue_name is not None:
+        queue = signals.interruption_queue_name
+        row.append(
+            metric_widget(
+                region,
+                "Karpenter interruption queue age",
+                [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue, {"stat": "Maximum"}]],
+                period,
+            )
+        )
+    return row

@@ -207,6 +207,41 @@ def test_byo_mode_rejects_aws_only_keys(changes, key):
     assert error_of(byo(**changes)) == f"stacks/Pulumi.x.yaml: mlops:platform.cluster.{key}: {BYO_ONLY}"
 
 
+def test_an_eks_section_switched_to_byo_names_its_first_aws_only_key():
+    """The EKS fixture's section with only `mode: byo` added: it lacks kubeconfig-context and has five charts, but
+    the first error is its first AWS-only key as written (kubernetes-version is allowed in both modes)."""
+    raw = prod_fixture()
+    raw["cluster"] = {"mode": "byo", **raw["cluster"]}
+    assert error_of(raw) == f"stacks/Pulumi.x.yaml: mlops:platform.cluster.admin-role-arns: {BYO_ONLY}"
+
+
+def test_an_aws_only_key_comes_before_a_missing_byo_key():
+    raw = byo(**{"endpoint-public-access": False})
+    del raw["cluster"]["kubeconfig-context"]
+    del raw["cluster"]["charts"]["metrics-server"]
+    assert error_of(raw) == f"stacks/Pulumi.x.yaml: mlops:platform.cluster.endpoint-public-access: {BYO_ONLY}"
+
+
+@pytest.mark.parametrize(
+    ("cluster", "key"),
+    [
+        (
+            {"mode": "byo", "charts": {"keda": "2.17.1", "karpenter": "1.5.0"}, "node-pools": []},
+            "charts.karpenter",
+        ),
+        (
+            {"mode": "byo", "node-pools": [], "charts": {"keda": "2.17.1", "karpenter": "1.5.0"}},
+            "node-pools",
+        ),
+    ],
+    ids=["chart-first", "key-first"],
+)
+def test_the_first_aws_only_key_as_written_is_named(cluster, key):
+    raw = byo()
+    raw["cluster"] = cluster
+    assert error_of(raw) == f"stacks/Pulumi.x.yaml: mlops:platform.cluster.{key}: {BYO_ONLY}"
+
+
 def test_byo_mode_needs_an_explicit_context():
     raw = byo()
     del raw["cluster"]["kubeconfig-context"]
