@@ -79,12 +79,8 @@ def build_keys_and_networks(platform: Platform) -> None:
         keys = platform.keyrings[region.name] = KeyRing(
             f"keys-{region.name}",
             KeyRingArgs(
-                environment=cfg.environment,
-                partition=cfg.partition,
-                account_id=cfg.account_id,
-                region=region.name,
+                context=ctx.in_region(region.name),
                 primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
-                tags=dict(ctx.tags),
                 multi_region=cfg.kms_multi_region,
             ),
             opts=on_region,
