@@ -137,16 +137,13 @@ def build_clusters(
         RegistryMirror(
             "mirror",
             RegistryMirrorArgs(
-                environment=cfg.environment,
-                partition=cfg.partition,
-                account_id=cfg.account_id,
+                context=ctx,
                 config=cfg.mirror or MirrorConfig(),
                 regions=[
                     MirrorRegion(r.name, platform.providers[r.name], key_arn(r.name)("images"))
                     for r in cfg.regions
                 ],
                 gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
-                tags=dict(ctx.tags),
             ),
         )
     spot_role = (
