@@ -342,13 +342,10 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
     platform.observability = PlatformObservability(
         "observability",
         PlatformObservabilityArgs(
-            environment=cfg.environment,
-            account_id=cfg.account_id,
-            partition=cfg.partition,
+            context=platform.ctx,
             config=cfg.observability,
             regions=list(signals),
             log_retention_days=cfg.log_retention_days,
-            tags=dict(platform.ctx.tags),
             protect=cfg.is_prod,
             grafana_groups={
                 "ADMIN": [roles.platform_admin.group_id],
