@@ -85,21 +85,17 @@ class RegionalNetwork(pulumi.ComponentResource):
         self.gateway_endpoints = gateway_endpoints(
             name,
             self.vpc,
-            args.ctx.region,
-            args.ctx.partition,
+            args.ctx,
             [*self.private_route_tables, self.isolated_route_table],
-            tags,
             mine,
         )
         self.interface_endpoints = interface_endpoints(
             name,
             self.vpc,
-            args.ctx.region,
-            args.ctx.partition,
+            args.ctx,
             (*INTERFACE_ENDPOINTS, *args.extra_interface_endpoints),
             self.private_subnets,
             self.endpoint_security_group,
-            tags,
             mine,
         )
         self.node_egress += [*self.gateway_endpoints.values(), *self.interface_endpoints.values()]
