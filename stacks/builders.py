@@ -147,9 +147,7 @@ def build_clusters(
             ),
         )
     spot_role = (
-        spot_service_linked_role(
-            "spot-service-linked-role", dict(ctx.tags), platform.providers[cfg.primary_region.name]
-        )
+        spot_service_linked_role("spot-service-linked-role", ctx, platform.providers[cfg.primary_region.name])
         if cfg.cluster.creates_spot_service_linked_role
         else None
     )
