@@ -242,12 +242,9 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     platform.identity = PlatformIdentity(
         "identity",
         PlatformIdentityArgs(
-            environment=cfg.environment,
-            account_id=cfg.account_id,
-            partition=cfg.partition,
+            context=platform.ctx,
             regions=[r.name for r in cfg.regions],
             identity=cfg.identity,
-            tags=dict(platform.ctx.tags),
             sso_provider=sso_provider,
             clusters=[
                 ClusterAccessTarget(name, cluster, platform.providers[name])
