@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.blocks import Arns, document, key_root_statement, key_service_statement, service_principal
+from components.blocks import (
+    PlatformContext,
+    document,
+    key_root_statement,
+    key_service_statement,
+    service_principal,
+)
 
 PURPOSES = ("artifacts", "logs", "cluster-secrets", "database", "images", "volumes")
 # The keys of data a destroy leaves behind outside dev (the database's final snapshot, buckets destroy does not
@@ -57,12 +63,13 @@ def _via_service(
     )
 
 
-def key_policy(purpose: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
-    """The explicit key policy of one purpose's key in one region."""
-    root = Arns(partition, account_id, region).root()
+def key_policy(purpose: str, ctx: PlatformContext) -> dict[str, Any]:
+    """The explicit key policy of one purpose's key in the context's region."""
+    region, account_id = ctx.region, ctx.account_id
+    root = ctx.arn.root()
     statements: list[dict[str, Any]] = [key_root_statement(root)]
     if purpose == "logs":
-        statements += logs_service_statements(partition=partition, account_id=account_id, region=region)
+        statements += logs_service_statements(ctx)
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
@@ -88,25 +95,17 @@ def key_policy(purpose: str, *, partition: str, account_id: str, region: str) ->
             )
         )
     if purpose == "volumes":
-        statements += autoscaling_volume_statements(partition=partition, account_id=account_id)
+        statements += autoscaling_volume_statements(ctx)
     return document(*statements, policy_id=f"mlops-{purpose}")
 
 
 @dataclass(frozen=True)
 class KeyRingArgs:
-    environment: str
-    partition: str
-    account_id: str
-    region: str
+    context: PlatformContext  # the keys' region is the context's
     # Primary key ARNs by purpose: set in secondary regions, whose keys are then replicas of these.
     primaries: Mapping[str, pulumi.Input[str]] | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
     # False only for a one-region stack deployed with single-Region keys, which keeps them (see below).
     multi_region: bool = True
-
-    @property
-    def is_prod(self) -> bool:
-        return self.environment == "prod"
 
 
 class KeyRing(pulumi.ComponentResource):
@@ -117,19 +116,18 @@ class KeyRing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KeyRingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:encryption:KeyRing", name, None, opts)
-        deletion_window = 30 if args.is_prod else 7
+        ctx = args.context
+        deletion_window = 30 if ctx.is_prod else 7
         self.keys, self.aliases = {}, {}
         for purpose in PURPOSES:
             stateful = child_opts(
                 self,
-                protect=args.is_prod,
-                retain_on_delete=args.environment != "dev" and purpose in KEPT_PURPOSES,
+                protect=ctx.is_prod,
+                retain_on_delete=ctx.keeps_data and purpose in KEPT_PURPOSES,
             )
-            policy = json.dumps(
-                key_policy(purpose, partition=args.partition, account_id=args.account_id, region=args.region)
-            )
-            description = f"mlops {args.environment} {purpose} ({args.region})"
-            tags = {**args.tags, "purpose": purpose}
+            policy = json.dumps(key_policy(purpose, ctx))
+            description = f"mlops {ctx.environment} {purpose} ({ctx.region})"
+            tags = ctx.tagged(purpose=purpose)
             if args.primaries is not None:
                 key: aws.kms.Key | aws.kms.ReplicaKey = aws.kms.ReplicaKey(
                     f"{name}-{purpose}",
@@ -166,7 +164,7 @@ class KeyRing(pulumi.ComponentResource):
             self.keys[purpose] = key
             self.aliases[purpose] = aws.kms.Alias(
                 f"{name}-{purpose}-alias",
-                aws.kms.AliasArgs(name=alias_name(args.environment, purpose), target_key_id=key.key_id),
+                aws.kms.AliasArgs(name=alias_name(ctx.environment, purpose), target_key_id=key.key_id),
                 opts=child_opts(self),
             )
         self.register_outputs({"keyArns": {purpose: key.arn for purpose, key in self.keys.items()}})
@@ -175,7 +173,7 @@ class KeyRing(pulumi.ComponentResource):
         return self.keys[purpose].arn
 
 
-def logs_service_statements(*, partition: str, account_id: str, region: str) -> list[dict[str, Any]]:
+def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
     """What CloudWatch Logs, CloudTrail and CloudWatch alarms need on the logs key, as AWS documents it.
 
     CloudWatch Logs: the key-policy statement of "Encrypt log data in CloudWatch Logs using AWS KMS" (step 2),
@@ -185,7 +183,7 @@ def logs_service_statements(*, partition: str, account_id: str, region: str) -> 
     encryption context (the AWS KMS condition keys of DescribeKey include no kms:EncryptionContext key), so it
     sits in statements of its own: under an encryption-context condition it would never be allowed.
     """
-    arns = Arns(partition, account_id, region)
+    arns, region, account_id = ctx.arn, ctx.region, ctx.account_id
     trails = arns.of("cloudtrail", "trail/*", region="*")
     logs = {"Service": f"logs.{region}.amazonaws.com"}
     cloudtrail = {"Service": service_principal("cloudtrail")}
@@ -218,14 +216,12 @@ def logs_service_statements(*, partition: str, account_id: str, region: str) -> 
     ]
 
 
-def autoscaling_role_arn(partition: str, account_id: str) -> str:
+def autoscaling_role_arn(ctx: PlatformContext) -> str:
     """The Auto Scaling service-linked role, which launches managed node groups' instances."""
-    return Arns(partition, account_id, "").service_linked_role(
-        "autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"
-    )
+    return ctx.arn.service_linked_role("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling")
 
 
-def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[dict[str, Any]]:
+def autoscaling_volume_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
     """Auto Scaling's use of the volumes key, granted to any principal whose ARN is its service-linked role.
 
     KMS rejects a key policy whose Principal names a role that does not exist yet, and the Auto Scaling role
@@ -233,7 +229,7 @@ def autoscaling_volume_statements(*, partition: str, account_id: str) -> list[di
     Matching the role through ``aws:PrincipalArn`` with ``Principal: *`` needs no existing principal, and grants
     nothing to anyone else: the ARN names exactly that role of this account.
     """
-    only_autoscaling = {"ArnEquals": {"aws:PrincipalArn": autoscaling_role_arn(partition, account_id)}}
+    only_autoscaling = {"ArnEquals": {"aws:PrincipalArn": autoscaling_role_arn(ctx)}}
     anyone = {"AWS": "*"}
     return [
         key_service_statement("AutoScalingUsesVolumeKey", anyone, USE_ACTIONS, only_autoscaling),

@@ -12,13 +12,14 @@ OCI artifacts under `charts/` pushed before the first deployment (see the README
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import PlatformContext
 from components.cluster.images import COPIED_IMAGE_PREFIX
 from components.config import PULL_THROUGH_UPSTREAMS, MirrorConfig
 from components.registry import IMAGE_LIFECYCLE, ecr_template_role, model_repository
@@ -35,13 +36,10 @@ class MirrorRegion:
 
 @dataclass(frozen=True)
 class RegistryMirrorArgs:
-    environment: str
-    partition: str
-    account_id: str
+    context: PlatformContext
     config: MirrorConfig
     regions: Sequence[MirrorRegion]  # the first is the primary
     gpu: bool = False  # a GPU node pool exists: the device plugin's image needs its copy repository
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class RegistryMirror(pulumi.ComponentResource):
@@ -52,21 +50,22 @@ class RegistryMirror(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryMirrorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:registry:RegistryMirror", name, None, opts)
-        tags = dict(args.tags)
+        ctx = args.context
+        tags = dict(ctx.tags)
         primary = args.regions[0]
         repositories = [
-            f"arn:{args.partition}:ecr:{r.region}:{args.account_id}:repository/{prefix}/*"
+            ctx.in_region(r.region).arn.repository(f"{prefix}/*")
             for r in args.regions
             for prefix in PULL_THROUGH_UPSTREAMS
         ]
         self.template_role, template_policy = ecr_template_role(
             f"{name}-template",
             "pull-through cache repositories",
-            args.account_id,
+            ctx,
             repositories,
             [r.images_key_arn for r in args.regions],
-            tags,
-            child_opts(self, provider=primary.provider),
+            parent=self,
+            provider=primary.provider,
         )
         self.rules, self.templates, self.copies = {}, {}, {}
         for region in args.regions:

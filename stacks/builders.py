@@ -79,12 +79,8 @@ def build_keys_and_networks(platform: Platform) -> None:
         keys = platform.keyrings[region.name] = KeyRing(
             f"keys-{region.name}",
             KeyRingArgs(
-                environment=cfg.environment,
-                partition=cfg.partition,
-                account_id=cfg.account_id,
-                region=region.name,
+                context=ctx.in_region(region.name),
                 primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
-                tags=dict(ctx.tags),
                 multi_region=cfg.kms_multi_region,
             ),
             opts=on_region,
@@ -141,22 +137,17 @@ def build_clusters(
         RegistryMirror(
             "mirror",
             RegistryMirrorArgs(
-                environment=cfg.environment,
-                partition=cfg.partition,
-                account_id=cfg.account_id,
+                context=ctx,
                 config=cfg.mirror or MirrorConfig(),
                 regions=[
                     MirrorRegion(r.name, platform.providers[r.name], key_arn(r.name)("images"))
                     for r in cfg.regions
                 ],
                 gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
-                tags=dict(ctx.tags),
             ),
         )
     spot_role = (
-        spot_service_linked_role(
-            "spot-service-linked-role", dict(ctx.tags), platform.providers[cfg.primary_region.name]
-        )
+        spot_service_linked_role("spot-service-linked-role", ctx, platform.providers[cfg.primary_region.name])
         if cfg.cluster.creates_spot_service_linked_role
         else None
     )
@@ -251,12 +242,9 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     platform.identity = PlatformIdentity(
         "identity",
         PlatformIdentityArgs(
-            environment=cfg.environment,
-            account_id=cfg.account_id,
-            partition=cfg.partition,
+            context=platform.ctx,
             regions=[r.name for r in cfg.regions],
             identity=cfg.identity,
-            tags=dict(platform.ctx.tags),
             sso_provider=sso_provider,
             clusters=[
                 ClusterAccessTarget(name, cluster, platform.providers[name])
@@ -349,13 +337,10 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
     platform.observability = PlatformObservability(
         "observability",
         PlatformObservabilityArgs(
-            environment=cfg.environment,
-            account_id=cfg.account_id,
-            partition=cfg.partition,
+            context=platform.ctx,
             config=cfg.observability,
             regions=list(signals),
             log_retention_days=cfg.log_retention_days,
-            tags=dict(platform.ctx.tags),
             protect=cfg.is_prod,
             grafana_groups={
                 "ADMIN": [roles.platform_admin.group_id],

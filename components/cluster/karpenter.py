@@ -13,7 +13,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.blocks import Association, PodIdentityRole, deny_insecure_transport, document, to_json
+from components.blocks import (
+    Association,
+    PlatformContext,
+    PodIdentityRole,
+    deny_insecure_transport,
+    document,
+    to_json,
+)
 from components.cluster.config import NodePoolConfig
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
@@ -43,7 +50,7 @@ INTERRUPTION_EVENTS = {
 
 
 def spot_service_linked_role(
-    name: str, tags: Mapping[str, str], provider: pulumi.ProviderResource
+    name: str, ctx: PlatformContext, provider: pulumi.ProviderResource
 ) -> aws.iam.ServiceLinkedRole:
     """The account's AWSServiceRoleForEC2Spot, which EC2 needs before it launches a Spot Instance requested
     through the API, as Karpenter does (EC2 User Guide, "Service-linked role for Spot Instance requests"; the
@@ -55,7 +62,7 @@ def spot_service_linked_role(
         name,
         aws.iam.ServiceLinkedRoleArgs(
             aws_service_name="spot.amazonaws.com",
-            tags={**tags, "Name": "AWSServiceRoleForEC2Spot"},
+            tags=ctx.tagged(Name="AWSServiceRoleForEC2Spot"),
         ),
         opts=pulumi.ResourceOptions(provider=provider, retain_on_delete=True),
     )

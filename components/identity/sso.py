@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
+from components.blocks import PlatformContext
 from components.identity.config import AccessRole, IdentityConfig
 from components.identity.policies import (
     DESCRIPTIONS,
@@ -38,12 +39,9 @@ class ClusterAccessTarget:
 
 @dataclass(frozen=True)
 class PlatformIdentityArgs:
-    environment: str
-    account_id: str
-    partition: str
+    context: PlatformContext  # the platform's environment, partition, account and tags
     regions: Sequence[str]
     identity: IdentityConfig
-    tags: Mapping[str, str]
     # The provider of Identity Center's home region (ssoadmin calls go there).
     sso_provider: pulumi.ProviderResource
     clusters: Sequence[ClusterAccessTarget] = field(default_factory=tuple)
@@ -57,7 +55,7 @@ class PlatformIdentityArgs:
 
     @property
     def prefix(self) -> str:
-        return self.identity.resource_prefix or f"mlops-{self.environment}"
+        return self.identity.resource_prefix or self.context.prefix
 
 
 def _role_config(identity: IdentityConfig, role: str) -> AccessRole:
@@ -79,6 +77,7 @@ class PlatformIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:identity:PlatformIdentity", name, None, opts)
+        ctx = args.context
         self.permission_sets: dict[str, aws.ssoadmin.PermissionSet] = {}
         self.inline_policies: dict[str, aws.ssoadmin.PermissionSetInlinePolicy] = {}
         self.managed_attachments: dict[str, list[aws.ssoadmin.ManagedPolicyAttachment]] = {}
@@ -93,10 +92,10 @@ class PlatformIdentity(pulumi.ComponentResource):
                 description="Permissions boundary of every role a platform admin creates",
                 policy=json.dumps(
                     boundary_policy(
-                        partition=args.partition, account_id=args.account_id, regions=list(args.regions)
+                        partition=ctx.partition, account_id=ctx.account_id, regions=list(args.regions)
                     )
                 ),
-                tags={**args.tags, "Name": boundary_name(args.prefix)},
+                tags=ctx.tagged(Name=boundary_name(args.prefix)),
             ),
             opts=child_opts(self, provider=args.sso_provider, protect=args.protect),
         )
@@ -138,7 +137,8 @@ class PlatformIdentity(pulumi.ComponentResource):
         identity = args.identity
         sso = child_opts(self, provider=args.sso_provider)
         settings = _role_config(identity, role)
-        ps_name = permission_set_name(args.environment, role)
+        ctx = args.context
+        ps_name = permission_set_name(ctx.environment, role)
         permission_set = aws.ssoadmin.PermissionSet(
             f"{name}-{role}",
             aws.ssoadmin.PermissionSetArgs(
@@ -146,7 +146,7 @@ class PlatformIdentity(pulumi.ComponentResource):
                 description=DESCRIPTIONS[role],
                 instance_arn=identity.sso_instance_arn,
                 session_duration=settings.session_duration,
-                tags={**args.tags, "Name": ps_name},
+                tags=ctx.tagged(Name=ps_name),
             ),
             opts=sso,
         )
@@ -161,7 +161,7 @@ class PlatformIdentity(pulumi.ComponentResource):
                 ),
                 opts=sso,
             )
-            for arn in managed_policy_arns(args.partition, role)
+            for arn in managed_policy_arns(ctx.partition, role)
         ]
         self.managed_attachments[role] = attachments
         policy = aws.ssoadmin.PermissionSetInlinePolicy(
@@ -172,8 +172,8 @@ class PlatformIdentity(pulumi.ComponentResource):
                 inline_policy=json.dumps(
                     inline_policy(
                         role,
-                        partition=args.partition,
-                        account_id=args.account_id,
+                        partition=ctx.partition,
+                        account_id=ctx.account_id,
                         regions=list(args.regions),
                         prefix=args.prefix,
                     ),
@@ -192,7 +192,7 @@ class PlatformIdentity(pulumi.ComponentResource):
                 principal_type="GROUP",
                 principal_id=settings.group_id,
                 target_type="AWS_ACCOUNT",
-                target_id=args.account_id,
+                target_id=ctx.account_id,
             ),
             opts=child_opts(
                 self, provider=args.sso_provider, depends_on=[policy, *attachments, self.permissions_boundary]
@@ -200,8 +200,8 @@ class PlatformIdentity(pulumi.ComponentResource):
         )
         principal = role_principal_arn(
             settings,
-            partition=args.partition,
-            account_id=args.account_id,
+            partition=ctx.partition,
+            account_id=ctx.account_id,
             sso_region=args.sso_region,
             permission_set=ps_name,
         )
@@ -234,7 +234,7 @@ def cluster_access(
                 cluster_name=target.cluster_name,
                 principal_arn=principal,
                 type="STANDARD",
-                tags={**args.tags, "Name": key},
+                tags=args.context.tagged(Name=key),
             ),
             opts=child_opts(parent, provider=target.provider, depends_on=[assignments[role]]),
         )
@@ -251,7 +251,7 @@ def cluster_access(
             aws.eks.AccessPolicyAssociationArgs(
                 cluster_name=entry.cluster_name,
                 principal_arn=entry.principal_arn,
-                policy_arn=access_policy_arn(args.partition, EKS_ACCESS_POLICIES[role]),
+                policy_arn=access_policy_arn(args.context.partition, EKS_ACCESS_POLICIES[role]),
                 access_scope=scope,
             ),
             opts=regional,

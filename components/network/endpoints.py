@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.blocks.context import PlatformContext
+
 # Interface endpoints private subnets need to run EKS nodes, pull images, log, and use KMS/STS without internet.
 INTERFACE_ENDPOINTS = (
     "ecr.api",
@@ -40,10 +42,8 @@ def endpoint_service(region: str, service: str, partition: str = "aws") -> str:
 def gateway_endpoints(
     name: str,
     vpc: aws.ec2.Vpc,
-    region: str,
-    partition: str,
+    ctx: PlatformContext,
     route_tables: Sequence[aws.ec2.RouteTable],
-    tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> dict[str, aws.ec2.VpcEndpoint]:
     """S3 and DynamoDB through the route tables given (private and isolated): free, and no internet needed."""
@@ -52,10 +52,10 @@ def gateway_endpoints(
             f"{name}-{service}-endpoint",
             aws.ec2.VpcEndpointArgs(
                 vpc_id=vpc.id,
-                service_name=endpoint_service(region, service, partition),
+                service_name=endpoint_service(ctx.region, service, ctx.partition),
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[table.id for table in route_tables],
-                tags={**tags, "Name": f"{name}-{service}"},
+                tags=ctx.tagged(Name=f"{name}-{service}"),
             ),
             opts=opts,
         )
@@ -66,12 +66,10 @@ def gateway_endpoints(
 def interface_endpoints(
     name: str,
     vpc: aws.ec2.Vpc,
-    region: str,
-    partition: str,
+    ctx: PlatformContext,
     services: Sequence[str],
     subnets: Sequence[aws.ec2.Subnet],
     security_group: aws.ec2.SecurityGroup,
-    tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> dict[str, aws.ec2.VpcEndpoint]:
     """One interface endpoint per service in the private subnets, answering under the service's own name."""
@@ -80,12 +78,12 @@ def interface_endpoints(
             f"{name}-{service.replace('.', '-')}-endpoint",
             aws.ec2.VpcEndpointArgs(
                 vpc_id=vpc.id,
-                service_name=endpoint_service(region, service, partition),
+                service_name=endpoint_service(ctx.region, service, ctx.partition),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=[subnet.id for subnet in subnets],
                 security_group_ids=[security_group.id],
-                tags={**tags, "Name": f"{name}-{service}"},
+                tags=ctx.tagged(Name=f"{name}-{service}"),
             ),
             opts=opts,
         )

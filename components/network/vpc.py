@@ -83,7 +83,7 @@ class RegionalNetwork(pulumi.ComponentResource):
         public_egress(self, name, plan, tags)
         self._private_routes(name, plan, tags)
         security_groups(self, name, tags)
-        vpc_endpoints(self, name, tags)
+        vpc_endpoints(self, name)
 
         flow_logs = vpc_flow_logs(
             name, self, args.ctx, logs_key_arn=args.logs_key_arn, retention_days=args.log_retention_days
@@ -250,27 +250,23 @@ def security_groups(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> 
     )
 
 
-def vpc_endpoints(owner: RegionalNetwork, name: str, tags: dict[str, str]) -> None:
+def vpc_endpoints(owner: RegionalNetwork, name: str) -> None:
     """The gateway endpoints on the private and isolated route tables, the interface endpoints in the private
     subnets, and the S3 prefix list's CIDRs for pods' egress rules."""
     owner.gateway_endpoints = gateway_endpoints(
         name,
         owner.vpc,
-        owner.args.ctx.region,
-        owner.args.ctx.partition,
+        owner.args.ctx,
         [*owner.private_route_tables, owner.isolated_route_table],
-        tags,
         child_opts(owner),
     )
     owner.interface_endpoints = interface_endpoints(
         name,
         owner.vpc,
-        owner.args.ctx.region,
-        owner.args.ctx.partition,
+        owner.args.ctx,
         (*INTERFACE_ENDPOINTS, *owner.args.extra_interface_endpoints),
         owner.private_subnets,
         owner.endpoint_security_group,
-        tags,
         child_opts(owner),
     )
     owner.node_egress += [*owner.gateway_endpoints.values(), *owner.interface_endpoints.values()]

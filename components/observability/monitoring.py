@@ -264,13 +264,10 @@ def alarm_args(
 
 @dataclass(frozen=True)
 class RegionalMonitoringArgs:
-    environment: str
-    account_id: str
-    partition: str
+    context: PlatformContext  # in the signals' region
     signals: RegionSignals
     config: ObservabilityConfig
     log_retention_days: int
-    tags: Mapping[str, str]
 
 
 class RegionalMonitoring(pulumi.ComponentResource):
@@ -283,9 +280,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionalMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:observability:RegionalMonitoring", name, None, opts)
-        signals, env, tags = args.signals, args.environment, dict(args.tags)
+        signals, ctx = args.signals, args.context
+        env, tags = ctx.environment, dict(ctx.tags)
         prefix = f"mlops-{env}-{signals.region}"
-        ctx = PlatformContext(env, args.partition, args.account_id, signals.region, tags)
         alerts = alert_topic(
             self,
             name,

@@ -21,13 +21,10 @@ from components.observability.trail import GovernanceTrail, GovernanceTrailArgs
 
 @dataclass(frozen=True)
 class PlatformObservabilityArgs:
-    environment: str
-    account_id: str
-    partition: str
+    context: PlatformContext  # any region: each region's monitoring, the trail and Grafana take their own
     config: ObservabilityConfig
     regions: Sequence[RegionSignals]  # the first is the primary region (trail, dashboard, Grafana)
     log_retention_days: int
-    tags: Mapping[str, str]
     protect: bool = False
     access_log_bucket: pulumi.Input[str] | None = None
     # Grafana role (ADMIN/EDITOR/VIEWER) -> Identity Center group ids.
@@ -55,18 +52,14 @@ class PlatformObservability(pulumi.ComponentResource):
     ):
         super().__init__("mlops:observability:PlatformObservability", name, None, opts)
         primary = args.regions[0]
-        env, tags = args.environment, dict(args.tags)
+        ctx, env = args.context.in_region(primary.region), args.context.environment
         self.trail = GovernanceTrail(
             f"{name}-trail",
             GovernanceTrailArgs(
-                environment=env,
-                account_id=args.account_id,
-                partition=args.partition,
-                region=primary.region,
+                context=ctx,
                 logs_key_arn=primary.logs_key_arn,
                 log_retention_days=args.log_retention_days,
                 trail=args.config.trail,
-                tags=tags,
                 protect=args.protect,
                 access_log_bucket=args.access_log_bucket,
             ),
@@ -76,13 +69,10 @@ class PlatformObservability(pulumi.ComponentResource):
             signals.region: RegionalMonitoring(
                 f"{name}-{signals.region}",
                 RegionalMonitoringArgs(
-                    environment=env,
-                    account_id=args.account_id,
-                    partition=args.partition,
+                    context=ctx.in_region(signals.region),
                     signals=signals,
                     config=args.config,
                     log_retention_days=args.log_retention_days,
-                    tags=tags,
                 ),
                 opts=child_opts(self, provider=signals.provider),
             )
@@ -106,7 +96,7 @@ class PlatformObservability(pulumi.ComponentResource):
             self.grafana = GrafanaWorkspace(
                 self,
                 name,
-                PlatformContext(env, args.partition, args.account_id, primary.region, tags),
+                ctx,
                 provider=primary.provider,
                 regions=[signals.region for signals in args.regions],
                 prometheus_arns=[monitoring.prometheus.arn for monitoring in self.regional.values()],

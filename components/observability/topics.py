@@ -12,13 +12,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.blocks import Arns, PlatformContext, deny_insecure_transport, document, service_principal
+from components.blocks import PlatformContext, deny_insecure_transport, document, service_principal
 from components.observability.config import Subscription
 
 
-def alert_topic_policy(topic_arn: str, *, partition: str, account_id: str, region: str) -> dict[str, Any]:
+def alert_topic_policy(topic_arn: str, ctx: PlatformContext) -> dict[str, Any]:
     """Topic policy: CloudWatch alarms of this account and region may publish; the account manages it; TLS only."""
-    arns = Arns(partition, account_id, region)
+    arns, account_id, region = ctx.arn, ctx.account_id, ctx.region
     return document(
         {
             "Sid": "AccountManagesTopic",
@@ -83,9 +83,7 @@ def alert_topic(
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: json.dumps(
-                    alert_topic_policy(
-                        arn, partition=ctx.partition, account_id=ctx.account_id, region=ctx.region
-                    ),
+                    alert_topic_policy(arn, ctx),
                     sort_keys=True,
                 )
             ),

@@ -3,7 +3,7 @@ bucket, one for the bucket's server access logs), its CloudWatch log group and t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,29 +91,21 @@ def expiring_rule(
 
 @dataclass(frozen=True)
 class GovernanceTrailArgs:
-    environment: str
-    account_id: str
-    partition: str
-    region: str
+    context: PlatformContext  # in the trail's home region
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     trail: TrailConfig
-    tags: Mapping[str, str]
     protect: bool = False
     # Server access logs of the trail bucket go here when a platform access-log bucket exists.
     access_log_bucket: pulumi.Input[str] | None = None
 
     @property
-    def context(self) -> PlatformContext:
-        return PlatformContext(self.environment, self.partition, self.account_id, self.region, self.tags)
-
-    @property
     def trail_name(self) -> str:
-        return f"mlops-{self.environment}-trail"
+        return f"mlops-{self.context.environment}-trail"
 
     @property
     def trail_arn(self) -> str:
-        return self.context.arn.of("cloudtrail", f"trail/{self.trail_name}", region=self.region)
+        return self.context.arn.of("cloudtrail", f"trail/{self.trail_name}", region=self.context.region)
 
 
 class GovernanceTrail(pulumi.ComponentResource):
@@ -149,7 +141,7 @@ class GovernanceTrail(pulumi.ComponentResource):
                 force_destroy=not ctx.keeps_data,
                 protect=args.protect,
                 policy_statements=lambda arn: trail_bucket_statements(
-                    arn, trail_arn=args.trail_arn, account_id=args.account_id
+                    arn, trail_arn=args.trail_arn, account_id=ctx.account_id
                 ),
                 sort_keys=True,
                 # The public access block must exist first: it is what makes a Deny-to-"*" policy safe to apply.
@@ -170,7 +162,7 @@ class GovernanceTrail(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-log-group",
             aws.cloudwatch.LogGroupArgs(
-                name=f"/aws/cloudtrail/mlops-{args.environment}",
+                name=f"/aws/cloudtrail/mlops-{ctx.environment}",
                 kms_key_id=args.logs_key_arn,
                 retention_in_days=args.log_retention_days,
                 tags={**ctx.tags, "Name": f"{name}-log-group"},
@@ -183,7 +175,7 @@ class GovernanceTrail(pulumi.ComponentResource):
             parent=self,
             description="CloudTrail delivers the platform's trail to its CloudWatch log group",
             trust=service_trust(
-                ctx.service_principal("cloudtrail"), account_id=args.account_id, source_arn=args.trail_arn
+                ctx.service_principal("cloudtrail"), account_id=ctx.account_id, source_arn=args.trail_arn
             ),
             policy=pulumi.Output.json_dumps(
                 document(
@@ -234,13 +226,13 @@ class GovernanceTrail(pulumi.ComponentResource):
         return SecureBucket(
             f"{name}-access-logs",
             SecureBucketArgs(
-                tags={**args.tags, "Name": f"{name}-access-logs"},
+                tags=args.context.tagged(Name=f"{name}-access-logs"),
                 kms_key_arn=None,
                 lifecycle_rules=[expiring_rule("expire", ACCESS_LOG_DAYS)],
                 force_destroy=not args.context.keeps_data,
                 protect=args.protect,
                 ownership_controls=False,
-                policy_statements=lambda arn: access_log_statements(arn, account_id=args.account_id),
+                policy_statements=lambda arn: access_log_statements(arn, account_id=args.context.account_id),
                 sort_keys=True,
                 policy_waits_for=("public-access-block",),
             ),

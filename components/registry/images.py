@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from components.blocks import allow, document, service_trust, to_json
-from components.blocks.context import service_principal
+from components.blocks import PlatformContext, ServiceRole, allow, document, to_json
 
 if TYPE_CHECKING:
     from components.registry.component import ModelRegistryArgs
@@ -59,33 +58,27 @@ def ecr_template_role_policy(repository_arns: Sequence[str], key_arns: Sequence[
 def ecr_template_role(
     name: str,
     what: str,
-    account_id: str,
+    ctx: PlatformContext,
     repository_arns: Sequence[str],
     key_arns: Sequence[pulumi.Input[str]],
-    tags: Mapping[str, str],
-    opts: pulumi.ResourceOptions,
+    *,
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """The role ECR assumes to create repositories from templates (with KMS and tags), and its policy."""
-    role = aws.iam.Role(
-        f"{name}-role",
-        aws.iam.RoleArgs(
-            description=f"ECR creates {what} from the platform's templates",
-            assume_role_policy=to_json(service_trust(service_principal("ecr"), account_id=account_id)),
-            tags=dict(tags),
+    role = ServiceRole(
+        name,
+        ctx,
+        parent=parent,
+        provider=provider,
+        service="ecr",
+        description=f"ECR creates {what} from the platform's templates",
+        policy=pulumi.Output.all(*key_arns).apply(
+            lambda keys: to_json(ecr_template_role_policy(list(repository_arns), keys))
         ),
-        opts=opts,
     )
-    policy = aws.iam.RolePolicy(
-        f"{name}-policy",
-        aws.iam.RolePolicyArgs(
-            role=role.id,
-            policy=pulumi.Output.all(*key_arns).apply(
-                lambda keys: to_json(ecr_template_role_policy(list(repository_arns), keys))
-            ),
-        ),
-        opts=opts,
-    )
-    return role, policy
+    assert role.policy is not None  # a policy was given, so the builder made it
+    return role.role, role.policy
 
 
 def model_repository(
@@ -164,11 +157,11 @@ def repository_templates(owner: pulumi.Resource, name: str, args: ModelRegistryA
     role, policy = ecr_template_role(
         f"{name}-image-template",
         "model repositories",
-        ctx.account_id,
+        ctx,
         repositories,
         [store.images_key_arn for store in args.regions],
-        ctx.tags,
-        pulumi.ResourceOptions(parent=owner, provider=primary.provider),
+        parent=owner,
+        provider=primary.provider,
     )
     for store in args.regions:
         aws.ecr.RepositoryCreationTemplate(

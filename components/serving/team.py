@@ -22,6 +22,7 @@ from components.blocks.context import PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
 from components.blocks.roles import Association, PodIdentityRole
 from components.config import TeamConfig
+from components.identity.policies import access_policy_arn
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
 from components.serving.ingress import DOMAIN_ANNOTATION
@@ -342,7 +343,7 @@ def owners_access(owner: TeamSpace, suffix: str, target: ClusterTarget, args: Te
         aws.eks.AccessPolicyAssociationArgs(
             cluster_name=target.cluster_name,
             principal_arn=entry.principal_arn,
-            policy_arn=f"arn:{args.partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
+            policy_arn=access_policy_arn(args.partition, EDIT_POLICY),
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
                 type="namespace", namespaces=[args.team.namespace]
             ),

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from components.blocks import PlatformContext
 from components.encryption import PURPOSES, key_policy
 from tests.conftest import FIXTURES, by_name, run_mlops, states
 
@@ -195,7 +196,7 @@ def test_keys_per_region(synth):
 
 
 def test_logs_key_policy_statements():
-    policy = key_policy("logs", partition="aws", account_id="333333333333", region="us-west-2")
+    policy = key_policy("logs", PlatformContext("prod", "aws", "333333333333", "us-west-2"))
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["AccountAdministersKey"]["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
     logs = by_sid["CloudWatchLogsEncryptsOwnLogGroups"]
@@ -217,8 +218,7 @@ def test_cloudtrail_and_logs_may_describe_the_key_without_an_encryption_context(
     KMS key properties): DescribeKey is its own statement, with no encryption-context condition, which
     DescribeKey requests never carry."""
     by_sid = {
-        s["Sid"]: s
-        for s in key_policy("logs", partition="aws", account_id="1", region="us-east-1")["Statement"]
+        s["Sid"]: s for s in key_policy("logs", PlatformContext("prod", "aws", "1", "us-east-1"))["Statement"]
     }
     assert by_sid["CloudTrailDescribesKey"] == {
         "Sid": "CloudTrailDescribesKey",
@@ -238,7 +238,7 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
     not exist, so it is matched by aws:PrincipalArn (an ARN key: ArnEquals)."""
     by_sid = {
         s["Sid"]: s
-        for s in key_policy("volumes", partition="aws", account_id="1", region="us-east-1")["Statement"]
+        for s in key_policy("volumes", PlatformContext("prod", "aws", "1", "us-east-1"))["Statement"]
     }
     role = "arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     for sid in ("AutoScalingUsesVolumeKey", "AutoScalingGrantsForVolumes"):
@@ -258,7 +258,7 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
     ],
 )
 def test_service_keys_are_usable_only_through_their_service(purpose, service):
-    policy = key_policy(purpose, partition="aws-us-gov", account_id="333333333333", region="us-gov-west-1")
+    policy = key_policy(purpose, PlatformContext("prod", "aws-us-gov", "333333333333", "us-gov-west-1"))
     use = policy["Statement"][1]
     assert use["Condition"] == {
         "StringEquals": {
@@ -272,7 +272,7 @@ def test_service_keys_are_usable_only_through_their_service(purpose, service):
 def test_shipped_key_policy_is_the_builder_output(synth):
     key = by_name(synth("staging"), "keys-us-east-1-database")
     assert json.loads(key["inputs"]["policy"]) == key_policy(
-        "database", partition="aws", account_id="222222222222", region="us-east-1"
+        "database", PlatformContext("prod", "aws", "222222222222", "us-east-1")
     )
 
 

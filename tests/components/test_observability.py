@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from components.blocks import PlatformContext
 from components.observability.config import AlarmThresholds
 from components.observability.monitoring import alarm_specs, dashboard_body
 from components.observability.prometheus import scrape_configuration
@@ -53,7 +54,7 @@ def test_alarm_specs_only_for_the_signals_a_region_has():
 
 def test_topic_policy_lets_only_this_accounts_alarms_publish():
     policy = alert_topic_policy(
-        "arn:aws:sns:us-east-1:1:t", partition="aws", account_id="111111111111", region="us-east-1"
+        "arn:aws:sns:us-east-1:1:t", PlatformContext("prod", "aws", "111111111111", "us-east-1")
     )
     publish = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchAlarmsPublish")
     assert publish == {
@@ -242,7 +243,7 @@ def test_alert_topic_per_region_encrypted_with_policy_and_subscriptions(observe,
     assert topic["inputs"]["kmsMasterKeyId"] == KEY[region]
     assert topic["provider"].split("::")[-2] == f"aws-{region}"
     policy = json.loads(by_name(observe, f"observability-{region}-alerts-policy")["inputs"]["policy"])
-    assert policy == alert_topic_policy(topic_arn(region), partition="aws", account_id=ACCOUNT, region=region)
+    assert policy == alert_topic_policy(topic_arn(region), PlatformContext("prod", "aws", ACCOUNT, region))
     subscriptions = [
         s["inputs"]
         for s in states(observe, "aws:sns/topicSubscription:TopicSubscription")

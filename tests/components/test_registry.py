@@ -380,11 +380,12 @@ def test_image_templates_use_a_role_ecr_can_assume(synth):
 
 
 def test_database_key_lets_secrets_manager_hold_the_managed_master_password():
+    from components.blocks import PlatformContext
     from components.encryption import key_policy
 
     statements = {
         s["Sid"]: s
-        for s in key_policy("database", partition="aws", account_id="1", region="us-east-1")["Statement"]
+        for s in key_policy("database", PlatformContext("prod", "aws", "1", "us-east-1"))["Statement"]
     }
     assert statements["UseThroughSecretsManagerForManagedDatabaseSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
