@@ -23,6 +23,7 @@ from components.serving.ingress import (
 )
 from components.serving.workload import (
     POD_IDENTITY_AGENT,
+    RESTRICTED_POD_SECURITY,
     ContainerSpec,
     hardened_container,
     hardened_pod_spec,
@@ -108,9 +109,7 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
                 name=MLFLOW_NAMESPACE,
                 labels={
                     **labels,
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+                    **RESTRICTED_POD_SECURITY,
                 },
             )
         ),

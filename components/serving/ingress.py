@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.dns.records import ServingLoadBalancer
 from components.network.transit import zone_name
-from components.serving.workload import INGRESS_TLS_POLICY
+from components.serving.workload import INGRESS_TLS_POLICY, RESTRICTED_POD_SECURITY
 
 SERVING_GROUP = "mlops-serving"
 SERVING_NAMESPACE = "mlops-serving"
@@ -140,9 +140,7 @@ class ServingEntry(pulumi.ComponentResource):
                     name=SERVING_NAMESPACE,
                     labels={
                         **args.labels,
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
+                        **RESTRICTED_POD_SECURITY,
                     },
                 )
             ),

@@ -26,7 +26,7 @@ from components.identity.policies import access_policy_arn
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
 from components.serving.ingress import DOMAIN_ANNOTATION
-from components.serving.workload import POD_IDENTITY_AGENT
+from components.serving.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 
@@ -265,9 +265,7 @@ class TeamSpace(pulumi.ComponentResource):
                     name=namespace,
                     labels={
                         **labels,
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
-                        "pod-security.kubernetes.io/warn": "restricted",
+                        **RESTRICTED_POD_SECURITY,
                     },
                     annotations={DOMAIN_ANNOTATION: args.ingress_domain} if args.ingress_domain else None,
                 )

@@ -20,6 +20,10 @@ GPU_RESOURCE = "nvidia.com/gpu"
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 # The TLS policy of every internal HTTPS ingress (TLS 1.2 and 1.3, forward secrecy only).
 INGRESS_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The labels of a namespace whose pods must meet the "restricted" Pod Security Standard (enforced, audited, warned).
+RESTRICTED_POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+}
 
 
 @dataclass(frozen=True)
