@@ -40,6 +40,7 @@ from components.dns.config import (
     DnsConfig,
     certificate_account_error,
     certificate_region_errors,
+    prod_protection_error,
 )
 from components.identity.config import AccessRole, IdentityConfig, IdentityRoles, OidcConfig  # noqa: F401
 from components.loader import ConfigError, _Refused, key_text, load_yaml, parse_json
@@ -329,6 +330,9 @@ def check_sections(cfg: PlatformConfig) -> None:
         problem = certificate_region_errors(cfg.dns.certificate_arns, names, cfg.account_id)
         if problem is not None:
             raise _KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
+        switched_off = prod_protection_error(cfg.dns, cfg.environment)
+        if switched_off is not None:
+            raise _KeyedValueError(("dns", switched_off[0]), switched_off[1])
         if cfg.cluster is not None and cfg.cluster.mode == "eks":
             for region in names:
                 if region not in cfg.dns.certificate_arns:

@@ -183,18 +183,11 @@ def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
     encryption context (the AWS KMS condition keys of DescribeKey include no kms:EncryptionContext key), so it
     sits in statements of its own: under an encryption-context condition it would never be allowed.
     """
-    arns, region, account_id = ctx.arn, ctx.region, ctx.account_id
+    arns, account_id = ctx.arn, ctx.account_id
     trails = arns.of("cloudtrail", "trail/*", region="*")
-    logs = {"Service": f"logs.{region}.amazonaws.com"}
     cloudtrail = {"Service": service_principal("cloudtrail")}
     return [
-        key_service_statement(
-            "CloudWatchLogsEncryptsOwnLogGroups",
-            logs,
-            ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
-            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns.log_group("*")}},
-        ),
-        key_service_statement("CloudWatchLogsDescribesKey", logs, "kms:DescribeKey"),
+        *cloudwatch_logs_statements(ctx),
         key_service_statement(
             "CloudTrailEncryptsOwnTrails",
             cloudtrail,
@@ -213,6 +206,22 @@ def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
             ["kms:Decrypt", "kms:GenerateDataKey*"],
             {"StringEquals": {"aws:SourceAccount": account_id}},
         ),
+    ]
+
+
+def cloudwatch_logs_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
+    """CloudWatch Logs of the context's region encrypts and decrypts the account's log groups there with the
+    key ("Encrypt log data in CloudWatch Logs using AWS KMS", step 2), and describes it (without a condition:
+    DescribeKey carries no encryption context)."""
+    logs = {"Service": f"logs.{ctx.region}.amazonaws.com"}
+    return [
+        key_service_statement(
+            "CloudWatchLogsEncryptsOwnLogGroups",
+            logs,
+            ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn.log_group("*")}},
+        ),
+        key_service_statement("CloudWatchLogsDescribesKey", logs, "kms:DescribeKey"),
     ]
 
 

@@ -95,6 +95,8 @@ class DnsOutputs(Contract):
     zone_name: Annotated[str, Field(alias="zoneName")]
     routing: str  # failover / latency
     certificate_arns: Annotated[dict[str, str], Field(alias="certificateArns")]  # per region
+    # The DS record to add at the parent zone once the zone is DNSSEC-signed (None: not signed).
+    ds_record: Annotated[str | None, Field(alias="dsRecord")] = None
 
 
 class PlatformOutputs(Contract):

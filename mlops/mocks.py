@@ -289,6 +289,24 @@ def _hosted_zone(ctx: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _key_signing_key(ctx: Context) -> tuple[str, dict[str, Any]]:
+    """A KSK as Route 53 describes it: ECDSAP256SHA256 (algorithm 13) with a SHA-256 digest (type 2), and the
+    DS record ``<key tag> 13 2 <digest>`` (RFC 4034 section 5.3) that the parent zone carries."""
+    zone_id, name = str(ctx.inputs.get("hostedZoneId")), str(ctx.inputs.get("name"))
+    key_tag = int(digest(zone_id, name, length=4), 16) % 65536
+    value = digest(zone_id, name, "digest", length=64).upper()
+    return f"{zone_id},{name}", {
+        "keyTag": key_tag,
+        "signingAlgorithmMnemonic": "ECDSAP256SHA256",
+        "signingAlgorithmType": 13,
+        "digestAlgorithmMnemonic": "SHA-256",
+        "digestAlgorithmType": 2,
+        "digestValue": value,
+        "dsRecord": f"{key_tag} 13 2 {value}",
+        "flag": 257,
+    }
+
+
 def _amp_workspace(ctx: Context) -> tuple[str, dict[str, Any]]:
     rid = "ws-" + _uuid(ctx.type + ctx.name)
     return rid, {
@@ -392,6 +410,7 @@ GENERATORS: dict[str, Generator] = {
     "aws:amp/scraper:Scraper": _amp_scraper,
     "aws:grafana/workspace:Workspace": _grafana_workspace,
     "aws:route53/healthCheck:HealthCheck": _route53_health_check,
+    "aws:route53/keySigningKey:KeySigningKey": _key_signing_key,
     "aws:ssoadmin/permissionSet:PermissionSet": _permission_set,
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,

@@ -110,6 +110,11 @@ def _lifecycle(props, _args):
 
 
 def _rotation(props, _args):
+    # KMS rotates symmetric encryption keys only ("Rotate AWS KMS keys": asymmetric keys are not supported): a
+    # signing key such as a DNSSEC key-signing key's is rolled by replacing it, not rotated.
+    spec = props.get("customerMasterKeySpec") or props.get("keySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT":
+        return None
     return None if truthy(props.get("enableKeyRotation")) else "key rotation is off"
 
 

@@ -25,6 +25,7 @@ from components.cluster.images import registry_host
 from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name
 from components.config import MirrorConfig, PlatformConfig, rps_scaling_available
+from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
@@ -235,10 +236,7 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     cfg = platform.cfg
     if cfg.identity is None:
         return
-    sso_region = cfg.identity.sso_region or cfg.primary_region.name
-    sso_provider = platform.providers.get(sso_region) or aws_provider(
-        f"aws-{sso_region}", sso_region, cfg.account_id
-    )
+    sso_provider = provider_in(platform, cfg.identity.sso_region or cfg.primary_region.name)
     platform.identity = PlatformIdentity(
         "identity",
         PlatformIdentityArgs(
@@ -255,19 +253,33 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     )
 
 
-def build_dns(platform: Platform) -> None:
-    """The public zone of the model names."""
+def provider_in(platform: Platform, region: str) -> pulumi.ProviderResource:
+    """The stack's AWS provider in ``region``; one made (once) for a region the stack does not run in, such as
+    Identity Center's home region or us-east-1, where Route 53 takes signing keys and query log groups."""
+    if region not in platform.providers:
+        platform.providers[region] = aws_provider(f"aws-{region}", region, platform.cfg.account_id)
+    return platform.providers[region]
+
+
+def build_dns(platform: Platform, query_log_key_arn: pulumi.Input[str] | None = None) -> None:
+    """The public zone of the model names, signed and query-logged where its config says (by default in prod).
+
+    ``query_log_key_arn`` is the us-east-1 logs key of the stack's key ring; None gives the query log a key of
+    its own (a stack without us-east-1 among its regions has no key ring there)."""
     cfg = platform.cfg
     if cfg.dns is None:
         return
+    in_us_east_1 = cfg.dns.signs(cfg.environment) or cfg.dns.logs_queries(cfg.environment)
     platform.dns = ServingDns(
         "dns",
         ServingDnsArgs(
-            environment=cfg.environment,
+            context=platform.ctx,
             dns=cfg.dns,
             regions=[r.name for r in cfg.regions],
-            tags=dict(platform.ctx.tags),
             protect=cfg.is_prod,
+            us_east_1=provider_in(platform, ROUTE53_KEY_REGION) if in_us_east_1 else None,
+            query_log_key_arn=query_log_key_arn,
+            log_retention_days=cfg.log_retention_days,
         ),
         opts=pulumi.ResourceOptions(provider=platform.providers[cfg.primary_region.name]),
     )
@@ -280,7 +292,8 @@ def build_serving_entries(platform: Platform) -> None:
     # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
     for name, serving in platform.eks_clusters.items():
         TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
-    build_dns(platform)
+    east = platform.keyrings.get(ROUTE53_KEY_REGION)
+    build_dns(platform, east.arn("logs") if east is not None else None)
     if cfg.dns is None or platform.dns is None:
         return
     for name, serving in platform.eks_clusters.items():

@@ -85,6 +85,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("aws:s3/bucketPolicy:BucketPolicy", "policy"): "resource",
     ("aws:sns/topicPolicy:TopicPolicy", "policy"): "resource",
     ("aws:sqs/queuePolicy:QueuePolicy", "policy"): "resource",
+    ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"): "resource",
 }
 
 

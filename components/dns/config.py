@@ -22,11 +22,36 @@ class DnsConfig(Model):
 
     Every serving region needs an ACM certificate (in that region) for ``*.<zone>`` and ``*.<region>.<zone>``:
     models answer on ``<model>-<team>.<zone>`` (routed) and ``<model>-<team>.<region>.<zone>``.
+
+    ``dnssec`` (sign the zone with a key-signing key in us-east-1) and ``query-logging`` (the zone's DNS query
+    log in a KMS-encrypted us-east-1 log group) are on by default in prod and off elsewhere. Prod cannot turn
+    them off: a prod stack saying ``false`` is a config error (``components.config.check_sections``), so a
+    prod zone is always signed and logged; the policy pack checks the same of every public zone it sees.
     """
 
     zone: Annotated[str, Field(pattern=HOSTNAME_RE)]
     routing: Literal["failover", "latency"] = "failover"
     certificate_arns: CertificateArns = {}
+    dnssec: bool | None = None  # None: the environment's default (on in prod)
+    query_logging: Annotated[bool | None, Field(alias="query-logging")] = None
+
+    def signs(self, environment: str) -> bool:
+        """Whether the zone is DNSSEC-signed in ``environment`` (unset: only in prod)."""
+        return self.dnssec if self.dnssec is not None else environment == "prod"
+
+    def logs_queries(self, environment: str) -> bool:
+        """Whether the zone's DNS queries are logged in ``environment`` (unset: only in prod)."""
+        return self.query_logging if self.query_logging is not None else environment == "prod"
+
+
+def prod_protection_error(dns: DnsConfig, environment: str) -> tuple[str, str] | None:
+    """The first of ``dnssec`` / ``query-logging`` a prod stack turns off, with the message (None: fine)."""
+    if environment != "prod":
+        return None
+    for key, value in (("dnssec", dns.dnssec), ("query-logging", dns.query_logging)):
+        if value is False:
+            return key, "false is below the prod baseline; allowed in prod: true (or leave it unset)"
+    return None
 
 
 def certificate_region_errors(

@@ -273,6 +273,14 @@ CASES: list[Case] = [
         "s3-lifecycle-abort-uploads",
     ),
     one("aws:kms/key:Key", {"enableKeyRotation": True}, {"enableKeyRotation": False}, "kms-rotation-enabled"),
+    # KMS rotates symmetric encryption keys only (KMS Developer Guide, "Rotate AWS KMS keys"): an asymmetric
+    # signing key (a DNSSEC key-signing key's) passes without rotation, a symmetric one does not.
+    one(
+        "aws:kms/key:Key",
+        {"enableKeyRotation": False, "customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY"},
+        {"enableKeyRotation": False, "customerMasterKeySpec": "SYMMETRIC_DEFAULT"},
+        "kms-rotation-enabled",
+    ),
     one("aws:kms/key:Key", {"policy": policy_doc([ADMIN])}, {}, "kms-explicit-key-policy"),
     one(
         "aws:kms/key:Key",
