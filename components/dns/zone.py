@@ -187,7 +187,9 @@ class ServingDns(pulumi.ComponentResource):
         # Route 53 checks at creation that it may write to the log group (InsufficientCloudWatchLogsResourcePolicy).
         self.query_log = aws.route53.QueryLog(
             f"{name}-query-log",
-            aws.route53.QueryLogArgs(zone_id=self.zone.zone_id, cloudwatch_log_group_arn=self.query_log_group.arn),
+            aws.route53.QueryLogArgs(
+                zone_id=self.zone.zone_id, cloudwatch_log_group_arn=self.query_log_group.arn
+            ),
             opts=child_opts(self, depends_on=[self.query_log_policy]),
         )
 
