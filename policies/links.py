@@ -96,7 +96,7 @@ def monitoring_problem(db: Any, args: StackValidationArgs, attached: dict[str, l
     if interval in (None, 0):
         if environment(args) != "prod":
             return None
-        return f"enhanced monitoring is off (monitoringInterval {shown(get(db.props, 'monitoringInterval'))})"
+        return "enhanced monitoring is off (monitoringInterval unset or 0)"
     if interval not in MONITORING_INTERVALS:
         return f"monitoringInterval {interval} is not one of {', '.join(map(str, MONITORING_INTERVALS))}"
     roles = [r for r in linked(db, "monitoringRoleArn") if r.resource_type == ROLE]

@@ -19,6 +19,46 @@ EXPECTED = {
     "k8s-no-privileged",  # privileged pod
     "k8s-image-pinned",  # `latest` image in prod
     "sg-no-open-ingress",  # SSH open to 0.0.0.0/0
+    "rds-enhanced-monitoring-prod",  # the database has no enhanced monitoring
+    "route53-public-zone-signed-and-logged",  # a public zone unsigned and unlogged
+    "vpc-endpoint-policy-restricted",  # an endpoint with the default policy
+    "s3-artifacts-replicated-multi-region",  # the artifact bucket does not replicate in a two-region program
+    "cloudtrail-bucket-replicated-and-locked-prod",  # the trail bucket has no object lock
+    "iam-role-permissions-boundary",  # a role without the stack's boundary
+    "s3-access-log-bucket-is-target",  # a tagged log bucket nothing logs into
+}
+# The resource (type::name) each policy names, and the end of its message.
+EXPECTED_FINDINGS = {
+    "rds-enhanced-monitoring-prod": (
+        "aws:rds/instance:Instance::unencrypted-db",
+        "unencrypted-db: enhanced monitoring is off (monitoringInterval unset or 0)",
+    ),
+    "route53-public-zone-signed-and-logged": (
+        "aws:route53/zone:Zone::public-zone",
+        "public zone public-zone: no DNSSEC signing (HostedZoneDnsSec); no key-signing key; "
+        "no query logging (QueryLog)",
+    ),
+    "vpc-endpoint-policy-restricted": (
+        "aws:ec2/vpcEndpoint:VpcEndpoint::default-policy-endpoint",
+        "no endpoint policy: the default policy allows every principal every action on every resource",
+    ),
+    "s3-artifacts-replicated-multi-region": (
+        "aws:s3/bucket:Bucket::public-bucket",
+        "artifact bucket public-bucket is not replicated although the stack spans us-east-1, us-west-2",
+    ),
+    "cloudtrail-bucket-replicated-and-locked-prod": (
+        "aws:s3/bucket:Bucket::trail-bucket",
+        "trail trail: trail-bucket has no object lock configuration; trail-bucket does not replicate to a "
+        "bucket tagged mlops:purpose=governance-trail-replica",
+    ),
+    "iam-role-permissions-boundary": (
+        "aws:iam/role:Role::unbounded-role",
+        "role unbounded-role does not carry the stack's permissions boundary",
+    ),
+    "s3-access-log-bucket-is-target": (
+        "aws:s3/bucket:Bucket::orphan-access-logs",
+        "orphan-access-logs is tagged mlops:purpose=access-logs but no bucket logs into it",
+    ),
 }
 
 
@@ -64,12 +104,15 @@ def test_insecure_fixture_fails_with_exactly_the_expected_policies(insecure_prev
     assert by_policy["k8s-image-pinned"]["message"].endswith(
         "container 'main': image 'registry.example/web:latest' is not pinned by digest (@sha256:...)"
     )
+    for policy, (resource, message) in EXPECTED_FINDINGS.items():
+        assert by_policy[policy]["urn"].endswith(f"${resource}"), policy
+        assert by_policy[policy]["message"].split("\n", 1)[1] == message, policy
 
 
 def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
     text = run_mlops("check", "--from", str(insecure_preview))
     assert text.returncode == 1
-    assert text.stdout.splitlines()[0] == "insecure (prod, 18 resources): 7 mandatory, 0 advisory"
+    assert text.stdout.splitlines()[0] == "insecure (prod, 35 resources): 14 mandatory, 0 advisory"
     assert "  [mandatory] rds-encrypted-customer-key  urn:pulumi:insecure::mlops-platform::" in text.stdout
 
     sarif_path = tmp_path / "results.sarif"
@@ -101,9 +144,9 @@ def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
 
     markdown = run_mlops("check", "--from", str(insecure_preview), "--format", "markdown")
     lines = markdown.stdout.splitlines()
-    assert lines[0] == "### Policy check: 7 mandatory violation(s)"
+    assert lines[0] == "### Policy check: 14 mandatory violation(s)"
     assert "| stack | environment | resources | mandatory | advisory |" in lines
-    assert "| insecure | prod | 18 | 7 | 0 |" in lines
+    assert "| insecure | prod | 35 | 14 | 0 |" in lines
     assert any(
         line.startswith("| insecure | mandatory | `eks-private-endpoint` | `public-cluster` |")
         for line in lines
