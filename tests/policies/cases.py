@@ -798,6 +798,16 @@ ARTIFACTS_WEST = tagged_bucket("artifacts-west", "model-artifacts", "aws-us-west
 NAMED_LIKE_LOGS = Res(BUCKET, "mlops-prod-access-logs", {"bucket": "mlops-prod-access-logs", "tags": TAGS})
 LOG_SSE_S3 = {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}
 
+REPLICATED_TRAIL = [
+    EAST,
+    WEST,
+    TRAIL_BUCKET,
+    TRAIL_REPLICA,
+    TRAIL,
+    replication("trail-replication", "trail-bucket", "trail-replica"),
+    object_lock("trail-lock", "trail-bucket"),
+]
+
 CASES += [
     Case(
         "rds-enhanced-monitoring-prod",
@@ -881,25 +891,8 @@ CASES += [
     Case("s3-artifacts-replicated-multi-region", [EAST, ARTIFACTS], [EAST, WEST, ARTIFACTS]),
     Case(
         "cloudtrail-bucket-replicated-and-locked-prod",
-        [
-            EAST,
-            WEST,
-            TRAIL_BUCKET,
-            TRAIL_REPLICA,
-            TRAIL,
-            replication("trail-replication", "trail-bucket", "trail-replica"),
-            object_lock("trail-lock", "trail-bucket"),
-            object_lock("replica-lock", "trail-replica"),
-        ],
-        [
-            EAST,
-            WEST,
-            TRAIL_BUCKET,
-            TRAIL_REPLICA,
-            TRAIL,
-            replication("trail-replication", "trail-bucket", "trail-replica"),
-            object_lock("trail-lock", "trail-bucket"),
-        ],
+        [*REPLICATED_TRAIL, object_lock("replica-lock", "trail-replica")],
+        REPLICATED_TRAIL,
     ),
     Case(
         "cloudtrail-bucket-replicated-and-locked-prod",
