@@ -164,20 +164,50 @@ def run_check(
     stacks: list[str], stacks_dir: Path, from_file: Path | None = None, everything: bool = False
 ) -> tuple[list[StackReport], float]:
     """Check every document with one policy-pack process; returns the reports and the seconds spent in policies."""
-    from policies.pack import environment_config
-
     reports: list[StackReport] = []
     policy_seconds = 0.0
     inputs = documents(stacks, stacks_dir, from_file, everything)
+    boundaries: dict[str, str | None] = {}
     with PolicyPackProcess() as pack:
         for stack, document, source in inputs:
             environment = document_environment(document)
-            pack.configure(environment_config(environment))
+            pack.configure(policy_config(stack, document, stacks_dir, boundaries))
             started = time.perf_counter()
             violations = pack.analyze(document)
             policy_seconds += time.perf_counter() - started
             reports.append(StackReport(stack, environment, len(document["steps"]), violations, source))
     return reports, policy_seconds
+
+
+def is_team_document(document: dict[str, Any]) -> bool:
+    """A model-team stack's preview (stacks/team.py exports `team`; a platform stack never does)."""
+    return "team" in (document.get("outputs") or {})
+
+
+def policy_config(
+    stack: str, document: dict[str, Any], stacks_dir: Path, boundaries: dict[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """The pack config the live job uses for this stack: policies/config/<environment>.json for a platform
+    stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
+    (read from the platform's outputs, synthesised offline as deployed; `boundaries` caches them per platform).
+    A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
+    from policies.pack import environment_config, with_permissions_boundary
+
+    environment = document_environment(document)
+    if not is_team_document(document):
+        return environment_config(environment)
+    config = environment_config(f"team-{environment}")
+    if not stack_file(stacks_dir, stack).is_file():
+        return config
+    from mlops.synth import load_source, platform_outputs
+
+    platform = load_source(stack, stacks_dir).platform_stack
+    if platform is None:
+        return config
+    if platform not in boundaries:
+        identity = platform_outputs(platform, stacks_dir).get("identity") or {}
+        boundaries[platform] = identity.get("permissionsBoundaryArn")
+    return with_permissions_boundary(config, boundaries[platform])
 
 
 # ---------------------------------------------------------------------------------------------------------

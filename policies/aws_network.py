@@ -5,13 +5,14 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
-from policies.base import as_strings, get, items, resource_policy, shown
+from policies.base import as_strings, document, get, items, resource_policy, shown, statements
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 OPEN = ("0.0.0.0/0", "::/0")
@@ -110,6 +111,39 @@ def _lb_access_logs(props, _args):
     return None if truthy(get(props, "accessLogs", "enabled")) else "load balancer access logs are off"
 
 
+def full_access_statements(doc) -> list[str]:
+    """Sids (or positions) of statements that let anyone do anything through an endpoint: Allow, principal
+    everyone, every action (of every or of one service), every resource, no condition, as the default policy."""
+    found = []
+    for index, statement in enumerate(statements(doc)):
+        principal = statement.get("Principal")
+        everyone = principal == "*" or "*" in as_strings(get(principal, "AWS"))
+        actions = as_strings(statement.get("Action"))
+        every_action = any(action == "*" or action.endswith(":*") for action in actions)
+        if (
+            statement.get("Effect") == "Allow"
+            and everyone
+            and every_action
+            and "*" in as_strings(statement.get("Resource"))
+            and not statement.get("Condition")
+        ):
+            found.append(str(statement.get("Sid") or f"#{index}"))
+    return found
+
+
+def _endpoint_policy(props, _args):
+    if props.get("vpcEndpointType") == "GatewayLoadBalancer":
+        return None  # Gateway Load Balancer endpoints take no policy
+    policy = props.get("policy")
+    if policy is None or policy == "":
+        return "no endpoint policy: the default policy allows every principal every action on every resource"
+    doc = document(policy)
+    if doc is None or not statements(doc):
+        return "the endpoint policy is not a JSON policy document with statements"
+    wide = full_access_statements(doc)
+    return [f"statement {sid} allows everyone every action on every resource without a condition" for sid in wide]
+
+
 POLICIES = [
     resource_policy(
         "sg-no-open-ingress",
@@ -141,6 +175,16 @@ POLICIES = [
         types=[SUBNET],
         check=_subnet,
         remediation="Set mapPublicIpOnLaunch: false.",
+    ),
+    resource_policy(
+        "vpc-endpoint-policy-restricted",
+        area="network",
+        severity=Severity.HIGH,
+        description="VPC endpoints carry a policy narrower than the default full access.",
+        types=[VPC_ENDPOINT],
+        check=_endpoint_policy,
+        remediation="Set policy: gateway endpoints to the account's own buckets or tables plus the AWS-owned "
+        "buckets the platform needs; interface endpoints to the account's principals (aws:PrincipalAccount).",
     ),
     resource_policy(
         "lb-https-only",

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from pulumi_policy import Severity
+from collections.abc import Iterator
 
-from policies.base import as_strings, document, environment, get, items, resource_policy, shown, statements
+from pulumi_policy import Severity, StackValidationArgs
+
+from policies.base import (
+    as_strings,
+    document,
+    environment,
+    get,
+    items,
+    linked,
+    mapping,
+    purpose,
+    resource_policy,
+    shown,
+    stack_policy,
+    statements,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -42,10 +57,12 @@ def _no_public_acl(props, _args):
     return "the bucket ACL grants access to all (authenticated) users" if public else None
 
 
-def _sse_kms(props, _args):
+def sse_problems(props, log_bucket: bool) -> list[str]:
+    """What is wrong with a default-encryption configuration; `log_bucket` allows SSE-S3, which S3 server
+    access log delivery needs on its target bucket."""
     rules = items(props.get("rules"))
     if not rules:
-        return "no default encryption rule"
+        return ["no default encryption rule"]
     problems = []
     for rule in rules:
         default = get(rule, "applyServerSideEncryptionByDefault", default={})
@@ -55,11 +72,21 @@ def _sse_kms(props, _args):
                 problems.append(
                     "SSE-KMS without a customer key (kmsMasterKeyId): the AWS managed key cannot be scoped"
                 )
-        elif algorithm == "AES256" and "access-logs" in str(props.get("bucket", "")):
-            continue  # S3 server access log delivery supports SSE-S3 only
+        elif algorithm == "AES256" and log_bucket:
+            continue
         else:
             problems.append(f"default encryption {shown(algorithm)}; allowed: aws:kms with a customer key")
     return problems
+
+
+def _sse_kms(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
+    # A stack policy: only the bucket the configuration belongs to says (by its tag) whether it holds access logs.
+    for resource in args.resources:
+        if resource.resource_type != SSE:
+            continue
+        log_bucket = any(purpose(bucket) == "access-logs" for bucket in linked(resource, "bucket"))
+        for problem in sse_problems(mapping(resource.props), log_bucket):
+            yield problem, resource.urn
 
 
 def _bucket_key(props, _args):
@@ -192,14 +219,14 @@ POLICIES = [
         check=_no_public_acl,
         remediation="Remove the public canned ACL or grant; use bucket policies scoped to principals.",
     ),
-    resource_policy(
+    stack_policy(
         "s3-sse-kms-customer-key",
         area="s3",
         severity=Severity.HIGH,
         description="S3 default encryption uses SSE-KMS with a customer-managed key.",
-        types=[SSE],
         check=_sse_kms,
-        remediation="Use sseAlgorithm aws:kms with kmsMasterKeyId set to the platform's artifacts key.",
+        remediation="Use sseAlgorithm aws:kms with kmsMasterKeyId set to the platform's artifacts key "
+        "(SSE-S3 only on buckets tagged mlops:purpose=access-logs).",
     ),
     resource_policy(
         "s3-bucket-key-enabled",

@@ -171,21 +171,42 @@ StackCheck = Callable[[StackValidationArgs], Iterable[tuple[str, str]]]
 
 
 def stack_policy(
-    name: str, *, area: str, severity: Severity, description: str, check: StackCheck, remediation: str = ""
+    name: str,
+    *,
+    area: str,
+    severity: Severity,
+    description: str,
+    check: StackCheck,
+    remediation: str = "",
+    environment_aware: bool = False,
+    config_schema: PolicyConfigSchema | None = None,
 ) -> StackValidationPolicy:
-    """A policy over the whole stack: `check` yields (message, urn) per violation."""
+    """A policy over the whole stack: `check` yields (message, urn) per violation.
+
+    An environment-aware one reads the `environment` property like resource policies do; `config_schema`
+    declares other properties the pack config may set (the engine validates the config file against it).
+    """
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         for message, urn in check(args):
             report_violation(message, urn)
 
-    _register(name, area, severity, description, remediation)
+    _register(name, area, severity, description, remediation, environment_aware)
+    if environment_aware:
+        config_schema = PolicyConfigSchema(
+            properties={
+                **ENVIRONMENT_SCHEMA.properties,
+                **(config_schema.properties if config_schema is not None else {}),
+            }
+        )
     return StackValidationPolicy(
         name=name,
         description=description,
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=severity,
+        config_schema=config_schema,
+        remediation_steps=remediation or None,
     )
 
 
@@ -204,3 +225,28 @@ def referencing(resources: Iterable[Any], kinds: Iterable[str], key: str) -> set
             for dep in getattr(resource, "dependencies", []) or []:
                 found.add(dep.urn)
     return found
+
+
+PURPOSE_TAG = "mlops:purpose"
+
+
+def purpose(resource: Any) -> str | None:
+    """What the platform says a resource is for: its `mlops:purpose` tag (never guessed from its name)."""
+    value = get(getattr(resource, "props", {}), "tags", PURPOSE_TAG)
+    return value if isinstance(value, str) else None
+
+
+def provider_region(resource: Any) -> str | None:
+    """The region of the provider a resource is created with, where the engine sent it."""
+    region = get(getattr(getattr(resource, "provider", None), "props", None), "region")
+    return region if isinstance(region, str) else None
+
+
+def stack_regions(resources: Iterable[Any]) -> set[str]:
+    """The distinct regions the stack's AWS providers name: two or more make a multi-region stack."""
+    return {
+        region
+        for resource in resources
+        if resource.resource_type == "pulumi:providers:aws"
+        and isinstance(region := get(resource.props, "region"), str)
+    }

@@ -8,25 +8,49 @@ from typing import Any
 
 from pulumi_policy import Policy
 
-from policies import aws_audit, aws_compute, aws_iam, aws_network, aws_storage, governance, kubernetes, stack
+from policies import (
+    aws_audit,
+    aws_compute,
+    aws_iam,
+    aws_network,
+    aws_storage,
+    governance,
+    kubernetes,
+    links,
+    stack,
+)
 from policies.base import REGISTRY
 
-MODULES = (aws_storage, aws_compute, aws_network, aws_audit, aws_iam, kubernetes, governance, stack)
+MODULES = (aws_storage, aws_compute, aws_network, aws_audit, aws_iam, kubernetes, governance, stack, links)
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+TEAM_PREFIX = "team-"
+BOUNDARY_POLICY = "iam-role-permissions-boundary"
+BOUNDARY_PROPERTY = "permissionsBoundaryArn"
+# What policies/config/team-*.json hold until the platform stack's identity.permissionsBoundaryArn replaces it
+# (the live job, `mlops check`); left in place, the policy reports it as not an ARN.
+BOUNDARY_PLACEHOLDER = "PLATFORM_PERMISSIONS_BOUNDARY_ARN"
 
 
 def all_policies() -> list[Policy]:
     return [policy for module in MODULES for policy in module.POLICIES]
 
 
-def environment_config(environment: str) -> dict[str, dict[str, Any]]:
-    """Per-policy config for an environment, from policies/config/<env>.json (the `--policy-pack-config` file).
+def environment_of(config_name: str) -> str:
+    """`team-prod` -> `prod`: a team stack's pack config is its environment's with the team's additions."""
+    return config_name.removeprefix(TEAM_PREFIX)
+
+
+def environment_config(config_name: str) -> dict[str, dict[str, Any]]:
+    """Per-policy config from policies/config/<config_name>.json (the `--policy-pack-config` file): a platform
+    stack's environment (dev, staging, prod) or a team stack's (team-dev, team-staging, team-prod).
 
     The file may set "all" (a level for every policy), then per policy a level or {"enforcementLevel": ...}.
     Environment-aware policies get the environment as their `environment` property.
     """
-    raw = json.loads((CONFIG_DIR / f"{environment}.json").read_text(encoding="utf-8"))
+    path = CONFIG_DIR / f"{config_name}.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    environment = environment_of(config_name)
     default = raw.get("all", "mandatory")
     config: dict[str, dict[str, Any]] = {}
     for name in REGISTRY:
@@ -34,10 +58,22 @@ def environment_config(environment: str) -> dict[str, dict[str, Any]]:
         entry = dict(value) if isinstance(value, dict) else {"enforcementLevel": value}
         entry.setdefault("enforcementLevel", default if isinstance(default, str) else "mandatory")
         if entry["enforcementLevel"] not in LEVELS:
-            raise ValueError(
-                f"{CONFIG_DIR / (environment + '.json')}: {name}: level {entry['enforcementLevel']!r}"
-            )
+            raise ValueError(f"{path}: {name}: level {entry['enforcementLevel']!r}")
         if REGISTRY[name].environment_aware:
             entry["environment"] = environment
         config[name] = entry
     return config
+
+
+def with_permissions_boundary(
+    config: dict[str, dict[str, Any]], boundary_arn: str | None
+) -> dict[str, dict[str, Any]]:
+    """A team config with the platform's boundary filled in where the file holds the placeholder; without a
+    boundary (a platform without identity) the property is dropped, so only a stack's own boundary counts."""
+    entry = dict(config[BOUNDARY_POLICY])
+    if entry.get(BOUNDARY_PROPERTY) == BOUNDARY_PLACEHOLDER:
+        if boundary_arn:
+            entry[BOUNDARY_PROPERTY] = boundary_arn
+        else:
+            entry.pop(BOUNDARY_PROPERTY)
+    return {**config, BOUNDARY_POLICY: entry}

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from pulumi_policy import Severity, StackValidationArgs
 
-from policies.base import get, linked, stack_policy
+from policies.base import get, linked, purpose, stack_policy
 
 BUCKET = "aws:s3/bucket:Bucket"
 VPC = "aws:ec2/vpc:Vpc"
@@ -31,7 +31,8 @@ def _every(target: str, companion: str, key: str, what: str, skip=lambda r: Fals
 
 
 def _is_log_bucket(resource) -> bool:
-    return "access-logs" in str(get(resource.props, "bucket", default="")) or "access-logs" in resource.name
+    # Only the explicit tag counts: a name is no promise (s3-access-log-bucket-is-target holds the tag to it).
+    return purpose(resource) == "access-logs"
 
 
 def _team_namespaces_default_deny(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
@@ -97,7 +98,7 @@ POLICIES = [
         "stack-bucket-access-logging",
         area="s3",
         severity=Severity.MEDIUM,
-        description="Every S3 bucket except access-log buckets logs its access.",
+        description="Every S3 bucket except access-log buckets (tag mlops:purpose=access-logs) logs its access.",
         check=_every(
             BUCKET, "aws:s3/bucketLogging:BucketLogging", "bucket", "access logging", skip=_is_log_bucket
         ),

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from components.registry.component import ModelRegistryArgs, RegionStore
 
 LOG_EXPIRY_DAYS = 365
+# What a bucket is for, as the policy pack reads it (access-logs, model-artifacts).
+PURPOSE_TAG = "mlops:purpose"
 
 
 def bucket_names(environment: str, account_id: str, region: str) -> dict[str, str]:
@@ -203,7 +205,8 @@ def artifact_stores(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
             store,
             args,
             SecureBucketArgs(
-                tags=ctx.tags,
+                # The policy pack knows a log bucket by this tag alone (and holds it to receiving logs).
+                tags=ctx.tagged(**{PURPOSE_TAG: "access-logs"}),
                 lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, LOG_EXPIRY_DAYS),
                 policy_statements=lambda arn: access_log_statements(arn, ctx.account_id),
             ),
@@ -218,7 +221,7 @@ def artifact_stores(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
             store,
             args,
             SecureBucketArgs(
-                tags=ctx.tags,
+                tags=ctx.tagged(**{PURPOSE_TAG: "model-artifacts"}),
                 lifecycle_rules=lifecycle_rules(cfg.noncurrent_version_days, None),
                 kms_key_arn=store.artifacts_key_arn,
                 # Replicating locked objects needs object lock on the destination too.

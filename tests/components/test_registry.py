@@ -442,3 +442,21 @@ def test_stack_config_loads_without_pulumi():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_registry_buckets_say_what_they_are_for(synth, stack):
+    """The policy pack recognises a bucket's role only by the tag mlops:purpose: every region's access-log
+    bucket is `access-logs` (and is the target of the artifact bucket's logging), every artifact bucket,
+    primary and replicas, is `model-artifacts`."""
+    document = synth(stack)
+    regions = list(document["outputs"]["regions"])
+    assert regions
+    for region in regions:
+        logs = named(document, f"access-logs-{region}")["inputs"]
+        artifacts = named(document, f"artifacts-{region}")["inputs"]
+        assert logs["tags"]["mlops:purpose"] == "access-logs"
+        assert artifacts["tags"]["mlops:purpose"] == "model-artifacts"
+        assert logs["tags"]["environment"] == artifacts["tags"]["environment"] == stack
+        logging = named(document, f"artifacts-{region}-logging")["inputs"]
+        assert logging["targetBucket"] == logs["bucket"]

@@ -25,6 +25,7 @@ class Res:
     inputs: dict[str, Any]
     protect: bool = False
     prop_deps: dict[str, list[str]] = field(default_factory=dict)  # property -> names of other resources
+    provider: str = ""  # name of the provider resource (of the same list) it is created with
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ def urn(res: Res) -> str:
     return f"urn:pulumi:t::p::{res.type}::{res.name}"
 
 
+def provider_reference(by_name: dict[str, Res], res: Res) -> str:
+    """`<provider urn>::<provider id>`, as the engine references a resource's provider."""
+    return f"{urn(by_name[res.provider])}::{res.provider}-id" if res.provider else ""
+
+
 def document(resources: list[Res], environment: str = "prod") -> dict[str, Any]:
     by_name = {r.name: r for r in resources}
     steps = []
@@ -48,13 +54,13 @@ def document(resources: list[Res], environment: str = "prod") -> dict[str, Any]:
             {
                 "op": "create",
                 "urn": urn(res),
-                "provider": "",
+                "provider": provider_reference(by_name, res),
                 "newState": {
                     "type": res.type,
                     "urn": urn(res),
                     "custom": True,
                     "parent": "",
-                    "provider": "",
+                    "provider": provider_reference(by_name, res),
                     "inputs": res.inputs,
                     "protect": res.protect,
                     "retainOnDelete": False,
@@ -661,6 +667,289 @@ CASES: list[Case] = [
                         "egress": [{"ports": [{"port": 53}]}],
                     },
                 },
+            ),
+        ],
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# Policies over linked resources (policies/links.py) and the purpose tag.
+
+BUCKET = "aws:s3/bucket:Bucket"
+AWS_PROVIDER = "pulumi:providers:aws"
+EAST = Res(AWS_PROVIDER, "aws-us-east-1", {"region": "us-east-1"})
+WEST = Res(AWS_PROVIDER, "aws-us-west-2", {"region": "us-west-2"})
+
+
+def purpose_tags(value: str) -> dict[str, str]:
+    return {**TAGS, "mlops:purpose": value}
+
+
+def tagged_bucket(name: str, value: str, provider: str = "") -> Res:
+    return Res(BUCKET, name, {"bucket": name, "tags": purpose_tags(value)}, provider=provider)
+
+
+def trust(service: str) -> str:
+    return policy_doc([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+MONITORING_ROLE = Res(
+    "aws:iam/role:Role", "monitoring", {"assumeRolePolicy": trust("monitoring.rds.amazonaws.com")}
+)
+MONITORING_ATTACHMENT = Res(
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "monitoring-policy",
+    {
+        "role": "monitoring",
+        "policyArn": "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+    },
+    prop_deps={"role": ["monitoring"]},
+)
+MONITORED_DB = Res(
+    "aws:rds/instance:Instance",
+    "db",
+    {**GOOD_DB, "monitoringInterval": 60, "monitoringRoleArn": "arn:aws:iam::333333333333:role/monitoring"},
+    prop_deps={"monitoringRoleArn": ["monitoring"]},
+)
+SIGNING_KEY = Res(
+    "aws:kms/key:Key",
+    "dnssec-key",
+    {"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY", "policy": policy_doc([ADMIN])},
+    provider="aws-us-east-1",
+)
+PUBLIC_ZONE = Res("aws:route53/zone:Zone", "zone", {"name": "models.example.com", "tags": TAGS})
+KSK = Res(
+    "aws:route53/keySigningKey:KeySigningKey",
+    "ksk",
+    {"hostedZoneId": "Z1", "keyManagementServiceArn": KEY, "name": "ksk"},
+    prop_deps={"hostedZoneId": ["zone"], "keyManagementServiceArn": ["dnssec-key"]},
+)
+ZONE_SIGNING = Res(
+    "aws:route53/hostedZoneDnsSec:HostedZoneDnsSec",
+    "signing",
+    {"hostedZoneId": "Z1"},
+    prop_deps={"hostedZoneId": ["zone"]},
+)
+QUERY_LOG = Res(
+    "aws:route53/queryLog:QueryLog",
+    "queries",
+    {"zoneId": "Z1", "cloudwatchLogGroupArn": "arn:aws:logs:us-east-1:333333333333:log-group:/aws/route53/z"},
+    prop_deps={"zoneId": ["zone"]},
+)
+
+
+def replication(name: str, source: str, destination: str) -> Res:
+    rule = {"id": "all", "status": "Enabled", "destination": {"bucket": f"arn:aws:s3:::{destination}"}}
+    return Res(
+        S3 + "bucketReplicationConfig:BucketReplicationConfig",
+        name,
+        {"bucket": source, "role": "arn:aws:iam::333333333333:role/r", "rules": [rule]},
+        prop_deps={"bucket": [source], "rules": [destination]},
+    )
+
+
+def object_lock(name: str, bucket: str, mode: str = "GOVERNANCE") -> Res:
+    return Res(
+        S3 + "bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        name,
+        {"bucket": bucket, "rule": {"defaultRetention": {"mode": mode, "days": 365}}},
+        prop_deps={"bucket": [bucket]},
+    )
+
+
+TRAIL = Res(
+    "aws:cloudtrail/trail:Trail",
+    "trail",
+    {**GOOD_TRAIL, "s3BucketName": "trail-bucket"},
+    prop_deps={"s3BucketName": ["trail-bucket"]},
+)
+TRAIL_BUCKET = tagged_bucket("trail-bucket", "governance-trail")
+TRAIL_REPLICA = tagged_bucket("trail-replica", "governance-trail-replica", "aws-us-west-2")
+BOUNDARY = Res(
+    "aws:iam/policy:Policy",
+    "boundary",
+    {
+        "policy": policy_doc([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]),
+        "tags": purpose_tags("permissions-boundary"),
+    },
+)
+BOUNDARY_ARN = "arn:aws:iam::333333333333:policy/mlops-permissions-boundary"
+
+
+def role(name: str, boundary: str | None = None, linked_to: str | None = None) -> Res:
+    inputs = {"assumeRolePolicy": trust("eks.amazonaws.com")}
+    if boundary is not None:
+        inputs["permissionsBoundary"] = boundary
+    return Res(
+        "aws:iam/role:Role",
+        name,
+        inputs,
+        prop_deps={"permissionsBoundary": [linked_to]} if linked_to else {},
+    )
+
+
+def logging_into(target: str, source: str = "artifacts") -> Res:
+    return Res(
+        S3 + "bucketLogging:BucketLogging",
+        f"{source}-logging",
+        {"bucket": source, "targetBucket": target, "targetPrefix": f"{source}/"},
+        prop_deps={"bucket": [source], "targetBucket": [target]},
+    )
+
+
+FULL_ACCESS = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+ACCOUNT_ONLY = {**FULL_ACCESS, "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}}
+ENDPOINT = {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-1.sts", "vpcEndpointType": "Interface"}
+ARTIFACTS = tagged_bucket("artifacts", "model-artifacts")
+ARTIFACTS_WEST = tagged_bucket("artifacts-west", "model-artifacts", "aws-us-west-2")
+# A bucket named like a log bucket, without the tag: the pack must not take the name's word for it.
+NAMED_LIKE_LOGS = Res(BUCKET, "mlops-prod-access-logs", {"bucket": "mlops-prod-access-logs", "tags": TAGS})
+LOG_SSE_S3 = {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}
+
+REPLICATED_TRAIL = [
+    EAST,
+    WEST,
+    TRAIL_BUCKET,
+    TRAIL_REPLICA,
+    TRAIL,
+    replication("trail-replication", "trail-bucket", "trail-replica"),
+    object_lock("trail-lock", "trail-bucket"),
+]
+
+CASES += [
+    Case(
+        "rds-enhanced-monitoring-prod",
+        [MONITORING_ROLE, MONITORING_ATTACHMENT, MONITORED_DB],
+        [MONITORING_ROLE, Res("aws:rds/instance:Instance", "db", GOOD_DB)],
+    ),
+    # The role must carry the managed policy: an interval and a role without it deliver nothing.
+    Case(
+        "rds-enhanced-monitoring-prod",
+        [MONITORING_ROLE, MONITORING_ATTACHMENT, MONITORED_DB],
+        [MONITORING_ROLE, MONITORED_DB],
+    ),
+    # Outside prod monitoring may stay off, but an interval AWS does not accept still fails.
+    Case(
+        "rds-enhanced-monitoring-prod",
+        [Res("aws:rds/instance:Instance", "db", GOOD_DB)],
+        [
+            MONITORING_ROLE,
+            MONITORING_ATTACHMENT,
+            Res(
+                MONITORED_DB.type,
+                "db",
+                {**MONITORED_DB.inputs, "monitoringInterval": 20},
+                prop_deps=MONITORED_DB.prop_deps,
+            ),
+        ],
+        "dev",
+    ),
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [EAST, SIGNING_KEY, PUBLIC_ZONE, KSK, ZONE_SIGNING, QUERY_LOG],
+        [EAST, SIGNING_KEY, PUBLIC_ZONE, KSK, QUERY_LOG],
+    ),
+    # A private zone needs neither; a public zone signed with a key outside us-east-1 fails.
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [Res("aws:route53/zone:Zone", "private", {"name": "internal", "vpcs": [{"vpcId": "vpc-1"}]})],
+        [
+            WEST,
+            Res(SIGNING_KEY.type, "dnssec-key", SIGNING_KEY.inputs, provider="aws-us-west-2"),
+            PUBLIC_ZONE,
+            KSK,
+            ZONE_SIGNING,
+            QUERY_LOG,
+        ],
+    ),
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "policy": policy_doc([ACCOUNT_ONLY])},
+        ENDPOINT,
+        "vpc-endpoint-policy-restricted",
+    ),
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {
+            **ENDPOINT,
+            "vpcEndpointType": "Gateway",
+            "policy": policy_doc(
+                [
+                    {
+                        **FULL_ACCESS,
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::mlops-prod-{ACCOUNT}-*/*",
+                    }
+                ]
+            ),
+        },
+        {
+            **ENDPOINT,
+            "vpcEndpointType": "Gateway",
+            "policy": policy_doc([{**FULL_ACCESS, "Principal": {"AWS": "*"}, "Action": "s3:*"}]),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    Case(
+        "s3-artifacts-replicated-multi-region",
+        [EAST, WEST, ARTIFACTS, ARTIFACTS_WEST, replication("replication", "artifacts", "artifacts-west")],
+        [EAST, WEST, ARTIFACTS, ARTIFACTS_WEST],
+    ),
+    # One region: nothing to replicate to; the same bucket in a two-region stack must replicate.
+    Case("s3-artifacts-replicated-multi-region", [EAST, ARTIFACTS], [EAST, WEST, ARTIFACTS]),
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*REPLICATED_TRAIL, object_lock("replica-lock", "trail-replica")],
+        REPLICATED_TRAIL,
+    ),
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [EAST, TRAIL_BUCKET, TRAIL, object_lock("trail-lock", "trail-bucket")],
+        [
+            EAST,
+            WEST,
+            TRAIL_BUCKET,
+            TRAIL_REPLICA,
+            TRAIL,
+            object_lock("trail-lock", "trail-bucket", "COMPLIANCE"),
+            object_lock("replica-lock", "trail-replica"),
+        ],
+    ),
+    Case(
+        "iam-role-permissions-boundary",
+        [BOUNDARY, role("nodes", BOUNDARY_ARN, "boundary")],
+        [BOUNDARY, role("nodes", BOUNDARY_ARN, "boundary"), role("unbounded")],
+    ),
+    Case(
+        "s3-access-log-bucket-is-target",
+        [ARTIFACTS, tagged_bucket("logs", "access-logs"), logging_into("logs")],
+        [ARTIFACTS, tagged_bucket("logs", "access-logs")],
+    ),
+    # The loophole closed: a bucket named "...access-logs..." without the tag must log its own access, and may
+    # not keep SSE-S3; the tagged log bucket may.
+    Case(
+        "stack-bucket-access-logging",
+        [tagged_bucket("logs", "access-logs"), logging_into("logs", "logs")],
+        [NAMED_LIKE_LOGS],
+    ),
+    Case(
+        "s3-sse-kms-customer-key",
+        [
+            tagged_bucket("logs", "access-logs"),
+            Res(
+                S3 + "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                "logs-sse",
+                {"bucket": "logs", **LOG_SSE_S3},
+                prop_deps={"bucket": ["logs"]},
+            ),
+        ],
+        [
+            NAMED_LIKE_LOGS,
+            Res(
+                S3 + "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                "logs-sse",
+                {"bucket": NAMED_LIKE_LOGS.name, **LOG_SSE_S3},
+                prop_deps={"bucket": [NAMED_LIKE_LOGS.name]},
             ),
         ],
     ),
