@@ -27,7 +27,9 @@ def test_prod_database_sends_os_metrics_every_60_seconds_through_its_role(synth)
     assert db["inputs"]["monitoringInterval"] == 60
     # The ARN comes from the role (the link a policy follows), in the stack's account.
     assert db["propertyDependencies"]["monitoringRoleArn"] == [role["urn"]]
-    assert db["inputs"]["monitoringRoleArn"].startswith("arn:aws:iam::333333333333:role/registry-db-monitoring")
+    assert db["inputs"]["monitoringRoleArn"].startswith(
+        "arn:aws:iam::333333333333:role/registry-db-monitoring"
+    )
     assert role["parent"] == db["parent"] == by_name(prod, "registry")["urn"]
     assert role["inputs"]["tags"]["environment"] == "prod"
     attachment = by_name(prod, ATTACHMENT)
