@@ -350,9 +350,10 @@ def _target_group(ctx: Context) -> tuple[str, dict[str, Any]]:
 
 
 def _event_rule(ctx: Context) -> tuple[str, dict[str, Any]]:
-    # A rule on the default bus: its id is its name, its ARN arn:<partition>:events:<region>:<account>:rule/<name>.
-    name = ctx.physical()
-    return name, {"arn": ctx.arn(f"rule/{name}", service="events")}
+    # A rule on the default bus: its ARN is arn:<partition>:events:<region>:<account>:rule/<name> (the id keeps the
+    # default form, so rules' ids in saved previews stay as they were).
+    rid, _ = _snake_to_wire_default(ctx)
+    return rid, {"arn": ctx.arn(f"rule/{ctx.physical()}", service="events")}
 
 
 def _guardduty_detector(ctx: Context) -> tuple[str, dict[str, Any]]:
