@@ -67,7 +67,7 @@ _KEBAB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 from components.quantity import CpuQuantity, MemoryQuantity  # noqa: E402 - shared by the concerns' models
-from components.registry.config import RegistryConfig  # noqa: E402
+from components.registry.config import MONITORING_INTERVALS, RegistryConfig  # noqa: E402
 
 # Repository prefix -> upstream registry of the internet-free mirror's ECR pull-through cache rules (ECR's
 # supported upstreams: https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
@@ -206,6 +206,11 @@ class PlatformConfig(Model):
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
+    @property
+    def runs_guardduty(self) -> bool:
+        """Whether observability runs GuardDuty in the platform's regions (ObservabilityConfig.guardduty)."""
+        return self.observability is not None and self.observability.guardduty.active(self.is_prod)
+
 
 def account_registry(account_id: str, region: str, partition: str) -> str:
     """The host of the account's private ECR registry in a region."""
@@ -225,6 +230,13 @@ def registry_checks(cfg: PlatformConfig) -> None:
             ("registry", "mlflow-image"),
             f"{registry.mlflow_image!r} is not a digest in this account's ECR; allowed in prod: "
             f"{host}/<repository>@sha256:<64 hex> (the platform image built from images/mlflow)",
+        )
+    if cfg.is_prod and registry.db_monitoring_interval == 0:
+        raise _KeyedValueError(
+            ("registry", "db-monitoring-interval"),
+            "0 turns Enhanced Monitoring off, which prod does not allow; allowed in prod: "
+            + ", ".join(str(value) for value in MONITORING_INTERVALS if value)
+            + " (seconds; unset: 60)",
         )
     if cfg.cluster is None:
         return
@@ -317,8 +329,28 @@ def check_mirror(cfg: PlatformConfig) -> None:
                 )
 
 
+def check_guardduty(cfg: PlatformConfig) -> None:
+    """GuardDuty runs in every prod region; existing detectors are named for regions of the platform."""
+    if cfg.observability is None:
+        return
+    guardduty, names = cfg.observability.guardduty, [region.name for region in cfg.regions]
+    if cfg.is_prod and guardduty.enabled is False:
+        raise _KeyedValueError(
+            ("observability", "guardduty", "enabled"),
+            "false leaves prod without threat detection; allowed in prod: true (or unset); where the account "
+            "already has a detector, name it under observability.guardduty.existing-detectors",
+        )
+    for region in guardduty.existing_detectors:
+        if region not in names:
+            raise _KeyedValueError(
+                ("observability", "guardduty", "existing-detectors", region),
+                f"{region!r} is not a region of this platform; allowed: {', '.join(names)}",
+            )
+
+
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
+    check_guardduty(cfg)
     names = [region.name for region in cfg.regions]
     if cfg.dns is not None:
         if cfg.dns.routing == "failover" and len(names) != 2:

@@ -63,13 +63,14 @@ def _via_service(
     )
 
 
-def key_policy(purpose: str, ctx: PlatformContext) -> dict[str, Any]:
-    """The explicit key policy of one purpose's key in the context's region."""
+def key_policy(purpose: str, ctx: PlatformContext, *, eventbridge_topics: bool = False) -> dict[str, Any]:
+    """The explicit key policy of one purpose's key in the context's region (``eventbridge_topics``: EventBridge
+    publishes to topics under the logs key, see ``logs_service_statements``)."""
     region, account_id = ctx.region, ctx.account_id
     root = ctx.arn.root()
     statements: list[dict[str, Any]] = [key_root_statement(root)]
     if purpose == "logs":
-        statements += logs_service_statements(ctx)
+        statements += logs_service_statements(ctx, eventbridge_topics=eventbridge_topics)
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
@@ -106,6 +107,8 @@ class KeyRingArgs:
     primaries: Mapping[str, pulumi.Input[str]] | None = None
     # False only for a one-region stack deployed with single-Region keys, which keeps them (see below).
     multi_region: bool = True
+    # EventBridge rules publish to the region's alert topic, encrypted under the logs key (GuardDuty findings).
+    eventbridge_topics: bool = False
 
 
 class KeyRing(pulumi.ComponentResource):
@@ -125,7 +128,7 @@ class KeyRing(pulumi.ComponentResource):
                 protect=ctx.is_prod,
                 retain_on_delete=ctx.keeps_data and purpose in KEPT_PURPOSES,
             )
-            policy = json.dumps(key_policy(purpose, ctx))
+            policy = json.dumps(key_policy(purpose, ctx, eventbridge_topics=args.eventbridge_topics))
             description = f"mlops {ctx.environment} {purpose} ({ctx.region})"
             tags = ctx.tagged(purpose=purpose)
             if args.primaries is not None:
@@ -173,7 +176,9 @@ class KeyRing(pulumi.ComponentResource):
         return self.keys[purpose].arn
 
 
-def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
+def logs_service_statements(
+    ctx: PlatformContext, *, eventbridge_topics: bool = False
+) -> list[dict[str, Any]]:
     """What CloudWatch Logs, CloudTrail and CloudWatch alarms need on the logs key, as AWS documents it.
 
     CloudWatch Logs: the key-policy statement of "Encrypt log data in CloudWatch Logs using AWS KMS" (step 2),
@@ -182,6 +187,11 @@ def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
     KMS key properties), limited to this account's trails by ``aws:SourceArn``. DescribeKey carries no
     encryption context (the AWS KMS condition keys of DescribeKey include no kms:EncryptionContext key), so it
     sits in statements of its own: under an encryption-context condition it would never be allowed.
+
+    With ``eventbridge_topics``, EventBridge may use the key for the topics it publishes to: the statement of
+    "Troubleshooting Amazon EventBridge" (My rule runs, but I don't see any messages published into my Amazon SNS
+    topic, scenario 2). It carries no condition: EventBridge passes no source context to KMS on this path, so a
+    condition would block delivery; which rules may publish is limited by each topic's policy instead.
     """
     arns, account_id = ctx.arn, ctx.account_id
     trails = arns.of("cloudtrail", "trail/*", region="*")
@@ -205,6 +215,17 @@ def logs_service_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
             {"Service": service_principal("cloudwatch")},
             ["kms:Decrypt", "kms:GenerateDataKey*"],
             {"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+        *(
+            [
+                key_service_statement(
+                    "EventBridgePublishesToEncryptedTopics",
+                    {"Service": service_principal("events")},
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                )
+            ]
+            if eventbridge_topics
+            else []
         ),
     ]
 

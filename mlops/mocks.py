@@ -367,6 +367,19 @@ def _target_group(ctx: Context) -> tuple[str, dict[str, Any]]:
     return arn, {"arn": arn, "arnSuffix": suffix, "name": name}
 
 
+def _event_rule(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # A rule on the default bus: its ARN is arn:<partition>:events:<region>:<account>:rule/<name> (the id keeps the
+    # default form, so rules' ids in saved previews stay as they were).
+    rid, _ = _snake_to_wire_default(ctx)
+    return rid, {"arn": ctx.arn(f"rule/{ctx.physical()}", service="events")}
+
+
+def _guardduty_detector(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # Detector ids are 32 lower-case hex characters.
+    rid = digest(ctx.type, ctx.name, ctx.region, length=32)
+    return rid, {"arn": ctx.arn(f"detector/{rid}", service="guardduty"), "accountId": ctx.account}
+
+
 def _dashboard(ctx: Context) -> tuple[str, dict[str, Any]]:
     name = ctx.physical("dashboardName")
     return name, {"dashboardArn": ctx.arn(f"dashboard/{name}", regional=False)}
@@ -415,6 +428,8 @@ GENERATORS: dict[str, Generator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:guardduty/detector:Detector": _guardduty_detector,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "random:index/randomId:RandomId": lambda ctx: _random_id(ctx),
 }

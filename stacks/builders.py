@@ -83,6 +83,7 @@ def build_keys_and_networks(platform: Platform) -> None:
                 context=ctx.in_region(region.name),
                 primaries={purpose: key.arn for purpose, key in primary.keys.items()} if primary else None,
                 multi_region=cfg.kms_multi_region,
+                eventbridge_topics=cfg.runs_guardduty,
             ),
             opts=on_region,
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components.configbase import KeyedValueError, Model, https_url
 
@@ -80,6 +80,31 @@ class TrailConfig(Model):
         return self
 
 
+# GuardDuty detector ids are 32 lower-case letters and digits (GuardDuty API reference, Detector: detectorId).
+_DETECTOR_ID = r"^[a-z0-9]{32}$"
+
+
+class GuardDutyConfig(Model):
+    """GuardDuty with EKS protection in every region of the platform (`guardduty:`, or `guardduty: true|false`).
+
+    `enabled` unset: on in prod, off elsewhere (prod refuses false). A region has one detector per account: where
+    the account already has one (another tool, an organization's delegated administrator), name it under
+    `existing-detectors` (region -> detector id) and the platform configures that one instead of creating one.
+    Findings of `min-severity` or more (1.0-3.9 low, 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical) are sent
+    to the region's alert topic.
+    """
+
+    enabled: bool | None = None
+    existing_detectors: Annotated[
+        dict[str, Annotated[str, Field(pattern=_DETECTOR_ID)]], Field(alias="existing-detectors")
+    ] = {}
+    min_severity: Annotated[float, Field(alias="min-severity", strict=True, ge=1, le=10)] = 4.0
+
+    def active(self, is_prod: bool) -> bool:
+        """Whether the stack runs GuardDuty: as configured, else in prod only."""
+        return is_prod if self.enabled is None else self.enabled
+
+
 class ObservabilityConfig(Model):
     """Governance trail, alert topics and alarms, the dashboard, and managed Prometheus/Grafana."""
 
@@ -100,3 +125,10 @@ class ObservabilityConfig(Model):
     prometheus_encryption: Annotated[
         Literal["aws-owned", "customer-key"], Field(alias="prometheus-encryption")
     ] = "aws-owned"
+    guardduty: GuardDutyConfig = GuardDutyConfig()
+
+    @field_validator("guardduty", mode="before")
+    @classmethod
+    def _guardduty_switch(cls, value: object) -> object:
+        # `guardduty: true|false` is the short form of `guardduty: {enabled: true|false}`.
+        return {"enabled": value} if isinstance(value, bool) else value

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from components.base import child_opts
 from components.blocks import PlatformContext
 from components.observability.config import AlarmThresholds, ObservabilityConfig
+from components.observability.guardduty import RegionalGuardDuty, findings_rule_name, regional_guardduty
 from components.observability.insights import ContainerInsights
 from components.observability.prometheus import PrometheusWorkspace
 from components.observability.signals import RegionSignals
@@ -283,6 +284,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
         signals, ctx = args.signals, args.context
         env, tags = ctx.environment, dict(ctx.tags)
         prefix = f"mlops-{env}-{signals.region}"
+        guardduty = args.config.guardduty.active(ctx.is_prod)
         alerts = alert_topic(
             self,
             name,
@@ -290,8 +292,20 @@ class RegionalMonitoring(pulumi.ComponentResource):
             prefix=prefix,
             logs_key_arn=signals.logs_key_arn,
             subscriptions=args.config.subscriptions,
+            event_rules=[findings_rule_name(prefix)] if guardduty else (),
         )
         self.topic, self.topic_policy, self.subscriptions = alerts.topic, alerts.policy, alerts.subscriptions
+        self.guardduty: RegionalGuardDuty | None = None
+        if guardduty:
+            self.guardduty = regional_guardduty(
+                self,
+                name,
+                ctx,
+                config=args.config.guardduty,
+                prefix=prefix,
+                topic_arn=self.topic.arn,
+                topic_ready=[self.topic_policy],
+            )
 
         thresholds = args.config.thresholds
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {

@@ -16,9 +16,27 @@ from components.blocks import PlatformContext, deny_insecure_transport, document
 from components.observability.config import Subscription
 
 
-def alert_topic_policy(topic_arn: str, ctx: PlatformContext) -> dict[str, Any]:
-    """Topic policy: CloudWatch alarms of this account and region may publish; the account manages it; TLS only."""
+def events_publish_statement(topic_arn: str, rule_arns: Sequence[str]) -> dict[str, Any]:
+    """EventBridge may publish, for the rules named only (EventBridge User Guide, "Using resource-based policies
+    for Amazon EventBridge", Amazon SNS permissions; ``aws:SourceArn`` the rule, as its other targets show)."""
+    return {
+        "Sid": "EventBridgeRulesPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": service_principal("events")},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
+    }
+
+
+def alert_topic_policy(
+    topic_arn: str, ctx: PlatformContext, event_rules: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Topic policy: CloudWatch alarms of this account and region may publish, and so may the EventBridge rules
+    named in ``event_rules`` (rule names of this account and region); the account manages it; TLS only."""
     arns, account_id, region = ctx.arn, ctx.account_id, ctx.region
+    rule_arns = [arns.of("events", f"rule/{rule}", region=region) for rule in event_rules]
+    events = [events_publish_statement(topic_arn, rule_arns)] if rule_arns else []
     return document(
         {
             "Sid": "AccountManagesTopic",
@@ -44,6 +62,7 @@ def alert_topic_policy(topic_arn: str, ctx: PlatformContext) -> dict[str, Any]:
                 "ArnLike": {"aws:SourceArn": arns.of("cloudwatch", "alarm:*", region=region)},
             },
         },
+        *events,
         deny_insecure_transport(topic_arn, action="sns:Publish"),
     )
 
@@ -65,8 +84,10 @@ def alert_topic(
     prefix: str,
     logs_key_arn: pulumi.Input[str],
     subscriptions: Sequence[Subscription],
+    event_rules: Sequence[str] = (),
 ) -> AlertTopic:
-    """The topic ``<prefix>-alerts`` and its resources, named ``<name>-alerts...`` under ``parent``."""
+    """The topic ``<prefix>-alerts`` and its resources, named ``<name>-alerts...`` under ``parent``;
+    ``event_rules`` are the EventBridge rules (names) allowed to publish."""
     topic = aws.sns.Topic(
         f"{name}-alerts",
         aws.sns.TopicArgs(
@@ -83,7 +104,7 @@ def alert_topic(
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: json.dumps(
-                    alert_topic_policy(arn, ctx),
+                    alert_topic_policy(arn, ctx, event_rules),
                     sort_keys=True,
                 )
             ),

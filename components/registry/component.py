@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import PlatformContext
+from components.blocks.roles import ServiceRole
 from components.registry.buckets import artifact_stores
 from components.registry.config import RegistryConfig
 from components.registry.database import mlflow_database
@@ -65,6 +66,7 @@ class ModelRegistry(pulumi.ComponentResource):
     log_buckets: dict[str, aws.s3.Bucket]
     replication_role: aws.iam.Role | None
     database: aws.rds.Instance
+    database_monitoring_role: ServiceRole | None
     mlflow_deployment: k8s.apps.v1.Deployment | None
     mlflow_url: str | None
 
@@ -87,6 +89,7 @@ class ModelRegistry(pulumi.ComponentResource):
         self.database_security_group = database.security_group
         self.database_ingress = database.ingress
         self.database_log_groups = database.log_groups
+        self.database_monitoring_role = database.monitoring_role
 
         self.mlflow_deployment, self.mlflow_url = None, None
         self.mlflow_ingress, self.mlflow_record = None, None

@@ -9,11 +9,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.blocks import PlatformContext, service_trust
+from components.blocks.roles import ServiceRole
+
 if TYPE_CHECKING:
     from components.registry.component import ModelRegistryArgs
 
 DB_LOG_EXPORTS = ("postgresql", "upgrade")
 DB_USER = "mlflow_admin"
+# The AWS managed policy of the Enhanced Monitoring role (RDS User Guide, "Setting up and enabling Enhanced
+# Monitoring"): it lets RDS create the RDSOSMetrics log group and write the OS metrics into it.
+MONITORING_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,38 @@ class Database:
     security_group: aws.ec2.SecurityGroup
     ingress: aws.vpc.SecurityGroupIngressRule | None
     log_groups: list[aws.cloudwatch.LogGroup]
+    monitoring_role: ServiceRole | None = None
+
+
+def monitoring_trust(ctx: PlatformContext, region: str, identifier: str) -> dict:
+    """The Enhanced Monitoring role's trust: ``monitoring.rds.amazonaws.com`` for this account's one database
+    (``aws:SourceAccount`` and ``aws:SourceArn``, the confused-deputy protection the RDS User Guide shows in
+    "Setting up and enabling Enhanced Monitoring")."""
+    return service_trust(
+        ctx.service_principal("monitoring.rds"),
+        account_id=ctx.account_id,
+        source_arn=ctx.arn.of("rds", f"db:{identifier}", region=region),
+    )
+
+
+def monitoring_role(
+    owner: pulumi.Resource,
+    name: str,
+    ctx: PlatformContext,
+    provider: pulumi.ProviderResource,
+    region: str,
+    identifier: str,
+) -> ServiceRole:
+    """The role RDS assumes to send the database's OS metrics to CloudWatch Logs (RDSOSMetrics)."""
+    return ServiceRole(
+        f"{name}-db-monitoring",
+        ctx,
+        parent=owner,
+        trust=monitoring_trust(ctx, region, identifier),
+        managed_policy_arns=[MONITORING_POLICY],
+        description=f"RDS Enhanced Monitoring of {identifier}",
+        provider=provider,
+    )
 
 
 def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) -> Database:
@@ -96,6 +134,12 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
         for export in DB_LOG_EXPORTS
     ]
     snapshot = final_snapshot(owner, name, identifier) if ctx.keeps_data else None
+    interval = cfg.monitoring_interval(ctx.is_prod)
+    monitoring = (
+        monitoring_role(owner, name, ctx, primary.provider, primary.region, identifier) if interval else None
+    )
+    # RDS checks the role when the instance is created or modified: it must exist with its policy attached.
+    monitoring_ready = [monitoring.role, *monitoring.attachments] if monitoring is not None else []
     instance = aws.rds.Instance(
         f"{name}-db",
         aws.rds.InstanceArgs(
@@ -129,16 +173,21 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
             enabled_cloudwatch_logs_exports=list(DB_LOG_EXPORTS),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.database_key_arn,
+            monitoring_interval=interval,
+            monitoring_role_arn=monitoring.arn if monitoring is not None else None,
             copy_tags_to_snapshot=True,
             skip_final_snapshot=snapshot is None,
             final_snapshot_identifier=snapshot,
             tags=tags,
         ),
         opts=pulumi.ResourceOptions(
-            parent=owner, provider=primary.provider, protect=ctx.is_prod, depends_on=log_groups
+            parent=owner,
+            provider=primary.provider,
+            protect=ctx.is_prod,
+            depends_on=[*log_groups, *monitoring_ready],
         ),
     )
-    return Database(instance, security_group, ingress, log_groups)
+    return Database(instance, security_group, ingress, log_groups, monitoring)
 
 
 def final_snapshot(owner: pulumi.Resource, name: str, identifier: str) -> pulumi.Output[str]:

@@ -10,6 +10,7 @@ import yaml
 
 from components.blocks import PlatformContext
 from components.observability.config import AlarmThresholds
+from components.observability.guardduty import findings_rule_name
 from components.observability.monitoring import alarm_specs, dashboard_body
 from components.observability.prometheus import scrape_configuration
 from components.observability.signals import RegionSignals
@@ -243,7 +244,9 @@ def test_alert_topic_per_region_encrypted_with_policy_and_subscriptions(observe,
     assert topic["inputs"]["kmsMasterKeyId"] == KEY[region]
     assert topic["provider"].split("::")[-2] == f"aws-{region}"
     policy = json.loads(by_name(observe, f"observability-{region}-alerts-policy")["inputs"]["policy"])
-    assert policy == alert_topic_policy(topic_arn(region), PlatformContext("prod", "aws", ACCOUNT, region))
+    # A prod fixture runs GuardDuty: its findings rule publishes too.
+    rules = [findings_rule_name(f"mlops-prod-{region}")]
+    assert policy == alert_topic_policy(topic_arn(region), PlatformContext("prod", "aws", ACCOUNT, region), rules)
     subscriptions = [
         s["inputs"]
         for s in states(observe, "aws:sns/topicSubscription:TopicSubscription")

@@ -122,7 +122,7 @@ def test_session_seconds(duration, seconds):
                 "load-balancers", {"us-east-1": "app/x/0123456789abcdef"}
             ),
             "stacks/Pulumi.x.yaml: mlops:platform.observability.load-balancers: unknown key; allowed: "
-            "subscriptions, thresholds, trail, grafana, container-insights, prometheus-encryption",
+            "subscriptions, thresholds, trail, grafana, container-insights, prometheus-encryption, guardduty",
         ),
         (
             lambda raw: raw["identity"]["roles"]["read-only"].__setitem__("session-duration", "PT13H"),
