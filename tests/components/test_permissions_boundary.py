@@ -54,18 +54,18 @@ def region_of(arn: str) -> str | None:
     return parts[3] if len(parts) > 5 and parts[3] not in ("", "*") else None
 
 
-def concrete_resource(action: str, resource: str, region: str) -> str:
+def concrete_resource(action: str, resource: str, region: str, stack: str, account: str) -> str:
     """The resource a request names when the policy grants the action on "*": Pod Identity credentials name the
     node's cluster, the load balancing service-linked role has one name (IAM User Guide, "Using service-linked
     roles for Elastic Load Balancing"), a key is a key of the region."""
     if resource != "*":
         return resource
     if action_matches("eks-auth:*", action):
-        return f"arn:aws:eks:{region}:{ACCOUNT}:cluster/mlops-prod-{region}"
+        return f"arn:aws:eks:{region}:{account}:cluster/mlops-{stack}-{region}"
     if action == "iam:CreateServiceLinkedRole":
-        return ELB_SLR
+        return ELB_SLR.replace(ACCOUNT, account)
     if action.startswith("kms:"):
-        return f"arn:aws:kms:{region}:{ACCOUNT}:key/mrk-example"
+        return f"arn:aws:kms:{region}:{account}:key/mrk-example"
     return resource
 
 
@@ -105,6 +105,8 @@ def role_statements(preview: dict[str, Any], role: dict[str, Any]) -> list[dict[
 def cut_off(preview: dict[str, Any], role: dict[str, Any], boundary: list[dict[str, Any]]) -> list[str]:
     """The requests the role's own policies allow and the boundary does not."""
     name = role["urn"].rsplit("::", 1)[-1]
+    stack = role["urn"].split(":")[2]  # urn:pulumi:<stack>::...
+    account = role["inputs"]["permissionsBoundary"].split(":")[4]
     home = re.search(r"aws-([a-z]+-[a-z]+-\d)", role["provider"]).group(1)
     through = [svc for pattern, svc in KMS_THROUGH.items() if re.fullmatch(pattern, name)]
     refused = []
@@ -127,7 +129,7 @@ def cut_off(preview: dict[str, Any], role: dict[str, Any], boundary: list[dict[s
                     assert through, f"{name}: {action} without kms:ViaService, and no service it goes through"
                     context["kms:ViaService"] = f"{through[0]}.{region}.amazonaws.com"
                     context["kms:GrantIsForAWSResource"] = "true"
-                target = concrete_resource(action, resource, region)
+                target = concrete_resource(action, resource, region, stack, account)
                 if decision(boundary, action, target, context) != "Allow":
                     refused.append(f"{name}: {action} on {target} {context}")
     return refused
