@@ -24,10 +24,12 @@ from components.cluster.component import (
 from components.cluster.images import registry_host
 from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name
+from components.cluster.nodes import karpenter_node_role_pattern
 from components.config import MirrorConfig, PlatformConfig, rps_scaling_available
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
@@ -69,6 +71,11 @@ def region_providers(cfg: PlatformConfig) -> dict[str, pulumi.ProviderResource]:
     return {
         region.name: aws_provider(f"aws-{region.name}", region.name, cfg.account_id) for region in cfg.regions
     }
+
+
+def cluster_resource(region: str) -> str:
+    """The resource name of a region's serving cluster component."""
+    return f"cluster-{region}"
 
 
 def build_keys_and_networks(platform: Platform) -> None:
@@ -157,7 +164,7 @@ def build_clusters(
         vpc_id, private_subnet_ids = subnets[region.name]
         keys = key_arn(region.name)
         platform.clusters[region.name] = ServingCluster(
-            f"cluster-{region.name}",
+            cluster_resource(region.name),
             ServingClusterArgs(
                 environment=cfg.environment,
                 region=region.name,
@@ -176,6 +183,7 @@ def build_clusters(
                 deployer_networks=cfg.deployer.networks if cfg.deployer is not None else (),
                 mirror=mirror_host(cfg, region.name),
                 spot_service_linked_role=spot_role,
+                permissions_boundary=ctx.permissions_boundary,
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
@@ -232,8 +240,22 @@ def build_registry(platform: Platform) -> None:
     )
 
 
-def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]]) -> None:
-    """Identity Center permission sets and their access to the EKS clusters named (region -> cluster name)."""
+def boundary_scope(cfg: PlatformConfig) -> BoundaryScope:
+    """What the platform's own roles reach beyond the boundary's services: with EKS clusters, the clusters
+    (Pod Identity of their nodes) and the Karpenter node roles (passed to EC2)."""
+    if cfg.cluster is None or cfg.cluster.mode != "eks":
+        return BoundaryScope()
+    ctx = PlatformContext.from_platform(cfg)
+    return BoundaryScope(
+        clusters={r.name: cluster_name(cfg.environment, r.name) for r in cfg.regions},
+        ec2_roles=[karpenter_node_role_pattern(ctx, cluster_resource(r.name)) for r in cfg.regions],
+    )
+
+
+def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]] | None = None) -> None:
+    """Identity Center permission sets and the permissions boundary; from then on every role built in the
+    platform's context carries the boundary. With ``cluster_names`` (region -> cluster name), the SSO roles'
+    access to those clusters too (build_cluster_access adds it later otherwise)."""
     cfg = platform.cfg
     if cfg.identity is None:
         return
@@ -245,12 +267,20 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
             regions=[r.name for r in cfg.regions],
             identity=cfg.identity,
             sso_provider=sso_provider,
-            clusters=[
-                ClusterAccessTarget(name, cluster, platform.providers[name])
-                for name, cluster in cluster_names.items()
-            ],
             protect=cfg.is_prod,
+            boundary_scope=boundary_scope(cfg),
         ),
+    )
+    platform.ctx = platform.ctx.bounded_by(platform.identity.permissions_boundary.arn)
+    build_cluster_access(platform, cluster_names or {})
+
+
+def build_cluster_access(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]]) -> None:
+    """The SSO roles' access entries in the EKS clusters named (region -> cluster name)."""
+    if platform.identity is None:
+        return
+    platform.identity.grant_cluster_access(
+        [ClusterAccessTarget(name, cluster, platform.providers[name]) for name, cluster in cluster_names.items()]
     )
 
 
@@ -424,8 +454,12 @@ def export_outputs(platform: Platform) -> None:
 
 
 def build_platform(cfg: PlatformConfig) -> Platform:
-    """A platform stack: keys and networks, clusters, registry, identity, serving entries, observability."""
+    """A platform stack: identity (with the permissions boundary), keys and networks, clusters, registry, the
+    SSO roles' cluster access, serving entries, observability."""
     platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg))
+    # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
+    # not exist yet.
+    build_identity(platform)
     build_keys_and_networks(platform)
     build_clusters(
         platform,
@@ -436,7 +470,7 @@ def build_platform(cfg: PlatformConfig) -> Platform:
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
     build_registry(platform)
-    build_identity(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
+    build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
     export_outputs(platform)

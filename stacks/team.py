@@ -235,6 +235,7 @@ def team_space(
     artifacts_key_arns: list[pulumi.Input[str]],
     ingress_domain: pulumi.Input[str | None],
     tags: dict[str, str],
+    permissions_boundary: pulumi.Input[str | None] | None = None,
 ) -> TeamSpace:
     """The team's namespace, role, repositories and network policies in every cluster it serves in."""
     return TeamSpace(
@@ -250,6 +251,7 @@ def team_space(
             repository_aws_provider=repository_provider,
             tags=tags,
             ingress_domain=ingress_domain,
+            permissions_boundary=permissions_boundary,
         ),
     )
 
@@ -305,6 +307,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         ingress_domain=team.ingress.domain
         if team.ingress is not None
         else platform.apply(lambda p: p.dns.zone_name if p.dns is not None else None),
+        permissions_boundary=platform.apply(
+            lambda p: p.identity.permissions_boundary_arn if p.identity is not None else None
+        ),
     )
     for target in targets:
         for model in team.models:

@@ -74,6 +74,8 @@ def _condition_holds(operator: str, key: str, expected: list[str], context: dict
         return not any(fnmatchcase(actual, str(value)) for value in expected)
     if base == "stringequals":
         return actual in [str(value) for value in expected]
+    if base == "bool":
+        return actual.lower() in [str(value).lower() for value in expected]
     if base == "stringnotequals":
         return actual not in [str(value) for value in expected]
     raise ValueError(f"the evaluator does not know the condition operator {operator}")

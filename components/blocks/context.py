@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from components.configbase import tags_for
 
@@ -103,6 +103,9 @@ class PlatformContext:
     region: str
     tags: Mapping[str, str] = field(default_factory=dict)
     prefix: str = ""
+    # The ARN (a pulumi Input: the created policy's Output, so a role waits for it) of the permissions boundary
+    # every role built in this context carries (components/blocks/roles.py), or None where the stack has none.
+    permissions_boundary: Any = None
 
     def __post_init__(self) -> None:
         if not self.prefix:
@@ -123,6 +126,10 @@ class PlatformContext:
 
     def in_region(self, region: str) -> PlatformContext:
         return replace(self, region=region)
+
+    def bounded_by(self, permissions_boundary: Any) -> PlatformContext:
+        """The same context whose roles carry ``permissions_boundary`` (an ARN input, or None for none)."""
+        return replace(self, permissions_boundary=permissions_boundary)
 
     def tagged(self, **extra: str) -> dict[str, str]:
         """The context's tags plus extras (an extra wins over a tag of the same key)."""

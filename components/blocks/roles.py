@@ -37,6 +37,8 @@ class ServiceRole:
     instead. ``managed_policy_arns`` are AWS managed policy names (``"AmazonEKSWorkerNodePolicy"``, resolved
     in the context's partition) or full ARNs. ``policy_by`` says how the inline policy names its role
     (``"id"`` or ``"name"``: the same value for IAM, kept as each component always wrote it).
+    ``permissions_boundary`` defaults to the context's: every role the platform builds carries the stack's
+    boundary when it has one.
     """
 
     role: aws.iam.Role
@@ -81,7 +83,9 @@ class ServiceRole:
                 description=description,
                 assume_role_policy=_as_json(trust),
                 max_session_duration=max_session_duration,
-                permissions_boundary=permissions_boundary,
+                permissions_boundary=permissions_boundary
+                if permissions_boundary is not None
+                else ctx.permissions_boundary,
                 tags=dict(ctx.tags if tags is None else tags),
             ),
             opts=self._opts,

@@ -70,6 +70,8 @@ class ServingClusterArgs:
     # The account's Spot service-linked role when the stack creates it (spot_service_linked_role): spot pools
     # are applied after it, so Karpenter's first spot launch finds it.
     spot_service_linked_role: pulumi.Resource | None = None
+    # The permissions boundary the cluster's roles carry (the platform context's), or None.
+    permissions_boundary: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":
@@ -89,7 +91,12 @@ class ServingClusterArgs:
     def context(self) -> PlatformContext:
         """The cluster's region of the platform context its roles, ARNs and documents are built in."""
         return PlatformContext(
-            self.environment, self.partition, self.account_id, self.region, dict(self.tags)
+            self.environment,
+            self.partition,
+            self.account_id,
+            self.region,
+            dict(self.tags),
+            permissions_boundary=self.permissions_boundary,
         )
 
 

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
-from components.blocks import ServiceRole
+from components.blocks import PlatformContext, ServiceRole
 from components.cluster.naming import NODE_ROLE_LABEL, SYSTEM_TAINT_KEY
 from components.cluster.policies import node_trust, pull_through_import_policy
 
@@ -45,6 +45,19 @@ def node_role(
         policy_by="name",
         tags=tags,
     )
+
+
+def karpenter_node_role_resource(name: str) -> str:
+    """The resource name of the role of the nodes Karpenter launches, in the cluster component ``name``."""
+    return f"{name}-node-role"
+
+
+def karpenter_node_role_pattern(ctx: PlatformContext, name: str) -> str:
+    """An ARN pattern matching only that role once created: Pulumi's default auto-naming names it after its
+    resource name plus a random suffix (``<resource>-<7 hex>``), with IAM's default path ``/``. The permissions
+    boundary names the role this way because the role itself carries the boundary: the policy cannot wait
+    for the role's ARN."""
+    return ctx.arn.role(f"{karpenter_node_role_resource(name)}-*")
 
 
 def policies_of(role: ServiceRole) -> list[pulumi.Resource]:
@@ -160,7 +173,9 @@ def build_karpenter_nodes(
     tags: dict[str, str],
 ) -> KarpenterNodes:
     cname = args.name
-    role = node_role(parent, f"{name}-node-role", args, f"Karpenter-launched nodes of {cname}", tags)
+    role = node_role(
+        parent, karpenter_node_role_resource(name), args, f"Karpenter-launched nodes of {cname}", tags
+    )
     # The EC2NodeClass names this profile, so Karpenter needs no IAM access (see karpenter.node_class_spec).
     instance_profile = aws.iam.InstanceProfile(
         f"{name}-node-instance-profile",

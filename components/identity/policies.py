@@ -4,7 +4,8 @@ roles platform admins create (pure functions, tested apart)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from components.blocks import Arns, document
@@ -93,8 +94,9 @@ def delegated_path(prefix: str) -> str:
     return f"/{prefix}-delegated/"
 
 
-# What a role created under the boundary may ever do: the platform's data and compute services, never IAM,
-# Identity Center, Organizations or the account itself. A boundary grants nothing on its own.
+# What a role under the boundary may do in the platform's regions: the platform's data and compute services;
+# never Identity Center, Organizations or the account itself, and of IAM only the few uses boundary_policy
+# names. A boundary grants nothing on its own.
 BOUNDARY_SERVICES = (
     "s3",
     "ecr",
@@ -155,27 +157,148 @@ IDENTITY_CENTER_WRITE_VERBS = {
 IDENTITY_CENTER_SERVICES = tuple(IDENTITY_CENTER_WRITE_VERBS)
 
 
-def boundary_policy(*, partition: str, account_id: str, regions: Sequence[str]) -> dict[str, Any]:
-    """The permissions boundary: the most a delegated role can do, whatever its own policies say."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+@dataclass(frozen=True)
+class BoundaryScope:
+    """The platform's own resources its roles reach beyond ``BOUNDARY_SERVICES``, which the boundary names.
+
+    ``clusters``: region -> EKS cluster name (nodes get Pod Identity credentials there; the load balancer
+    controller and the control plane create the load balancing service-linked role). ``ec2_roles``: ARNs (or
+    ARN patterns) of the node roles Karpenter passes to EC2.
+    """
+
+    clusters: Mapping[str, str] = field(default_factory=dict)
+    ec2_roles: Sequence[str] = ()
+
+
+# What the SSM agent on every node calls (AWS managed policy AmazonSSMManagedInstanceCore, v2): message channels
+# only, no resource-level permissions, so granted on "*" within the platform's regions.
+NODE_AGENT_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
+LOAD_BALANCING_SERVICE = "elasticloadbalancing.amazonaws.com"
+
+
+def boundary_policy(
+    *, partition: str, account_id: str, regions: Sequence[str], scope: BoundaryScope | None = None
+) -> dict[str, Any]:
+    """The permissions boundary: the most a role that carries it can do, whatever its own policies say.
+
+    Every role the platform creates carries it, as do the roles platform admins create (admin_iam_statements).
+    Beyond the platform's services in its regions it allows exactly what the platform's own roles need and
+    nothing else of IAM: passing the node roles to EC2 (Karpenter), creating the load balancing service-linked
+    role (the load balancer controller, the EKS control plane), Pod Identity credentials from the platform's
+    clusters (nodes), the SSM agent's message channels (nodes), certificate reads (the load balancer
+    controller), price list reads (Karpenter), and the platform's keys only through AWS services (a grant only
+    for an AWS resource). Each of these is allowed to the admins' delegated roles too: a delegated role could
+    launch instances with a node role or read certificates, which is the price of one boundary for all; none of
+    them reaches IAM principals, policies or another boundary.
+    """
+    in_regions = {"StringEquals": {"aws:RequestedRegion": list(regions)}}
+    scope = scope or BoundaryScope()
+    keys = [Arns(partition, account_id, region).key("*") for region in regions]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "PlatformServicesInPlatformRegions",
+            "Effect": "Allow",
+            "Action": [f"{service}:*" for service in BOUNDARY_SERVICES],
+            "Resource": "*",
+            "Condition": in_regions,
+        },
+        {
+            # kms:ViaService is set only on requests an AWS service makes for the caller (S3, EBS, ECR, ...).
+            "Sid": "UseKeysThroughServices",
+            "Effect": "Allow",
+            "Action": [
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+                "kms:RetireGrant",
+            ],
+            "Resource": keys,
+            "Condition": {"Null": {"kms:ViaService": "false"}},
+        },
+        {
+            # EBS (volumes of nodes and of the CSI driver) and ECR (replicated repositories) hold grants.
+            "Sid": "GrantKeysOnlyToAwsResources",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Resource": keys,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "NodeAgentChannelsInPlatformRegions",
+            "Effect": "Allow",
+            "Action": list(NODE_AGENT_ACTIONS),
+            "Resource": "*",
+            "Condition": in_regions,
+        },
+        {
+            "Sid": "ListCertificatesInPlatformRegions",
+            "Effect": "Allow",
+            "Action": "acm:ListCertificates",
+            "Resource": "*",
+            "Condition": in_regions,
+        },
+        {
+            "Sid": "DescribeCertificatesInPlatformRegions",
+            "Effect": "Allow",
+            "Action": "acm:DescribeCertificate",
+            "Resource": [
+                Arns(partition, account_id, region).of("acm", "certificate/*", region=region) for region in regions
+            ],
+        },
+        {
+            # The Price List API answers in a few regions only (us-east-1, eu-central-1, ap-south-1): no region
+            # condition; public prices, read-only.
+            "Sid": "ReadPriceList",
+            "Effect": "Allow",
+            "Action": "pricing:GetProducts",
+            "Resource": "*",
+        },
+    ]
+    if scope.clusters:
+        statements += [
             {
-                "Sid": "PlatformServicesInPlatformRegions",
+                "Sid": "PodIdentityInPlatformClusters",
                 "Effect": "Allow",
-                "Action": [f"{service}:*" for service in BOUNDARY_SERVICES],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:RequestedRegion": list(regions)}},
+                "Action": "eks-auth:AssumeRoleForPodIdentity",
+                "Resource": [
+                    Arns(partition, account_id, region).cluster(name) for region, name in scope.clusters.items()
+                ],
             },
             {
-                "Sid": "UseKeysThroughServices",
+                # IAM is global: its requests name us-east-1, not a platform region, so no region condition.
+                "Sid": "CreateLoadBalancingServiceLinkedRole",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": [Arns(partition, account_id, region).key("*") for region in regions],
-                "Condition": {"Null": {"kms:ViaService": "false"}},
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": Arns(partition, account_id, "").service_linked_role(
+                    LOAD_BALANCING_SERVICE, "AWSServiceRoleForElasticLoadBalancing"
+                ),
+                "Condition": {"StringEquals": {"iam:AWSServiceName": LOAD_BALANCING_SERVICE}},
             },
-        ],
-    }
+        ]
+    if scope.ec2_roles:
+        statements.append(
+            {
+                "Sid": "PassNodeRolesToEc2",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": list(scope.ec2_roles),
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            }
+        )
+    return document(*statements)
 
 
 def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from components.identity.policies import (
     DESCRIPTIONS,
     EKS_ACCESS_POLICIES,
     ROLE_KEYS,
+    BoundaryScope,
     access_policy_arn,
     boundary_name,
     boundary_policy,
@@ -48,6 +49,8 @@ class PlatformIdentityArgs:
     # Protect the boundary policy (prod): deleting it would fail anyway while delegated roles use it
     # (DeleteConflict), and a replacement would leave those roles pointing at a policy that is gone.
     protect: bool = False
+    # The platform's resources its own roles (which carry the boundary) reach beyond the boundary's services.
+    boundary_scope: BoundaryScope = field(default_factory=BoundaryScope)
 
     @property
     def sso_region(self) -> str:
@@ -72,7 +75,10 @@ class PlatformIdentity(pulumi.ComponentResource):
     Attributes: ``permission_sets`` (role -> PermissionSet), ``assignments``, ``inline_policies``,
     ``managed_attachments``, ``access_entries`` / ``access_associations`` (keyed ``(region, role)``),
     ``principal_arns`` (role -> SSO role ARN, for roles whose suffix is configured), ``pending_roles``
-    (roles without a known SSO role ARN yet, hence without access entries).
+    (roles without a known SSO role ARN yet, hence without access entries), ``permissions_boundary``.
+
+    A platform stack builds this first: every role the platform creates carries the boundary, so the policy
+    must exist before them; the clusters come later, through ``grant_cluster_access``.
     """
 
     def __init__(self, name: str, args: PlatformIdentityArgs, opts: pulumi.ResourceOptions | None = None):
@@ -84,18 +90,22 @@ class PlatformIdentity(pulumi.ComponentResource):
         self.assignments: dict[str, aws.ssoadmin.AccountAssignment] = {}
         self.principal_arns: dict[str, str] = {}
         self.pending_roles: list[str] = []
-        # The boundary platform admins must attach to every role they create (see admin_iam_statements).
+        # The boundary of every role the platform creates, and of every role a platform admin creates (see
+        # admin_iam_statements).
         self.permissions_boundary = aws.iam.Policy(
             f"{name}-permissions-boundary",
             aws.iam.PolicyArgs(
                 name=boundary_name(args.prefix),
-                description="Permissions boundary of every role a platform admin creates",
+                description="Permissions boundary of every role the platform or a platform admin creates",
                 policy=json.dumps(
                     boundary_policy(
-                        partition=ctx.partition, account_id=ctx.account_id, regions=list(args.regions)
+                        partition=ctx.partition,
+                        account_id=ctx.account_id,
+                        regions=list(args.regions),
+                        scope=args.boundary_scope,
                     )
                 ),
-                tags=ctx.tagged(Name=boundary_name(args.prefix)),
+                tags=ctx.tagged(Name=boundary_name(args.prefix), **{"mlops:purpose": "permissions-boundary"}),
             ),
             opts=child_opts(self, provider=args.sso_provider, protect=args.protect),
         )
@@ -103,14 +113,10 @@ class PlatformIdentity(pulumi.ComponentResource):
         for role in ROLE_KEYS:
             self._permission_set(name, args, role)
 
+        self._name, self._args = name, args
         self.access_entries: dict[tuple[str, str], aws.eks.AccessEntry] = {}
         self.access_associations: dict[tuple[str, str], aws.eks.AccessPolicyAssociation] = {}
-        for target in args.clusters:
-            entries, associations = cluster_access(
-                self, name, args, target, self.principal_arns, self.assignments
-            )
-            self.access_entries.update(entries)
-            self.access_associations.update(associations)
+        self.grant_cluster_access(args.clusters)
 
         self.permission_set_arns: dict[str, pulumi.Output[str]] = {
             role: permission_set.arn for role, permission_set in self.permission_sets.items()
@@ -123,6 +129,15 @@ class PlatformIdentity(pulumi.ComponentResource):
                 "pendingRoles": self.pending_roles,
             }
         )
+
+    def grant_cluster_access(self, clusters: Sequence[ClusterAccessTarget]) -> None:
+        """Access entries (and their access policies) of the known SSO roles in each of ``clusters``."""
+        for target in clusters:
+            entries, associations = cluster_access(
+                self, self._name, self._args, target, self.principal_arns, self.assignments
+            )
+            self.access_entries.update(entries)
+            self.access_associations.update(associations)
 
     def contract_values(self) -> dict[str, Any]:
         """The values of ``IdentityOutputs`` (components/outputs.py)."""

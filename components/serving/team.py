@@ -66,6 +66,9 @@ class TeamSpaceArgs:
     # The domain the team's models are named in: the serving ALB's admission policy reads it from the
     # namespace (components.serving.ingress.team_ingress_policy_spec).
     ingress_domain: pulumi.Input[str] | None = None
+    # The platform's permissions boundary (its contract's identity.permissionsBoundaryArn), which the team's
+    # role carries when the platform has one; None (or an input resolving to None) for none.
+    permissions_boundary: pulumi.Input[str | None] | None = None
 
 
 def team_access_policy(
@@ -217,7 +220,14 @@ class TeamSpace(pulumi.ComponentResource):
         ).apply(lambda v: to_json(team_access_policy(v[0], v[1], v[2], prefixes, v[3])))
         # The models' role, given to the `models` service account in every cluster by EKS Pod Identity.
         # Its account is known only from the platform's outputs, and nothing here builds an ARN from it.
-        ctx = PlatformContext(team.environment, args.partition, "", args.clusters[0].region, args.tags)
+        ctx = PlatformContext(
+            team.environment,
+            args.partition,
+            "",
+            args.clusters[0].region,
+            args.tags,
+            permissions_boundary=args.permissions_boundary,
+        )
         models_role = PodIdentityRole(
             f"{name}-models",
             ctx,
