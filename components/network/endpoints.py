@@ -78,7 +78,9 @@ def interface_endpoints(
 ) -> dict[str, aws.ec2.VpcEndpoint]:
     """One interface endpoint per service in the private subnets, answering under the service's own name and
     admitting this account's principals (no policy where the service takes none: endpoint_policies)."""
-    policies = {service: interface_endpoint_policy(service, ctx.account_id, ctx.partition) for service in services}
+    policies = {
+        service: interface_endpoint_policy(service, ctx.account_id, ctx.partition) for service in services
+    }
     return {
         service: aws.ec2.VpcEndpoint(
             f"{name}-{service.replace('.', '-')}-endpoint",
