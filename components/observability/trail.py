@@ -121,6 +121,33 @@ def trail_lifecycle_rule(trail: TrailConfig) -> aws.s3.BucketLifecycleConfigurat
 PURPOSE = "mlops:purpose"
 
 
+def trail_bucket_args(
+    args: GovernanceTrailArgs,
+    ctx: PlatformContext,
+    tag_name: str,
+    purpose: str,
+    kms_key_arn: pulumi.Input[str],
+    **extra: Any,
+) -> SecureBucketArgs:
+    """What the trail bucket and its replica share: SSE-KMS with the region's logs key, the trail's lifecycle,
+    the lock (prod), and what a destroy does to them; ``extra`` is the rest of SecureBucketArgs."""
+    return SecureBucketArgs(
+        tags=ctx.tagged(Name=tag_name, **{PURPOSE: purpose}),
+        kms_key_arn=kms_key_arn,
+        lifecycle_rules=[trail_lifecycle_rule(args.trail)],
+        # Dev is disposable: its trail buckets are emptied on destroy; elsewhere the audit trail outlives it.
+        force_destroy=not ctx.keeps_data,
+        protect=args.protect,
+        # Locked logs outlive the stack: a destroy (once unprotected) leaves the bucket in the account.
+        retain_on_delete=args.lock_days is not None or None,
+        object_lock_days=args.lock_days,
+        sort_keys=True,
+        # The public access block must exist first: it is what makes a Deny-to-"*" policy safe to apply.
+        policy_waits_for=("public-access-block", "ownership"),
+        **extra,
+    )
+
+
 @dataclass(frozen=True)
 class TrailReplica:
     """Where the trail bucket replicates: the secondary region, its provider and its logs key."""
@@ -172,22 +199,15 @@ class GovernanceTrail(pulumi.ComponentResource):
         self.access_logs = None if args.access_log_bucket is not None else self._access_log_bucket(name, args)
         self.bucket = SecureBucket(
             name,
-            SecureBucketArgs(
-                tags=ctx.tagged(Name=f"{name}-bucket", **{PURPOSE: "governance-trail"}),
-                kms_key_arn=args.logs_key_arn,
-                lifecycle_rules=[trail_lifecycle_rule(args.trail)],
-                # Dev is disposable: its trail bucket is emptied on destroy; elsewhere the audit trail outlives it.
-                force_destroy=not ctx.keeps_data,
-                protect=args.protect,
-                # Locked logs outlive the stack: a destroy (once unprotected) leaves the bucket in the account.
-                retain_on_delete=args.lock_days is not None or None,
-                object_lock_days=args.lock_days,
+            trail_bucket_args(
+                args,
+                ctx,
+                f"{name}-bucket",
+                "governance-trail",
+                args.logs_key_arn,
                 policy_statements=lambda arn: trail_bucket_statements(
                     arn, trail_arn=args.trail_arn, account_id=ctx.account_id
                 ),
-                sort_keys=True,
-                # The public access block must exist first: it is what makes a Deny-to-"*" policy safe to apply.
-                policy_waits_for=("public-access-block", "ownership"),
                 access_log=AccessLogTarget(
                     args.access_log_bucket if self.access_logs is None else self.access_logs.id,
                     ACCESS_LOG_PREFIX,
@@ -310,16 +330,12 @@ class GovernanceTrail(pulumi.ComponentResource):
         )
         self.replica = SecureBucket(
             f"{name}-replica",
-            SecureBucketArgs(
-                tags=ctx.tagged(Name=f"{name}-replica", **{PURPOSE: "governance-trail-replica"}),
-                kms_key_arn=replica.logs_key_arn,
-                lifecycle_rules=[trail_lifecycle_rule(args.trail)],
-                force_destroy=not ctx.keeps_data,
-                protect=args.protect,
-                retain_on_delete=args.lock_days is not None or None,
-                object_lock_days=args.lock_days,
-                sort_keys=True,
-                policy_waits_for=("public-access-block", "ownership"),
+            trail_bucket_args(
+                args,
+                ctx,
+                f"{name}-replica",
+                "governance-trail-replica",
+                replica.logs_key_arn,
                 access_log=AccessLogTarget(self.replica_access_logs.id, ACCESS_LOG_PREFIX),
                 logging_depends_on=[self.replica_access_logs.policy],
             ),

@@ -56,9 +56,10 @@ def test_s3_gateway_endpoint_admits_the_accounts_buckets_and_only_reads_of_aws_o
     layer = "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/sha256/abc"
     assert decision(policy, "s3:GetObject", layer, {"aws:ResourceAccount": "aws-owned"}) == "Allow"
     assert decision(policy, "s3:PutObject", layer, {"aws:ResourceAccount": "aws-owned"}) == "ImplicitDeny"
-    assert decision(
-        policy, "s3:GetObject", "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/core/repomd.xml"
-    ) == "Allow"
+    assert (
+        decision(policy, "s3:GetObject", "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/core/repomd.xml")
+        == "Allow"
+    )
     # Exfiltration to a bucket of another account, and the layer bucket of another region, are refused.
     assert decision(policy, "s3:PutObject", "arn:aws:s3:::drop/x", {"aws:ResourceAccount": OTHER}) == (
         "ImplicitDeny"
