@@ -3,7 +3,7 @@
 A document is any resource input that holds IAM policy language. The walk is generic (every string input that
 parses as a policy with a ``Statement``), and ``KINDS`` says what each one is: exactly the (resource type,
 property) pairs the stacks carry today -- role trust policies, role policies, managed policies, permission-set
-inline policies, KMS key and replica key policies, bucket, topic and queue policies; a test checks that each
+inline policies, KMS key and replica key policies, bucket, topic, queue and VPC endpoint policies; a test checks that each
 one occurs. A resource type or property carrying a policy that ``KINDS`` does not know (an ECR repository
 policy, a role's inline_policies) is still linted, and a test fails until it is classified.
 
@@ -86,6 +86,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("aws:sns/topicPolicy:TopicPolicy", "policy"): "resource",
     ("aws:sqs/queuePolicy:QueuePolicy", "policy"): "resource",
     ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"): "resource",
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy"): "resource",
 }
 
 

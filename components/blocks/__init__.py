@@ -10,6 +10,7 @@ from components.blocks.bucket import (
     SecureBucket,
     SecureBucketArgs,
     bucket_policy_document,
+    replication_policy,
 )
 from components.blocks.context import Arns, PlatformContext, service_principal
 from components.blocks.iam import (
@@ -46,6 +47,7 @@ __all__ = [
     "key_root_statement",
     "key_service_statement",
     "pod_identity_trust",
+    "replication_policy",
     "service_principal",
     "service_trust",
     "to_json",

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.blocks.iam import bucket_and_objects, deny_insecure_transport, document, to_json
+from components.blocks.iam import allow, bucket_and_objects, deny_insecure_transport, document, to_json
 
 #: The sub-resources a SecureBucket may create, by role; their default name is ``<name>-<role>``.
 ROLES = (
@@ -256,16 +256,19 @@ class SecureBucket:
         role_arn: pulumi.Input[str],
         destinations: Sequence[ReplicaDestination],
         depends_on: Sequence[pulumi.Resource] = (),
+        delete_markers: bool = True,
     ) -> aws.s3.BucketReplicationConfig:
-        """Replicate every object (SSE-KMS ones included) and delete markers to each destination, re-encrypted
-        with the destination's key; the destinations' versioning must exist first (S3 refuses otherwise)."""
+        """Replicate every object (SSE-KMS ones included) to each destination, re-encrypted with the
+        destination's key, and delete markers unless ``delete_markers`` is False; the destinations' versioning
+        must exist first (S3 refuses otherwise)."""
         self.replication = aws.s3.BucketReplicationConfig(
             name,
             aws.s3.BucketReplicationConfigArgs(
                 bucket=self.bucket.id,
                 role=role_arn,
                 rules=[
-                    replication_rule(index, destination) for index, destination in enumerate(destinations, 1)
+                    replication_rule(index, destination, delete_markers)
+                    for index, destination in enumerate(destinations, 1)
                 ],
             ),
             opts=self._opts(depends_on=[self.versioning, *depends_on]),
@@ -293,16 +296,16 @@ def object_lock_configuration(
 
 
 def replication_rule(
-    priority: int, destination: ReplicaDestination
+    priority: int, destination: ReplicaDestination, delete_markers: bool = True
 ) -> aws.s3.BucketReplicationConfigRuleArgs:
-    """One replication rule: the whole bucket, delete markers, SSE-KMS objects, STANDARD storage."""
+    """One replication rule: the whole bucket, delete markers (or not), SSE-KMS objects, STANDARD storage."""
     return aws.s3.BucketReplicationConfigRuleArgs(
         id=destination.rule_id,
         priority=priority,
         status="Enabled",
         filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
         delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
-            status="Enabled"
+            status="Enabled" if delete_markers else "Disabled"
         ),
         source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
             sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
@@ -315,5 +318,49 @@ def replication_rule(
             encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
                 replica_kms_key_id=destination.kms_key_arn
             ),
+        ),
+    )
+
+
+def replication_policy(
+    source_arn: str, source_key: str, destinations: Sequence[tuple[str, str]], region: str
+) -> dict[str, Any]:
+    """Least privilege for S3 replication: read the source's versions, write replicas, use exactly these keys.
+
+    ``destinations`` are (bucket ARN, replica key ARN) pairs. S3 User Guide, "Replicating encrypted objects":
+    kms:Decrypt on the source key through S3 in the source region, kms:Encrypt on each replica key; and ("Amazon
+    S3 Bucket Keys and replication") kms:Decrypt on the replica key too, which S3 calls to check the destination's
+    Bucket Key (every SecureBucket has one). The keys' policies enable IAM policies for the account (their
+    AccountAdministersKey statement), so this identity policy is what grants the role their use.
+    """
+    return document(
+        allow(["s3:GetReplicationConfiguration", "s3:ListBucket"], source_arn, sid="ReadSourceConfiguration"),
+        # Retention and legal hold: replicating from an Object Lock source copies both with each version.
+        allow(
+            [
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            ],
+            f"{source_arn}/*",
+            sid="ReadSourceVersions",
+        ),
+        allow(
+            ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            [f"{arn}/*" for arn, _ in destinations],
+            sid="WriteReplicas",
+        ),
+        allow(
+            "kms:Decrypt",
+            source_key,
+            sid="DecryptSource",
+            condition={"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        allow(
+            ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+            [key for _, key in destinations],
+            sid="EncryptReplicas",
         ),
     )

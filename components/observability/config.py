@@ -65,10 +65,13 @@ class AlarmThresholds(Model):
 
 
 class TrailConfig(Model):
-    """Retention of the CloudTrail bucket: Glacier after `glacier-after-days`, expiry after `retention-days`."""
+    """Retention of the CloudTrail bucket: Glacier after `glacier-after-days`, expiry after `retention-days`;
+    in prod, every log file (and its replica in the secondary region) is locked in GOVERNANCE mode for
+    `lock-days` after it is written."""
 
     retention_days: Annotated[int, Field(alias="retention-days", strict=True, ge=365, le=3653)] = 2557
     glacier_after_days: Annotated[int, Field(alias="glacier-after-days", strict=True, ge=30)] = 90
+    lock_days: Annotated[int, Field(alias="lock-days", strict=True, ge=1, le=3653)] = 365
 
     @model_validator(mode="after")
     def _order(self) -> TrailConfig:
@@ -76,6 +79,13 @@ class TrailConfig(Model):
             raise KeyedValueError(
                 ("glacier-after-days",),
                 f"{self.glacier_after_days} is not before retention-days ({self.retention_days})",
+            )
+        if self.lock_days > self.retention_days:
+            # Lifecycle cannot remove a locked version: a lock longer than the retention keeps logs past it.
+            raise KeyedValueError(
+                ("lock-days",),
+                f"{self.lock_days} exceeds retention-days ({self.retention_days}); allowed: 1 to "
+                f"{self.retention_days}",
             )
         return self
 

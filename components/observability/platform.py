@@ -16,7 +16,7 @@ from components.observability.config import ObservabilityConfig
 from components.observability.grafana import GRAFANA_ROLES, GrafanaWorkspace
 from components.observability.monitoring import RegionalMonitoring, RegionalMonitoringArgs, dashboard_body
 from components.observability.signals import RegionSignals
-from components.observability.trail import GovernanceTrail, GovernanceTrailArgs
+from components.observability.trail import GovernanceTrail, GovernanceTrailArgs, TrailReplica
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class PlatformObservabilityArgs:
 
 
 class PlatformObservability(pulumi.ComponentResource):
-    """The environment's governance trail (primary region, multi-region), per-region monitoring, one dashboard
+    """The environment's governance trail (primary region, multi-region, its bucket replicated to the second
+    region's when there is one), per-region monitoring, one dashboard
     and, when enabled, a Managed Grafana workspace with Identity Center sign-in reading every region's
     Prometheus workspace and CloudWatch.
 
@@ -53,6 +54,8 @@ class PlatformObservability(pulumi.ComponentResource):
         super().__init__("mlops:observability:PlatformObservability", name, None, opts)
         primary = args.regions[0]
         ctx, env = args.context.in_region(primary.region), args.context.environment
+        # The governance trail's logs survive the primary region: its bucket replicates to the secondary's.
+        secondary = args.regions[1] if len(args.regions) > 1 else None
         self.trail = GovernanceTrail(
             f"{name}-trail",
             GovernanceTrailArgs(
@@ -62,6 +65,9 @@ class PlatformObservability(pulumi.ComponentResource):
                 trail=args.config.trail,
                 protect=args.protect,
                 access_log_bucket=args.access_log_bucket,
+                replica=TrailReplica(secondary.region, secondary.provider, secondary.logs_key_arn)
+                if secondary is not None
+                else None,
             ),
             opts=child_opts(self, provider=primary.provider),
         )

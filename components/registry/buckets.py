@@ -16,10 +16,9 @@ from components.blocks import (
     SecureBucket,
     SecureBucketArgs,
     ServiceRole,
-    allow,
     bucket_and_objects,
     bucket_policy_document,
-    document,
+    replication_policy,
     to_json,
 )
 
@@ -101,41 +100,6 @@ def access_log_statements(bucket_arn: str, account_id: str) -> list[dict[str, An
 
 def access_log_bucket_policy(bucket_arn: str, account_id: str) -> dict[str, Any]:
     return bucket_policy_document(bucket_arn, access_log_statements(bucket_arn, account_id), "last")
-
-
-def replication_policy(
-    source_arn: str, source_key: str, destinations: Sequence[tuple[str, str]], region: str
-) -> dict[str, Any]:
-    """Least privilege for S3 replication: read the source's versions, write replicas, use exactly these keys."""
-    return document(
-        allow(["s3:GetReplicationConfiguration", "s3:ListBucket"], source_arn, sid="ReadSourceConfiguration"),
-        # Retention and legal hold: replicating from an Object Lock source copies both with each version.
-        allow(
-            [
-                "s3:GetObjectVersionForReplication",
-                "s3:GetObjectVersionAcl",
-                "s3:GetObjectVersionTagging",
-                "s3:GetObjectRetention",
-                "s3:GetObjectLegalHold",
-            ],
-            f"{source_arn}/*",
-            sid="ReadSourceVersions",
-        ),
-        allow(
-            ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-            [f"{arn}/*" for arn, _ in destinations],
-            sid="WriteReplicas",
-        ),
-        allow(
-            "kms:Decrypt",
-            source_key,
-            sid="DecryptSource",
-            condition={"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-        ),
-        allow(
-            ["kms:Encrypt", "kms:GenerateDataKey"], [key for _, key in destinations], sid="EncryptReplicas"
-        ),
-    )
 
 
 def lifecycle_rules(
