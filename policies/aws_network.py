@@ -131,9 +131,24 @@ def full_access_statements(doc) -> list[str]:
     return found
 
 
+#: Interface endpoint services that accept only the full-access policy (DescribeVpcEndpointServices reports
+#: "VpcEndpointPolicySupported": false; AWS PrivateLink Guide, "Control access to VPC endpoints using endpoint
+#: policies": "If a service does not support endpoint policies, the endpoint allows full access to the service").
+#: An endpoint of one of these cannot be restricted, so a missing policy is not a finding.
+WITHOUT_ENDPOINT_POLICY = ("ec2messages", "oidc-eks")
+
+
+def _service_suffix(service_name: object) -> str:
+    """`com.amazonaws.us-east-1.ec2messages` -> `ec2messages` (the part after the region)."""
+    parts = str(service_name or "").split(".", 3)
+    return parts[3] if len(parts) == 4 else ""
+
+
 def _endpoint_policy(props, _args):
     if props.get("vpcEndpointType") == "GatewayLoadBalancer":
         return None  # Gateway Load Balancer endpoints take no policy
+    if _service_suffix(props.get("serviceName")) in WITHOUT_ENDPOINT_POLICY:
+        return None
     policy = props.get("policy")
     if policy is None or policy == "":
         return "no endpoint policy: the default policy allows every principal every action on every resource"
@@ -141,7 +156,9 @@ def _endpoint_policy(props, _args):
     if doc is None or not statements(doc):
         return "the endpoint policy is not a JSON policy document with statements"
     wide = full_access_statements(doc)
-    return [f"statement {sid} allows everyone every action on every resource without a condition" for sid in wide]
+    return [
+        f"statement {sid} allows everyone every action on every resource without a condition" for sid in wide
+    ]
 
 
 POLICIES = [

@@ -47,7 +47,9 @@ TRAIL = "aws:cloudtrail/trail:Trail"
 
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
-MONITORING_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole$")
+MONITORING_POLICY = re.compile(
+    r"^arn:aws[a-z-]*:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole$"
+)
 DNSSEC_KEY_REGION = "us-east-1"  # Route 53 signs only with a KMS key in US East (N. Virginia)
 BOUNDARY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$")
 BOUNDARY_SCHEMA = PolicyConfigSchema(
@@ -106,7 +108,8 @@ def monitoring_problem(db: Any, args: StackValidationArgs, attached: dict[str, l
     if not _trusts(role, MONITORING_PRINCIPAL):
         return f"monitoring role {role.name} does not trust {MONITORING_PRINCIPAL}"
     if not any(
-        MONITORING_POLICY.match(str(get(a.props, "policyArn", default=""))) for a in attached.get(role.urn, [])
+        MONITORING_POLICY.match(str(get(a.props, "policyArn", default="")))
+        for a in attached.get(role.urn, [])
     ):
         return f"monitoring role {role.name} lacks the managed policy AmazonRDSEnhancedMonitoringRole"
     return None
@@ -250,7 +253,10 @@ def _boundaries(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         for role in roles:
             found = get(role.props, "permissionsBoundary")
             if found != configured:
-                yield f"role {role.name} has permissionsBoundary {shown(found)}; expected {configured}", role.urn
+                yield (
+                    f"role {role.name} has permissionsBoundary {shown(found)}; expected {configured}",
+                    role.urn,
+                )
         return
     boundaries = {p.urn for p in _of(args, IAM_POLICY) if purpose(p) == "permissions-boundary"}
     if not boundaries:

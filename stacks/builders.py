@@ -280,7 +280,10 @@ def build_cluster_access(platform: Platform, cluster_names: Mapping[str, pulumi.
     if platform.identity is None:
         return
     platform.identity.grant_cluster_access(
-        [ClusterAccessTarget(name, cluster, platform.providers[name]) for name, cluster in cluster_names.items()]
+        [
+            ClusterAccessTarget(name, cluster, platform.providers[name])
+            for name, cluster in cluster_names.items()
+        ]
     )
 
 

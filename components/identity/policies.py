@@ -255,7 +255,8 @@ def boundary_policy(
             "Effect": "Allow",
             "Action": "acm:DescribeCertificate",
             "Resource": [
-                Arns(partition, account_id, region).of("acm", "certificate/*", region=region) for region in regions
+                Arns(partition, account_id, region).of("acm", "certificate/*", region=region)
+                for region in regions
             ],
         },
         {
@@ -274,7 +275,8 @@ def boundary_policy(
                 "Effect": "Allow",
                 "Action": "eks-auth:AssumeRoleForPodIdentity",
                 "Resource": [
-                    Arns(partition, account_id, region).cluster(name) for region, name in scope.clusters.items()
+                    Arns(partition, account_id, region).cluster(name)
+                    for region, name in scope.clusters.items()
                 ],
             },
             {

@@ -246,7 +246,9 @@ def test_alert_topic_per_region_encrypted_with_policy_and_subscriptions(observe,
     policy = json.loads(by_name(observe, f"observability-{region}-alerts-policy")["inputs"]["policy"])
     # A prod fixture runs GuardDuty: its findings rule publishes too.
     rules = [findings_rule_name(f"mlops-prod-{region}")]
-    assert policy == alert_topic_policy(topic_arn(region), PlatformContext("prod", "aws", ACCOUNT, region), rules)
+    assert policy == alert_topic_policy(
+        topic_arn(region), PlatformContext("prod", "aws", ACCOUNT, region), rules
+    )
     subscriptions = [
         s["inputs"]
         for s in states(observe, "aws:sns/topicSubscription:TopicSubscription")

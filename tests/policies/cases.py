@@ -890,6 +890,14 @@ CASES += [
         },
         "vpc-endpoint-policy-restricted",
     ),
+    # A service that takes no endpoint policy (ec2messages) is not a finding; the same missing policy on a
+    # service that takes one (ssmmessages, whose name shares the suffix) is.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "serviceName": "com.amazonaws.us-east-1.ec2messages"},
+        {**ENDPOINT, "serviceName": "com.amazonaws.us-east-1.ssmmessages"},
+        "vpc-endpoint-policy-restricted",
+    ),
     Case(
         "s3-artifacts-replicated-multi-region",
         [EAST, WEST, ARTIFACTS, ARTIFACTS_WEST, replication("replication", "artifacts", "artifacts-west")],
