@@ -44,7 +44,8 @@ StacksDir = Annotated[
 NoCache = Annotated[
     bool,
     typer.Option(
-        "--no-cache", help="Synthesise platform outputs afresh: neither read nor write the .mlops-cache folder."
+        "--no-cache",
+        help="Synthesise platform outputs afresh: neither read nor write the .mlops-cache folder.",
     ),
 ]
 
@@ -215,9 +216,7 @@ def check(
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
     bypass_cache(no_cache)
     with progress_board(output is None and fmt != "text") as board:
-        reports, _ = guarded(
-            lambda: run_check(list(stacks or []), stacks_dir, from_file, everything, board)
-        )
+        reports, _ = guarded(lambda: run_check(list(stacks or []), stacks_dir, from_file, everything, board))
     emit(render(reports, fmt) + "\n", output)
     if any(report.mandatory for report in reports):
         raise typer.Exit(1)

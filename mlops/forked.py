@@ -48,7 +48,14 @@ def preload() -> None:
     """Import the SDKs and the program's modules once, in the parent, so every forked child has them."""
     if str(REPO_ROOT) not in sys.path:  # the programs' package, as synthesize() finds it
         sys.path.insert(0, str(REPO_ROOT))
-    for name in ("pulumi", "pulumi_aws", "pulumi_kubernetes", "stacks.builders", "stacks.team", "mlops.mocks"):
+    for name in (
+        "pulumi",
+        "pulumi_aws",
+        "pulumi_kubernetes",
+        "stacks.builders",
+        "stacks.team",
+        "mlops.mocks",
+    ):
         importlib.import_module(name)
     for name in sdk_modules():
         try:
