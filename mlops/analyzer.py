@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.synth import REPO_ROOT
-
+# Not imported from mlops.synth: this module stays light, so that the pack can be launched before the command
+# line's own imports (mlops/__main__.py).
+REPO_ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO_ROOT / "policies"
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "remediate", 3: "disabled"}
 # Requests the client keeps in flight: the engine also analyzes resources concurrently, and the pack's server
@@ -368,3 +369,22 @@ def analyze_in_process(document: dict[str, Any], config: dict[str, dict[str, Any
                 }
             policy.validate(StackValidationArgs(list(resources.values()), settings or None, {}), reporter(""))
     return sorted(set(violations))
+
+
+_early: list[PolicyPackProcess] = []
+
+
+def start_early() -> None:
+    """Launch the default pack's process now, before the command line's imports, for a command that will
+    check (``mlops check``): its start-up then runs beside the parent's. ``pack()`` hands it over; an early
+    process nobody took (the command failed first) is stopped at exit."""
+    import atexit
+
+    if not _early:
+        _early.append(PolicyPackProcess().start())
+        atexit.register(lambda: [process.close() for process in _early])
+
+
+def pack() -> PolicyPackProcess:
+    """The early-started default pack if there is one, else a new one (not started)."""
+    return _early.pop() if _early else PolicyPackProcess()

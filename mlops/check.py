@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.config import ConfigError, list_stacks, stack_file, validate_model
 from components.loader import json_kind, load_json
-from mlops.analyzer import PolicyPackProcess, Violation
+from mlops.analyzer import Violation
+from mlops.analyzer import pack as early_or_new_pack
 from mlops.progress import Board
 
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -178,7 +179,7 @@ def run_check(
     board = board or Board(enabled=False)
     reports: list[StackReport] = []
     policy_seconds = 0.0
-    pack = PolicyPackProcess().start()
+    pack = early_or_new_pack().start()
     try:
         inputs = documents(stacks, stacks_dir, from_file, everything, board)
         with pack:
