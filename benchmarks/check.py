@@ -19,10 +19,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from results import write_section  # noqa: E402  (benchmarks/results.py, beside this script)
+
 from mlops.analyzer import PolicyPackProcess  # noqa: E402
 from policies.pack import environment_config  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## mlops check"
 
 
@@ -107,14 +108,7 @@ def main() -> None:
     )
     print(text)
     if options.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if SECTION in current:
-            head, rest = current.split(SECTION, 1)
-            following = rest.find("\n## ")
-            current = head + text + ("\n" + rest[following + 1 :] if following != -1 else "")
-        else:
-            current = current.rstrip("\n") + "\n\n" + text
-        RESULTS.write_text(current)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

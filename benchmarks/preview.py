@@ -28,10 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from results import write_section  # noqa: E402  (benchmarks/results.py, beside this script)
+
 from components.config import list_stacks  # noqa: E402
 
 STACKS = REPO / "stacks"
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## mlops preview"
 
 SPEC_SCRIPT = """
@@ -146,18 +147,6 @@ def table(rows: list[dict], repeat: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        head, rest = current.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following != -1 else ""
-        current = head + text + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -172,7 +161,7 @@ def main() -> None:
     text = table(rows, options.repeat)
     print(text)
     if options.write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.synth import REPO_ROOT
-
+# Not imported from mlops.synth: this module stays light, so that the pack can be launched before the command
+# line's own imports (mlops/__main__.py).
+REPO_ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO_ROOT / "policies"
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "remediate", 3: "disabled"}
 # Requests the client keeps in flight: the engine also analyzes resources concurrently, and the pack's server
@@ -163,10 +164,11 @@ class PolicyPackProcess:
         self.channel = None
         self.stub = None
 
-    def __enter__(self) -> PolicyPackProcess:
-        import grpc
-        from pulumi.runtime.proto import analyzer_pb2_grpc
-
+    def start(self) -> PolicyPackProcess:
+        """Launch the pack's process without waiting for it: its start-up (importing the policy SDK and the
+        pack) then overlaps with whatever the caller does next; ``__enter__`` connects."""
+        if self.process is not None:
+            return self
         env = {
             **os.environ,
             "PULUMI_PROJECT": self.project,
@@ -184,7 +186,14 @@ class PolicyPackProcess:
             env=env,
             cwd=self.policy_dir,
         )
-        assert self.process.stdout is not None
+        return self
+
+    def __enter__(self) -> PolicyPackProcess:
+        import grpc
+        from pulumi.runtime.proto import analyzer_pb2_grpc
+
+        self.start()
+        assert self.process is not None and self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
         if not line.isdigit():
             error = self.process.stderr.read().decode() if self.process.poll() is not None else ""
@@ -201,6 +210,7 @@ class PolicyPackProcess:
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
+            self.channel = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -219,21 +229,32 @@ class PolicyPackProcess:
     def configure(self, config: dict[str, dict[str, Any]]) -> None:
         self.stub.Configure(configure_request(config))
 
-    def analyze(self, document: dict[str, Any], in_flight: int = IN_FLIGHT) -> list[Violation]:
-        """Analyze per resource, then AnalyzeStack; like the engine, several resources are in flight at once."""
+    def analyze(
+        self,
+        document: dict[str, Any],
+        in_flight: int = IN_FLIGHT,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Violation]:
+        """Analyze per resource, then AnalyzeStack; like the engine, several resources are in flight at once.
+        ``progress(done, total)`` follows the resources analysed (the stack's AnalyzeStack is the last one)."""
         from collections import deque
 
         singles, stack = analyze_requests(document)
+        total = len(singles) + 1
         found: list[Violation] = []
         pending: deque = deque()
-        for request in singles:
+        for done, request in enumerate(singles, start=2 - in_flight):  # done: answers received
             pending.append((self.stub.Analyze.future(request), request.urn))
             if len(pending) >= in_flight:
                 future, urn = pending.popleft()
                 found += _violations(future.result(), urn)
+                if progress is not None and done % 10 == 0:
+                    progress(done, total)
         for future, urn in pending:
             found += _violations(future.result(), urn)
         found += _violations(self.stub.AnalyzeStack(stack), "")
+        if progress is not None:
+            progress(total, total)
         return sorted(set(found))
 
 
@@ -348,3 +369,22 @@ def analyze_in_process(document: dict[str, Any], config: dict[str, dict[str, Any
                 }
             policy.validate(StackValidationArgs(list(resources.values()), settings or None, {}), reporter(""))
     return sorted(set(violations))
+
+
+_early: list[PolicyPackProcess] = []
+
+
+def start_early() -> None:
+    """Launch the default pack's process now, before the command line's imports, for a command that will
+    check (``mlops check``): its start-up then runs beside the parent's. ``pack()`` hands it over; an early
+    process nobody took (the command failed first) is stopped at exit."""
+    import atexit
+
+    if not _early:
+        _early.append(PolicyPackProcess().start())
+        atexit.register(lambda: [process.close() for process in _early])
+
+
+def pack() -> PolicyPackProcess:
+    """The early-started default pack if there is one, else a new one (not started)."""
+    return _early.pop() if _early else PolicyPackProcess()

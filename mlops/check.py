@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -14,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.config import ConfigError, list_stacks, stack_file, validate_model
 from components.loader import json_kind, load_json
-from mlops.analyzer import PolicyPackProcess, Violation
+from mlops.analyzer import Violation
+from mlops.analyzer import pack as early_or_new_pack
+from mlops.progress import Board
 
 FORMATS = ("text", "json", "sarif", "markdown")
+SPAWN_ENV = "MLOPS_CHECK_SPAWN"  # 1: the previous way, a spawned interpreter per stack (benchmarks)
 SARIF_LEVEL = {"mandatory": "error", "advisory": "warning", "remediate": "error", "disabled": "none"}
 
 
@@ -121,9 +125,10 @@ def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:
 
 
 def documents(
-    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool
+    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool, board: Board | None = None
 ) -> list[tuple[str, dict, str]]:
-    """(stack, document, source file) for each stack to check."""
+    """(stack, document, source file) for each stack to check; ``board`` shows the synthesis's progress."""
+    board = board or Board(enabled=False)
     if from_file is not None:
         document = load_saved(from_file)
         stack = str(document.get("stack") or from_file.stem)
@@ -138,45 +143,72 @@ def documents(
             from components.config import UnknownStackError
 
             raise UnknownStackError(name, stacks_dir, list_stacks(stacks_dir))
-    if len(names) == 1:
-        return [
-            (
-                names[0],
-                synthesize_in_subprocess_isolated(names[0], stacks_dir),
-                str(stack_file(stacks_dir, names[0])),
-            )
-        ]
-    # Each synthesis needs a fresh process; two workers use both cores.
-    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
+    if os.environ.get(SPAWN_ENV) == "1":
+        results = synthesize_spawned(names, stacks_dir)
+    else:
+        from mlops.forked import synthesize_many
+
+        with board.child_reporter() as reporter:
+            results = synthesize_many(names, Path(stacks_dir), reporter)
     return [
         (name, document, str(stack_file(stacks_dir, name)))
         for name, document in zip(names, results, strict=True)
     ]
 
 
-def synthesize_in_subprocess_isolated(stack: str, stacks_dir: Path) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(synthesize_in_subprocess, stack, str(stacks_dir)).result()
+def synthesize_spawned(names: list[str], stacks_dir: Path) -> list[dict[str, Any]]:
+    """The previous way (``MLOPS_CHECK_SPAWN=1``, kept for benchmarks/check_all.py): a freshly spawned
+    interpreter per stack, each importing the SDKs itself, two at a time."""
+    if len(names) == 1:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            return [pool.submit(synthesize_in_subprocess, names[0], str(stacks_dir)).result()]
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
 
 
 def run_check(
-    stacks: list[str], stacks_dir: Path, from_file: Path | None = None, everything: bool = False
+    stacks: list[str],
+    stacks_dir: Path,
+    from_file: Path | None = None,
+    everything: bool = False,
+    board: Board | None = None,
 ) -> tuple[list[StackReport], float]:
-    """Check every document with one policy-pack process; returns the reports and the seconds spent in policies."""
+    """Check every document with one policy-pack process, which serves every stack; returns the reports and
+    the seconds spent in policies. The pack's process is launched first, so its start-up overlaps with reading
+    or synthesising the documents."""
+    board = board or Board(enabled=False)
+    boundaries: dict[str, str | None] = {}
     reports: list[StackReport] = []
     policy_seconds = 0.0
-    inputs = documents(stacks, stacks_dir, from_file, everything)
-    boundaries: dict[str, str | None] = {}
-    with PolicyPackProcess() as pack:
-        for stack, document, source in inputs:
-            environment = document_environment(document)
-            pack.configure(policy_config(stack, document, stacks_dir, boundaries))
-            started = time.perf_counter()
-            violations = pack.analyze(document)
-            policy_seconds += time.perf_counter() - started
-            reports.append(StackReport(stack, environment, len(document["steps"]), violations, source))
+    pack = early_or_new_pack().start()
+    try:
+        inputs = documents(stacks, stacks_dir, from_file, everything, board)
+        with pack:
+            for stack, document, source in inputs:
+                environment = document_environment(document)
+                pack.configure(policy_config(stack, document, stacks_dir, boundaries))
+                started = time.perf_counter()
+                violations = pack.analyze(document, progress=board.analysed(stack))
+                policy_seconds += time.perf_counter() - started
+                report = StackReport(stack, environment, len(document["steps"]), violations, source)
+                board.done(stack, f"checked: {len(report.mandatory)} mandatory")
+                reports.append(report)
+    finally:
+        pack.close()
     return reports, policy_seconds
+
+
+def pack_config(environment: str) -> dict[str, dict[str, Any]]:
+    """The pack's config for ``environment``, from the cache when the policies are unchanged (importing the
+    pack here would pay the policy SDK's start-up a second time, beside the pack's process)."""
+    from mlops import cache
+
+    def compute() -> dict[str, dict[str, Any]]:
+        from policies.pack import environment_config
+
+        return environment_config(environment)
+
+    return cache.policy_config(environment, compute)
 
 
 def is_team_document(document: dict[str, Any]) -> bool:
@@ -191,12 +223,10 @@ def policy_config(
     stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
     (read from the platform's outputs, synthesised offline as deployed; `boundaries` caches them per platform).
     A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
-    from policies.pack import environment_config, with_permissions_boundary
-
     environment = document_environment(document)
     if not is_team_document(document):
-        return environment_config(environment)
-    config = environment_config(f"team-{environment}")
+        return pack_config(environment)
+    config = pack_config(f"team-{environment}")
     if not stack_file(stacks_dir, stack).is_file():
         return config
     from mlops.synth import load_source, platform_outputs
@@ -207,6 +237,8 @@ def policy_config(
     if platform not in boundaries:
         identity = platform_outputs(platform, stacks_dir).get("identity") or {}
         boundaries[platform] = identity.get("permissionsBoundaryArn")
+    from policies.pack import with_permissions_boundary
+
     return with_permissions_boundary(config, boundaries[platform])
 
 

@@ -41,6 +41,30 @@ StacksDir = Annotated[
 ]
 
 
+NoCache = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Synthesise platform outputs afresh: neither read nor write the .mlops-cache folder.",
+    ),
+]
+
+
+def bypass_cache(no_cache: bool) -> None:
+    """``--no-cache``: through the environment, so forked and spawned synthesis processes see it too."""
+    if no_cache:
+        from mlops.cache import NO_CACHE_ENV
+
+        os.environ[NO_CACHE_ENV] = "1"
+
+
+def progress_board(document_on_stdout: bool):
+    """The progress display on stderr, enabled only for a terminal and no document on stdout."""
+    from mlops.progress import Board, wanted
+
+    return Board(enabled=wanted(document_on_stdout))
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
@@ -105,11 +129,15 @@ def preview(
             "--allow-replacement", help="A resource name whose replacement is intended (repeatable)."
         ),
     ] = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Synthesise a stack offline under the Pulumi SDK's mock monitor and show what it would create."""
     from mlops.synth import synthesize
 
-    document = guarded(lambda: synthesize(stack, stacks_dir))
+    bypass_cache(no_cache)
+    with progress_board(as_json) as board:
+        document = guarded(lambda: synthesize(stack, stacks_dir, on_register=board.registrations(stack)))
+        board.done(stack, f"synthesised: {len(document['steps'])} resources")
     if against is not None:
         from mlops.replacement import current, read_previous, refused_changes
 
@@ -155,12 +183,14 @@ def graph(
         Path | None, typer.Option("--from", help="Read a saved `mlops preview --json` document instead.")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the diagram here.")] = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Draw the component tree of a stack with its cross-component dependencies (Mermaid or DOT)."""
     from mlops.graph import FORMATS, render_graph
 
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
+    bypass_cache(no_cache)
     document = guarded(lambda: load_document(stack, stacks_dir, from_file))
     emit(render_graph(document, fmt) + "\n", output)
 
@@ -177,13 +207,16 @@ def check(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json, sarif or markdown.")] = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
     from mlops.check import FORMATS, render, run_check
 
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
-    reports, _ = guarded(lambda: run_check(list(stacks or []), stacks_dir, from_file, everything))
+    bypass_cache(no_cache)
+    with progress_board(output is None and fmt != "text") as board:
+        reports, _ = guarded(lambda: run_check(list(stacks or []), stacks_dir, from_file, everything, board))
     emit(render(reports, fmt) + "\n", output)
     if any(report.mandatory for report in reports):
         raise typer.Exit(1)

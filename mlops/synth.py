@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from components.config import (
     parse_team,
     platform_serving,
     read_stack_config,
+    stack_file,
 )
 
 PROJECT = "mlops-platform"
@@ -80,8 +82,9 @@ def _make_monitor_class():
     class CapturingMonitor(MockMonitor):
         """The SDK's mock monitor, recording each complete registration for the preview document."""
 
-        def __init__(self, mocks, deployed: bool = False):
+        def __init__(self, mocks, deployed: bool = False, on_register: Callable[[int], None] | None = None):
             super().__init__(mocks)
+            self.on_register = on_register
             self.registrations: list[dict[str, Any]] = []
             self.invokes: list[dict[str, Any]] = []
             self.stack_outputs: dict[str, Any] = {}
@@ -104,6 +107,9 @@ def _make_monitor_class():
                 record = _registration(request, urn, inputs, response.id if request.custom else "")
                 with self._lock:
                     self.registrations.append(record)
+                    count = len(self.registrations)
+                if self.on_register is not None:
+                    self.on_register(count)
             return response
 
         def Invoke(self, request):
@@ -264,8 +270,19 @@ def platform_stack_of(reference: str) -> str:
 
 
 def platform_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
-    """The outputs of a platform stack as deployed, synthesised offline in a fresh process (the runtime is
-    global): what a team stack's StackReference reads after the platform's ``pulumi up``."""
+    """The outputs of a platform stack as deployed: what a team stack's StackReference reads after the
+    platform's ``pulumi up``. Read from the platform-output cache when its key matches (mlops/cache.py), else
+    synthesised offline in a fresh process (the runtime is global) and stored."""
+    from mlops import cache
+
+    file = stack_file(Path(stacks_dir), stack)
+    if not file.is_file():  # the synthesis names the missing stack file
+        return synthesize_outputs(stack, stacks_dir)
+    return cache.cached_outputs(stack, file, lambda: synthesize_outputs(stack, stacks_dir))
+
+
+def synthesize_outputs(stack: str, stacks_dir: Path) -> dict[str, Any]:
+    """A platform stack's deployed outputs, synthesised in a fresh ``python -m mlops.synth`` process."""
     result = subprocess.run(
         [sys.executable, "-m", "mlops.synth", "--deployed", stack, str(stacks_dir)],
         capture_output=True,
@@ -301,14 +318,18 @@ def _substitute_secrets(value: Any) -> tuple[Any, bool]:
 
 
 def synthesize(
-    stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR, program: Path = PROGRAM, deployed: bool = False
+    stack: str,
+    stacks_dir: Path = DEFAULT_STACKS_DIR,
+    program: Path = PROGRAM,
+    deployed: bool = False,
+    on_register: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the program for ``stack`` under the mock monitor; return the preview document.
 
     By default the run is a preview of a new stack (invokes that depend on a resource of the run are unknown);
     ``deployed`` models the stack after ``pulumi up`` (lookups answered from what the run registered). The
     Pulumi runtime keeps global state, so call this once per process (the CLI does; tests use a subprocess per
-    stack).
+    stack). ``on_register(count)`` is called after each registration (progress displays).
     """
     source = load_source(stack, stacks_dir)
 
@@ -327,7 +348,7 @@ def synthesize(
         mocks.stack_outputs = lambda name: platform_outputs(
             platform_stack_of(name) or platform_stack, Path(stacks_dir)
         )
-    monitor = _make_monitor_class()(mocks, deployed=deployed)
+    monitor = _make_monitor_class()(mocks, deployed=deployed, on_register=on_register)
     pulumi.runtime.set_all_config(source.config, source.secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
     # set_mocks installs (and finishes) a root stack of its own; run the program the way the language host

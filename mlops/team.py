@@ -261,7 +261,7 @@ def check_platform(team: TeamConfig, file: Path | None, stacks_dir: Path) -> Non
 def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: Path) -> None:
     """The team's models and those of every other team stack on the same platform stack (in ``stacks_dir``)
     must fit one serving ALB per region: a config error names the region, the quotas and the teams."""
-    from components.serving.ingress import quota_excess, serving_alb_usage
+    from components.serving.quotas import quota_excess, serving_alb_usage
 
     platform_stack = team.platform_stack.rsplit("/", 1)[-1]
     platform = platform_config(team.platform_stack, file, stacks_dir)

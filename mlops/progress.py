@@ -1,0 +1,118 @@
+"""What a long command is doing, on stderr: which stack, which phase, resources registered, resources analysed.
+
+Shown only on a terminal, and never when the command prints a document (``--json``, ``--format json``...) on
+stdout, so pipes, CI logs and saved reports stay exactly as they were. Updates may come from forked children
+(``Board.child_reporter``): they travel through a queue the parent drains on a thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+REPORT_EVERY = 10  # registrations between two updates sent by a child
+
+
+def wanted(document_on_stdout: bool, stream: Any = None) -> bool:
+    """Progress is for a person watching a terminal: stderr is one, and stdout carries no document."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return not document_on_stdout and bool(isatty and isatty())
+
+
+class Board:
+    """One line per stack: ``<stack>  <phase>  <resources registered>  <resources analysed>``; a no-op when
+    disabled (no rich import either)."""
+
+    def __init__(self, console: Any = None, enabled: bool = True):
+        self.enabled = enabled
+        self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._progress = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.fields[stack]}[/bold]"),
+                TextColumn("{task.fields[phase]}"),
+                TextColumn("{task.fields[resources]} resources registered"),
+                TextColumn("{task.fields[analysed]}"),
+                TimeElapsedColumn(),
+                console=console or Console(stderr=True),
+                transient=False,
+            )
+
+    def __enter__(self) -> Board:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(
+        self, stack: str, phase: str | None = None, resources: int | None = None, analysed: str | None = None
+    ) -> None:
+        """Set what is known of ``stack`` (a new line the first time it is named)."""
+        if self._progress is None:
+            return
+        fields = {
+            key: value
+            for key, value in (("phase", phase), ("resources", resources), ("analysed", analysed))
+            if value is not None
+        }
+        with self._lock:
+            if stack not in self._tasks:
+                defaults = {"phase": "waiting", "resources": 0, "analysed": ""}
+                self._tasks[stack] = self._progress.add_task(stack, total=None, stack=stack, **defaults)
+            self._progress.update(self._tasks[stack], **fields)
+
+    def registrations(self, stack: str, phase: str = "synthesising") -> Callable[[int], None] | None:
+        """A callback for ``synthesize(on_register=...)`` in this process."""
+        if self._progress is None:
+            return None
+        self.update(stack, phase, 0)
+        return lambda count: self.update(stack, resources=count)
+
+    def analysed(self, stack: str) -> Callable[[int, int], None] | None:
+        """A callback for ``PolicyPackProcess.analyze(progress=...)``: resources analysed out of all."""
+        if self._progress is None:
+            return None
+        self.update(stack, "checking")
+        return lambda done, total: self.update(stack, analysed=f"{done}/{total} analysed by the policies")
+
+    def done(self, stack: str, summary: str) -> None:
+        self.update(stack, summary)
+
+    @contextmanager
+    def child_reporter(self) -> Iterator[Callable[[str, str, int], None] | None]:
+        """A reporter that forked children can call: ``(stack, phase, registered)`` through a queue."""
+        if self._progress is None:
+            yield None
+            return
+        from multiprocessing import get_context
+
+        queue = get_context("fork").SimpleQueue()
+
+        def drain() -> None:
+            while (item := queue.get()) is not None:
+                self.update(item[0], item[1], item[2])
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+
+        def report(stack: str, phase: str, count: int) -> None:
+            if count % REPORT_EVERY == 0:
+                queue.put((stack, phase, count))
+
+        try:
+            yield report
+        finally:
+            queue.put(None)
+            reader.join(timeout=5)

@@ -1,0 +1,58 @@
+"""Lazy start-up: single commands import only what they use (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+PROBE = (
+    "import json, sys\n"
+    "from mlops.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "roots = sorted({name.split('.')[0] for name in sys.modules})\n"
+    "print(json.dumps({'code': code, 'roots': roots, 'policies': 'policies.pack' in sys.modules}),"
+    " file=sys.stderr)\n"
+)
+
+
+def loaded(*args: str, env: dict[str, str] | None = None) -> dict:
+    """Exit code and the top-level modules loaded by the command in a fresh interpreter."""
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_team_validate_imports_no_pulumi_sdk():
+    probe = loaded("team", "validate", "team-fraud-prod")
+    assert probe["code"] in (0, None)
+    assert not {"pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_policy", "grpc"} & set(probe["roots"])
+
+
+def test_check_from_a_saved_preview_imports_no_provider_sdk(synth, tmp_path):
+    """The parent talks the Analyzer protocol (pulumi's protobuf messages) and leaves the pack, the policy
+    SDK and the provider SDKs to the pack's own process; with the pack's config cached, it never imports
+    them, and even a cold cache loads the policy SDK only."""
+    saved = tmp_path / "dev.json"
+    saved.write_text(json.dumps(synth("dev")))
+    env = {"MLOPS_CACHE_DIR": str(tmp_path / "cache")}
+    cold = loaded("check", "--from", str(saved), env=env)
+    warm = loaded("check", "--from", str(saved), env=env)
+    assert cold["code"] in (0, None) and warm["code"] in (0, None)
+    assert not {"pulumi_aws", "pulumi_kubernetes"} & set(cold["roots"])
+    assert not {"pulumi_aws", "pulumi_kubernetes", "pulumi_policy"} & set(warm["roots"])
+    assert warm["policies"] is False and cold["policies"] is True
+    assert list((tmp_path / "cache").glob("policy-config-dev-*.json"))
