@@ -22,21 +22,40 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STACKS = REPO / "stacks"
 FIXTURES = REPO / "tests" / "fixtures" / "stacks"
-MLOPS = [sys.executable, "-m", "mlops"]
+
+
+_FORK_SERVER: list[Any] = []
+
+
+def run_python(
+    *argv: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float | None = 600
+) -> subprocess.CompletedProcess:
+    """``python ARGV`` (``-m MODULE ...`` or ``-c CODE ...``) in a process of its own, its output captured.
+
+    The process is forked from this worker's fork server (tests/forkserver.py), which has imported the SDKs
+    once; ``MLOPS_TEST_FORK_SERVER=0`` starts a new interpreter each time instead. ``timeout`` only detects a hang.
+    """
+    environment = {**os.environ, **(env or {})}
+    if os.environ.get("MLOPS_TEST_FORK_SERVER", "1") == "0":
+        return subprocess.run(
+            [sys.executable, *argv], cwd=cwd, capture_output=True, text=True, env=environment, timeout=timeout
+        )
+    if not _FORK_SERVER:
+        import atexit
+        import tempfile
+
+        from tests.forkserver import ForkServer
+
+        _FORK_SERVER.append(ForkServer(Path(tempfile.mkdtemp(prefix="mlops-forks-"))))
+        atexit.register(_FORK_SERVER[0].close)
+    return _FORK_SERVER[0].run(list(argv), Path(cwd), environment, timeout)
 
 
 def run_mlops(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
-    """Run the real command line in a subprocess, as a user would (``timeout`` only detects a hang)."""
-    return subprocess.run(
-        [*MLOPS, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
+    """Run the real command line in a process of its own, as a user would (``timeout`` only detects a hang)."""
+    return run_python("-m", "mlops", *args, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -62,20 +81,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, A
                 if program is None and not deployed:
                     result = run_mlops("preview", stack, "--json", "--stacks-dir", str(stacks_dir))
                 else:
-                    result = subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "mlops.synth",
-                            *(["--deployed"] if deployed else []),
-                            stack,
-                            str(stacks_dir),
-                            *([str(program)] if program else []),
-                        ],
-                        cwd=REPO,
-                        capture_output=True,
-                        text=True,
-                        timeout=600,
+                    result = run_python(
+                        "-m",
+                        "mlops.synth",
+                        *(["--deployed"] if deployed else []),
+                        stack,
+                        str(stacks_dir),
+                        *([str(program)] if program else []),
                     )
                 assert result.returncode == 0, result.stderr
                 target.write_text(result.stdout)
@@ -126,13 +138,7 @@ def synth_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dic
         with open(cache / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not target.exists():
-                result = subprocess.run(
-                    [sys.executable, "-c", _SYNTH_PROGRAM, stack, str(stacks_dir), str(program_path)],
-                    cwd=REPO,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                )
+                result = run_python("-c", _SYNTH_PROGRAM, stack, str(stacks_dir), str(program_path))
                 assert result.returncode == 0, result.stderr
                 target.write_text(result.stdout)
         return json.loads(target.read_text())
