@@ -184,10 +184,11 @@ def run_check(
 # Reports
 
 
-def render(reports: list[StackReport], fmt: str) -> str:
-    return {"text": render_text, "json": render_json, "sarif": render_sarif, "markdown": render_markdown}[
-        fmt
-    ](reports)
+def render(reports: list[StackReport], fmt: str, shard: tuple[int, int] = (1, 1)) -> str:
+    """``reports`` in ``fmt``; a JSON report also says which shard (I of N) of a sharded run it is."""
+    if fmt == "json":
+        return render_json(reports, shard)
+    return {"text": render_text, "sarif": render_sarif, "markdown": render_markdown}[fmt](reports)
 
 
 def render_text(reports: list[StackReport]) -> str:
@@ -204,14 +205,18 @@ def render_text(reports: list[StackReport]) -> str:
     return "\n".join(lines)
 
 
-def render_json(reports: list[StackReport]) -> str:
+def render_json(reports: list[StackReport], shard: tuple[int, int] = (1, 1)) -> str:
+    """The machine-readable report; `mlops merge-reports` reads it back (``source``: the stack file findings
+    point at; ``shard``: this report's part of a sharded run, so a merge can tell that every part is there)."""
     return json.dumps(
         {
+            "shard": {"index": shard[0], "count": shard[1]},
             "stacks": [
                 {
                     "stack": r.stack,
                     "environment": r.environment,
                     "resources": r.resources,
+                    "source": _relative(r.source) if r.source else "",
                     "violations": [asdict(v) for v in r.violations],
                 }
                 for r in reports
@@ -300,6 +305,8 @@ def _relative(path: str) -> str:
 def render_markdown(reports: list[StackReport]) -> str:
     total = sum(len(r.mandatory) for r in reports)
     lines = [f"### Policy check: {'passed' if total == 0 else f'{total} mandatory violation(s)'}", ""]
+    if not reports:
+        return "\n".join([*lines, "No stack is affected by this change: nothing to check."])
     lines += [
         "| stack | environment | resources | mandatory | advisory |",
         "| --- | --- | ---: | ---: | ---: |",
