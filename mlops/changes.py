@@ -173,8 +173,9 @@ def _git_ok(cwd: Path, *args: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # Shards
 
-# Expected synthesis cost in units of one team region: a platform region (VPC, cluster, registry, monitoring:
-# about 220 resources) costs about four team regions (namespace, roles, workloads); both scale with regions.
+# Expected synthesis cost in units of one team region, by resource count: a platform region (VPC, cluster,
+# registry, monitoring) is about four team regions (dev 223 resources, team-fraud-dev 57; prod 474,
+# team-fraud-prod 106); both scale with their regions.
 PLATFORM_REGION_COST = 4
 TEAM_REGION_COST = 1
 # A GitHub Actions matrix produces at most 256 jobs per workflow run.
