@@ -252,10 +252,12 @@ def render_sarif(reports: list[StackReport]) -> str:
     results = []
     for report in reports:
         for violation in report.violations:
+            # SARIF's ruleIndex points into the rules; a policy the pack does not list gets none (unknown).
+            index = {"ruleIndex": names.index(violation.policy)} if violation.policy in names else {}
             results.append(
                 {
                     "ruleId": violation.policy,
-                    "ruleIndex": names.index(violation.policy) if violation.policy in names else 0,
+                    **index,
                     "level": SARIF_LEVEL.get(violation.enforcement, "warning"),
                     "message": {
                         "text": f"{violation.message.split(chr(10), 1)[-1]} ({violation.urn or report.stack})"
