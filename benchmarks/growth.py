@@ -8,7 +8,7 @@ rule quota); a branch changes one team's quota. Measured, each as a whole `mlops
 - team alone: `mlops check <that team>`;
 - full: `mlops check --all` (with --full), reported also per added team against the shipped stacks alone.
 
-Usage: .venv/bin/python benchmarks/growth.py [--sizes 5 20 50] [--repeat 1] [--full] [--write]
+Usage: .venv/bin/python benchmarks/growth.py [--sizes 5 20 50] [--repeat 3] [--full] [--write]
 (--write adds the table to benchmarks/RESULTS.md). Timings on a shared machine vary: compare the columns of
 one run, measured side by side, and read the load average beside them.
 """
@@ -69,16 +69,26 @@ def git(folder: Path, *args: str) -> None:
     subprocess.run(["git", *identity, *args], cwd=folder, check=True, capture_output=True)
 
 
-def timed(args: list[str], repeat: int) -> tuple[float, str]:
-    """Median seconds of ``repeat`` runs of `mlops ARGS`, and the load average after them."""
-    seconds = []
+def run(args: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run([*MLOPS, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"mlops {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def timed(commands: list[list[str]], repeat: int) -> tuple[list[float], str]:
+    """Median seconds of each command over ``repeat`` rounds, the commands taking turns within a round (so a
+    change of machine load falls on all of them), and the load average after the last round."""
+    seconds: list[list[float]] = [[] for _ in commands]
     for _ in range(repeat):
-        started = time.perf_counter()
-        result = subprocess.run([*MLOPS, *args], cwd=REPO, capture_output=True, text=True, check=False)
-        seconds.append(time.perf_counter() - started)
-        if result.returncode not in (0, 1):
-            raise SystemExit(f"mlops {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
-    return statistics.median(seconds), " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        for index, args in enumerate(commands):
+            seconds[index].append(run(args))
+    return [statistics.median(each) for each in seconds], load()
 
 
 def measure(count: int, repeat: int, full: bool) -> dict:
@@ -88,10 +98,10 @@ def measure(count: int, repeat: int, full: bool) -> dict:
         stacks = ["--stacks-dir", str(folder / "stacks")]
         row: dict = {"teams": count}
         if count:
-            row["pr"], row["pr_load"] = timed(["check", "--changed-since", "main", *stacks], repeat)
-            row["alone"], row["alone_load"] = timed(["check", CHANGED, *stacks], repeat)
+            pair = [["check", "--changed-since", "main", *stacks], ["check", CHANGED, *stacks]]
+            (row["pr"], row["alone"]), row["pr_load"] = timed(pair, repeat)
         if full:
-            row["full"], row["full_load"] = timed(["check", "--all", *stacks], repeat)
+            (row["full"],), row["full_load"] = timed([["check", "--all", *stacks]], repeat)
     return row
 
 
@@ -139,7 +149,7 @@ def write(lines: list[str], command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 20, 50])
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--full", action="store_true", help="also time `mlops check --all` (slow: every stack)"
     )
