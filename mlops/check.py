@@ -246,10 +246,11 @@ def policy_config(
 # Reports
 
 
-def render(reports: list[StackReport], fmt: str) -> str:
-    return {"text": render_text, "json": render_json, "sarif": render_sarif, "markdown": render_markdown}[
-        fmt
-    ](reports)
+def render(reports: list[StackReport], fmt: str, shard: tuple[int, int] = (1, 1)) -> str:
+    """``reports`` in ``fmt``; a JSON report also says which shard (I of N) of a sharded run it is."""
+    if fmt == "json":
+        return render_json(reports, shard)
+    return {"text": render_text, "sarif": render_sarif, "markdown": render_markdown}[fmt](reports)
 
 
 def render_text(reports: list[StackReport]) -> str:
@@ -266,14 +267,18 @@ def render_text(reports: list[StackReport]) -> str:
     return "\n".join(lines)
 
 
-def render_json(reports: list[StackReport]) -> str:
+def render_json(reports: list[StackReport], shard: tuple[int, int] = (1, 1)) -> str:
+    """The machine-readable report; `mlops merge-reports` reads it back (``source``: the stack file findings
+    point at; ``shard``: this report's part of a sharded run, so a merge can tell that every part is there)."""
     return json.dumps(
         {
+            "shard": {"index": shard[0], "count": shard[1]},
             "stacks": [
                 {
                     "stack": r.stack,
                     "environment": r.environment,
                     "resources": r.resources,
+                    "source": _relative(r.source) if r.source else "",
                     "violations": [asdict(v) for v in r.violations],
                 }
                 for r in reports
@@ -309,10 +314,12 @@ def render_sarif(reports: list[StackReport]) -> str:
     results = []
     for report in reports:
         for violation in report.violations:
+            # SARIF's ruleIndex points into the rules; a policy the pack does not list gets none (unknown).
+            index = {"ruleIndex": names.index(violation.policy)} if violation.policy in names else {}
             results.append(
                 {
                     "ruleId": violation.policy,
-                    "ruleIndex": names.index(violation.policy) if violation.policy in names else 0,
+                    **index,
                     "level": SARIF_LEVEL.get(violation.enforcement, "warning"),
                     "message": {
                         "text": f"{violation.message.split(chr(10), 1)[-1]} ({violation.urn or report.stack})"
@@ -362,6 +369,8 @@ def _relative(path: str) -> str:
 def render_markdown(reports: list[StackReport]) -> str:
     total = sum(len(r.mandatory) for r in reports)
     lines = [f"### Policy check: {'passed' if total == 0 else f'{total} mandatory violation(s)'}", ""]
+    if not reports:
+        return "\n".join([*lines, "No stack is affected by this change: nothing to check."])
     lines += [
         "| stack | environment | resources | mandatory | advisory |",
         "| --- | --- | ---: | ---: | ---: |",

@@ -208,6 +208,23 @@ def check(
     fmt: Annotated[str, typer.Option("--format", help="text, json, sarif or markdown.")] = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
     no_cache: NoCache = False,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="REF",
+            help="Check only the stacks the changes since the git revision REF affect (committed since the merge "
+            "base, and not yet committed).",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Check only part I of N (1-based) of the selected stacks, split balanced by expected cost.",
+        ),
+    ] = None,
 ) -> None:
     """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
     from mlops.check import FORMATS, render, run_check
@@ -215,8 +232,46 @@ def check(
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
     bypass_cache(no_cache)
-    with progress_board(output is None and fmt != "text") as board:
-        reports, _ = guarded(lambda: run_check(list(stacks or []), stacks_dir, from_file, everything, board))
+    names, position = list(stacks or []), (1, 1)
+    selecting = changed_since is not None or shard is not None
+    if selecting:
+        if from_file is not None:
+            option = "--shard" if shard is not None else "--changed-since"
+            fail(f"--from: checks one saved document; it cannot be combined with {option}")
+        from mlops.changes import select
+
+        names, position, notes = guarded(lambda: select(stacks_dir, names, everything, changed_since, shard))
+        for note in notes:
+            typer.echo(note, err=True)
+    if selecting and not names:
+        reports = []  # nothing affected, or an empty shard: an empty report, so every shard has one
+    else:
+        with progress_board(output is None and fmt != "text") as board:
+            reports, _ = guarded(
+                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board)
+            )
+    emit(render(reports, fmt, position) + "\n", output)
+    if any(report.mandatory for report in reports):
+        raise typer.Exit(1)
+
+
+@app.command("merge-reports")
+def merge_reports(
+    files: Annotated[
+        list[Path], typer.Argument(help="The JSON reports of every shard of one `mlops check` run.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="sarif, markdown, json or text.")] = "sarif",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the merged report here.")
+    ] = None,
+) -> None:
+    """Merge shard reports into one (one SARIF run, one Markdown comment); exit 1 on any mandatory violation."""
+    from mlops.check import FORMATS, render
+    from mlops.merge import merge_reports as merge
+
+    if fmt not in FORMATS:
+        fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
+    reports = guarded(lambda: merge(list(files)))
     emit(render(reports, fmt) + "\n", output)
     if any(report.mandatory for report in reports):
         raise typer.Exit(1)

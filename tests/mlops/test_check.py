@@ -219,3 +219,18 @@ def test_an_unreadable_or_foreign_document_exits_2_with_one_line(tmp_path):
         2,
         f"error: {foreign}: steps: missing: not a preview; expected what `mlops preview --json` prints\n",
     )
+
+
+def test_a_json_report_merges_back_into_the_same_sarif_and_markdown(insecure_preview, tmp_path):
+    from tests.mlops.test_merge import validate_sarif
+
+    report = tmp_path / "report.json"
+    run_mlops("check", "--from", str(insecure_preview), "--format", "json", "--output", str(report))
+    assert json.loads(report.read_text())["shard"] == {"index": 1, "count": 1}
+    merged = {}
+    for fmt in ("sarif", "markdown"):
+        direct = run_mlops("check", "--from", str(insecure_preview), "--format", fmt)
+        merged[fmt] = run_mlops("merge-reports", str(report), "--format", fmt)
+        assert merged[fmt].returncode == direct.returncode == 1
+        assert merged[fmt].stdout == direct.stdout
+    validate_sarif(json.loads(merged["sarif"].stdout))
