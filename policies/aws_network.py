@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import Severity
 
 from policies.aws_storage import truthy
@@ -119,12 +121,14 @@ def full_access_statements(doc) -> list[str]:
         principal = statement.get("Principal")
         everyone = principal == "*" or "*" in as_strings(get(principal, "AWS"))
         actions = as_strings(statement.get("Action"))
-        every_action = any(action == "*" or action.endswith(":*") for action in actions)
+        # NotAction / NotResource allow everything but what they name: as wide as "*" for this purpose.
+        every_action = "NotAction" in statement or any(a == "*" or a.endswith(":*") for a in actions)
+        every_resource = "NotResource" in statement or "*" in as_strings(statement.get("Resource"))
         if (
             statement.get("Effect") == "Allow"
             and everyone
             and every_action
-            and "*" in as_strings(statement.get("Resource"))
+            and every_resource
             and not statement.get("Condition")
         ):
             found.append(str(statement.get("Sid") or f"#{index}"))
@@ -138,10 +142,14 @@ def full_access_statements(doc) -> list[str]:
 WITHOUT_ENDPOINT_POLICY = ("ec2messages", "oidc-eks")
 
 
+_AFTER_REGION = re.compile(r"\.[a-z]{2}(?:-[a-z]+)+-\d+\.(.+)$")
+
+
 def _service_suffix(service_name: object) -> str:
-    """`com.amazonaws.us-east-1.ec2messages` -> `ec2messages` (the part after the region)."""
-    parts = str(service_name or "").split(".", 3)
-    return parts[3] if len(parts) == 4 else ""
+    """`com.amazonaws.us-east-1.ec2messages` (or `cn.com.amazonaws.cn-north-1.ec2messages`) -> `ec2messages`:
+    the part after the region."""
+    match = _AFTER_REGION.search(str(service_name or ""))
+    return match.group(1) if match else ""
 
 
 def _endpoint_policy(props, _args):

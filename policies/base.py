@@ -242,11 +242,17 @@ def provider_region(resource: Any) -> str | None:
     return region if isinstance(region, str) else None
 
 
+#: What the platform builds in every region it serves (a network and buckets); a provider that only carries
+#: resources of a global service's home region (DNSSEC keys and query logs, Identity Center in us-east-1) does not
+#: make a stack multi-region.
+REGIONAL_TYPES = ("aws:ec2/vpc:Vpc", "aws:s3/bucket:Bucket")
+
+
 def stack_regions(resources: Iterable[Any]) -> set[str]:
-    """The distinct regions the stack's AWS providers name: two or more make a multi-region stack."""
+    """The distinct regions the stack holds networks or buckets in (their providers' regions): two or more make
+    a multi-region stack."""
     return {
         region
         for resource in resources
-        if resource.resource_type == "pulumi:providers:aws"
-        and isinstance(region := get(resource.props, "region"), str)
+        if resource.resource_type in REGIONAL_TYPES and (region := provider_region(resource)) is not None
     }

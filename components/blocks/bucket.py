@@ -228,6 +228,11 @@ class SecureBucket:
         return self.args.names.get(role, f"{self.name}-{role}")
 
     def _opts(self, **extra: Any) -> pulumi.ResourceOptions:
+        # A bucket kept on delete keeps its configuration too: deleting the children of a kept bucket would leave
+        # it without its policy and public-access block, and deleting the versioning of a bucket with Object Lock
+        # fails (S3 refuses to suspend versioning there), which would stop the destroy.
+        if self.args.retain_on_delete:
+            extra.setdefault("retain_on_delete", True)
         extra = {key: value for key, value in extra.items() if value is not None}
         return pulumi.ResourceOptions(parent=self._parent, provider=self._provider, **extra)
 

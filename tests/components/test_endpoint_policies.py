@@ -162,3 +162,12 @@ def test_internet_free_endpoints_carry_their_policies(synth):
     _assert_endpoint_policies(
         synth("airgapped-cluster", FIXTURES), "444444444444", ("eu-west-1", "eu-central-1")
     )
+
+
+def test_the_pack_exempts_exactly_the_services_the_platform_leaves_without_a_policy():
+    """The component and the policy pack keep their own copies (the pack reads previews, never the components);
+    they must name the same services, or the pack flags an endpoint AWS would refuse a policy for."""
+    from components.network.endpoint_policies import NO_ENDPOINT_POLICY
+    from policies.aws_network import WITHOUT_ENDPOINT_POLICY
+
+    assert set(WITHOUT_ENDPOINT_POLICY) == set(NO_ENDPOINT_POLICY)

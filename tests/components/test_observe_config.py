@@ -161,7 +161,7 @@ def test_session_seconds(duration, seconds):
         ),
         (
             lambda raw: raw["dns"].__setitem__("endpoints", [{"name": "ranker"}]),
-            "stacks/Pulumi.x.yaml: mlops:platform.dns.endpoints: unknown key; allowed: zone, routing, certificate-arns",
+            "stacks/Pulumi.x.yaml: mlops:platform.dns.endpoints: unknown key; allowed: zone, routing, certificate-arns, dnssec, query-logging",
         ),
         (
             lambda raw: raw["dns"].__setitem__("routing", "geo"),

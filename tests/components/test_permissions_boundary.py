@@ -35,12 +35,14 @@ ELB_SLR = (
 )
 
 # Roles whose KMS requests the role's own policy leaves unconditioned, but which AWS always makes through a
-# service (kms:ViaService set, grants for an AWS resource): S3 replication encrypts and decrypts replicas; ECR
+# service (kms:ViaService set, grants for an AWS resource): S3 replication (the artifacts' and the trail's)
+# encrypts and decrypts replicas; ECR
 # creates the grants of the repositories it creates with the template role ("Repository creation templates",
 # ECR User Guide); EKS describes the secrets key the cluster uses (its key policy admits EKS only,
 # components/encryption.py). Roles by resource name (a regex).
 KMS_THROUGH = {
     r"registry-replication-role": "s3",
+    r"observability-trail-replication-role": "s3",
     r"registry-image-template-role": "ecr",
     r"cluster-[a-z0-9-]+-cluster-role": "eks",
 }
@@ -156,7 +158,8 @@ def test_every_platform_role_carries_the_boundary_and_waits_for_it(prod):
     assert boundary["urn"] == BOUNDARY_URN  # the URN it always had: no replacement of a protected policy
     assert boundary["inputs"]["tags"]["mlops:purpose"] == "permissions-boundary"
     roles = states(prod, ROLE)
-    assert len(roles) == 23
+    # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role.
+    assert len(roles) == 23 + 2
     for role in roles:
         assert (
             role["inputs"]["permissionsBoundary"]

@@ -160,6 +160,31 @@ def test_locked_trail_buckets_are_protected_and_retained_in_prod(prod):
         assert not bucket["inputs"].get("forceDestroy")
 
 
+def test_every_configuration_of_a_kept_trail_bucket_is_kept_too(prod):
+    """S3 User Guide, "Configuring S3 Object Lock": once Object Lock is enabled, versioning cannot be suspended;
+    the provider suspends versioning when a BucketVersioning is deleted, so a destroy that deleted the children
+    of a kept, locked bucket would fail there (and leave the bucket without its policy and public-access block
+    first). Every sub-resource of both locked buckets is kept on delete with its bucket."""
+    for bucket in ("observability-trail-bucket", "observability-trail-replica"):
+        urn = by_name(prod, bucket)["urn"]
+        children = {
+            state["urn"].rsplit("::", 1)[-1]: state
+            for state in states(prod)
+            if urn in (state.get("propertyDependencies") or {}).get("bucket", [])
+        }
+        types = {state["type"].split(":")[-1] for state in children.values()}
+        assert types >= {
+            "BucketVersioning",
+            "BucketPublicAccessBlock",
+            "BucketServerSideEncryptionConfiguration",
+            "BucketPolicy",
+            "BucketObjectLockConfiguration",
+        }, bucket
+        assert {name: state.get("retainOnDelete") for name, state in children.items()} == {
+            name: True for name in children
+        }, bucket
+
+
 def test_single_region_stacks_neither_replicate_nor_lock_the_trail(synth):
     staging = synth("staging")
     names = {state["urn"].rsplit("::", 1)[-1] for state in states(staging)}

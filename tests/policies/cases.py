@@ -763,7 +763,7 @@ TRAIL = Res(
     {**GOOD_TRAIL, "s3BucketName": "trail-bucket"},
     prop_deps={"s3BucketName": ["trail-bucket"]},
 )
-TRAIL_BUCKET = tagged_bucket("trail-bucket", "governance-trail")
+TRAIL_BUCKET = tagged_bucket("trail-bucket", "governance-trail", "aws-us-east-1")
 TRAIL_REPLICA = tagged_bucket("trail-replica", "governance-trail-replica", "aws-us-west-2")
 BOUNDARY = Res(
     "aws:iam/policy:Policy",
@@ -802,6 +802,15 @@ ACCOUNT_ONLY = {**FULL_ACCESS, "Condition": {"StringEquals": {"aws:PrincipalAcco
 ENDPOINT = {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-1.sts", "vpcEndpointType": "Interface"}
 ARTIFACTS = tagged_bucket("artifacts", "model-artifacts")
 ARTIFACTS_WEST = tagged_bucket("artifacts-west", "model-artifacts", "aws-us-west-2")
+ARTIFACTS_EAST = tagged_bucket("artifacts", "model-artifacts", "aws-us-east-1")
+EU_WEST = Res(AWS_PROVIDER, "aws-eu-west-1", {"region": "eu-west-1"})
+ARTIFACTS_EU = tagged_bucket("artifacts", "model-artifacts", "aws-eu-west-1")
+DNSSEC_KEY_EAST = Res(
+    "aws:kms/key:Key",
+    "dnssec-key",
+    {"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY", "tags": TAGS},
+    provider="aws-us-east-1",
+)
 # A bucket named like a log bucket, without the tag: the pack must not take the name's word for it.
 NAMED_LIKE_LOGS = Res(BUCKET, "mlops-prod-access-logs", {"bucket": "mlops-prod-access-logs", "tags": TAGS})
 LOG_SSE_S3 = {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}
@@ -890,6 +899,25 @@ CASES += [
         },
         "vpc-endpoint-policy-restricted",
     ),
+    # NotAction and NotResource allow everything but what they name: as open as "*".
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "policy": policy_doc([{**FULL_ACCESS, "Action": "sts:AssumeRole"}])},
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [{"Effect": "Allow", "Principal": "*", "NotAction": "iam:*", "Resource": "*"}]
+            ),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    # The same for a service in aws-cn, whose service names carry a "cn." prefix.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "serviceName": "cn.com.amazonaws.cn-north-1.ec2messages"},
+        {**ENDPOINT, "serviceName": "cn.com.amazonaws.cn-north-1.ssmmessages"},
+        "vpc-endpoint-policy-restricted",
+    ),
     # A service that takes no endpoint policy (ec2messages) is not a finding; the same missing policy on a
     # service that takes one (ssmmessages, whose name shares the suffix) is.
     one(
@@ -900,15 +928,47 @@ CASES += [
     ),
     Case(
         "s3-artifacts-replicated-multi-region",
-        [EAST, WEST, ARTIFACTS, ARTIFACTS_WEST, replication("replication", "artifacts", "artifacts-west")],
-        [EAST, WEST, ARTIFACTS, ARTIFACTS_WEST],
+        [
+            EAST,
+            WEST,
+            ARTIFACTS_EAST,
+            ARTIFACTS_WEST,
+            replication("replication", "artifacts", "artifacts-west"),
+        ],
+        [EAST, WEST, ARTIFACTS_EAST, ARTIFACTS_WEST],
     ),
     # One region: nothing to replicate to; the same bucket in a two-region stack must replicate.
-    Case("s3-artifacts-replicated-multi-region", [EAST, ARTIFACTS], [EAST, WEST, ARTIFACTS]),
+    Case(
+        "s3-artifacts-replicated-multi-region",
+        [EAST, ARTIFACTS_EAST],
+        [EAST, WEST, ARTIFACTS_EAST, tagged_bucket("west-logs", "access-logs", "aws-us-west-2")],
+    ),
+    # A provider that carries only a global service's home-region resources (the DNSSEC key in us-east-1 of a
+    # stack that lives in eu-west-1) does not make the stack multi-region; a second bucket region does.
+    Case(
+        "s3-artifacts-replicated-multi-region",
+        [EAST, EU_WEST, ARTIFACTS_EU, DNSSEC_KEY_EAST],
+        [
+            EAST,
+            EU_WEST,
+            ARTIFACTS_EU,
+            DNSSEC_KEY_EAST,
+            tagged_bucket("east-logs", "access-logs", "aws-us-east-1"),
+        ],
+    ),
     Case(
         "cloudtrail-bucket-replicated-and-locked-prod",
         [*REPLICATED_TRAIL, object_lock("replica-lock", "trail-replica")],
         REPLICATED_TRAIL,
+    ),
+    # Both buckets locked, in two regions, but the trail bucket does not replicate to its replica.
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*REPLICATED_TRAIL, object_lock("replica-lock", "trail-replica")],
+        [
+            *(r for r in REPLICATED_TRAIL if r.name != "trail-replication"),
+            object_lock("replica-lock", "trail-replica"),
+        ],
     ),
     Case(
         "cloudtrail-bucket-replicated-and-locked-prod",
