@@ -65,9 +65,37 @@ def code_files(root: Path = REPO_ROOT) -> list[Path]:
     return sorted(found)
 
 
+#: The distributions a synthesis runs on. uv.lock says what should be installed; these say what is (a lock
+#: changed by a pull but not yet synced must not file old outputs under the new lock's key).
+DISTRIBUTIONS = (
+    "pulumi",
+    "pulumi-aws",
+    "pulumi-kubernetes",
+    "pulumi-random",
+    "pulumi-policy",
+    "grpcio",
+    "protobuf",
+)
+
+
+def installed_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def one(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    return " ".join(f"{name}=={one(name)}" for name in DISTRIBUTIONS)
+
+
 def files_digest(header: str, files: Iterable[Path], root: Path = REPO_ROOT) -> str:
-    """A hash of ``header``, the Python version and each file's path (relative to ``root``) and bytes."""
-    digest = hashlib.sha256(f"format {FORMAT}\npython {sys.version}\n{header}\n".encode())
+    """A hash of ``header``, the Python version, the installed SDK versions and each file's path (relative to
+    ``root``) and bytes."""
+    digest = hashlib.sha256(
+        f"format {FORMAT}\npython {sys.version}\n{installed_versions()}\n{header}\n".encode()
+    )
     for path in files:
         digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

@@ -16,6 +16,8 @@ import importlib
 import re
 import sys
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,47 @@ def _child_reporter(stack: str, phase: str) -> Callable[[int], None] | None:
     return lambda count: report(stack, phase, count)
 
 
+def _result(future: Future, what: str) -> Any:
+    """A child's result; a child that died without one is a ProgramError naming the stack."""
+    from mlops.synth import ProgramError
+
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise ProgramError(f"synthesising {what}: its process ended without a result ({exc})") from exc
+
+
+def _wanted(outputs: dict[str, Any], platform: str | None) -> dict[str, Any]:
+    return {p: v for p, v in outputs.items() if p == platform}
+
+
+def run_forked(
+    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...], str]], workers: int
+) -> dict[str, Any]:
+    """Run each (key, function, args, what) in a child forked for it alone, at most ``workers`` at a time; the
+    results by key. One single-worker executor per job: a child never serves a second job (the Pulumi runtime is
+    per process), and a child that dies breaks its executor, so .result() raises instead of waiting for ever
+    (a multiprocessing Pool would wait; ProcessPoolExecutor's max_tasks_per_child refuses the fork method)."""
+    results: dict[str, Any] = {}
+    pending = list(jobs)
+    running: dict[Future, tuple[str, ProcessPoolExecutor, str]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                key, function, args, what = pending.pop(0)
+                executor = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+                running[executor.submit(function, *args)] = (key, executor, what)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                key, executor, what = running.pop(future)
+                executor.shutdown(wait=True)
+                results[key] = _result(future, what)
+    finally:
+        for _key, executor, _what in running.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
 def synthesize_many(
     names: list[str],
     stacks_dir: Path,
@@ -108,21 +151,30 @@ def synthesize_many(
     needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
     _reporter = reporter
     try:
-        with get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
-            pending_outputs = {p: pool.apply_async(_outputs_job, (p, str(stacks_dir))) for p in needed}
-            results = {
-                name: pool.apply_async(_synth_job, (name, str(stacks_dir), {}))
-                for name in names
-                if sources[name].kind != "team"
-            }
-            outputs: dict[str, dict[str, Any]] = {}
-            for platform, result in pending_outputs.items():
-                outputs[platform] = result.get()
-                cache.remember(platform, stack_file(stacks_dir, platform), outputs[platform])
-            for name in names:
-                if sources[name].kind == "team":
-                    wanted = {p: v for p, v in outputs.items() if p == sources[name].platform_stack}
-                    results[name] = pool.apply_async(_synth_job, (name, str(stacks_dir), wanted))
-            return [results[name].get() for name in names]
+        platform_jobs = [
+            (f"outputs of {p}", _outputs_job, (p, str(stacks_dir)), f"platform stack {p!r} (for its outputs)")
+            for p in needed
+        ]
+        stack_jobs = [
+            (name, _synth_job, (name, str(stacks_dir), {}), f"stack {name!r}")
+            for name in names
+            if sources[name].kind != "team"
+        ]
+        first = run_forked([*platform_jobs, *stack_jobs], workers)
+        outputs = {p: first[f"outputs of {p}"] for p in needed}
+        for platform, value in outputs.items():
+            cache.remember(platform, stack_file(stacks_dir, platform), value)
+        team_jobs = [
+            (
+                name,
+                _synth_job,
+                (name, str(stacks_dir), _wanted(outputs, sources[name].platform_stack)),
+                f"stack {name!r}",
+            )
+            for name in names
+            if sources[name].kind == "team"
+        ]
+        documents = {**{name: first[name] for name, *_ in stack_jobs}, **run_forked(team_jobs, workers)}
+        return [documents[name] for name in names]
     finally:
         _reporter = None

@@ -168,3 +168,11 @@ def test_a_team_preview_reads_its_platform_outputs_from_the_cache_and_no_cache_b
     assert bypassed.returncode == 0, bypassed.stderr[-2000:]
     assert json.loads(bypassed.stdout) == json.loads(first.stdout)
     assert json.loads(entry.read_text())["value"]["registry"]["artifactBucketArn"] == altered
+
+
+def test_the_installed_sdk_versions_are_part_of_the_key(project, monkeypatch):
+    """uv.lock says what should be installed; a lock pulled but not synced must not file outputs of the old SDK
+    under the new lock's key."""
+    before = cache.code_digest(project)
+    monkeypatch.setattr(cache, "installed_versions", lambda: "pulumi-aws==0.0.0")
+    assert cache.code_digest(project) != before

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mlops import forked
 from tests.conftest import REPO, STACKS
 
@@ -46,3 +48,23 @@ def test_the_sdk_modules_preloaded_are_those_the_program_uses():
         "pulumi_kubernetes.core.v1",
     } <= set(modules)
     assert all(name.startswith(("pulumi_aws.", "pulumi_kubernetes.")) for name in modules)
+
+
+def _die() -> None:
+    import os
+
+    os._exit(3)
+
+
+def test_a_child_that_dies_is_an_error_naming_the_stack_not_a_hang():
+    """A forked child killed before it answers (out of memory, a signal, os._exit) must fail the command."""
+    from mlops.synth import ProgramError
+
+    with pytest.raises(ProgramError, match=r"^synthesising stack 'dev': its process ended without a result"):
+        forked.run_forked([("dev", _die, (), "stack 'dev'")], workers=2)
+
+
+def test_forked_jobs_return_their_results_by_key_each_in_its_own_process():
+    results = forked.run_forked([(str(n), os.getpid, (), f"job {n}") for n in range(3)], workers=2)
+    assert set(results) == {"0", "1", "2"}
+    assert len(set(results.values())) == 3 and os.getpid() not in results.values()

@@ -7,12 +7,16 @@ import json
 import os
 import pty
 import subprocess
+import sys
 
 import pytest
 from rich.console import Console
 
 from mlops.progress import Board, wanted
-from tests.conftest import MLOPS, REPO
+from tests.conftest import REPO
+
+# A real interpreter (not the test fork server): these tests are about the terminal the process sees.
+MLOPS = [sys.executable, "-m", "mlops"]
 
 
 class Stream(io.StringIO):
