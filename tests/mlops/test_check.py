@@ -117,7 +117,7 @@ def test_insecure_fixture_fails_with_exactly_the_expected_policies(insecure_prev
 def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
     text = run_mlops("check", "--from", str(insecure_preview))
     assert text.returncode == 1
-    assert text.stdout.splitlines()[0] == "insecure (prod, 35 resources): 14 mandatory, 0 advisory"
+    assert text.stdout.splitlines()[0] == "insecure (prod, 41 resources): 14 mandatory, 0 advisory"
     assert "  [mandatory] rds-encrypted-customer-key  urn:pulumi:insecure::mlops-platform::" in text.stdout
 
     sarif_path = tmp_path / "results.sarif"
@@ -151,7 +151,7 @@ def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
     lines = markdown.stdout.splitlines()
     assert lines[0] == "### Policy check: 14 mandatory violation(s)"
     assert "| stack | environment | resources | mandatory | advisory |" in lines
-    assert "| insecure | prod | 35 | 14 | 0 |" in lines
+    assert "| insecure | prod | 41 | 14 | 0 |" in lines
     assert any(
         line.startswith("| insecure | mandatory | `eks-private-endpoint` | `public-cluster` |")
         for line in lines
