@@ -11,7 +11,7 @@
 
 Runs alternate between the two sides of a pair (A, B, A, B...) so that the machine's load weighs on both alike;
 the median of each side is reported, with the load average before and after.
-Usage: .venv/bin/python benchmarks/feedback.py [--repeat N] [--repeat-all N] [--write]
+Usage: .venv/bin/python benchmarks/feedback.py [--repeat N] [--repeat-all N] [--old-tree DIR] [--write]
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ SECTION = "## Fast feedback"
 MLOPS = [sys.executable, "-m", "mlops"]
 
 
-def seconds(command: list[str], env: dict[str, str]) -> float:
+def seconds(command: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
     started = time.perf_counter()
     result = subprocess.run(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
     )
     elapsed = time.perf_counter() - started
     if result.returncode not in (0, 1):  # 1: a check with findings is still a measurement
@@ -44,15 +44,15 @@ def seconds(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def side_by_side(sides: dict[str, tuple[list[str], dict[str, str]]], repeat: int, before=None) -> dict:
-    """Median seconds of each side, the sides run in turn ``repeat`` times; ``before(name)`` runs (untimed)
-    ahead of each timed run of that side."""
+def side_by_side(sides: dict[str, tuple], repeat: int, before=None) -> dict:
+    """Median seconds of each side, (command, env[, cwd]), the sides run in turn ``repeat`` times;
+    ``before(name)`` runs (untimed) ahead of each timed run of that side."""
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeat):
-        for name, (command, env) in sides.items():
+        for name, (command, env, *cwd) in sides.items():
             if before is not None:
                 before(name)
-            runs[name].append(seconds(command, env))
+            runs[name].append(seconds(command, env, *cwd))
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
@@ -60,7 +60,24 @@ def load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def measure(repeat: int, repeat_all: int) -> list[tuple[str, str, float, float, float, str, str, str]]:
+def old_revision(tree: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def old_way(old_tree: Path | None) -> tuple:
+    """Today's way of running `check --all`: the previous revision's checkout (its own venv) when given, else this
+    revision with the spawned interpreters and no cache (which also synthesises the platforms again for the team
+    stacks' permissions boundary, a lookup the previous revision did not make)."""
+    if old_tree is not None:
+        return ([str(old_tree / ".venv" / "bin" / "python"), "-m", "mlops", "check", "--all"], {}, old_tree)
+    return ([*MLOPS, "check", "--all"], {"MLOPS_CHECK_SPAWN": "1", "MLOPS_NO_CACHE": "1"})
+
+
+def measure(
+    repeat: int, repeat_all: int, old_tree: Path | None = None
+) -> list[tuple[str, str, float, float, float, str, str, str]]:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         warm = {"MLOPS_CACHE_DIR": f"{scratch}/warm"}
@@ -100,7 +117,7 @@ def measure(repeat: int, repeat_all: int) -> list[tuple[str, str, float, float, 
             {
                 "new-cold": ([*MLOPS, "check", "--all"], cold),
                 "new-warm": ([*MLOPS, "check", "--all"], warm),
-                "old": ([*MLOPS, "check", "--all"], {"MLOPS_CHECK_SPAWN": "1", "MLOPS_NO_CACHE": "1"}),
+                "old": old_way(old_tree),
             },
             repeat_all,
             empty_cold,
@@ -109,7 +126,12 @@ def measure(repeat: int, repeat_all: int) -> list[tuple[str, str, float, float, 
             rows.append(
                 (
                     f"`check --all` new ({label}) / old",
-                    "`mlops check --all` / `MLOPS_CHECK_SPAWN=1 MLOPS_NO_CACHE=1 mlops check --all`",
+                    "`mlops check --all` / "
+                    + (
+                        f"`mlops check --all` of revision {old_revision(old_tree)}"
+                        if old_tree is not None
+                        else "`MLOPS_CHECK_SPAWN=1 MLOPS_NO_CACHE=1 mlops check --all`"
+                    ),
                     medians[name],
                     medians["old"],
                     0.5,
@@ -146,14 +168,15 @@ def measure(repeat: int, repeat_all: int) -> list[tuple[str, str, float, float, 
     return rows
 
 
-def table(rows, repeat: int, repeat_all: int) -> str:
+def table(rows, repeat: int, repeat_all: int, old_tree: Path | None = None) -> str:
+    old = f" --old-tree {old_tree}" if old_tree is not None else ""
     lines = [
         SECTION,
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, {os.cpu_count()} cores shared with "
         f"other work, Python {platform.python_version()}, bytecode compiled; whole processes, the sides of each "
         f"pair run in turn, median of {repeat} (check --all: {repeat_all}) runs each.",
-        f"Command: `.venv/bin/python benchmarks/feedback.py --repeat {repeat} --repeat-all {repeat_all} --write`.",
+        f"Command: `.venv/bin/python benchmarks/feedback.py --repeat {repeat} --repeat-all {repeat_all}{old} --write`.",
         "",
         "| pair | commands | A s | B s | A/B | target | met | note | load before | load after |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
@@ -166,9 +189,10 @@ def table(rows, repeat: int, repeat_all: int) -> str:
         )
     lines += [
         "",
-        "A: the first command of the pair, B: the second. The old way of `check --all` stays reachable for this pair:",
-        "`MLOPS_CHECK_SPAWN=1` synthesises each stack in a freshly spawned interpreter (mlops/check.py",
-        "`synthesize_spawned`), and `MLOPS_NO_CACHE=1` makes each team stack synthesise its platform again.",
+        "A: the first command of the pair, B: the second. The old side of `check --all` is the previous revision's",
+        "checkout with `--old-tree` (its own venv, bytecode compiled); without it, this revision with",
+        "`MLOPS_CHECK_SPAWN=1` (a freshly spawned interpreter per stack, mlops/check.py `synthesize_spawned`) and",
+        "`MLOPS_NO_CACHE=1` (each team stack synthesises its platform again, also for its permissions boundary).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -178,8 +202,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--repeat-all", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--old-tree",
+        type=Path,
+        help="a checkout of the previous revision with its own .venv (`git worktree add DIR REV && cd DIR && "
+        "uv sync --frozen --compile-bytecode`): the old side of the check --all pair",
+    )
     options = parser.parse_args()
-    text = table(measure(options.repeat, options.repeat_all), options.repeat, options.repeat_all)
+    rows = measure(options.repeat, options.repeat_all, options.old_tree)
+    text = table(rows, options.repeat, options.repeat_all, options.old_tree)
     print(text)
     if options.write:
         write_section(SECTION, text)

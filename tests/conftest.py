@@ -58,6 +58,18 @@ def run_mlops(
     return run_python("-m", "mlops", *args, cwd=cwd, env=env, timeout=timeout)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_platform_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The platform-output cache of this test session (mlops/cache.py), shared by the xdist workers: tests neither
+    read a developer's `.mlops-cache/` nor leave entries in it. Set before any process is forked or spawned, so
+    every `mlops` command the tests run inherits it; a test that needs its own sets MLOPS_CACHE_DIR itself."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "platform-cache"
+    folder.mkdir(exist_ok=True)
+    os.environ["MLOPS_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
     """``synth(stack, stacks_dir=STACKS, program=None, deployed=False)``: the preview document of a stack,
