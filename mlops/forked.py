@@ -126,8 +126,12 @@ def run_forked(
                 executor.shutdown(wait=True)
                 results[key] = _result(future, what)
     finally:
+        # After a failure (or an interrupt) the siblings still running are stopped, not waited for: interpreter
+        # exit would otherwise wait for their executors, and a hung sibling would hang the command.
         for _key, executor, _what in running.values():
-            executor.shutdown(wait=False, cancel_futures=True)
+            for process in list(getattr(executor, "_processes", {}).values()):
+                process.terminate()
+            executor.shutdown(wait=True, cancel_futures=True)
     return results
 
 

@@ -242,17 +242,32 @@ def provider_region(resource: Any) -> str | None:
     return region if isinstance(region, str) else None
 
 
-#: What the platform builds in every region it serves (a network and buckets); a provider that only carries
-#: resources of a global service's home region (DNSSEC keys and query logs, Identity Center in us-east-1) does not
-#: make a stack multi-region.
-REGIONAL_TYPES = ("aws:ec2/vpc:Vpc", "aws:s3/bucket:Bucket")
+#: What the platform builds in every region it serves (networks, buckets, clusters, databases, load balancers); a
+#: provider that only carries resources of a global service's home region (DNSSEC keys and query logs, Identity
+#: Center in us-east-1) does not make a stack multi-region.
+REGIONAL_TYPES = (
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet",
+    "aws:s3/bucket:Bucket",
+    "aws:eks/cluster:Cluster",
+    "aws:rds/instance:Instance",
+    "aws:rds/cluster:Cluster",
+    "aws:lb/loadBalancer:LoadBalancer",
+)
+
+
+def resource_region(resource: Any) -> str | None:
+    """The region a resource is created in: its own `region` input (pulumi-aws 7 takes one per resource), else
+    its provider's."""
+    region = get(getattr(resource, "props", None), "region")
+    return region if isinstance(region, str) else provider_region(resource)
 
 
 def stack_regions(resources: Iterable[Any]) -> set[str]:
-    """The distinct regions the stack holds networks or buckets in (their providers' regions): two or more make
-    a multi-region stack."""
+    """The distinct regions the stack holds regional infrastructure in (see REGIONAL_TYPES): two or more make a
+    multi-region stack."""
     return {
         region
         for resource in resources
-        if resource.resource_type in REGIONAL_TYPES and (region := provider_region(resource)) is not None
+        if resource.resource_type in REGIONAL_TYPES and (region := resource_region(resource)) is not None
     }

@@ -306,6 +306,9 @@ class GovernanceTrail(pulumi.ComponentResource):
                 lifecycle_rules=[expiring_rule("expire", ACCESS_LOG_DAYS)],
                 force_destroy=not ctx.keeps_data,
                 protect=args.protect,
+                # Kept beside the locked trail bucket it logs (prod): a destroy would otherwise stop at this
+                # non-empty bucket, or delete the target the kept trail bucket still logs to.
+                retain_on_delete=args.lock_days is not None or None,
                 ownership_controls=False,
                 policy_statements=lambda arn: access_log_statements(arn, account_id=ctx.account_id),
                 sort_keys=True,

@@ -165,6 +165,10 @@ def test_every_configuration_of_a_kept_trail_bucket_is_kept_too(prod):
     the provider suspends versioning when a BucketVersioning is deleted, so a destroy that deleted the children
     of a kept, locked bucket would fail there (and leave the bucket without its policy and public-access block
     first). Every sub-resource of both locked buckets is kept on delete with its bucket."""
+    for log_bucket in ("observability-trail-access-logs", "observability-trail-replica-access-logs"):
+        # The access-log buckets the kept buckets log to are kept with them (not locked: S3 delivers no access
+        # logs to an Object Lock bucket).
+        assert by_name(prod, log_bucket)["retainOnDelete"] is True, log_bucket
     for bucket in ("observability-trail-bucket", "observability-trail-replica"):
         urn = by_name(prod, bucket)["urn"]
         children = {

@@ -68,3 +68,21 @@ def test_forked_jobs_return_their_results_by_key_each_in_its_own_process():
     results = forked.run_forked([(str(n), os.getpid, (), f"job {n}") for n in range(3)], workers=2)
     assert set(results) == {"0", "1", "2"}
     assert len(set(results.values())) == 3 and os.getpid() not in results.values()
+
+
+def _sleep() -> None:
+    import time
+
+    time.sleep(60)
+
+
+def test_a_failure_stops_the_siblings_still_running():
+    """One stack failing must end the command now, not when its slowest (or hung) sibling ends."""
+    import time
+
+    from mlops.synth import ProgramError
+
+    started = time.perf_counter()
+    with pytest.raises(ProgramError):
+        forked.run_forked([("slow", _sleep, (), "stack 'slow'"), ("dev", _die, (), "stack 'dev'")], workers=2)
+    assert time.perf_counter() - started < 30

@@ -943,6 +943,32 @@ CASES += [
         [EAST, ARTIFACTS_EAST],
         [EAST, WEST, ARTIFACTS_EAST, tagged_bucket("west-logs", "access-logs", "aws-us-west-2")],
     ),
+    # A cluster in a second region (no VPC or bucket of the stack there) makes the stack multi-region, and so does
+    # a bucket placed in another region by its own `region` input.
+    Case(
+        "s3-artifacts-replicated-multi-region",
+        [EAST, WEST, ARTIFACTS_EAST],
+        [
+            EAST,
+            WEST,
+            ARTIFACTS_EAST,
+            Res("aws:eks/cluster:Cluster", "west-cluster", {"tags": TAGS}, provider="aws-us-west-2"),
+        ],
+    ),
+    Case(
+        "s3-artifacts-replicated-multi-region",
+        [EAST, ARTIFACTS_EAST],
+        [
+            EAST,
+            ARTIFACTS_EAST,
+            Res(
+                BUCKET,
+                "west-logs",
+                {"bucket": "west-logs", "region": "us-west-2", "tags": TAGS},
+                provider="aws-us-east-1",
+            ),
+        ],
+    ),
     # A provider that carries only a global service's home-region resources (the DNSSEC key in us-east-1 of a
     # stack that lives in eu-west-1) does not make the stack multi-region; a second bucket region does.
     Case(
