@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 STACKS = REPO / "stacks"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -130,20 +132,12 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def write(lines: list[str], command: str) -> None:
-    text = RESULTS.read_text()
     head = (
         f"{SECTION}\n\nMeasured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores shared with other "
         f"work, Python {platform.python_version()}; every time a whole `mlops` process.\nCommand: `{command}`. Target: "
         "the pull request within 1.2x of checking the changed team alone, whatever the number of teams.\n"
     )
-    section = "\n".join([head, *lines]) + "\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(SECTION, "\n".join([head, *lines]) + "\n", RESULTS)
 
 
 def main() -> None:

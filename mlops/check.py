@@ -237,7 +237,7 @@ def policy_config(
     if platform not in boundaries:
         identity = platform_outputs(platform, stacks_dir).get("identity") or {}
         boundaries[platform] = identity.get("permissionsBoundaryArn")
-    from policies.pack import with_permissions_boundary
+    from policies.team_config import with_permissions_boundary
 
     return with_permissions_boundary(config, boundaries[platform])
 

@@ -20,16 +20,17 @@ from policies import (
     stack,
 )
 from policies.base import REGISTRY
+from policies.team_config import (  # noqa: F401  (re-exported: the pack's config API)
+    BOUNDARY_PLACEHOLDER,
+    BOUNDARY_POLICY,
+    BOUNDARY_PROPERTY,
+    with_permissions_boundary,
+)
 
 MODULES = (aws_storage, aws_compute, aws_network, aws_audit, aws_iam, kubernetes, governance, stack, links)
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 TEAM_PREFIX = "team-"
-BOUNDARY_POLICY = "iam-role-permissions-boundary"
-BOUNDARY_PROPERTY = "permissionsBoundaryArn"
-# What policies/config/team-*.json hold until the platform stack's identity.permissionsBoundaryArn replaces it
-# (the live job, `mlops check`); left in place, the policy reports it as not an ARN.
-BOUNDARY_PLACEHOLDER = "PLATFORM_PERMISSIONS_BOUNDARY_ARN"
 
 
 def all_policies() -> list[Policy]:
@@ -63,17 +64,3 @@ def environment_config(config_name: str) -> dict[str, dict[str, Any]]:
             entry["environment"] = environment
         config[name] = entry
     return config
-
-
-def with_permissions_boundary(
-    config: dict[str, dict[str, Any]], boundary_arn: str | None
-) -> dict[str, dict[str, Any]]:
-    """A team config with the platform's boundary filled in where the file holds the placeholder; without a
-    boundary (a platform without identity) the property is dropped, so only a stack's own boundary counts."""
-    entry = dict(config[BOUNDARY_POLICY])
-    if entry.get(BOUNDARY_PROPERTY) == BOUNDARY_PLACEHOLDER:
-        if boundary_arn:
-            entry[BOUNDARY_PROPERTY] = boundary_arn
-        else:
-            entry.pop(BOUNDARY_PROPERTY)
-    return {**config, BOUNDARY_POLICY: entry}

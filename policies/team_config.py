@@ -1,0 +1,29 @@
+"""A team stack's pack config with its platform's permissions boundary filled in.
+
+Kept apart from policies/pack.py, which imports every policy and the policy SDK: `mlops check --from` fills a
+team document's config in the client, where the pack itself runs in its own process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BOUNDARY_POLICY = "iam-role-permissions-boundary"
+BOUNDARY_PROPERTY = "permissionsBoundaryArn"
+# What policies/config/team-*.json hold until the platform stack's identity.permissionsBoundaryArn replaces it
+# (the live job, `mlops check`); left in place, the policy reports it as not an ARN.
+BOUNDARY_PLACEHOLDER = "PLATFORM_PERMISSIONS_BOUNDARY_ARN"
+
+
+def with_permissions_boundary(
+    config: dict[str, dict[str, Any]], boundary_arn: str | None
+) -> dict[str, dict[str, Any]]:
+    """A team config with the platform's boundary filled in where the file holds the placeholder; without a
+    boundary (a platform without identity) the property is dropped, so only a stack's own boundary counts."""
+    entry = dict(config[BOUNDARY_POLICY])
+    if entry.get(BOUNDARY_PROPERTY) == BOUNDARY_PLACEHOLDER:
+        if boundary_arn:
+            entry[BOUNDARY_PROPERTY] = boundary_arn
+        else:
+            entry.pop(BOUNDARY_PROPERTY)
+    return {**config, BOUNDARY_POLICY: entry}
