@@ -3,11 +3,16 @@
 1. team preview / platform preview: `mlops preview team-fraud-prod --json` with the platform-output cache warm,
    against `mlops preview prod --json` (target at most 0.6). The team preview without the cache (`--no-cache`,
    the way it ran before the cache) is measured beside them.
-2. `mlops check --all`, the new way (SDKs imported once, a forked child per stack; cache cold, then warm)
+2. `mlops check --all`, the new way (SDKs and the pack imported once, a forked child synthesising and checking
+   each stack; cache cold, then warm; and the same over gRPC, `--grpc`, one pack process serving every stack)
    against the old way (`MLOPS_CHECK_SPAWN=1 MLOPS_NO_CACHE=1`: a spawned interpreter per stack, each team's
    platform synthesised again in another process); target new/old at most 0.5.
-3. `mlops check --from` a saved prod preview (the pack's config cached) against the bare
-   `python -c "import pulumi_policy"` (target at most 2).
+3. `mlops check --from` a saved prod preview (the pack's config cached; the pack's analyzer in a child forked at
+   start) against the bare `python -c "import pulumi_policy"` (target at most 2).
+
+Before measuring, both trees' own modules are compiled to bytecode (`python -m compileall`), as Python does on
+first import wherever PYTHONDONTWRITEBYTECODE is not set (this machine sets it, which would otherwise make
+every process compile the project's modules again).
 
 Runs alternate between the two sides of a pair (A, B, A, B...) so that the machine's load weighs on both alike;
 the median of each side is reported, with the load average before and after.
@@ -75,10 +80,24 @@ def old_way(old_tree: Path | None) -> tuple:
     return ([*MLOPS, "check", "--all"], {"MLOPS_CHECK_SPAWN": "1", "MLOPS_NO_CACHE": "1"})
 
 
+SOURCES = ("components", "mlops", "policies", "stacks")
+
+
+def compile_sources(tree: Path, python: str) -> None:
+    """The tree's own modules compiled to bytecode (site-packages is, by `uv sync --compile-bytecode`)."""
+    folders = [folder for folder in SOURCES if (tree / folder).is_dir()]
+    subprocess.run(
+        [python, "-m", "compileall", "-q", *folders], cwd=tree, check=True, stdout=subprocess.DEVNULL
+    )
+
+
 def measure(
     repeat: int, repeat_all: int, old_tree: Path | None = None
 ) -> list[tuple[str, str, float, float, float, str, str, str]]:
     rows = []
+    compile_sources(REPO, sys.executable)
+    if old_tree is not None:
+        compile_sources(old_tree, str(old_tree / ".venv" / "bin" / "python"))
     with tempfile.TemporaryDirectory() as scratch:
         warm = {"MLOPS_CACHE_DIR": f"{scratch}/warm"}
         cold_dir = Path(scratch) / "cold"
@@ -117,6 +136,7 @@ def measure(
             {
                 "new-cold": ([*MLOPS, "check", "--all"], cold),
                 "new-warm": ([*MLOPS, "check", "--all"], warm),
+                "new-grpc": ([*MLOPS, "check", "--all", "--grpc"], warm),
                 "old": old_way(old_tree),
             },
             repeat_all,
@@ -135,7 +155,8 @@ def measure(
                     medians[name],
                     medians["old"],
                     0.5,
-                    "five stacks: dev, staging, prod, team-fraud-dev, team-fraud-prod",
+                    "five stacks: dev, staging, prod, team-fraud-dev, team-fraud-prod; over gRPC "
+                    f"(`--grpc`, cache warm): {medians['new-grpc']:.1f} s",
                     started,
                     load(),
                 )
@@ -150,6 +171,7 @@ def measure(
             {
                 "from": ([*MLOPS, "check", "--from", str(saved)], warm),
                 "import": ([sys.executable, "-c", "import pulumi_policy"], {}),
+                "from-grpc": ([*MLOPS, "check", "--from", str(saved), "--grpc"], warm),
             },
             repeat,
         )
@@ -160,7 +182,8 @@ def measure(
                 medians["from"],
                 medians["import"],
                 2.0,
-                "whole processes; the pack's config cached",
+                "whole processes; the pack's config cached; over gRPC (`--grpc`): "
+                f"{medians['from-grpc']:.1f} s",
                 started,
                 load(),
             )
@@ -174,7 +197,7 @@ def table(rows, repeat: int, repeat_all: int, old_tree: Path | None = None) -> s
         SECTION,
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, {os.cpu_count()} cores shared with "
-        f"other work, Python {platform.python_version()}, bytecode compiled; whole processes, the sides of each "
+        f"other work, Python {platform.python_version()}, bytecode compiled (site-packages and both trees' modules); whole processes, the sides of each "
         f"pair run in turn, median of {repeat} (check --all: {repeat_all}) runs each.",
         f"Command: `.venv/bin/python benchmarks/feedback.py --repeat {repeat} --repeat-all {repeat_all}{old} --write`.",
         "",

@@ -762,3 +762,33 @@ def dump_yaml(value: Any) -> str:
     return yaml.dump(
         value, Dumper=_StackDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stack files
+
+
+def stack_file(stacks_dir: Path, stack: str) -> Path:
+    return Path(stacks_dir) / f"Pulumi.{stack}.yaml"
+
+
+def list_stacks(stacks_dir: Path) -> list[str]:
+    """Stack names with a stack file in ``stacks_dir``, sorted."""
+    prefix, suffix = "Pulumi.", ".yaml"
+    return sorted(
+        path.name[len(prefix) : -len(suffix)]
+        for path in Path(stacks_dir).glob("Pulumi.*.yaml")
+        if path.is_file()
+    )
+
+
+class UnknownStackError(Exception):
+    def __init__(self, stack: str, stacks_dir: Path, known: list[str]):
+        self.stack = stack
+        self.stacks_dir = stacks_dir
+        self.known = known
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"unknown stack {stack!r}: no {stack_file(stacks_dir, stack)}; stacks: {listing}")
+
+    def __reduce__(self):
+        return type(self), (self.stack, self.stacks_dir, self.known)

@@ -1,14 +1,24 @@
-"""Drive the policy pack over the Analyzer gRPC protocol, exactly as the Pulumi engine does.
+"""Drive the policy pack over the Analyzer protocol, exactly as the Pulumi engine does.
 
-The pack runs as its own process, started the way the engine's Python analyzer plugin starts it
-(`python -m pulumi.policy <engine> <pack dir>`, which prints the port it serves on). This client then sends
-GetAnalyzerInfo, Configure (the environment's enforcement levels and properties), Analyze per resource and
-AnalyzeStack, built from a preview document, and collects the diagnostics. The same verdicts are available
-in-process (`analyze_in_process`) for tests that compare the two paths.
+Two ways to serve the pack, with the same requests and the same verdicts:
+
+* `PackInProcess` (what `mlops check` uses): the policy SDK's own analyzer servicer for the pack, built from
+  the arguments policies/__main__.py gives `PolicyPack`, in this process; its GetAnalyzerInfo, Configure,
+  Analyze and AnalyzeStack methods are called with the protocol's messages, as the gRPC server calls them.
+  No second interpreter and no per-resource round trip over a socket.
+* `PolicyPackProcess` (`mlops check --grpc`): the pack as its own process, started the way the engine's Python
+  analyzer plugin starts it (`python -m pulumi.policy <engine> <pack dir>`, which prints the port it serves
+  on), and a gRPC client talking to it.
+
+Either is sent GetAnalyzerInfo, Configure (the environment's enforcement levels and properties), Analyze per
+resource and AnalyzeStack, built from a preview document, and the diagnostics are collected. The same verdicts
+are available from the policies' validate functions directly (`analyze_in_process`) for tests that compare the
+paths.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Not imported from mlops.synth: this module stays light, so that the pack can be launched before the command
-# line's own imports (mlops/__main__.py).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from mlops.base import REPO_ROOT
+
 POLICY_DIR = REPO_ROOT / "policies"
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "remediate", 3: "disabled"}
 # Requests the client keeps in flight: the engine also analyzes resources concurrently, and the pack's server
@@ -146,7 +155,106 @@ def analyze_requests(document: dict[str, Any]):
     return singles, analyzer_pb2.AnalyzeStackRequest(resources=stack)
 
 
-class PolicyPackProcess:
+def pack_environment(project: str = "mlops-platform", stack: str = "check") -> dict[str, str]:
+    """What the engine sets for an analyzer plugin, which the SDK's servicer reads to configure the runtime."""
+    return {"PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
+
+
+class _Analyzer:
+    """Configure and analyze a document, whatever serves the pack (``_call``: one Analyzer method)."""
+
+    def _call(self, method: str, request: Any) -> Any:
+        raise NotImplementedError
+
+    def _responses(self, requests: list[Any], in_flight: int) -> Iterable[Any]:
+        """The Analyze responses of ``requests``, in order."""
+        return (self._call("Analyze", request) for request in requests)
+
+    def info(self):
+        from google.protobuf import empty_pb2
+
+        return self._call("GetAnalyzerInfo", empty_pb2.Empty())
+
+    def configure(self, config: dict[str, dict[str, Any]]) -> None:
+        self._call("Configure", configure_request(config))
+
+    def analyze(
+        self,
+        document: dict[str, Any],
+        in_flight: int = IN_FLIGHT,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Violation]:
+        """Analyze per resource, then AnalyzeStack; like the engine, several resources may be in flight at once.
+        ``progress(done, total)`` follows the resources analysed (the stack's AnalyzeStack is the last one)."""
+        return self._analyze(document, in_flight, progress)
+
+    def _analyze(
+        self, document: dict[str, Any], in_flight: int, progress: Callable[[int, int], None] | None
+    ) -> list[Violation]:
+        singles, stack = analyze_requests(document)
+        total = len(singles) + 1
+        found: list[Violation] = []
+        for done, (request, response) in enumerate(
+            zip(singles, self._responses(singles, in_flight), strict=True), start=1
+        ):
+            found += _violations(response, request.urn)
+            if progress is not None and done % 10 == 0:
+                progress(done, total)
+        found += _violations(self._call("AnalyzeStack", stack), "")
+        if progress is not None:
+            progress(total, total)
+        return sorted(set(found))
+
+
+class PackInProcess(_Analyzer):
+    """The pack's analyzer servicer in this process (policies/speedups.py `in_process`), called with the
+    protocol's messages. The SDK's servicer configures the Pulumi runtime from the engine's plugin environment
+    (project, stack, dry run) at every Analyze; the same settings every time, so they are configured once here,
+    as the pack's process would have them, and the calls find them in place."""
+
+    def __init__(self, project: str = "mlops-platform", stack: str = "check"):
+        self.environment = pack_environment(project, stack)
+        self.servicer = None
+
+    def start(self) -> PackInProcess:
+        if self.servicer is None:
+            from policies import speedups
+            from policies.pack import pack_arguments
+
+            self.servicer = speedups.in_process(pack_arguments())
+            saved = {key: os.environ.get(key) for key in self.environment}
+            os.environ.update(self.environment)
+            try:
+                self.servicer._configure_runtime_settings()
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+        return self
+
+    def __enter__(self) -> PackInProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.servicer = None
+
+    def _call(self, method: str, request: Any) -> Any:
+        return getattr(self.servicer, method)(request, None)
+
+
+def in_process_supported() -> bool:
+    """Whether the installed policy SDK's servicer can be built in-process (else the pack's own process)."""
+    from policies import speedups
+
+    return speedups.in_process_supported()
+
+
+class PolicyPackProcess(_Analyzer):
     """The policy pack served in a subprocess, and a gRPC Analyzer client talking to it."""
 
     def __init__(
@@ -169,13 +277,7 @@ class PolicyPackProcess:
         pack) then overlaps with whatever the caller does next; ``__enter__`` connects."""
         if self.process is not None:
             return self
-        env = {
-            **os.environ,
-            "PULUMI_PROJECT": self.project,
-            "PULUMI_STACK": self.stack,
-            "PULUMI_DRY_RUN": "true",
-            **self.extra_env,
-        }
+        env = {**os.environ, **pack_environment(self.project, self.stack), **self.extra_env}
         # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the
         # pack's folder with the pack's virtualenv; `policies` imports from that environment (the project is
         # installed there), not from a path added here, so a pack that would fail to import live fails here too.
@@ -221,41 +323,21 @@ class PolicyPackProcess:
             if stream is not None:
                 stream.close()
 
-    def info(self):
-        from google.protobuf import empty_pb2
+    def _call(self, method: str, request: Any) -> Any:
+        return getattr(self.stub, method)(request)
 
-        return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
-
-    def configure(self, config: dict[str, dict[str, Any]]) -> None:
-        self.stub.Configure(configure_request(config))
-
-    def analyze(
-        self,
-        document: dict[str, Any],
-        in_flight: int = IN_FLIGHT,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> list[Violation]:
-        """Analyze per resource, then AnalyzeStack; like the engine, several resources are in flight at once.
-        ``progress(done, total)`` follows the resources analysed (the stack's AnalyzeStack is the last one)."""
+    def _responses(self, requests: list[Any], in_flight: int) -> Iterable[Any]:
+        """Like the engine, several resources in flight: the pack's server answers on a small thread pool, so
+        serialising the next request overlaps with analyzing the last."""
         from collections import deque
 
-        singles, stack = analyze_requests(document)
-        total = len(singles) + 1
-        found: list[Violation] = []
         pending: deque = deque()
-        for done, request in enumerate(singles, start=2 - in_flight):  # done: answers received
-            pending.append((self.stub.Analyze.future(request), request.urn))
+        for request in requests:
+            pending.append(self.stub.Analyze.future(request))
             if len(pending) >= in_flight:
-                future, urn = pending.popleft()
-                found += _violations(future.result(), urn)
-                if progress is not None and done % 10 == 0:
-                    progress(done, total)
-        for future, urn in pending:
-            found += _violations(future.result(), urn)
-        found += _violations(self.stub.AnalyzeStack(stack), "")
-        if progress is not None:
-            progress(total, total)
-        return sorted(set(found))
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _violations(response, default_urn: str) -> Iterable[Violation]:
@@ -371,20 +453,139 @@ def analyze_in_process(document: dict[str, Any], config: dict[str, dict[str, Any
     return sorted(set(violations))
 
 
-_early: list[PolicyPackProcess] = []
+class ForkedPack(_Analyzer):
+    """`PackInProcess` in a child forked at once (``mlops check --from``): the child imports the policy SDK and
+    the pack while this process imports the command line and reads the document, then analyzes the whole
+    document it is sent and answers with the violations (progress on the way). Same requests, same servicer,
+    same verdicts as in this process; only the start-up runs on the second core."""
+
+    def __init__(self, project: str = "mlops-platform", stack: str = "check"):
+        self.project, self.stack = project, stack
+        self.process: Any = None
+        self.connection: Any = None
+
+    def start(self) -> ForkedPack:
+        if self.process is None:
+            from multiprocessing import get_context
+
+            context = get_context("fork")
+            ours, theirs = context.Pipe()
+            self.process = context.Process(
+                target=_serve_forked, args=(theirs, self.project, self.stack), daemon=True
+            )
+            self.process.start()
+            theirs.close()
+            self.connection = ours
+        return self
+
+    def __enter__(self) -> ForkedPack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(
+        self, kind: str, payload: Any = None, progress: Callable[[int, int], None] | None = None
+    ) -> Any:
+        self.start()
+        try:
+            self.connection.send((kind, payload))
+            while True:
+                answer, value = self.connection.recv()
+                if answer == "progress":
+                    if progress is not None:
+                        progress(*value)
+                    continue
+                if answer == "error":
+                    raise RuntimeError(f"the policy pack failed: {value}")
+                return value
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self.process.join(timeout=5)
+            raise RuntimeError(
+                f"the policy pack's process ended without an answer (exit code {self.process.exitcode})"
+            ) from None
+
+    def info(self):
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzerInfo.FromString(self._request("info"))
+
+    def configure(self, config: dict[str, dict[str, Any]]) -> None:
+        self._request("configure", config)
+
+    def _analyze(
+        self, document: dict[str, Any], in_flight: int, progress: Callable[[int, int], None] | None
+    ) -> list[Violation]:
+        return self._request("analyze", document, progress)
+
+    def close(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):  # a child that died already
+            self.connection.send(("close", None))
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        self.connection.close()
+        self.process = self.connection = None
 
 
-def start_early() -> None:
-    """Launch the default pack's process now, before the command line's imports, for a command that will
-    check (``mlops check``): its start-up then runs beside the parent's. ``pack()`` hands it over; an early
-    process nobody took (the command failed first) is stopped at exit."""
+def _serve_forked(connection: Any, project: str, stack: str) -> None:
+    """The forked child of `ForkedPack`: one PackInProcess answering requests until told to close."""
+    import traceback
+
+    try:
+        pack: PackInProcess | None = PackInProcess(project, stack).start()
+        failure = ""
+    except Exception:  # reported to the parent with its first request
+        pack, failure = None, traceback.format_exc(limit=-3)
+    while True:
+        try:
+            kind, payload = connection.recv()
+        except EOFError:
+            return
+        if kind == "close":
+            return
+        if pack is None:
+            connection.send(("error", failure))
+            continue
+        try:
+            if kind == "configure":
+                pack.configure(payload)
+                connection.send(("done", None))
+            elif kind == "analyze":
+                found = pack.analyze(
+                    payload, progress=lambda done, total: connection.send(("progress", (done, total)))
+                )
+                connection.send(("done", found))
+            elif kind == "info":
+                connection.send(("done", pack.info().SerializeToString()))
+            else:
+                connection.send(("error", f"unknown request {kind!r}"))
+        except Exception:
+            connection.send(("error", traceback.format_exc(limit=-3)))
+
+
+_early: list[Any] = []
+
+
+def start_early(grpc: bool = True) -> None:
+    """Start the default pack now, before the command line's imports, for a command that will check: its
+    start-up (the policy SDK, the pack) then runs beside the parent's. Over gRPC (``mlops check --grpc``) the
+    pack's own process, else a forked `ForkedPack` (``mlops check --from``). ``pack()`` hands it over; an early
+    pack nobody took (the command failed first) is stopped at exit."""
     import atexit
 
     if not _early:
-        _early.append(PolicyPackProcess().start())
+        _early.append((PolicyPackProcess() if grpc else ForkedPack()).start())
         atexit.register(lambda: [process.close() for process in _early])
 
 
-def pack() -> PolicyPackProcess:
-    """The early-started default pack if there is one, else a new one (not started)."""
-    return _early.pop() if _early else PolicyPackProcess()
+def pack(grpc: bool = True) -> Any:
+    """The early-started default pack of that kind if there is one, else a new one (not started): the pack's
+    process over gRPC, or the pack's analyzer in this process."""
+    for index, early in enumerate(_early):
+        if isinstance(early, PolicyPackProcess) == grpc:
+            return _early.pop(index)
+    return PolicyPackProcess() if grpc else PackInProcess()

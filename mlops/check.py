@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.config import ConfigError, list_stacks, stack_file, validate_model
-from components.loader import json_kind, load_json
+from components.loader import ConfigError, json_kind, list_stacks, load_json, stack_file
+from components.validation import validate_model
 from mlops.analyzer import Violation
-from mlops.analyzer import pack as early_or_new_pack
 from mlops.progress import Board
 
 FORMATS = ("text", "json", "sarif", "markdown")
 SPAWN_ENV = "MLOPS_CHECK_SPAWN"  # 1: the previous way, a spawned interpreter per stack (benchmarks)
+GRPC_ENV = "MLOPS_CHECK_GRPC"  # 1: as --grpc, the pack in its own process over gRPC
 SARIF_LEVEL = {"mandatory": "error", "advisory": "warning", "remediate": "error", "disabled": "none"}
 
 
@@ -135,14 +135,7 @@ def documents(
         # Findings point at the stack file a reviewer would change, when the stacks folder has it.
         source = stack_file(stacks_dir, stack) if stack_file(stacks_dir, stack).is_file() else from_file
         return [(stack, document, str(source))]
-    names = list_stacks(stacks_dir) if everything else stacks
-    if not names:
-        raise ConfigError(None, "STACK", "name at least one stack, or pass --all or --from FILE")
-    for name in names:
-        if not stack_file(stacks_dir, name).is_file():
-            from components.config import UnknownStackError
-
-            raise UnknownStackError(name, stacks_dir, list_stacks(stacks_dir))
+    names = stack_names(stacks, stacks_dir, everything)
     if os.environ.get(SPAWN_ENV) == "1":
         results = synthesize_spawned(names, stacks_dir)
     else:
@@ -156,6 +149,19 @@ def documents(
     ]
 
 
+def stack_names(stacks: list[str], stacks_dir: Path, everything: bool) -> list[str]:
+    """The stacks to synthesise: those named, or every stack of the folder; each must have its stack file."""
+    names = list_stacks(stacks_dir) if everything else stacks
+    if not names:
+        raise ConfigError(None, "STACK", "name at least one stack, or pass --all or --from FILE")
+    for name in names:
+        if not stack_file(stacks_dir, name).is_file():
+            from components.loader import UnknownStackError
+
+            raise UnknownStackError(name, stacks_dir, list_stacks(stacks_dir))
+    return names
+
+
 def synthesize_spawned(names: list[str], stacks_dir: Path) -> list[dict[str, Any]]:
     """The previous way (``MLOPS_CHECK_SPAWN=1``, kept for benchmarks/check_all.py): a freshly spawned
     interpreter per stack, each importing the SDKs itself, two at a time."""
@@ -166,36 +172,97 @@ def synthesize_spawned(names: list[str], stacks_dir: Path) -> list[dict[str, Any
         return list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
 
 
+def over_grpc(grpc: bool = False) -> bool:
+    """Whether the pack is served in its own process over gRPC (``--grpc``, ``MLOPS_CHECK_GRPC=1``, the old way
+    ``MLOPS_CHECK_SPAWN=1``)."""
+    return grpc or os.environ.get(GRPC_ENV) == "1" or os.environ.get(SPAWN_ENV) == "1"
+
+
+def analyze_document(
+    stack: str,
+    document: dict[str, Any],
+    stacks_dir: Path,
+    pack: Any = None,
+    progress: Any = None,
+    boundaries: dict[str, str | None] | None = None,
+) -> tuple[list[Violation], float]:
+    """The pack's violations for ``document`` under the stack's config, and the seconds spent in policies;
+    ``pack`` serves it (mlops/analyzer.py), by default the pack's analyzer in this process."""
+    from mlops.analyzer import PackInProcess
+
+    serving = pack or PackInProcess().start()
+    serving.configure(policy_config(stack, document, stacks_dir, {} if boundaries is None else boundaries))
+    started = time.perf_counter()
+    violations = serving.analyze(document, progress=progress)
+    return violations, time.perf_counter() - started
+
+
 def run_check(
     stacks: list[str],
     stacks_dir: Path,
     from_file: Path | None = None,
     everything: bool = False,
     board: Board | None = None,
+    grpc: bool = False,
 ) -> tuple[list[StackReport], float]:
-    """Check every document with one policy-pack process, which serves every stack; returns the reports and
-    the seconds spent in policies. The pack's process is launched first, so its start-up overlaps with reading
-    or synthesising the documents."""
+    """Check every document; returns the reports and the seconds spent in policies.
+
+    By default the pack's analyzer runs in-process: for stacks to synthesise, in the forked child that
+    synthesised each one (both cores share syntheses and analyses), for ``--from`` in this process. Over gRPC
+    (``grpc``), one pack process serves every stack; it is launched first, so its start-up overlaps with
+    reading or synthesising the documents."""
     board = board or Board(enabled=False)
+    if from_file is None and not over_grpc(grpc):
+        return _check_forked(stacks, stacks_dir, everything, board)
+    from mlops.analyzer import pack as early_or_new_pack
+
     boundaries: dict[str, str | None] = {}
     reports: list[StackReport] = []
     policy_seconds = 0.0
-    pack = early_or_new_pack().start()
+    pack = early_or_new_pack(over_grpc(grpc)).start()
     try:
         inputs = documents(stacks, stacks_dir, from_file, everything, board)
         with pack:
             for stack, document, source in inputs:
-                environment = document_environment(document)
-                pack.configure(policy_config(stack, document, stacks_dir, boundaries))
-                started = time.perf_counter()
-                violations = pack.analyze(document, progress=board.analysed(stack))
-                policy_seconds += time.perf_counter() - started
-                report = StackReport(stack, environment, len(document["steps"]), violations, source)
-                board.done(stack, f"checked: {len(report.mandatory)} mandatory")
-                reports.append(report)
+                violations, seconds = analyze_document(
+                    stack, document, stacks_dir, pack, board.analysed(stack), boundaries
+                )
+                policy_seconds += seconds
+                reports.append(_report(stack, document, violations, source))
+                _checked(board, stack, violations)
     finally:
         pack.close()
     return reports, policy_seconds
+
+
+def _report(stack: str, document: dict[str, Any], violations: list[Violation], source: str) -> StackReport:
+    return StackReport(stack, document_environment(document), len(document["steps"]), violations, source)
+
+
+def _checked(board: Board, stack: str, violations: list[Violation]) -> None:
+    board.done(stack, f"checked: {sum(violation.mandatory for violation in violations)} mandatory")
+
+
+def _check_forked(
+    stacks: list[str], stacks_dir: Path, everything: bool, board: Board
+) -> tuple[list[StackReport], float]:
+    """Each stack synthesised and checked in its own forked child (mlops/forked.py)."""
+    from mlops.forked import synthesize_many
+
+    names = stack_names(stacks, stacks_dir, everything)
+    with board.child_reporter() as reporter:
+        results = synthesize_many(
+            names,
+            Path(stacks_dir),
+            reporter,
+            check=True,
+            on_result=lambda stack, result: _checked(board, stack, result["violations"]),
+        )
+    reports = [
+        _report(name, result["document"], result["violations"], str(stack_file(stacks_dir, name)))
+        for name, result in zip(names, results, strict=True)
+    ]
+    return reports, sum(result["seconds"] for result in results)
 
 
 def pack_config(environment: str) -> dict[str, dict[str, Any]]:
@@ -358,7 +425,7 @@ def render_sarif(reports: list[StackReport]) -> str:
 
 
 def _relative(path: str) -> str:
-    from mlops.synth import REPO_ROOT
+    from mlops.base import REPO_ROOT
 
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))

@@ -13,9 +13,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from components.config import ConfigError, UnknownStackError
+from components.loader import ConfigError, UnknownStackError
 from mlops import render
-from mlops.synth import DEFAULT_STACKS_DIR, ProgramError
+from mlops.base import DEFAULT_STACKS_DIR, ProgramError
 from mlops.verify import VerifyError
 
 EXIT_USER_ERROR = 2
@@ -225,6 +225,14 @@ def check(
             help="Check only part I of N (1-based) of the selected stacks, split balanced by expected cost.",
         ),
     ] = None,
+    grpc: Annotated[
+        bool,
+        typer.Option(
+            "--grpc",
+            help="Serve the pack in its own process over gRPC, as the Pulumi engine does (same verdicts, "
+            "slower); by default its analyzer runs in-process.",
+        ),
+    ] = False,
 ) -> None:
     """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
     from mlops.check import FORMATS, render, run_check
@@ -248,7 +256,7 @@ def check(
     else:
         with progress_board(output is None and fmt != "text") as board:
             reports, _ = guarded(
-                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board)
+                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board, grpc)
             )
     emit(render(reports, fmt, position) + "\n", output)
     if any(report.mandatory for report in reports):

@@ -7,11 +7,16 @@ Instead this process imports the SDKs and the program's modules, never runs a pr
 child per stack (``multiprocessing``'s fork context, a new child for every task): each child starts with the
 imports done and the runtime as fresh as a new interpreter's, synthesises one stack and sends the document back
 through the pool's pipe. Team stacks need their platform's deployed outputs: those missing from the
-platform-output cache are computed first, in forked children too, and handed to the team children.
+platform-output cache are computed in forked children too, and a team's child starts as soon as its platform's
+outputs exist (one scheduler for every job, the costliest first, so that no core waits for a phase to end).
+For `mlops check`, the child that synthesised a stack also runs the policy pack over it (the pack imported here
+too, its analyzer served in the child: mlops/analyzer.py `PackInProcess`), so the two cores share the analysis
+as they share the syntheses.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
 import sys
@@ -20,13 +25,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops.synth import REPO_ROOT
 
 WORKERS = 2  # the machine's cores; more children only compete for them
+# A child's collector thresholds (CPython's defaults: 700, 10, 10). A synthesis allocates hundreds of thousands
+# of short-lived objects; with the defaults the collector runs thousands of times and takes about a quarter of a
+# platform's synthesis. The child ends with its stack, so what is left to collect goes with it.
+CHILD_GC_THRESHOLDS = (50_000, 50, 100)
 SDK_PACKAGES = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes"}
-_SUBMODULE = re.compile(r"\b(aws|k8s)\.([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?\.[A-Za-z]")
+# `aws.s3.BucketV2`, `k8s.apps.v1.Deployment`, and a module itself (`admission = k8s.admissionregistration.v1`).
+_SUBMODULE = re.compile(r"\b(aws|k8s)\.([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?\b")
 
 # Set in the parent before the pool forks; each child reports its progress through it.
 _reporter: Callable[[str, str, int], None] | None = None
@@ -46,10 +56,21 @@ def sdk_modules(root: Path = REPO_ROOT) -> list[str]:
     return sorted(found)
 
 
-def preload() -> None:
-    """Import the SDKs and the program's modules once, in the parent, so every forked child has them."""
+def preload(check: bool = False) -> None:
+    """Import the SDKs and the program's modules once, in the parent, so every forked child has them (and,
+    for a check, the policy SDK and the pack)."""
     if str(REPO_ROOT) not in sys.path:  # the programs' package, as synthesize() finds it
         sys.path.insert(0, str(REPO_ROOT))
+    collecting = gc.isenabled()
+    gc.disable()  # imports create objects that live as long as the process: nothing to collect among them
+    try:
+        _import_all(check)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _import_all(check: bool) -> None:
     for name in (
         "pulumi",
         "pulumi_aws",
@@ -57,37 +78,60 @@ def preload() -> None:
         "stacks.builders",
         "stacks.team",
         "mlops.mocks",
+        *(("policies.pack", "policies.speedups", "mlops.check") if check else ()),
     ):
         importlib.import_module(name)
     for name in sdk_modules():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except ImportError:  # a name the pattern caught that is no module (an attribute)
             continue
+        # The SDKs register their submodules lazily (pulumi._utils.lazy_import): importing one returns a
+        # placeholder that loads on the first attribute read other than __name__, __file__ and the like. Read
+        # one, or every child would load the module again.
+        hasattr(module, "__all__")
 
 
-def _synth_job(stack: str, stacks_dir: str, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _child_gc() -> None:
+    gc.set_threshold(*CHILD_GC_THRESHOLDS)
+
+
+def _synth_job(
+    stack: str, stacks_dir: str, outputs: dict[str, dict[str, Any]], check: bool = False
+) -> dict[str, Any]:
+    """The stack's document; for a check, ``{"document", "violations", "seconds"}`` (the pack run here)."""
+    _child_gc()
     from mlops import cache
     from mlops.synth import stack_file, synthesize
 
     for platform, values in outputs.items():
         cache.remember(platform, stack_file(Path(stacks_dir), platform), values, write=False)
-    return synthesize(stack, Path(stacks_dir), on_register=_child_reporter(stack, "synthesising"))
+    document = synthesize(stack, Path(stacks_dir), on_register=_child_reporter(stack, "synthesising"))
+    if not check:
+        return document
+    from mlops.check import analyze_document
+
+    violations, seconds = analyze_document(
+        stack, document, Path(stacks_dir), progress=_child_reporter(stack, "checking")
+    )
+    return {"document": document, "violations": violations, "seconds": seconds}
 
 
 def _outputs_job(stack: str, stacks_dir: str) -> dict[str, Any]:
     from mlops.synth import synthesize
 
+    _child_gc()
     reporter = _child_reporter(stack, "platform outputs")
     return synthesize(stack, Path(stacks_dir), deployed=True, on_register=reporter)["outputs"]
 
 
-def _child_reporter(stack: str, phase: str) -> Callable[[int], None] | None:
+def _child_reporter(stack: str, phase: str) -> Callable[..., None] | None:
+    """``(count)`` callbacks for a child's synthesis, ``(done, total)`` for its analysis."""
     if _reporter is None:
         return None
     report = _reporter
     report(stack, phase, 0)
-    return lambda count: report(stack, phase, count)
+    return lambda count, *_total: report(stack, phase, count)
 
 
 def _result(future: Future, what: str) -> Any:
@@ -100,31 +144,63 @@ def _result(future: Future, what: str) -> Any:
         raise ProgramError(f"synthesising {what}: its process ended without a result ({exc})") from exc
 
 
-def _wanted(outputs: dict[str, Any], platform: str | None) -> dict[str, Any]:
-    return {p: v for p, v in outputs.items() if p == platform}
+class Job(NamedTuple):
+    """``function(*args)`` in a forked child; ``args`` may be a callable building them from the results of the
+    jobs named in ``needs``, which run first. ``what`` names the job in errors."""
+
+    key: str
+    function: Callable[..., Any]
+    args: tuple[Any, ...] | Callable[[dict[str, Any]], tuple[Any, ...]]
+    what: str
+    needs: tuple[str, ...] = ()
 
 
 def run_forked(
-    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...], str]], workers: int
+    jobs: list[Job] | list[tuple[Any, ...]],
+    workers: int,
+    on_result: Callable[[str, Any], None] | None = None,
 ) -> dict[str, Any]:
-    """Run each (key, function, args, what) in a child forked for it alone, at most ``workers`` at a time; the
-    results by key. One single-worker executor per job: a child never serves a second job (the Pulumi runtime is
-    per process), and a child that dies breaks its executor, so .result() raises instead of waiting for ever
-    (a multiprocessing Pool would wait; ProcessPoolExecutor's max_tasks_per_child refuses the fork method)."""
+    """Run each job in a child forked for it alone, at most ``workers`` at a time, in the given order except
+    that a job waits until the jobs it needs have their results; the results by key (``on_result(key, result)``
+    is called as each arrives, after the freed slots are refilled). One single-worker executor per job: a child
+    never serves a second job (the Pulumi runtime is per process), and a child that dies breaks its executor,
+    so .result() raises instead of waiting for ever (a multiprocessing Pool would wait; ProcessPoolExecutor's
+    max_tasks_per_child refuses the fork method)."""
     results: dict[str, Any] = {}
-    pending = list(jobs)
+    pending = [job if isinstance(job, Job) else Job(*job) for job in jobs]
+    keys = {job.key for job in pending}
+    for job in pending:
+        unknown = [need for need in job.needs if need not in keys]
+        if unknown:
+            raise ValueError(f"{job.what} needs {unknown}, which no job computes")
     running: dict[Future, tuple[str, ProcessPoolExecutor, str]] = {}
+
+    def fill() -> None:
+        while len(running) < workers:
+            ready = next((job for job in pending if all(need in results for need in job.needs)), None)
+            if ready is None:
+                return
+            pending.remove(ready)
+            args = ready.args(results) if callable(ready.args) else ready.args
+            executor = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+            running[executor.submit(ready.function, *args)] = (ready.key, executor, ready.what)
+
     try:
         while pending or running:
-            while pending and len(running) < workers:
-                key, function, args, what = pending.pop(0)
-                executor = ProcessPoolExecutor(1, mp_context=get_context("fork"))
-                running[executor.submit(function, *args)] = (key, executor, what)
+            fill()
+            if not running:
+                raise ValueError(f"jobs wait for each other: {[job.key for job in pending]}")
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            arrived = []
             for future in done:
                 key, executor, what = running.pop(future)
                 executor.shutdown(wait=True)
                 results[key] = _result(future, what)
+                arrived.append(key)
+            fill()  # the freed slots refilled before the results are handed over: the cores stay busy meanwhile
+            if on_result is not None:
+                for key in arrived:
+                    on_result(key, results[key])
     finally:
         # After a failure (or an interrupt) the siblings still running are stopped, not waited for: interpreter
         # exit would otherwise wait for their executors, and a hung sibling would hang the command.
@@ -140,45 +216,69 @@ def synthesize_many(
     stacks_dir: Path,
     reporter: Callable[[str, str, int], None] | None = None,
     workers: int = WORKERS,
-) -> list[dict[str, Any]]:
-    """The preview document of each stack in ``names`` (in that order), each synthesised in a forked child.
+    check: bool = False,
+    on_result: Callable[[str, Any], None] | None = None,
+) -> list[Any]:
+    """The preview document of each stack in ``names`` (in that order), each synthesised in a forked child;
+    with ``check``, each child also runs the policy pack and returns ``{"document", "violations", "seconds"}``
+    (``on_result(stack, that)`` as each stack is done).
 
-    ``reporter(stack, phase, resources registered so far)`` is called in the children (it must be safe to call
-    from another process, e.g. a queue's put)."""
+    ``reporter(stack, phase, count)`` is called in the children (it must be safe to call from another process,
+    e.g. a queue's put). Jobs run costliest first (mlops/changes.py's estimate: a platform region weighs four
+    team regions); a team's job waits only for its platform's outputs, when the cache lacks them."""
     global _reporter
     from mlops import cache
+    from mlops.changes import TEAM_REGION_COST, stack_costs
     from mlops.synth import load_source, stack_file
 
-    preload()
+    preload(check)
     sources = {name: load_source(name, stacks_dir) for name in names}  # config errors before any child
+    # What the parent holds now is shared by every child: frozen, the children's collector never walks it (nor
+    # copies its pages by touching their reference counts). https://docs.python.org/3/library/gc.html#gc.freeze
+    gc.freeze()
     platforms = sorted({s.platform_stack for s in sources.values() if s.platform_stack is not None})
     needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
     _reporter = reporter
+
+    def outputs_of(platform: str | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return lambda results: {platform: results[f"outputs of {platform}"]} if platform in needed else {}
+
+    def remembered(key: str, value: Any) -> None:
+        if key.startswith("outputs of "):
+            platform = key.removeprefix("outputs of ")
+            cache.remember(platform, stack_file(stacks_dir, platform), value)
+        elif on_result is not None:
+            on_result(key, value)
+
     try:
-        platform_jobs = [
-            (f"outputs of {p}", _outputs_job, (p, str(stacks_dir)), f"platform stack {p!r} (for its outputs)")
+        jobs = [
+            Job(
+                f"outputs of {p}",
+                _outputs_job,
+                (p, str(stacks_dir)),
+                f"platform stack {p!r} (for its outputs)",
+            )
             for p in needed
         ]
-        stack_jobs = [
-            (name, _synth_job, (name, str(stacks_dir), {}), f"stack {name!r}")
-            for name in names
-            if sources[name].kind != "team"
-        ]
-        first = run_forked([*platform_jobs, *stack_jobs], workers)
-        outputs = {p: first[f"outputs of {p}"] for p in needed}
-        for platform, value in outputs.items():
-            cache.remember(platform, stack_file(stacks_dir, platform), value)
-        team_jobs = [
-            (
-                name,
-                _synth_job,
-                (name, str(stacks_dir), _wanted(outputs, sources[name].platform_stack)),
-                f"stack {name!r}",
+        for name in names:
+            platform = sources[name].platform_stack
+            needs = (f"outputs of {platform}",) if platform in needed else ()
+            build = outputs_of(platform)
+            jobs.append(
+                Job(
+                    name,
+                    _synth_job,
+                    lambda results, name=name, build=build: (name, str(stacks_dir), build(results), check),
+                    f"stack {name!r}",
+                    needs,
+                )
             )
-            for name in names
-            if sources[name].kind == "team"
-        ]
-        documents = {**{name: first[name] for name, *_ in stack_jobs}, **run_forked(team_jobs, workers)}
-        return [documents[name] for name in names]
+        known = stack_costs(stacks_dir)
+        costs = {job.key: known.get(job.key.removeprefix("outputs of "), TEAM_REGION_COST) for job in jobs}
+        # The costliest first; outputs before the stacks that wait for them; then the given order.
+        order = {job.key: index for index, job in enumerate(jobs)}
+        jobs.sort(key=lambda job: (-costs[job.key], bool(job.needs), order[job.key]))
+        results = run_forked(jobs, workers, on_result=remembered)
+        return [results[name] for name in names]
     finally:
         _reporter = None

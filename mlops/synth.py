@@ -39,21 +39,16 @@ from components.config import (
     read_stack_config,
     stack_file,
 )
+from mlops.base import DEFAULT_STACKS_DIR, REPO_ROOT, ProgramError
 
 PROJECT = "mlops-platform"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPO_ROOT / "stacks" / "__main__.py"
-DEFAULT_STACKS_DIR = REPO_ROOT / "stacks"
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 PLACEHOLDER_SECRET = "offline-placeholder-secret"
 STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-class ProgramError(Exception):
-    """The Pulumi program failed while building a resource; the message names that resource."""
 
 
 def wire_to_json(value: Any) -> Any:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pulumi_policy import Policy
+from pulumi_policy import EnforcementLevel, Policy
 
 from policies import (
     aws_audit,
@@ -35,6 +35,18 @@ TEAM_PREFIX = "team-"
 
 def all_policies() -> list[Policy]:
     return [policy for module in MODULES for policy in module.POLICIES]
+
+
+def pack_arguments() -> dict[str, Any]:
+    """The pack as `PolicyPack(**pack_arguments())` declares it (policies/__main__.py); `mlops check` builds the
+    SDK's analyzer from the same arguments when it serves the pack in its own process."""
+    return {
+        "name": "mlops-platform-security",
+        "description": "The mlops-platform security baseline: encryption, private networking, least privilege, "
+        "hardened workloads, tagging and protection of stateful resources.",
+        "enforcement_level": EnforcementLevel.MANDATORY,
+        "policies": all_policies(),
+    }
 
 
 def environment_of(config_name: str) -> str:

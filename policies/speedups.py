@@ -10,17 +10,23 @@ policies) with two differences that change no verdict:
 * a request is decoded once and the same read-only values are shared by all policies (no policy of this pack
   writes to a resource's properties; remediations build new mappings);
 * a resource policy declared with `policies.base.resource_policy` is not called for resource types outside
-  its declared types, where its validate function returns without reporting anyway.
+  its declared types, where its validate function returns without reporting anyway;
+* which policies run for a resource type, at which level, is worked out once per type and kept until the next
+  Configure (the only request that changes levels).
 
 `install()` only patches an SDK whose servicer has the private members these methods use; otherwise the
 stock servicer runs unchanged (slower, same verdicts). tests/policies compare both servicers verdict for
 verdict.
+
+`in_process()` builds the SDK's servicer for the pack as `PolicyPack` builds it, without the gRPC server
+around it, so that `mlops check` can call its Analyzer methods with the protocol's messages in one process.
 """
 
 from __future__ import annotations
 
 import asyncio
-from inspect import isawaitable
+import os
+from inspect import isawaitable, signature
 from typing import Any
 
 import pulumi_policy.policy as sdk
@@ -37,10 +43,29 @@ _REQUIRED = (
     "_get_policy_config",
     "_map_enforcement_level",
 )
+# What PolicyPack.__init__ hands its servicer (the CLI reports PulumiPolicy.yaml's version instead), and the
+# servicer's parameters in the order PolicyPack passes them.
+PACK_VERSION = "0.0.1"
+_SERVICER_PARAMETERS = (
+    "name",
+    "version",
+    "policies",
+    "enforcement_level",
+    "initial_config",
+    "description",
+    "display_name",
+    "readme",
+    "provider",
+    "tags",
+    "repository",
+)
+STOCK_ENV = "MLOPS_POLICY_STOCK_SERVICER"  # 1: serve with the SDK's own Analyze/AnalyzeStack
 _STOCK = {
     "Analyze": sdk._PolicyAnalyzerServicer.Analyze,
     "AnalyzeStack": sdk._PolicyAnalyzerServicer.AnalyzeStack,
+    "Configure": sdk._PolicyAnalyzerServicer.Configure,
 }
+_PLANS = "_mlops_plans"  # a servicer's resource type -> [(policy, level, or None: no validate function)]
 
 
 def _private(servicer: Any, name: str) -> Any:
@@ -85,27 +110,50 @@ def _run(servicer: Any, response: Any, policy: Any, args: Any, report_violation:
         )
 
 
-def analyze(self: Any, request: Any, _context: Any) -> Any:
-    self._configure_runtime_settings()
-    response = proto.AnalyzeResponse()
-    resource_type, urn, name = request.type, request.urn, request.name
-    decoded = None
+def _plan(self: Any, resource_type: str) -> list[tuple[Any, Any]]:
+    """The resource policies the SDK's Analyze would run for ``resource_type``, in order, each with the level it
+    reports at (None: the SDK answers not-applicable, the policy has no validate function)."""
+    plans = self.__dict__.setdefault(_PLANS, {})
+    plan = plans.get(resource_type)
+    if plan is not None:
+        return plan
+    plan = []
     for policy in _private(self, "policies"):
         level = self._get_enforcement_level(policy)
         if level == sdk.EnforcementLevel.DISABLED or not isinstance(policy, sdk.ResourceValidationPolicy):
             continue
         if not policy.has_validation():
+            plan.append((policy, None))
+            continue
+        applies = getattr(policy, APPLIES_ATTR, None)
+        if applies is not None and not applies(resource_type):
+            continue
+        plan.append(
+            (policy, sdk.EnforcementLevel.MANDATORY if level == sdk.EnforcementLevel.REMEDIATE else level)
+        )
+    plans[resource_type] = plan
+    return plan
+
+
+def configure(self: Any, request: Any, context: Any) -> Any:
+    response = _STOCK["Configure"](self, request, context)
+    self.__dict__.pop(_PLANS, None)  # levels may have changed
+    return response
+
+
+def analyze(self: Any, request: Any, _context: Any) -> Any:
+    self._configure_runtime_settings()
+    response = proto.AnalyzeResponse()
+    resource_type, urn, name = request.type, request.urn, request.name
+    decoded = None
+    for policy, level in _plan(self, resource_type):
+        if level is None:
             response.not_applicable.append(
                 proto.PolicyNotApplicable(
                     policy_name=policy.name, reason="Policy does not implement validate"
                 )
             )
             continue
-        applies = getattr(policy, APPLIES_ATTR, None)
-        if applies is not None and not applies(resource_type):
-            continue
-        if level == sdk.EnforcementLevel.REMEDIATE:
-            level = sdk.EnforcementLevel.MANDATORY
         report_violation = self._create_report_violation(
             response, policy.name, policy.description, level, policy.severity
         )
@@ -198,9 +246,30 @@ def install() -> bool:
         return False
     sdk._PolicyAnalyzerServicer.Analyze = analyze
     sdk._PolicyAnalyzerServicer.AnalyzeStack = analyze_stack
+    sdk._PolicyAnalyzerServicer.Configure = configure
     return True
 
 
 def uninstall() -> None:
     for method, function in _STOCK.items():
         setattr(sdk._PolicyAnalyzerServicer, method, function)
+
+
+def in_process_supported() -> bool:
+    """Whether this SDK's servicer takes PolicyPack's arguments as this module passes them."""
+    parameters = tuple(signature(sdk._PolicyAnalyzerServicer.__init__).parameters)[1:]
+    return parameters == _SERVICER_PARAMETERS
+
+
+def in_process(arguments: dict[str, Any]) -> Any:
+    """The SDK's analyzer servicer for the pack ``PolicyPack(**arguments)`` declares, built as PolicyPack builds
+    it (same arguments, same version, ADVISORY when no level is given) but not served: the caller invokes its
+    GetAnalyzerInfo, Configure, Analyze and AnalyzeStack methods with the protocol's request messages, as the
+    gRPC server would. The decode-once methods serve unless ``MLOPS_POLICY_STOCK_SERVICER=1``, as in the pack's
+    own process (policies/__main__.py)."""
+    if os.environ.get(STOCK_ENV) != "1":
+        install()
+    given = {**dict.fromkeys(_SERVICER_PARAMETERS), **arguments, "version": PACK_VERSION}
+    if given["enforcement_level"] is None:
+        given["enforcement_level"] = sdk.EnforcementLevel.ADVISORY
+    return sdk._PolicyAnalyzerServicer(*(given[name] for name in _SERVICER_PARAMETERS))

@@ -114,6 +114,22 @@ def test_insecure_fixture_fails_with_exactly_the_expected_policies(insecure_prev
         assert by_policy[policy]["message"].split("\n", 1)[1] == message, policy
 
 
+def test_over_grpc_the_pack_reports_exactly_what_it_reports_in_process(insecure_preview):
+    """`--grpc` serves the pack as the Pulumi engine runs it (its own process, Analyze per resource over gRPC);
+    by default its analyzer runs in a forked child (`--from`) or in each stack's synthesis child: the same
+    report either way, for a saved document and for a stack synthesised here."""
+    for args in (("--from", str(insecure_preview)), ("team-fraud-dev",)):
+        default = run_mlops("check", *args, "--format", "json")
+        grpc = run_mlops("check", *args, "--format", "json", "--grpc")
+        assert default.returncode == grpc.returncode, (args, default.stderr[-800:], grpc.stderr[-800:])
+        assert json.loads(default.stdout) == json.loads(grpc.stdout), args
+    assert default.returncode == 0
+    assert len(json.loads(grpc.stdout)["stacks"][0]["violations"]) == 0
+    from_file = run_mlops("check", "--from", str(insecure_preview), "--format", "json", "--grpc")
+    assert from_file.returncode == 1
+    assert {v["policy"] for v in json.loads(from_file.stdout)["stacks"][0]["violations"]} == EXPECTED
+
+
 def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
     text = run_mlops("check", "--from", str(insecure_preview))
     assert text.returncode == 1

@@ -86,3 +86,73 @@ def test_a_failure_stops_the_siblings_still_running():
     with pytest.raises(ProgramError):
         forked.run_forked([("slow", _sleep, (), "stack 'slow'"), ("dev", _die, (), "stack 'dev'")], workers=2)
     assert time.perf_counter() - started < 30
+
+
+def _stamp(label: str, *earlier: str) -> tuple[str, float, float, tuple[str, ...]]:
+    import time
+
+    started = time.monotonic()
+    time.sleep(0.2)
+    return label, started, time.monotonic(), earlier
+
+
+def test_a_job_waits_for_the_jobs_it_needs_and_is_built_from_their_results():
+    """A team's job starts only once its platform's outputs exist, and its arguments carry them; the other jobs
+    do not wait (one scheduler, no phases)."""
+    jobs = [
+        forked.Job("team", _stamp, lambda results: ("team", results["outputs"][0]), "team", ("outputs",)),
+        forked.Job("outputs", _stamp, ("outputs",), "outputs"),
+        forked.Job("platform", _stamp, ("platform",), "platform"),
+    ]
+    results = forked.run_forked(jobs, workers=2)
+    assert results["team"][3] == ("outputs",)  # built from the outputs job's result
+    assert results["team"][1] >= results["outputs"][2]  # started after that job ended
+    assert results["platform"][1] < results["outputs"][2]  # the unrelated job ran beside it
+
+
+def test_ready_jobs_start_in_the_given_order():
+    """With one worker the jobs run one by one: in the given (costliest-first) order, a waiting job skipped
+    until what it needs is done."""
+    jobs = [
+        forked.Job("a", _stamp, ("a",), "a"),
+        forked.Job("b", _stamp, ("b",), "b", ("c",)),
+        forked.Job("c", _stamp, ("c",), "c"),
+    ]
+    results = forked.run_forked(jobs, workers=1)
+    assert sorted(results, key=lambda key: results[key][1]) == ["a", "c", "b"]
+
+
+def test_a_job_needing_what_no_job_computes_is_refused():
+    with pytest.raises(ValueError, match=r"^team needs \['outputs of nowhere'\], which no job computes$"):
+        forked.run_forked([forked.Job("team", _stamp, ("x",), "team", ("outputs of nowhere",))], workers=2)
+
+
+def test_results_are_handed_over_as_they_arrive():
+    seen: list[str] = []
+    jobs = [forked.Job(key, _stamp, (key,), key) for key in ("a", "b", "c")]
+    results = forked.run_forked(jobs, workers=2, on_result=lambda key, value: seen.append(key))
+    assert sorted(seen) == ["a", "b", "c"] and set(results) == set(seen)
+
+
+PRELOAD = (
+    "import sys, types\n"
+    "from mlops import forked\n"
+    "forked.preload()\n"
+    "print(type(sys.modules['pulumi_aws.ec2']).__name__, 'pulumi_aws.ec2.vpc' in sys.modules,\n"
+    "      'pulumi_kubernetes.admissionregistration.v1.ValidatingAdmissionPolicy' in sys.modules)\n"
+)
+
+
+def test_preload_loads_the_modules_the_sdks_register_lazily():
+    """pulumi._utils.lazy_import puts a placeholder module in sys.modules that loads on first attribute use:
+    importing it alone would leave the loading (seconds) to every child."""
+    result = subprocess.run(
+        [sys.executable, "-c", PRELOAD], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["module", "True", "True"]
+
+
+def test_a_module_named_alone_at_the_end_of_a_line_is_found():
+    """components/serving/ingress.py binds `admission = k8s.admissionregistration.v1` and uses it later."""
+    assert "pulumi_kubernetes.admissionregistration.v1" in forked.sdk_modules()

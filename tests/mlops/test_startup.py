@@ -10,9 +10,11 @@ from tests.conftest import REPO
 
 PROBE = (
     "import json, sys\n"
-    "from mlops.cli import main\n"
+    "from mlops.__main__ import main\n"
+    "sys.argv = ['mlops', *sys.argv[1:]]\n"
+    "code = None\n"
     "try:\n"
-    "    main(sys.argv[1:])\n"
+    "    main()\n"
     "except SystemExit as exc:\n"
     "    code = exc.code\n"
     "roots = sorted({name.split('.')[0] for name in sys.modules})\n"
@@ -43,9 +45,9 @@ def test_team_validate_imports_no_pulumi_sdk():
 
 
 def test_check_from_a_saved_preview_imports_no_provider_sdk(synth, tmp_path):
-    """The parent talks the Analyzer protocol (pulumi's protobuf messages) and leaves the pack, the policy
-    SDK and the provider SDKs to the pack's own process; with the pack's config cached, it never imports
-    them, and even a cold cache loads the policy SDK only."""
+    """`mlops check --from` forks the pack's analyzer first (mlops/analyzer.py ForkedPack) and leaves the pack
+    and the policy SDK to that child; with the pack's config cached, the command's own process never imports
+    them, nor any provider SDK, and even a cold cache loads the policy SDK only (for the config)."""
     saved = tmp_path / "dev.json"
     saved.write_text(json.dumps(synth("dev")))
     env = {"MLOPS_CACHE_DIR": str(tmp_path / "cache")}

@@ -104,3 +104,38 @@ def test_odd_properties_get_the_same_responses_from_both_servicers(kind, inputs,
     )
     served = SERVED.setdefault(environment, servicer(environment))
     assert fast(served, doc) == stock(served, doc)
+
+
+def test_which_policies_run_is_worked_out_again_after_each_configure():
+    """Plans are kept per resource type until the next Configure: one servicer configured for dev, prod, then
+    dev again answers as the stock servicer each time, at each environment's level (k8s-probes is advisory in
+    dev, mandatory in prod; policies/config/)."""
+    case = next(case for case in CASES if case.policy == "k8s-probes")
+    doc = document(case.bad)
+    served = servicer("dev")
+    levels = []
+    for environment in ("dev", "prod", "dev"):
+        speedups.configure(served, configure_request(environment_config(environment)), None)
+        responses = fast(served, doc)
+        assert responses == stock(served, doc), environment
+        levels.append(
+            {
+                d.get("enforcementLevel", "ADVISORY")  # proto3 leaves out the enum's zero, ADVISORY
+                for response in responses
+                for d in response.get("diagnostics", [])
+                if d["policyName"] == "k8s-probes"
+            }
+        )
+    assert levels == [{"ADVISORY"}, {"MANDATORY"}, {"ADVISORY"}]
+
+
+def test_the_pack_in_process_is_built_as_policy_pack_builds_its_servicer():
+    """mlops check builds the SDK's servicer from PolicyPack's own arguments (policies/pack.py
+    pack_arguments), so its answers to GetAnalyzerInfo are those of the pack's process."""
+    assert speedups.in_process_supported()
+    from policies.pack import pack_arguments
+
+    served = speedups.in_process(pack_arguments())
+    info = served.GetAnalyzerInfo(None, None)
+    assert info.name == "mlops-platform-security" and info.version == "0.0.1"
+    assert [policy.name for policy in info.policies] == [policy.name for policy in all_policies()]
