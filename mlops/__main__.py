@@ -10,6 +10,8 @@ import sys
 
 def main() -> None:
     arguments = sys.argv[1:]
+    while arguments[:1] == ["--debug"]:  # the command line's only global option
+        arguments = arguments[1:]
     if arguments[:1] == ["check"] and not {"--help", "-h"} & set(arguments):
         grpc = (
             "--grpc" in arguments

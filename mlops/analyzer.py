@@ -248,7 +248,8 @@ class PackInProcess(_Analyzer):
 
 
 def in_process_supported() -> bool:
-    """Whether the installed policy SDK's servicer can be built in-process (else the pack's own process)."""
+    """Whether the installed policy SDK's servicer can be built in-process; where not, `mlops check` serves the
+    pack in its own process over gRPC."""
     from policies import speedups
 
     return speedups.in_process_supported()
@@ -471,7 +472,7 @@ class ForkedPack(_Analyzer):
             context = get_context("fork")
             ours, theirs = context.Pipe()
             self.process = context.Process(
-                target=_serve_forked, args=(theirs, self.project, self.stack), daemon=True
+                target=_serve_forked, args=(theirs, ours, self.project, self.stack), daemon=True
             )
             self.process.start()
             theirs.close()
@@ -531,9 +532,20 @@ class ForkedPack(_Analyzer):
         self.process = self.connection = None
 
 
-def _serve_forked(connection: Any, project: str, stack: str) -> None:
-    """The forked child of `ForkedPack`: one PackInProcess answering requests until told to close."""
+def _serve_forked(connection: Any, parents_end: Any, project: str, stack: str) -> None:
+    """The forked child of `ForkedPack`: one PackInProcess answering requests until told to close, or until the
+    parent is gone (its end of the pipe closed here too, the parent's exit is an EOF). It writes nothing to the
+    terminal or the pipes it inherited (answers and errors travel back through the pipe) and leaves Ctrl-C to
+    the parent, which closes it."""
+    import signal
     import traceback
+
+    parents_end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for stream in (0, 1, 2):
+        os.dup2(quiet, stream)
+    os.close(quiet)
 
     try:
         pack: PackInProcess | None = PackInProcess(project, stack).start()

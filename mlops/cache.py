@@ -15,7 +15,9 @@ outputs:
 
 A different key is a different file, so a stale entry is never read. Entries are written atomically (a
 temporary file renamed into place), so parallel runs and test workers can share the folder; an unreadable entry
-is recomputed. ``MLOPS_NO_CACHE=1`` (the commands' ``--no-cache``) bypasses the folder for reads and writes.
+is recomputed. Each write keeps the ``KEEP`` newest entries of its stack (or environment) and removes older ones,
+so the folder (and a CI cache restored from it) stays small however many revisions ran.
+``MLOPS_NO_CACHE=1`` (the commands' ``--no-cache``) bypasses the folder for reads and writes.
 Outputs computed in this process are also kept in memory, so forked children inherit them.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -37,6 +40,7 @@ ROOT_FILES = ("Pulumi.yaml", "uv.lock")
 NO_CACHE_ENV = "MLOPS_NO_CACHE"
 CACHE_DIR_ENV = "MLOPS_CACHE_DIR"
 FORMAT = 1  # bumped when the entry's shape changes
+KEEP = 4  # entries kept per stack (or pack environment): a few branches checked in turn each find theirs
 
 _memory: dict[str, dict[str, Any]] = {}
 
@@ -144,6 +148,23 @@ def write_entry(path: Path, key: str, value: dict[str, Any]) -> None:
         os.replace(temporary, path)
     except OSError:
         Path(temporary).unlink(missing_ok=True)
+        return
+    prune(path, key)
+
+
+def prune(path: Path, key: str, keep: int = KEEP) -> None:
+    """Remove all but the ``keep`` newest entries that differ from ``path`` only by their key (another stack
+    whose name starts the same, ``dev`` and ``dev-eu``, is another prefix: keys are hex digests of one length)."""
+    prefix = path.name[: -len(f"{key}.json")]
+    pattern = re.compile(rf"^{re.escape(prefix)}[0-9a-f]{{{len(key)}}}\.json$")
+    try:
+        siblings = [entry for entry in path.parent.iterdir() if pattern.match(entry.name)]
+        siblings.sort(key=lambda entry: (entry.stat().st_mtime_ns, entry == path), reverse=True)
+    except OSError:
+        return
+    for entry in siblings[keep:]:
+        if entry != path:
+            entry.unlink(missing_ok=True)
 
 
 def cached_outputs(

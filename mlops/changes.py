@@ -199,11 +199,6 @@ def cost(stack: Stack) -> int:
     return (TEAM_REGION_COST if stack.platform else PLATFORM_REGION_COST) * stack.regions
 
 
-def stack_costs(stacks_dir: Path) -> dict[str, int]:
-    """The expected synthesis cost of every stack of ``stacks_dir``, by name."""
-    return {stack.name: cost(stack) for stack in inventory(stacks_dir)}
-
-
 def assign_shards(stacks: list[Stack], count: int, known: Iterable[Stack] = ()) -> list[list[str]]:
     """Split ``stacks`` over ``count`` shards, balanced by expected cost; the same input gives the same split.
 

@@ -213,7 +213,11 @@ def run_check(
     reading or synthesising the documents."""
     board = board or Board(enabled=False)
     if from_file is None and not over_grpc(grpc):
-        return _check_forked(stacks, stacks_dir, everything, board)
+        from mlops.analyzer import in_process_supported
+
+        if in_process_supported():  # imports the policy SDK, which the children inherit anyway
+            return _check_forked(stacks, stacks_dir, everything, board)
+        grpc = True
     from mlops.analyzer import pack as early_or_new_pack
 
     boundaries: dict[str, str | None] = {}

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 REPORT_EVERY = 10  # registrations between two updates sent by a child
+CHECKING = "checking"  # the phase whose counts are resources analysed, not registered
 
 
 def wanted(document_on_stdout: bool, stream: Any = None) -> bool:
@@ -84,15 +85,17 @@ class Board:
         """A callback for ``PolicyPackProcess.analyze(progress=...)``: resources analysed out of all."""
         if self._progress is None:
             return None
-        self.update(stack, "checking")
+        self.update(stack, CHECKING)
         return lambda done, total: self.update(stack, analysed=f"{done}/{total} analysed by the policies")
 
     def done(self, stack: str, summary: str) -> None:
         self.update(stack, summary)
 
     @contextmanager
-    def child_reporter(self) -> Iterator[Callable[[str, str, int], None] | None]:
-        """A reporter that forked children can call: ``(stack, phase, registered)`` through a queue."""
+    def child_reporter(self) -> Iterator[Callable[..., None] | None]:
+        """A reporter that forked children can call: ``(stack, phase, count, final=False)`` through a queue;
+        ``count`` is the resources registered, or in the ``checking`` phase those analysed. Every
+        ``REPORT_EVERY``-th count is sent, and a final one always (the board then ends on the true count)."""
         if self._progress is None:
             yield None
             return
@@ -102,13 +105,17 @@ class Board:
 
         def drain() -> None:
             while (item := queue.get()) is not None:
-                self.update(item[0], item[1], item[2])
+                stack, phase, count = item
+                if phase == CHECKING:
+                    self.update(stack, phase, analysed=f"{count} analysed by the policies")
+                else:
+                    self.update(stack, phase, count)
 
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
 
-        def report(stack: str, phase: str, count: int) -> None:
-            if count % REPORT_EVERY == 0:
+        def report(stack: str, phase: str, count: int, final: bool = False) -> None:
+            if final or count % REPORT_EVERY == 0:
                 queue.put((stack, phase, count))
 
         try:

@@ -205,6 +205,7 @@ class StackSource:
     account: str
     region: str
     platform_stack: str | None = None
+    regions: int = 1  # how many regions the stack spans (what its synthesis costs grows with)
 
 
 def load_source(stack: str, stacks_dir: Path) -> StackSource:
@@ -228,6 +229,7 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
             platform.partition,
             platform.account_id,
             platform.primary_region.name,
+            regions=len(platform.regions),
         )
     if TEAM_KEY in raw:
         team = parse_team(_substitute_secrets(raw[TEAM_KEY])[0], path)
@@ -253,6 +255,7 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
             platform.account_id,
             team.regions[0],
             platform_stack,
+            regions=len(team.regions),
         )
     raise ConfigError(
         path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY} or {TEAM_KEY}"

@@ -11,8 +11,8 @@ policies) with two differences that change no verdict:
   writes to a resource's properties; remediations build new mappings);
 * a resource policy declared with `policies.base.resource_policy` is not called for resource types outside
   its declared types, where its validate function returns without reporting anyway;
-* which policies run for a resource type, at which level, is worked out once per type and kept until the next
-  Configure (the only request that changes levels).
+* which policies run for a resource type, at which level, is worked out once per type and kept while the
+  servicer's levels are the same object (Configure, the only request that changes them, replaces that mapping).
 
 `install()` only patches an SDK whose servicer has the private members these methods use; otherwise the
 stock servicer runs unchanged (slower, same verdicts). tests/policies compare both servicers verdict for
@@ -63,9 +63,10 @@ STOCK_ENV = "MLOPS_POLICY_STOCK_SERVICER"  # 1: serve with the SDK's own Analyze
 _STOCK = {
     "Analyze": sdk._PolicyAnalyzerServicer.Analyze,
     "AnalyzeStack": sdk._PolicyAnalyzerServicer.AnalyzeStack,
-    "Configure": sdk._PolicyAnalyzerServicer.Configure,
 }
-_PLANS = "_mlops_plans"  # a servicer's resource type -> [(policy, level, or None: no validate function)]
+# On a servicer: (the level mapping the plans were made under, resource type -> [(policy, level, or None: the
+# policy has no validate function)]). The mapping is held, so its identity cannot be reused while compared.
+_PLANS = "_mlops_plans"
 
 
 def _private(servicer: Any, name: str) -> Any:
@@ -113,7 +114,11 @@ def _run(servicer: Any, response: Any, policy: Any, args: Any, report_violation:
 def _plan(self: Any, resource_type: str) -> list[tuple[Any, Any]]:
     """The resource policies the SDK's Analyze would run for ``resource_type``, in order, each with the level it
     reports at (None: the SDK answers not-applicable, the policy has no validate function)."""
-    plans = self.__dict__.setdefault(_PLANS, {})
+    levels = _private(self, "policy_pack_config_enforcement_level")
+    made_under, plans = self.__dict__.get(_PLANS, (None, {}))
+    if made_under is not levels:
+        plans = {}
+        self.__dict__[_PLANS] = (levels, plans)
     plan = plans.get(resource_type)
     if plan is not None:
         return plan
@@ -133,12 +138,6 @@ def _plan(self: Any, resource_type: str) -> list[tuple[Any, Any]]:
         )
     plans[resource_type] = plan
     return plan
-
-
-def configure(self: Any, request: Any, context: Any) -> Any:
-    response = _STOCK["Configure"](self, request, context)
-    self.__dict__.pop(_PLANS, None)  # levels may have changed
-    return response
 
 
 def analyze(self: Any, request: Any, _context: Any) -> Any:
@@ -224,7 +223,13 @@ def analyze_stack(self: Any, request: Any, _context: Any) -> Any:
 def compatible() -> bool:
     """Whether this SDK's servicer has every member the replacements rely on."""
     servicer = sdk._PolicyAnalyzerServicer
-    names = ("policies", "stack_tags", "policy_pack_name", "policy_pack_version")
+    names = (
+        "policies",
+        "stack_tags",
+        "policy_pack_name",
+        "policy_pack_version",
+        "policy_pack_config_enforcement_level",
+    )
     return (
         all(hasattr(servicer, member) for member in _REQUIRED)
         and all(_PREFIX + name in getattr(servicer, "__annotations__", {}) for name in names)
@@ -246,7 +251,6 @@ def install() -> bool:
         return False
     sdk._PolicyAnalyzerServicer.Analyze = analyze
     sdk._PolicyAnalyzerServicer.AnalyzeStack = analyze_stack
-    sdk._PolicyAnalyzerServicer.Configure = configure
     return True
 
 
@@ -267,6 +271,14 @@ def in_process(arguments: dict[str, Any]) -> Any:
     GetAnalyzerInfo, Configure, Analyze and AnalyzeStack methods with the protocol's request messages, as the
     gRPC server would. The decode-once methods serve unless ``MLOPS_POLICY_STOCK_SERVICER=1``, as in the pack's
     own process (policies/__main__.py)."""
+    if not in_process_supported():
+        raise RuntimeError(
+            "this policy SDK's analyzer servicer takes other arguments than PolicyPack passes here; "
+            "run `mlops check --grpc` (the pack in its own process)"
+        )
+    unknown = sorted(set(arguments) - set(_SERVICER_PARAMETERS))
+    if unknown:
+        raise ValueError(f"PolicyPack arguments the servicer does not take: {unknown}")
     if os.environ.get(STOCK_ENV) != "1":
         install()
     given = {**dict.fromkeys(_SERVICER_PARAMETERS), **arguments, "version": PACK_VERSION}

@@ -58,3 +58,38 @@ def test_a_forked_pack_that_dies_is_an_error_not_a_hang():
             RuntimeError, match=r"^the policy pack's process ended without an answer \(exit code -9\)$"
         ):
             pack.configure(environment_config("dev"))
+
+
+ORPHAN = (
+    "import os, sys\n"
+    "from mlops.analyzer import ForkedPack\n"
+    "pack = ForkedPack().start()\n"
+    "print(pack.process.pid, flush=True)\n"
+    "os.kill(os.getpid(), 9)\n"  # the parent killed: no atexit, no close
+)
+
+
+def test_a_forked_pack_ends_with_its_parent_and_holds_none_of_its_pipes():
+    """The child closes its copy of the parent's end of the pipe (the parent's death is then an EOF) and its
+    inherited stdout/stderr, so whatever reads the command's output sees the end at once."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-c", ORPHAN], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == -9
+    child = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the forked pack outlived its parent")

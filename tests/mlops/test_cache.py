@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,20 @@ def test_the_installed_sdk_versions_are_part_of_the_key(project, monkeypatch):
     before = cache.code_digest(project)
     monkeypatch.setattr(cache, "installed_versions", lambda: "pulumi-aws==0.0.0")
     assert cache.code_digest(project) != before
+
+
+def test_each_write_keeps_the_newest_entries_of_its_stack_only(project):
+    """A stale entry is never read, but neither should it pile up (a CI cache restored run after run): writing
+    one keeps the KEEP newest of that stack, and another stack whose name starts the same is left alone."""
+    folder = project.parent / "cache"
+    other = cache.entry_path("prod-eu", "f" * 32)
+    cache.write_entry(other, "f" * 32, {"environment": "prod"})
+    written = []
+    for number in range(cache.KEEP + 2):
+        time.sleep(0.02)  # file times are as coarse as the kernel's clock tick: one write per tick at least
+        key = f"{number:x}" * 32
+        cache.write_entry(cache.entry_path("prod", key[:32]), key[:32], {"run": number})
+        written.append(cache.entry_path("prod", key[:32]).name)
+    left = sorted(path.name for path in folder.iterdir())
+    assert left == sorted([*written[-cache.KEEP :], other.name])
+    assert cache.read_entry(cache.entry_path("prod", "5" * 32), "5" * 32) == {"run": 5}

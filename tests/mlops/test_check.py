@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -117,17 +118,23 @@ def test_insecure_fixture_fails_with_exactly_the_expected_policies(insecure_prev
 def test_over_grpc_the_pack_reports_exactly_what_it_reports_in_process(insecure_preview):
     """`--grpc` serves the pack as the Pulumi engine runs it (its own process, Analyze per resource over gRPC);
     by default its analyzer runs in a forked child (`--from`) or in each stack's synthesis child: the same
-    report either way, for a saved document and for a stack synthesised here."""
-    for args in (("--from", str(insecure_preview)), ("team-fraud-dev",)):
+    report either way, findings and advisories included, for a saved document with 14 mandatory findings and
+    for a platform and a team stack synthesised here (dev has advisory findings)."""
+    reports = {}
+    for args in (("--from", str(insecure_preview)), ("dev", "team-fraud-dev")):
         default = run_mlops("check", *args, "--format", "json")
         grpc = run_mlops("check", *args, "--format", "json", "--grpc")
         assert default.returncode == grpc.returncode, (args, default.stderr[-800:], grpc.stderr[-800:])
         assert json.loads(default.stdout) == json.loads(grpc.stdout), args
-    assert default.returncode == 0
-    assert len(json.loads(grpc.stdout)["stacks"][0]["violations"]) == 0
-    from_file = run_mlops("check", "--from", str(insecure_preview), "--format", "json", "--grpc")
-    assert from_file.returncode == 1
-    assert {v["policy"] for v in json.loads(from_file.stdout)["stacks"][0]["violations"]} == EXPECTED
+        reports[args[0]] = json.loads(grpc.stdout)
+    assert {v["policy"] for v in reports["--from"]["stacks"][0]["violations"]} == EXPECTED
+    dev, team = reports["dev"]["stacks"]
+    assert (dev["stack"], team["stack"]) == ("dev", "team-fraud-dev")
+    assert {v["policy"] for v in dev["violations"]} == {
+        "rds-deletion-protection",
+        "route53-public-zone-signed-and-logged",
+    }
+    assert {v["enforcement"] for v in dev["violations"]} == {"advisory"}
 
 
 def test_text_sarif_and_markdown_reports(insecure_preview, tmp_path):
@@ -217,3 +224,16 @@ def test_a_json_report_merges_back_into_the_same_sarif_and_markdown(insecure_pre
         assert merged[fmt].returncode == direct.returncode == 1
         assert merged[fmt].stdout == direct.stdout
     validate_sarif(json.loads(merged["sarif"].stdout))
+
+
+def test_another_stacks_broken_file_does_not_stop_a_check(tmp_path):
+    """Only the stacks checked (and their platforms) are read: a half-edited stack file of another team must
+    not stop everyone else's check (it stops `--all`, which names it)."""
+    shutil.copy(STACKS / "Pulumi.dev.yaml", tmp_path)
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  mlops:platform: [\n")
+    result = run_mlops("check", "dev", "--stacks-dir", str(tmp_path), "--format", "json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [stack["stack"] for stack in json.loads(result.stdout)["stacks"]] == ["dev"]
+    everything = run_mlops("check", "--all", "--stacks-dir", str(tmp_path))
+    assert everything.returncode == 2
+    assert "Pulumi.broken.yaml" in everything.stderr and "Traceback" not in everything.stderr

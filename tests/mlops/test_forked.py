@@ -61,7 +61,7 @@ def test_a_child_that_dies_is_an_error_naming_the_stack_not_a_hang():
     from mlops.synth import ProgramError
 
     with pytest.raises(ProgramError, match=r"^synthesising stack 'dev': its process ended without a result"):
-        forked.run_forked([("dev", _die, (), "stack 'dev'")], workers=2)
+        forked.run_forked([("dev", _die, (), "synthesising stack 'dev'")], workers=2)
 
 
 def test_forked_jobs_return_their_results_by_key_each_in_its_own_process():

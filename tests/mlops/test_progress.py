@@ -70,10 +70,14 @@ def test_forked_children_report_through_the_queue():
         if child == 0:
             report("dev", "synthesising", 20)
             report("dev", "synthesising", 21)  # between two reports: not sent
+            report("staging", "synthesised", 23, True)  # a final count: always sent
+            report("staging", "checking", 22, True)  # the checking phase counts resources analysed
             os._exit(0)
         os.waitpid(child, 0)
     assert "20 resources registered" in out.getvalue()
     assert "21 resources registered" not in out.getvalue()
+    assert "23 resources registered" in out.getvalue()
+    assert "22 analysed by the policies" in out.getvalue()
 
 
 def run_on_a_pty(*args: str) -> tuple[int, str, str]:

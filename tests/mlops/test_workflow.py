@@ -100,12 +100,28 @@ def test_pull_requests_check_the_changed_stacks_from_the_base_branch():
     assert upload["with"] == {"sarif_file": "results.sarif", "category": "mlops-policy-pack"}
 
 
+def test_policy_checks_restore_the_platform_output_cache_of_earlier_runs():
+    """actions/cache (https://github.com/actions/cache): a run saves under its own key and restores the newest
+    entry of any earlier run by prefix; mlops/cache.py never reads an entry whose content key differs."""
+    for name, own in (("policy-check", "pr"), ("policy-shard", "shard-${{ matrix.shard }}")):
+        job = workflow()["jobs"][name]
+        step = step_using(job, "actions/cache@")
+        assert step["with"] == {
+            "path": ".mlops-cache",
+            "key": f"mlops-cache-${{{{ runner.os }}}}-{own}-${{{{ github.sha }}}}",
+            "restore-keys": "mlops-cache-${{ runner.os }}-",
+        }
+        assert job["steps"].index(step) < next(
+            index for index, s in enumerate(job["steps"]) if "mlops check" in s.get("run", "")
+        )
+
+
 def test_full_runs_shard_every_stack_over_a_matrix_and_keep_each_report():
     job = workflow()["jobs"]["policy-shard"]
     assert job["if"] == "github.event_name != 'pull_request'"
     assert job["strategy"] == {"fail-fast": False, "matrix": {"shard": [1, 2, 3, 4]}}
     assert runs(job) == [
-        "python3 -m pip install --quiet uv && uv run --frozen mlops check --all --shard ${{ matrix.shard }}/4 "
+        "python3 -m pip install --quiet uv && uv run --frozen mlops check --all --grpc --shard ${{ matrix.shard }}/4 "
         "--format json --output shard-${{ matrix.shard }}.json"
     ]
     upload = step_using(job, "actions/upload-artifact@")

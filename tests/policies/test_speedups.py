@@ -107,15 +107,15 @@ def test_odd_properties_get_the_same_responses_from_both_servicers(kind, inputs,
 
 
 def test_which_policies_run_is_worked_out_again_after_each_configure():
-    """Plans are kept per resource type until the next Configure: one servicer configured for dev, prod, then
-    dev again answers as the stock servicer each time, at each environment's level (k8s-probes is advisory in
-    dev, mandatory in prod; policies/config/)."""
+    """Plans are kept per resource type while the servicer's levels are unchanged: one servicer configured (by the
+    SDK's own Configure) for dev, prod, then dev again answers as the stock servicer each time, at each
+    environment's level (k8s-probes is advisory in dev, mandatory in prod; policies/config/)."""
     case = next(case for case in CASES if case.policy == "k8s-probes")
     doc = document(case.bad)
     served = servicer("dev")
     levels = []
     for environment in ("dev", "prod", "dev"):
-        speedups.configure(served, configure_request(environment_config(environment)), None)
+        served.Configure(configure_request(environment_config(environment)), None)
         responses = fast(served, doc)
         assert responses == stock(served, doc), environment
         levels.append(
