@@ -248,8 +248,8 @@ class PackInProcess(_Analyzer):
 
 
 def in_process_supported() -> bool:
-    """Whether the installed policy SDK's servicer can be built in-process; where not, `mlops check` serves the
-    pack in its own process over gRPC."""
+    """Whether the installed policy SDK's servicer can be built in-process; where not, `mlops check` says to run
+    it with ``--grpc`` (the pack in its own process)."""
     from policies import speedups
 
     return speedups.in_process_supported()

@@ -213,11 +213,7 @@ def run_check(
     reading or synthesising the documents."""
     board = board or Board(enabled=False)
     if from_file is None and not over_grpc(grpc):
-        from mlops.analyzer import in_process_supported
-
-        if in_process_supported():  # imports the policy SDK, which the children inherit anyway
-            return _check_forked(stacks, stacks_dir, everything, board)
-        grpc = True
+        return _check_forked(stacks, stacks_dir, everything, board)
     from mlops.analyzer import pack as early_or_new_pack
 
     boundaries: dict[str, str | None] = {}
@@ -263,7 +259,13 @@ def _check_forked(
             on_result=lambda stack, result: _checked(board, stack, result["violations"]),
         )
     reports = [
-        _report(name, result["document"], result["violations"], str(stack_file(stacks_dir, name)))
+        StackReport(
+            name,
+            result["environment"],
+            result["resources"],
+            result["violations"],
+            str(stack_file(stacks_dir, name)),
+        )
         for name, result in zip(names, results, strict=True)
     ]
     return reports, sum(result["seconds"] for result in results)

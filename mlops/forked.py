@@ -101,7 +101,8 @@ def _child_gc() -> None:
 def _synth_job(
     stack: str, stacks_dir: str, outputs: dict[str, dict[str, Any]], check: bool = False
 ) -> dict[str, Any]:
-    """The stack's document; for a check, ``{"document", "violations", "seconds"}`` (the pack run here)."""
+    """The stack's document; for a check, the report's ``{"environment", "resources", "violations",
+    "seconds"}`` (the pack run here)."""
     _child_gc()
     from mlops import cache
     from mlops.synth import stack_file, synthesize
@@ -112,13 +113,19 @@ def _synth_job(
     _final_report(stack, "synthesised", len(document["steps"]))
     if not check:
         return document
-    from mlops.check import analyze_document
+    from mlops.check import analyze_document, document_environment
     from mlops.progress import CHECKING
 
     violations, seconds = analyze_document(
         stack, document, Path(stacks_dir), progress=_child_reporter(stack, CHECKING)
     )
-    return {"document": document, "violations": violations, "seconds": seconds}
+    # What the report needs, not the document (megabytes to pickle for a platform).
+    return {
+        "environment": document_environment(document),
+        "resources": len(document["steps"]),
+        "violations": violations,
+        "seconds": seconds,
+    }
 
 
 def _outputs_job(stack: str, stacks_dir: str) -> dict[str, Any]:
@@ -232,19 +239,109 @@ def synthesize_many(
     on_result: Callable[[str, Any], None] | None = None,
 ) -> list[Any]:
     """The preview document of each stack in ``names`` (in that order), each synthesised in a forked child;
-    with ``check``, each child also runs the policy pack and returns ``{"document", "violations", "seconds"}``
-    (``on_result(stack, that)`` as each stack is done).
+    with ``check``, each child also runs the policy pack over it and returns ``{"environment", "resources",
+    "violations", "seconds"}`` instead (``on_result(stack, that)`` as each stack is done).
 
-    ``reporter(stack, phase, count)`` is called in the children (it must be safe to call from another process,
-    e.g. a queue's put). Jobs run costliest first (mlops/changes.py's estimate: a platform region weighs four
-    team regions); a team's job waits only for its platform's outputs, when the cache lacks them."""
+    The stack files are read here (a config error before any process starts); then one forked process imports
+    the SDKs and the pack and forks the stacks' children (`_schedule`), sending each result back as it arrives.
+    That process ends as multiprocessing's children do, without the interpreter's teardown of everything it
+    imported (over a second for the SDKs' hundreds of thousands of objects); this one keeps only the command
+    line. ``reporter(stack, phase, count, final=False)`` is called in the stacks' children (it must be safe to
+    call from another process, e.g. a queue's put)."""
+    from mlops.synth import ProgramError, load_source
+
+    sources = {name: load_source(name, stacks_dir) for name in names}
+    context = get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    run = _Run(names, Path(stacks_dir), sources, reporter, workers, check)
+    scheduler = context.Process(target=_scheduler, args=(writer, reader, run), name="mlops-scheduler")
+    scheduler.start()
+    writer.close()
+    results: dict[str, Any] = {}
+    finished = False
+    try:
+        while not finished:
+            try:
+                kind, key, value = reader.recv()
+            except EOFError:
+                scheduler.join(timeout=10)
+                raise ProgramError(
+                    f"synthesising {', '.join(names)}: the process scheduling them ended without a result "
+                    f"(exit code {scheduler.exitcode})"
+                ) from None
+            if kind == "result":
+                results[key] = value
+                if on_result is not None:
+                    on_result(key, value)
+            elif kind == "error":
+                raise value
+            else:
+                finished = True
+    finally:
+        if not finished and scheduler.is_alive():
+            scheduler.terminate()  # its handler stops the stacks' children first
+        scheduler.join(timeout=30)
+        reader.close()
+    return [results[name] for name in names]
+
+
+class _Run(NamedTuple):
+    """What `synthesize_many` hands its scheduling process."""
+
+    names: list[str]
+    stacks_dir: Path
+    sources: dict[str, Any]
+    reporter: Callable[..., None] | None
+    workers: int
+    check: bool
+
+
+def _scheduler(writer: Any, reader: Any, run: _Run) -> None:
+    """The forked process of `synthesize_many`: results, then ``done`` (or one ``error``) through ``writer``.
+    SIGTERM (the parent giving up) and Ctrl-C end it through the schedule's ``finally``, which stops the stacks'
+    children still running."""
+    import signal
+
+    from mlops.synth import ProgramError
+
+    reader.close()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        _schedule(run, lambda key, value: writer.send(("result", key, value)))
+        writer.send(("done", None, None))
+    except KeyboardInterrupt:
+        return
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        try:
+            writer.send(("error", None, exc))
+        except Exception:  # an exception that does not pickle: its text
+            writer.send(("error", None, ProgramError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        writer.close()
+
+
+def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
+    """Import the SDKs (and the pack), then synthesise each stack in a forked child. Jobs run costliest first
+    (mlops/changes.py's estimate: a platform region weighs four team regions); a team's job waits only for its
+    platform's outputs, when the cache lacks them."""
     global _reporter
     from mlops import cache
     from mlops.changes import PLATFORM_REGION_COST, Stack, cost
-    from mlops.synth import load_source, stack_file
+    from mlops.synth import stack_file
 
+    names, stacks_dir, sources, reporter, workers, check = run
     preload(check)
-    sources = {name: load_source(name, stacks_dir) for name in names}  # config errors before any child
+    if check:
+        from mlops.analyzer import in_process_supported
+        from mlops.synth import ProgramError
+
+        if not in_process_supported():
+            raise ProgramError(
+                "this policy SDK's analyzer servicer cannot be built in-process; "
+                "run `mlops check --grpc` (the pack in its own process)"
+            )
     platforms = sorted({s.platform_stack for s in sources.values() if s.platform_stack is not None})
     needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
     _reporter = reporter
@@ -256,11 +353,11 @@ def synthesize_many(
         if key.startswith("outputs of "):
             platform = key.removeprefix("outputs of ")
             cache.remember(platform, stack_file(stacks_dir, platform), value)
-        elif on_result is not None:
+        else:
             on_result(key, value)
 
-    # What the parent holds now is shared by every child: frozen, the children's collector never walks it (nor
-    # copies its pages by touching their reference counts). https://docs.python.org/3/library/gc.html#gc.freeze
+    # What this process holds now is shared by every child: frozen, the children's collector never walks it
+    # (nor copies its pages by touching their reference counts). https://docs.python.org/3/library/gc.html#gc.freeze
     gc.freeze()
     try:
         jobs = [
@@ -268,7 +365,7 @@ def synthesize_many(
                 f"outputs of {p}",
                 _outputs_job,
                 (p, str(stacks_dir)),
-                f"platform stack {p!r} (for its outputs)",
+                f"synthesising platform stack {p!r} (for its outputs)",
             )
             for p in needed
         ]
@@ -296,8 +393,7 @@ def synthesize_many(
         # The costliest first; outputs before the stacks that wait for them; then the given order.
         order = {job.key: index for index, job in enumerate(jobs)}
         jobs.sort(key=lambda job: (-costs[job.key], bool(job.needs), order[job.key]))
-        results = run_forked(jobs, workers, on_result=remembered)
-        return [results[name] for name in names]
+        run_forked(jobs, workers, on_result=remembered)
     finally:
         _reporter = None
-        gc.unfreeze()  # back to collectable: a caller that goes on (tests, a long-lived process) frees them
+        gc.unfreeze()

@@ -156,3 +156,32 @@ def test_preload_loads_the_modules_the_sdks_register_lazily():
 def test_a_module_named_alone_at_the_end_of_a_line_is_found():
     """components/serving/ingress.py binds `admission = k8s.admissionregistration.v1` and uses it later."""
     assert "pulumi_kubernetes.admissionregistration.v1" in forked.sdk_modules()
+
+
+SCHEDULER_DIES = (
+    "import os, sys\n"
+    "from pathlib import Path\n"
+    "from mlops import forked\n"
+    "from mlops.synth import ProgramError\n"
+    "forked._schedule = lambda run, on_result: os._exit(3)\n"
+    "try:\n"
+    "    forked.synthesize_many(['dev'], Path(sys.argv[1]))\n"
+    "except ProgramError as exc:\n"
+    "    print(exc)\n"
+)
+
+
+def test_a_scheduler_that_dies_is_an_error_naming_the_stacks_not_a_hang():
+    """The process that imports the SDKs and forks the stacks' children ends without a word (killed, out of
+    memory): the command fails at once, naming the stacks."""
+    result = subprocess.run(
+        [sys.executable, "-c", SCHEDULER_DIES, str(STACKS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == (
+        "synthesising dev: the process scheduling them ended without a result (exit code 3)"
+    )
