@@ -1,8 +1,8 @@
 """``python -m mlops`` and the ``mlops`` command: a check starts the policy pack before anything else is
 imported, so that its start-up (the policy SDK, the pack) overlaps with the command line's own: over gRPC
 (``mlops check --grpc``) the pack's own process, for a saved document (``mlops check --from``) a forked child
-serving the pack's analyzer (mlops/analyzer.py ``ForkedPack``). Checks that synthesise run the pack in each
-stack's forked child instead."""
+serving the pack's analyzer (mlops/analyzer.py ``ForkedPack``); for stacks to synthesise, the process that imports
+the SDKs and the pack and forks each stack's child (mlops/forked.py ``EarlyScheduler``)."""
 
 import os
 import sys
@@ -22,6 +22,10 @@ def main() -> None:
             from mlops.analyzer import start_early
 
             start_early(grpc)
+        else:  # stacks to synthesise: the process that imports the SDKs and the pack starts now
+            from mlops.forked import start_early as start_scheduler
+
+            start_scheduler()
     from mlops.cli import main as cli_main
 
     cli_main()

@@ -247,10 +247,10 @@ def _check_forked(
     stacks: list[str], stacks_dir: Path, everything: bool, board: Board
 ) -> tuple[list[StackReport], float]:
     """Each stack synthesised and checked in its own forked child (mlops/forked.py)."""
-    from mlops.forked import synthesize_many
+    from mlops.forked import early_progress, synthesize_many
 
     names = stack_names(stacks, stacks_dir, everything)
-    with board.child_reporter() as reporter:
+    with board.child_reporter(early_progress()) as reporter:
         results = synthesize_many(
             names,
             Path(stacks_dir),

@@ -27,7 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mlops.synth import REPO_ROOT
+from mlops.base import REPO_ROOT
 
 WORKERS = 2  # the machine's cores; more children only compete for them
 # A child's collector thresholds (CPython's defaults: 700, 10, 10). A synthesis allocates hundreds of thousands
@@ -251,12 +251,19 @@ def synthesize_many(
     from mlops.synth import ProgramError, load_source
 
     sources = {name: load_source(name, stacks_dir) for name in names}
-    context = get_context("fork")
-    reader, writer = context.Pipe(duplex=False)
     run = _Run(names, Path(stacks_dir), sources, reporter, workers, check)
-    scheduler = context.Process(target=_scheduler, args=(writer, reader, run), name="mlops-scheduler")
-    scheduler.start()
-    writer.close()
+    early = take_early() if check else None
+    if early is not None:
+        # Started at the command's start, already importing: sent the request (its reporter is made there, on
+        # the queue it shares with this process's board).
+        early.request_writer.send((run._replace(reporter=None), reporter is not None))
+        reader, scheduler = early.results, early.process
+    else:
+        context = get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        scheduler = context.Process(target=_scheduler, args=(writer, reader, run), name="mlops-scheduler")
+        scheduler.start()
+        writer.close()
     results: dict[str, Any] = {}
     finished = False
     try:
@@ -297,15 +304,19 @@ class _Run(NamedTuple):
 
 
 def _scheduler(writer: Any, reader: Any, run: _Run) -> None:
-    """The forked process of `synthesize_many`: results, then ``done`` (or one ``error``) through ``writer``.
-    SIGTERM (the parent giving up) and Ctrl-C end it through the schedule's ``finally``, which stops the stacks'
-    children still running."""
+    """The forked process of `synthesize_many`: results, then ``done`` (or one ``error``) through ``writer``."""
+    reader.close()
     import signal
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _serve(writer, run)
+
+
+def _serve(writer: Any, run: _Run) -> None:
+    """Schedule ``run``, sending each result, then ``done`` or one ``error``. SIGTERM (the command giving up)
+    and Ctrl-C end it through the schedule's ``finally``, which stops the stacks' children still running."""
     from mlops.synth import ProgramError
 
-    reader.close()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         _schedule(run, lambda key, value: writer.send(("result", key, value)))
         writer.send(("done", None, None))
@@ -397,3 +408,82 @@ def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
     finally:
         _reporter = None
         gc.unfreeze()
+
+
+class EarlyScheduler:
+    """The scheduling process of `synthesize_many`, forked when a multi-stack command starts
+    (mlops/__main__.py), before the command line's own imports: it imports the SDKs and the pack while this
+    process imports the command line and reads the stack files, then takes one request (`_Run`) through a pipe.
+    Progress comes back through ``progress``, a queue made before the fork (a queue cannot travel in a pipe)."""
+
+    def __init__(self, check: bool = True):
+        context = get_context("fork")
+        self.progress = context.SimpleQueue()
+        self.requests, requests_end = context.Pipe(duplex=False)  # (reader, writer): the scheduler reads
+        self.results, results_end = context.Pipe(duplex=False)
+        requests_reader, self.request_writer = self.requests, requests_end
+        self.process = context.Process(
+            target=_early_scheduler,
+            args=(requests_reader, self.request_writer, self.results, results_end, self.progress, check),
+            name="mlops-scheduler",
+        )
+        self.process.start()
+        requests_reader.close()
+        results_end.close()
+        self.taken = False
+
+    def close(self) -> None:
+        """Stop a scheduler nobody took (the command failed or had nothing to synthesise), at once."""
+        if self.process is None:
+            return
+        if self.process.is_alive() and not self.taken:
+            self.process.terminate()
+        self.process.join(timeout=30)
+        for connection in (self.request_writer, self.results):
+            connection.close()
+        self.process = None
+
+
+_early: list[EarlyScheduler] = []
+
+
+def start_early(check: bool = True) -> None:
+    """Fork the scheduling process now (``mlops check`` of stacks to synthesise); `take_early` hands it over."""
+    import atexit
+
+    if not _early:
+        _early.append(EarlyScheduler(check))
+        atexit.register(lambda: [scheduler.close() for scheduler in _early])
+
+
+def early_progress() -> Any:
+    """The progress queue of the scheduler `take_early` would hand over, if any."""
+    scheduler = next((s for s in _early if not s.taken and s.process is not None), None)
+    return scheduler.progress if scheduler is not None else None
+
+
+def take_early() -> EarlyScheduler | None:
+    for scheduler in _early:
+        if not scheduler.taken and scheduler.process is not None:
+            scheduler.taken = True
+            return scheduler
+    return None
+
+
+def _early_scheduler(
+    requests: Any, request_writer: Any, results_reader: Any, writer: Any, progress: Any, check: bool
+) -> None:
+    """The forked process of `EarlyScheduler`: preload, then one request (or none: the command ended first)."""
+    import signal
+
+    from mlops.progress import queue_reporter
+
+    request_writer.close()
+    results_reader.close()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        preload(check)
+        run, report = requests.recv()
+    except (EOFError, KeyboardInterrupt):
+        return
+    _serve(writer, run._replace(reporter=queue_reporter(progress) if report else None))

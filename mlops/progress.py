@@ -92,16 +92,18 @@ class Board:
         self.update(stack, summary)
 
     @contextmanager
-    def child_reporter(self) -> Iterator[Callable[..., None] | None]:
-        """A reporter that forked children can call: ``(stack, phase, count, final=False)`` through a queue;
-        ``count`` is the resources registered, or in the ``checking`` phase those analysed. Every
-        ``REPORT_EVERY``-th count is sent, and a final one always (the board then ends on the true count)."""
+    def child_reporter(self, queue: Any = None) -> Iterator[Callable[..., None] | None]:
+        """A reporter that forked children can call: ``(stack, phase, count, final=False)`` through a queue
+        (``queue``: one created before the children's parent was forked, else a new one); ``count`` is the
+        resources registered, or in the ``checking`` phase those analysed. Every ``REPORT_EVERY``-th count is
+        sent, and a final one always (the board then ends on the true count)."""
         if self._progress is None:
             yield None
             return
-        from multiprocessing import get_context
+        if queue is None:
+            from multiprocessing import get_context
 
-        queue = get_context("fork").SimpleQueue()
+            queue = get_context("fork").SimpleQueue()
 
         def drain() -> None:
             while (item := queue.get()) is not None:
@@ -113,13 +115,18 @@ class Board:
 
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
-
-        def report(stack: str, phase: str, count: int, final: bool = False) -> None:
-            if final or count % REPORT_EVERY == 0:
-                queue.put((stack, phase, count))
-
         try:
-            yield report
+            yield queue_reporter(queue)
         finally:
             queue.put(None)
             reader.join(timeout=5)
+
+
+def queue_reporter(queue: Any) -> Callable[..., None]:
+    """``report(stack, phase, count, final=False)`` into ``queue``, every REPORT_EVERY-th count and the final."""
+
+    def report(stack: str, phase: str, count: int, final: bool = False) -> None:
+        if final or count % REPORT_EVERY == 0:
+            queue.put((stack, phase, count))
+
+    return report

@@ -185,3 +185,25 @@ def test_a_scheduler_that_dies_is_an_error_naming_the_stacks_not_a_hang():
     assert result.stdout.strip() == (
         "synthesising dev: the process scheduling them ended without a result (exit code 3)"
     )
+
+
+UNTAKEN = (
+    "from mlops import forked\n"
+    "forked.start_early()\n"
+    "scheduler = forked._early[0]\n"
+    "process = scheduler.process\n"
+    "scheduler.close()\n"
+    "print(process.exitcode, forked.take_early())\n"
+)
+
+
+def test_a_scheduler_started_early_and_not_taken_is_stopped_not_waited_for():
+    """`mlops check` forks its scheduler first; a command that ends before using it (a user error, nothing to
+    check) stops it at once instead of waiting for its imports to finish."""
+    result = subprocess.run(
+        [sys.executable, "-c", UNTAKEN], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    code, taken = result.stdout.split()
+    assert taken == "None"
+    assert code in ("-15", "143")  # SIGTERM: before its handler was installed, or through it

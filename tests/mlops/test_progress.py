@@ -133,3 +133,14 @@ def test_check_shows_no_progress_when_stderr_is_not_a_terminal(saved_dev):
     )
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+def test_a_synthesised_check_shows_each_stacks_phases_from_its_children():
+    """The stacks' children report through the queue the command made before forking its scheduler
+    (mlops/forked.py EarlyScheduler): registrations while synthesising, then the resources analysed, then the
+    verdict."""
+    code, stdout, stderr = run_on_a_pty("check", "team-fraud-dev")
+    assert code == 0, stderr
+    assert stdout.startswith("team-fraud-dev (dev, 57 resources): 0 mandatory")
+    assert "team-fraud-dev" in stderr and "checked: 0 mandatory" in stderr
+    assert "resources registered" in stderr and "analysed by the policies" in stderr
