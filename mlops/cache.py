@@ -15,7 +15,8 @@ outputs:
 
 A different key is a different file, so a stale entry is never read. Entries are written atomically (a
 temporary file renamed into place), so parallel runs and test workers can share the folder; an unreadable entry
-is recomputed. Each write keeps the ``KEEP`` newest entries of its stack (or environment) and removes older ones,
+is recomputed. Each write keeps the ``KEEP`` most recently used entries of its stack (or environment; a read
+counts as a use) and removes older ones,
 so the folder (and a CI cache restored from it) stays small however many revisions ran.
 ``MLOPS_NO_CACHE=1`` (the commands' ``--no-cache``) bypasses the folder for reads and writes.
 Outputs computed in this process are also kept in memory, so forked children inherit them.
@@ -23,12 +24,14 @@ Outputs computed in this process are also kept in memory, so forked children inh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -131,6 +134,8 @@ def read_entry(path: Path, key: str) -> dict[str, Any] | None:
         return None
     if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("value"), dict):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # a read counts as recent use: pruning removes the entries nobody read for longest
     return entry["value"]
 
 
@@ -153,8 +158,9 @@ def write_entry(path: Path, key: str, value: dict[str, Any]) -> None:
 
 
 def prune(path: Path, key: str, keep: int = KEEP) -> None:
-    """Remove all but the ``keep`` newest entries that differ from ``path`` only by their key (another stack
-    whose name starts the same, ``dev`` and ``dev-eu``, is another prefix: keys are hex digests of one length)."""
+    """Remove all but the ``keep`` most recently written or read entries that differ from ``path`` only by their
+    key (another stack whose name starts the same, ``dev`` and ``dev-eu``, is another prefix: keys are hex digests
+    of one length), and temporary files an interrupted write left more than an hour ago."""
     prefix = path.name[: -len(f"{key}.json")]
     pattern = re.compile(rf"^{re.escape(prefix)}[0-9a-f]{{{len(key)}}}\.json$")
     try:
@@ -165,6 +171,11 @@ def prune(path: Path, key: str, keep: int = KEEP) -> None:
     for entry in siblings[keep:]:
         if entry != path:
             entry.unlink(missing_ok=True)
+    stale = time.time() - 3600
+    for leftover in path.parent.glob(f".{prefix}*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
 
 
 def cached_outputs(
@@ -198,8 +209,15 @@ def missing(stacks: Iterable[tuple[str, Path]], root: Path = REPO_ROOT) -> list[
     found = []
     for stack, file in stacks:
         key = outputs_key(stack, file, root)
-        if key not in _memory and (not enabled() or read_entry(entry_path(stack, key), key) is None):
+        if key in _memory:
+            continue
+        value = read_entry(entry_path(stack, key), key) if enabled() else None
+        if value is None:
             found.append(stack)
+        else:
+            _memory[key] = (
+                value  # kept: forked children use it, even if another run prunes the file meanwhile
+            )
     return found
 
 

@@ -213,7 +213,12 @@ def run_check(
     reading or synthesising the documents."""
     board = board or Board(enabled=False)
     if from_file is None and not over_grpc(grpc):
-        return _check_forked(stacks, stacks_dir, everything, board)
+        from mlops.forked import InProcessUnsupported
+
+        try:
+            return _check_forked(stacks, stacks_dir, everything, board)
+        except InProcessUnsupported:
+            grpc = True  # an SDK whose servicer takes other arguments: the pack in its own process
     from mlops.analyzer import pack as early_or_new_pack
 
     boundaries: dict[str, str | None] = {}
@@ -240,7 +245,9 @@ def _report(stack: str, document: dict[str, Any], violations: list[Violation], s
 
 
 def _checked(board: Board, stack: str, violations: list[Violation]) -> None:
-    board.done(stack, f"checked: {sum(violation.mandatory for violation in violations)} mandatory")
+    from mlops.forked import checked
+
+    board.done(stack, checked(violations))
 
 
 def _check_forked(
@@ -251,13 +258,9 @@ def _check_forked(
 
     names = stack_names(stacks, stacks_dir, everything)
     with board.child_reporter(early_progress()) as reporter:
-        results = synthesize_many(
-            names,
-            Path(stacks_dir),
-            reporter,
-            check=True,
-            on_result=lambda stack, result: _checked(board, stack, result["violations"]),
-        )
+        results = synthesize_many(names, Path(stacks_dir), reporter, check=True)
+    for name, result in zip(names, results, strict=True):  # after the children's last counts
+        _checked(board, name, result["violations"])
     reports = [
         StackReport(
             name,

@@ -1,23 +1,29 @@
-"""Synthesise several stacks with the start-up paid once: SDKs imported here, each stack in a forked child.
+"""Synthesise several stacks with the start-up paid once: the SDKs imported once, each stack in a forked child.
 
 The Pulumi runtime keeps its state in module globals (``pulumi.runtime.settings``: the monitor, the root
 resource, config, the stack and project names; ``pulumi.runtime.config``: the config values), so a process can
 synthesise one stack only. Spawning a fresh interpreter per stack pays the SDK imports (seconds) every time.
-Instead this process imports the SDKs and the program's modules, never runs a program itself, and forks one
-child per stack (``multiprocessing``'s fork context, a new child for every task): each child starts with the
-imports done and the runtime as fresh as a new interpreter's, synthesises one stack and sends the document back
-through the pool's pipe. Team stacks need their platform's deployed outputs: those missing from the
-platform-output cache are computed in forked children too, and a team's child starts as soon as its platform's
-outputs exist (one scheduler for every job, the costliest first, so that no core waits for a phase to end).
-For `mlops check`, the child that synthesised a stack also runs the policy pack over it (the pack imported here
-too, its analyzer served in the child: mlops/analyzer.py `PackInProcess`), so the two cores share the analysis
-as they share the syntheses.
+Instead one *scheduling process*, forked by the command (at its start for `mlops check`: `EarlyScheduler`),
+imports the SDKs and the program's modules, never runs a program itself, and forks one child per stack
+(``multiprocessing``'s fork context, a new child for every task): each child starts with the imports done and the
+runtime as fresh as a new interpreter's, synthesises one stack and sends its result back. Team stacks need their
+platform's deployed outputs: those missing from the platform-output cache are computed in forked children too,
+and a team's child starts as soon as its platform's outputs exist (one scheduler for every job, the costliest
+first, so that no core waits for a phase to end). For `mlops check`, the child that synthesised a stack also runs
+the policy pack over it (the pack imported by the scheduler too, its analyzer served in the child:
+mlops/analyzer.py `PackInProcess`), so the two cores share the analyses as they share the syntheses.
+
+The command's own process keeps only the command line: it reads the stack files, sends the request and receives
+each result through a pipe. It drives the ending: Ctrl-C reaches only it (the scheduler and the children ignore
+SIGINT), and it stops the scheduler with SIGTERM, whose handler kills the stacks' children and exits at once; a
+scheduler whose command died (SIGKILL) notices and does the same.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -40,7 +46,7 @@ SDK_PACKAGES = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes"}
 # `aws.s3.BucketV2`, `k8s.apps.v1.Deployment`, and a module itself (`admission = k8s.admissionregistration.v1`).
 _SUBMODULE = re.compile(r"\b(aws|k8s)\.([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?\b")
 
-# Set in the parent before the pool forks; each child reports its progress through it.
+# Set in the scheduling process before it forks the stacks' children; each child reports its progress through it.
 _reporter: Callable[..., None] | None = None
 
 
@@ -59,8 +65,8 @@ def sdk_modules(root: Path = REPO_ROOT) -> list[str]:
 
 
 def preload(check: bool = False) -> None:
-    """Import the SDKs and the program's modules once, in the parent, so every forked child has them (and,
-    for a check, the policy SDK and the pack)."""
+    """Import the SDKs and the program's modules once, in the scheduling process, so every forked child has
+    them (and, for a check, the policy SDK and the pack)."""
     if str(REPO_ROOT) not in sys.path:  # the programs' package, as synthesize() finds it
         sys.path.insert(0, str(REPO_ROOT))
     collecting = gc.isenabled()
@@ -94,6 +100,59 @@ def _import_all(check: bool) -> None:
         hasattr(module, "__all__")
 
 
+def checked(violations: list[Any]) -> str:
+    """The board's last phase for a checked stack."""
+    return f"checked: {sum(violation.mandatory for violation in violations)} mandatory"
+
+
+def _child_signals() -> None:
+    """A stack's child dies on SIGTERM (its scheduler's handler is not for it), leaves Ctrl-C to the command,
+    which stops everything, and ends when its scheduler is gone (killed before it could stop it)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(lambda: os._exit(143))
+
+
+def _exit_with_parent(stop: Callable[[], None]) -> None:
+    """Call ``stop`` on a thread as soon as this process's multiprocessing parent ends: its sentinel, a pipe the
+    parent holds open, then reads as closed."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait as wait_for
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait_for([parent.sentinel])
+        stop()
+
+    threading.Thread(target=watch, daemon=True, name="mlops-parent-watch").start()
+
+
+def _stop_children_and_exit(*_: object) -> None:
+    """The scheduler's SIGTERM handler (and what it does when its command is gone): kill the stacks' children
+    and end now, without unwinding (Pulumi's runtime would catch a SystemExit and wait for its calls)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
+    os._exit(143)
+
+
+def _scheduler_signals() -> None:
+    """SIGTERM stops the scheduler and its children at once; Ctrl-C is the command's to handle; and a command
+    that dies without a word (SIGKILL, out of memory) is noticed: the scheduler then stops too."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_children_and_exit)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(_stop_children_and_exit)
+
+
 def _child_gc() -> None:
     gc.set_threshold(*CHILD_GC_THRESHOLDS)
 
@@ -119,6 +178,8 @@ def _synth_job(
     violations, seconds = analyze_document(
         stack, document, Path(stacks_dir), progress=_child_reporter(stack, CHECKING)
     )
+    # Through the same queue as the counts before it, so the board shows them in order.
+    _final_report(stack, checked(violations), len(document["steps"]))
     # What the report needs, not the document (megabytes to pickle for a platform).
     return {
         "environment": document_environment(document),
@@ -201,7 +262,7 @@ def run_forked(
                 return
             pending.remove(ready)
             args = ready.args(results) if callable(ready.args) else ready.args
-            executor = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+            executor = ProcessPoolExecutor(1, mp_context=get_context("fork"), initializer=_child_signals)
             running[executor.submit(ready.function, *args)] = (ready.key, executor, ready.what)
 
     try:
@@ -281,12 +342,16 @@ def synthesize_many(
                 if on_result is not None:
                     on_result(key, value)
             elif kind == "error":
-                raise value
+                error, text = value
+                raise error from RemoteTraceback(text)
             else:
                 finished = True
     finally:
         if not finished and scheduler.is_alive():
-            scheduler.terminate()  # its handler stops the stacks' children first
+            scheduler.terminate()  # its handler kills the stacks' children, then ends it
+            scheduler.join(timeout=10)
+            if scheduler.is_alive():
+                scheduler.kill()
         scheduler.join(timeout=30)
         reader.close()
     return [results[name] for name in names]
@@ -306,31 +371,46 @@ class _Run(NamedTuple):
 def _scheduler(writer: Any, reader: Any, run: _Run) -> None:
     """The forked process of `synthesize_many`: results, then ``done`` (or one ``error``) through ``writer``."""
     reader.close()
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _scheduler_signals()
     _serve(writer, run)
 
 
 def _serve(writer: Any, run: _Run) -> None:
-    """Schedule ``run``, sending each result, then ``done`` or one ``error``. SIGTERM (the command giving up)
-    and Ctrl-C end it through the schedule's ``finally``, which stops the stacks' children still running."""
+    """Schedule ``run``, sending each result, then ``done`` or one ``error`` (with its traceback's text); a
+    command gone meanwhile (a broken pipe) ends this quietly."""
+    import pickle
+    import traceback
+
     from mlops.synth import ProgramError
 
     try:
-        _schedule(run, lambda key, value: writer.send(("result", key, value)))
-        writer.send(("done", None, None))
-    except KeyboardInterrupt:
-        return
-    except SystemExit:
-        raise
-    except BaseException as exc:
         try:
-            writer.send(("error", None, exc))
-        except Exception:  # an exception that does not pickle: its text
-            writer.send(("error", None, ProgramError(f"{type(exc).__name__}: {exc}")))
+            _schedule(run, lambda key, value: writer.send(("result", key, value)))
+            writer.send(("done", None, None))
+        except (BrokenPipeError, ConnectionResetError):
+            _stop_children_and_exit()
+        except Exception as exc:
+            text = traceback.format_exc()
+            try:
+                pickle.loads(pickle.dumps(exc))  # it must arrive as itself, or as its text
+            except Exception:
+                exc = ProgramError(f"{type(exc).__name__}: {exc}")
+            writer.send(("error", None, (exc, text)))
+    except (BrokenPipeError, ConnectionResetError):
+        _stop_children_and_exit()
     finally:
         writer.close()
+
+
+class InProcessUnsupported(Exception):
+    """The installed policy SDK's servicer cannot be built in-process: `mlops check` serves the pack over gRPC."""
+
+
+class RemoteTraceback(Exception):
+    """Where an error raised in the scheduling process came from (its traceback as text), as its cause."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
@@ -339,20 +419,16 @@ def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
     platform's outputs, when the cache lacks them."""
     global _reporter
     from mlops import cache
-    from mlops.changes import PLATFORM_REGION_COST, Stack, cost
+    from mlops.changes import Stack, cost
     from mlops.synth import stack_file
 
     names, stacks_dir, sources, reporter, workers, check = run
     preload(check)
     if check:
         from mlops.analyzer import in_process_supported
-        from mlops.synth import ProgramError
 
         if not in_process_supported():
-            raise ProgramError(
-                "this policy SDK's analyzer servicer cannot be built in-process; "
-                "run `mlops check --grpc` (the pack in its own process)"
-            )
+            raise InProcessUnsupported("this policy SDK's analyzer servicer cannot be built in-process")
     platforms = sorted({s.platform_stack for s in sources.values() if s.platform_stack is not None})
     needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
     _reporter = reporter
@@ -394,13 +470,19 @@ def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
                 )
             )
         # Priced from the stack files already read (never the whole folder: another team's broken file must not
-        # stop this check); a platform read only for its outputs is priced as one platform region.
+        # stop this check); a platform read only for its outputs by the regions its teams' files saw.
         known = {
-            name: cost(Stack(name, source.platform_stack, source.regions)) for name, source in sources.items()
+            source.platform_stack: cost(Stack(source.platform_stack, None, source.platform_regions))
+            for source in sources.values()
+            if source.platform_stack is not None
         }
-        costs = {
-            job.key: known.get(job.key.removeprefix("outputs of "), PLATFORM_REGION_COST) for job in jobs
-        }
+        known.update(
+            {
+                name: cost(Stack(name, source.platform_stack, source.regions))
+                for name, source in sources.items()
+            }
+        )
+        costs = {job.key: known[job.key.removeprefix("outputs of ")] for job in jobs}
         # The costliest first; outputs before the stacks that wait for them; then the given order.
         order = {job.key: index for index, job in enumerate(jobs)}
         jobs.sort(key=lambda job: (-costs[job.key], bool(job.needs), order[job.key]))
@@ -474,16 +556,14 @@ def _early_scheduler(
     requests: Any, request_writer: Any, results_reader: Any, writer: Any, progress: Any, check: bool
 ) -> None:
     """The forked process of `EarlyScheduler`: preload, then one request (or none: the command ended first)."""
-    import signal
-
     from mlops.progress import queue_reporter
 
     request_writer.close()
     results_reader.close()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _scheduler_signals()
     try:
         preload(check)
         run, report = requests.recv()
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:  # the command ended without a request
         return
     _serve(writer, run._replace(reporter=queue_reporter(progress) if report else None))

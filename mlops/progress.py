@@ -105,9 +105,18 @@ class Board:
 
             queue = get_context("fork").SimpleQueue()
 
+        stop = threading.Event()
+
         def drain() -> None:
-            while (item := queue.get()) is not None:
-                stack, phase, count = item
+            # Stopped by an event, not by a last item put in the queue: putting takes the queue's write lock,
+            # which a child killed in the middle of its own put would hold for ever.
+            while True:
+                if queue.empty():
+                    if stop.is_set():
+                        return
+                    stop.wait(0.05)
+                    continue
+                stack, phase, count = queue.get()
                 if phase == CHECKING:
                     self.update(stack, phase, analysed=f"{count} analysed by the policies")
                 else:
@@ -118,7 +127,7 @@ class Board:
         try:
             yield queue_reporter(queue)
         finally:
-            queue.put(None)
+            stop.set()
             reader.join(timeout=5)
 
 

@@ -206,6 +206,7 @@ class StackSource:
     region: str
     platform_stack: str | None = None
     regions: int = 1  # how many regions the stack spans (what its synthesis costs grows with)
+    platform_regions: int = 1  # a team stack's: how many its platform spans
 
 
 def load_source(stack: str, stacks_dir: Path) -> StackSource:
@@ -256,6 +257,7 @@ def load_source(stack: str, stacks_dir: Path) -> StackSource:
             team.regions[0],
             platform_stack,
             regions=len(team.regions),
+            platform_regions=len(platform.regions),
         )
     raise ConfigError(
         path, f"{CONFIG_NAMESPACE}:*", f"missing; a stack file needs {PLATFORM_KEY} or {TEAM_KEY}"

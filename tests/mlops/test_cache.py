@@ -194,3 +194,18 @@ def test_each_write_keeps_the_newest_entries_of_its_stack_only(project):
     left = sorted(path.name for path in folder.iterdir())
     assert left == sorted([*written[-cache.KEEP :], other.name])
     assert cache.read_entry(cache.entry_path("prod", "5" * 32), "5" * 32) == {"run": 5}
+
+
+def test_an_entry_that_is_read_is_kept_before_newer_ones_nobody_reads(project):
+    """A read counts as a use: main's entry, read by every run, outlives the variants written after it."""
+    folder = project.parent / "cache"
+    first = cache.entry_path("prod", "a" * 32)
+    cache.write_entry(first, "a" * 32, {"run": "main"})
+    for number in range(cache.KEEP + 1):
+        time.sleep(0.02)
+        assert cache.read_entry(first, "a" * 32) == {"run": "main"}
+        time.sleep(0.02)
+        key = f"{number:x}" * 32
+        cache.write_entry(cache.entry_path("prod", key), key, {"run": number})
+    assert first.exists()
+    assert len(list(folder.glob("outputs-prod-*.json"))) == cache.KEEP

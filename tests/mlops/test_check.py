@@ -237,3 +237,31 @@ def test_another_stacks_broken_file_does_not_stop_a_check(tmp_path):
     everything = run_mlops("check", "--all", "--stacks-dir", str(tmp_path))
     assert everything.returncode == 2
     assert "Pulumi.broken.yaml" in everything.stderr and "Traceback" not in everything.stderr
+
+
+FALLBACK = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "import mlops.analyzer as analyzer\n"
+    "analyzer.in_process_supported = lambda: False\n"
+    "entered = analyzer.PolicyPackProcess.__enter__\n"
+    "def enter(self):\n"
+    "    print('pack process over gRPC', file=sys.stderr)\n"
+    "    return entered(self)\n"
+    "analyzer.PolicyPackProcess.__enter__ = enter\n"
+    "from mlops.check import run_check\n"
+    "reports, _ = run_check(['team-fraud-dev'], Path(sys.argv[1]))\n"
+    "print(json.dumps([[r.stack, r.environment, r.resources, len(r.violations)] for r in reports]))\n"
+)
+
+
+def test_a_policy_sdk_whose_servicer_cannot_be_built_in_process_is_served_over_grpc():
+    """The in-process servicer relies on the SDK servicer's constructor taking PolicyPack's arguments
+    (policies/speedups.py in_process_supported); where it does not, the check still runs, the pack in its own
+    process, rather than failing every pull request after a lock bump."""
+    result = subprocess.run(
+        [sys.executable, "-c", FALLBACK, str(STACKS)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == [["team-fraud-dev", "dev", 57, 0]]
+    assert "pack process over gRPC" in result.stderr

@@ -207,3 +207,60 @@ def test_a_scheduler_started_early_and_not_taken_is_stopped_not_waited_for():
     code, taken = result.stdout.split()
     assert taken == "None"
     assert code in ("-15", "143")  # SIGTERM: before its handler was installed, or through it
+
+
+def _group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def _wait_for(condition, seconds: float = 120) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
+def test_stopping_the_command_stops_its_scheduler_and_every_stacks_child(how):
+    """Ctrl-C (SIGINT to the whole process group: the command handles it, the scheduler and the children ignore
+    it) or a SIGKILL of the command alone (the scheduler notices its parent gone) leaves no process behind."""
+    import signal
+
+    command = subprocess.Popen(
+        [sys.executable, "-m", "mlops", "check", "dev", "staging", "--no-cache"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    group = command.pid
+    try:
+        # The command, its scheduler and the two stacks' children (each a one-worker executor's process).
+        assert _wait_for(lambda: len(_group(group)) >= 4), _group(group)
+        if how == "ctrl-c":
+            os.killpg(group, signal.SIGINT)
+        else:
+            os.kill(command.pid, signal.SIGKILL)
+        _, stderr = command.communicate(timeout=120)
+        assert _wait_for(lambda: not _group(group), 60), f"left behind: {_group(group)}"
+        assert b"Process mlops-scheduler" not in stderr and b"BrokenPipeError" not in stderr
+        assert command.returncode != 0
+    finally:
+        for pid in _group(group):
+            os.kill(pid, signal.SIGKILL)

@@ -101,19 +101,24 @@ def test_pull_requests_check_the_changed_stacks_from_the_base_branch():
 
 
 def test_policy_checks_restore_the_platform_output_cache_of_earlier_runs():
-    """actions/cache (https://github.com/actions/cache): a run saves under its own key and restores the newest
-    entry of any earlier run by prefix; mlops/cache.py never reads an entry whose content key differs."""
+    """actions/cache (https://github.com/actions/cache): restore the newest cache of the same job, else of any,
+    by prefix; save under the run's own key also when the check found violations (the combined action saves only
+    after a success). mlops/cache.py never reads an entry whose content key differs."""
     for name, own in (("policy-check", "pr"), ("policy-shard", "shard-${{ matrix.shard }}")):
         job = workflow()["jobs"][name]
-        step = step_using(job, "actions/cache@")
-        assert step["with"] == {
+        key = f"mlops-cache-${{{{ runner.os }}}}-{own}-${{{{ github.sha }}}}"
+        restore = step_using(job, "actions/cache/restore@")
+        assert restore["with"] == {
             "path": ".mlops-cache",
-            "key": f"mlops-cache-${{{{ runner.os }}}}-{own}-${{{{ github.sha }}}}",
-            "restore-keys": "mlops-cache-${{ runner.os }}-",
+            "key": key,
+            "restore-keys": f"mlops-cache-${{{{ runner.os }}}}-{own}-\nmlops-cache-${{{{ runner.os }}}}-\n",
         }
-        assert job["steps"].index(step) < next(
-            index for index, s in enumerate(job["steps"]) if "mlops check" in s.get("run", "")
-        )
+        save = step_using(job, "actions/cache/save@")
+        assert save["with"] == {"path": ".mlops-cache", "key": key}
+        assert save["if"] == "always() && hashFiles('.mlops-cache/*.json') != ''"
+        steps = job["steps"]
+        check = next(index for index, s in enumerate(steps) if "mlops check" in s.get("run", ""))
+        assert steps.index(restore) < check < steps.index(save)
 
 
 def test_full_runs_shard_every_stack_over_a_matrix_and_keep_each_report():
