@@ -172,9 +172,10 @@ def prune(path: Path, key: str, keep: int = KEEP) -> None:
         if entry != path:
             entry.unlink(missing_ok=True)
     stale = time.time() - 3600
+    leftovers = re.compile(rf"^\.{re.escape(prefix)}[0-9a-f]{{{len(key)}}}\.json\..*\.tmp$")
     for leftover in path.parent.glob(f".{prefix}*.tmp"):
         with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < stale:
+            if leftovers.match(leftover.name) and leftover.stat().st_mtime < stale:
                 leftover.unlink()
 
 

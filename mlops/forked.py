@@ -21,12 +21,13 @@ scheduler whose command died (SIGKILL) notices and does the same.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mlops.base import REPO_ROOT
+from mlops.cache import CACHE_DIR_ENV, NO_CACHE_ENV
 
 WORKERS = 2  # the machine's cores; more children only compete for them
 # A child's collector thresholds (CPython's defaults: 700, 10, 10). A synthesis allocates hundreds of thousands
@@ -103,6 +105,27 @@ def _import_all(check: bool) -> None:
 def checked(violations: list[Any]) -> str:
     """The board's last phase for a checked stack."""
     return f"checked: {sum(violation.mandatory for violation in violations)} mandatory"
+
+
+# The environment the command line may change after the early scheduler was forked (``--no-cache``).
+CACHE_ENVIRONMENT = (NO_CACHE_ENV, CACHE_DIR_ENV)
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Ctrl-C ignored while a scheduler is forked: it inherits that until it installs its own handlers, so an
+    early Ctrl-C reaches only the command (no traceback from the scheduler). Outside the main thread, as is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _child_signals() -> None:
@@ -315,23 +338,28 @@ def synthesize_many(
     run = _Run(names, Path(stacks_dir), sources, reporter, workers, check)
     early = take_early() if check else None
     if early is not None:
-        # Started at the command's start, already importing: sent the request (its reporter is made there, on
-        # the queue it shares with this process's board).
-        early.request_writer.send((run._replace(reporter=None), reporter is not None))
         reader, scheduler = early.results, early.process
     else:
         context = get_context("fork")
         reader, writer = context.Pipe(duplex=False)
         scheduler = context.Process(target=_scheduler, args=(writer, reader, run), name="mlops-scheduler")
-        scheduler.start()
+        with _no_interrupt():
+            scheduler.start()
         writer.close()
     results: dict[str, Any] = {}
     finished = False
     try:
+        if early is not None:
+            # Started at the command's start, already importing: sent the request with the cache settings the
+            # command line made since (``--no-cache``), and whether to report progress (its reporter is made
+            # there, on the queue it shares with this process's board: ``reporter`` must be that queue's).
+            settings = {name: os.environ.get(name) for name in CACHE_ENVIRONMENT}
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # then recv says it ended
+                early.request_writer.send((run._replace(reporter=None), reporter is not None, settings))
         while not finished:
             try:
                 kind, key, value = reader.recv()
-            except EOFError:
+            except (EOFError, BrokenPipeError, ConnectionResetError):
                 scheduler.join(timeout=10)
                 raise ProgramError(
                     f"synthesising {', '.join(names)}: the process scheduling them ended without a result "
@@ -509,17 +537,22 @@ class EarlyScheduler:
             args=(requests_reader, self.request_writer, self.results, results_end, self.progress, check),
             name="mlops-scheduler",
         )
-        self.process.start()
+        with _no_interrupt():
+            self.process.start()
         requests_reader.close()
         results_end.close()
         self.taken = False
 
     def close(self) -> None:
-        """Stop a scheduler nobody took (the command failed or had nothing to synthesise), at once."""
+        """At exit: stop the scheduler if it still runs (nobody took it: the command failed or had nothing to
+        synthesise; or the command ended before its answer), at once."""
         if self.process is None:
             return
-        if self.process.is_alive() and not self.taken:
+        if self.process.is_alive():
             self.process.terminate()
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.kill()
         self.process.join(timeout=30)
         for connection in (self.request_writer, self.results):
             connection.close()
@@ -561,9 +594,17 @@ def _early_scheduler(
     request_writer.close()
     results_reader.close()
     _scheduler_signals()
-    try:
+    with contextlib.suppress(
+        Exception
+    ):  # a module that fails to import: `_schedule` imports it again, sends it
         preload(check)
-        run, report = requests.recv()
+    try:
+        run, report, settings = requests.recv()
     except EOFError:  # the command ended without a request
         return
+    for name, value in settings.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     _serve(writer, run._replace(reporter=queue_reporter(progress) if report else None))

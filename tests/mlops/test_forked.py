@@ -20,6 +20,13 @@ SCRIPT = (
 )
 
 
+def run_script(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -c script args...`` in the repository, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def test_forked_children_give_each_stack_the_document_of_a_fresh_interpreter(synth, tmp_path):
     """A platform and a team stack synthesised in forked children (the team's platform outputs computed in a
     forked child too, the cache being empty) equal those of one spawned interpreter per stack: no runtime
@@ -146,9 +153,7 @@ PRELOAD = (
 def test_preload_loads_the_modules_the_sdks_register_lazily():
     """pulumi._utils.lazy_import puts a placeholder module in sys.modules that loads on first attribute use:
     importing it alone would leave the loading (seconds) to every child."""
-    result = subprocess.run(
-        [sys.executable, "-c", PRELOAD], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
+    result = run_script(PRELOAD, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["module", "True", "True"]
 
@@ -174,13 +179,7 @@ SCHEDULER_DIES = (
 def test_a_scheduler_that_dies_is_an_error_naming_the_stacks_not_a_hang():
     """The process that imports the SDKs and forks the stacks' children ends without a word (killed, out of
     memory): the command fails at once, naming the stacks."""
-    result = subprocess.run(
-        [sys.executable, "-c", SCHEDULER_DIES, str(STACKS)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(SCHEDULER_DIES, str(STACKS))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == (
         "synthesising dev: the process scheduling them ended without a result (exit code 3)"
@@ -200,9 +199,7 @@ UNTAKEN = (
 def test_a_scheduler_started_early_and_not_taken_is_stopped_not_waited_for():
     """`mlops check` forks its scheduler first; a command that ends before using it (a user error, nothing to
     check) stops it at once instead of waiting for its imports to finish."""
-    result = subprocess.run(
-        [sys.executable, "-c", UNTAKEN], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    result = run_script(UNTAKEN)
     assert result.returncode == 0, result.stderr[-2000:]
     code, taken = result.stdout.split()
     assert taken == "None"
@@ -264,3 +261,50 @@ def test_stopping_the_command_stops_its_scheduler_and_every_stacks_child(how):
     finally:
         for pid in _group(group):
             os.kill(pid, signal.SIGKILL)
+
+
+EARLY_IMPORT_FAILS = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from mlops import forked\n"
+    "def preload(check=False):\n"
+    "    raise ImportError('stacks/builders.py: boom')\n"
+    "forked.preload = preload\n"
+    "forked.start_early()\n"
+    "try:\n"
+    "    forked.synthesize_many(['dev'], Path(sys.argv[1]), check=True)\n"
+    "except ImportError as exc:\n"
+    "    print(type(exc).__name__, exc, '|', type(exc.__cause__).__name__)\n"
+)
+
+
+def test_an_import_failing_in_the_early_scheduler_reaches_the_command_as_itself():
+    """A change that breaks an import (the pack, the components) fails the check with that error, whatever the
+    timing, not with a broken pipe or a traceback from the scheduling process."""
+    result = subprocess.run(
+        [sys.executable, "-c", EARLY_IMPORT_FAILS, str(STACKS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ImportError stacks/builders.py: boom | RemoteTraceback"
+    assert "Process mlops-scheduler" not in result.stderr
+
+
+def test_no_cache_reaches_the_scheduler_started_before_the_command_line_read_it(tmp_path):
+    """`mlops check` forks its scheduler before parsing its options; `--no-cache` (set by the command line as
+    MLOPS_NO_CACHE) travels with the request, so nothing is read from or written to the cache folder."""
+    folder = tmp_path / "cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops", "check", "team-fraud-dev", "--no-cache", "--format", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MLOPS_CACHE_DIR": str(folder)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["stacks"][0]["stack"] == "team-fraud-dev"
+    assert not folder.exists() or not list(folder.iterdir())

@@ -108,6 +108,7 @@ def test_policy_checks_restore_the_platform_output_cache_of_earlier_runs():
         job = workflow()["jobs"][name]
         key = f"mlops-cache-${{{{ runner.os }}}}-{own}-${{{{ github.sha }}}}"
         restore = step_using(job, "actions/cache/restore@")
+        assert restore["id"] == "restore-cache"
         assert restore["with"] == {
             "path": ".mlops-cache",
             "key": key,
@@ -115,7 +116,10 @@ def test_policy_checks_restore_the_platform_output_cache_of_earlier_runs():
         }
         save = step_using(job, "actions/cache/save@")
         assert save["with"] == {"path": ".mlops-cache", "key": key}
-        assert save["if"] == "always() && hashFiles('.mlops-cache/*.json') != ''"
+        # A key already saved (a re-run of the same commit) is not saved again: the action would only warn.
+        assert save["if"] == (
+            "always() && steps.restore-cache.outputs.cache-hit != 'true' && hashFiles('.mlops-cache/*.json') != ''"
+        )
         steps = job["steps"]
         check = next(index for index, s in enumerate(steps) if "mlops check" in s.get("run", ""))
         assert steps.index(restore) < check < steps.index(save)
