@@ -7,6 +7,25 @@ the SDKs and the pack and forks each stack's child (mlops/forked.py ``EarlySched
 import os
 import sys
 
+# `mlops check` options that take a value (the value is not a stack name).
+VALUE_OPTIONS = {"--stacks-dir", "--format", "--output", "-o", "--changed-since", "--shard", "--from"}
+
+
+def several_stacks(arguments: list[str]) -> bool:
+    """Whether a check's arguments may name more than one stack (``--all``, a selection, or several names): the
+    scheduler then loads every SDK submodule at once, for all its children."""
+    if {"--all", "--changed-since", "--shard"} & {argument.split("=", 1)[0] for argument in arguments}:
+        return True
+    names, skip = 0, False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument in VALUE_OPTIONS:
+            skip = True
+        elif not argument.startswith("-"):
+            names += 1
+    return names > 1
+
 
 def main() -> None:
     arguments = sys.argv[1:]
@@ -25,7 +44,7 @@ def main() -> None:
         else:  # stacks to synthesise: the process that imports the SDKs and the pack starts now
             from mlops.forked import start_early as start_scheduler
 
-            start_scheduler()
+            start_scheduler(eager=several_stacks(arguments[1:]))
     from mlops.cli import main as cli_main
 
     cli_main()

@@ -66,21 +66,23 @@ def sdk_modules(root: Path = REPO_ROOT) -> list[str]:
     return sorted(found)
 
 
-def preload(check: bool = False) -> None:
+def preload(check: bool = False, eager: bool = True) -> None:
     """Import the SDKs and the program's modules once, in the scheduling process, so every forked child has
-    them (and, for a check, the policy SDK and the pack)."""
+    them (and, for a check, the policy SDK and the pack). ``eager`` also loads every SDK submodule the program
+    names (seconds): worth it for several children, each of which would load them again; a single child
+    loads only those its stack uses."""
     if str(REPO_ROOT) not in sys.path:  # the programs' package, as synthesize() finds it
         sys.path.insert(0, str(REPO_ROOT))
     collecting = gc.isenabled()
     gc.disable()  # imports create objects that live as long as the process: nothing to collect among them
     try:
-        _import_all(check)
+        _import_all(check, eager)
     finally:
         if collecting:
             gc.enable()
 
 
-def _import_all(check: bool) -> None:
+def _import_all(check: bool, eager: bool) -> None:
     for name in (
         "pulumi",
         "pulumi_aws",
@@ -91,7 +93,7 @@ def _import_all(check: bool) -> None:
         *(("policies.pack", "policies.speedups", "mlops.check") if check else ()),
     ):
         importlib.import_module(name)
-    for name in sdk_modules():
+    for name in sdk_modules() if eager else ():
         try:
             module = importlib.import_module(name)
         except ImportError:  # a name the pattern caught that is no module (an attribute)
@@ -451,14 +453,14 @@ def _schedule(run: _Run, on_result: Callable[[str, Any], None]) -> None:
     from mlops.synth import stack_file
 
     names, stacks_dir, sources, reporter, workers, check = run
-    preload(check)
+    platforms = sorted({s.platform_stack for s in sources.values() if s.platform_stack is not None})
+    needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
+    preload(check, eager=len(needed) + len(names) > 1)
     if check:
         from mlops.analyzer import in_process_supported
 
         if not in_process_supported():
             raise InProcessUnsupported("this policy SDK's analyzer servicer cannot be built in-process")
-    platforms = sorted({s.platform_stack for s in sources.values() if s.platform_stack is not None})
-    needed = cache.missing([(p, stack_file(stacks_dir, p)) for p in platforms])
     _reporter = reporter
 
     def outputs_of(platform: str | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -526,7 +528,7 @@ class EarlyScheduler:
     process imports the command line and reads the stack files, then takes one request (`_Run`) through a pipe.
     Progress comes back through ``progress``, a queue made before the fork (a queue cannot travel in a pipe)."""
 
-    def __init__(self, check: bool = True):
+    def __init__(self, check: bool = True, eager: bool = True):
         context = get_context("fork")
         self.progress = context.SimpleQueue()
         self.requests, requests_end = context.Pipe(duplex=False)  # (reader, writer): the scheduler reads
@@ -534,7 +536,15 @@ class EarlyScheduler:
         requests_reader, self.request_writer = self.requests, requests_end
         self.process = context.Process(
             target=_early_scheduler,
-            args=(requests_reader, self.request_writer, self.results, results_end, self.progress, check),
+            args=(
+                requests_reader,
+                self.request_writer,
+                self.results,
+                results_end,
+                self.progress,
+                check,
+                eager,
+            ),
             name="mlops-scheduler",
         )
         with _no_interrupt():
@@ -562,12 +572,12 @@ class EarlyScheduler:
 _early: list[EarlyScheduler] = []
 
 
-def start_early(check: bool = True) -> None:
+def start_early(check: bool = True, eager: bool = True) -> None:
     """Fork the scheduling process now (``mlops check`` of stacks to synthesise); `take_early` hands it over."""
     import atexit
 
     if not _early:
-        _early.append(EarlyScheduler(check))
+        _early.append(EarlyScheduler(check, eager))
         atexit.register(lambda: [scheduler.close() for scheduler in _early])
 
 
@@ -586,7 +596,13 @@ def take_early() -> EarlyScheduler | None:
 
 
 def _early_scheduler(
-    requests: Any, request_writer: Any, results_reader: Any, writer: Any, progress: Any, check: bool
+    requests: Any,
+    request_writer: Any,
+    results_reader: Any,
+    writer: Any,
+    progress: Any,
+    check: bool,
+    eager: bool,
 ) -> None:
     """The forked process of `EarlyScheduler`: preload, then one request (or none: the command ended first)."""
     from mlops.progress import queue_reporter
@@ -597,7 +613,7 @@ def _early_scheduler(
     with contextlib.suppress(
         Exception
     ):  # a module that fails to import: `_schedule` imports it again, sends it
-        preload(check)
+        preload(check, eager)
     try:
         run, report, settings = requests.recv()
     except EOFError:  # the command ended without a request

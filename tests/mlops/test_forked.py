@@ -267,7 +267,7 @@ EARLY_IMPORT_FAILS = (
     "import sys\n"
     "from pathlib import Path\n"
     "from mlops import forked\n"
-    "def preload(check=False):\n"
+    "def preload(check=False, eager=True):\n"
     "    raise ImportError('stacks/builders.py: boom')\n"
     "forked.preload = preload\n"
     "forked.start_early()\n"

@@ -58,3 +58,17 @@ def test_check_from_a_saved_preview_imports_no_provider_sdk(synth, tmp_path):
     assert not {"pulumi_aws", "pulumi_kubernetes", "pulumi_policy"} & set(warm["roots"])
     assert warm["policies"] is False and cold["policies"] is True
     assert list((tmp_path / "cache").glob("policy-config-dev-*.json"))
+
+
+def test_the_early_scheduler_loads_every_sdk_module_only_for_several_stacks():
+    """One stack's single child loads the SDK modules its program uses; several children would each load them
+    again, so for several (or an unknown number: --all, --changed-since, --shard) the scheduler loads them all."""
+    from mlops.__main__ import several_stacks
+
+    assert several_stacks(["--all"]) and several_stacks(["--changed-since", "origin/main"])
+    assert several_stacks(["--shard=2/4", "--format", "json"])
+    assert several_stacks(["dev", "team-fraud-dev"])
+    assert not several_stacks(
+        ["team-fraud-dev", "--format", "json", "--stacks-dir", "stacks", "-o", "r.json"]
+    )
+    assert not several_stacks(["--stacks-dir", "other", "dev"])
