@@ -322,11 +322,10 @@ def synthesize_many(
     reporter: Callable[..., None] | None = None,
     workers: int = WORKERS,
     check: bool = False,
-    on_result: Callable[[str, Any], None] | None = None,
 ) -> list[Any]:
     """The preview document of each stack in ``names`` (in that order), each synthesised in a forked child;
     with ``check``, each child also runs the policy pack over it and returns ``{"environment", "resources",
-    "violations", "seconds"}`` instead (``on_result(stack, that)`` as each stack is done).
+    "violations", "seconds"}`` instead.
 
     The stack files are read here (a config error before any process starts); then one forked process imports
     the SDKs and the pack and forks the stacks' children (`_schedule`), sending each result back as it arrives.
@@ -369,8 +368,6 @@ def synthesize_many(
                 ) from None
             if kind == "result":
                 results[key] = value
-                if on_result is not None:
-                    on_result(key, value)
             elif kind == "error":
                 error, text = value
                 raise error from RemoteTraceback(text)
