@@ -14,6 +14,7 @@ from components.config import (
     ConfigError,
     PlatformConfig,
     TeamConfig,
+    check_owner_access,
     check_team_on_platform,
     describe_value,
     list_stacks,
@@ -344,6 +345,7 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
     try:
         team = parse_team(value, None)
         check_platform(team, None, stacks_dir)
+        check_owner_access(team, None, stacks_dir)
         check_shared_load_balancer(team, None, stacks_dir)
     except ConfigError as exc:
         raise origin.explain(exc) from None
@@ -375,6 +377,7 @@ def validate(stack_or_file: str, stacks_dir: Path) -> TeamConfig:
         raise ConfigError(path, TEAM_KEY, "missing; this is not a team stack file")
     team = parse_team(raw[TEAM_KEY], path)
     check_platform(team, path, stacks_dir)
+    check_owner_access(team, path, stacks_dir)
     check_shared_load_balancer(team, path, stacks_dir)
     return team
 

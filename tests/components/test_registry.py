@@ -337,9 +337,9 @@ def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
             "Principal": {"Service": "pods.eks.amazonaws.com"},
             "Action": ["sts:AssumeRole", "sts:TagSession"],
             "Condition": {
-                "StringEquals": {"aws:SourceAccount": "333333333333"},
-                "ArnEquals": {
-                    "aws:SourceArn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1"
+                "StringEquals": {
+                    "aws:SourceAccount": "333333333333",
+                    "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1",
                 },
             },
         }

@@ -101,6 +101,23 @@ ADMIN = {
     "Action": "kms:*",
     "Resource": "*",
 }
+EBS_THROUGH_EC2 = {
+    "Sid": "UseThroughEC2ForPrincipalsOfTheAccount",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+    ],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    },
+}
 PUBLIC = {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
 TLS = {
     "Sid": "TLS",
@@ -292,6 +309,15 @@ CASES: list[Case] = [
         "aws:kms/key:Key",
         {"policy": policy_doc([ADMIN])},
         {"policy": policy_doc([ADMIN, {**PUBLIC, "Action": "kms:Decrypt"}])},
+        "kms-no-public-principal",
+    ),
+    # The EBS statement of Karpenter's troubleshooting guide (v1.5.0, "Node terminates before ready on failed
+    # encrypted EBS volume") names everyone, limited to EC2 and the account: it passes; the same without its
+    # conditions does not.
+    one(
+        "aws:kms/key:Key",
+        {"policy": policy_doc([ADMIN, EBS_THROUGH_EC2])},
+        {"policy": policy_doc([ADMIN, {k: v for k, v in EBS_THROUGH_EC2.items() if k != "Condition"}])},
         "kms-no-public-principal",
     ),
     one("aws:kms/key:Key", {"deletionWindowInDays": 30}, {"deletionWindowInDays": 7}, "kms-deletion-window"),
