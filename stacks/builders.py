@@ -400,6 +400,20 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
     )
 
 
+def build_dns_alarms(platform: Platform) -> None:
+    """The signed zone's DNSSEC alarms, in us-east-1 (Route 53 publishes its metrics there only), sent to the
+    stack's us-east-1 alert topic, or to a topic of their own there with the same subscribers when the stack's
+    observability has no region us-east-1. Without observability there is no topic to alert, so no alarms."""
+    cfg, dns, observability = platform.cfg, platform.dns, platform.observability
+    if dns is None or observability is None or cfg.observability is None:
+        return
+    east = observability.regional.get(ROUTE53_KEY_REGION)
+    if east is not None:
+        dns.alarm_signing(east.topic.arn, [east.topic_policy])
+    else:
+        dns.alarm_signing(None, subscriptions=cfg.observability.subscriptions)
+
+
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     return {
         "artifact_bucket_name": registry.artifact_bucket.bucket,
@@ -458,7 +472,7 @@ def export_outputs(platform: Platform) -> None:
 
 def build_platform(cfg: PlatformConfig) -> Platform:
     """A platform stack: identity (with the permissions boundary), keys and networks, clusters, registry, the
-    SSO roles' cluster access, serving entries, observability."""
+    SSO roles' cluster access, serving entries, observability, the DNSSEC alarms."""
     platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg))
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
@@ -476,5 +490,6 @@ def build_platform(cfg: PlatformConfig) -> Platform:
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
+    build_dns_alarms(platform)
     export_outputs(platform)
     return platform

@@ -1074,3 +1074,142 @@ CASES += [
         ],
     ),
 ]
+
+# ---------------------------------------------------------------------------------------------------------
+# Loopholes closed: a condition that is always true, a trail's literal bucket name, the query log's region, DB
+# cluster instances.
+
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+GOOD_CLUSTER_INSTANCE = {
+    "clusterIdentifier": "mlflow",
+    "publiclyAccessible": False,
+    "performanceInsightsEnabled": True,
+    "performanceInsightsKmsKeyId": KEY,
+    "tags": TAGS,
+}
+MONITORED_CLUSTER_INSTANCE = Res(
+    CLUSTER_INSTANCE,
+    "db-1",
+    {
+        **GOOD_CLUSTER_INSTANCE,
+        "monitoringInterval": 60,
+        "monitoringRoleArn": MONITORED_DB.inputs["monitoringRoleArn"],
+    },
+    prop_deps={"monitoringRoleArn": ["monitoring"]},
+)
+QUERY_LOG_GROUP_EAST = Res(
+    "aws:cloudwatch/logGroup:LogGroup",
+    "query-logs",
+    {"name": "/aws/route53/models.example.com", "kmsKeyId": KEY, "retentionInDays": 365},
+    provider="aws-us-east-1",
+)
+QUERY_LOG_GROUP_WEST = Res(
+    QUERY_LOG_GROUP_EAST.type, "query-logs", QUERY_LOG_GROUP_EAST.inputs, provider="aws-us-west-2"
+)
+QUERY_LOG_LINKED = Res(
+    QUERY_LOG.type,
+    "queries",
+    {"zoneId": "Z1", "cloudwatchLogGroupArn": "arn:aws:logs:us-east-1:333333333333:log-group:/aws/route53/z"},
+    prop_deps={"zoneId": ["zone"], "cloudwatchLogGroupArn": ["query-logs"]},
+)
+SIGNED_ZONE = [EAST, WEST, SIGNING_KEY, PUBLIC_ZONE, KSK, ZONE_SIGNING]
+# A trail naming its bucket by a literal string: no propertyDependency links it to a bucket.
+LITERAL_TRAIL = Res(TRAIL.type, "trail", {**GOOD_TRAIL, "s3BucketName": "trail-bucket"})
+LOCKED_TRAIL_BUCKET = [EAST, TRAIL_BUCKET, object_lock("trail-lock", "trail-bucket")]
+
+CASES += [
+    # "StringLike aws:PrincipalAccount *" matches every account: as open as no condition at all.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "policy": policy_doc([ACCOUNT_ONLY])},
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [{**FULL_ACCESS, "Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}}]
+            ),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    # A wildcard among a key's values (values are ORed) or an all-wildcard ARN pattern opens the key as well;
+    # a wildcard that still names the account narrows it.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [{**FULL_ACCESS, "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:*"}}}]
+            ),
+        },
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [
+                    {
+                        **FULL_ACCESS,
+                        "Condition": {
+                            "StringLike": {"aws:PrincipalAccount": [ACCOUNT, "*"]},
+                            "ArnLikeIfExists": {"aws:PrincipalArn": "arn:*:*:*:*:*"},
+                        },
+                    }
+                ]
+            ),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    # The trail's bucket named by a literal that is the stack's locked trail bucket resolves to it; a literal
+    # naming no bucket of the stack (someone else's, unlocked) fails.
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*LOCKED_TRAIL_BUCKET, LITERAL_TRAIL],
+        [
+            *LOCKED_TRAIL_BUCKET,
+            Res(TRAIL.type, "trail", {**GOOD_TRAIL, "s3BucketName": "elsewhere-trail-logs"}),
+        ],
+    ),
+    # The same literal resolving to a stack bucket that is not locked fails on the lock.
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*LOCKED_TRAIL_BUCKET, LITERAL_TRAIL],
+        [EAST, TRAIL_BUCKET, LITERAL_TRAIL],
+    ),
+    # The query log's group in us-east-1 (linked, or a literal ARN there) passes; in us-west-2 it fails.
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [*SIGNED_ZONE, QUERY_LOG_GROUP_EAST, QUERY_LOG_LINKED],
+        [*SIGNED_ZONE, QUERY_LOG_GROUP_WEST, QUERY_LOG_LINKED],
+    ),
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [*SIGNED_ZONE, QUERY_LOG],
+        [
+            *SIGNED_ZONE,
+            Res(
+                QUERY_LOG.type,
+                "queries",
+                {
+                    "zoneId": "Z1",
+                    "cloudwatchLogGroupArn": "arn:aws:logs:eu-west-1:333333333333:log-group:/aws/route53/z",
+                },
+                prop_deps={"zoneId": ["zone"]},
+            ),
+        ],
+    ),
+    # DB cluster instances: enhanced monitoring in prod, Performance Insights under a customer key.
+    Case(
+        "rds-enhanced-monitoring-prod",
+        [MONITORING_ROLE, MONITORING_ATTACHMENT, MONITORED_CLUSTER_INSTANCE],
+        [Res(CLUSTER_INSTANCE, "db-1", GOOD_CLUSTER_INSTANCE)],
+    ),
+    one(
+        CLUSTER_INSTANCE,
+        GOOD_CLUSTER_INSTANCE,
+        {**GOOD_CLUSTER_INSTANCE, "performanceInsightsKmsKeyId": None},
+        "rds-performance-insights-customer-key",
+    ),
+    one(
+        "aws:rds/instance:Instance",
+        {**GOOD_DB, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
+        {**GOOD_DB, "performanceInsightsEnabled": True},
+        "rds-performance-insights-customer-key",
+    ),
+]
