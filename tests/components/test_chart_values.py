@@ -501,3 +501,36 @@ def test_a_stack_without_the_container_insights_version_is_refused_naming_the_ke
     message = str(caught.value)
     assert "stacks/Pulumi.prod.yaml" in message
     assert "cluster.addons.amazon-cloudwatch-observability" in message
+
+
+# Managed node group taint effects in the EKS API, as Kubernetes spells them
+# (https://docs.aws.amazon.com/eks/latest/userguide/node-taints-managed-node-groups.html).
+EKS_TAINT_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+
+def test_every_controller_fits_the_tainted_system_nodes_with_its_charts_default_affinity(prod):
+    """Each controller Deployment as Helm renders it, the charts' default affinities included (Karpenter's
+    values.yaml requires nodes without karpenter.sh/nodepool), fits the system node group: its labels, the
+    kubelet's kubernetes.io/os and kubernetes.io/arch (https://kubernetes.io/docs/reference/labels-annotations-
+    taints/), and its CriticalAddonsOnly taint. The device plugin is a GPU-node DaemonSet, checked above."""
+    for region in PROD_REGIONS:
+        group = by_name(prod, f"cluster-{region}-system-nodes")["inputs"]
+        labels = {**group["labels"], "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+        taints = [{**taint, "effect": EKS_TAINT_EFFECTS[taint["effect"]]} for taint in group["taints"]]
+        assert {taint["key"] for taint in taints} == {"CriticalAddonsOnly"}
+        checked = set()
+        for name, inputs in releases(prod).items():
+            if f"-{region}-" not in name or chart_name(inputs) == "nvidia-device-plugin":
+                continue
+            for path, doc in workloads(inputs):
+                assert doc["kind"] == "Deployment", (name, path)
+                assert schedulable_on(doc["spec"]["template"]["spec"], labels, taints), (name, path)
+                assert not schedulable_on(
+                    doc["spec"]["template"]["spec"], {**labels, "mlops.io/node-role": "x"}, taints
+                )
+                checked.add(chart_name(inputs))
+        assert checked == set(ACCEPTED_BEYOND_DEFAULTS) - {"nvidia-device-plugin"}
