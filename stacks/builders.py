@@ -367,6 +367,9 @@ def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> lis
                 kubernetes_provider=serving.k8s_provider if serving else None,
                 keda_role_name=serving.keda_role.name if serving else None,
                 nodes_ready=[serving.system_node_group, serving.addon_pod_identity_agent] if serving else (),
+                insights_addon_version=serving.args.cluster.addons.amazon_cloudwatch_observability
+                if serving is not None and serving.args.cluster.addons is not None
+                else None,
                 db_instance_identifier=platform.registry.database.identifier
                 if platform.registry is not None and region.name == cfg.primary_region.name
                 else None,
