@@ -137,6 +137,9 @@ def test_team_namespaces_carry_the_label_mlflow_admits(synth):
     team = synth("team-fraud-prod", deployed=False)
     namespaces = states(team, "kubernetes:core/v1:Namespace")
     assert namespaces and all(ns["inputs"]["metadata"]["labels"]["team"] == "fraud" for ns in namespaces)
+    # and no namespace of the platform's own (controllers, serving entry, MLflow) has it.
+    platform = states(synth("prod"), "kubernetes:core/v1:Namespace")
+    assert platform and all("team" not in ns["inputs"]["metadata"].get("labels", {}) for ns in platform)
 
 
 def test_sign_in_objects_pass_kubernetes_validate(synth):
