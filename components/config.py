@@ -40,7 +40,13 @@ from components.dns.config import (
     certificate_region_errors,
     prod_protection_error,
 )
-from components.identity.config import AccessRole, IdentityConfig, IdentityRoles, OidcConfig  # noqa: F401
+from components.identity.config import (  # noqa: F401
+    OIDC_SECRET_KEY,
+    AccessRole,
+    IdentityConfig,
+    IdentityRoles,
+    OidcConfig,
+)
 from components.loader import (
     ConfigError,
     UnknownStackError,
@@ -64,7 +70,6 @@ _KeyedValueError = KeyedValueError  # the name the validators below raise
 CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
 TEAM_KEY = "mlops:team"
-OIDC_SECRET_KEY = "mlops:oidc-client-secret"
 KNOWN_KEYS = (PLATFORM_KEY, TEAM_KEY, OIDC_SECRET_KEY)
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`), never plaintext in a stack file.
 SECRET_KEYS = (OIDC_SECRET_KEY,)
@@ -252,6 +257,13 @@ def registry_checks(cfg: PlatformConfig) -> None:
         )
     if cfg.cluster is None:
         return
+    if cfg.is_prod and (cfg.identity is None or cfg.identity.oidc is None):
+        raise _KeyedValueError(
+            ("identity", "oidc"),
+            "missing; prod lets people reach MLflow only after signing in on its load balancer; allowed in prod: "
+            "identity.oidc with issuer, authorization-endpoint, token-endpoint, user-info-endpoint and client-id "
+            "(and the client secret in mlops:oidc-client-secret)",
+        )
     if registry.certificate_arn is None:
         raise _KeyedValueError(
             ("registry", "certificate-arn"),

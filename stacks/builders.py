@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 
 from components.base import aws_provider
 from components.blocks.context import PlatformContext
+from components.cidr import plan_subnets
 from components.cluster.component import (
     ByoCluster,
     ByoClusterArgs,
@@ -29,6 +31,7 @@ from components.config import MirrorConfig, PlatformConfig, rps_scaling_availabl
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
@@ -59,6 +62,7 @@ class Platform:
     dns: ServingDns | None = None
     entries: dict[str, ServingEntry] = field(default_factory=dict)
     observability: PlatformObservability | None = None
+    file: Path | None = None  # the stack file, named by configuration errors
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -195,7 +199,9 @@ def build_registry(platform: Platform) -> None:
     cfg = platform.cfg
     if cfg.registry is None:
         return
-    primary_name = cfg.primary_region.name
+    primary = cfg.primary_region
+    primary_name = primary.name
+    oidc = cfg.identity.oidc if cfg.identity is not None else None
     primary_cluster = platform.clusters.get(primary_name)
     eks = primary_cluster if isinstance(primary_cluster, ServingCluster) else None
     network, keys = platform.networks[primary_name], platform.keyrings[primary_name]
@@ -233,6 +239,11 @@ def build_registry(platform: Platform) -> None:
             logs_key_arn=keys.arn("logs"),
             log_retention_days=cfg.log_retention_days,
             private_zone_id=platform.global_network.private_zone.zone_id,
+            oidc=oidc,
+            oidc_client_secret=oidc_client_secret(platform.file) if oidc is not None else None,
+            alb_subnet_cidrs=[
+                cidr for _, cidr in plan_subnets(primary.vpc_cidr, primary.availability_zones)["private"]
+            ],
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.
@@ -424,6 +435,7 @@ def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
         "replica_bucket_arns": {region: bucket.arn for region, bucket in registry.replica_buckets.items()},
         "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
         "mlflow_url": registry.mlflow_url,
+        "mlflow_service_url": registry.mlflow_service_url,
         "database_endpoint": registry.database.address,
     }
 
@@ -473,10 +485,10 @@ def export_outputs(platform: Platform) -> None:
     )
 
 
-def build_platform(cfg: PlatformConfig) -> Platform:
+def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     """A platform stack: identity (with the permissions boundary), keys and networks, clusters, registry, the
     SSO roles' cluster access, serving entries, observability, the DNSSEC alarms."""
-    platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg))
+    platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg), file=file)
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
     build_identity(platform)

@@ -194,7 +194,7 @@ def test_mlflow_is_hardened_and_valid(synth):
         for m in manifests(prod)
         if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"
     ]
-    assert len(mlflow_objects) == 9
+    assert len(mlflow_objects) == 12  # with sign-in: the client Secret and its reader Role and RoleBinding
     assert invalid_builtin_objects(prod) == []
     ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
     assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"

@@ -1211,5 +1211,69 @@ CASES += [
         {**GOOD_DB, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
         {**GOOD_DB, "performanceInsightsEnabled": True},
         "rds-performance-insights-customer-key",
+# Platform UIs behind an ALB sign people in (policies/ui_auth.py): the Ingress label and the listener tag say what
+# a UI is.
+
+ALB_ANNOTATION = "alb.ingress.kubernetes.io"
+IDP = {
+    "issuer": "https://idp.example.com",
+    "authorizationEndpoint": "https://idp.example.com/authorize",
+    "tokenEndpoint": "https://idp.example.com/token",
+    "userInfoEndpoint": "https://idp.example.com/userinfo",
+}
+
+
+def ui_ingress(**annotations: str) -> Res:
+    return Res(
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        "ui",
+        {
+            "metadata": {
+                "name": "ui",
+                "namespace": "mlflow",
+                "labels": {"mlops.platform/purpose": "platform-ui"},
+                "annotations": {
+                    f"{ALB_ANNOTATION}/scheme": "internal",
+                    f"{ALB_ANNOTATION}/listen-ports": '[{"HTTPS": 443}]',
+                    **{
+                        f"{ALB_ANNOTATION}/{key.replace('_', '-')}": value
+                        for key, value in annotations.items()
+                    },
+                },
+            },
+            "spec": {"ingressClassName": "alb"},
+        },
+    )
+
+
+def ui_listener(actions: list[dict], protocol: str = "HTTPS") -> Res:
+    return Res(
+        "aws:lb/listener:Listener",
+        "ui-listener",
+        {
+            "protocol": protocol,
+            "port": 443,
+            "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "defaultActions": actions,
+            "tags": {**TAGS, "mlops:purpose": "platform-ui"},
+        },
+    )
+
+
+FORWARD = {"type": "forward", "order": 2, "targetGroupArn": "arn:aws:elasticloadbalancing:tg"}
+AUTHENTICATE_OIDC = {
+    "type": "authenticate-oidc",
+    "order": 1,
+    "authenticateOidc": {**IDP, "clientId": "c", "clientSecret": "s"},
+}
+
+CASES += [
+    Case(
+        "alb-ui-authenticated",
+        [
+            ui_ingress(auth_type="oidc", auth_idp_oidc=json.dumps({**IDP, "secretName": "ui-oidc"})),
+            ui_listener([FORWARD, AUTHENTICATE_OIDC]),
+        ],
+        [ui_ingress(), ui_listener([FORWARD])],
     ),
 ]
