@@ -1211,6 +1211,10 @@ CASES += [
         {**GOOD_DB, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
         {**GOOD_DB, "performanceInsightsEnabled": True},
         "rds-performance-insights-customer-key",
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------------
 # Platform UIs behind an ALB sign people in (policies/ui_auth.py): the Ingress label and the listener tag say what
 # a UI is.
 
