@@ -35,6 +35,7 @@ from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
 from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
 from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
+from components.observability.ip_ranges import TOPIC_REGION, IpRangeAlarm, IpRangeAlarmArgs
 from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
@@ -59,6 +60,7 @@ class Platform:
     dns: ServingDns | None = None
     entries: dict[str, ServingEntry] = field(default_factory=dict)
     observability: PlatformObservability | None = None
+    ip_range_alarm: IpRangeAlarm | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -400,6 +402,26 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
     )
 
 
+def build_ip_range_alarm(platform: Platform) -> None:
+    """With clusters (whose network policies copy the S3 prefix lists' CIDRs) and alert topics: the alarm on AWS's
+    IP range notifications, in the primary region, to its alert topic."""
+    cfg = platform.cfg
+    if platform.observability is None or not platform.clusters or cfg.partition != "aws":
+        return
+    primary = cfg.primary_region.name
+    monitoring = platform.observability.regional[primary]
+    platform.ip_range_alarm = IpRangeAlarm(
+        "ip-ranges",
+        IpRangeAlarmArgs(
+            context=platform.ctx.in_region(primary),
+            alert_topic_arn=monitoring.topic.arn,
+            topic_ready=monitoring.topic_policy,
+            us_east_1=provider_in(platform, TOPIC_REGION),
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[primary]),
+    )
+
+
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     return {
         "artifact_bucket_name": registry.artifact_bucket.bucket,
@@ -476,5 +498,6 @@ def build_platform(cfg: PlatformConfig) -> Platform:
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
+    build_ip_range_alarm(platform)
     export_outputs(platform)
     return platform
