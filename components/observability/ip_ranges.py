@@ -8,7 +8,7 @@ the platform subscribes an SQS queue of its own (SNS delivers to SQS across acco
 subscription is made in the topic's Region, so through the stack's us-east-1 provider), encrypted with a key of
 its own that lets SNS use it for that topic only, and a CloudWatch alarm on the queue's visible messages
 notifies the platform's alert topic. The alarm says to run `mlops verify`, which compares each region's prefix
-list with the CIDRs the stack published, and to deploy again if they differ (README, "S3 address ranges").
+list with the CIDRs the stack published, and to deploy again if they differ (README, "Serving clusters").
 
 The topic announces any change of AWS's ranges, not only S3's: most alarms end with `mlops verify` passing.
 """
