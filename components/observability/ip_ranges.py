@@ -140,7 +140,8 @@ class IpRangeAlarm(pulumi.ComponentResource):
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
             aws.cloudwatch.MetricAlarmArgs(
-                name=f"{prefix}-ip-ranges-changed",
+                # Regional like the other alarms' names (mlops-<env>-<region>-<signal>).
+                name=f"{prefix}-{ctx.region}-ip-ranges-changed",
                 alarm_description=(
                     "AWS changed its IP address ranges (AmazonIpSpaceChanged). Run `mlops verify` for this stack: "
                     "if a region's S3 prefix list differs from the CIDRs the network policies copied, run "
@@ -156,7 +157,7 @@ class IpRangeAlarm(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 treat_missing_data="notBreaching",
                 alarm_actions=[args.alert_topic_arn],
-                tags=ctx.tagged(Name=f"{prefix}-ip-ranges-changed"),
+                tags=ctx.tagged(Name=f"{prefix}-{ctx.region}-ip-ranges-changed"),
             ),
             opts=child_opts(self, depends_on=[args.topic_ready] if args.topic_ready is not None else None),
         )

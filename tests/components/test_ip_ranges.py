@@ -40,6 +40,7 @@ def test_the_queue_subscribes_to_aws_ip_space_changed_and_the_alarm_notifies_the
     assert queue["propertyDependencies"]["kmsMasterKeyId"] == [key["urn"]]
     assert queue["inputs"]["messageRetentionSeconds"] == 1209600  # SQS's longest: 14 days
     assert "sqsManagedSseEnabled" not in queue["inputs"]
+    assert alarm["inputs"]["name"] == "mlops-prod-us-east-1-ip-ranges-changed"
     assert alarm["inputs"]["namespace"] == "AWS/SQS"
     assert alarm["inputs"]["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["inputs"]["dimensions"] == {"QueueName": "mlops-prod-ip-ranges-changed"}
