@@ -38,6 +38,7 @@ from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
 from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
 from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
+from components.observability.ip_ranges import TOPIC_REGION, IpRangeAlarm, IpRangeAlarmArgs
 from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
@@ -63,6 +64,7 @@ class Platform:
     entries: dict[str, ServingEntry] = field(default_factory=dict)
     observability: PlatformObservability | None = None
     file: Path | None = None  # the stack file, named by configuration errors
+    ip_range_alarm: IpRangeAlarm | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -428,6 +430,26 @@ def build_dns_alarms(platform: Platform) -> None:
         dns.alarm_signing(None, subscriptions=cfg.observability.subscriptions)
 
 
+def build_ip_range_alarm(platform: Platform) -> None:
+    """With clusters (whose network policies copy the S3 prefix lists' CIDRs) and alert topics: the alarm on AWS's
+    IP range notifications, in the primary region, to its alert topic."""
+    cfg = platform.cfg
+    if platform.observability is None or not platform.clusters or cfg.partition != "aws":
+        return
+    primary = cfg.primary_region.name
+    monitoring = platform.observability.regional[primary]
+    platform.ip_range_alarm = IpRangeAlarm(
+        "ip-ranges",
+        IpRangeAlarmArgs(
+            context=platform.ctx.in_region(primary),
+            alert_topic_arn=monitoring.topic.arn,
+            topic_ready=monitoring.topic_policy,
+            us_east_1=provider_in(platform, TOPIC_REGION),
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[primary]),
+    )
+
+
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     return {
         "artifact_bucket_name": registry.artifact_bucket.bucket,
@@ -506,5 +528,6 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
     build_dns_alarms(platform)
+    build_ip_range_alarm(platform)
     export_outputs(platform)
     return platform

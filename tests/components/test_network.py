@@ -172,11 +172,11 @@ def test_single_region_stack_has_no_transit_gateway(synth):
 
 def test_keys_per_region(synth):
     prod, dev = synth("prod"), synth("dev")
-    # Key-ring keys only: the DNSSEC signing key in us-east-1 is never replicated.
+    # Key-ring keys only: the DNSSEC signing key in us-east-1 and the IP range queue's key are never replicated.
     primaries = [
         k
         for k in in_region(prod, "aws:kms/key:Key", "us-east-1")
-        if k["inputs"].get("keyUsage") != "SIGN_VERIFY"
+        if "mlops:encryption:KeyRing" in k["parent"]
     ]
     replicas = in_region(prod, "aws:kms/replicaKey:ReplicaKey", "us-west-2")
     assert len(primaries) == len(replicas) == len(PURPOSES) >= 5
@@ -193,7 +193,7 @@ def test_keys_per_region(synth):
             replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
         )
     assert primary_arns
-    for key in states(dev, "aws:kms/key:Key"):
+    for key in (k for k in states(dev, "aws:kms/key:Key") if "mlops:encryption:KeyRing" in k["parent"]):
         # Single-region stacks too: a key cannot become multi-region later without being replaced.
         assert key["protect"] is False and key["inputs"]["multiRegion"] is True
         assert key["inputs"]["enableKeyRotation"] is True
