@@ -110,6 +110,21 @@ def test_every_prod_resource_aws_refuses_to_delete_is_protected_or_retained(synt
     assert unguarded == []
 
 
+def test_staging_resources_with_deletion_protection_are_protected_too(synth):
+    """Staging keeps its database's data (deletion protection and a final snapshot, as prod): RDS refuses
+    DeleteDBInstance while deletion protection is on
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html#USER_DeleteInstance.DeletionProtection),
+    so it is `protect`ed and a staging destroy stops before deleting anything, not half-way at the database."""
+    document = synth("staging")
+    by_resource = {name_of(s): s for s in states(document)}
+    protected = {
+        name: by_resource[name]["protect"]
+        for name, (_type, why) in refusals(document).items()
+        if why == "deletion protection"
+    }
+    assert protected == {"registry-db": True}
+
+
 def test_the_teardown_guide_names_every_resource_aws_refuses_to_delete(synth):
     """docs/first-deployment.md's teardown section names each such resource by its type token or its name, so the
     guide says how to lift each refusal; it walks the steps in the order a destroy needs: team stacks, deletion
