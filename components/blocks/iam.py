@@ -114,8 +114,12 @@ def pod_identity_trust(
     and ``sts:TagSession`` (EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity",
     https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
 
-    ``account_id`` pins ``aws:SourceAccount``, the confused-deputy key EKS Pod Identity sends (EKS best practices,
-    "Working with IAM roles for EKS Pod Identities": EKS passes the source organization of the account). The
+    ``account_id`` pins ``aws:SourceAccount``, a confused-deputy key of the family EKS Pod Identity sends (EKS best
+    practices, "Working with IAM roles for EKS Pod Identities", shows ``aws:SourceOrgId``; the user guide's page shows
+    only the session tags). That ``aws:SourceAccount`` is sent is reported from a live account, where
+    ``aws:SourceArn`` is the pod identity association's ARN, not the cluster's
+    (https://github.com/awslabs/mountpoint-s3-csi-driver/issues/781): the cluster is therefore pinned by its session
+    tag, never by ``aws:SourceArn``. Both are live-only facts no offline test can show. The
     cluster, namespace and service account are pinned through the session tags Pod Identity sends with the
     request, as that page documents them: ``aws:RequestTag/eks-cluster-arn`` (one ARN or several: a role shared by
     one service account in several clusters), ``aws:RequestTag/kubernetes-namespace`` and
