@@ -13,21 +13,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
-from components.cluster.images import mirror_image
-from components.registry.database import DB_USER
-from components.serving.ingress import (
-    ingress_hostname,
-    internal_alb_annotations,
-    mlflow_host,
-    mlflow_load_balancer_name,
-)
-from components.serving.workload import (
+from components.blocks.ingress import ingress_hostname, internal_alb_annotations
+from components.blocks.workload import (
     POD_IDENTITY_AGENT,
     RESTRICTED_POD_SECURITY,
     ContainerSpec,
     hardened_container,
     hardened_pod_spec,
 )
+from components.cluster.images import mirror_image
+from components.network.transit import zone_name
+from components.registry.database import DB_USER
 
 if TYPE_CHECKING:
     from components.registry.component import ModelRegistryArgs
@@ -36,6 +32,15 @@ MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
 SERVICE_ACCOUNT = "mlflow"
 SELECTOR = {"app": "mlflow"}
+
+
+def mlflow_load_balancer_name(environment: str) -> str:
+    return f"mlops-{environment}-mlflow"
+
+
+def mlflow_host(environment: str) -> str:
+    """MLflow's name in the platform's private hosted zone (components.network.zone_name)."""
+    return f"mlflow.{zone_name(environment)}"
 
 
 def mlflow_access_policy(
