@@ -14,13 +14,8 @@ import pulumi
 
 from components.base import aws_provider
 from components.blocks.context import PlatformContext
-from components.cluster.component import (
-    ByoCluster,
-    ByoClusterArgs,
-    ServingCluster,
-    ServingClusterArgs,
-    cluster_outputs,
-)
+from components.cluster.args import ByoClusterArgs, ServingClusterArgs
+from components.cluster.component import ByoCluster, ServingCluster, cluster_outputs
 from components.cluster.images import registry_host
 from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name

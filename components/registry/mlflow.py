@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -23,10 +23,8 @@ from components.blocks.workload import (
 )
 from components.cluster.images import mirror_image
 from components.network.transit import zone_name
+from components.registry.args import ModelRegistryArgs
 from components.registry.database import DB_USER
-
-if TYPE_CHECKING:
-    from components.registry.component import ModelRegistryArgs
 
 MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000

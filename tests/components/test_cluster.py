@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.cluster.component import ByoClusterArgs, ServingClusterArgs
+from components.cluster.args import ByoClusterArgs, ServingClusterArgs
 from components.cluster.control_plane import CONTROL_PLANE_LOG_TYPES, kubeconfig_document
 from components.cluster.karpenter import node_pool_spec
 from components.cluster.naming import cluster_name
