@@ -485,7 +485,8 @@ def purge_repositories(
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """The repositories ECR created for the stack (pull-through cache, replicated models): destroy leaves them."""
-    from components.config import PLATFORM_KEY, parse_platform, read_stack_config
+    from components.config import parse_platform
+    from components.stackfile import PLATFORM_KEY, read_stack_config
     from mlops import purge
     from mlops import verify as checks
 
@@ -523,7 +524,7 @@ def usage_message(exc: Any) -> str:
     """A command-line parsing error as one line naming the option as typed, in the project's phrasing."""
     from pydantic import ValidationError
 
-    from components.config import pydantic_message
+    from components.validation import pydantic_message
 
     param, cause = getattr(exc, "param", None), exc.__cause__
     if param is not None and isinstance(cause, ValidationError):

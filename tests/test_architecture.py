@@ -47,7 +47,9 @@ def module_names(root: Path, packages: Iterable[str] = PACKAGES) -> dict[str, Pa
     return names
 
 
-def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom, known: Mapping[str, Path]) -> set[str]:
+def _targets(
+    module: str, path: Path, node: ast.Import | ast.ImportFrom, known: Mapping[str, Path]
+) -> set[str]:
     """The project's modules one import statement loads (the deepest known module of each name)."""
     if isinstance(node, ast.Import):
         candidates = [alias.name for alias in node.names]

@@ -12,8 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.config import CONFIG_NAMESPACE, OIDC_SECRET_KEY, ConfigError
 from components.identity.config import OidcConfig
+from components.loader import ConfigError
+from components.stackfile import CONFIG_NAMESPACE, OIDC_SECRET_KEY
 
 
 def oidc_ingress_annotations(oidc: OidcConfig, secret_name: str) -> dict[str, str]:

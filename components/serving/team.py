@@ -22,10 +22,10 @@ from components.blocks.context import PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
 from components.blocks.roles import Association, PodIdentityRole
 from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
-from components.config import TeamConfig
 from components.identity.policies import access_policy_arn
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
+from components.serving.config import TeamConfig
 from components.serving.ingress import DOMAIN_ANNOTATION
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
