@@ -1,4 +1,4 @@
-"""The layers of docs/ARCHITECTURE.md, checked on the source: every ``import`` statement is read with ``ast``,
+"""The layers of the README's layout section, checked on the source: every ``import`` statement is read with ``ast``,
 wherever it stands (module level, inside a function, under ``if TYPE_CHECKING:``), since each of them is a
 dependency a reader must follow and a lazy or type-only import between two modules is still a circle.
 
