@@ -29,7 +29,7 @@ from components.cluster.config import (  # noqa: F401  (the cluster's models, al
 from components.configbase import BaseTags, KeyedValueError, Model
 from components.dns.config import DnsConfig, certificate_region_errors, prod_protection_error
 from components.identity.config import AccessRole, IdentityConfig, IdentityRoles, OidcConfig  # noqa: F401
-from components.loader import ConfigError
+from components.loader import ConfigError, list_stacks, stack_file
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_deployer
 from components.observability.config import (  # noqa: F401  (the observability models, also importable from here)
@@ -47,12 +47,16 @@ from components.serving.config import (  # noqa: F401  (the team stack's models,
     ModelResources,
     ModelSpec,
     ModelVersion,
+    OwnedPrincipal,
     Quotas,
     TeamConfig,
     TeamIngress,
     TeamOwners,
+    check_owner_principal,
+    platform_principals,
+    team_principals,
 )
-from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
+from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config, structured_value
 from components.validation import validate_model
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -192,3 +196,33 @@ def parse_team(raw: Any, file: str | Path | None) -> TeamConfig:
     if raw is None:
         raise ConfigError(file, TEAM_KEY, "missing; a team stack needs this key")
     return validate_model(TeamConfig, structured_value(raw, file, TEAM_KEY), file, TEAM_KEY)
+
+
+def check_owner_access(team: TeamConfig, file: str | Path | None, stacks_dir: Path) -> None:
+    """The owners role against the platform stack file the team names and the other team stacks on it, in
+    ``stacks_dir``; a platform stack whose file is not there (another project) is checked by its teams only."""
+    platform_stack = team.platform_stack.rsplit("/", 1)[-1]
+    owned: list[OwnedPrincipal] = []
+    path = stack_file(stacks_dir, platform_stack)
+    if path.is_file():
+        raw = read_config_file(path)
+        if PLATFORM_KEY in raw:
+            owned += platform_principals(platform_stack, parse_platform(raw[PLATFORM_KEY], path))
+    here = Path(file).resolve() if file is not None else None
+    others = []
+    for stack in list_stacks(stacks_dir):
+        other_path = stack_file(stacks_dir, stack)
+        if here is not None and other_path.resolve() == here:
+            continue
+        try:
+            raw = read_config_file(other_path)
+            other = parse_team(raw[TEAM_KEY], other_path) if TEAM_KEY in raw else None
+        except ConfigError:
+            continue  # another team's broken file is that team's error
+        if (
+            other is not None
+            and other.name != team.name
+            and other.platform_stack.rsplit("/", 1)[-1] == platform_stack
+        ):
+            others.append((stack, other))
+    check_owner_principal(team, file, owned + team_principals(others))

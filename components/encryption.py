@@ -31,13 +31,13 @@ PURPOSES = ("artifacts", "logs", "cluster-secrets", "database", "images", "volum
 # empty, governance logs): deleting such a key would make that data unreadable, so destroy leaves the key.
 KEPT_PURPOSES = ("artifacts", "logs", "database")
 
-# The AWS service each key serves through kms:ViaService (logs use a service principal instead).
+# The AWS service each key serves through kms:ViaService (logs use service principals instead; volumes open the
+# EC2 path to every principal of the account, see ebs_through_ec2_statement).
 VIA_SERVICE = {
     "artifacts": "s3",
     "cluster-secrets": "eks",
     "database": "rds",
     "images": "ecr",
-    "volumes": "ec2",
 }
 USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
@@ -71,6 +71,8 @@ def key_policy(purpose: str, ctx: PlatformContext, *, eventbridge_topics: bool =
     statements: list[dict[str, Any]] = [key_root_statement(root)]
     if purpose == "logs":
         statements += logs_service_statements(ctx, eventbridge_topics=eventbridge_topics)
+    elif purpose == "volumes":
+        statements.append(ebs_through_ec2_statement(ctx))
     else:
         service = VIA_SERVICE[purpose]
         statements.append(
@@ -244,6 +246,42 @@ def cloudwatch_logs_statements(ctx: PlatformContext) -> list[dict[str, Any]]:
         ),
         key_service_statement("CloudWatchLogsDescribesKey", logs, "kms:DescribeKey"),
     ]
+
+
+# What EBS needs of a volumes key for every principal of the account that launches through EC2, as Karpenter
+# documents it (troubleshooting, "Node terminates before ready on failed encrypted EBS volume", v1.5.0).
+EBS_THROUGH_EC2_ACTIONS = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:CreateGrant",
+    "kms:DescribeKey",
+]
+
+
+def ebs_through_ec2_statement(ctx: PlatformContext) -> dict[str, Any]:
+    """Any principal of this account may use the volumes key, but only through EC2 in the key's region.
+
+    The statement of Karpenter's troubleshooting guide ("Node terminates before ready on failed encrypted EBS
+    volume", https://github.com/aws/karpenter-provider-aws/blob/v1.5.0/website/content/en/docs/troubleshooting.md),
+    the approach of the AWS managed EBS key: ``Principal: {"AWS": "*"}`` with ``kms:ViaService``
+    ``ec2.<region>.amazonaws.com`` and ``kms:CallerAccount`` the account. Naming the account root instead lets
+    only principals whose own IAM policy allows the key use it, and the service-linked roles that launch nodes
+    (AWSServiceRoleForEC2Spot for spot capacity, AWSServiceRoleForEC2Fleet) carry policies nobody can change:
+    a spot node with a volume under this key would be terminated before it is ready.
+    """
+    return key_service_statement(
+        "UseThroughEC2ForPrincipalsOfTheAccount",
+        {"AWS": "*"},
+        EBS_THROUGH_EC2_ACTIONS,
+        {
+            "StringEquals": {
+                "kms:ViaService": f"ec2.{ctx.region}.amazonaws.com",
+                "kms:CallerAccount": ctx.account_id,
+            }
+        },
+    )
 
 
 def autoscaling_role_arn(ctx: PlatformContext) -> str:

@@ -61,7 +61,10 @@ class RegistryOutputs(Contract):
     artifact_bucket_arn: Annotated[str, Field(alias="artifactBucketArn")]
     replica_bucket_arns: Annotated[dict[str, str], Field(alias="replicaBucketArns")]
     repository_url_prefix: Annotated[str, Field(alias="repositoryUrlPrefix")]
+    # People: MLflow's load balancer, behind sign-in where identity.oidc is set.
     mlflow_url: Annotated[str | None, Field(alias="mlflowUrl")] = None
+    # Workloads: MLflow's in-cluster Service, open to team namespaces and namespaces labelled MLflow clients.
+    mlflow_service_url: Annotated[str | None, Field(alias="mlflowServiceUrl")] = None
     database_endpoint: Annotated[str, Field(alias="databaseEndpoint")]
 
 

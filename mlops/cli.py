@@ -509,6 +509,55 @@ def purge_repositories(
     typer.echo("\n".join(lines) if lines else "no repositories created by ECR for this stack")
 
 
+@app.command("purge-guardduty-endpoints")
+def purge_guardduty_endpoints(
+    stack: Annotated[
+        str, typer.Argument(help="Platform stack whose GuardDuty-created endpoints to list or delete.")
+    ],
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete", help="Delete them, endpoints first, then their security groups (default: only list)."
+        ),
+    ] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
+    ] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """The guardduty-data endpoints and security groups GuardDuty created in the stack's VPCs: they keep destroy
+    from deleting the subnets and VPCs. Run it once the clusters are destroyed."""
+    from components.config import parse_platform
+    from components.stackfile import PLATFORM_KEY, read_stack_config
+    from mlops import guardduty_endpoints
+    from mlops import verify as checks
+
+    def run() -> list[str]:
+        path, raw = read_stack_config(stacks_dir, stack)
+        if PLATFORM_KEY not in raw:
+            raise ConfigError(
+                path, PLATFORM_KEY, "missing: mlops purge-guardduty-endpoints works on platform stacks"
+            )
+        cfg = parse_platform(raw[PLATFORM_KEY], path)
+        clients = checks.client_factory(profile, None, endpoint_url)
+        account = checks.preflight(clients, cfg.primary_region.name)
+        if account != cfg.account_id:
+            raise VerifyError(
+                f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}"
+            )
+        try:
+            return guardduty_endpoints.purge(clients, cfg, delete)
+        except TimeoutError as exc:
+            raise VerifyError(str(exc)) from None
+
+    lines = guarded(run)
+    typer.echo(
+        "\n".join(lines) if lines else "no GuardDuty endpoints or security groups in this stack's VPCs"
+    )
+
+
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:
     """A preview document: synthesised now, or read from a saved `mlops preview --json`."""
     if from_file is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import ENVIRONMENTS, PlatformConfig, parse_platform, parse_team
+from components.config import ENVIRONMENTS, PlatformConfig, check_owner_access, parse_platform, parse_team
 from components.loader import ConfigError, dump_yaml, list_stacks, load_yaml, stack_file
 from components.serving.config import TeamConfig, check_team_on_platform, platform_serving, team_stack_name
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config
@@ -330,6 +330,7 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
     try:
         team = parse_team(value, None)
         check_platform(team, None, stacks_dir)
+        check_owner_access(team, None, stacks_dir)
         check_shared_load_balancer(team, None, stacks_dir)
     except ConfigError as exc:
         raise origin.explain(exc) from None
@@ -361,6 +362,7 @@ def validate(stack_or_file: str, stacks_dir: Path) -> TeamConfig:
         raise ConfigError(path, TEAM_KEY, "missing; this is not a team stack file")
     team = parse_team(raw[TEAM_KEY], path)
     check_platform(team, path, stacks_dir)
+    check_owner_access(team, path, stacks_dir)
     check_shared_load_balancer(team, path, stacks_dir)
     return team
 

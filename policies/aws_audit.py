@@ -59,6 +59,17 @@ def _db_logs(props, _args):
     return None if as_strings(props.get("enabledCloudwatchLogsExports")) else "no database logs are exported"
 
 
+def _db_performance_insights_key(props, _args):
+    if not truthy(props.get("performanceInsightsEnabled")):
+        return None
+    return (
+        None
+        if props.get("performanceInsightsKmsKeyId")
+        else "Performance Insights data is encrypted with the AWS managed key; set performanceInsightsKmsKeyId "
+        "to the platform's database key"
+    )
+
+
 def _trail_multi_region(props, _args):
     return None if truthy(props.get("isMultiRegionTrail")) else "the trail records one region only"
 
@@ -135,6 +146,16 @@ POLICIES = [
         types=[*DATABASES, CLUSTER_INSTANCE],
         check=_db_private,
         remediation="Set publiclyAccessible: false; use isolated subnets.",
+    ),
+    resource_policy(
+        "rds-performance-insights-customer-key",
+        area="rds",
+        severity=Severity.MEDIUM,
+        description="Databases and DB cluster instances encrypt Performance Insights data with a customer key.",
+        types=[*DATABASES, CLUSTER_INSTANCE],
+        check=_db_performance_insights_key,
+        remediation="Set performanceInsightsKmsKeyId to the database key wherever performanceInsightsEnabled is "
+        "true.",
     ),
     resource_policy(
         "rds-iam-auth",

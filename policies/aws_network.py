@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pulumi_policy import Severity
 
@@ -113,9 +114,41 @@ def _lb_access_logs(props, _args):
     return None if truthy(get(props, "accessLogs", "enabled")) else "load balancer access logs are off"
 
 
+#: Operators under which a value made only of ``*`` matches any value of a key present in the request (IAM User
+#: Guide, "IAM JSON policy elements: Condition operators": StringLike and ArnLike take the multi-character
+#: wildcard anywhere in the value), with their set-operator and IfExists forms.
+_WILDCARD_OPERATOR = re.compile(r"^(ForAnyValue:|ForAllValues:)?(StringLike|ArnLike)(IfExists)?$")
+
+
+def _matches_anything(value: str) -> bool:
+    """``*``, ``**``, or an ARN pattern whose every part is ``*`` (``arn:*:*:*:*:*``): no value is left out."""
+    parts = value.split(":")
+    if parts[0] == "arn" and len(parts) > 1:
+        parts = parts[1:]
+    return all(part and set(part) == {"*"} for part in parts)
+
+
+def trivially_true(condition: object) -> bool:
+    """Whether a Condition leaves out no principal, account or resource: every key it tests is matched with a
+    wildcard that matches any value (``StringLike aws:PrincipalAccount "*"``). Keys are ANDed, values of one key
+    ORed, so one all-wildcard value makes its key match and every key must do so. No condition at all is true."""
+    if not condition:
+        return True
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, keys in condition.items():
+        if not _WILDCARD_OPERATOR.match(str(operator)) or not isinstance(keys, Mapping) or not keys:
+            return False
+        for values in keys.values():
+            if not any(_matches_anything(value) for value in as_strings(values)):
+                return False
+    return True
+
+
 def full_access_statements(doc) -> list[str]:
     """Sids (or positions) of statements that let anyone do anything through an endpoint: Allow, principal
-    everyone, every action (of every or of one service), every resource, no condition, as the default policy."""
+    everyone, every action (of every or of one service), every resource, and no condition or one that is always
+    true (see ``trivially_true``), as the default policy."""
     found = []
     for index, statement in enumerate(statements(doc)):
         principal = statement.get("Principal")
@@ -129,7 +162,7 @@ def full_access_statements(doc) -> list[str]:
             and everyone
             and every_action
             and every_resource
-            and not statement.get("Condition")
+            and trivially_true(statement.get("Condition"))
         ):
             found.append(str(statement.get("Sid") or f"#{index}"))
     return found
@@ -165,7 +198,8 @@ def _endpoint_policy(props, _args):
         return "the endpoint policy is not a JSON policy document with statements"
     wide = full_access_statements(doc)
     return [
-        f"statement {sid} allows everyone every action on every resource without a condition" for sid in wide
+        f"statement {sid} allows everyone every action on every resource without a condition that narrows it"
+        for sid in wide
     ]
 
 

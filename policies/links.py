@@ -24,6 +24,7 @@ from policies.base import (
     mapping,
     provider_region,
     purpose,
+    resource_region,
     shown,
     stack_policy,
     stack_regions,
@@ -31,6 +32,9 @@ from policies.base import (
 )
 
 DB_INSTANCE = "aws:rds/instance:Instance"
+# An Aurora or Multi-AZ DB cluster's member: its monitoring is set per instance (ClusterInstance's
+# monitoringInterval and monitoringRoleArn), like a single instance's.
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 IAM_POLICY = "aws:iam/policy:Policy"
@@ -44,6 +48,7 @@ REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
 TRAIL = "aws:cloudtrail/trail:Trail"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
@@ -51,6 +56,9 @@ MONITORING_POLICY = re.compile(
     r"^arn:aws[a-z-]*:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole$"
 )
 DNSSEC_KEY_REGION = "us-east-1"  # Route 53 signs only with a KMS key in US East (N. Virginia)
+# Route 53 writes a public zone's query log only to a log group in us-east-1 (API Reference,
+# CreateQueryLoggingConfig: "You must create the log group in the us-east-1 region").
+QUERY_LOG_REGION = "us-east-1"
 BOUNDARY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$")
 BOUNDARY_SCHEMA = PolicyConfigSchema(
     properties={
@@ -117,7 +125,7 @@ def monitoring_problem(db: Any, args: StackValidationArgs, attached: dict[str, l
 
 def _enhanced_monitoring(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     attached = _linking(args, ATTACHMENT, "role")
-    for db in _of(args, DB_INSTANCE):
+    for db in [*_of(args, DB_INSTANCE), *_of(args, CLUSTER_INSTANCE)]:
         problem = monitoring_problem(db, args, attached)
         if problem:
             yield f"{db.name}: {problem}", db.urn
@@ -143,6 +151,25 @@ def _signing_key_problem(ksk: Any) -> str | None:
     return None
 
 
+def _arn_region(arn: Any) -> str | None:
+    """The region part of an ARN given as text (``arn:aws:logs:<region>:...``), or None."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+
+
+def _query_log_problem(query_log: Any) -> str | None:
+    """Why a query log cannot deliver: its log group (the stack's, by link, else the ARN's) is not in us-east-1."""
+    groups = [g for g in linked(query_log, "cloudwatchLogGroupArn") if g.resource_type == LOG_GROUP]
+    if groups:
+        region, where = resource_region(groups[0]), f"log group {groups[0].name}"
+    else:
+        arn = get(query_log.props, "cloudwatchLogGroupArn")
+        region, where = _arn_region(arn), f"log group {shown(arn)}"
+    if region is not None and region != QUERY_LOG_REGION:
+        return f"query log {query_log.name} writes to {where} in {region}; Route 53 logs only to {QUERY_LOG_REGION}"
+    return None
+
+
 def _public_zones(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     signed = _linking(args, DNSSEC, "hostedZoneId")
     logged = _linking(args, QUERY_LOG, "zoneId")
@@ -159,6 +186,7 @@ def _public_zones(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         problems += [p for p in map(_signing_key_problem, keys.get(zone.urn, [])) if p]
         if not logged.get(zone.urn):
             problems.append("no query logging (QueryLog)")
+        problems += [p for p in map(_query_log_problem, logged.get(zone.urn, [])) if p]
         if problems:
             yield f"public zone {zone.name}: {'; '.join(problems)}", zone.urn
 
@@ -211,6 +239,16 @@ def lock_problem(bucket: Any, locks: dict[str, list[Any]]) -> str | None:
     return None
 
 
+def trail_buckets(trail: Any, args: StackValidationArgs) -> list[Any]:
+    """The stack's buckets a trail writes to: the one its ``s3BucketName`` was computed from or, for a literal
+    name, the stack's bucket of that name (a name that resolves to no bucket here gives none)."""
+    found = [b for b in linked(trail, "s3BucketName") if b.resource_type == BUCKET]
+    if found:
+        return found
+    name = get(trail.props, "s3BucketName")
+    return [b for b in _of(args, BUCKET) if isinstance(name, str) and name and get(b.props, "bucket") == name]
+
+
 def _trail_buckets(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     if environment(args) != "prod":
         return
@@ -219,7 +257,15 @@ def _trail_buckets(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     replicas = [b for b in _of(args, BUCKET) if purpose(b) == "governance-trail-replica"]
     multi_region = len(stack_regions(args.resources)) >= 2
     for trail in _of(args, TRAIL):
-        for bucket in [b for b in linked(trail, "s3BucketName") if b.resource_type == BUCKET]:
+        buckets = trail_buckets(trail, args)
+        if not buckets:
+            name = get(trail.props, "s3BucketName")
+            yield (
+                f"trail {trail.name}: s3BucketName {shown(name)} is not a bucket of this stack, so nothing here "
+                "locks or replicates it",
+                trail.urn,
+            )
+        for bucket in buckets:
             problems = [p for p in (lock_problem(bucket, locks),) if p]
             if multi_region:
                 targets = {d.urn for c in replicated.get(bucket.urn, []) for d in linked(c, "rules")}
@@ -285,7 +331,8 @@ POLICIES = [
         "rds-enhanced-monitoring-prod",
         area="rds",
         severity=Severity.MEDIUM,
-        description="Prod databases send enhanced monitoring through a role with the RDS monitoring policy.",
+        description="Prod databases and DB cluster instances send enhanced monitoring through a role with the RDS "
+        "monitoring policy.",
         check=_enhanced_monitoring,
         environment_aware=True,
         remediation="Set monitoringInterval (1, 5, 10, 15, 30 or 60) and monitoringRoleArn to a role trusting "
@@ -295,7 +342,8 @@ POLICIES = [
         "route53-public-zone-signed-and-logged",
         area="dns",
         severity=Severity.HIGH,
-        description="Public hosted zones are DNSSEC-signed with an ECC_NIST_P256 key in us-east-1 and log queries.",
+        description="Public hosted zones are DNSSEC-signed with an ECC_NIST_P256 key in us-east-1 and log queries to "
+        "a log group in us-east-1.",
         check=_public_zones,
         remediation="Add a KeySigningKey (KMS key ECC_NIST_P256/SIGN_VERIFY in us-east-1), a HostedZoneDnsSec "
         "and a QueryLog into a log group in us-east-1 for the zone.",
@@ -313,7 +361,8 @@ POLICIES = [
         "cloudtrail-bucket-replicated-and-locked-prod",
         area="cloudtrail",
         severity=Severity.HIGH,
-        description="In prod the trail's bucket and its replica lock objects (governance mode) and, in a "
+        description="In prod the trail writes to a bucket of the stack; that bucket and its replica lock objects "
+        "(governance mode) and, in a "
         "multi-region stack, the trail's bucket replicates to the replica.",
         check=_trail_buckets,
         environment_aware=True,

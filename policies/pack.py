@@ -18,6 +18,7 @@ from policies import (
     kubernetes,
     links,
     stack,
+    ui_auth,
 )
 from policies.base import REGISTRY
 from policies.team_config import (  # noqa: F401  (re-exported: the pack's config API)
@@ -27,7 +28,18 @@ from policies.team_config import (  # noqa: F401  (re-exported: the pack's confi
     with_permissions_boundary,
 )
 
-MODULES = (aws_storage, aws_compute, aws_network, aws_audit, aws_iam, kubernetes, governance, stack, links)
+MODULES = (
+    aws_storage,
+    aws_compute,
+    aws_network,
+    aws_audit,
+    aws_iam,
+    kubernetes,
+    governance,
+    stack,
+    links,
+    ui_auth,
+)
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 TEAM_PREFIX = "team-"

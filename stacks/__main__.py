@@ -17,4 +17,5 @@ if config.get_object("team") is not None:
     team_file = stack_file("stacks", stack)
     team.build(parse_team(config.get_object("team"), team_file), str(team_file))
 else:
-    build_platform(parse_platform(config.get_object("platform"), stack_file("stacks", stack)))
+    platform_file = stack_file("stacks", stack)
+    build_platform(parse_platform(config.get_object("platform"), platform_file), platform_file)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 
 from components.base import aws_provider
 from components.blocks.context import PlatformContext
+from components.cidr import plan_subnets
 from components.cluster.args import ByoClusterArgs, ServingClusterArgs
 from components.cluster.component import ByoCluster, ServingCluster, cluster_outputs
 from components.cluster.images import registry_host
@@ -24,6 +26,7 @@ from components.config import PlatformConfig
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
 from components.mirror.component import MirrorRegion, RegistryMirror, RegistryMirrorArgs
@@ -31,6 +34,7 @@ from components.mirror.config import MirrorConfig
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
 from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
 from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
+from components.observability.ip_ranges import TOPIC_REGION, IpRangeAlarm, IpRangeAlarmArgs
 from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
@@ -57,6 +61,8 @@ class Platform:
     dns: ServingDns | None = None
     entries: dict[str, ServingEntry] = field(default_factory=dict)
     observability: PlatformObservability | None = None
+    file: Path | None = None  # the stack file, named by configuration errors
+    ip_range_alarm: IpRangeAlarm | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -193,7 +199,9 @@ def build_registry(platform: Platform) -> None:
     cfg = platform.cfg
     if cfg.registry is None:
         return
-    primary_name = cfg.primary_region.name
+    primary = cfg.primary_region
+    primary_name = primary.name
+    oidc = cfg.identity.oidc if cfg.identity is not None else None
     primary_cluster = platform.clusters.get(primary_name)
     eks = primary_cluster if isinstance(primary_cluster, ServingCluster) else None
     network, keys = platform.networks[primary_name], platform.keyrings[primary_name]
@@ -231,6 +239,11 @@ def build_registry(platform: Platform) -> None:
             logs_key_arn=keys.arn("logs"),
             log_retention_days=cfg.log_retention_days,
             private_zone_id=platform.global_network.private_zone.zone_id,
+            oidc=oidc,
+            oidc_client_secret=oidc_client_secret(platform.file) if oidc is not None else None,
+            alb_subnet_cidrs=[
+                cidr for _, cidr in plan_subnets(primary.vpc_cidr, primary.availability_zones)["private"]
+            ],
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.
@@ -365,6 +378,9 @@ def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> lis
                 kubernetes_provider=serving.k8s_provider if serving else None,
                 keda_role_name=serving.keda_role.name if serving else None,
                 nodes_ready=[serving.system_node_group, serving.addon_pod_identity_agent] if serving else (),
+                insights_addon_version=serving.args.cluster.addons.amazon_cloudwatch_observability
+                if serving is not None and serving.args.cluster.addons is not None
+                else None,
                 db_instance_identifier=platform.registry.database.identifier
                 if platform.registry is not None and region.name == cfg.primary_region.name
                 else None,
@@ -398,6 +414,40 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
     )
 
 
+def build_dns_alarms(platform: Platform) -> None:
+    """The signed zone's DNSSEC alarms, in us-east-1 (Route 53 publishes its metrics there only), sent to the
+    stack's us-east-1 alert topic, or to a topic of their own there with the same subscribers when the stack's
+    observability has no region us-east-1. Without observability there is no topic to alert, so no alarms."""
+    cfg, dns, observability = platform.cfg, platform.dns, platform.observability
+    if dns is None or observability is None or cfg.observability is None:
+        return
+    east = observability.regional.get(ROUTE53_KEY_REGION)
+    if east is not None:
+        dns.alarm_signing(east.topic.arn, [east.topic_policy])
+    else:
+        dns.alarm_signing(None, subscriptions=cfg.observability.subscriptions)
+
+
+def build_ip_range_alarm(platform: Platform) -> None:
+    """With clusters (whose network policies copy the S3 prefix lists' CIDRs) and alert topics: the alarm on AWS's
+    IP range notifications, in the primary region, to its alert topic."""
+    cfg = platform.cfg
+    if platform.observability is None or not platform.clusters or cfg.partition != "aws":
+        return
+    primary = cfg.primary_region.name
+    monitoring = platform.observability.regional[primary]
+    platform.ip_range_alarm = IpRangeAlarm(
+        "ip-ranges",
+        IpRangeAlarmArgs(
+            context=platform.ctx.in_region(primary),
+            alert_topic_arn=monitoring.topic.arn,
+            topic_ready=monitoring.topic_policy,
+            us_east_1=provider_in(platform, TOPIC_REGION),
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[primary]),
+    )
+
+
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     return {
         "artifact_bucket_name": registry.artifact_bucket.bucket,
@@ -405,6 +455,7 @@ def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
         "replica_bucket_arns": {region: bucket.arn for region, bucket in registry.replica_buckets.items()},
         "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
         "mlflow_url": registry.mlflow_url,
+        "mlflow_service_url": registry.mlflow_service_url,
         "database_endpoint": registry.database.address,
     }
 
@@ -454,10 +505,10 @@ def export_outputs(platform: Platform) -> None:
     )
 
 
-def build_platform(cfg: PlatformConfig) -> Platform:
+def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     """A platform stack: identity (with the permissions boundary), keys and networks, clusters, registry, the
-    SSO roles' cluster access, serving entries, observability."""
-    platform = Platform(cfg, platform_context(cfg), region_providers(cfg))
+    SSO roles' cluster access, serving entries, observability, the DNSSEC alarms."""
+    platform = Platform(cfg, platform_context(cfg), region_providers(cfg), file=file)
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
     build_identity(platform)
@@ -474,5 +525,7 @@ def build_platform(cfg: PlatformConfig) -> Platform:
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
+    build_dns_alarms(platform)
+    build_ip_range_alarm(platform)
     export_outputs(platform)
     return platform

@@ -11,6 +11,7 @@ stack offline.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
+from components.config import check_owner_access
 from components.configbase import reachable_without_internet
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
@@ -257,6 +259,10 @@ def team_space(
 
 
 def build(team: TeamConfig, file: str | None = None) -> None:
+    if file is not None and Path(file).is_file():
+        # The owners' access entry must not collide with one the platform or another team owns (the stack
+        # files beside this one); refused before any resource exists.
+        check_owner_access(team, file, Path(file).parent)
     reference = pulumi.StackReference("platform", stack_name=platform_reference_name(team.platform_stack))
     platform = reference.outputs.apply(
         lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team, file)

@@ -103,15 +103,35 @@ def service_trust(
     return _trust({"Service": _one_or_list(service)}, action, condition)
 
 
-def pod_identity_trust(*, account_id: str | None = None, cluster_arn: str | None = None) -> dict[str, Any]:
+def pod_identity_trust(
+    *,
+    account_id: str | None = None,
+    cluster_arn: str | Sequence[str] | None = None,
+    namespace: str | None = None,
+    service_account: str | None = None,
+) -> dict[str, Any]:
     """The trust policy of a role EKS Pod Identity assumes: ``pods.eks.amazonaws.com`` with ``sts:AssumeRole``
-    and ``sts:TagSession`` (EKS user guide, "Create an IAM role for EKS Pod Identity"), limited to this account
-    and, when known, to one cluster (``ArnEquals aws:SourceArn``)."""
-    condition: dict[str, Any] = {}
+    and ``sts:TagSession`` (EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity",
+    https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
+
+    ``account_id`` pins ``aws:SourceAccount``, the confused-deputy key EKS Pod Identity sends (EKS best practices,
+    "Working with IAM roles for EKS Pod Identities": EKS passes the source organization of the account). The
+    cluster, namespace and service account are pinned through the session tags Pod Identity sends with the
+    request, as that page documents them: ``aws:RequestTag/eks-cluster-arn`` (one ARN or several: a role shared by
+    one service account in several clusters), ``aws:RequestTag/kubernetes-namespace`` and
+    ``aws:RequestTag/kubernetes-service-account``. A role trusted this way cannot be used by an association that
+    disables session tags, which the platform never creates.
+    """
+    equals: dict[str, Any] = {}
     if account_id is not None:
-        condition["StringEquals"] = {"aws:SourceAccount": account_id}
+        equals["aws:SourceAccount"] = account_id
     if cluster_arn:
-        condition["ArnEquals"] = {"aws:SourceArn": cluster_arn}
+        equals["aws:RequestTag/eks-cluster-arn"] = _one_or_list(cluster_arn)
+    if namespace is not None:
+        equals["aws:RequestTag/kubernetes-namespace"] = namespace
+    if service_account is not None:
+        equals["aws:RequestTag/kubernetes-service-account"] = service_account
+    condition = {"StringEquals": equals} if equals else {}
     return _trust({"Service": POD_IDENTITY_PRINCIPAL}, ["sts:AssumeRole", "sts:TagSession"], condition)
 
 

@@ -274,11 +274,18 @@ def build_controller_identities(
 
 @dataclass(frozen=True)
 class KarpenterRelease:
-    """What the Karpenter chart needs of the cluster: its endpoint, queue, and what must exist before it."""
+    """What the Karpenter chart needs of the cluster: its endpoint, queue, and what must exist before it.
+
+    ``ready`` is what its namespace waits for: the nodes the controller runs on and admin access, not CoreDNS.
+    The controller resolves names through the VPC resolver (``dnsPolicy: Default``), so it starts without
+    in-cluster DNS ("Let Karpenter manage your in-cluster DNS service", Karpenter troubleshooting,
+    https://karpenter.sh/docs/troubleshooting/).
+    """
 
     endpoint: pulumi.Input[str]
     interruption_queue: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource]
+    ready: Sequence[pulumi.Resource]
 
 
 @dataclass
@@ -305,7 +312,8 @@ def build_charts(
     identities: ControllerIdentities,
     ebs_csi: pulumi.Resource,
 ) -> Charts:
-    """Every chart of an EKS cluster; ``ready`` is what a namespace waits for (nodes, CoreDNS, admin access)."""
+    """Every chart of an EKS cluster; ``ready`` is what a namespace waits for (nodes, CoreDNS, admin access),
+    except Karpenter's (``karpenter.ready``)."""
     cfg = args.cluster
     charts = cfg.charts
     mirror = args.mirror
@@ -323,7 +331,10 @@ def build_charts(
             parent, name, chart, version, namespace, values, provider, depends_on, short, mirror
         )
 
-    for namespace in (KARPENTER_NAMESPACE, KEDA_NAMESPACE, LBC_NAMESPACE):
+    out.namespaces[KARPENTER_NAMESPACE] = labelled_namespace(
+        parent, name, KARPENTER_NAMESPACE, "restricted", provider, karpenter.ready
+    )
+    for namespace in (KEDA_NAMESPACE, LBC_NAMESPACE):
         out.namespaces[namespace] = labelled_namespace(parent, name, namespace, "restricted", provider, ready)
     out.storage_class = encrypted_storage_class(parent, name, args, provider, ebs_csi)
     out.karpenter = release(
@@ -343,6 +354,8 @@ def build_charts(
             "podDisruptionBudget": {"name": "karpenter", "maxUnavailable": 1},
             "controller": {"resources": resources("500m", "512Mi", "1", "1Gi")},
             "podSecurityContext": {"fsGroup": NONROOT_UID, "runAsNonRoot": True},
+            # The node's resolver (the VPC's), not CoreDNS: Karpenter starts before in-cluster DNS runs.
+            "dnsPolicy": "Default",
             **SYSTEM_SCHEDULING,
         },
         [out.namespaces[KARPENTER_NAMESPACE], *karpenter.depends_on],
@@ -418,10 +431,11 @@ def load_balancer_controller_values(args: ServingClusterArgs) -> dict[str, Any]:
 
 
 NVIDIA_DEVICE_PLUGIN_VALUES: dict[str, Any] = {
-    # Only on GPU nodes, which carry the pool's taint; the chart's default affinity expects
-    # node-feature-discovery labels this platform does not install.
+    # Only on the platform's GPU nodes, which carry the pool's taint. The chart's default node affinity stays:
+    # it selects nodes labelled nvidia.com/gpu.present=true (or node-feature-discovery's labels, not installed
+    # here), and GPU pools label their nodes so. Helm merges a map value into the chart's default key by key,
+    # so no map here could remove that affinity; only null deletes a default key.
     "nodeSelector": {ACCELERATOR_LABEL: "nvidia"},
-    "affinity": {},
     "tolerations": [
         {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
         {"key": SYSTEM_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},

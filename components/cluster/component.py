@@ -101,11 +101,9 @@ class ServingCluster(pulumi.ComponentResource):
         self.kubeconfig, self.k8s_provider = kubernetes_provider(
             self, name, args, eks, [*self.admin_access.policy_associations, *plane.deployer_rules]
         )
-        ready = [
-            self.system_nodes.node_group,
-            self.workload_addons.coredns,
-            *self.admin_access.policy_associations,
-        ]
+        # Somewhere to run and admin access; the other charts also wait for CoreDNS, Karpenter does not.
+        nodes_ready = [self.system_nodes.node_group, *self.admin_access.policy_associations]
+        ready = [*nodes_ready, self.workload_addons.coredns]
         karpenter = KarpenterRelease(
             endpoint=eks.endpoint,
             interruption_queue=self.interruption_queue.name,
@@ -116,6 +114,7 @@ class ServingCluster(pulumi.ComponentResource):
                 *self.interruption.targets.values(),
                 *([nodes.role.policy] if nodes.role.policy is not None else []),
             ],
+            ready=nodes_ready,
         )
         self.charts = build_charts(
             self,

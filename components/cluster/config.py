@@ -21,7 +21,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from components.configbase import KEBAB_RE, KeyedValueError, Model
 
 CLUSTER_MODES = ("eks", "byo")
-EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+EKS_ADDONS = (
+    "vpc-cni",
+    "coredns",
+    "kube-proxy",
+    "eks-pod-identity-agent",
+    "aws-ebs-csi-driver",
+    "amazon-cloudwatch-observability",
+)
 CLUSTER_CHARTS = (
     "karpenter",
     "keda",
@@ -71,6 +78,9 @@ class AddonVersions(Model):
     kube_proxy: Annotated[AddonVersion, Field(alias="kube-proxy")]
     eks_pod_identity_agent: Annotated[AddonVersion, Field(alias="eks-pod-identity-agent")]
     aws_ebs_csi_driver: Annotated[AddonVersion, Field(alias="aws-ebs-csi-driver")]
+    # Container Insights' CloudWatch agent, installed by observability (container-insights: true); pinned here
+    # with the others because which versions EKS offers follows the cluster's Kubernetes version.
+    amazon_cloudwatch_observability: Annotated[AddonVersion, Field(alias="amazon-cloudwatch-observability")]
 
 
 class EksChartVersions(Model):

@@ -97,6 +97,7 @@ def build_control_plane(
         opts=child_opts(parent),
     )
     public = cfg.endpoint_public_access
+    prod = args.context.is_prod
     cluster = aws.eks.Cluster(
         f"{name}-eks",
         aws.eks.ClusterArgs(
@@ -121,10 +122,13 @@ def build_control_plane(
             # The add-ons are managed and pinned; no unmanaged copies installed at creation.
             bootstrap_self_managed_addons=False,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            deletion_protection=args.environment == "prod",
+            # Prod: EKS refuses DeleteCluster while deletion protection is on (EKS User Guide, "Protect EKS
+            # clusters from accidental deletion"), so the cluster is also protected: a destroy then stops before
+            # it deletes anything, instead of after the node groups, add-ons and charts are gone.
+            deletion_protection=prod,
             tags=tags,
         ),
-        opts=child_opts(parent, depends_on=[log_group, role_policy]),
+        opts=child_opts(parent, depends_on=[log_group, role_policy], protect=prod),
     )
     security_group_id = cluster.vpc_config.apply(lambda vpc: vpc.cluster_security_group_id)
     oidc_issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)

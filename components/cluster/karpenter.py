@@ -26,6 +26,7 @@ from components.cluster.config import NodePoolConfig
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
     DISCOVERY_TAG,
+    GPU_PRESENT_LABEL,
     GPU_RESOURCE,
     KARPENTER_NAMESPACE,
     KARPENTER_SERVICE_ACCOUNT,
@@ -112,6 +113,8 @@ def node_pool_spec(pool: NodePoolConfig, node_class: str = NODE_CLASS_NAME) -> d
     limits: dict[str, str] = {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"}
     if pool.gpu:
         labels[ACCELERATOR_LABEL] = "nvidia"
+        # What the device plugin chart's default affinity selects a GPU node by (no node-feature-discovery here).
+        labels[GPU_PRESENT_LABEL] = "true"
         taints.append({"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"})
         limits[GPU_RESOURCE] = str(pool.gpu_limit)
     template_spec: dict[str, Any] = {

@@ -7,6 +7,9 @@ NODE_ROLE_LABEL = "mlops.io/node-role"
 POOL_LABEL = "mlops.io/pool"
 ACCELERATOR_LABEL = "mlops.io/accelerator"
 GPU_RESOURCE = "nvidia.com/gpu"
+# The label the NVIDIA device plugin chart's default node affinity accepts to run its DaemonSet on a node without
+# node-feature-discovery (NVIDIA/k8s-device-plugin v0.17.2 deployments/helm/nvidia-device-plugin/values.yaml).
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 SYSTEM_TAINT_KEY = "CriticalAddonsOnly"
 NODE_CLASS_NAME = "default"
 NONROOT_UID = 65532

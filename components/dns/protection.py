@@ -95,3 +95,73 @@ def query_log_resource_policy(ctx: PlatformContext, log_group: str, zone_id: str
             },
         }
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alarms on signing
+
+#: The DNSSEC metrics Route 53 publishes per hosted zone (Developer Guide, "Monitoring hosted zones using Amazon
+#: CloudWatch"), by alarm role, with what a breach means. "Configuring DNSSEC signing in Amazon Route 53" strongly
+#: recommends alarms on these two: a zone whose signing fails becomes unresolvable for validating resolvers.
+DNSSEC_METRICS = {
+    "internal-failure": (
+        "DNSSECInternalFailure",
+        "an object of the zone is in INTERNAL_FAILURE: signing and key-signing key changes are blocked until "
+        "signing is disabled and enabled again",
+    ),
+    "ksk-needs-action": (
+        "DNSSECKeySigningKeysNeedingAction",
+        "a key-signing key is ACTION_NEEDED (Route 53 lost the use of its KMS key): fix the key or its policy "
+        "before the zone stops resolving for validating resolvers",
+    ),
+}
+DNSSEC_NAMESPACE = "AWS/Route53"
+# Route 53 publishes each DNSSEC metric once per 4 hours per zone ("Volume: 1 per 4 hours per hosted zone"): one
+# period holds one datapoint.
+DNSSEC_PERIOD_SECONDS = 4 * 3600
+
+
+def dnssec_alarm_inputs(ctx: PlatformContext, zone_id: Any, topic_arn: Any) -> dict[str, dict[str, Any]]:
+    """The MetricAlarm inputs of each DNSSEC alarm of the zone, by role: the metric's Sum (its only valid statistic
+    for DNSSECInternalFailure) at 1 or more over one 4-hour period, notifying ``topic_arn`` on ALARM and OK.
+
+    The alarms are created in us-east-1, where Route 53's metrics are, so ``topic_arn`` is a topic there.
+    Missing data keeps the alarm's state: the metric arrives only every 4 hours, and its absence says nothing.
+    """
+    inputs = {}
+    for role, (metric, meaning) in DNSSEC_METRICS.items():
+        name = f"{ctx.prefix}-{ctx.region}-dnssec-{role}"
+        inputs[role] = {
+            "name": name,
+            "alarm_description": f"DNSSEC of the public zone: {meaning}",
+            "namespace": DNSSEC_NAMESPACE,
+            "metric_name": metric,
+            "dimensions": {"HostedZoneId": zone_id},
+            "statistic": "Sum",
+            "period": DNSSEC_PERIOD_SECONDS,
+            "evaluation_periods": 1,
+            "datapoints_to_alarm": 1,
+            "threshold": 1,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "treat_missing_data": "missing",
+            "alarm_actions": [topic_arn],
+            "ok_actions": [topic_arn],
+            "tags": ctx.tagged(Name=name),
+        }
+    return inputs
+
+
+def alarm_topic_key_policy(ctx: PlatformContext) -> dict[str, Any]:
+    """The policy of the key of a us-east-1 alert topic of its own (a stack without a key ring there): the account
+    administers it, and CloudWatch alarms of the account publish to topics encrypted with it (Decrypt and
+    GenerateDataKey*, as the logs keys' ``AlarmsPublishToEncryptedTopics`` statement)."""
+    return document(
+        key_root_statement(ctx.arn.root()),
+        key_service_statement(
+            "AlarmsPublishToEncryptedTopics",
+            {"Service": service_principal("cloudwatch")},
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+        ),
+        policy_id="mlops-dnssec-alerts",
+    )

@@ -3,7 +3,9 @@
 Signing: an ECC_NIST_P256 SIGN_VERIFY KMS key in us-east-1 (Route 53 uses no other) whose policy lets Route 53
 DNSSEC sign for this zone, a key-signing key on it (ACTIVE) and signing enabled once the key-signing key exists.
 The DS record the parent zone must carry is published as ``dns.dsRecord``: until the parent has it, resolvers
-treat the zone as unsigned (it still resolves); once it has it, the chain of trust is complete.
+treat the zone as unsigned (it still resolves); once it has it, the chain of trust is complete. Once the stack's
+alert topics exist, ``alarm_signing`` adds the DNSSECInternalFailure and DNSSECKeySigningKeysNeedingAction alarms
+(components/dns/alarms.py), in us-east-1 where Route 53 publishes them.
 
 Query logging: a log group ``/aws/route53/<zone>`` in us-east-1 encrypted with the us-east-1 logs key, a CloudWatch
 Logs resource policy letting Route 53 write there for this zone only, and the query log once that policy exists.
@@ -28,6 +30,7 @@ import pulumi_aws as aws
 
 from components.base import child_opts
 from components.blocks import PlatformContext
+from components.dns.alarms import DnssecAlarms, DnssecAlarmsArgs
 from components.dns.config import DnsConfig
 from components.dns.protection import (
     ROUTE53_KEY_REGION,
@@ -37,6 +40,7 @@ from components.dns.protection import (
     query_log_key_policy,
     query_log_resource_policy,
 )
+from components.observability.config import Subscription
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class ServingDns(pulumi.ComponentResource):
     The zone's records are created by the platform (each region's ``*.<region>.<zone>``, components.serving.ingress)
     and by team stacks (each model's routed name, ``ModelEndpointDns``). Attributes: ``zone``; when signed
     ``signing_key``, ``key_signing_key``, ``dnssec``; when logged ``query_log_group``, ``query_log_policy``,
-    ``query_log`` (and ``query_log_key`` when the stack has no logs key in us-east-1).
+    ``query_log`` (and ``query_log_key`` when the stack has no logs key in us-east-1); ``dnssec_alarms`` once
+    ``alarm_signing`` gave the signing alarms their topic.
     """
 
     signing_key: aws.kms.Key | None = None
@@ -69,10 +74,13 @@ class ServingDns(pulumi.ComponentResource):
     query_log_group: aws.cloudwatch.LogGroup | None = None
     query_log_policy: aws.cloudwatch.LogResourcePolicy | None = None
     query_log: aws.route53.QueryLog | None = None
+    dnssec_alarms: DnssecAlarms | None = None
 
     def __init__(self, name: str, args: ServingDnsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:dns:ServingDns", name, None, opts)
+        self.resource_name = name
         ctx, dns = args.context, args.dns
+        self.args = args
         self.zone = aws.route53.Zone(
             f"{name}-zone",
             aws.route53.ZoneArgs(
@@ -192,6 +200,30 @@ class ServingDns(pulumi.ComponentResource):
             ),
             opts=child_opts(self, depends_on=[self.query_log_policy]),
         )
+
+    def alarm_signing(
+        self,
+        topic_arn: pulumi.Input[str] | None,
+        topic_ready: Sequence[pulumi.Resource] = (),
+        subscriptions: Sequence[Subscription] = (),
+    ) -> DnssecAlarms | None:
+        """The DNSSEC alarms of a signed zone (``dnssec_alarms``), in us-east-1: to ``topic_arn``, the stack's
+        us-east-1 alert topic (``topic_ready``: its policy), or, when None, to a topic of their own there with
+        ``subscriptions``. An unsigned zone gets none."""
+        if self.dnssec is None:
+            return None
+        self.dnssec_alarms = DnssecAlarms(
+            f"{self.resource_name}-dnssec-alarms",
+            DnssecAlarmsArgs(
+                context=self.args.context,
+                zone_id=self.zone.zone_id,
+                topic_arn=topic_arn,
+                topic_ready=topic_ready,
+                subscriptions=subscriptions,
+            ),
+            opts=self._us_east_1(self.args),
+        )
+        return self.dnssec_alarms
 
     @property
     def ds_record(self) -> pulumi.Output[str] | None:

@@ -11,7 +11,13 @@ management GuardDuty creates that endpoint itself in each VPC with a monitored c
 of its own (``GuardDutyManagedSecurityGroup-<vpc>``, HTTPS from the VPC) and an endpoint policy limited to the
 account: that path needs no internet, so internet-free stacks need nothing more. The platform does not create a
 ``guardduty-data`` endpoint of its own (a second endpoint with private DNS for the same service in one VPC
-conflicts with GuardDuty's). Neither is in the stack's state: see the README ("Teardown").
+conflicts with GuardDuty's). Neither is in the stack's state, and they keep a destroy from deleting the subnets
+and VPCs. No ordering of these resources removes them: deleting a ``DetectorFeature`` resource only drops it from
+the state (pulumi-aws, guardduty.DetectorFeature), and GuardDuty keeps the endpoint when automated agent
+management is turned off; it deletes it only when Runtime Monitoring itself is turned off (GuardDuty User Guide,
+"Disabling, uninstalling, and cleaning up resources in Runtime Monitoring"), account- and region-wide. So a
+teardown destroys the clusters, then runs ``mlops purge-guardduty-endpoints`` (mlops/guardduty_endpoints.py),
+then destroys the rest (README, "Teardown").
 """
 
 from __future__ import annotations

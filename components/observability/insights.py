@@ -30,9 +30,15 @@ class ContainerInsights:
         cluster_name: pulumi.Input[str],
         logs_key_arn: pulumi.Input[str],
         nodes_ready: Sequence[pulumi.Resource],
+        addon_version: str | None,
         prefix: str,
         log_retention_days: int,
     ):
+        if addon_version is None:
+            raise ValueError(
+                f"{CONTAINER_INSIGHTS_ADDON}: no pinned add-on version for this cluster; "
+                f"allowed: vX.Y.Z-eksbuild.N under the cluster's addons"
+            )
         # The agent would create this group itself, unencrypted and kept forever; create it first with KMS.
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-insights-logs",
@@ -70,6 +76,7 @@ class ContainerInsights:
             aws.eks.AddonArgs(
                 cluster_name=cluster_name,
                 addon_name=CONTAINER_INSIGHTS_ADDON,
+                addon_version=addon_version,
                 # Metrics only: container logs would create further log groups outside this stack's control.
                 configuration_values=json.dumps({"containerLogs": {"enabled": False}}, sort_keys=True),
                 pod_identity_associations=[

@@ -344,6 +344,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
                 cluster_name=signals.cluster_name,
                 logs_key_arn=signals.logs_key_arn,
                 nodes_ready=signals.nodes_ready,
+                addon_version=signals.insights_addon_version,
                 prefix=prefix,
                 log_retention_days=args.log_retention_days,
             )

@@ -32,3 +32,5 @@ class RegionSignals:
     keda_role_name: pulumi.Input[str] | None = None
     # What the cluster's own agents need before their add-on can become active: nodes and the Pod Identity agent.
     nodes_ready: Sequence[pulumi.Resource] = ()
+    # The pinned version of the cluster's Container Insights add-on (the cluster's `addons` config).
+    insights_addon_version: str | None = None

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import PlatformContext
+from components.identity.config import OidcConfig
 from components.registry.config import RegistryConfig
 
 
@@ -51,3 +52,9 @@ class ModelRegistryArgs:
     log_retention_days: int = 30
     # The platform's private hosted zone, where MLflow's name points at its load balancer.
     private_zone_id: pulumi.Input[str] | None = None
+    # Sign-in on MLflow's load balancer (identity.oidc) and its client secret (mlops:oidc-client-secret).
+    oidc: OidcConfig | None = None
+    oidc_client_secret: pulumi.Input[str] | None = None
+    # The subnets the internal ALB is placed in (the private tier, tagged kubernetes.io/role/internal-elb): the
+    # addresses it reaches MLflow's pods from. Empty: the whole VPC.
+    alb_subnet_cidrs: Sequence[str] = ()

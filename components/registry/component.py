@@ -7,11 +7,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks.roles import ServiceRole
+from components.identity.oidc import OidcSignIn
 from components.registry.args import ModelRegistryArgs, RegionStore  # noqa: F401  (also importable here)
 from components.registry.buckets import artifact_stores
 from components.registry.database import mlflow_database
 from components.registry.images import image_replication, repository_templates
-from components.registry.mlflow import MlflowInputs, mlflow_server
+from components.registry.mlflow import MlflowInputs, mlflow_server, service_url
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -25,6 +26,8 @@ class ModelRegistry(pulumi.ComponentResource):
     database_monitoring_role: ServiceRole | None
     mlflow_deployment: k8s.apps.v1.Deployment | None
     mlflow_url: str | None
+    mlflow_service_url: str | None
+    mlflow_signin: OidcSignIn | None
 
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:registry:ModelRegistry", name, None, opts)
@@ -47,12 +50,13 @@ class ModelRegistry(pulumi.ComponentResource):
         self.database_log_groups = database.log_groups
         self.database_monitoring_role = database.monitoring_role
 
-        self.mlflow_deployment, self.mlflow_url = None, None
-        self.mlflow_ingress, self.mlflow_record = None, None
+        self.mlflow_deployment, self.mlflow_url, self.mlflow_service_url = None, None, None
+        self.mlflow_ingress, self.mlflow_record, self.mlflow_signin = None, None, None
         if args.k8s_provider is not None:
             mlflow = mlflow_server(self, name, args, MlflowInputs(self.artifact_bucket, self.database))
             self.mlflow_deployment, self.mlflow_ingress = mlflow.deployment, mlflow.ingress
             self.mlflow_record, self.mlflow_url = mlflow.record, mlflow.url
+            self.mlflow_service_url, self.mlflow_signin = service_url(), mlflow.signin
         self.register_outputs(
             {"artifactBucket": self.artifact_bucket.bucket, "databaseEndpoint": self.database.address}
         )

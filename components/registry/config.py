@@ -100,6 +100,13 @@ def registry_checks(cfg: Any) -> None:
         )
     if cfg.cluster is None:
         return
+    if cfg.is_prod and (cfg.identity is None or cfg.identity.oidc is None):
+        raise _KeyedValueError(
+            ("identity", "oidc"),
+            "missing; prod lets people reach MLflow only after signing in on its load balancer; allowed in prod: "
+            "identity.oidc with issuer, authorization-endpoint, token-endpoint, user-info-endpoint and client-id "
+            "(and the client secret in mlops:oidc-client-secret)",
+        )
     if registry.certificate_arn is None:
         raise _KeyedValueError(
             ("registry", "certificate-arn"),

@@ -180,7 +180,7 @@ def mlflow_database(owner: pulumi.Resource, name: str, args: ModelRegistryArgs) 
         opts=pulumi.ResourceOptions(
             parent=owner,
             provider=primary.provider,
-            protect=ctx.is_prod,
+            protect=ctx.keeps_data,  # deletion protection: a destroy must stop before, not at, it
             depends_on=[*log_groups, *monitoring_ready],
         ),
     )

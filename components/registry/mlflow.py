@@ -1,6 +1,13 @@
 """The MLflow server on the serving cluster: a Pod Identity role that reaches only its artifact prefix and the
 database's managed secret, a hardened Deployment, its Service, disruption budget and network policies, and an
-internal ALB with its private DNS name."""
+internal ALB with its private DNS name.
+
+Two ways lead to MLflow. People use the ALB (``https://mlflow.<env>.mlops.internal``), which signs them in with
+the identity provider of ``identity.oidc`` (the ALB's ``authenticate-oidc`` action) before forwarding; prod
+refuses a stack without it. Workloads (training jobs, pipelines) use the in-cluster Service
+(``http://mlflow.mlflow.svc.cluster.local:5000``) from the namespaces the ``allow-clients`` NetworkPolicy admits:
+team namespaces and namespaces the platform labels as MLflow clients.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from components.blocks.workload import (
     hardened_pod_spec,
 )
 from components.cluster.images import mirror_image
+from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
+from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
 from components.network.transit import zone_name
 from components.registry.args import ModelRegistryArgs
 from components.registry.database import DB_USER
@@ -30,6 +39,17 @@ MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
 SERVICE_ACCOUNT = "mlflow"
 SELECTOR = {"app": "mlflow"}
+# The label every team namespace carries (components.serving.team.TeamSpace); namespaces are cluster-scoped, so
+# only the platform (cluster admins) can set it, never a team's namespace-scoped access entry.
+TEAM_LABEL = "team"
+# The label the platform puts on any other namespace whose workloads may call MLflow (e.g. a promotion job's).
+CLIENT_LABEL = "mlops.platform/mlflow-client"
+OIDC_SECRET = "mlflow-oidc"
+
+
+def service_url() -> str:
+    """Where workloads reach MLflow: its Service, from the namespaces ``allow-clients`` admits."""
+    return f"http://mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"
 
 
 def mlflow_load_balancer_name(environment: str) -> str:
@@ -99,6 +119,7 @@ class Mlflow:
     record: aws.route53.Record | None
     url: str
     role: aws.iam.Role
+    signin: OidcSignIn | None
 
 
 def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, uses: MlflowInputs) -> Mlflow:
@@ -153,8 +174,25 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
         opts=in_ns,
     )
     mlflow_network_policies(name, args, in_ns)
-    ingress, record = _ingress(owner, name, args, labels, namespace)
-    return Mlflow(deployment, ingress, record, f"https://{mlflow_host(ctx.environment)}", role.role)
+    signin = None
+    if args.oidc is not None:
+        if args.oidc_client_secret is None:
+            raise ValueError("identity.oidc needs the OIDC client secret")
+        signin = OidcSignIn(
+            f"{name}-mlflow-signin",
+            OidcSignInArgs(
+                namespace=MLFLOW_NAMESPACE,
+                oidc=args.oidc,
+                client_secret=args.oidc_client_secret,
+                secret_name=OIDC_SECRET,
+                labels=labels,
+                reader=(LBC_NAMESPACE, LBC_SERVICE_ACCOUNT),
+                after=[namespace],
+            ),
+            opts=pulumi.ResourceOptions(parent=owner, provider=args.k8s_provider),
+        )
+    ingress, record = _ingress(owner, name, args, labels, namespace, signin)
+    return Mlflow(deployment, ingress, record, f"https://{mlflow_host(ctx.environment)}", role.role, signin)
 
 
 def _identity(
@@ -288,10 +326,14 @@ def _ingress(
     args: ModelRegistryArgs,
     labels: dict[str, str],
     namespace: k8s.core.v1.Namespace,
+    signin: OidcSignIn | None,
 ) -> tuple[k8s.networking.v1.Ingress, aws.route53.Record | None]:
     """Its own internal ALB with a fixed name, and the private zone's record for MLflow's name.
 
-    The certificate is required by the config (an HTTPS listener without one never becomes ready).
+    The certificate is required by the config (an HTTPS listener without one never becomes ready). With sign-in,
+    the ALB authenticates every request with the identity provider before forwarding (the ALB listens on HTTPS
+    only, where the controller puts the authenticate action). The Ingress is labelled a platform UI, which the
+    policy pack holds to an authenticate action.
     """
     host = mlflow_host(args.context.environment)
     annotations = internal_alb_annotations(
@@ -299,6 +341,11 @@ def _ingress(
         health_path="/health",
         load_balancer_name=mlflow_load_balancer_name(args.context.environment),
     )
+    if signin is not None:
+        annotations.update(signin.annotations)
+    # The controller reads the client Secret when it builds the listener rules: it and the controller's right to
+    # read it come first.
+    signed_in = [] if signin is None else [signin.secret, *filter(None, [signin.role_binding])]
     backend = k8s.networking.v1.IngressBackendArgs(
         service=k8s.networking.v1.IngressServiceBackendArgs(
             name="mlflow", port=k8s.networking.v1.ServiceBackendPortArgs(number=MLFLOW_PORT)
@@ -308,7 +355,10 @@ def _ingress(
         f"{name}-mlflow-ingress",
         k8s.networking.v1.IngressInitArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels, annotations=annotations
+                name="mlflow",
+                namespace=MLFLOW_NAMESPACE,
+                labels={**labels, PURPOSE_LABEL: PLATFORM_UI},
+                annotations=annotations,
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name="alb",
@@ -329,7 +379,9 @@ def _ingress(
         # After the load balancer controller (its webhook admits Ingresses) and so destroyed before it: the
         # controller removes the ALB and the Ingress's finalizer only while it runs.
         opts=pulumi.ResourceOptions(
-            parent=owner, provider=args.k8s_provider, depends_on=[namespace, *args.workload_ready]
+            parent=owner,
+            provider=args.k8s_provider,
+            depends_on=[namespace, *signed_in, *args.workload_ready],
         ),
     )
     if args.private_zone_id is None:
@@ -350,8 +402,30 @@ def _ingress(
     return ingress, record
 
 
+def client_peers(alb_subnet_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    """Who may open MLflow's port: pods of team namespaces and of namespaces labelled MLflow clients (workloads,
+    through the Service), and the ALB's subnets (the controller registers pod IPs as targets, target type ip, so
+    the ALB connects from its own addresses in the subnets it was placed in)."""
+    return [
+        k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_expressions=[
+                    k8s.meta.v1.LabelSelectorRequirementArgs(key=TEAM_LABEL, operator="Exists")
+                ]
+            )
+        ),
+        k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={CLIENT_LABEL: "true"})
+        ),
+        *[
+            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
+            for cidr in alb_subnet_cidrs
+        ],
+    ]
+
+
 def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions) -> None:
-    """Default deny; clients from the VPC on MLflow's port; out only to DNS, PostgreSQL, the AWS endpoints in
+    """Default deny; clients (client_peers) on MLflow's port; out only to DNS, PostgreSQL, the AWS endpoints in
     the VPC, S3 (its prefix list) and the Pod Identity agent."""
 
     def policy(role, spec):
@@ -377,7 +451,7 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
             policy_types=["Ingress"],
             ingress=[
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[vpc],
+                    from_=client_peers(args.alb_subnet_cidrs or [args.vpc_cidr]),
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")],
                 )
             ],

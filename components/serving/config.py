@@ -5,6 +5,7 @@ the team's stack needs of its platform to serve (PlatformServing), checked befor
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -359,3 +360,109 @@ def team_tags(team: TeamConfig) -> dict[str, str]:
 
 def team_stack_name(team: str, environment: str) -> str:
     return f"team-{team}-{environment}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The team owners' role against the principals that already have an EKS access entry on the platform's clusters.
+# EKS allows one access entry per IAM principal (EKS User Guide, "Create access entries": "An IAM principal can't
+# be included in more than one access entry"), so a team whose owners role is one of them could never be deployed.
+
+_ROLE_ARN_PARTS = re.compile(
+    r"^arn:(?P<partition>aws(-cn|-us-gov)?):iam::(?P<account>\d{12}):role/(.*/)?(?P<name>[^/]+)$"
+)
+# The access roles of components.identity (identity.roles) and their permission set names, `mlops-<env>-<role>`
+# (components.identity.policies.permission_set_name; a test keeps the two equal). Identity Center names the role
+# it provisions `AWSReservedSSO_<permission set>_<suffix>`.
+SSO_ROLE_KEYS = ("platform-admin", "ml-engineer", "read-only")
+
+
+def sso_role_name_pattern(environment: str, role: str) -> re.Pattern[str]:
+    """Every name Identity Center can give the role of the platform's permission set ``role``."""
+    return re.compile(rf"^AWSReservedSSO_{re.escape(f'mlops-{environment}-{role}')}_[0-9A-Za-z]+$")
+
+
+@dataclass(frozen=True)
+class OwnedPrincipal:
+    """An IAM role the platform (or another team) already maps into the clusters, and what to do instead."""
+
+    what: str  # e.g. "the deployer of platform stack 'prod' (deployer.role-arn)"
+    account: str
+    name: str | re.Pattern[str]  # the role name, or every name of an SSO role
+    instead: str
+
+    def matches(self, arn: str) -> bool:
+        parts = _ROLE_ARN_PARTS.match(arn)
+        if parts is None or parts.group("account") != self.account:
+            return False
+        name = parts.group("name")
+        return bool(self.name.match(name)) if isinstance(self.name, re.Pattern) else name == self.name
+
+
+OWN_ROLE = "a role only this team's owners sign in with (e.g. the role of an SSO permission set of their own)"
+
+
+def platform_principals(stack: str, cfg: Any) -> list[OwnedPrincipal]:
+    """The roles platform stack ``stack`` gives access entries: its deployer, its cluster admins and the roles of
+    its SSO permission sets (by name pattern: the suffix Identity Center adds is known only after deployment)."""
+    owned: list[OwnedPrincipal] = []
+
+    def add(arn: str, what: str, instead: str) -> None:
+        parts = _ROLE_ARN_PARTS.match(arn)
+        if parts is not None:
+            owned.append(OwnedPrincipal(what, parts.group("account"), parts.group("name"), instead))
+
+    if cfg.deployer is not None:
+        add(cfg.deployer.role_arn, f"the deployer of platform stack {stack!r} (deployer.role-arn)", OWN_ROLE)
+    if cfg.cluster is not None and cfg.cluster.mode == "eks":
+        for index, arn in enumerate(cfg.cluster.admin_role_arns):
+            add(
+                arn,
+                f"a cluster admin of platform stack {stack!r} (cluster.admin-role-arns[{index}]), which already "
+                "administers every namespace",
+                OWN_ROLE,
+            )
+    if cfg.identity is not None:
+        roles = cfg.identity.roles
+        for key, role in zip(
+            SSO_ROLE_KEYS, (roles.platform_admin, roles.ml_engineer, roles.read_only), strict=True
+        ):
+            what = f"the {key} SSO role of platform stack {stack!r} (identity.roles.{key})"
+            instead = OWN_ROLE
+            if key == "ml-engineer":
+                instead += f", or the team's namespace in identity.ml-engineer-namespaces of platform stack {stack!r}"
+            owned.append(
+                OwnedPrincipal(what, cfg.account_id, sso_role_name_pattern(cfg.environment, key), instead)
+            )
+            if role.role_arn:
+                add(role.role_arn, what, instead)
+    return owned
+
+
+def team_principals(teams: Sequence[tuple[str, TeamConfig]]) -> list[OwnedPrincipal]:
+    """The owners roles of other team stacks ``(stack, team)`` on the same platform."""
+    owned = []
+    for stack, team in teams:
+        parts = _ROLE_ARN_PARTS.match(team.owners.role_arn)
+        if parts is not None:
+            owned.append(
+                OwnedPrincipal(
+                    f"the owners role of team {team.name!r} (stack {stack})",
+                    parts.group("account"),
+                    parts.group("name"),
+                    OWN_ROLE,
+                )
+            )
+    return owned
+
+
+def check_owner_principal(team: TeamConfig, file: str | Path | None, owned: Sequence[OwnedPrincipal]) -> None:
+    """Refuse an owners role that already has an access entry on the team's clusters: one line, what to do."""
+    arn = team.owners.role_arn
+    for principal in owned:
+        if principal.matches(arn):
+            raise ConfigError(
+                file,
+                f"{TEAM_KEY}.owners.role-arn",
+                f"{arn} is {principal.what}; EKS allows one access entry per IAM principal, and the team's "
+                f"owners need their own; allowed: {principal.instead}",
+            )

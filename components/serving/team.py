@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.blocks.context import PlatformContext
+from components.blocks.context import Arns, PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
 from components.blocks.roles import Association, PodIdentityRole
 from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
@@ -29,6 +29,7 @@ from components.serving.config import TeamConfig
 from components.serving.ingress import DOMAIN_ANNOTATION
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
+MODELS_SERVICE_ACCOUNT = "models"  # the service account the models run as, which the team role is given to
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,27 @@ def team_access_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def models_trust(args: TeamSpaceArgs) -> pulumi.Output[str]:
+    """The models role's trust: EKS Pod Identity from the platform's account only, for the team's ``models``
+    service account in its namespace of the team's clusters (components.blocks.iam.pod_identity_trust)."""
+    regions = [target.region for target in args.clusters]
+
+    def trust(values: list[Any]) -> str:
+        account, names = values[0], values[1:]
+        return to_json(
+            pod_identity_trust(
+                account_id=account,
+                cluster_arn=[
+                    Arns(args.partition, account, r).cluster(n) for r, n in zip(regions, names, strict=True)
+                ],
+                namespace=args.team.namespace,
+                service_account=MODELS_SERVICE_ACCOUNT,
+            )
+        )
+
+    return pulumi.Output.all(args.account_id, *[target.cluster_name for target in args.clusters]).apply(trust)
+
+
 def aws_endpoint_egress(
     vpc_cidr: str, s3_cidrs: Sequence[str]
 ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
@@ -233,7 +255,7 @@ class TeamSpace(pulumi.ComponentResource):
             ctx,
             parent=self,
             provider=args.repository_aws_provider,
-            trust=pod_identity_trust(),
+            trust=models_trust(args),
             policy=policy,
             role_name=f"mlops-{team.environment}-team-{team.name}-models",
             max_session_duration=3600,
@@ -241,7 +263,7 @@ class TeamSpace(pulumi.ComponentResource):
                 Association(
                     target.cluster_name,
                     team.namespace,
-                    "models",
+                    MODELS_SERVICE_ACCOUNT,
                     opts=pulumi.ResourceOptions(
                         provider=target.aws_provider, depends_on=[self.service_accounts[target.region]]
                     ),
@@ -324,7 +346,9 @@ class TeamSpace(pulumi.ComponentResource):
         self.service_accounts[target.region] = k8s.core.v1.ServiceAccount(
             f"{suffix}-sa",
             k8s.core.v1.ServiceAccountInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=namespace, labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=MODELS_SERVICE_ACCOUNT, namespace=namespace, labels=labels
+                ),
                 automount_service_account_token=False,
             ),
             opts=in_ns,

@@ -9,6 +9,7 @@ import pytest
 from components.blocks import PlatformContext
 from components.encryption import PURPOSES, key_policy
 from tests.conftest import FIXTURES, by_name, run_mlops, states
+from tests.iam_eval import decision
 
 PROD_REGIONS = ("us-east-1", "us-west-2")
 
@@ -171,11 +172,11 @@ def test_single_region_stack_has_no_transit_gateway(synth):
 
 def test_keys_per_region(synth):
     prod, dev = synth("prod"), synth("dev")
-    # Key-ring keys only: the DNSSEC signing key in us-east-1 is never replicated.
+    # Key-ring keys only: the DNSSEC signing key in us-east-1 and the IP range queue's key are never replicated.
     primaries = [
         k
         for k in in_region(prod, "aws:kms/key:Key", "us-east-1")
-        if k["inputs"].get("keyUsage") != "SIGN_VERIFY"
+        if "mlops:encryption:KeyRing" in k["parent"]
     ]
     replicas = in_region(prod, "aws:kms/replicaKey:ReplicaKey", "us-west-2")
     assert len(primaries) == len(replicas) == len(PURPOSES) >= 5
@@ -192,7 +193,7 @@ def test_keys_per_region(synth):
             replica["inputs"]["primaryKeyArn"] == prod["outputs"]["regions"]["us-east-1"]["keyArns"][purpose]
         )
     assert primary_arns
-    for key in states(dev, "aws:kms/key:Key"):
+    for key in (k for k in states(dev, "aws:kms/key:Key") if "mlops:encryption:KeyRing" in k["parent"]):
         # Single-region stacks too: a key cannot become multi-region later without being replaced.
         assert key["protect"] is False and key["inputs"]["multiRegion"] is True
         assert key["inputs"]["enableKeyRotation"] is True
@@ -252,6 +253,65 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
     assert by_sid["AutoScalingGrantsForVolumes"]["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
+SPOT_ROLE = "arn:aws:iam::1:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
+
+
+def key_decision(policy: dict, principal: str, action: str, context: dict[str, str]) -> str:
+    """The key policy's decision for a principal of account 1 whose own IAM policy grants nothing on the key (a
+    service-linked role): only statements naming it or anyone count, not the account's (which delegates to IAM)."""
+    named = [s for s in policy["Statement"] if s["Principal"] in ("*", {"AWS": "*"}, {"AWS": principal})]
+    return decision(named, action, "*", {"aws:PrincipalArn": principal, **context})
+
+
+def test_volumes_key_lets_every_principal_of_the_account_use_it_through_ec2_as_karpenter_documents():
+    """Karpenter troubleshooting, "Node terminates before ready on failed encrypted EBS volume" (v1.5.0,
+    https://github.com/aws/karpenter-provider-aws/blob/v1.5.0/website/content/en/docs/troubleshooting.md): the
+    key policy statement is Principal AWS "*", actions Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*,
+    CreateGrant, DescribeKey, with StringEquals kms:ViaService ec2.<region>.amazonaws.com and kms:CallerAccount
+    <account>. The Spot service-linked role (whose policy cannot grant the key) launches spot nodes through it."""
+    policy = key_policy("volumes", PlatformContext("prod", "aws", "1", "us-east-1"))
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["UseThroughEC2ForPrincipalsOfTheAccount"] == {
+        "Sid": "UseThroughEC2ForPrincipalsOfTheAccount",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+        ],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
+        },
+    }
+    through_ec2 = {"kms:ViaService": "ec2.us-east-1.amazonaws.com", "kms:CallerAccount": "1"}
+    for action in ("kms:CreateGrant", "kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt"):
+        assert key_decision(policy, SPOT_ROLE, action, through_ec2) == "Allow"
+    # Not directly, not through another service or region, not for another account.
+    assert key_decision(policy, SPOT_ROLE, "kms:Decrypt", {"kms:CallerAccount": "1"}) == "ImplicitDeny"
+    assert (
+        key_decision(
+            policy, SPOT_ROLE, "kms:Decrypt", {**through_ec2, "kms:ViaService": "s3.us-east-1.amazonaws.com"}
+        )
+        == "ImplicitDeny"
+    )
+    assert (
+        key_decision(
+            policy, SPOT_ROLE, "kms:Decrypt", {**through_ec2, "kms:ViaService": "ec2.us-west-2.amazonaws.com"}
+        )
+        == "ImplicitDeny"
+    )
+    assert (
+        key_decision(policy, SPOT_ROLE, "kms:Decrypt", {**through_ec2, "kms:CallerAccount": "2"})
+        == "ImplicitDeny"
+    )
+    assert key_decision(policy, SPOT_ROLE, "kms:ScheduleKeyDeletion", through_ec2) == "ImplicitDeny"
+
+
 @pytest.mark.parametrize(
     ("purpose", "service"),
     [
@@ -259,7 +319,6 @@ def test_autoscaling_uses_the_volumes_key_through_its_role_arn_not_as_a_named_pr
         ("database", "rds"),
         ("images", "ecr"),
         ("cluster-secrets", "eks"),
-        ("volumes", "ec2"),
     ],
 )
 def test_service_keys_are_usable_only_through_their_service(purpose, service):

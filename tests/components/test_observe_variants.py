@@ -42,6 +42,9 @@ def test_alarms_follow_the_signals_without_a_load_balancer(observe_latency):
         "mlops-staging-eu-west-1-rds-connections",
         "mlops-staging-eu-west-1-rds-cpu",
         "mlops-staging-eu-west-1-rds-free-storage",
+        # The signed zone's, in us-east-1 (tests/components/test_dnssec_alarms.py).
+        "mlops-staging-us-east-1-dnssec-internal-failure",
+        "mlops-staging-us-east-1-dnssec-ksk-needs-action",
     ]
     assert not states(observe_latency, "aws:grafana/workspace:Workspace")
     assert observe_latency["outputs"]["observability"]["grafanaUrl"] is None

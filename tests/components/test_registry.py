@@ -194,7 +194,7 @@ def test_mlflow_is_hardened_and_valid(synth):
         for m in manifests(prod)
         if m["metadata"].get("namespace") == "mlflow" or m["metadata"].get("name") == "mlflow"
     ]
-    assert len(mlflow_objects) == 9
+    assert len(mlflow_objects) == 12  # with sign-in: the client Secret and its reader Role and RoleBinding
     assert invalid_builtin_objects(prod) == []
     ingress = named(prod, "mlflow-ingress")["inputs"]["metadata"]["annotations"]
     assert ingress["alb.ingress.kubernetes.io/scheme"] == "internal"
@@ -337,9 +337,9 @@ def test_mlflow_role_trusts_pod_identity_of_this_cluster_only(synth):
             "Principal": {"Service": "pods.eks.amazonaws.com"},
             "Action": ["sts:AssumeRole", "sts:TagSession"],
             "Condition": {
-                "StringEquals": {"aws:SourceAccount": "333333333333"},
-                "ArnEquals": {
-                    "aws:SourceArn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1"
+                "StringEquals": {
+                    "aws:SourceAccount": "333333333333",
+                    "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:333333333333:cluster/mlops-prod-us-east-1",
                 },
             },
         }

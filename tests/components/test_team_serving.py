@@ -88,6 +88,20 @@ def test_pod_identity_role_is_scoped_to_team(team_doc):
     trust = json.loads(role["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert trust["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    # EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity"
+    # (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html): the request tags Pod Identity sends pin
+    # the cluster, namespace and service account; aws:SourceAccount pins the platform's account.
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": "333333333333",
+            "aws:RequestTag/eks-cluster-arn": [
+                f"arn:aws:eks:{region}:333333333333:cluster/mlops-prod-{region}"
+                for region in ("us-east-1", "us-west-2")
+            ],
+            "aws:RequestTag/kubernetes-namespace": "team-fraud",
+            "aws:RequestTag/kubernetes-service-account": "models",
+        }
+    }
     policy = json.loads(by_name(team_doc, "team-fraud-models-policy")["inputs"]["policy"])
     by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
     bucket = "arn:aws:s3:::mlops-prod-333333333333-artifacts-{}".format

@@ -101,6 +101,23 @@ ADMIN = {
     "Action": "kms:*",
     "Resource": "*",
 }
+EBS_THROUGH_EC2 = {
+    "Sid": "UseThroughEC2ForPrincipalsOfTheAccount",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+    ],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    },
+}
 PUBLIC = {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
 TLS = {
     "Sid": "TLS",
@@ -292,6 +309,15 @@ CASES: list[Case] = [
         "aws:kms/key:Key",
         {"policy": policy_doc([ADMIN])},
         {"policy": policy_doc([ADMIN, {**PUBLIC, "Action": "kms:Decrypt"}])},
+        "kms-no-public-principal",
+    ),
+    # The EBS statement of Karpenter's troubleshooting guide (v1.5.0, "Node terminates before ready on failed
+    # encrypted EBS volume") names everyone, limited to EC2 and the account: it passes; the same without its
+    # conditions does not.
+    one(
+        "aws:kms/key:Key",
+        {"policy": policy_doc([ADMIN, EBS_THROUGH_EC2])},
+        {"policy": policy_doc([ADMIN, {k: v for k, v in EBS_THROUGH_EC2.items() if k != "Condition"}])},
         "kms-no-public-principal",
     ),
     one("aws:kms/key:Key", {"deletionWindowInDays": 30}, {"deletionWindowInDays": 7}, "kms-deletion-window"),
@@ -1046,5 +1072,212 @@ CASES += [
                 prop_deps={"bucket": [NAMED_LIKE_LOGS.name]},
             ),
         ],
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# Loopholes closed: a condition that is always true, a trail's literal bucket name, the query log's region, DB
+# cluster instances.
+
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+GOOD_CLUSTER_INSTANCE = {
+    "clusterIdentifier": "mlflow",
+    "publiclyAccessible": False,
+    "performanceInsightsEnabled": True,
+    "performanceInsightsKmsKeyId": KEY,
+    "tags": TAGS,
+}
+MONITORED_CLUSTER_INSTANCE = Res(
+    CLUSTER_INSTANCE,
+    "db-1",
+    {
+        **GOOD_CLUSTER_INSTANCE,
+        "monitoringInterval": 60,
+        "monitoringRoleArn": MONITORED_DB.inputs["monitoringRoleArn"],
+    },
+    prop_deps={"monitoringRoleArn": ["monitoring"]},
+)
+QUERY_LOG_GROUP_EAST = Res(
+    "aws:cloudwatch/logGroup:LogGroup",
+    "query-logs",
+    {"name": "/aws/route53/models.example.com", "kmsKeyId": KEY, "retentionInDays": 365},
+    provider="aws-us-east-1",
+)
+QUERY_LOG_GROUP_WEST = Res(
+    QUERY_LOG_GROUP_EAST.type, "query-logs", QUERY_LOG_GROUP_EAST.inputs, provider="aws-us-west-2"
+)
+QUERY_LOG_LINKED = Res(
+    QUERY_LOG.type,
+    "queries",
+    {"zoneId": "Z1", "cloudwatchLogGroupArn": "arn:aws:logs:us-east-1:333333333333:log-group:/aws/route53/z"},
+    prop_deps={"zoneId": ["zone"], "cloudwatchLogGroupArn": ["query-logs"]},
+)
+SIGNED_ZONE = [EAST, WEST, SIGNING_KEY, PUBLIC_ZONE, KSK, ZONE_SIGNING]
+# A trail naming its bucket by a literal string: no propertyDependency links it to a bucket.
+LITERAL_TRAIL = Res(TRAIL.type, "trail", {**GOOD_TRAIL, "s3BucketName": "trail-bucket"})
+LOCKED_TRAIL_BUCKET = [EAST, TRAIL_BUCKET, object_lock("trail-lock", "trail-bucket")]
+
+CASES += [
+    # "StringLike aws:PrincipalAccount *" matches every account: as open as no condition at all.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {**ENDPOINT, "policy": policy_doc([ACCOUNT_ONLY])},
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [{**FULL_ACCESS, "Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}}]
+            ),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    # A wildcard among a key's values (values are ORed) or an all-wildcard ARN pattern opens the key as well;
+    # a wildcard that still names the account narrows it.
+    one(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [{**FULL_ACCESS, "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:*"}}}]
+            ),
+        },
+        {
+            **ENDPOINT,
+            "policy": policy_doc(
+                [
+                    {
+                        **FULL_ACCESS,
+                        "Condition": {
+                            "StringLike": {"aws:PrincipalAccount": [ACCOUNT, "*"]},
+                            "ArnLikeIfExists": {"aws:PrincipalArn": "arn:*:*:*:*:*"},
+                        },
+                    }
+                ]
+            ),
+        },
+        "vpc-endpoint-policy-restricted",
+    ),
+    # The trail's bucket named by a literal that is the stack's locked trail bucket resolves to it; a literal
+    # naming no bucket of the stack (someone else's, unlocked) fails.
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*LOCKED_TRAIL_BUCKET, LITERAL_TRAIL],
+        [
+            *LOCKED_TRAIL_BUCKET,
+            Res(TRAIL.type, "trail", {**GOOD_TRAIL, "s3BucketName": "elsewhere-trail-logs"}),
+        ],
+    ),
+    # The same literal resolving to a stack bucket that is not locked fails on the lock.
+    Case(
+        "cloudtrail-bucket-replicated-and-locked-prod",
+        [*LOCKED_TRAIL_BUCKET, LITERAL_TRAIL],
+        [EAST, TRAIL_BUCKET, LITERAL_TRAIL],
+    ),
+    # The query log's group in us-east-1 (linked, or a literal ARN there) passes; in us-west-2 it fails.
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [*SIGNED_ZONE, QUERY_LOG_GROUP_EAST, QUERY_LOG_LINKED],
+        [*SIGNED_ZONE, QUERY_LOG_GROUP_WEST, QUERY_LOG_LINKED],
+    ),
+    Case(
+        "route53-public-zone-signed-and-logged",
+        [*SIGNED_ZONE, QUERY_LOG],
+        [
+            *SIGNED_ZONE,
+            Res(
+                QUERY_LOG.type,
+                "queries",
+                {
+                    "zoneId": "Z1",
+                    "cloudwatchLogGroupArn": "arn:aws:logs:eu-west-1:333333333333:log-group:/aws/route53/z",
+                },
+                prop_deps={"zoneId": ["zone"]},
+            ),
+        ],
+    ),
+    # DB cluster instances: enhanced monitoring in prod, Performance Insights under a customer key.
+    Case(
+        "rds-enhanced-monitoring-prod",
+        [MONITORING_ROLE, MONITORING_ATTACHMENT, MONITORED_CLUSTER_INSTANCE],
+        [Res(CLUSTER_INSTANCE, "db-1", GOOD_CLUSTER_INSTANCE)],
+    ),
+    one(
+        CLUSTER_INSTANCE,
+        GOOD_CLUSTER_INSTANCE,
+        {**GOOD_CLUSTER_INSTANCE, "performanceInsightsKmsKeyId": None},
+        "rds-performance-insights-customer-key",
+    ),
+    one(
+        "aws:rds/instance:Instance",
+        {**GOOD_DB, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
+        {**GOOD_DB, "performanceInsightsEnabled": True},
+        "rds-performance-insights-customer-key",
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# Platform UIs behind an ALB sign people in (policies/ui_auth.py): the Ingress label and the listener tag say what
+# a UI is.
+
+ALB_ANNOTATION = "alb.ingress.kubernetes.io"
+IDP = {
+    "issuer": "https://idp.example.com",
+    "authorizationEndpoint": "https://idp.example.com/authorize",
+    "tokenEndpoint": "https://idp.example.com/token",
+    "userInfoEndpoint": "https://idp.example.com/userinfo",
+}
+
+
+def ui_ingress(**annotations: str) -> Res:
+    return Res(
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        "ui",
+        {
+            "metadata": {
+                "name": "ui",
+                "namespace": "mlflow",
+                "labels": {"mlops.platform/purpose": "platform-ui"},
+                "annotations": {
+                    f"{ALB_ANNOTATION}/scheme": "internal",
+                    f"{ALB_ANNOTATION}/listen-ports": '[{"HTTPS": 443}]',
+                    **{
+                        f"{ALB_ANNOTATION}/{key.replace('_', '-')}": value
+                        for key, value in annotations.items()
+                    },
+                },
+            },
+            "spec": {"ingressClassName": "alb"},
+        },
+    )
+
+
+def ui_listener(actions: list[dict], protocol: str = "HTTPS") -> Res:
+    return Res(
+        "aws:lb/listener:Listener",
+        "ui-listener",
+        {
+            "protocol": protocol,
+            "port": 443,
+            "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "defaultActions": actions,
+            "tags": {**TAGS, "mlops:purpose": "platform-ui"},
+        },
+    )
+
+
+FORWARD = {"type": "forward", "order": 2, "targetGroupArn": "arn:aws:elasticloadbalancing:tg"}
+AUTHENTICATE_OIDC = {
+    "type": "authenticate-oidc",
+    "order": 1,
+    "authenticateOidc": {**IDP, "clientId": "c", "clientSecret": "s"},
+}
+
+CASES += [
+    Case(
+        "alb-ui-authenticated",
+        [
+            ui_ingress(auth_type="oidc", auth_idp_oidc=json.dumps({**IDP, "secretName": "ui-oidc"})),
+            ui_listener([FORWARD, AUTHENTICATE_OIDC]),
+        ],
+        [ui_ingress(), ui_listener([FORWARD])],
     ),
 ]

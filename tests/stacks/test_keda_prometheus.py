@@ -230,7 +230,7 @@ def test_keda_operator_role_may_query_only_its_regions_workspace(synth):
         assert workspace["urn"] in by_name(prod, f"observability-{region}-keda-query")["dependencies"]
         trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-        assert trust["Condition"]["ArnEquals"]["aws:SourceArn"] == (
+        assert trust["Condition"]["StringEquals"]["aws:RequestTag/eks-cluster-arn"] == (
             f"arn:aws:eks:{region}:333333333333:cluster/mlops-prod-{region}"
         )
 

@@ -112,23 +112,49 @@ def test_service_trust_without_conditions_and_with_session_tags():
     assert findings(doc, "trust") == []
 
 
+CLUSTER_C = "arn:aws:eks:eu-west-1:123456789012:cluster/c"
+
+
 @pytest.mark.parametrize(
-    ("cluster", "condition"),
+    ("scope", "condition"),
     [
-        (None, {"StringEquals": {"aws:SourceAccount": "123456789012"}}),
+        ({}, {"StringEquals": {"aws:SourceAccount": "123456789012"}}),
         (
-            "arn:aws:eks:eu-west-1:123456789012:cluster/c",
+            {"cluster_arn": CLUSTER_C},
             {
-                "StringEquals": {"aws:SourceAccount": "123456789012"},
-                "ArnEquals": {"aws:SourceArn": "arn:aws:eks:eu-west-1:123456789012:cluster/c"},
+                "StringEquals": {
+                    "aws:SourceAccount": "123456789012",
+                    "aws:RequestTag/eks-cluster-arn": CLUSTER_C,
+                }
+            },
+        ),
+        (
+            {
+                "cluster_arn": [CLUSTER_C, CLUSTER_C.replace("eu-west-1", "us-east-1")],
+                "namespace": "team-a",
+                "service_account": "models",
+            },
+            {
+                "StringEquals": {
+                    "aws:SourceAccount": "123456789012",
+                    "aws:RequestTag/eks-cluster-arn": [
+                        CLUSTER_C,
+                        CLUSTER_C.replace("eu-west-1", "us-east-1"),
+                    ],
+                    "aws:RequestTag/kubernetes-namespace": "team-a",
+                    "aws:RequestTag/kubernetes-service-account": "models",
+                }
             },
         ),
     ],
 )
-def test_pod_identity_trust(cluster, condition):
-    """EKS user guide, "Create an IAM role for EKS Pod Identity": principal ``pods.eks.amazonaws.com``, actions
-    ``sts:AssumeRole`` and ``sts:TagSession``."""
-    doc = pod_identity_trust(account_id="123456789012", cluster_arn=cluster)
+def test_pod_identity_trust_pins_the_session_tags_pod_identity_sends(scope, condition):
+    """EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity"
+    (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html): principal ``pods.eks.amazonaws.com``,
+    actions ``sts:AssumeRole`` and ``sts:TagSession``; Pod Identity sends the request tags ``eks-cluster-arn``,
+    ``kubernetes-namespace`` and ``kubernetes-service-account``, which the trust policy's conditions may pin.
+    ``aws:SourceAccount`` is the confused-deputy key (IAM user guide, "The confused deputy problem")."""
+    doc = pod_identity_trust(account_id="123456789012", **scope)
     assert doc["Statement"] == [
         {
             "Effect": "Allow",

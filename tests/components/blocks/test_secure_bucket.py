@@ -177,8 +177,9 @@ def test_pod_identity_role_one_association_per_cluster(blocks):
         assert (state["inputs"]["namespace"], state["inputs"]["serviceAccount"]) == ("apps", "app")
         assert urn(role) in state["dependencies"]
         assert state["inputs"]["tags"] == {"team": "platform", "managed-by": "x"}
-    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["ArnEquals"] == {
-        "aws:SourceArn": "arn:aws:eks:eu-west-1:123456789012:cluster/mlops-prod-eu-west-1"
+    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": "123456789012",
+        "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-west-1:123456789012:cluster/mlops-prod-eu-west-1",
     }
 
 

@@ -1,0 +1,537 @@
+"""The effective values of every Helm release the platform installs, computed by Helm's own library.
+
+Each chart is stored at the version the stacks pin under tests/data/charts/<chart>-<version>/ (source and commit
+in that folder's README.md). The values are the Release inputs of synthesised previews, exactly as the program
+hands them to the provider. `helm-python-sdk` embeds Helm's library: `Chart.merge_values` is the coalescing an
+install performs (the chart's values.yaml under the release's values), `Chart.render` renders the templates
+offline. What is asserted is what the cluster needs of the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+from components.config import parse_platform
+from components.loader import ConfigError
+from tests.conftest import FIXTURES, REPO, by_name, states
+
+CHARTS = REPO / "tests" / "data" / "charts"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+AIRGAPPED_ACCOUNT = "444444444444"
+CLUSTER_PROGRAM = REPO / "tests" / "fixtures" / "cluster_program" / "__main__.py"
+PROD_REGIONS = ("us-east-1", "us-west-2")
+AIRGAPPED_REGIONS = ("eu-west-1", "eu-central-1")
+
+
+@pytest.fixture(scope="module")
+def prod(synth) -> dict[str, Any]:
+    return synth("prod")
+
+
+@pytest.fixture(scope="module")
+def airgapped(synth) -> dict[str, Any]:
+    return synth("airgapped-cluster", FIXTURES)
+
+
+@pytest.fixture(scope="module")
+def byo(synth) -> dict[str, Any]:
+    return synth("cluster-byo", FIXTURES, CLUSTER_PROGRAM)
+
+
+def chart(name: str, version: str) -> helm_python.Chart:
+    """The stored chart at exactly the version a release pins (a release of another version has no chart here).
+
+    Loaded afresh each time: rendering prunes the dependencies a condition disables from the loaded chart's
+    metadata (Helm's dependency processing), so a chart once rendered no longer shows them.
+    """
+    folder = CHARTS / f"{name}-{version}"
+    assert folder.is_dir(), f"no stored chart {folder.name}: store it (see tests/data/charts/README.md)"
+    loaded = helm_python.Chart.load(folder)
+    assert (loaded.name, loaded.version) == (name, version)
+    return loaded
+
+
+def chart_values(name: str, version: str) -> dict[str, Any]:
+    """The chart's default values (its values.yaml)."""
+    with chart(name, version) as loaded:
+        return loaded.values
+
+
+def releases(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each Helm release of a preview by resource name: its inputs as the provider receives them."""
+    return {state["urn"].rsplit("::", 1)[-1]: state["inputs"] for state in states(document, RELEASE)}
+
+
+def chart_name(inputs: dict[str, Any]) -> str:
+    # `chart` is the name, or an OCI reference ending in it; the release is named after the chart.
+    return inputs["chart"].rsplit("/", 1)[-1]
+
+
+def effective_values(inputs: dict[str, Any]) -> dict[str, Any]:
+    with chart(chart_name(inputs), inputs["version"]) as loaded:
+        return loaded.merge_values(inputs["values"])
+
+
+def rendered(inputs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(template path, object) of every object the release's chart renders with the release's values."""
+    with chart(chart_name(inputs), inputs["version"]) as loaded:
+        manifests = loaded.render(
+            values=inputs["values"], name=inputs["name"], namespace=inputs["namespace"], is_install=True
+        )
+    found = []
+    for path, text in sorted(manifests.items()):
+        if not path.endswith((".yaml", ".yml")):
+            continue  # NOTES.txt
+        found.extend((path.split("/", 1)[1], doc) for doc in yaml.safe_load_all(text) if doc)
+    return found
+
+
+def workloads(inputs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(path, doc) for path, doc in rendered(inputs) if doc["kind"] in ("Deployment", "DaemonSet")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helm's merge: what a values map can and cannot change
+
+
+def test_helm_deletes_a_default_key_only_with_null_an_empty_map_changes_nothing():
+    """Helm coalesces the values passed into the chart's defaults key by key: an empty map leaves a default map
+    as it is; only null deletes a default key (https://helm.sh/docs/chart_template_guide/values_files/
+    #deleting-a-default-key). So `affinity: {}` never removed the device plugin chart's node affinity, and Pulumi's
+    Python SDK drops None map values before they reach the provider ("Deleting Helm Chart Default Values",
+    https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/deleting-helm-chart-default-values/)."""
+    with chart("nvidia-device-plugin", "0.17.2") as nvidia:
+        default = nvidia.values["affinity"]
+        assert default["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert nvidia.merge_values({"affinity": {}})["affinity"] == default
+        assert "affinity" not in nvidia.merge_values({"affinity": None})
+
+
+def test_helm_merges_a_map_value_key_by_key_so_a_charts_default_node_selector_stays(prod):
+    """A map value is merged into the default map (same page as above): Karpenter's effective nodeSelector is the
+    chart's `kubernetes.io/os: linux` (values.yaml) plus the platform's system-node label. The system node group
+    carries that label, and the kubelet sets kubernetes.io/os on every node
+    (https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-os)."""
+    for region in PROD_REGIONS:
+        inputs = releases(prod)[f"cluster-{region}-karpenter"]
+        assert effective_values(inputs)["nodeSelector"] == {
+            "kubernetes.io/os": "linux",
+            "mlops.io/node-role": "system",
+        }
+        labels = by_name(prod, f"cluster-{region}-system-nodes")["inputs"]["labels"]
+        assert labels["mlops.io/node-role"] == "system"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every key the platform sets is one the chart has
+
+# Where a chart accepts keys its values.yaml does not list, by chart and key path; the walk stops there.
+# Each reason names the template that reads the keys.
+ACCEPTED_BEYOND_DEFAULTS: dict[str, dict[str, str]] = {
+    "karpenter": {
+        "nodeSelector": "a label map, rendered whole as the pod's nodeSelector (templates/deployment.yaml:218)",
+        "controller.resources": "a ResourceRequirements, rendered whole (templates/deployment.yaml:192)",
+    },
+    "keda": {
+        "nodeSelector": "a label map, rendered whole by each deployment (templates/manager/deployment.yaml:225)",
+        **{
+            f"podSecurityContext.{part}": f"a PodSecurityContext, rendered whole when set (templates/{folder}"
+            f"/deployment.yaml:{line})"
+            for part, folder, line in (
+                ("operator", "manager", 60),
+                ("metricServer", "metrics-server", 59),
+                ("webhooks", "webhooks", 58),
+            )
+        },
+        **{
+            f"securityContext.{part}": f"a container SecurityContext, rendered whole when set (templates/{folder}"
+            f"/deployment.yaml:{line})"
+            for part, folder, line in (
+                ("operator", "manager", 68),
+                ("metricServer", "metrics-server", 67),
+                ("webhooks", "webhooks", 66),
+            )
+        },
+        **{
+            f"podDisruptionBudget.{part}": f"read as podDisruptionBudget.{part}.minAvailable/maxUnavailable "
+            f"(templates/{folder}/poddisruptionbudget.yaml:{line}); values.yaml has `podDisruptionBudget: {{}}`"
+            for part, folder, line in (
+                ("operator", "manager", 22),
+                ("metricServer", "metrics-server", 22),
+                ("webhooks", "webhooks", 23),
+            )
+        },
+    },
+    "aws-load-balancer-controller": {
+        "nodeSelector": "a label map, rendered whole (templates/deployment.yaml:240)",
+        "podSecurityContext": "a PodSecurityContext, rendered whole (templates/deployment.yaml:57)",
+        "securityContext": "a container SecurityContext, rendered whole (templates/deployment.yaml:212)",
+        "resources": "a ResourceRequirements, rendered whole (templates/deployment.yaml:230)",
+    },
+    "metrics-server": {
+        "nodeSelector": "a label map, rendered whole (templates/deployment.yaml:144)",
+        "securityContext": "a container SecurityContext, rendered whole (templates/deployment.yaml:60)",
+        "resources": "a ResourceRequirements, rendered whole (templates/deployment.yaml:95)",
+    },
+    "nvidia-device-plugin": {
+        "nodeSelector": "a label map, rendered whole (templates/daemonset-device-plugin.yml:252)",
+        "resources": "a ResourceRequirements, rendered whole (templates/daemonset-device-plugin.yml:221)",
+    },
+}
+
+
+def unknown_keys(
+    values: dict[str, Any], defaults: Any, accepted: dict[str, str], path: str = ""
+) -> Iterator[str]:
+    """Key paths of ``values`` absent from the chart's ``defaults`` (its values.yaml), except under ``accepted``.
+
+    A map value is walked into; a list or scalar value is a leaf (Helm replaces it whole).
+    """
+    for key, value in values.items():
+        here = f"{path}.{key}" if path else key
+        if here in accepted:
+            continue
+        if not isinstance(defaults, dict) or key not in defaults:
+            yield here
+            continue
+        if isinstance(value, dict):
+            yield from unknown_keys(value, defaults[key], accepted, here)
+
+
+def test_every_key_the_platform_sets_is_a_key_of_the_charts_defaults(prod, airgapped, byo):
+    """A values key a chart does not read is silently ignored by Helm: a typo would leave the chart's default in
+    force. Every key of every release (prod, the internet-free fixture with mirrored images, a bring-your-own
+    cluster) exists in the chart's values.yaml at the pinned version, or is listed above with the template that
+    reads it."""
+    seen = set()
+    for document in (prod, airgapped, byo):
+        for name, inputs in releases(document).items():
+            found = chart_name(inputs)
+            seen.add(found)
+            defaults = chart_values(found, inputs["version"])
+            assert list(unknown_keys(inputs["values"], defaults, ACCEPTED_BEYOND_DEFAULTS[found])) == [], name
+    assert seen == set(ACCEPTED_BEYOND_DEFAULTS)
+
+
+def test_the_key_walk_fails_on_a_key_the_chart_does_not_have():
+    """The check above can fail: a misspelt key, at the top or nested, is reported with its path; a key under an
+    accepted path is not."""
+    defaults = chart_values("karpenter", "1.5.0")
+    accepted = ACCEPTED_BEYOND_DEFAULTS["karpenter"]
+    values = {
+        "replicas": 2,
+        "dnsPolicy": "Default",
+        "dnsPolicey": "Default",
+        "settings": {"clusterName": "c", "isolatedVpc": True},
+        "controller": {"resources": {"requests": {"cpu": "1"}}, "imagePullPolicy": "Always"},
+        "nodeSelector": {"any/label": "x"},
+    }
+    assert list(unknown_keys(values, defaults, accepted)) == [
+        "dnsPolicey",
+        "settings.isolatedVpc",
+        "controller.imagePullPolicy",
+    ]
+    assert list(unknown_keys({"nodeSelector": {"a": "b"}}, defaults, {})) == ["nodeSelector.a"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The NVIDIA device plugin runs on the GPU pools' nodes
+
+
+def expression_matches(expression: dict[str, Any], labels: dict[str, str]) -> bool:
+    """One NodeSelectorRequirement against a node's labels (In, NotIn, Exists, DoesNotExist)."""
+    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    raise AssertionError(f"operator {operator} not evaluated here")
+
+
+def schedulable_on(pod: dict[str, Any], labels: dict[str, str], taints: list[dict[str, str]]) -> bool:
+    """Whether the scheduler may place ``pod`` (a pod spec) on a node with these labels and taints.
+
+    nodeSelector and required node affinity must both hold; the affinity's nodeSelectorTerms are ORed, the
+    matchExpressions of a term ANDed (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/
+    #node-affinity). Every NoSchedule taint needs a toleration with the same key and effect (an empty effect
+    matches all), `Exists`, or `Equal` (the default) with the same value
+    (https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/).
+    """
+    selector = pod.get("nodeSelector") or {}
+    if any(labels.get(key) != value for key, value in selector.items()):
+        return False
+    required = (
+        (pod.get("affinity") or {})
+        .get("nodeAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    if required is not None and not any(
+        term.get("matchExpressions") and all(expression_matches(e, labels) for e in term["matchExpressions"])
+        for term in required["nodeSelectorTerms"]
+    ):
+        return False
+
+    def tolerated(taint: dict[str, str]) -> bool:
+        for toleration in pod.get("tolerations") or []:
+            if toleration.get("key") not in (None, taint["key"]):
+                continue
+            if toleration.get("effect") not in (None, "", taint["effect"]):
+                continue
+            if toleration.get("operator", "Equal") == "Exists" or toleration.get("value") == taint.get(
+                "value"
+            ):
+                return True
+        return False
+
+    return all(tolerated(taint) for taint in taints if taint["effect"] in ("NoSchedule", "NoExecute"))
+
+
+def pool_nodes(
+    document: dict[str, Any], region: str
+) -> dict[str, tuple[dict[str, str], list[dict[str, str]]]]:
+    """Each NodePool's node labels and taints, as its template gives them (the preview's NodePool inputs)."""
+    found = {}
+    for state in states(document, NODE_POOL):
+        name = state["urn"].rsplit("::", 1)[-1]
+        if name.startswith(f"cluster-{region}-pool-"):
+            template = state["inputs"]["spec"]["template"]
+            found[name.removeprefix(f"cluster-{region}-pool-")] = (
+                template["metadata"]["labels"],
+                template["spec"].get("taints", []),
+            )
+    return found
+
+
+def device_plugin_pod(inputs: dict[str, Any]) -> dict[str, Any]:
+    daemonsets = [doc for path, doc in workloads(inputs) if path == "templates/daemonset-device-plugin.yml"]
+    assert len(daemonsets) == 1
+    return daemonsets[0]["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("case", ["prod", "airgapped"])
+def test_the_nvidia_device_plugin_daemonset_schedules_on_every_gpu_pool_node_and_no_other(case, request):
+    """The DaemonSet as Helm renders it (templates/daemonset-device-plugin.yml:252-259 render `nodeSelector` and
+    `affinity` whole, lines 260-263 `tolerations`) with the chart's default node affinity, which requires
+    nvidia.com/gpu.present=true or node-feature-discovery's labels (values.yaml `affinity`), against the labels
+    and taints each NodePool gives its nodes: it runs on the GPU pool's nodes, and on no CPU pool's."""
+    document = request.getfixturevalue(case)
+    regions = PROD_REGIONS if case == "prod" else AIRGAPPED_REGIONS
+    for region in regions:
+        pod = device_plugin_pod(releases(document)[f"cluster-{region}-nvidia-device-plugin"])
+        terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert {"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]} in [
+            expression for term in terms["nodeSelectorTerms"] for expression in term["matchExpressions"]
+        ]
+        pools = pool_nodes(document, region)
+        gpu = {name for name, (labels, _) in pools.items() if labels.get("mlops.io/accelerator") == "nvidia"}
+        assert gpu and gpu != set(pools)
+        for name, (labels, taints) in pools.items():
+            assert schedulable_on(pod, labels, taints) == (name in gpu), (region, name)
+
+
+def test_without_the_gpu_present_label_the_charts_default_affinity_keeps_the_plugin_off_gpu_nodes(prod):
+    """What the previous values did: `affinity: {}` merged into the default (so the default stayed) and GPU nodes
+    without nvidia.com/gpu.present: the DaemonSet's pod fits no node, and GPU pods never get `nvidia.com/gpu`."""
+    inputs = dict(releases(prod)["cluster-us-east-1-nvidia-device-plugin"])
+    inputs["values"] = {**inputs["values"], "affinity": {}}
+    pod = device_plugin_pod(inputs)
+    labels, taints = pool_nodes(prod, "us-east-1")["gpu"]
+    assert schedulable_on(pod, labels, taints)
+    without = {key: value for key, value in labels.items() if key != "nvidia.com/gpu.present"}
+    assert not schedulable_on(pod, without, taints)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Karpenter starts without CoreDNS
+
+
+def test_karpenter_uses_the_nodes_resolver_so_it_does_not_wait_for_coredns(prod):
+    """`dnsPolicy: Default` makes the controller resolve through the node's resolver (the VPC's), so it starts
+    before in-cluster DNS runs (Karpenter troubleshooting, "Let Karpenter manage your in-cluster DNS service",
+    https://karpenter.sh/docs/troubleshooting/; the chart's default is ClusterFirst, values.yaml `dnsPolicy`,
+    rendered by templates/deployment.yaml:50-52). Its release and namespace then need the system nodes and
+    admin access but not CoreDNS; the other charts' namespaces still wait for CoreDNS."""
+    for region in PROD_REGIONS:
+        inputs = releases(prod)[f"cluster-{region}-karpenter"]
+        (deployment,) = [doc for path, doc in workloads(inputs) if path == "templates/deployment.yaml"]
+        assert deployment["spec"]["template"]["spec"]["dnsPolicy"] == "Default"
+        coredns = by_name(prod, f"cluster-{region}-addon-coredns")["urn"]
+        nodes = by_name(prod, f"cluster-{region}-system-nodes")["urn"]
+        release = by_name(prod, f"cluster-{region}-karpenter")
+        namespace = by_name(prod, f"cluster-{region}-ns-karpenter")
+        assert namespace["urn"] in release["dependencies"]
+        assert coredns not in release["dependencies"] and coredns not in namespace["dependencies"]
+        assert nodes in namespace["dependencies"]
+        assert any(dep.endswith(f"cluster-{region}-admin-0-policy") for dep in namespace["dependencies"])
+        for other in ("keda", "aws-load-balancer-controller"):
+            assert coredns in by_name(prod, f"cluster-{region}-ns-{other}")["dependencies"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Internet-free: every image a chart renders comes from the account's ECR
+
+
+def images(inputs: dict[str, Any]) -> list[str]:
+    """Every container and init container image of the release's rendered Deployments and DaemonSets."""
+    found = []
+    for _, doc in workloads(inputs):
+        pod = doc["spec"]["template"]["spec"]
+        found.extend(c["image"] for c in [*pod.get("initContainers", []), *pod["containers"]])
+    return found
+
+
+def condition_holds(condition: str, values: dict[str, Any]) -> bool:
+    """A Chart.yaml dependency `condition`: the first of its comma-separated paths that resolves to a boolean in
+    the values decides; none resolving leaves the subchart enabled
+    (https://helm.sh/docs/topics/charts/#tags-and-condition-fields)."""
+    for path in condition.split(","):
+        value: Any = values
+        for key in path.strip().split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, bool):
+            return value
+    return True
+
+
+def test_internet_free_charts_render_only_images_from_the_accounts_ecr(airgapped):
+    """With no route out, every image the charts render (Helm's templates over the merged values) must come
+    through the region's ECR: a values key a chart does not read for its image would leave the public default.
+    A chart's subcharts are not stored and their images are not mirrored, so each declared dependency must be
+    disabled by its condition under the effective values."""
+    for region in AIRGAPPED_REGIONS:
+        registry = f"{AIRGAPPED_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/"
+        found = releases(airgapped)
+        assert {chart_name(inputs) for name, inputs in found.items() if f"-{region}-" in name} == set(
+            ACCEPTED_BEYOND_DEFAULTS
+        )
+        for name, inputs in found.items():
+            if f"-{region}-" not in name:
+                continue
+            rendered_images = images(inputs)
+            assert rendered_images, name
+            assert [image for image in rendered_images if not image.startswith(registry)] == [], name
+            with chart(chart_name(inputs), inputs["version"]) as loaded:
+                metadata = loaded.metadata
+            assert chart_name(inputs) != "nvidia-device-plugin" or metadata["dependencies"]
+            for dependency in metadata.get("dependencies") or []:
+                assert not condition_holds(dependency.get("condition", ""), effective_values(inputs)), (
+                    name,
+                    dependency["name"],
+                )
+
+
+def test_the_image_check_sees_public_images_with_internet(prod):
+    """The same rendering over prod (internet, no mirror) finds the charts' public registries: the check above
+    can fail."""
+    found = {image.split("/", 1)[0] for inputs in releases(prod).values() for image in images(inputs)}
+    assert {"public.ecr.aws", "ghcr.io", "registry.k8s.io", "nvcr.io"} <= found
+
+
+def test_the_device_plugin_subchart_condition_follows_helms_first_boolean_rule():
+    """nfd (node-feature-discovery) is enabled by `nfd.enabled,gfd.enabled` (Chart.yaml): values.yaml leaves
+    nfd.enabled unset and gfd.enabled false, so the subchart is off unless one is set true."""
+    with chart("nvidia-device-plugin", "0.17.2") as nvidia:
+        (dependency,) = nvidia.metadata["dependencies"]
+        condition = dependency["condition"]
+        assert condition == "nfd.enabled,gfd.enabled"
+        assert not condition_holds(condition, nvidia.merge_values({}))
+        assert condition_holds(condition, nvidia.merge_values({"gfd": {"enabled": True}}))
+        assert not condition_holds(
+            condition, nvidia.merge_values({"nfd": {"enabled": False}, "gfd": {"enabled": True}})
+        )
+
+
+def test_stored_charts_are_the_pinned_versions_of_every_stack():
+    """Each chart the stacks pin is stored at exactly that version (a version bump without new test data fails)."""
+    pinned = set()
+    for path in [*(REPO / "stacks").glob("Pulumi.*.yaml"), *FIXTURES.glob("Pulumi.*.yaml")]:
+        cluster = (
+            (yaml.safe_load(path.read_text()).get("config") or {}).get("mlops:platform", {}).get("cluster")
+        )
+        for chart_key, version in ((cluster or {}).get("charts") or {}).items():
+            pinned.add(f"{chart_key}-{version}")
+    assert pinned and pinned <= {path.name for path in CHARTS.iterdir() if path.is_dir()}
+    for folder in pinned:
+        name, version = folder.rsplit("-", 1)
+        chart(name, version).close()
+
+
+def test_the_charts_readme_names_the_source_of_every_stored_chart():
+    readme = (CHARTS / "README.md").read_text()
+    for path in CHARTS.iterdir():
+        if path.is_dir():
+            assert f"`{path.name}`" in readme, path.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# EKS managed add-ons: Container Insights pinned like the others
+
+
+def test_every_eks_managed_addon_runs_the_version_its_stack_file_pins(prod):
+    """An add-on version must be one DescribeAddonVersions lists for the cluster's Kubernetes version
+    (https://docs.aws.amazon.com/eks/latest/userguide/addon-compat.html, `create-addon --addon-version`); each is
+    pinned in the stack file so a deployment never takes whatever EKS offers that day. Every add-on of prod,
+    Container Insights' amazon-cloudwatch-observability (created by observability) included, runs the version
+    `cluster.addons` pins; v4.10.1-eksbuild.1 is the version listed for Kubernetes 1.33 (awslabs/cdk-eks-blueprints
+    lib/addons/cloud-watch-insights/index.ts versionMap, from `aws eks describe-addon-versions`)."""
+    raw = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["mlops:platform"]
+    pinned = raw["cluster"]["addons"]
+    addons = states(prod, "aws:eks/addon:Addon")
+    assert {state["inputs"]["addonName"] for state in addons} == set(pinned)
+    for state in addons:
+        assert state["inputs"]["addonVersion"] == pinned[state["inputs"]["addonName"]], state["urn"]
+    insights = by_name(prod, "observability-us-east-1-container-insights")["inputs"]
+    assert insights["addonVersion"] == "v4.10.1-eksbuild.1"
+
+
+def test_a_stack_without_the_container_insights_version_is_refused_naming_the_key():
+    raw = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["mlops:platform"]
+    del raw["cluster"]["addons"]["amazon-cloudwatch-observability"]
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    message = str(caught.value)
+    assert "stacks/Pulumi.prod.yaml" in message
+    assert "cluster.addons.amazon-cloudwatch-observability" in message
+
+
+# Managed node group taint effects in the EKS API, as Kubernetes spells them
+# (https://docs.aws.amazon.com/eks/latest/userguide/node-taints-managed-node-groups.html).
+EKS_TAINT_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+
+def test_every_controller_fits_the_tainted_system_nodes_with_its_charts_default_affinity(prod):
+    """Each controller Deployment as Helm renders it, the charts' default affinities included (Karpenter's
+    values.yaml requires nodes without karpenter.sh/nodepool), fits the system node group: its labels, the
+    kubelet's kubernetes.io/os and kubernetes.io/arch (https://kubernetes.io/docs/reference/labels-annotations-
+    taints/), and its CriticalAddonsOnly taint. The device plugin is a GPU-node DaemonSet, checked above."""
+    for region in PROD_REGIONS:
+        group = by_name(prod, f"cluster-{region}-system-nodes")["inputs"]
+        labels = {**group["labels"], "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+        taints = [{**taint, "effect": EKS_TAINT_EFFECTS[taint["effect"]]} for taint in group["taints"]]
+        assert {taint["key"] for taint in taints} == {"CriticalAddonsOnly"}
+        checked = set()
+        for name, inputs in releases(prod).items():
+            if f"-{region}-" not in name or chart_name(inputs) == "nvidia-device-plugin":
+                continue
+            for path, doc in workloads(inputs):
+                assert doc["kind"] == "Deployment", (name, path)
+                assert schedulable_on(doc["spec"]["template"]["spec"], labels, taints), (name, path)
+                assert not schedulable_on(
+                    doc["spec"]["template"]["spec"], {**labels, "mlops.io/node-role": "x"}, taints
+                )
+                checked.add(chart_name(inputs))
+        assert checked == set(ACCEPTED_BEYOND_DEFAULTS) - {"nvidia-device-plugin"}
