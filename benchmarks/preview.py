@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from results import write_section  # noqa: E402  (benchmarks/results.py, beside this script)
 
-from components.config import list_stacks  # noqa: E402
+from components.loader import list_stacks  # noqa: E402
 
 STACKS = REPO / "stacks"
 SECTION = "## mlops preview"

@@ -6,6 +6,7 @@ Nothing here imports Pulumi: config models are parsed by the command line before
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,3 +60,34 @@ def tags_for(base: BaseTags, environment: str, **extra: str) -> dict[str, str]:
     }
     tags.update(extra)
     return tags
+
+
+# -- Image registries: shared by the mirror's, the registry's and the cluster's config and components --------
+
+# Repository prefix -> upstream registry of the internet-free mirror's ECR pull-through cache rules (ECR's
+# supported upstreams: https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
+PULL_THROUGH_UPSTREAMS = {"ecr-public": "public.ecr.aws", "k8s": "registry.k8s.io", "ghcr": "ghcr.io"}
+_ECR_HOST_RE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference ("docker.io" when the reference names none)."""
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def reachable_without_internet(
+    image: str, account_id: str, regions: Sequence[str], through_mirror: bool = True
+) -> bool:
+    """In the account's ECR in one of the stack's regions, or (through_mirror) on an upstream the mirror pulls
+    through."""
+    match = _ECR_HOST_RE.match(image_registry(image))
+    if match:
+        return match.group("account") == account_id and match.group("region") in regions
+    return through_mirror and image_registry(image) in PULL_THROUGH_UPSTREAMS.values()
+
+
+def account_registry(account_id: str, region: str, partition: str) -> str:
+    """The host of the account's private ECR registry in a region."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"{account_id}.dkr.ecr.{region}.{suffix}"

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from components.config import PLATFORM_KEY, TEAM_KEY, ConfigError, list_stacks, read_stack_config
+from components.loader import ConfigError, list_stacks
+from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
 
 OPTION = "--changed-since"
 # A change under these (relative to the repository root) can change every stack's preview: the programs, the

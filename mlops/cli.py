@@ -485,7 +485,8 @@ def purge_repositories(
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """The repositories ECR created for the stack (pull-through cache, replicated models): destroy leaves them."""
-    from components.config import PLATFORM_KEY, parse_platform, read_stack_config
+    from components.config import parse_platform
+    from components.stackfile import PLATFORM_KEY, read_stack_config
     from mlops import purge
     from mlops import verify as checks
 
@@ -528,7 +529,8 @@ def purge_guardduty_endpoints(
 ) -> None:
     """The guardduty-data endpoints and security groups GuardDuty created in the stack's VPCs: they keep destroy
     from deleting the subnets and VPCs. Run it once the clusters are destroyed."""
-    from components.config import PLATFORM_KEY, parse_platform, read_stack_config
+    from components.config import parse_platform
+    from components.stackfile import PLATFORM_KEY, read_stack_config
     from mlops import guardduty_endpoints
     from mlops import verify as checks
 
@@ -571,7 +573,7 @@ def usage_message(exc: Any) -> str:
     """A command-line parsing error as one line naming the option as typed, in the project's phrasing."""
     from pydantic import ValidationError
 
-    from components.config import pydantic_message
+    from components.validation import pydantic_message
 
     param, cause = getattr(exc, "param", None), exc.__cause__
     if param is not None and isinstance(cause, ValidationError):

@@ -197,7 +197,7 @@ def _synth_job(
     _final_report(stack, "synthesised", len(document["steps"]))
     if not check:
         return document
-    from mlops.check import analyze_document, document_environment
+    from mlops.analysis import analyze_document, document_environment
     from mlops.progress import CHECKING
 
     violations, seconds = analyze_document(

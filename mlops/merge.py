@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.config import ConfigError, validate_model
-from components.loader import load_json
+from components.loader import ConfigError, load_json
+from components.validation import validate_model
 from mlops.analyzer import Violation
 from mlops.check import StackReport
 

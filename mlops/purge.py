@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import PULL_THROUGH_UPSTREAMS, PlatformConfig
+from components.config import PlatformConfig
+from components.configbase import PULL_THROUGH_UPSTREAMS
 
 Clients = Callable[[str, str], Any]
 

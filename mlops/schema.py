@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import OIDC_SECRET_KEY, PLATFORM_KEY, TEAM_KEY, PlatformConfig, TeamConfig
+from components.config import PlatformConfig
+from components.serving.config import TeamConfig
+from components.stackfile import OIDC_SECRET_KEY, PLATFORM_KEY, TEAM_KEY
 
 
 def stack_file_schema() -> dict[str, Any]:

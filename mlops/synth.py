@@ -26,19 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import (
-    CONFIG_NAMESPACE,
-    PLATFORM_KEY,
-    TEAM_KEY,
-    ConfigError,
-    UnknownStackError,
-    check_team_on_platform,
-    parse_platform,
-    parse_team,
-    platform_serving,
-    read_stack_config,
-    stack_file,
-)
+from components.config import parse_platform, parse_team
+from components.loader import ConfigError, UnknownStackError, stack_file
+from components.serving.config import check_team_on_platform, platform_serving
+from components.stackfile import CONFIG_NAMESPACE, PLATFORM_KEY, TEAM_KEY, read_stack_config
 from mlops.base import DEFAULT_STACKS_DIR, REPO_ROOT, ProgramError
 
 PROJECT = "mlops-platform"

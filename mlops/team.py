@@ -7,26 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import (
-    ENVIRONMENTS,
-    PLATFORM_KEY,
-    TEAM_KEY,
-    ConfigError,
-    PlatformConfig,
-    TeamConfig,
-    check_owner_access,
-    check_team_on_platform,
-    describe_value,
-    list_stacks,
-    parse_platform,
-    parse_team,
-    platform_serving,
-    read_config_file,
-    read_stack_config,
-    stack_file,
-    team_stack_name,
-)
-from components.loader import dump_yaml, load_yaml
+from components.config import ENVIRONMENTS, PlatformConfig, check_owner_access, parse_platform, parse_team
+from components.loader import ConfigError, dump_yaml, list_stacks, load_yaml, stack_file
+from components.serving.config import TeamConfig, check_team_on_platform, platform_serving, team_stack_name
+from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config
+from components.validation import describe_value
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,7 @@ class Expectations:
 def load_outputs(stack: str, outputs_file: Path | None, stacks_dir: Path | None = None) -> PlatformOutputs:
     """Outputs from a file (`pulumi stack output --json`, or an `mlops preview --json` document), or the CLI,
     checked to be the outputs of platform stack ``stack`` before any check reads them."""
-    from components.config import UnknownStackError, list_stacks, stack_file
-    from components.loader import load_json
+    from components.loader import UnknownStackError, list_stacks, load_json, stack_file
 
     if stacks_dir is not None and not stack_file(stacks_dir, stack).is_file():
         raise UnknownStackError(stack, Path(stacks_dir), list_stacks(stacks_dir))
@@ -94,9 +93,11 @@ def check_outputs(stack: str, data: Any, source: str, stacks_dir: Path | None) -
     """The outputs of platform stack ``stack`` as the outputs contract, or one error naming ``source``: not
     outputs, a team stack's, another stack's (its environment or regions differ from the stack file), or not
     the outputs contract."""
-    from components.config import ConfigError, parse_platform, read_stack_config, stack_file, validate_model
-    from components.loader import json_kind
+    from components.config import parse_platform
+    from components.loader import ConfigError, json_kind, stack_file
     from components.outputs import PlatformOutputs
+    from components.stackfile import read_stack_config
+    from components.validation import validate_model
 
     if isinstance(data, dict) and "steps" in data:  # an `mlops preview --json` document
         previewed = data.get("stack")

@@ -70,7 +70,7 @@ POLICIES = [
         check=_missing_tags,
         remediate=_add_missing_tags,
         environment_aware=True,
-        remediation="Merge the stack's tags from components.config.tags_for into the resource's tags.",
+        remediation="Merge the stack's tags from components.configbase.tags_for into the resource's tags.",
     ),
     resource_policy(
         "stateful-protected-in-prod",

@@ -6,7 +6,8 @@ stack (stacks/builders.py).
 
 import pulumi
 
-from components.config import parse_platform, parse_team, stack_file
+from components.config import parse_platform, parse_team
+from components.loader import stack_file
 from stacks import team
 from stacks.builders import build_platform
 

@@ -16,25 +16,21 @@ import pulumi
 from components.base import aws_provider
 from components.blocks.context import PlatformContext
 from components.cidr import plan_subnets
-from components.cluster.component import (
-    ByoCluster,
-    ByoClusterArgs,
-    ServingCluster,
-    ServingClusterArgs,
-    cluster_outputs,
-)
+from components.cluster.args import ByoClusterArgs, ServingClusterArgs
+from components.cluster.component import ByoCluster, ServingCluster, cluster_outputs
 from components.cluster.images import registry_host
 from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name
 from components.cluster.nodes import karpenter_node_role_pattern
-from components.config import MirrorConfig, PlatformConfig, rps_scaling_available
+from components.config import PlatformConfig
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
 from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
-from components.mirror import MirrorRegion, RegistryMirror, RegistryMirrorArgs
+from components.mirror.component import MirrorRegion, RegistryMirror, RegistryMirrorArgs
+from components.mirror.config import MirrorConfig
 from components.network.endpoints import PROMETHEUS_QUERY_ENDPOINT
 from components.network.transit import GlobalNetwork, GlobalNetworkArgs, RegionLink, zone_name
 from components.network.vpc import RegionalNetwork, RegionalNetworkArgs
@@ -42,7 +38,9 @@ from components.observability.ip_ranges import TOPIC_REGION, IpRangeAlarm, IpRan
 from components.observability.platform import PlatformObservability, PlatformObservabilityArgs, RegionSignals
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
+from components.serving.config import rps_scaling_available
 from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
+from stacks.context import platform_context
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -258,7 +256,7 @@ def boundary_scope(cfg: PlatformConfig) -> BoundaryScope:
     (Pod Identity of their nodes) and the Karpenter node roles (passed to EC2)."""
     if cfg.cluster is None or cfg.cluster.mode != "eks":
         return BoundaryScope()
-    ctx = PlatformContext.from_platform(cfg)
+    ctx = platform_context(cfg)
     return BoundaryScope(
         clusters={r.name: cluster_name(cfg.environment, r.name) for r in cfg.regions},
         ec2_roles=[karpenter_node_role_pattern(ctx, cluster_resource(r.name)) for r in cfg.regions],
@@ -510,7 +508,7 @@ def export_outputs(platform: Platform) -> None:
 def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     """A platform stack: identity (with the permissions boundary), keys and networks, clusters, registry, the
     SSO roles' cluster access, serving entries, observability, the DNSSEC alarms."""
-    platform = Platform(cfg, PlatformContext.from_platform(cfg), region_providers(cfg), file=file)
+    platform = Platform(cfg, platform_context(cfg), region_providers(cfg), file=file)
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
     build_identity(platform)

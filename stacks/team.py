@@ -20,17 +20,17 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
-from components.config import (
+from components.config import check_owner_access
+from components.configbase import reachable_without_internet
+from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
+from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
+from components.serving.config import (
     ModelSpec,
     PlatformServing,
     TeamConfig,
-    check_owner_access,
     check_team_on_platform,
-    reachable_without_internet,
     team_tags,
 )
-from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
@@ -210,7 +210,7 @@ def validate_platform_outputs(
 
 
 def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServing:
-    """What the platform's outputs offer the team's models (the live view of components.config.platform_serving)."""
+    """What the platform's outputs offer the team's models (the live view of components.serving.config.platform_serving)."""
     return PlatformServing(
         stack=platform_stack,
         zone=contract.dns.zone_name if contract.dns is not None else None,

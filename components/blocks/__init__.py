@@ -1,5 +1,7 @@
 """The building blocks every component composes: the platform context and its ARN builder, IAM statement
-builders, SecureBucket (the S3 baseline) and the service and Pod Identity roles.
+builders, SecureBucket (the S3 baseline) and the service and Pod Identity roles; and, imported by name, the
+hardened workload specs (``workload``: the Kubernetes part of the baseline) and the internal HTTPS load balancer
+settings (``ingress``).
 
 A security baseline is written here once; components pass names and what differs.
 """

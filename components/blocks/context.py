@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
-
-from components.configbase import tags_for
-
-if TYPE_CHECKING:
-    from components.config import PlatformConfig, TeamConfig
+from typing import Any
 
 
 def service_principal(service: str) -> str:
@@ -138,27 +133,3 @@ class PlatformContext:
     @staticmethod
     def service_principal(service: str) -> str:
         return service_principal(service)
-
-    @classmethod
-    def from_platform(cls, cfg: PlatformConfig, region: str | None = None) -> PlatformContext:
-        """A platform stack's context, in its primary region unless ``region`` says otherwise."""
-        return cls(
-            environment=cfg.environment,
-            partition=cfg.partition,
-            account_id=cfg.account_id,
-            region=region or cfg.regions[0].name,
-            tags=tags_for(cfg.tags, cfg.environment),
-        )
-
-    @classmethod
-    def from_team(cls, team: TeamConfig, account_id: str, partition: str, region: str) -> PlatformContext:
-        """A team stack's context: the team's own tags (it owns and pays for what its stack creates)."""
-        from components.config import team_tags
-
-        return cls(
-            environment=team.environment,
-            partition=partition,
-            account_id=account_id,
-            region=region,
-            tags=team_tags(team),
-        )

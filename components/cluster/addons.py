@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
 from components.blocks import Association, PodIdentityRole, document, to_json
+from components.cluster.args import ServingClusterArgs
 from components.cluster.naming import EBS_CSI_SERVICE_ACCOUNT
 from components.cluster.policies import cluster_pod_identity_trust, volume_key_statements
-
-if TYPE_CHECKING:
-    from components.cluster.component import ServingClusterArgs
 
 # The agent's default `standard` enforcing mode: `strict` (NETWORK_POLICY_ENFORCING_MODE) denies all traffic of
 # every pod no NetworkPolicy selects, and the cluster's own controllers (CoreDNS, Karpenter, KEDA, the load

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.blocks import Association, PodIdentityRole, to_json
+from components.cluster.args import ServingClusterArgs
 from components.cluster.images import chart_source, mirrored_values
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
@@ -33,9 +34,6 @@ from components.cluster.naming import (
 )
 from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
-
-if TYPE_CHECKING:
-    from components.cluster.component import ServingClusterArgs
 
 
 def hardened_container() -> dict[str, Any]:

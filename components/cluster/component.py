@@ -13,8 +13,6 @@ built and tested on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -22,8 +20,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.blocks import PlatformContext
 from components.cluster.addons import build_network_addons, build_workload_addons
+from components.cluster.args import ByoClusterArgs, ServingClusterArgs
 from components.cluster.charts import (
     KarpenterRelease,
     build_charts,
@@ -33,71 +31,15 @@ from components.cluster.charts import (
     metrics_server_values,
     pinned_release,
 )
-from components.cluster.config import ByoChartVersions, ByoClusterConfig, EksClusterConfig
+from components.cluster.config import ByoChartVersions
 from components.cluster.control_plane import build_admin_access, build_control_plane, kubernetes_provider
 from components.cluster.karpenter import (
     build_interruption_handling,
     build_karpenter_identity,
     build_node_pools,
 )
-from components.cluster.naming import KEDA_NAMESPACE, METRICS_SERVER_NAMESPACE, cluster_name
+from components.cluster.naming import KEDA_NAMESPACE, METRICS_SERVER_NAMESPACE
 from components.cluster.nodes import build_karpenter_nodes, build_system_nodes
-
-
-@dataclass(frozen=True)
-class ServingClusterArgs:
-    """Plain inputs of a serving cluster: ids and ARNs from the network and key ring, and the cluster config."""
-
-    environment: str
-    region: str
-    partition: str
-    account_id: str
-    vpc_id: pulumi.Input[str]
-    private_subnet_ids: Sequence[pulumi.Input[str]]
-    cluster_secrets_key_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    volumes_key_arn: pulumi.Input[str]
-    cluster: EksClusterConfig
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # What nodes need of the network before they can join (NAT routes or VPC endpoints): the node group waits
-    # for these, the control plane does not.
-    node_network: Sequence[pulumi.Resource] = ()
-    # CIDRs `pulumi up` runs from: HTTPS to the API endpoint through the cluster security group.
-    deployer_networks: Sequence[str] = ()
-    # The account's ECR registry host in internet-free stacks: charts and images come through it.
-    mirror: str | None = None
-    # The account's Spot service-linked role when the stack creates it (spot_service_linked_role): spot pools
-    # are applied after it, so Karpenter's first spot launch finds it.
-    spot_service_linked_role: pulumi.Resource | None = None
-    # The permissions boundary the cluster's roles carry (the platform context's), or None.
-    permissions_boundary: pulumi.Input[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.cluster.mode != "eks":
-            raise ValueError(
-                f"ServingCluster needs cluster mode 'eks', got {self.cluster.mode!r} (use ByoCluster)"
-            )
-        if len(self.private_subnet_ids) < 2:
-            raise ValueError("EKS needs private subnets in at least two availability zones")
-        if self.environment == "prod" and self.cluster.endpoint_public_access:
-            raise ValueError("a prod cluster's API endpoint must be private")
-
-    @property
-    def name(self) -> str:
-        return cluster_name(self.environment, self.region)
-
-    @property
-    def context(self) -> PlatformContext:
-        """The cluster's region of the platform context its roles, ARNs and documents are built in."""
-        return PlatformContext(
-            self.environment,
-            self.partition,
-            self.account_id,
-            self.region,
-            dict(self.tags),
-            permissions_boundary=self.permissions_boundary,
-        )
 
 
 class ServingCluster(pulumi.ComponentResource):
@@ -211,19 +153,6 @@ class ServingCluster(pulumi.ComponentResource):
         """What a workload on this cluster waits for: somewhere to run (the node pools) and the load balancer
         controller (its webhooks admit pods and Ingresses; destroy then removes Ingresses before it)."""
         return [self.node_pools.node_class, *self.node_pools.pools.values(), self.load_balancer_controller]
-
-
-@dataclass(frozen=True)
-class ByoClusterArgs:
-    """An existing cluster reached through a kubeconfig (content or path) and an explicit context."""
-
-    cluster: ByoClusterConfig
-
-    def __post_init__(self) -> None:
-        if self.cluster.mode != "byo":
-            raise ValueError(
-                f"ByoCluster needs cluster mode 'byo', got {self.cluster.mode!r} (use ServingCluster)"
-            )
 
 
 class ByoCluster(pulumi.ComponentResource):

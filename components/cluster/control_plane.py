@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -13,10 +13,8 @@ import pulumi_kubernetes as k8s
 
 from components.base import child_opts
 from components.blocks import ServiceRole, service_principal, service_trust
+from components.cluster.args import ServingClusterArgs
 from components.cluster.naming import DISCOVERY_TAG
-
-if TYPE_CHECKING:
-    from components.cluster.component import ServingClusterArgs
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.config import PULL_THROUGH_UPSTREAMS, image_registry
+from components.configbase import PULL_THROUGH_UPSTREAMS, image_registry
 
 CHART_SOURCES = {
     # chart key: (chart reference, repository or None for OCI)

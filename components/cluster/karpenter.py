@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +21,7 @@ from components.blocks import (
     document,
     to_json,
 )
+from components.cluster.args import ServingClusterArgs
 from components.cluster.config import NodePoolConfig
 from components.cluster.naming import (
     ACCELERATOR_LABEL,
@@ -34,9 +35,6 @@ from components.cluster.naming import (
 )
 from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.karpenter import karpenter_controller_policy
-
-if TYPE_CHECKING:
-    from components.cluster.component import ServingClusterArgs
 
 # What Karpenter's interruption handling listens for (the EventBridge rules feeding its SQS queue).
 INTERRUPTION_EVENTS = {

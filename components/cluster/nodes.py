@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import child_opts
 from components.blocks import PlatformContext, ServiceRole
+from components.cluster.args import ServingClusterArgs
 from components.cluster.naming import NODE_ROLE_LABEL, SYSTEM_TAINT_KEY
 from components.cluster.policies import node_trust, pull_through_import_policy
-
-if TYPE_CHECKING:
-    from components.cluster.component import ServingClusterArgs
 
 NODE_MANAGED_POLICIES = (
     "AmazonEKSWorkerNodePolicy",

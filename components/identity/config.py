@@ -12,9 +12,6 @@ from pydantic import Field, field_validator, model_validator
 
 from components.configbase import KEBAB_RE, REGION_RE, KeyedValueError, Model, https_url
 
-# The stack-file key of the OIDC client secret (a Pulumi secret, never in `mlops:platform`).
-OIDC_SECRET_KEY = "mlops:oidc-client-secret"
-
 _GROUP_ID_RE = r"^([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _ISO_HOURS_RE = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
 

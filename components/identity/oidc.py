@@ -20,8 +20,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.identity.config import OIDC_SECRET_KEY, OidcConfig
+from components.identity.config import OidcConfig
 from components.loader import ConfigError
+from components.stackfile import OIDC_SECRET_KEY
 
 # The label the platform puts on an Ingress that serves a platform web UI: the policy pack (policies/ui_auth.py)
 # requires an authenticate action on such an Ingress and never guesses a UI from names.

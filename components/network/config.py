@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
 from components.configbase import REGION_RE, KeyedValueError, Model
 
+_KeyedValueError = KeyedValueError  # the name check_deployer raises
 _AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 
 
@@ -100,3 +101,28 @@ class DeployerConfig(Model):
                     (index,), f"{cidr} opens the API endpoint to every address; allowed: /1 or longer"
                 )
         return value
+
+
+def check_deployer(cfg: Any) -> None:
+    """A private API endpoint needs the deployer's networks; the deployer role must administer the clusters."""
+    eks = cfg.cluster is not None and cfg.cluster.mode == "eks"
+    if cfg.deployer is None:
+        if eks and not cfg.cluster.endpoint_public_access:
+            raise _KeyedValueError(
+                ("deployer",),
+                "missing; a private API endpoint answers only inside the VPC: set deployer.role-arn and "
+                "deployer.networks (the CIDRs `pulumi up` runs from, e.g. the CI runners' subnet)",
+            )
+        if cfg.internet_free and cfg.registry is not None:
+            raise _KeyedValueError(
+                ("deployer",),
+                "missing; internet-free artifact buckets accept only the VPC endpoint and the deployer role "
+                "named here (deployer.role-arn)",
+            )
+        return
+    if eks and cfg.deployer.role_arn not in (cfg.cluster.admin_role_arns or []):
+        raise _KeyedValueError(
+            ("deployer", "role-arn"),
+            f"{cfg.deployer.role_arn} is not in cluster.admin-role-arns; allowed: one of the cluster admins "
+            "(the Kubernetes provider signs in as the deployer)",
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -12,9 +12,6 @@ from components.base import child_opts
 from components.blocks.context import PlatformContext, service_principal
 from components.blocks.iam import allow, document, service_trust, to_json
 from components.blocks.roles import ServiceRole
-
-if TYPE_CHECKING:
-    from components.network.vpc import RegionalNetwork
 
 
 def flow_log_trust(account_id: str) -> dict[str, Any]:
@@ -43,7 +40,7 @@ class FlowLogs:
 
 def vpc_flow_logs(
     name: str,
-    network: RegionalNetwork,
+    network: pulumi.ComponentResource,  # the RegionalNetwork that owns the VPC (its `vpc`), the logs' parent
     ctx: PlatformContext,
     *,
     logs_key_arn: pulumi.Input[str],

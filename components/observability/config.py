@@ -5,11 +5,13 @@ and the managed Prometheus/Grafana switches. Built by components/observability.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from components.configbase import KeyedValueError, Model, https_url
+
+_KeyedValueError = KeyedValueError  # the name check_guardduty raises
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -142,3 +144,22 @@ class ObservabilityConfig(Model):
     def _guardduty_switch(cls, value: object) -> object:
         # `guardduty: true|false` is the short form of `guardduty: {enabled: true|false}`.
         return {"enabled": value} if isinstance(value, bool) else value
+
+
+def check_guardduty(cfg: Any) -> None:
+    """GuardDuty runs in every prod region; existing detectors are named for regions of the platform."""
+    if cfg.observability is None:
+        return
+    guardduty, names = cfg.observability.guardduty, [region.name for region in cfg.regions]
+    if cfg.is_prod and guardduty.enabled is False:
+        raise _KeyedValueError(
+            ("observability", "guardduty", "enabled"),
+            "false leaves prod without threat detection; allowed in prod: true (or unset); where the account "
+            "already has a detector, name it under observability.guardduty.existing-detectors",
+        )
+    for region in guardduty.existing_detectors:
+        if region not in names:
+            raise _KeyedValueError(
+                ("observability", "guardduty", "existing-detectors", region),
+                f"{region!r} is not a region of this platform; allowed: {', '.join(names)}",
+            )

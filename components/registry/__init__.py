@@ -6,9 +6,10 @@ replicated by the registry to every serving region. MLflow tracks experiments an
 its database is RDS PostgreSQL in the isolated subnets, its server a hardened Deployment on the serving cluster
 whose Pod Identity role reaches only the artifact bucket and the database secret.
 
-Modules: ``config`` (the stack-file model), ``buckets``, ``images`` (ECR), ``database``, ``mlflow`` and
-``component`` (ModelRegistry, their composition). The names below load their module on first use, so that
-``components.registry.config`` stays importable without Pulumi (stack files are parsed before any program).
+Modules: ``config`` (the stack-file model), ``buckets``, ``images`` (ECR), ``database``, ``mlflow``, ``args``
+(ModelRegistryArgs, which the parts import) and ``component`` (ModelRegistry, their composition). The names below
+load their module on first use, so that ``components.registry.config`` stays importable without Pulumi (stack
+files are parsed before any program).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 _EXPORTS = {
     "ModelRegistry": "component",
-    "ModelRegistryArgs": "component",
-    "RegionStore": "component",
+    "ModelRegistryArgs": "args",
+    "RegionStore": "args",
     "RegistryConfig": "config",
     "access_log_bucket_policy": "buckets",
     "artifact_bucket_policy": "buckets",

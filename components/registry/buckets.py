@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -21,9 +21,7 @@ from components.blocks import (
     replication_policy,
     to_json,
 )
-
-if TYPE_CHECKING:
-    from components.registry.component import ModelRegistryArgs, RegionStore
+from components.registry.args import ModelRegistryArgs, RegionStore
 
 LOG_EXPIRY_DAYS = 365
 # What a bucket is for, as the policy pack reads it (access-logs, model-artifacts).

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.configbase import Model
+from components.configbase import KeyedValueError, Model, account_registry
+from components.dns.config import certificate_account_error
 from components.quantity import CpuQuantity, MemoryQuantity
 
 # The values RDS accepts for MonitoringInterval (RDS API reference, CreateDBInstance): 0 turns it off.
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 DEFAULT_PROD_MONITORING_INTERVAL = 60
+
+_KeyedValueError = KeyedValueError  # the name the validators below raise
 
 
 class RegistryConfig(Model):
@@ -72,3 +76,49 @@ class RegistryConfig(Model):
     @property
     def postgres_minor_pinned(self) -> bool:
         return "." in self.postgres_version
+
+
+def registry_checks(cfg: Any) -> None:
+    """MLflow's image and certificate against the rest of the platform."""
+    registry, primary = cfg.registry, cfg.primary_region.name
+    assert registry is not None
+    host = account_registry(cfg.account_id, primary, cfg.partition)
+    if cfg.is_prod and not re.match(
+        rf"^{re.escape(host)}/[a-z0-9][a-z0-9._/-]*@sha256:[0-9a-f]{{64}}$", registry.mlflow_image
+    ):
+        raise _KeyedValueError(
+            ("registry", "mlflow-image"),
+            f"{registry.mlflow_image!r} is not a digest in this account's ECR; allowed in prod: "
+            f"{host}/<repository>@sha256:<64 hex> (the platform image built from images/mlflow)",
+        )
+    if cfg.is_prod and registry.db_monitoring_interval == 0:
+        raise _KeyedValueError(
+            ("registry", "db-monitoring-interval"),
+            "0 turns Enhanced Monitoring off, which prod does not allow; allowed in prod: "
+            + ", ".join(str(value) for value in MONITORING_INTERVALS if value)
+            + " (seconds; unset: 60)",
+        )
+    if cfg.cluster is None:
+        return
+    if cfg.is_prod and (cfg.identity is None or cfg.identity.oidc is None):
+        raise _KeyedValueError(
+            ("identity", "oidc"),
+            "missing; prod lets people reach MLflow only after signing in on its load balancer; allowed in prod: "
+            "identity.oidc with issuer, authorization-endpoint, token-endpoint, user-info-endpoint and client-id "
+            "(and the client secret in mlops:oidc-client-secret)",
+        )
+    if registry.certificate_arn is None:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"missing; MLflow's internal HTTPS ingress needs an ACM certificate for mlflow.{cfg.environment}.mlops.internal "
+            f"in {primary} (ACM Private CA or imported)",
+        )
+    if registry.certificate_arn.split(":")[3] != primary:
+        raise _KeyedValueError(
+            ("registry", "certificate-arn"),
+            f"{registry.certificate_arn!r} is in another region; allowed: a certificate in {primary} "
+            "(a load balancer can only use certificates of its own region)",
+        )
+    problem = certificate_account_error(registry.certificate_arn, cfg.account_id)
+    if problem:
+        raise _KeyedValueError(("registry", "certificate-arn"), problem)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -11,9 +10,7 @@ import pulumi_random as random
 
 from components.blocks import PlatformContext, service_trust
 from components.blocks.roles import ServiceRole
-
-if TYPE_CHECKING:
-    from components.registry.component import ModelRegistryArgs
+from components.registry.args import ModelRegistryArgs
 
 DB_LOG_EXPORTS = ("postgresql", "upgrade")
 DB_USER = "mlflow_admin"

@@ -5,15 +5,13 @@ lifecycle); ``model_repository`` is what team stacks create theirs with."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.blocks import PlatformContext, ServiceRole, allow, document, to_json
-
-if TYPE_CHECKING:
-    from components.registry.component import ModelRegistryArgs
+from components.registry.args import ModelRegistryArgs
 
 IMAGE_LIFECYCLE = {
     "rules": [

@@ -13,33 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
-from components.cluster.images import mirror_image
-from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
-from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
-from components.registry.database import DB_USER
-from components.serving.ingress import (
-    ingress_hostname,
-    internal_alb_annotations,
-    mlflow_host,
-    mlflow_load_balancer_name,
-)
-from components.serving.workload import (
+from components.blocks.ingress import ingress_hostname, internal_alb_annotations
+from components.blocks.workload import (
     POD_IDENTITY_AGENT,
     RESTRICTED_POD_SECURITY,
     ContainerSpec,
     hardened_container,
     hardened_pod_spec,
 )
-
-if TYPE_CHECKING:
-    from components.registry.component import ModelRegistryArgs
+from components.cluster.images import mirror_image
+from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
+from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
+from components.network.transit import zone_name
+from components.registry.args import ModelRegistryArgs
+from components.registry.database import DB_USER
 
 MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
@@ -56,6 +50,15 @@ OIDC_SECRET = "mlflow-oidc"
 def service_url() -> str:
     """Where workloads reach MLflow: its Service, from the namespaces ``allow-clients`` admits."""
     return f"http://mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"
+
+
+def mlflow_load_balancer_name(environment: str) -> str:
+    return f"mlops-{environment}-mlflow"
+
+
+def mlflow_host(environment: str) -> str:
+    """MLflow's name in the platform's private hosted zone (components.network.zone_name)."""
+    return f"mlflow.{zone_name(environment)}"
 
 
 def mlflow_access_policy(

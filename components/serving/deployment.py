@@ -26,10 +26,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.workload import ContainerSpec, hardened_container, hardened_pod_spec
 from components.cluster.naming import KEDA_AWS_AUTHENTICATION
-from components.config import ModelSpec, ModelVersion
+from components.serving.config import ModelSpec, ModelVersion
 from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
-from components.serving.workload import ContainerSpec, hardened_container, hardened_pod_spec
 
 KEDA_API = "keda.sh/v1alpha1"
 NO_METRICS_ACTION = "no-metrics"

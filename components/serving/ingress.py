@@ -23,14 +23,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.ingress import ALB, internal_alb_annotations
+from components.blocks.workload import RESTRICTED_POD_SECURITY
 from components.dns.records import ServingLoadBalancer
-from components.network.transit import zone_name
 from components.serving.quotas import ALB_QUOTAS, quota_excess, serving_alb_usage  # noqa: F401  (also here)
-from components.serving.workload import INGRESS_TLS_POLICY, RESTRICTED_POD_SECURITY
 
 SERVING_GROUP = "mlops-serving"
 SERVING_NAMESPACE = "mlops-serving"
-ALB = "alb.ingress.kubernetes.io"
 NOT_FOUND_ACTION = "not-found"
 # The namespace annotation a team stack sets to the domain its models are named in (components.serving.team).
 DOMAIN_ANNOTATION = "mlops.platform/ingress-domain"
@@ -42,48 +41,12 @@ def serving_load_balancer_name(environment: str) -> str:
     return f"mlops-{environment}-serving"
 
 
-def mlflow_load_balancer_name(environment: str) -> str:
-    return f"mlops-{environment}-mlflow"
-
-
-def mlflow_host(environment: str) -> str:
-    """MLflow's name in the platform's private hosted zone (components.network.zone_name)."""
-    return f"mlflow.{zone_name(environment)}"
-
-
 def model_host(model: str, team: str, domain: str) -> str:
     return f"{model}-{team}.{domain}"
 
 
 def regional_model_host(model: str, team: str, region: str, domain: str) -> str:
     return f"{model}-{team}.{region}.{domain}"
-
-
-def internal_alb_annotations(
-    *, certificate_arn: str | None, health_path: str | None, load_balancer_name: str, group: str | None = None
-) -> dict[str, str]:
-    """Annotations of an internal HTTPS-only ALB Ingress: IP targets, the modern TLS policy, invalid headers
-    dropped, an explicit certificate (no discovery), a fixed name and, for the serving ALB, the group."""
-    annotations = {
-        f"{ALB}/scheme": "internal",
-        f"{ALB}/target-type": "ip",
-        f"{ALB}/listen-ports": json.dumps([{"HTTPS": 443}]),
-        f"{ALB}/ssl-policy": INGRESS_TLS_POLICY,
-        f"{ALB}/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
-        f"{ALB}/load-balancer-name": load_balancer_name,
-    }
-    if certificate_arn:
-        annotations[f"{ALB}/certificate-arn"] = certificate_arn
-    if health_path:
-        annotations[f"{ALB}/healthcheck-path"] = health_path
-    if group:
-        annotations[f"{ALB}/group.name"] = group
-    return annotations
-
-
-def ingress_hostname(status: Any) -> str:
-    """The DNS name the controller wrote into an Ingress's status (``status.loadBalancer.ingress[0]``)."""
-    return status.load_balancer.ingress[0].hostname
 
 
 def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[str, str]:

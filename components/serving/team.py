@@ -21,12 +21,12 @@ from components.base import child_opts
 from components.blocks.context import Arns, PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
 from components.blocks.roles import Association, PodIdentityRole
-from components.config import TeamConfig
+from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
 from components.identity.policies import access_policy_arn
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
+from components.serving.config import TeamConfig
 from components.serving.ingress import DOMAIN_ANNOTATION
-from components.serving.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
 
 EDIT_POLICY = "AmazonEKSEditPolicy"
 MODELS_SERVICE_ACCOUNT = "models"  # the service account the models run as, which the team role is given to

@@ -16,7 +16,8 @@ import helm_python
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
+from components.loader import ConfigError
 from tests.conftest import FIXTURES, REPO, by_name, states
 
 CHARTS = REPO / "tests" / "data" / "charts"

@@ -17,13 +17,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.cluster.component import ByoClusterArgs, ServingClusterArgs
+from components.cluster.args import ByoClusterArgs, ServingClusterArgs
+from components.cluster.config import NodePoolConfig
 from components.cluster.control_plane import CONTROL_PLANE_LOG_TYPES, kubeconfig_document
 from components.cluster.karpenter import node_pool_spec
 from components.cluster.naming import cluster_name
 from components.cluster.policies.karpenter import karpenter_controller_policy
 from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
-from components.config import NodePoolConfig, parse_platform
+from components.config import parse_platform
 from mlops.synth import SECRET_SIG, SECRET_SIG_KEY
 from tests.conftest import FIXTURES, states
 

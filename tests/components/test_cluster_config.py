@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from components.cluster.config import ByoClusterConfig, EksClusterConfig
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
+from components.loader import ConfigError
 from tests.conftest import FIXTURES, run_mlops
 
 

@@ -9,15 +9,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from components.config import (
-    ConfigError,
-    PlatformConfig,
-    UnknownStackError,
-    load_platform,
-    parse_platform,
-    read_stack_config,
-)
+from components.config import PlatformConfig, load_platform, parse_platform
 from components.configbase import tags_for
+from components.loader import ConfigError, UnknownStackError
+from components.stackfile import read_stack_config
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 

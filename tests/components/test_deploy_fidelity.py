@@ -11,7 +11,8 @@ import re
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
+from components.loader import ConfigError
 from tests.conftest import STACKS, by_name, states
 
 PROD_PRIMARY = "us-east-1"
@@ -255,7 +256,7 @@ def test_a_major_upgrade_gets_the_new_family_s_parameter_group_before_the_old_on
 
 
 def test_a_pinned_minor_turns_auto_minor_upgrade_off():
-    from components.config import RegistryConfig
+    from components.registry.config import RegistryConfig
 
     pinned = RegistryConfig.model_validate({"mlflow-image": "x/y:1", "postgres-version": "16.4"})
     assert pinned.postgres_minor_pinned and pinned.postgres_major == "16"

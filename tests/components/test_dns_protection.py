@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
 from components.dns.protection import ksk_name, query_log_group_name
+from components.loader import ConfigError
 from components.outputs import DnsOutputs
 from tests.conftest import by_name, states
 

@@ -1,5 +1,5 @@
 """Pydantic's errors in the project's one-line form, for any model: the stack models grow keys over time, and
-every one of them goes through components.config.validate_model."""
+every one of them goes through components.validation.validate_model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import Field
 
-from components.config import ConfigError, validate_model
 from components.configbase import Model
+from components.loader import ConfigError
+from components.validation import validate_model
 
 
 class Later(Model):

@@ -9,8 +9,9 @@ import yaml
 from moto.events.models import EventPattern
 
 from components.blocks import PlatformContext
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
 from components.encryption import key_policy
+from components.loader import ConfigError
 from components.observability.config import ObservabilityConfig
 from components.observability.guardduty import FEATURES, finding_pattern
 from tests.conftest import STACKS, by_name, states

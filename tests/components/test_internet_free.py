@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from components.cluster.images import CHART_IMAGES, CHART_SOURCES
-from components.config import PULL_THROUGH_UPSTREAMS, ConfigError, parse_platform
+from components.config import parse_platform
+from components.configbase import PULL_THROUGH_UPSTREAMS
+from components.loader import ConfigError
 from components.network.endpoints import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 from tests.conftest import FIXTURES, STACKS, by_name, states
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import ConfigError, read_config_file
 from components.loader import (
     MAX_NUMERAL_CHARS,
     MAX_YAML_BYTES,
     MAX_YAML_NODES,
+    ConfigError,
     _Refused,
     decode_text,
     dump_yaml,
@@ -34,6 +34,7 @@ from components.loader import (
     parse_yaml,
     v3_resolve,
 )
+from components.stackfile import read_config_file
 
 
 def refusal(text: str | bytes) -> tuple[int, str]:

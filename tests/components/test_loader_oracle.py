@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import read_config_file
 from components.loader import ConfigError, _Refused, decode_text, parse_yaml
+from components.stackfile import read_config_file
 from tests import yaml_v3_oracle
 from tests.conftest import STACKS
 from tests.yaml_v3_oracle import same

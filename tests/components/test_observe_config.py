@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import (
-    ConfigError,
-    load_platform,
-    parse_platform,
-    read_config_file,
-)
+from components.config import load_platform, parse_platform
 from components.identity.config import session_seconds
+from components.loader import ConfigError
+from components.stackfile import read_config_file
 from tests.conftest import FIXTURES, run_mlops
 
 FIXTURE = FIXTURES / "Pulumi.observe-prod.yaml"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
+from components.loader import ConfigError
 from components.registry.config import RegistryConfig
 from tests.conftest import STACKS, by_name, run_mlops, states
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import TEAM_KEY, ConfigError, parse_platform, parse_team, read_config_file
-from components.loader import load_yaml
+from components.config import parse_platform, parse_team
+from components.loader import ConfigError, load_yaml
+from components.stackfile import TEAM_KEY, read_config_file
 from tests.conftest import STACKS
 
 

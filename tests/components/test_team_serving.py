@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from components.config import ModelSpec
+from components.serving.config import ModelSpec
 from components.serving.deployment import rps_query, target_group_name, weighted_forward_action
 from components.serving.team import team_access_policy
 from tests.conftest import REPO, STACKS, by_name, states

@@ -9,7 +9,8 @@ import json
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_platform
+from components.config import parse_platform
+from components.loader import ConfigError
 from components.observability.config import TrailConfig
 from tests.conftest import STACKS, by_name, states
 

@@ -22,8 +22,8 @@ import pytest
 from dockerfile_parse import DockerfileParser
 from moto.server import ThreadedMotoServer
 
+from components.blocks.workload import RUN_AS_USER
 from components.registry import MLFLOW_PORT
-from components.serving.workload import RUN_AS_USER
 from tests.conftest import REPO
 
 IMAGE = REPO / "images" / "mlflow"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError
+from components.loader import ConfigError
 from mlops.changes import (
     Stack,
     affected_stacks,

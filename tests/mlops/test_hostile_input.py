@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, UnknownStackError, list_stacks
+from components.loader import ConfigError, UnknownStackError, list_stacks
 from mlops.synth import load_source
 from tests.conftest import STACKS, run_mlops
 

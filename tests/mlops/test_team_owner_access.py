@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from components.config import (
-    ConfigError,
-    check_owner_access,
-    load_platform,
-    parse_team,
-    read_config_file,
-    sso_role_name_pattern,
-)
+from components.config import check_owner_access, load_platform, parse_team
 from components.identity.policies import ROLE_KEYS, permission_set_name, sso_role_arn
+from components.loader import ConfigError
+from components.serving.config import sso_role_name_pattern
+from components.stackfile import read_config_file
 from stacks import team as team_program
 from tests.conftest import STACKS, run_mlops
 

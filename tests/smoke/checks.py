@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from components.config import TEAM_KEY, TeamConfig, parse_team, read_config_file
+from components.config import parse_team
+from components.serving.config import TeamConfig
+from components.stackfile import TEAM_KEY, read_config_file
 
 MIN_UID = 10000
 MLFLOW_HEALTH_URL = "http://mlflow.mlflow.svc:5000/health"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError
+from components.loader import ConfigError
 from tests.conftest import STACKS
 from tests.smoke.checks import ModelPod, SmokeSetupError, load_team, model_pods
 

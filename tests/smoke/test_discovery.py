@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from components.config import ConfigError
+from components.loader import ConfigError
 from tests.conftest import REPO, STACKS
 from tests.smoke.checks import (
     ModelPod,

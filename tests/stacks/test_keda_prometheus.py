@@ -116,7 +116,7 @@ def test_rps_scaling_from_zero_replicas_is_a_config_error():
     """The requests are counted by the model's pods; with none the ALB answers 503 for an empty target group
     and no request is counted (ELB User Guide, "CloudWatch metrics for your Application Load Balancer":
     RequestCount counts only requests for which a target was chosen), so the model would never scale up."""
-    from components.config import Autoscaling
+    from components.serving.config import Autoscaling
 
     with pytest.raises(ValueError, match="0 with rps-target never scales up again"):
         Autoscaling.model_validate({"min-replicas": 0, "max-replicas": 4, "rps-target": 50})

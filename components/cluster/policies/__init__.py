@@ -13,7 +13,7 @@ from components.blocks import (
     service_principal,
     service_trust,
 )
-from components.config import PULL_THROUGH_UPSTREAMS
+from components.configbase import PULL_THROUGH_UPSTREAMS
 
 
 def node_trust() -> dict[str, Any]:

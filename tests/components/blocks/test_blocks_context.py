@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from components.blocks import Arns, PlatformContext, service_principal
-from components.config import TEAM_KEY, load_platform, parse_team, read_stack_config
+from components.config import load_platform, parse_team
+from components.stackfile import TEAM_KEY, read_stack_config
+from stacks.context import platform_context, team_context
 from tests.conftest import STACKS
 
 
@@ -92,9 +94,9 @@ def test_service_principal():
     assert PlatformContext.service_principal("pods.eks") == "pods.eks.amazonaws.com"
 
 
-def test_from_platform_reads_the_stack_file():
+def test_platform_context_reads_the_stack_file():
     cfg = load_platform(STACKS, "prod")
-    context = PlatformContext.from_platform(cfg)
+    context = platform_context(cfg)
     assert (context.environment, context.partition, context.account_id, context.region) == (
         "prod",
         cfg.partition,
@@ -103,13 +105,13 @@ def test_from_platform_reads_the_stack_file():
     )
     assert context.tags["environment"] == "prod"
     assert context.tags["managed-by"] == "pulumi-mlops-platform"
-    assert PlatformContext.from_platform(cfg, cfg.regions[-1].name).region == cfg.regions[-1].name
+    assert platform_context(cfg, cfg.regions[-1].name).region == cfg.regions[-1].name
 
 
-def test_from_team_carries_the_team_tags():
+def test_team_context_carries_the_team_tags():
     path, config = read_stack_config(STACKS, "team-fraud-prod")
     team = parse_team(config[TEAM_KEY], path)
-    context = PlatformContext.from_team(team, "123456789012", "aws", "eu-west-1")
+    context = team_context(team, "123456789012", "aws", "eu-west-1")
     assert context.tags["team"] == "fraud"
     assert context.tags["stack"] == "team-fraud-prod"
     assert (context.environment, context.region) == ("prod", "eu-west-1")

@@ -21,7 +21,8 @@ import pulumi_aws as aws
 from components.base import child_opts
 from components.blocks import PlatformContext
 from components.cluster.images import COPIED_IMAGE_PREFIX
-from components.config import PULL_THROUGH_UPSTREAMS, MirrorConfig
+from components.configbase import PULL_THROUGH_UPSTREAMS
+from components.mirror.config import MirrorConfig
 from components.registry import IMAGE_LIFECYCLE, ecr_template_role, model_repository
 
 COPIED_IMAGES = ("nvidia/k8s-device-plugin",)
