@@ -244,6 +244,7 @@ def build_registry(platform: Platform) -> None:
             oidc_client_secret=oidc_client_secret(platform.file) if oidc is not None else None,
             # The lb tier, where the internal ALB is placed: no pod has an address there.
             alb_subnet_cidrs=network.lb_cidrs,
+            alb_subnet_ids=network.subnet_ids("lb"),
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.

@@ -64,6 +64,9 @@ class ModelRegistryArgs:
     # The subnets the internal ALB is placed in (the lb tier, tagged kubernetes.io/role/internal-elb): the
     # addresses it reaches MLflow's pods from, and no pod's (required with a cluster).
     alb_subnet_cidrs: Sequence[str] = ()
+    # Those subnets' ids: the Ingress names them (alb.ingress.kubernetes.io/subnets), so the ALB is in exactly the
+    # subnets the NetworkPolicy admits, and is moved there as soon as the Ingress changes.
+    alb_subnet_ids: Sequence[pulumi.Input[str]] = ()
 
 
 class ModelRegistry(pulumi.ComponentResource):

@@ -25,6 +25,7 @@ from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
 from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
 from components.registry.database import DB_USER
 from components.serving.ingress import (
+    ALB,
     ingress_hostname,
     internal_alb_annotations,
     mlflow_host,
@@ -340,6 +341,10 @@ def _ingress(
     )
     if signin is not None:
         annotations.update(signin.annotations)
+    if args.alb_subnet_ids:
+        # The subnets the allow-clients policy admits (the lb tier), by id: discovery by tag would pick the same
+        # ones, but an ALB placed before the tier existed would move only when the controller next reconciles.
+        annotations[f"{ALB}/subnets"] = pulumi.Output.all(*args.alb_subnet_ids).apply(",".join)
     # The controller reads the client Secret when it builds the listener rules: it and the controller's right to
     # read it come first.
     signed_in = [] if signin is None else [signin.secret, *filter(None, [signin.role_binding])]

@@ -170,6 +170,30 @@ def test_no_ip_block_mlflow_admits_holds_a_pod_address(synth):
         assert {str(block) for block in blocks} <= lb, stack
 
 
+def test_mlflows_alb_is_placed_in_the_subnets_its_policy_admits(synth):
+    """aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, "subnets": the Availability Zones'
+    subnets the ALB is placed in, at least two in different zones, by subnet ID or Name tag. The Ingress names the
+    lb tier's subnets, the ones whose CIDRs allow-clients admits, so the ALB sits there whatever subnets were
+    tagged when it was first made."""
+    for stack in ("dev", "prod"):
+        document = synth(stack)
+        ingress = by_name(document, "registry-mlflow-ingress")
+        region = "us-east-1"
+        lb = [
+            s
+            for s in states(document, "aws:ec2/subnet:Subnet")
+            if s["urn"].split("::")[-1].startswith(f"net-{region}-lb-")
+        ]
+        assert len(lb) >= 2
+        assert ingress["inputs"]["metadata"]["annotations"][f"{ALB}/subnets"] == ",".join(s["id"] for s in lb)
+        assert {s["urn"] for s in lb} <= set(ingress["dependencies"])
+        policy = by_name(document, "registry-mlflow-netpol-allow-clients")["inputs"]
+        admitted = {
+            peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][0]["from"] if "ipBlock" in peer
+        }
+        assert admitted == {s["inputs"]["cidrBlock"] for s in lb}
+
+
 def test_team_namespaces_carry_the_label_mlflow_admits(synth):
     """The selector is only as good as the label: every team namespace the team stacks make has it."""
     team = synth("team-fraud-prod", deployed=False)
