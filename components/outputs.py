@@ -20,6 +20,8 @@ class SubnetIds(Contract):
     public: list[str]
     private: list[str]
     isolated: list[str]
+    # Internal load balancers only (absent from outputs exported before the tier existed).
+    lb: list[str] = []
 
 
 class ClusterOutputs(Contract):

@@ -15,7 +15,6 @@ import pulumi
 
 from components.base import aws_provider
 from components.blocks.context import PlatformContext
-from components.cidr import plan_subnets
 from components.cluster.args import ByoClusterArgs, ServingClusterArgs
 from components.cluster.component import ByoCluster, ServingCluster, cluster_outputs
 from components.cluster.images import registry_host
@@ -241,9 +240,9 @@ def build_registry(platform: Platform) -> None:
             private_zone_id=platform.global_network.private_zone.zone_id,
             oidc=oidc,
             oidc_client_secret=oidc_client_secret(platform.file) if oidc is not None else None,
-            alb_subnet_cidrs=[
-                cidr for _, cidr in plan_subnets(primary.vpc_cidr, primary.availability_zones)["private"]
-            ],
+            # The lb tier, where the internal ALB is placed: no pod has an address there.
+            alb_subnet_cidrs=network.lb_cidrs,
+            alb_subnet_ids=network.subnet_ids("lb"),
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.
@@ -471,6 +470,7 @@ def region_outputs(platform: Platform, name: str) -> dict:
             "public": network.subnet_ids("public"),
             "private": network.subnet_ids("private"),
             "isolated": network.subnet_ids("isolated"),
+            "lb": network.subnet_ids("lb"),
         },
         "endpoint_security_group_id": network.endpoint_security_group.id,
         "key_arns": {purpose: key.arn for purpose, key in platform.keyrings[name].keys.items()},

@@ -1,5 +1,10 @@
-"""The VPC of one region: three subnet tiers, the internet and NAT gateways, route tables, the closed default
-security group, and (from endpoints and flow_logs) its VPC endpoints and flow log."""
+"""The VPC of one region: four subnet tiers, the internet and NAT gateways, route tables, the closed default
+security group, and (from endpoints and flow_logs) its VPC endpoints and flow log.
+
+Tiers (components/cidr.py): public (internet-facing load balancers, NAT gateways), private (nodes and, through
+the VPC CNI, every pod), isolated (databases, no way out) and lb (internal load balancers only). Internal load
+balancers have a tier of their own so that their addresses are never a pod's: a NetworkPolicy that admits the
+lb tier's CIDRs admits the load balancers and no pod of any namespace."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from components.network.endpoints import (
 )
 from components.network.flow_logs import vpc_flow_logs
 
-TIERS = ("public", "private", "isolated")
+TIERS = ("public", "private", "isolated", "lb")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class RegionalNetwork(pulumi.ComponentResource):
     public_subnets: list[aws.ec2.Subnet]
     private_subnets: list[aws.ec2.Subnet]
     isolated_subnets: list[aws.ec2.Subnet]
+    lb_subnets: list[aws.ec2.Subnet]
     internet_gateway: aws.ec2.InternetGateway | None
     nat_gateways: list[aws.ec2.NatGateway]
     public_route_table: aws.ec2.RouteTable | None
@@ -58,6 +64,7 @@ class RegionalNetwork(pulumi.ComponentResource):
     flow_log_role: aws.iam.Role
     flow_log: aws.ec2.FlowLog
     s3_cidrs: pulumi.Output[list[str]]
+    lb_cidrs: list[str]  # the lb tier's CIDRs: where internal load balancers connect to pods from
 
     def __init__(self, name: str, args: RegionalNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:network:RegionalNetwork", name, None, opts)
@@ -79,7 +86,10 @@ class RegionalNetwork(pulumi.ComponentResource):
             opts=mine,
         )
         subnets = self._subnets(name, plan, tags)
-        self.public_subnets, self.private_subnets, self.isolated_subnets = (subnets[tier] for tier in TIERS)
+        self.public_subnets, self.private_subnets, self.isolated_subnets, self.lb_subnets = (
+            subnets[tier] for tier in TIERS
+        )
+        self.lb_cidrs = [cidr for _, cidr in plan["lb"]]
         public_egress(self, name, plan, tags)
         self._private_routes(name, plan, tags)
         security_groups(self, name, tags)
@@ -102,12 +112,17 @@ class RegionalNetwork(pulumi.ComponentResource):
         )
 
     def _subnets(self, name: str, plan: dict, tags: dict[str, str]) -> dict[str, list[aws.ec2.Subnet]]:
-        """Each tier's subnet per zone, tagged for the load balancer controller and Karpenter's discovery."""
+        """Each tier's subnet per zone, tagged for the load balancer controller and Karpenter's discovery.
+
+        The controller places internal load balancers only in subnets tagged kubernetes.io/role/internal-elb when
+        any subnet has that tag (aws-load-balancer-controller v2.13.2 docs/deploy/subnet_discovery.md, "Subnet
+        Role Tag"): the lb tier alone has it. Karpenter launches nodes only in the private tier."""
         discovery = {"karpenter.sh/discovery": self.args.cluster_name} if self.args.cluster_name else {}
         tier_tags = {
             "public": {"kubernetes.io/role/elb": "1"},
-            "private": {"kubernetes.io/role/internal-elb": "1", **discovery},
+            "private": discovery,
             "isolated": {},
+            "lb": {"kubernetes.io/role/internal-elb": "1"},
         }
         subnets: dict[str, list[aws.ec2.Subnet]] = {}
         for tier in TIERS:
@@ -131,7 +146,9 @@ class RegionalNetwork(pulumi.ComponentResource):
         return subnets
 
     def _private_routes(self, name: str, plan: dict, tags: dict[str, str]) -> None:
-        """A route table per private zone (out through NAT, if any) and one for the isolated tier (no way out)."""
+        """A route table per private zone (out through NAT, if any), shared with that zone's lb subnet (internal
+        load balancers call the sign-in IdP's token endpoint through NAT), and one for the isolated tier (no
+        way out)."""
         self.private_route_tables = []
         # What nodes in the private subnets need before they can join a cluster: their route out (NAT) or,
         # internet-free, the endpoints; the EKS control plane itself needs only the subnets.
@@ -152,6 +169,10 @@ class RegionalNetwork(pulumi.ComponentResource):
                 )
             self.node_egress.append(self._associate(f"{name}-private-{zone}-rta", subnet, table))
             self.private_route_tables.append(table)
+        for table, subnet, (zone, _) in zip(
+            self.private_route_tables, self.lb_subnets, plan["lb"], strict=True
+        ):
+            self._associate(f"{name}-lb-{zone}-rta", subnet, table)
         self.isolated_route_table = self._route_table(f"{name}-isolated-rt", tags)
         for subnet, (zone, _) in zip(self.isolated_subnets, plan["isolated"], strict=True):
             self._associate(f"{name}-isolated-{zone}-rta", subnet, self.isolated_route_table)
@@ -179,6 +200,7 @@ class RegionalNetwork(pulumi.ComponentResource):
                 "public": self.public_subnets,
                 "private": self.private_subnets,
                 "isolated": self.isolated_subnets,
+                "lb": self.lb_subnets,
             }[tier]
         ]
 

@@ -55,6 +55,9 @@ class ModelRegistryArgs:
     # Sign-in on MLflow's load balancer (identity.oidc) and its client secret (mlops:oidc-client-secret).
     oidc: OidcConfig | None = None
     oidc_client_secret: pulumi.Input[str] | None = None
-    # The subnets the internal ALB is placed in (the private tier, tagged kubernetes.io/role/internal-elb): the
-    # addresses it reaches MLflow's pods from. Empty: the whole VPC.
+    # The subnets the internal ALB is placed in (the lb tier, tagged kubernetes.io/role/internal-elb): the
+    # addresses it reaches MLflow's pods from, and no pod's (required with a cluster).
     alb_subnet_cidrs: Sequence[str] = ()
+    # Those subnets' ids: the Ingress names them (alb.ingress.kubernetes.io/subnets), so the ALB is in exactly the
+    # subnets the NetworkPolicy admits, and is moved there as soon as the Ingress changes.
+    alb_subnet_ids: Sequence[pulumi.Input[str]] = ()

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
-from components.blocks.ingress import ingress_hostname, internal_alb_annotations
+from components.blocks.ingress import ALB, ingress_hostname, internal_alb_annotations
 from components.blocks.workload import (
     POD_IDENTITY_AGENT,
     RESTRICTED_POD_SECURITY,
@@ -343,6 +343,10 @@ def _ingress(
     )
     if signin is not None:
         annotations.update(signin.annotations)
+    if args.alb_subnet_ids:
+        # The subnets the allow-clients policy admits (the lb tier), by id: discovery by tag would pick the same
+        # ones, but an ALB placed before the tier existed would move only when the controller next reconciles.
+        annotations[f"{ALB}/subnets"] = pulumi.Output.all(*args.alb_subnet_ids).apply(",".join)
     # The controller reads the client Secret when it builds the listener rules: it and the controller's right to
     # read it come first.
     signed_in = [] if signin is None else [signin.secret, *filter(None, [signin.role_binding])]
@@ -405,7 +409,13 @@ def _ingress(
 def client_peers(alb_subnet_cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
     """Who may open MLflow's port: pods of team namespaces and of namespaces labelled MLflow clients (workloads,
     through the Service), and the ALB's subnets (the controller registers pod IPs as targets, target type ip, so
-    the ALB connects from its own addresses in the subnets it was placed in)."""
+    the ALB connects from its own addresses in the subnets it was placed in).
+
+    The ALB's subnets must be the lb tier (components/cidr.py), never the private subnets or the VPC: an ipBlock
+    matches a packet's source address, and pods have addresses in the private subnets (the VPC CNI), so those
+    blocks would admit every pod of every namespace and the namespace selectors would restrict nothing."""
+    if not alb_subnet_cidrs:
+        raise ValueError("MLflow's allow-clients policy needs the load balancers' subnet CIDRs (the lb tier)")
     return [
         k8s.networking.v1.NetworkPolicyPeerArgs(
             namespace_selector=k8s.meta.v1.LabelSelectorArgs(
@@ -451,7 +461,7 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
             policy_types=["Ingress"],
             ingress=[
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=client_peers(args.alb_subnet_cidrs or [args.vpc_cidr]),
+                    from_=client_peers(args.alb_subnet_cidrs),
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")],
                 )
             ],

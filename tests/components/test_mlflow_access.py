@@ -3,6 +3,7 @@ through its Service from the namespaces the allow-clients NetworkPolicy admits."
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import kubernetes_validate
@@ -112,24 +113,85 @@ def test_workloads_reach_mlflow_through_its_service_only_from_admitted_namespace
         # Team namespaces: the platform labels them `team` (TeamSpace); teams cannot label namespaces.
         {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]}},
         {"namespaceSelector": {"matchLabels": {"mlops.platform/mlflow-client": "true"}}},
-        # The internal ALB (IP targets) from the private subnets it is placed in: never the whole VPC, the
-        # peered VPCs or the deployer's networks.
-        {"ipBlock": {"cidr": "10.30.0.0/19"}},
-        {"ipBlock": {"cidr": "10.30.32.0/19"}},
-        {"ipBlock": {"cidr": "10.30.64.0/19"}},
+        # The internal ALB (IP targets) from the lb subnets it is placed in: never the private subnets (pods),
+        # the whole VPC, the peered VPCs or the deployer's networks.
+        {"ipBlock": {"cidr": "10.30.216.0/23"}},
+        {"ipBlock": {"cidr": "10.30.218.0/23"}},
+        {"ipBlock": {"cidr": "10.30.220.0/23"}},
     ]
-    private = {
+    # The subnets the controller places internal ALBs in (the only ones tagged internal-elb) are those blocks.
+    tagged = {
         state["inputs"]["cidrBlock"]
         for state in states(prod, "aws:ec2/subnet:Subnet")
         if state["inputs"]["tags"].get("kubernetes.io/role/internal-elb") == "1"
         and state["inputs"]["cidrBlock"].startswith("10.30.")
     }
-    assert private == {"10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"}
+    assert tagged == {"10.30.216.0/23", "10.30.218.0/23", "10.30.220.0/23"}
     kubernetes_validate.validate(
         manifest(by_name(prod, "registry-mlflow-netpol-allow-clients")), KUBERNETES_VERSION, strict=True
     )
     assert prod["outputs"]["registry"]["mlflowServiceUrl"] == "http://mlflow.mlflow.svc.cluster.local:5000"
     assert prod["outputs"]["registry"]["mlflowUrl"] == "https://mlflow.prod.mlops.internal"
+
+
+def test_no_ip_block_mlflow_admits_holds_a_pod_address(synth):
+    """An ipBlock matches the packet's source address, whatever namespace the sender's pod is in (Kubernetes,
+    Network Policies, "ipBlock": https://kubernetes.io/docs/concepts/services-networking/network-policies/),
+    and the Amazon VPC CNI gives every pod a private address from the VPC (EKS User Guide, "Assign IPs to Pods
+    with the Amazon VPC CNI": https://docs.aws.amazon.com/eks/latest/userguide/managing-vpc-cni.html), from
+    the subnet of its node's primary interface without custom networking, which the platform does not use (EKS
+    Best Practices, "Amazon VPC CNI": https://docs.aws.amazon.com/eks/latest/best-practices/vpc-cni.html).
+    So a block that overlapped a node subnet would admit pods of every namespace, past the namespace selectors
+    and past the ALB's sign-in: no block MLflow admits overlaps a subnet nodes are launched in, in any region."""
+    for stack in ("dev", "staging", "prod"):
+        document = synth(stack)
+        policy = by_name(document, "registry-mlflow-netpol-allow-clients")["inputs"]
+        [rule] = policy["spec"]["ingress"]
+        blocks = [
+            ipaddress.IPv4Network(peer["ipBlock"]["cidr"]) for peer in rule["from"] if "ipBlock" in peer
+        ]
+        assert blocks, stack
+        subnets = states(document, "aws:ec2/subnet:Subnet")
+        # Where nodes (and so pods) get their addresses: the subnets Karpenter discovers and the node group's.
+        node_subnets = [
+            ipaddress.IPv4Network(s["inputs"]["cidrBlock"])
+            for s in subnets
+            if s["inputs"]["tags"]["tier"] == "private"
+        ]
+        assert node_subnets, stack
+        assert all(
+            "karpenter.sh/discovery" not in s["inputs"]["tags"]
+            for s in subnets
+            if s["inputs"]["tags"]["tier"] != "private"
+        )
+        for block in blocks:
+            assert not [subnet for subnet in node_subnets if block.overlaps(subnet)], (stack, block)
+        lb = {s["inputs"]["cidrBlock"] for s in subnets if s["inputs"]["tags"]["tier"] == "lb"}
+        assert {str(block) for block in blocks} <= lb, stack
+
+
+def test_mlflows_alb_is_placed_in_the_subnets_its_policy_admits(synth):
+    """aws-load-balancer-controller v2.13.2 docs/guide/ingress/annotations.md, "subnets": the Availability Zones'
+    subnets the ALB is placed in, at least two in different zones, by subnet ID or Name tag. The Ingress names the
+    lb tier's subnets, the ones whose CIDRs allow-clients admits, so the ALB sits there whatever subnets were
+    tagged when it was first made."""
+    for stack in ("dev", "prod"):
+        document = synth(stack)
+        ingress = by_name(document, "registry-mlflow-ingress")
+        region = "us-east-1"
+        lb = [
+            s
+            for s in states(document, "aws:ec2/subnet:Subnet")
+            if s["urn"].split("::")[-1].startswith(f"net-{region}-lb-")
+        ]
+        assert len(lb) >= 2
+        assert ingress["inputs"]["metadata"]["annotations"][f"{ALB}/subnets"] == ",".join(s["id"] for s in lb)
+        assert {s["urn"] for s in lb} <= set(ingress["dependencies"])
+        policy = by_name(document, "registry-mlflow-netpol-allow-clients")["inputs"]
+        admitted = {
+            peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][0]["from"] if "ipBlock" in peer
+        }
+        assert admitted == {s["inputs"]["cidrBlock"] for s in lb}
 
 
 def test_team_namespaces_carry_the_label_mlflow_admits(synth):

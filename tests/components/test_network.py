@@ -18,7 +18,7 @@ def in_region(document, type_, region):
     return [s for s in states(document, type_) if f"::aws-{region}::" in s["provider"]]
 
 
-def test_prod_has_a_vpc_per_region_with_three_tiers_in_three_zones(synth):
+def test_prod_has_a_vpc_per_region_with_four_tiers_in_three_zones(synth):
     prod = synth("prod")
     assert {vpc["inputs"]["cidrBlock"] for vpc in states(prod, "aws:ec2/vpc:Vpc")} == {
         "10.30.0.0/16",
@@ -26,20 +26,76 @@ def test_prod_has_a_vpc_per_region_with_three_tiers_in_three_zones(synth):
     }
     for region in PROD_REGIONS:
         subnets = in_region(prod, "aws:ec2/subnet:Subnet", region)
-        assert len(subnets) == 9
+        assert len(subnets) == 12
         tiers = sorted((s["inputs"]["tags"]["tier"], s["inputs"]["availabilityZone"]) for s in subnets)
         assert tiers == sorted(
-            (tier, f"{region}{zone}") for tier in ("public", "private", "isolated") for zone in "abc"
+            (tier, f"{region}{zone}") for tier in ("public", "private", "isolated", "lb") for zone in "abc"
         )
         assert all(s["inputs"]["mapPublicIpOnLaunch"] is False for s in subnets)
     private = by_name(prod, "net-us-west-2-private-us-west-2b")["inputs"]
     assert private["cidrBlock"] == "10.31.32.0/19"
     assert private["tags"]["karpenter.sh/discovery"] == "mlops-prod-us-west-2"
-    assert private["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert "kubernetes.io/role/internal-elb" not in private["tags"]
     assert by_name(prod, "net-us-west-2-public-us-west-2a")["inputs"]["tags"]["kubernetes.io/role/elb"] == "1"
     assert (
         by_name(prod, "net-us-west-2-private-us-west-2b")["parent"] == by_name(prod, "net-us-west-2")["urn"]
     )
+
+
+def test_internal_load_balancers_get_subnets_no_node_or_pod_is_in(synth):
+    """aws-load-balancer-controller v2.13.2 docs/deploy/subnet_discovery.md, "Candidate Subnet Determination":
+    without tag filters, if subnets with the matching role tag (kubernetes.io/role/internal-elb for internal load
+    balancers) exist, only these become candidates. The lb tier alone has the tag, so internal ALBs are placed
+    there; Karpenter's discovery tag stays on the private tier, so no node (and no pod) is in the lb tier."""
+    prod = synth("prod")
+    for region in PROD_REGIONS:
+        subnets = in_region(prod, "aws:ec2/subnet:Subnet", region)
+        internal = sorted(
+            (s["inputs"]["availabilityZone"], s["inputs"]["cidrBlock"])
+            for s in subnets
+            if "kubernetes.io/role/internal-elb" in s["inputs"]["tags"]
+        )
+        second = "30" if region == "us-east-1" else "31"
+        assert internal == [
+            (f"{region}a", f"10.{second}.216.0/23"),
+            (f"{region}b", f"10.{second}.218.0/23"),
+            (f"{region}c", f"10.{second}.220.0/23"),
+        ]
+        for zone in "abc":
+            lb = by_name(prod, f"net-{region}-lb-{region}{zone}")
+            assert lb["inputs"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+            assert lb["inputs"]["tags"]["tier"] == "lb"
+            assert "karpenter.sh/discovery" not in lb["inputs"]["tags"]
+            assert lb["parent"] == by_name(prod, f"net-{region}")["urn"]
+        discovered = [s for s in subnets if "karpenter.sh/discovery" in s["inputs"]["tags"]]
+        assert {s["inputs"]["tags"]["tier"] for s in discovered} == {"private"}
+        # The contract lists the tier's subnets with the others.
+        assert prod["outputs"]["regions"][region]["subnetIds"]["lb"] == [
+            by_name(prod, f"net-{region}-lb-{region}{zone}")["id"] for zone in "abc"
+        ]
+
+
+def test_each_lb_subnet_routes_like_its_zones_private_subnet(synth):
+    """Out through the zone's NAT gateway (an ALB with sign-in calls the IdP's token endpoint), or, internet-free,
+    nowhere but the VPC and its endpoints: each lb subnet shares its zone's private route table."""
+    for document in (synth("prod"), synth("airgapped-cluster", FIXTURES)):
+        associations = states(document, "aws:ec2/routeTableAssociation:RouteTableAssociation")
+        lb_subnets = [
+            s for s in states(document, "aws:ec2/subnet:Subnet") if s["inputs"]["tags"]["tier"] == "lb"
+        ]
+        assert len(lb_subnets) >= 4
+        for subnet in lb_subnets:
+            name = subnet["urn"].rsplit("::", 1)[-1]
+            [lb_rta] = [a for a in associations if a["inputs"]["subnetId"] == subnet["id"]]
+            assert lb_rta["urn"].rsplit("::", 1)[-1] == f"{name}-rta"
+            private = by_name(document, name.replace("-lb-", "-private-"))
+            [private_rta] = [a for a in associations if a["inputs"]["subnetId"] == private["id"]]
+            assert lb_rta["inputs"]["routeTableId"] == private_rta["inputs"]["routeTableId"]
+    # Internet-free: that table has no default route (only the transit gateway's routes to the other VPC,
+    # which the lb subnets share too: the way back to clients there).
+    airgapped = synth("airgapped-cluster", FIXTURES)
+    routes = states(airgapped, "aws:ec2/route:Route")
+    assert routes and all(r["inputs"]["destinationCidrBlock"] != "0.0.0.0/0" for r in routes)
 
 
 def test_each_private_zone_routes_through_its_own_nat(synth):
@@ -385,7 +441,8 @@ def base_platform() -> dict:
         ),
         (
             lambda p: p["regions"][0].update({"vpc-cidr": "10.30.0.0/24"}),
-            "mlops:platform.regions[0].vpc-cidr: 10.30.0.0/24 is too small for 3 tiers of subnets in 3 zones; allowed: /22 or larger",
+            "mlops:platform.regions[0].vpc-cidr: 10.30.0.0/24 is too small for 4 tiers of subnets in 3 zones (load "
+            "balancers need a /27 or larger per zone); allowed: /20 or larger",
         ),
         (
             lambda p: p["regions"][1].update({"availability-zones": ["us-west-2a", "us-east-1b"]}),
