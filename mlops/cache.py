@@ -18,8 +18,8 @@ temporary file renamed into place), so parallel runs and test workers can share 
 is recomputed. Each write keeps the ``KEEP`` most recently used entries of its stack (or environment; a read
 counts as a use) and removes older ones,
 so the folder (and a CI cache restored from it) stays small however many revisions ran.
-``MLOPS_NO_CACHE=1`` (the commands' ``--no-cache``) bypasses the folder for reads and writes.
-Outputs computed in this process are also kept in memory, so forked children inherit them.
+``disable()`` (the commands' ``--no-cache``) bypasses the folder for reads and writes, in this process and the
+workers it forks after. Outputs computed in this process are also kept in memory, so forked workers inherit them.
 """
 
 from __future__ import annotations
@@ -40,16 +40,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("components", "mlops", "stacks")
 CODE_SUFFIXES = (".py", ".json", ".yaml")
 ROOT_FILES = ("Pulumi.yaml", "uv.lock")
-NO_CACHE_ENV = "MLOPS_NO_CACHE"
 CACHE_DIR_ENV = "MLOPS_CACHE_DIR"
 FORMAT = 1  # bumped when the entry's shape changes
 KEEP = 4  # entries kept per stack (or pack environment): a few branches checked in turn each find theirs
 
 _memory: dict[str, dict[str, Any]] = {}
+_disabled: list[bool] = []
+
+
+def disable() -> None:
+    """``--no-cache``: neither read nor write the folder from now on (forked workers inherit it)."""
+    _disabled.append(True)
 
 
 def enabled() -> bool:
-    return os.environ.get(NO_CACHE_ENV, "") not in ("1", "true", "yes")
+    return not _disabled
 
 
 def cache_dir() -> Path:
