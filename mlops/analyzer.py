@@ -147,11 +147,6 @@ def analyze_requests(document: dict[str, Any]):
     return singles, analyzer_pb2.AnalyzeStackRequest(resources=stack)
 
 
-def pack_environment(project: str = "mlops-platform", stack: str = "check") -> dict[str, str]:
-    """What the engine sets for an analyzer plugin, which the SDK's servicer reads to configure the runtime."""
-    return {"PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
-
-
 class PolicyPackProcess:
     """The policy pack in its own process, and a gRPC Analyzer client talking to it."""
 
@@ -168,7 +163,13 @@ class PolicyPackProcess:
         pack) then overlaps with whatever the caller does next; ``__enter__`` connects."""
         if self.process is not None:
             return self
-        env = {**os.environ, **pack_environment(self.project, self.stack)}
+        # What the engine sets for an analyzer plugin (the SDK's servicer configures the runtime from it).
+        env = {
+            **os.environ,
+            "PULUMI_PROJECT": self.project,
+            "PULUMI_STACK": self.stack,
+            "PULUMI_DRY_RUN": "true",
+        }
         # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the
         # pack's folder with the pack's virtualenv; `policies` imports from that environment (the project is
         # installed there), not from a path added here, so a pack that would fail to import live fails here too.

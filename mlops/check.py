@@ -114,12 +114,11 @@ def check_parents(states: list[dict[str, Any]], path: Path, where: str) -> None:
 
 
 def documents(
-    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool, board: Board | None = None
+    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool, board: Board
 ) -> Iterator[tuple[str, dict, str]]:
     """(stack, document, source file) for each stack to check, each as soon as it is ready: read from
     ``from_file``, or synthesised in the fork pool (mlops/forked.py); ``board`` shows the synthesis's progress.
     Use it in ``contextlib.closing``: closing it stops the pool's workers."""
-    board = board or Board(enabled=False)
     if from_file is not None:
         document = load_saved(from_file)
         stack = str(document.get("stack") or from_file.stem)
@@ -151,19 +150,6 @@ def stack_names(stacks: list[str], stacks_dir: Path, everything: bool) -> list[s
     return names
 
 
-def analyze_document(
-    stack: str,
-    document: dict[str, Any],
-    stacks_dir: Path,
-    pack: PolicyPackProcess,
-    progress: Any = None,
-    boundaries: dict[str, str | None] | None = None,
-) -> list[Violation]:
-    """The pack's violations for ``document`` under the stack's config (``pack``: the pack's process)."""
-    pack.configure(policy_config(stack, document, stacks_dir, {} if boundaries is None else boundaries))
-    return pack.analyze(document, progress=progress)
-
-
 def run_check(
     stacks: list[str],
     stacks_dir: Path,
@@ -188,9 +174,8 @@ def run_check(
     ):
         for stack, document, source in inputs:
             pack.connect()  # once the pool's workers are forked: no gRPC thread runs across a fork
-            violations = analyze_document(
-                stack, document, stacks_dir, pack, board.analysed(stack), boundaries
-            )
+            pack.configure(policy_config(stack, document, stacks_dir, boundaries))
+            violations = pack.analyze(document, progress=board.analysed(stack))
             reports[stack] = StackReport(
                 stack, document_environment(document), len(document["steps"]), violations, source
             )
@@ -199,19 +184,6 @@ def run_check(
     return sorted(
         reports.values(), key=lambda report: order.index(report.stack) if report.stack in order else 0
     )
-
-
-def pack_config(environment: str) -> dict[str, dict[str, Any]]:
-    """The pack's config for ``environment``, from the cache when the policies are unchanged (importing the
-    pack here would pay the policy SDK's start-up a second time, beside the pack's process)."""
-    from mlops import cache
-
-    def compute() -> dict[str, dict[str, Any]]:
-        from policies.pack import environment_config
-
-        return environment_config(environment)
-
-    return cache.policy_config(environment, compute)
 
 
 def is_team_document(document: dict[str, Any]) -> bool:
@@ -226,10 +198,12 @@ def policy_config(
     stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
     (read from the platform's outputs, synthesised offline as deployed; `boundaries` caches them per platform).
     A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
+    from policies.pack import environment_config
+
     environment = document_environment(document)
     if not is_team_document(document):
-        return pack_config(environment)
-    config = pack_config(f"team-{environment}")
+        return environment_config(environment)
+    config = environment_config(f"team-{environment}")
     if not stack_file(stacks_dir, stack).is_file():
         return config
     from mlops.synth import load_source, platform_outputs

@@ -6,13 +6,10 @@ synthesises the stacks it is given one after another. ``mlops.synth.synthesize``
 from scratch for each stack (``set_mocks`` replaces the runtime's settings, ``set_all_config`` its config), so
 a worker's second document is the one a fresh interpreter gives (tests/mlops/test_forked.py checks that).
 
-A team stack needs its platform's outputs as deployed: read from the platform-output cache (mlops/cache.py), or
-else computed by a job of the pool, whose future's result is stored and then hands the outputs to the team's
-job. Jobs are submitted costliest first (a platform's outputs before anything else).
-
-Ctrl-C (SIGINT to the process group, as a terminal sends it) ends each worker at once (SIGINT's default
-action there); the command catches KeyboardInterrupt, kills whatever worker is left (a Ctrl-C sent to the
-command alone), waits for them and exits 130.
+A team stack needs its platform's outputs as deployed: from the platform-output cache (mlops/cache.py), else
+from a job of the pool whose future, once resolved, submits the team's job. Jobs go costliest first.
+Ctrl-C (SIGINT to the process group, as a terminal sends it) ends each worker at once (SIGINT's default action
+there); the command kills whatever worker is left, waits for them and exits 130.
 """
 
 from __future__ import annotations
