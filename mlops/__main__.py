@@ -1,16 +1,29 @@
 """``python -m mlops`` and the ``mlops`` command. Ctrl-C at any point, even while the command line is still being
-imported, ends the command with exit code 130 (mlops/cli.py ``main`` does the same once it runs)."""
+imported, ends the command with exit code 130: the interrupt is remembered when it arrives, so that a library
+that turns the KeyboardInterrupt into an error of its own (pydantic-core building a validator does) cannot
+change the outcome."""
 
+import signal
 import sys
 
 
 def main() -> None:
+    interrupted: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
+        signal.signal(signal.SIGINT, interrupt)
     try:
         from mlops.cli import main as cli_main
 
         cli_main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except BaseException:
+        if interrupted:
+            sys.exit(130)
+        raise
 
 
 if __name__ == "__main__":
