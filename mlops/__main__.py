@@ -1,7 +1,5 @@
-"""``python -m mlops`` and the ``mlops`` command. Ctrl-C at any point, even while the command line is still being
-imported, ends the command with exit code 130: the interrupt is remembered when it arrives, so that a library
-that turns the KeyboardInterrupt into an error of its own (pydantic-core building a validator does) cannot
-change the outcome."""
+"""``python -m mlops``, the ``mlops`` command. Ctrl-C at any point ends it with exit code 130: the interrupt is
+remembered, so a library turning KeyboardInterrupt into its own error (pydantic-core does) cannot change that."""
 
 import signal
 import sys

@@ -150,13 +150,10 @@ def analyze_requests(document: dict[str, Any]):
 class PolicyPackProcess:
     """The policy pack in its own process, and a gRPC Analyzer client talking to it."""
 
-    def __init__(self, policy_dir: Path = POLICY_DIR, stack: str = "check", project: str = "mlops-platform"):
+    def __init__(self, policy_dir: Path = POLICY_DIR):
         self.policy_dir = policy_dir
-        self.stack = stack
-        self.project = project
         self.process: subprocess.Popen | None = None
-        self.channel = None
-        self.stub = None
+        self.channel = self.stub = None
 
     def start(self) -> PolicyPackProcess:
         """Launch the pack's process without waiting for it: its start-up (importing the policy SDK and the
@@ -166,8 +163,8 @@ class PolicyPackProcess:
         # What the engine sets for an analyzer plugin (the SDK's servicer configures the runtime from it).
         env = {
             **os.environ,
-            "PULUMI_PROJECT": self.project,
-            "PULUMI_STACK": self.stack,
+            "PULUMI_PROJECT": "mlops-platform",
+            "PULUMI_STACK": "check",
             "PULUMI_DRY_RUN": "true",
         }
         # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the

@@ -181,9 +181,7 @@ def run_check(
             )
             board.done(stack, f"checked: {sum(violation.mandatory for violation in violations)} mandatory")
     order = [*stacks, *(list_stacks(stacks_dir) if everything else [])]
-    return sorted(
-        reports.values(), key=lambda report: order.index(report.stack) if report.stack in order else 0
-    )
+    return [reports[name] for name in order if name in reports] or list(reports.values())
 
 
 def is_team_document(document: dict[str, Any]) -> bool:

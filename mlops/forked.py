@@ -15,29 +15,27 @@ there); the command kills whatever worker is left, waits for them and exits 130.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from mlops.base import REPO_ROOT, ProgramError, interrupts_deferred, unblock_interrupts
+
 WORKERS = 2  # the machine's cores; more workers only compete for them
 PRELOAD = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "stacks.builders", "stacks.team", "mlops.synth")
 
-# Set in each worker by its initializer: how a synthesis there reports its progress (None: not at all).
-_reporter: Callable[..., None] | None = None
+_reporter: Callable[..., None] | None = None  # set by each worker's initializer (None: no progress shown)
 
 
 def _start_worker(reporter: Callable[..., None] | None) -> None:
     """A worker's initializer: SIGINT ends it (the command, which gets the same Ctrl-C, reports it), and the
     SDKs are imported once for every stack it will synthesise."""
-    import importlib
-    import sys
-
-    from mlops.base import REPO_ROOT, unblock_interrupts
-
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     unblock_interrupts()  # forked under interrupts_deferred: a Ctrl-C that came meanwhile ends it now
     global _reporter
@@ -102,8 +100,6 @@ def _outputs_job(stack: str, stacks_dir: str) -> dict[str, Any]:
 
 def _result(future: Future, what: str) -> Any:
     """A job's result; a worker that died without one is a ProgramError naming the job."""
-    from mlops.base import ProgramError
-
     try:
         return future.result()
     except BrokenProcessPool as exc:
@@ -117,7 +113,6 @@ def synthesize_many(
     The stack files are read here first (a config error before any process starts). ``reporter(stack, phase,
     count, final=False)`` is called in the workers (it must be safe there, e.g. a queue's put)."""
     from mlops import cache
-    from mlops.base import interrupts_deferred
     from mlops.changes import Stack, cost
     from mlops.synth import load_source, stack_file
 
