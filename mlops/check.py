@@ -167,11 +167,12 @@ def run_check(
     board = board or Board(enabled=False)
     boundaries: dict[str, str | None] = {}
     reports: dict[str, StackReport] = {}
-    pack = PolicyPackProcess().start()
+    pack = PolicyPackProcess()
     with (
-        contextlib.closing(pack),  # also when Ctrl-C comes before the handshake is done
+        contextlib.closing(pack),  # closed even when Ctrl-C comes as the pack's process starts
         contextlib.closing(documents(stacks, stacks_dir, from_file, everything, board)) as inputs,
     ):
+        pack.start()
         for stack, document, source in inputs:
             pack.connect()  # once the pool's workers are forked: no gRPC thread runs across a fork
             pack.configure(policy_config(stack, document, stacks_dir, boundaries))
