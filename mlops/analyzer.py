@@ -167,9 +167,8 @@ class PolicyPackProcess:
             "PULUMI_STACK": "check",
             "PULUMI_DRY_RUN": "true",
         }
-        # The engine's Python analyzer plugin runs `python -m pulumi.policy <engine address> <pack dir>` in the
-        # pack's folder with the pack's virtualenv; `policies` imports from that environment (the project is
-        # installed there), not from a path added here, so a pack that would fail to import live fails here too.
+        # As the engine's Python analyzer plugin: `python -m pulumi.policy <engine> <pack dir>` in the pack's folder
+        # with its virtualenv (where the project is installed): a pack failing to import live fails here too.
         with interrupts_deferred():
             self.process = subprocess.Popen(
                 [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.policy_dir)],
