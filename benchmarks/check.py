@@ -50,9 +50,9 @@ def synthetic(base: dict, count: int) -> dict:
     return {**base, "steps": steps, "changeSummary": {"create": count}}
 
 
-def policy_seconds(document: dict, repeat: int, stock: bool = False) -> float:
+def policy_seconds(document: dict, repeat: int) -> float:
     best = float("inf")
-    with PolicyPackProcess(env={"MLOPS_POLICY_STOCK_SERVICER": "1"} if stock else None) as pack:
+    with PolicyPackProcess() as pack:
         pack.configure(environment_config("prod"))
         for _ in range(repeat):
             started = time.perf_counter()
@@ -69,15 +69,10 @@ def main() -> None:
     prod = prod_document()
     rows = []
     big = synthetic(prod, 2000)
-    runs = (
-        ("prod", prod, False),
-        ("synthetic", big, False),
-        ("prod, SDK stock servicer", prod, True),
-        ("synthetic, SDK stock servicer", big, True),
-    )
-    for label, document, stock in runs:
+    runs = (("prod", prod), ("synthetic", big))
+    for label, document in runs:
         resources = sum(1 for step in document["steps"] if step["newState"]["custom"])
-        seconds = policy_seconds(document, options.repeat, stock)
+        seconds = policy_seconds(document, options.repeat)
         rows.append((label, resources, seconds, seconds / resources * 1000))
         print(f"{label}: {resources} resources, {seconds:.2f} s policy time, {rows[-1][3]:.2f} s per 1,000")
     text = (
@@ -91,10 +86,8 @@ def main() -> None:
                 "(Analyze per resource + AnalyzeStack), prod enforcement config.",
                 f"Command: `.venv/bin/python benchmarks/check.py --repeat {options.repeat} --write`. "
                 "Target: at most 2 s of policy time per 1,000 resources.",
-                "The pack serves with policies/speedups.py (each request decoded once, policies called only for their "
-                "resource types, identical responses: tests/policies/test_speedups.py); the `SDK stock servicer` rows run "
-                "the same pack with MLOPS_POLICY_STOCK_SERVICER=1 for comparison. The synthetic stack cycles the prod "
-                "stack's custom resources under unique URNs.",
+                "The pack serves with the policy SDK's own servicer (policies/__main__.py is `PolicyPack(...)` alone). "
+                "The synthetic stack cycles the prod stack's custom resources under unique URNs.",
                 "",
                 "| stack | resources | policy time s | s per 1,000 resources |",
                 "| --- | ---: | ---: | ---: |",

@@ -90,7 +90,7 @@ def bench_stack(stack: str, repeat: int, workdir: Path) -> dict:
     spec = json.loads(spec_json)
     spec_file = workdir / f"{stack}.json"
     spec_file.write_text(spec_json)
-    env = {"MLOPS_FLOOR_SPEC": str(spec_file)}
+    env = {"FLOOR_PROGRAM_SPEC": str(spec_file)}
     preview = median_run([sys.executable, "-m", "mlops", "preview", stack, "--json"], repeat)
     floor = median_run(
         [

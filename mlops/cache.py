@@ -15,11 +15,11 @@ outputs:
 
 A different key is a different file, so a stale entry is never read. Entries are written atomically (a
 temporary file renamed into place), so parallel runs and test workers can share the folder; an unreadable entry
-is recomputed. Each write keeps the ``KEEP`` most recently used entries of its stack (or environment; a read
+is recomputed. Each write keeps the ``KEEP`` most recently used entries of its stack (a read
 counts as a use) and removes older ones,
 so the folder (and a CI cache restored from it) stays small however many revisions ran.
-``MLOPS_NO_CACHE=1`` (the commands' ``--no-cache``) bypasses the folder for reads and writes.
-Outputs computed in this process are also kept in memory, so forked children inherit them.
+``disable()`` (the commands' ``--no-cache``) bypasses the folder for reads and writes, in this process and the
+workers it forks after. Outputs computed in this process are also kept in memory, so forked workers inherit them.
 """
 
 from __future__ import annotations
@@ -40,16 +40,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("components", "mlops", "stacks")
 CODE_SUFFIXES = (".py", ".json", ".yaml")
 ROOT_FILES = ("Pulumi.yaml", "uv.lock")
-NO_CACHE_ENV = "MLOPS_NO_CACHE"
 CACHE_DIR_ENV = "MLOPS_CACHE_DIR"
 FORMAT = 1  # bumped when the entry's shape changes
-KEEP = 4  # entries kept per stack (or pack environment): a few branches checked in turn each find theirs
+KEEP = 4  # entries kept per stack: a few branches checked in turn each find theirs
 
 _memory: dict[str, dict[str, Any]] = {}
+_disabled: list[bool] = []
+
+
+def disable() -> None:
+    """``--no-cache``: neither read nor write the folder from now on (forked workers inherit it)."""
+    _disabled.append(True)
 
 
 def enabled() -> bool:
-    return os.environ.get(NO_CACHE_ENV, "") not in ("1", "true", "yes")
+    return not _disabled
 
 
 def cache_dir() -> Path:
@@ -231,17 +236,3 @@ def remember(
     _memory[key] = outputs
     if write and enabled():
         write_entry(entry_path(stack, key), key, outputs)
-
-
-def policy_config(environment: str, compute: Callable[[], dict[str, Any]], root: Path = REPO_ROOT) -> Any:
-    """The pack's per-policy config for an environment (policies/pack.py ``environment_config``), cached like
-    the outputs and keyed by every file under ``policies/`` plus ``uv.lock`` and the Python version: reading it
-    otherwise means importing the whole pack and the policy SDK, which ``mlops check --from`` leaves to the
-    pack's own process."""
-    files = [
-        path
-        for path in [root / "uv.lock", *sorted((root / "policies").rglob("*"))]
-        if path.suffix in (*CODE_SUFFIXES, ".lock") and path.is_file() and "__pycache__" not in path.parts
-    ]
-    key = files_digest(f"policy config {environment}", files, root)[:32]
-    return through(cache_dir() / f"policy-config-{environment}-{key}.json", key, compute)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,13 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.loader import ConfigError, json_kind, list_stacks, load_json, stack_file
 from components.validation import validate_model
-from mlops.analysis import analyze_document, document_environment
-from mlops.analyzer import Violation
+from mlops.analyzer import PolicyPackProcess, Violation
 from mlops.progress import Board
 
 FORMATS = ("text", "json", "sarif", "markdown")
-SPAWN_ENV = "MLOPS_CHECK_SPAWN"  # 1: the previous way, a spawned interpreter per stack (benchmarks)
-GRPC_ENV = "MLOPS_CHECK_GRPC"  # 1: as --grpc, the pack in its own process over gRPC
 SARIF_LEVEL = {"mandatory": "error", "advisory": "warning", "remediate": "error", "disabled": "none"}
 
 
@@ -35,6 +31,11 @@ class StackReport:
     @property
     def mandatory(self) -> list[Violation]:
         return [violation for violation in self.violations if violation.mandatory]
+
+
+def document_environment(document: dict[str, Any]) -> str:
+    environment = (document.get("outputs") or {}).get("environment")
+    return environment if environment in ("dev", "staging", "prod") else "prod"
 
 
 class _State(BaseModel):
@@ -112,36 +113,28 @@ def check_parents(states: list[dict[str, Any]], path: Path, where: str) -> None:
         done.update(seen)
 
 
-def synthesize_in_subprocess(stack: str, stacks_dir: str) -> dict[str, Any]:
-    """Synthesis in a worker process: the Pulumi runtime's state is per process."""
-    from mlops.synth import synthesize
-
-    return synthesize(stack, Path(stacks_dir))
-
-
 def documents(
-    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool, board: Board | None = None
-) -> list[tuple[str, dict, str]]:
-    """(stack, document, source file) for each stack to check; ``board`` shows the synthesis's progress."""
-    board = board or Board(enabled=False)
+    stacks: list[str], stacks_dir: Path, from_file: Path | None, everything: bool, board: Board
+) -> Iterator[tuple[str, dict, str]]:
+    """(stack, document, source file) for each stack to check, each as soon as it is ready: read from
+    ``from_file``, or synthesised in the fork pool (mlops/forked.py); ``board`` shows the synthesis's progress.
+    Use it in ``contextlib.closing``: closing it stops the pool's workers."""
     if from_file is not None:
         document = load_saved(from_file)
         stack = str(document.get("stack") or from_file.stem)
         # Findings point at the stack file a reviewer would change, when the stacks folder has it.
         source = stack_file(stacks_dir, stack) if stack_file(stacks_dir, stack).is_file() else from_file
-        return [(stack, document, str(source))]
-    names = stack_names(stacks, stacks_dir, everything)
-    if os.environ.get(SPAWN_ENV) == "1":
-        results = synthesize_spawned(names, stacks_dir)
-    else:
-        from mlops.forked import synthesize_many
+        yield stack, document, str(source)
+        return
+    from mlops.forked import synthesize_many
 
-        with board.child_reporter() as reporter:
-            results = synthesize_many(names, Path(stacks_dir), reporter)
-    return [
-        (name, document, str(stack_file(stacks_dir, name)))
-        for name, document in zip(names, results, strict=True)
-    ]
+    names = stack_names(stacks, stacks_dir, everything)
+    with (
+        board.child_reporter() as reporter,
+        contextlib.closing(synthesize_many(names, Path(stacks_dir), reporter)) as results,
+    ):
+        for name, document in results:
+            yield name, document, str(stack_file(stacks_dir, name))
 
 
 def stack_names(stacks: list[str], stacks_dir: Path, everything: bool) -> list[str]:
@@ -157,97 +150,72 @@ def stack_names(stacks: list[str], stacks_dir: Path, everything: bool) -> list[s
     return names
 
 
-def synthesize_spawned(names: list[str], stacks_dir: Path) -> list[dict[str, Any]]:
-    """The previous way (``MLOPS_CHECK_SPAWN=1``, kept for benchmarks/check_all.py): a freshly spawned
-    interpreter per stack, each importing the SDKs itself, two at a time."""
-    if len(names) == 1:
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            return [pool.submit(synthesize_in_subprocess, names[0], str(stacks_dir)).result()]
-    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(synthesize_in_subprocess, names, [str(stacks_dir)] * len(names)))
-
-
-def over_grpc(grpc: bool = False) -> bool:
-    """Whether the pack is served in its own process over gRPC (``--grpc``, ``MLOPS_CHECK_GRPC=1``, the old way
-    ``MLOPS_CHECK_SPAWN=1``)."""
-    return grpc or os.environ.get(GRPC_ENV) == "1" or os.environ.get(SPAWN_ENV) == "1"
-
-
 def run_check(
     stacks: list[str],
     stacks_dir: Path,
     from_file: Path | None = None,
     everything: bool = False,
     board: Board | None = None,
-    grpc: bool = False,
-) -> tuple[list[StackReport], float]:
-    """Check every document; returns the reports and the seconds spent in policies.
+) -> list[StackReport]:
+    """Check every document with the pack started as the Pulumi engine starts it (mlops/analyzer.py); the
+    reports in the order of the stacks named (or of the folder).
 
-    By default the pack's analyzer runs in-process: for stacks to synthesise, in the forked child that
-    synthesised each one (both cores share syntheses and analyses), for ``--from`` in this process. Over gRPC
-    (``grpc``), one pack process serves every stack; it is launched first, so its start-up overlaps with
-    reading or synthesising the documents."""
+    The pack's process is launched first, so its start-up overlaps with reading or synthesising the documents;
+    each document is analysed as soon as it is ready, while the pool synthesises the next ones. The command
+    connects to the pack with the first document, after the pool forked its workers (gRPC's threads must not
+    run across a fork)."""
     board = board or Board(enabled=False)
-    if from_file is None and not over_grpc(grpc):
-        from mlops.forked import InProcessUnsupported
-
-        try:
-            return _check_forked(stacks, stacks_dir, everything, board)
-        except InProcessUnsupported:
-            grpc = True  # an SDK whose servicer takes other arguments: the pack in its own process
-    from mlops.analyzer import pack as early_or_new_pack
-
     boundaries: dict[str, str | None] = {}
-    reports: list[StackReport] = []
-    policy_seconds = 0.0
-    pack = early_or_new_pack(over_grpc(grpc)).start()
-    try:
-        inputs = documents(stacks, stacks_dir, from_file, everything, board)
-        with pack:
-            for stack, document, source in inputs:
-                violations, seconds = analyze_document(
-                    stack, document, stacks_dir, pack, board.analysed(stack), boundaries
-                )
-                policy_seconds += seconds
-                reports.append(_report(stack, document, violations, source))
-                _checked(board, stack, violations)
-    finally:
-        pack.close()
-    return reports, policy_seconds
+    reports: dict[str, StackReport] = {}
+    pack = PolicyPackProcess()
+    with (
+        contextlib.closing(pack),  # closed even when Ctrl-C comes as the pack's process starts
+        contextlib.closing(documents(stacks, stacks_dir, from_file, everything, board)) as inputs,
+    ):
+        pack.start()
+        for stack, document, source in inputs:
+            pack.connect()  # once the pool's workers are forked: no gRPC thread runs across a fork
+            pack.configure(policy_config(stack, document, stacks_dir, boundaries))
+            violations = pack.analyze(document, progress=board.analysed(stack))
+            reports[stack] = StackReport(
+                stack, document_environment(document), len(document["steps"]), violations, source
+            )
+            board.done(stack, f"checked: {sum(violation.mandatory for violation in violations)} mandatory")
+    order = [*stacks, *(list_stacks(stacks_dir) if everything else [])]
+    return [reports[name] for name in order if name in reports] or list(reports.values())
 
 
-def _report(stack: str, document: dict[str, Any], violations: list[Violation], source: str) -> StackReport:
-    return StackReport(stack, document_environment(document), len(document["steps"]), violations, source)
+def is_team_document(document: dict[str, Any]) -> bool:
+    """A model-team stack's preview (stacks/team.py exports `team`; a platform stack never does)."""
+    return "team" in (document.get("outputs") or {})
 
 
-def _checked(board: Board, stack: str, violations: list[Violation]) -> None:
-    from mlops.forked import checked
+def policy_config(
+    stack: str, document: dict[str, Any], stacks_dir: Path, boundaries: dict[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """The pack config the live job uses for this stack: policies/config/<environment>.json for a platform
+    stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
+    (read from the platform's outputs, synthesised offline as deployed; `boundaries` caches them per platform).
+    A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
+    from policies.pack import environment_config
 
-    board.done(stack, checked(violations))
+    environment = document_environment(document)
+    if not is_team_document(document):
+        return environment_config(environment)
+    config = environment_config(f"team-{environment}")
+    if not stack_file(stacks_dir, stack).is_file():
+        return config
+    from mlops.synth import load_source, platform_outputs
 
+    platform = load_source(stack, stacks_dir).platform_stack
+    if platform is None:
+        return config
+    if platform not in boundaries:
+        identity = platform_outputs(platform, stacks_dir).get("identity") or {}
+        boundaries[platform] = identity.get("permissionsBoundaryArn")
+    from policies.team_config import with_permissions_boundary
 
-def _check_forked(
-    stacks: list[str], stacks_dir: Path, everything: bool, board: Board
-) -> tuple[list[StackReport], float]:
-    """Each stack synthesised and checked in its own forked child (mlops/forked.py)."""
-    from mlops.forked import early_progress, synthesize_many
-
-    names = stack_names(stacks, stacks_dir, everything)
-    with board.child_reporter(early_progress()) as reporter:
-        results = synthesize_many(names, Path(stacks_dir), reporter, check=True)
-    for name, result in zip(names, results, strict=True):  # after the children's last counts
-        _checked(board, name, result["violations"])
-    reports = [
-        StackReport(
-            name,
-            result["environment"],
-            result["resources"],
-            result["violations"],
-            str(stack_file(stacks_dir, name)),
-        )
-        for name, result in zip(names, results, strict=True)
-    ]
-    return reports, sum(result["seconds"] for result in results)
+    return with_permissions_boundary(config, boundaries[platform])
 
 
 # ---------------------------------------------------------------------------------------------------------

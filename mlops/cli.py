@@ -51,11 +51,11 @@ NoCache = Annotated[
 
 
 def bypass_cache(no_cache: bool) -> None:
-    """``--no-cache``: through the environment, so forked and spawned synthesis processes see it too."""
+    """``--no-cache``: before any worker is forked, so the workers see it too."""
     if no_cache:
-        from mlops.cache import NO_CACHE_ENV
+        from mlops import cache
 
-        os.environ[NO_CACHE_ENV] = "1"
+        cache.disable()
 
 
 def progress_board(document_on_stdout: bool):
@@ -225,14 +225,6 @@ def check(
             help="Check only part I of N (1-based) of the selected stacks, split balanced by expected cost.",
         ),
     ] = None,
-    grpc: Annotated[
-        bool,
-        typer.Option(
-            "--grpc",
-            help="Serve the pack in its own process over gRPC, as the Pulumi engine does (same verdicts, "
-            "slower); by default its analyzer runs in-process.",
-        ),
-    ] = False,
 ) -> None:
     """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
     from mlops.check import FORMATS, render, run_check
@@ -255,8 +247,8 @@ def check(
         reports = []  # nothing affected, or an empty shard: an empty report, so every shard has one
     else:
         with progress_board(output is None and fmt != "text") as board:
-            reports, _ = guarded(
-                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board, grpc)
+            reports = guarded(
+                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board)
             )
     emit(render(reports, fmt, position) + "\n", output)
     if any(report.mandatory for report in reports):
@@ -591,15 +583,13 @@ def usage_message(exc: Any) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """The `mlops` entry point: parsing errors, like every user error, are one line and exit 2."""
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
     try:
         code = app(args=argv, prog_name="mlops", standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
-    except NoArgsIsHelpError:
-        sys.exit(EXIT_USER_ERROR)  # the help has been printed
-    except ClickException as exc:
+    except typer.TyperException as exc:  # the command line's parsing errors (click's, as typer exports them)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(EXIT_USER_ERROR)  # the help has been printed
         typer.echo(f"error: {usage_message(exc)}", err=True)
         sys.exit(exc.exit_code or EXIT_USER_ERROR)
     except typer.Abort:

@@ -92,19 +92,16 @@ class Board:
         self.update(stack, summary)
 
     @contextmanager
-    def child_reporter(self, queue: Any = None) -> Iterator[Callable[..., None] | None]:
-        """A reporter that forked children can call: ``(stack, phase, count, final=False)`` through a queue
-        (``queue``: one created before the children's parent was forked, else a new one); ``count`` is the
-        resources registered, or in the ``checking`` phase those analysed. Every ``REPORT_EVERY``-th count is
-        sent, and a final one always (the board then ends on the true count)."""
+    def child_reporter(self) -> Iterator[Callable[..., None] | None]:
+        """A reporter forked workers can call, ``(stack, phase, count, final=False)``, through a queue made here
+        (before the workers are forked); ``count`` is the resources registered. Every ``REPORT_EVERY``-th count
+        is sent, and a final one always (the board then ends on the true count)."""
         if self._progress is None:
             yield None
             return
-        if queue is None:
-            from multiprocessing import get_context
+        from multiprocessing import get_context
 
-            queue = get_context("fork").SimpleQueue()
-
+        queue = get_context("fork").SimpleQueue()
         stop = threading.Event()
 
         def drain() -> None:

@@ -328,7 +328,6 @@ def synthesize(
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _sync_await
 
     from components.outputs import ContractError
     from mlops.mocks import PlatformMocks
@@ -353,7 +352,7 @@ def synthesize(
         runpy.run_path(str(program), run_name="__main__")
 
     try:
-        _sync_await(run_in_stack(run_program))
+        _event_loop().run_until_complete(run_in_stack(run_program))
     except ConfigError:
         raise
     except ContractError as exc:
@@ -361,6 +360,18 @@ def synthesize(
     except Exception as exc:
         raise ProgramError(_describe_failure(exc, monitor.registrations)) from exc
     return build_document(stack, monitor.registrations, monitor.stack_outputs, monitor.invokes)
+
+
+def _event_loop() -> Any:
+    """The thread's event loop, on which the runtime (set up above) queues its work; a new one if none is set."""
+    import asyncio
+
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
 
 
 def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -> str:
@@ -372,7 +383,7 @@ def _describe_failure(exc: BaseException, registrations: list[dict[str, Any]]) -
         if isinstance(candidate, pulumi.Resource):
             culprit = candidate
     if culprit is not None:
-        what = f"{getattr(culprit, '_type', type(culprit).__name__)} {getattr(culprit, '_name', '?')!r}"
+        what = f"{culprit.pulumi_resource_type} {culprit.pulumi_resource_name!r}"
     elif registrations:
         last = registrations[-1]
         what = f"{last['type']} {last['urn'].rsplit('::', 1)[-1]!r} (the last resource registered)"

@@ -22,8 +22,6 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.speedups import APPLIES_ATTR
-
 ENVIRONMENT_SCHEMA = PolicyConfigSchema(
     properties={"environment": {"type": "string", "enum": ["dev", "staging", "prod"], "default": "prod"}}
 )
@@ -162,8 +160,6 @@ def resource_policy(
         config_schema=ENVIRONMENT_SCHEMA if environment_aware else None,
         remediation_steps=remediation or None,
     )
-    # Lets the servicer (policies.speedups) skip resource types this policy ignores without calling it.
-    setattr(policy, APPLIES_ATTR, applies)
     return policy
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import version
 from pathlib import Path
 
 import pulumi_aws
@@ -32,7 +33,5 @@ def taggable_types() -> list[str]:
 if __name__ == "__main__":
     target = Path(__file__).parent / "data" / "taggable-aws-types.json"
     types = taggable_types()
-    target.write_text(
-        json.dumps({"pulumi-aws": pulumi_aws._utilities.get_version(), "types": types}, indent=0) + "\n"
-    )
+    target.write_text(json.dumps({"pulumi-aws": version("pulumi_aws"), "types": types}, indent=0) + "\n")
     print(f"{len(types)} taggable types -> {target}")

@@ -50,8 +50,7 @@ def all_policies() -> list[Policy]:
 
 
 def pack_arguments() -> dict[str, Any]:
-    """The pack as `PolicyPack(**pack_arguments())` declares it (policies/__main__.py); `mlops check` builds the
-    SDK's analyzer from the same arguments when it serves the pack in its own process."""
+    """The pack as policies/__main__.py declares it: `PolicyPack(**pack_arguments())`."""
     return {
         "name": "mlops-platform-security",
         "description": "The mlops-platform security baseline: encryption, private networking, least privilege, "

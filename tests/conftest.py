@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,13 @@ def run_python(
     """``python ARGV`` (``-m MODULE ...`` or ``-c CODE ...``) in a process of its own, its output captured.
 
     The process is forked from this worker's fork server (tests/forkserver.py), which has imported the SDKs
-    once; ``MLOPS_TEST_FORK_SERVER=0`` starts a new interpreter each time instead. ``timeout`` only detects a hang.
+    once. It is the suite's one fork helper: about 150 commands and syntheses run this way, and a new
+    interpreter for each would import the SDKs again every time (seconds each, minutes for the suite); the
+    session fixtures (``synth``) already share each synthesis, so what is left is these separate commands.
+    Tests of Ctrl-C and of the interpreter's start-up run a real interpreter (``subprocess``) instead.
+    ``timeout`` only detects a hang.
     """
     environment = {**os.environ, **(env or {})}
-    if os.environ.get("MLOPS_TEST_FORK_SERVER", "1") == "0":
-        return subprocess.run(
-            [sys.executable, *argv], cwd=cwd, capture_output=True, text=True, env=environment, timeout=timeout
-        )
     if not _FORK_SERVER:
         import atexit
         import tempfile

@@ -72,7 +72,7 @@ def report(case: str, python: str = sys.executable, cwd: Path = REPO) -> tuple[i
             document.write_bytes(gzip.decompress((PREVIEWS / f"{case}.json.gz").read_bytes()))
             command = [*_mlops(python), "check", "--from", str(document), "--format", "json"]
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
-        if result.returncode not in (0, 1):
+        if result.returncode not in (0, 1) or not result.stdout.strip():
             raise RuntimeError(f"{case}: exit {result.returncode}: {result.stderr}")
         return result.returncode, normalise(result.stdout, temp)
 

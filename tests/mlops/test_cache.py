@@ -29,7 +29,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "stacks/Pulumi.prod.yaml").write_text("config:\n  mlops:platform: {}\n")
     (root / "stacks/Pulumi.team-a-prod.yaml").write_text("config:\n  mlops:team: {}\n")
     monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
+    monkeypatch.setattr(cache, "_disabled", [])
     monkeypatch.setattr(cache, "_memory", {})
     return root
 
@@ -121,7 +121,7 @@ def test_no_cache_neither_reads_nor_writes_the_folder(project, monkeypatch):
     synthesis = Synthesis()
     outputs(project, synthesis)
     (entry,) = (project.parent / "cache").iterdir()
-    monkeypatch.setenv(cache.NO_CACHE_ENV, "1")
+    cache.disable()
     assert outputs(project, synthesis)["run"] == 2
     assert outputs(project, synthesis)["run"] == 3
     assert json.loads(entry.read_text())["value"]["run"] == 1  # the folder was not written

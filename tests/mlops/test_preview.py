@@ -245,6 +245,6 @@ def test_a_lookup_that_depends_on_a_resource_being_created_is_unknown_in_a_previ
 
 
 def test_a_lookup_of_what_nobody_creates_fails_as_it_would_live():
-    result = _lookup_synth("--deployed", env={"MLOPS_LOOKUP_MISSING": "1"})
+    result = _lookup_synth("--deployed", env={"LOOKUP_PROGRAM_MISSING": "1"})
     assert result.returncode == 2
     assert "Search returned 0 results: no load balancer 'lb-nobody-makes' in us-east-1" in result.stderr

@@ -136,9 +136,8 @@ def test_check_shows_no_progress_when_stderr_is_not_a_terminal(saved_dev):
 
 
 def test_a_synthesised_check_shows_each_stacks_phases_from_its_children():
-    """The stacks' children report through the queue the command made before forking its scheduler
-    (mlops/forked.py EarlyScheduler): registrations while synthesising, then the resources analysed, then the
-    verdict."""
+    """The pool's workers report through the queue the command made before forking them (mlops/forked.py):
+    registrations while synthesising; then the command's resources analysed by the pack, then the verdict."""
     code, stdout, stderr = run_on_a_pty("check", "team-fraud-dev")
     assert code == 0, stderr
     assert stdout.startswith("team-fraud-dev (dev, 57 resources): 0 mandatory")

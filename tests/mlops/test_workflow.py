@@ -130,7 +130,7 @@ def test_full_runs_shard_every_stack_over_a_matrix_and_keep_each_report():
     assert job["if"] == "github.event_name != 'pull_request'"
     assert job["strategy"] == {"fail-fast": False, "matrix": {"shard": [1, 2, 3, 4]}}
     assert runs(job) == [
-        "python3 -m pip install --quiet uv && uv run --frozen mlops check --all --grpc --shard ${{ matrix.shard }}/4 "
+        "python3 -m pip install --quiet uv && uv run --frozen mlops check --all --shard ${{ matrix.shard }}/4 "
         "--format json --output shard-${{ matrix.shard }}.json"
     ]
     upload = step_using(job, "actions/upload-artifact@")

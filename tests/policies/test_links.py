@@ -7,7 +7,7 @@ import json
 import pytest
 from google.protobuf import json_format
 
-from mlops.analyzer import PolicyPackProcess, analyze_in_process
+from mlops.analyzer import PolicyPackProcess
 from policies.base import REGISTRY
 from policies.links import MONITORING_INTERVALS
 from policies.pack import (
@@ -33,6 +33,7 @@ from tests.policies.cases import (
     document,
     role,
 )
+from tests.policies.validate import analyze_in_process
 
 all_policies()
 

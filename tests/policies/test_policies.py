@@ -6,10 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops.analyzer import PolicyPackProcess, analyze_in_process
+from mlops.analyzer import PolicyPackProcess
 from policies.base import REGISTRY
 from policies.pack import all_policies, environment_config
 from tests.policies.cases import CASES, Case, document
+from tests.policies.validate import analyze_in_process
 
 all_policies()
 
