@@ -461,6 +461,27 @@ def verify(
         raise typer.Exit(1)
 
 
+def platform_clients(
+    command: str, stacks_dir: Path, stack: str, profile: str | None, endpoint_url: str | None
+):
+    """A platform stack's config and AWS clients whose credentials are for its account (the purge commands)."""
+    from components.config import parse_platform
+    from components.stackfile import PLATFORM_KEY, read_stack_config
+    from mlops import verify as checks
+
+    path, raw = read_stack_config(stacks_dir, stack)
+    if PLATFORM_KEY not in raw:
+        raise ConfigError(path, PLATFORM_KEY, f"missing: mlops {command} works on platform stacks")
+    cfg = parse_platform(raw[PLATFORM_KEY], path)
+    clients = checks.client_factory(profile, None, endpoint_url)
+    account = checks.preflight(clients, cfg.primary_region.name)
+    if account != cfg.account_id:
+        raise VerifyError(
+            f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}"
+        )
+    return cfg, clients
+
+
 @app.command("purge-repositories")
 def purge_repositories(
     stack: Annotated[
@@ -477,24 +498,10 @@ def purge_repositories(
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """The repositories ECR created for the stack (pull-through cache, replicated models): destroy leaves them."""
-    from components.config import parse_platform
-    from components.stackfile import PLATFORM_KEY, read_stack_config
     from mlops import purge
-    from mlops import verify as checks
 
     def run() -> list[str]:
-        path, raw = read_stack_config(stacks_dir, stack)
-        if PLATFORM_KEY not in raw:
-            raise ConfigError(
-                path, PLATFORM_KEY, "missing: mlops purge-repositories works on platform stacks"
-            )
-        cfg = parse_platform(raw[PLATFORM_KEY], path)
-        clients = checks.client_factory(profile, None, endpoint_url)
-        account = checks.preflight(clients, cfg.primary_region.name)
-        if account != cfg.account_id:
-            raise VerifyError(
-                f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}"
-            )
+        cfg, clients = platform_clients("purge-repositories", stacks_dir, stack, profile, endpoint_url)
         return purge.purge(clients, cfg, delete)
 
     lines = guarded(run)
@@ -521,24 +528,10 @@ def purge_guardduty_endpoints(
 ) -> None:
     """The guardduty-data endpoints and security groups GuardDuty created in the stack's VPCs: they keep destroy
     from deleting the subnets and VPCs. Run it once the clusters are destroyed."""
-    from components.config import parse_platform
-    from components.stackfile import PLATFORM_KEY, read_stack_config
     from mlops import guardduty_endpoints
-    from mlops import verify as checks
 
     def run() -> list[str]:
-        path, raw = read_stack_config(stacks_dir, stack)
-        if PLATFORM_KEY not in raw:
-            raise ConfigError(
-                path, PLATFORM_KEY, "missing: mlops purge-guardduty-endpoints works on platform stacks"
-            )
-        cfg = parse_platform(raw[PLATFORM_KEY], path)
-        clients = checks.client_factory(profile, None, endpoint_url)
-        account = checks.preflight(clients, cfg.primary_region.name)
-        if account != cfg.account_id:
-            raise VerifyError(
-                f"the credentials are for account {account}; {path} declares account-id {cfg.account_id}"
-            )
+        cfg, clients = platform_clients("purge-guardduty-endpoints", stacks_dir, stack, profile, endpoint_url)
         try:
             return guardduty_endpoints.purge(clients, cfg, delete)
         except TimeoutError as exc:

@@ -9,10 +9,10 @@ import json
 import kubernetes_validate
 import yaml
 
-from mlops.analyzer import analyze_in_process
 from policies.pack import environment_config
 from tests.conftest import STACKS, by_name, run_mlops, states
 from tests.kube import KUBERNETES_VERSION
+from tests.policies.validate import analyze_in_process
 
 ALB = "alb.ingress.kubernetes.io"
 PROD_OIDC = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())["config"]["mlops:platform"]["identity"][

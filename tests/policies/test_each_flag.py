@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from mlops.analyzer import analyze_in_process
 from policies.aws_compute import LOG_TYPES
 from policies.governance import REQUIRED_TAGS
 from policies.pack import all_policies, environment_config
@@ -45,6 +44,7 @@ from tests.policies.cases import (
     policy_doc,
     trust,
 )
+from tests.policies.validate import analyze_in_process
 
 all_policies()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.analyzer import analyze_in_process
 from policies.aws_network import trivially_true
 from policies.pack import all_policies, environment_config
 from tests.policies.cases import (
@@ -19,6 +18,7 @@ from tests.policies.cases import (
     Res,
     document,
 )
+from tests.policies.validate import analyze_in_process
 
 all_policies()
 

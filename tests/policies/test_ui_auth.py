@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from mlops.analyzer import analyze_in_process
 from policies.pack import environment_config
 from tests.policies.cases import AUTHENTICATE_OIDC, FORWARD, IDP, Res, document, ui_ingress, ui_listener
+from tests.policies.validate import analyze_in_process
 
 POLICY = "alb-ui-authenticated"
 GOOD_IDP = json.dumps({**IDP, "secretName": "ui-oidc"})
