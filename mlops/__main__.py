@@ -1,5 +1,5 @@
-"""``python -m mlops``, the ``mlops`` command. Ctrl-C at any point ends it with exit code 130: the interrupt is
-remembered, so a library turning KeyboardInterrupt into its own error (pydantic-core does) cannot change that."""
+"""``python -m mlops``, the ``mlops`` command. Ctrl-C at any point ends it with exit code 130 (SIGTERM 143, SIGHUP
+129): the interrupt is remembered, so a library turning KeyboardInterrupt into its own error (pydantic-core does) cannot change that."""
 
 import signal
 import sys
@@ -12,15 +12,24 @@ def main() -> None:
         interrupted.append(signum)
         raise KeyboardInterrupt
 
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
-        signal.signal(signal.SIGINT, interrupt)
+    # SIGTERM (timeout, a CI step's cancel) and SIGHUP (a closed terminal) end it as Ctrl-C does: the pack's
+    # process and the workers are stopped and waited for, and the exit code is 128 + the signal's number.
+    for signum, default in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGHUP, signal.SIG_DFL),
+    ):
+        if (
+            signal.getsignal(signum) is default
+        ):  # not where the signal is ignored (nohup, a shell's background)
+            signal.signal(signum, interrupt)
     try:
         from mlops.cli import main as cli_main
 
         cli_main()
     except BaseException:
         if interrupted:
-            sys.exit(130)
+            sys.exit(128 + interrupted[0])
         raise
 
 

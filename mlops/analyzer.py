@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.base import REPO_ROOT, interrupts_deferred, unblock_interrupts
+from mlops.base import REPO_ROOT, end_with_parent, interrupts_deferred, unblock_interrupts
 
 POLICY_DIR = REPO_ROOT / "policies"
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "remediate", 3: "disabled"}
@@ -154,6 +155,7 @@ class PolicyPackProcess:
         self.policy_dir = policy_dir
         self.process: subprocess.Popen | None = None
         self.channel = self.stub = None
+        self.errors = None
 
     def start(self) -> PolicyPackProcess:
         """Launch the pack's process without waiting for it: its start-up (importing the policy SDK and the
@@ -169,14 +171,23 @@ class PolicyPackProcess:
         }
         # As the engine's Python analyzer plugin: `python -m pulumi.policy <engine> <pack dir>` in the pack's folder
         # with its virtualenv (where the project is installed): a pack failing to import live fails here too.
+        # Its stderr goes to a file, read only if it fails to start: a pipe nobody reads would stall a pack that
+        # writes much (warnings) once the pipe's buffer is full.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(), with the process
+        parent = os.getpid()
+
+        def in_child() -> None:
+            end_with_parent(parent)
+            unblock_interrupts()
+
         with interrupts_deferred():
             self.process = subprocess.Popen(
                 [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.policy_dir)],
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=self.errors,
                 env=env,
                 cwd=self.policy_dir,
-                preexec_fn=unblock_interrupts,  # no thread of this process runs yet
+                preexec_fn=in_child,
             )
         return self
 
@@ -196,7 +207,8 @@ class PolicyPackProcess:
 
             line = self.process.stdout.readline().decode().strip()
             if not line.isdigit():
-                error = self.process.stderr.read().decode() if self.process.poll() is not None else ""
+                self.errors.seek(0)
+                error = self.errors.read().decode(errors="replace") if self.process.poll() is not None else ""
                 raise RuntimeError(f"the policy pack did not start: {line or error.strip()[-500:]}")
             self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
             grpc.channel_ready_future(self.channel).result(timeout=30)
@@ -223,7 +235,7 @@ class PolicyPackProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
+        for stream in (self.process.stdout, self.errors):
             if stream is not None:
                 stream.close()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from mlops.base import REPO_ROOT, ProgramError, interrupts_deferred, unblock_interrupts
+from mlops.base import REPO_ROOT, ProgramError, end_with_parent, interrupts_deferred, unblock_interrupts
 
 WORKERS = 2  # the machine's cores; more workers only compete for them
 PRELOAD = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "stacks.builders", "stacks.team", "mlops.synth")
@@ -33,10 +34,12 @@ PRELOAD = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "stacks.builders", "stac
 _reporter: Callable[..., None] | None = None  # set by each worker's initializer (None: no progress shown)
 
 
-def _start_worker(reporter: Callable[..., None] | None) -> None:
-    """A worker's initializer: SIGINT ends it (the command, which gets the same Ctrl-C, reports it), and the
-    SDKs are imported once for every stack it will synthesise."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _start_worker(reporter: Callable[..., None] | None, parent: int) -> None:
+    """A worker's initializer: SIGINT, SIGTERM and SIGHUP end it (the command, which gets the same Ctrl-C, reports
+    it), so does the command's end, and the SDKs are imported once for every stack it will synthesise."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    end_with_parent(parent)
     unblock_interrupts()  # forked under interrupts_deferred: a Ctrl-C that came meanwhile ends it now
     global _reporter
     _reporter = reporter
@@ -54,7 +57,7 @@ def fork_pool(reporter: Callable[..., None] | None = None) -> Iterator[ProcessPo
         WORKERS,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_start_worker,
-        initargs=(reporter,),
+        initargs=(reporter, os.getpid()),
     )
     try:
         yield pool

@@ -5,6 +5,7 @@ policy pack then runs code no release was tested with)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -16,6 +17,16 @@ FOLDERS = ("benchmarks", "components", "mlops", "policies", "stacks", "tests")
 def _private(name: str) -> bool:
     """`_x` and `__x` are private; dunder names (`__version__`, `__name__`) are not."""
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+DOTTED = re.compile(r"\b(?:pulumi_policy|pulumi|typer|click)(?:\.\w+)+")
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an expression starts from: ``pulumi`` for ``pulumi.Config()._name`` or ``sdk.x[0]._y``."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _ours(module: str) -> bool:
@@ -42,25 +53,31 @@ def private_uses(source: str, path: str = "<source>") -> list[str]:
                 bound.add(alias.asname or alias.name)
                 if any(_private(part) for part in [*node.module.split("."), alias.name]):
                     found.append(f"{path}:{node.lineno}: from {node.module} import {alias.name}")
+    for node in ast.walk(tree):  # `m = pulumi`, `P = PolicyPack`: the new name is bound too
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            bound.update(target.id for target in node.targets if isinstance(target, ast.Name))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _private(node.attr):
-            root = node.value
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name) and root.id in bound:
-                found.append(f"{path}:{node.lineno}: {ast.unparse(node)}")
-        elif (
+        if (isinstance(node, ast.Attribute) and _private(node.attr) and _root(node.value) in bound) or (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
-            and node.func.id in ("getattr", "setattr", "hasattr")
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
             and len(node.args) >= 2
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
-            and _private(node.args[1].value)
-            and isinstance(node.args[0], ast.Name)
-            and node.args[0].id in bound
+            and _root(node.args[0]) in bound
+            # a private name, or one computed at run time (which may be private)
+            and not (
+                isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+                and not _private(node.args[1].value)
+            )
         ):
             found.append(f"{path}:{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            # a dotted path in a string: importlib.import_module("pulumi._utils"), mock.patch("typer._click.x")
+            found.extend(
+                f"{path}:{node.lineno}: {match.group(0)!r}"
+                for match in DOTTED.finditer(node.value)
+                if any(_private(part) for part in match.group(0).split("."))
+            )
     return found
 
 
@@ -69,7 +86,7 @@ def project_files() -> list[Path]:
         path
         for folder in FOLDERS
         for path in (REPO / folder).rglob("*.py")
-        if "__pycache__" not in path.parts
+        if "__pycache__" not in path.parts and path != Path(__file__)  # this file names them to test the scan
     )
 
 
@@ -96,6 +113,15 @@ def test_the_scan_finds_private_imports_and_attributes():
         "getattr(sdk, '_NotApplicableError')\n"
         "pulumi_aws._utilities.get_version()\n"  # not one of the four packages
         "pulumi.__version__\n"
+        "pulumi.Config()._name\n"
+        "getattr(pulumi.runtime, '_sync_await')\n"
+        "getattr(pulumi, '_' + 'x')\n"
+        "m = pulumi\n"
+        "m._x\n"
+        "importlib.import_module('pulumi._utils')\n"
+        "mock.patch('pulumi.runtime.sync_await._sync_await')\n"
+        "getattr(pulumi, 'Config')\n"
+        "'pulumi.runtime.proto.analyzer_pb2'\n"
     )
     assert sorted(use.split(": ", 1)[1] for use in private_uses(source)) == sorted(
         [
@@ -105,6 +131,12 @@ def test_the_scan_finds_private_imports_and_attributes():
             "sdk._PolicyAnalyzerServicer",
             "pulumi._utils",
             "getattr(sdk, '_NotApplicableError')",
+            "pulumi.Config()._name",
+            "getattr(pulumi.runtime, '_sync_await')",
+            "getattr(pulumi, '_' + 'x')",
+            "m._x",
+            "'pulumi._utils'",
+            "'pulumi.runtime.sync_await._sync_await'",
         ]
     )
 

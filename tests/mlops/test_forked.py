@@ -155,3 +155,80 @@ def test_ctrl_c_stops_the_command_with_130_and_leaves_no_process(delay):
     finally:
         for pid in _group(group):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_to_the_command_alone_stops_it_and_leaves_no_process(signum, code):
+    """`timeout`, a CI step's cancel or systemd send SIGTERM to the command alone, a closed terminal SIGHUP: the
+    command ends as on Ctrl-C, with 128 + the signal's number, and stops the pack's process and the workers."""
+    command = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "mlops", "check", "--all", "--no-cache"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    group = command.pid
+    seen: list[bytes] = []
+    try:
+        assert _started(command, seen).wait(120)
+        time.sleep(2.5)  # the pack's process and the pool's workers are running
+        os.kill(command.pid, signum)
+        command.wait(timeout=120)
+        assert command.returncode == code
+        deadline = time.monotonic() + 15
+        while _group(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group(group) == []
+    finally:
+        for pid in _group(group):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_command_leaves_no_process():
+    """SIGKILL cannot be handled: the pack's process and the workers end with the command all the same, since each
+    asked the kernel for SIGTERM at its parent's death (prctl PR_SET_PDEATHSIG,
+    https://man7.org/linux/man-pages/man2/prctl.2.html)."""
+    command = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "mlops", "check", "--all", "--no-cache"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    group = command.pid
+    seen: list[bytes] = []
+    try:
+        assert _started(command, seen).wait(120)
+        time.sleep(3)
+        assert len(_group(group)) >= 3  # the command, the pack, the workers
+        os.kill(command.pid, signal.SIGKILL)
+        command.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _group(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group(group) == []
+    finally:
+        for pid in _group(group):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_an_interrupt_during_a_deferred_start_is_raised_after_it_even_with_other_threads():
+    """A process-directed SIGINT goes to any thread that does not block it, and CPython runs the Python handler in
+    the main thread (https://docs.python.org/3/library/signal.html#signals-and-threads): with another thread
+    running, blocking SIGINT in the main thread alone would not hold it back. interrupts_deferred raises it after
+    the block, not inside it."""
+    from mlops.base import interrupts_deferred
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    reached_the_end = False
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler has run by now, if it runs inside the block
+            reached_the_end = True
+        assert reached_the_end
+    finally:
+        stop.set()

@@ -1,4 +1,5 @@
-"""Every policy on a compliant and a non-compliant case, in-process and through the Analyzer gRPC protocol."""
+"""Every policy on a compliant and a non-compliant case: its validate function called directly, and the pack over
+the Analyzer gRPC protocol."""
 
 from __future__ import annotations
 
