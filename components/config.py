@@ -15,56 +15,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.cluster.config import (  # noqa: F401  (the cluster's models, also importable from here)
-    AddonVersions,
-    ByoChartVersions,
-    ByoClusterConfig,
-    ClusterConfig,
-    EksChartVersions,
-    EksClusterConfig,
-    NodePoolConfig,
-    SystemNodesConfig,
-    cluster_fits_environment,
-)
+from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
-from components.dns.config import DnsConfig, certificate_region_errors, prod_protection_error
-from components.identity.config import AccessRole, IdentityConfig, IdentityRoles, OidcConfig  # noqa: F401
-from components.loader import ConfigError, list_stacks, stack_file
+from components.dns.config import DnsConfig, check_dns
+from components.identity.config import IdentityConfig
+from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_deployer
-from components.observability.config import (  # noqa: F401  (the observability models, also importable from here)
-    AlarmThresholds,
-    ObservabilityConfig,
-    Subscription,
-    TrailConfig,
-    check_guardduty,
-)
+from components.observability.config import ObservabilityConfig, check_guardduty
 from components.registry.config import RegistryConfig, registry_checks
-from components.serving.config import (  # noqa: F401  (the team stack's models, also importable from here)
-    Autoscaling,
-    DataAccess,
-    KedaTrigger,
-    ModelResources,
-    ModelSpec,
-    ModelVersion,
-    OwnedPrincipal,
-    Quotas,
+from components.serving.config import (
     TeamConfig,
-    TeamIngress,
-    TeamOwners,
-    check_owner_principal,
-    platform_principals,
-    team_principals,
 )
-from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config, structured_value
+from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
 from components.validation import validate_model
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-NAT_STRATEGIES = ("none", "single", "one-per-az")
-DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 
 
 class PlatformConfig(Model):
@@ -153,28 +121,14 @@ class PlatformConfig(Model):
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
-    names = [region.name for region in cfg.regions]
     if cfg.dns is not None:
-        if cfg.dns.routing == "failover" and len(names) != 2:
-            raise _KeyedValueError(
-                ("dns", "routing"),
-                f"'failover' needs exactly two regions (a primary and a secondary), this stack has {len(names)}; "
-                "allowed: latency, or two regions",
-            )
-        problem = certificate_region_errors(cfg.dns.certificate_arns, names, cfg.account_id)
-        if problem is not None:
-            raise _KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
-        switched_off = prod_protection_error(cfg.dns, cfg.environment)
-        if switched_off is not None:
-            raise _KeyedValueError(("dns", switched_off[0]), switched_off[1])
-        if cfg.cluster is not None and cfg.cluster.mode == "eks":
-            for region in names:
-                if region not in cfg.dns.certificate_arns:
-                    raise _KeyedValueError(
-                        ("dns", "certificate-arns", region),
-                        f"missing; the serving load balancer of {region} listens on HTTPS only and needs an ACM "
-                        f"certificate there for *.{cfg.dns.zone} and *.{region}.{cfg.dns.zone}",
-                    )
+        check_dns(
+            cfg.dns,
+            [region.name for region in cfg.regions],
+            cfg.account_id,
+            cfg.environment,
+            cfg.cluster is not None and cfg.cluster.mode == "eks",
+        )
 
 
 def parse_platform(raw: Any, file: str | Path | None) -> PlatformConfig:
@@ -196,33 +150,3 @@ def parse_team(raw: Any, file: str | Path | None) -> TeamConfig:
     if raw is None:
         raise ConfigError(file, TEAM_KEY, "missing; a team stack needs this key")
     return validate_model(TeamConfig, structured_value(raw, file, TEAM_KEY), file, TEAM_KEY)
-
-
-def check_owner_access(team: TeamConfig, file: str | Path | None, stacks_dir: Path) -> None:
-    """The owners role against the platform stack file the team names and the other team stacks on it, in
-    ``stacks_dir``; a platform stack whose file is not there (another project) is checked by its teams only."""
-    platform_stack = team.platform_stack.rsplit("/", 1)[-1]
-    owned: list[OwnedPrincipal] = []
-    path = stack_file(stacks_dir, platform_stack)
-    if path.is_file():
-        raw = read_config_file(path)
-        if PLATFORM_KEY in raw:
-            owned += platform_principals(platform_stack, parse_platform(raw[PLATFORM_KEY], path))
-    here = Path(file).resolve() if file is not None else None
-    others = []
-    for stack in list_stacks(stacks_dir):
-        other_path = stack_file(stacks_dir, stack)
-        if here is not None and other_path.resolve() == here:
-            continue
-        try:
-            raw = read_config_file(other_path)
-            other = parse_team(raw[TEAM_KEY], other_path) if TEAM_KEY in raw else None
-        except ConfigError:
-            continue  # another team's broken file is that team's error
-        if (
-            other is not None
-            and other.name != team.name
-            and other.platform_stack.rsplit("/", 1)[-1] == platform_stack
-        ):
-            others.append((stack, other))
-    check_owner_principal(team, file, owned + team_principals(others))

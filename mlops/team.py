@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import ENVIRONMENTS, PlatformConfig, check_owner_access, parse_platform, parse_team
+from components.config import ENVIRONMENTS, PlatformConfig, parse_platform, parse_team
 from components.loader import ConfigError, dump_yaml, list_stacks, load_yaml, stack_file
 from components.serving.config import TeamConfig, check_team_on_platform, platform_serving, team_stack_name
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config
 from components.validation import describe_value
+from stacks.access import check_owner_access
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
-from components.config import check_owner_access
 from components.configbase import reachable_without_internet
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
@@ -34,6 +33,7 @@ from components.serving.config import (
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+from stacks.access import check_owner_access
 
 PROJECT = "mlops-platform"
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from components.configbase import Model
+from components.configbase import KeyedValueError, Model
 
 HOSTNAME_RE = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.){1,126}[a-z]{2,63}$"
 _ACM_ARN = r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
@@ -79,3 +79,27 @@ def certificate_account_error(arn: str, account_id: str | None) -> str | None:
     if account_id is not None and arn.split(":")[4] != account_id:
         return f"{arn!r} is in account {arn.split(':')[4]}; allowed: a certificate of account {account_id}"
     return None
+
+
+def check_dns(dns: DnsConfig, names: list[str], account_id: str, environment: str, eks: bool) -> None:
+    """The DNS section against the rest of the platform: its regions, account, environment and cluster."""
+    if dns.routing == "failover" and len(names) != 2:
+        raise KeyedValueError(
+            ("dns", "routing"),
+            f"'failover' needs exactly two regions (a primary and a secondary), this stack has {len(names)}; "
+            "allowed: latency, or two regions",
+        )
+    problem = certificate_region_errors(dns.certificate_arns, names, account_id)
+    if problem is not None:
+        raise KeyedValueError(("dns", "certificate-arns", *problem[0]), problem[1])
+    switched_off = prod_protection_error(dns, environment)
+    if switched_off is not None:
+        raise KeyedValueError(("dns", switched_off[0]), switched_off[1])
+    if eks:
+        for region in names:
+            if region not in dns.certificate_arns:
+                raise KeyedValueError(
+                    ("dns", "certificate-arns", region),
+                    f"missing; the serving load balancer of {region} listens on HTTPS only and needs an ACM "
+                    f"certificate there for *.{dns.zone} and *.{region}.{dns.zone}",
+                )

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from components.config import check_owner_access, load_platform, parse_team
+from components.config import load_platform, parse_team
 from components.identity.policies import ROLE_KEYS, permission_set_name, sso_role_arn
 from components.loader import ConfigError
 from components.serving.config import sso_role_name_pattern
 from components.stackfile import read_config_file
 from stacks import team as team_program
+from stacks.access import check_owner_access
 from tests.conftest import STACKS, run_mlops
 
 SSO = "arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/us-east-1/"
