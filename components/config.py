@@ -21,7 +21,7 @@ from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
 from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
-from components.network.config import DeployerConfig, RegionConfig, check_deployer
+from components.network.config import DeployerConfig, RegionConfig, check_cluster_zones, check_deployer
 from components.observability.config import ObservabilityConfig, check_guardduty
 from components.registry.config import RegistryConfig, registry_checks
 from components.serving.config import (
@@ -100,6 +100,7 @@ class PlatformConfig(Model):
 
     @model_validator(mode="after")
     def _deployment_checks(self) -> PlatformConfig:
+        check_cluster_zones(self)
         check_deployer(self)
         check_mirror(self)
         return self

@@ -103,6 +103,21 @@ class DeployerConfig(Model):
         return value
 
 
+def check_cluster_zones(cfg: Any) -> None:
+    """An EKS cluster is created with subnets in at least two availability zones (EKS User Guide, "View Amazon EKS
+    networking requirements for VPC and subnets", https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html),
+    and an Application Load Balancer needs subnets in two zones as well."""
+    if cfg.cluster is None or cfg.cluster.mode != "eks":
+        return
+    for index, region in enumerate(cfg.regions):
+        if len(region.availability_zones) < 2:
+            raise _KeyedValueError(
+                ("regions", index, "availability-zones"),
+                f"{len(region.availability_zones)} zone in {region.name}; an EKS cluster and its load balancers "
+                "need subnets in two availability zones at least; allowed: 2 to 6 zones",
+            )
+
+
 def check_deployer(cfg: Any) -> None:
     """A private API endpoint needs the deployer's networks; the deployer role must administer the clusters."""
     eks = cfg.cluster is not None and cfg.cluster.mode == "eks"

@@ -452,8 +452,19 @@ def base_platform() -> dict:
             lambda p: p.update({"internet-free": True}),
             "mlops:platform.nat: 'one-per-az' contradicts internet-free: true; allowed with internet-free: 'none'",
         ),
+        (
+            lambda p: p["regions"][1].update({"availability-zones": ["us-west-2a"]}),
+            "mlops:platform.regions[1].availability-zones: 1 zone in us-west-2; an EKS cluster and its load balancers "
+            "need subnets in two availability zones at least; allowed: 2 to 6 zones",
+        ),
     ],
-    ids=["overlapping-cidrs", "cidr-too-small", "az-in-wrong-region", "nat-with-internet-free"],
+    ids=[
+        "overlapping-cidrs",
+        "cidr-too-small",
+        "az-in-wrong-region",
+        "nat-with-internet-free",
+        "one-zone-with-a-cluster-eks-needs-two",
+    ],
 )
 def test_bad_network_config_fails_before_any_resource(tmp_path, mutate, expected):
     platform = base_platform()
