@@ -33,6 +33,12 @@ T = TypeVar("T")
 
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownStackError, ProgramError, VerifyError)
 
+# The AWS options of the commands that call AWS (verify, the purges).
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
+]
 StacksDir = Annotated[
     Path,
     typer.Option(
@@ -426,11 +432,8 @@ def verify(
     region: Annotated[
         str | None, typer.Option("--region", help="Override the region of every check.")
     ] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
-    ] = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     stale_after: Annotated[
         int,
@@ -490,11 +493,8 @@ def purge_repositories(
     delete: Annotated[
         bool, typer.Option("--delete", help="Delete them with their images (default: only list).")
     ] = False,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
-    ] = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """The repositories ECR created for the stack (pull-through cache, replicated models): destroy leaves them."""
@@ -519,11 +519,8 @@ def purge_guardduty_endpoints(
             "--delete", help="Delete them, endpoints first, then their security groups (default: only list)."
         ),
     ] = False,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (any AWS-compatible API)."),
-    ] = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
     """The guardduty-data endpoints and security groups GuardDuty created in the stack's VPCs: they keep destroy

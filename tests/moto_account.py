@@ -17,6 +17,17 @@ import boto3
 MOTO_ACCOUNT = "123456789012"
 
 
+def moto_client(service: str, endpoint: str, region: str):
+    """A boto3 client of the moto server at ``endpoint``, with moto's test credentials."""
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @dataclass
 class Deployment:
     outputs: dict[str, Any]

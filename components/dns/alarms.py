@@ -21,6 +21,21 @@ from components.observability.config import Subscription
 from components.observability.topics import alert_topic
 
 
+def logs_key_args(ctx: PlatformContext, description: str, policy: dict, name: str) -> aws.kms.KeyArgs:
+    """A customer key of the DNS side's logs (the query log group, the DNSSEC alert topic): rotated yearly, the
+    deletion window of the environment, tagged for logs."""
+    return aws.kms.KeyArgs(
+        description=description,
+        policy=json.dumps(policy),
+        enable_key_rotation=True,
+        rotation_period_in_days=365,
+        deletion_window_in_days=30 if ctx.is_prod else 7,
+        key_usage="ENCRYPT_DECRYPT",
+        customer_master_key_spec="SYMMETRIC_DEFAULT",
+        tags=ctx.tagged(purpose="logs", Name=name),
+    )
+
+
 @dataclass(frozen=True)
 class DnssecAlarmsArgs:
     context: PlatformContext  # any region: the alarms (and a topic of their own) are in us-east-1
@@ -50,15 +65,11 @@ class DnssecAlarms(pulumi.ComponentResource):
         if topic_arn is None:
             self.key = aws.kms.Key(
                 f"{name}-key",
-                aws.kms.KeyArgs(
-                    description=f"mlops {ctx.environment} DNSSEC alert topic ({ctx.region})",
-                    policy=json.dumps(alarm_topic_key_policy(ctx)),
-                    enable_key_rotation=True,
-                    rotation_period_in_days=365,
-                    deletion_window_in_days=30 if ctx.is_prod else 7,
-                    key_usage="ENCRYPT_DECRYPT",
-                    customer_master_key_spec="SYMMETRIC_DEFAULT",
-                    tags=ctx.tagged(purpose="logs", Name=f"{name}-key"),
+                logs_key_args(
+                    ctx,
+                    f"mlops {ctx.environment} DNSSEC alert topic ({ctx.region})",
+                    alarm_topic_key_policy(ctx),
+                    f"{name}-key",
                 ),
                 opts=child_opts(self, protect=ctx.is_prod),
             )

@@ -30,7 +30,7 @@ import pulumi_aws as aws
 
 from components.base import child_opts
 from components.blocks import PlatformContext
-from components.dns.alarms import DnssecAlarms, DnssecAlarmsArgs
+from components.dns.alarms import DnssecAlarms, DnssecAlarmsArgs, logs_key_args
 from components.dns.config import DnsConfig
 from components.dns.protection import (
     ROUTE53_KEY_REGION,
@@ -157,15 +157,11 @@ class ServingDns(pulumi.ComponentResource):
         if key_arn is None:
             self.query_log_key = aws.kms.Key(
                 f"{name}-query-log-key",
-                aws.kms.KeyArgs(
-                    description=f"mlops {ctx.environment} DNS query logs of {args.dns.zone} ({ctx.region})",
-                    policy=json.dumps(query_log_key_policy(ctx)),
-                    enable_key_rotation=True,
-                    rotation_period_in_days=365,
-                    deletion_window_in_days=30 if ctx.is_prod else 7,
-                    key_usage="ENCRYPT_DECRYPT",
-                    customer_master_key_spec="SYMMETRIC_DEFAULT",
-                    tags=ctx.tagged(purpose="logs", Name=f"{name}-query-log-key"),
+                logs_key_args(
+                    ctx,
+                    f"mlops {ctx.environment} DNS query logs of {args.dns.zone} ({ctx.region})",
+                    query_log_key_policy(ctx),
+                    f"{name}-query-log-key",
                 ),
                 # Like the key rings' logs keys: kept outside dev, where the logs outlive a destroy.
                 opts=self._us_east_1(args, protect=args.protect, retain_on_delete=ctx.keeps_data),

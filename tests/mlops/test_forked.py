@@ -157,10 +157,10 @@ def test_ctrl_c_stops_the_command_with_130_and_leaves_no_process(delay):
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_or_sighup_to_the_command_alone_stops_it_and_leaves_no_process(signum, code):
-    """`timeout`, a CI step's cancel or systemd send SIGTERM to the command alone, a closed terminal SIGHUP: the
-    command ends as on Ctrl-C, with 128 + the signal's number, and stops the pack's process and the workers."""
+def _signal_the_running_check(signum: int, after: float) -> int:
+    """Start `check --all --no-cache` in its own process group, send ``signum`` to the command alone ``after``
+    seconds past the interpreter's start-up, and return its exit code once it and every process of its group are
+    gone (15 s at most for the children after the command); the group is killed whatever happens."""
     command = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "mlops", "check", "--all", "--no-cache"],
         cwd=REPO,
@@ -172,45 +172,32 @@ def test_sigterm_or_sighup_to_the_command_alone_stops_it_and_leaves_no_process(s
     seen: list[bytes] = []
     try:
         assert _started(command, seen).wait(120)
-        time.sleep(2.5)  # the pack's process and the pool's workers are running
+        time.sleep(after)
+        assert len(_group(group)) >= 3  # the command, the pack, the workers
         os.kill(command.pid, signum)
         command.wait(timeout=120)
-        assert command.returncode == code
         deadline = time.monotonic() + 15
         while _group(group) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _group(group) == []
+        return command.returncode
     finally:
         for pid in _group(group):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_to_the_command_alone_stops_it_and_leaves_no_process(signum, code):
+    """`timeout`, a CI step's cancel or systemd send SIGTERM to the command alone, a closed terminal SIGHUP: the
+    command ends as on Ctrl-C, with 128 + the signal's number, and stops the pack's process and the workers."""
+    assert _signal_the_running_check(signum, after=3) == code
 
 
 def test_a_killed_command_leaves_no_process():
     """SIGKILL cannot be handled: the pack's process and the workers end with the command all the same, since each
     asked the kernel for SIGTERM at its parent's death (prctl PR_SET_PDEATHSIG,
     https://man7.org/linux/man-pages/man2/prctl.2.html)."""
-    command = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "mlops", "check", "--all", "--no-cache"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    group = command.pid
-    seen: list[bytes] = []
-    try:
-        assert _started(command, seen).wait(120)
-        time.sleep(3)
-        assert len(_group(group)) >= 3  # the command, the pack, the workers
-        os.kill(command.pid, signal.SIGKILL)
-        command.wait(timeout=30)
-        deadline = time.monotonic() + 15
-        while _group(group) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _group(group) == []
-    finally:
-        for pid in _group(group):
-            os.kill(pid, signal.SIGKILL)
+    assert _signal_the_running_check(signal.SIGKILL, after=3) == -signal.SIGKILL
 
 
 def test_an_interrupt_during_a_deferred_start_is_raised_after_it_even_with_other_threads():

@@ -3,14 +3,13 @@ in the stack's VPCs, endpoints before their security groups."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from components.config import parse_platform
 from mlops.guardduty_endpoints import data_service, purge
 from tests.conftest import STACKS, run_mlops
 from tests.mlops.test_verify import CREDENTIALS
-from tests.moto_account import MOTO_ACCOUNT
+from tests.moto_account import MOTO_ACCOUNT, moto_client
 
 PROD_ACCOUNT = "333333333333"
 MANAGED = [{"Key": "GuardDutyManaged", "Value": "true"}]
@@ -25,13 +24,7 @@ def stacks_dir(tmp_path):
 
 
 def ec2(endpoint: str, region: str):
-    return boto3.client(
-        "ec2",
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return moto_client("ec2", endpoint, region)
 
 
 def tags(kind: str, pairs: list[dict[str, str]]) -> list[dict]:

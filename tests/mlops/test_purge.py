@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from components.config import parse_platform
 from mlops.purge import unmanaged_prefixes
 from tests.conftest import FIXTURES, STACKS, run_mlops
 from tests.mlops.test_verify import CREDENTIALS
-from tests.moto_account import MOTO_ACCOUNT
+from tests.moto_account import MOTO_ACCOUNT, moto_client
 
 FIXTURE_ACCOUNT = "444444444444"
 
@@ -25,13 +24,7 @@ def stacks_dir(tmp_path):
 
 
 def ecr(endpoint: str, region: str):
-    return boto3.client(
-        "ecr",
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return moto_client("ecr", endpoint, region)
 
 
 MANAGED = {
