@@ -6,11 +6,10 @@ import json
 import os
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.conftest import run_mlops
-from tests.moto_account import MOTO_ACCOUNT, deploy
+from tests.moto_account import MOTO_ACCOUNT, deploy, moto_client
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -31,13 +30,7 @@ def account(moto_endpoint, synth, tmp_path_factory):
 
 
 def client(endpoint: str, service: str, region: str):
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return moto_client(service, endpoint, region)
 
 
 def verify(endpoint: str, outputs: Path, *extra: str):
