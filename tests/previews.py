@@ -53,7 +53,10 @@ def _program(name: str) -> Path:
 
 
 CASES = [
-    *(Case(stack) for stack in ("dev", "staging", "prod", "team-fraud-dev", "team-fraud-prod")),
+    *(
+        Case(stack)
+        for stack in ("dev", "staging", "prod", "team-fraud-dev", "team-fraud-prod", "team-recsys-prod")
+    ),
     Case("prod", deployed=True),
     *(
         Case(stack, FIXTURES)

@@ -27,8 +27,9 @@ SHIPPED = [
     Stack("staging", None, 1),
     Stack("team-fraud-dev", "dev", 1),
     Stack("team-fraud-prod", "prod", 2),
+    Stack("team-recsys-prod", "prod", 1),
 ]
-EVERY = ("dev", "prod", "staging", "team-fraud-dev", "team-fraud-prod")
+EVERY = ("dev", "prod", "staging", "team-fraud-dev", "team-fraud-prod", "team-recsys-prod")
 
 
 def test_inventory_reads_each_stacks_kind_platform_and_regions():
@@ -47,7 +48,7 @@ def test_inventory_takes_the_last_part_of_a_fully_qualified_platform_stack(tmp_p
     ("paths", "expected"),
     [
         (["stacks/Pulumi.team-fraud-dev.yaml"], ("team-fraud-dev",)),
-        (["stacks/Pulumi.prod.yaml"], ("prod", "team-fraud-prod")),
+        (["stacks/Pulumi.prod.yaml"], ("prod", "team-fraud-prod", "team-recsys-prod")),
         (["stacks/Pulumi.staging.yaml"], ("staging",)),
         (
             ["stacks/Pulumi.dev.yaml", "stacks/Pulumi.team-fraud-prod.yaml"],
@@ -85,6 +86,7 @@ def test_affected_stacks_say_why_and_list_what_had_no_effect():
     assert selection.reasons == {
         "prod": "stacks/Pulumi.prod.yaml changed",
         "team-fraud-prod": "stacks/Pulumi.prod.yaml changed (its platform stack)",
+        "team-recsys-prod": "stacks/Pulumi.prod.yaml changed (its platform stack)",
     }
     assert selection.ignored == ("docs/a.md", "tests/b.py")
     everything = affected_stacks(["uv.lock", "stacks/Pulumi.dev.yaml"], SHIPPED)
@@ -122,11 +124,27 @@ def test_parse_shard_refuses(text):
 
 
 def test_shipped_stacks_split_with_teams_beside_their_platform():
-    # Costs: prod 8, dev 4, staging 4, team-fraud-prod 2, team-fraud-dev 1 (platform region 4, team region 1).
+    # Costs: prod 8, dev 4, staging 4, team-fraud-prod 2, team-fraud-dev 1, team-recsys-prod 1 (platform region
+    # 4, team region 1). A team away from its platform also costs its platform's outputs (prod's: 8).
     assert assign_shards(SHIPPED, 1) == [list(EVERY)]
-    assert assign_shards(SHIPPED, 2) == [["prod", "team-fraud-prod"], ["dev", "staging", "team-fraud-dev"]]
-    assert assign_shards(SHIPPED, 3) == [["prod", "team-fraud-prod"], ["dev", "team-fraud-dev"], ["staging"]]
-    assert assign_shards(SHIPPED, 6)[5] == []
+    assert assign_shards(SHIPPED, 2) == [
+        ["prod", "team-fraud-prod", "team-recsys-prod"],
+        ["dev", "staging", "team-fraud-dev"],
+    ]
+    assert assign_shards(SHIPPED, 3) == [
+        ["prod", "team-fraud-prod", "team-recsys-prod"],
+        ["dev", "team-fraud-dev"],
+        ["staging"],
+    ]
+    # With shards to spare, recsys costs 1 + 8 on an empty shard against 10 + 1 beside prod and its other team.
+    assert assign_shards(SHIPPED, 6) == [
+        ["prod", "team-fraud-prod"],
+        ["dev", "team-fraud-dev"],
+        ["staging"],
+        ["team-recsys-prod"],
+        [],
+        [],
+    ]
 
 
 def test_many_teams_spread_when_their_platform_is_the_heavier_choice():

@@ -133,5 +133,5 @@ def test_verify_bad_profile_or_endpoint_is_one_line(dev_outputs, tmp_path, flags
 def test_verify_of_an_unknown_stack_names_the_stacks_there_are(dev_outputs):
     assert one_line(run_mlops("verify", "nosuch", "--outputs", str(dev_outputs))) == (
         f"error: unknown stack 'nosuch': no {STACKS / 'Pulumi.nosuch.yaml'}; "
-        "stacks: dev, prod, staging, team-fraud-dev, team-fraud-prod"
+        "stacks: dev, prod, staging, team-fraud-dev, team-fraud-prod, team-recsys-prod"
     )

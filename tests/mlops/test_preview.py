@@ -167,7 +167,9 @@ def test_bad_stack_file_exits_2_with_one_line(tmp_path, mutate, expected):
 def test_unknown_stack_lists_stacks():
     result = run_mlops("preview", "qa")
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("stacks: dev, prod, staging, team-fraud-dev, team-fraud-prod")
+    assert result.stderr.strip().endswith(
+        "stacks: dev, prod, staging, team-fraud-dev, team-fraud-prod, team-recsys-prod"
+    )
     assert result.stderr.count("\n") == 1
 
 

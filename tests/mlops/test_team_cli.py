@@ -239,7 +239,9 @@ def test_team_dependents_blocks_a_platform_destroy_while_team_stacks_use_it():
     (DeleteHostedZone: HostedZoneNotEmpty). `mlops team dependents` names them and exits 1."""
     blocked = run_mlops("team", "dependents", "prod")
     assert blocked.returncode == 1
-    assert blocked.stdout == "team-fraud-prod: team fraud (us-east-1, us-west-2)\n"
+    assert blocked.stdout == (
+        "team-fraud-prod: team fraud (us-east-1, us-west-2)\nteam-recsys-prod: team recsys (us-east-1)\n"
+    )
     assert blocked.stderr.startswith("error: destroy these team stacks before prod:")
     clear = run_mlops("team", "dependents", "staging")
     assert (clear.returncode, clear.stdout) == (0, "ok: no team stack is built on staging\n")

@@ -189,6 +189,7 @@ def test_the_live_matrix_covers_every_stack_with_its_policy_config():
         "prod": "prod",
         "team-fraud-dev": "team-dev",
         "team-fraud-prod": "team-prod",
+        "team-recsys-prod": "team-prod",
     }
     for stack, entry in by_stack.items():
         assert (REPO / "policies" / "config" / f"{entry['policy-config']}.json").is_file()

@@ -307,7 +307,8 @@ def test_alb_quota_usage_counts_target_groups_rules_certificates_and_targets():
 
 def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tmp_path):
     """Every team stack on a platform shares its serving ALB in a region: a new team whose models would take
-    it past 100 target groups is refused by `mlops team validate` and `mlops preview`, naming the teams."""
+    it past 100 target groups is refused by `mlops team validate` and `mlops preview`, naming the teams: fraud's 3
+    (scorer v3, embedder v1 and v2), recsys's 1 and the new team's 100."""
     copy_stacks(tmp_path)
     team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     image = team["models"][1]["versions"][0]["image"]
@@ -332,8 +333,8 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
         name = command[-1]
         assert result.stderr == (
             f"error: {tmp_path / f'Pulumi.{name}.yaml'}: mlops:team.models: the serving ALB of platform stack 'prod' "
-            "in us-east-1 would need 103 target groups (quota 100 per ALB, not adjustable) with the models of teams "
-            "fraud, risk; allowed: fewer versions, replicas or certificates (or a raised quota where adjustable)\n"
+            "in us-east-1 would need 104 target groups (quota 100 per ALB, not adjustable) with the models of teams "
+            "fraud, recsys, risk; allowed: fewer versions, replicas or certificates (or a raised quota where adjustable)\n"
         )
 
 
