@@ -32,6 +32,7 @@ from components.serving.config import (
 )
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
+from components.serving.provenance import provenance_output
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from stacks.access import check_owner_access
 
@@ -222,6 +223,7 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
             region for region, outputs in contract.regions.items() if outputs.serving is not None
         ),
         account_id=contract.account_id,
+        allowed_licenses=tuple(contract.allowed_licenses) if contract.allowed_licenses is not None else None,
     )
 
 
@@ -328,4 +330,12 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     pulumi.export(
         "models",
         {model.name: {version.name: version.weight for version in model.versions} for model in team.models},
+    )
+    # Per model version: where it came from, under which licence, from which run (components.serving.provenance).
+    pulumi.export(
+        "provenance",
+        {
+            model.name: {version.name: provenance_output(version) for version in model.versions}
+            for model in team.models
+        },
     )

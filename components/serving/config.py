@@ -21,6 +21,7 @@ from components.dns.config import (
 )
 from components.loader import ConfigError
 from components.quantity import CpuQuantity, MemoryQuantity
+from components.serving.provenance import REQUIRED_IN_PROD, Provenance
 from components.stackfile import TEAM_KEY
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -109,7 +110,10 @@ class Autoscaling(Model):
         return self
 
 
-class ModelVersion(Model):
+class ModelVersion(Provenance):
+    """A version of a model: its image, its share of the traffic and its provenance (source, license, run, notes:
+    components.serving.provenance)."""
+
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=20)]
     image: Annotated[str, Field(max_length=300)]
     weight: Annotated[int, Field(ge=0, le=100)]
@@ -219,6 +223,11 @@ class TeamConfig(Model):
                             ("models", m_index, "versions", v_index, "image"),
                             f"{version.image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
                         )
+                    for key in version.missing():
+                        raise _KeyedValueError(
+                            ("models", m_index, "versions", v_index, key),
+                            f"missing; required in prod: {REQUIRED_IN_PROD[key]}",
+                        )
                 if model.autoscaling.min_replicas == 0:
                     raise _KeyedValueError(
                         ("models", m_index, "autoscaling", "min-replicas"),
@@ -273,6 +282,8 @@ class PlatformServing:
     # cluster has none, so its zone cannot name team models.
     serving_regions: tuple[str, ...] = ()
     account_id: str | None = None  # the account whose load balancers serve the team's models
+    # The SPDX licences the platform allows its model versions (its model-licenses.allowed); None: any.
+    allowed_licenses: tuple[str, ...] | None = None
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
@@ -310,6 +321,7 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 f"{', '.join(missing)} (its dns section); allowed: ingress.domain and ingress.certificate-arns "
                 f"for {', '.join(team.regions)}",
             )
+    check_licenses(team, file, platform)
     for index, model in enumerate(team.models):
         if model.autoscaling.rps_target is None:
             continue
@@ -321,6 +333,21 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                     f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
                     "observability section with prometheus-encryption aws-owned, on an eks cluster); allowed "
                     "there: cpu-target or keda",
+                )
+
+
+def check_licenses(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
+    """Every model version's licence is one its platform allows (model-licenses.allowed of the platform stack)."""
+    if platform.allowed_licenses is None:
+        return
+    for m_index, model in enumerate(team.models):
+        for v_index, version in enumerate(model.versions):
+            if version.license is not None and version.license not in platform.allowed_licenses:
+                raise ConfigError(
+                    file,
+                    f"{TEAM_KEY}.models[{m_index}].versions[{v_index}].license",
+                    f"{version.license!r} is not allowed by platform stack {platform.stack!r} "
+                    f"(model-licenses.allowed); allowed: {', '.join(platform.allowed_licenses)}",
                 )
 
 
@@ -347,6 +374,7 @@ def platform_serving(stack: str, cfg: Any) -> PlatformServing:
         if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks"
         else (),
         account_id=cfg.account_id,
+        allowed_licenses=tuple(cfg.model_licenses.allowed) if cfg.model_licenses is not None else None,
     )
 
 
