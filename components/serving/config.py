@@ -20,6 +20,7 @@ from components.dns.config import (
     certificate_region_errors,
 )
 from components.loader import ConfigError
+from components.observability.config import Subscription
 from components.quantity import CpuQuantity, MemoryQuantity
 from components.serving.provenance import REQUIRED_IN_PROD, Provenance
 from components.stackfile import TEAM_KEY
@@ -162,6 +163,8 @@ class TeamOwners(Model):
 
     sso_group: Annotated[str, Field(alias="sso-group", min_length=1)]
     role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")]
+    # Who hears the team's model alarms (components.serving.monitoring): e-mail addresses or HTTPS endpoints.
+    alerts: list[Subscription] = []
 
 
 class TeamIngress(Model):
