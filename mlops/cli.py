@@ -323,6 +323,18 @@ def team_new(
         Path | None,
         typer.Option("--from", help="YAML file with the team spec; flags fill in what it leaves out."),
     ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="NAME=REPOSITORY@COMMIT: where --model NAME was built from."),
+    ] = None,
+    license_: Annotated[
+        list[str] | None, typer.Option("--license", help="NAME=SPDX-ID: --model NAME's license.")
+    ] = None,
+    run: Annotated[
+        list[str] | None,
+        typer.Option("--run", help="NAME=URI: the MLflow model (runs:/... or models:/NAME/VERSION)."),
+    ] = None,
+    notes: Annotated[list[str] | None, typer.Option("--notes", help="NAME=TEXT: free-form notes.")] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
@@ -342,6 +354,10 @@ def team_new(
         models=tuple(model or ()),
         regions=tuple(region or ()),
         from_file=from_file,
+        sources=tuple(source or ()),
+        licenses=tuple(license_ or ()),
+        runs=tuple(run or ()),
+        notes=tuple(notes or ()),
     )
     path = guarded(lambda: create(request, stacks_dir))
     typer.echo(f"wrote {path}")

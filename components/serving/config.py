@@ -22,7 +22,14 @@ from components.dns.config import (
 from components.loader import ConfigError
 from components.observability.config import Subscription
 from components.quantity import CpuQuantity, MemoryQuantity
-from components.serving.provenance import REQUIRED_IN_PROD, Provenance
+from components.serving.provenance import (
+    REQUIRED_IN_PROD,
+    LicenseField,
+    NotesField,
+    RunField,
+    Source,
+    provenance_of,
+)
 from components.stackfile import TEAM_KEY
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -111,13 +118,17 @@ class Autoscaling(Model):
         return self
 
 
-class ModelVersion(Provenance):
+class ModelVersion(Model):
     """A version of a model: its image, its share of the traffic and its provenance (source, license, run, notes:
     components.serving.provenance)."""
 
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=20)]
     image: Annotated[str, Field(max_length=300)]
     weight: Annotated[int, Field(ge=0, le=100)]
+    source: Source | None = None
+    license: LicenseField = None
+    run: RunField = None
+    notes: NotesField = None
 
     @field_validator("image")
     @classmethod
@@ -226,7 +237,7 @@ class TeamConfig(Model):
                             ("models", m_index, "versions", v_index, "image"),
                             f"{version.image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
                         )
-                    for key in version.missing():
+                    for key in provenance_of(version).missing():
                         raise _KeyedValueError(
                             ("models", m_index, "versions", v_index, key),
                             f"missing; required in prod: {REQUIRED_IN_PROD[key]}",

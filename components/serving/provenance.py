@@ -17,7 +17,7 @@ import unicodedata
 from functools import cache
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.configbase import KeyedValueError, Model
 
@@ -89,28 +89,30 @@ class Source(Model):
         return value
 
 
+def _run_uri(value: str) -> str:
+    if not (RUN_RE.match(value) or MODEL_RE.match(value)):
+        raise ValueError(
+            f"{value!r} is not an MLflow model URI; allowed: runs:/<run id>/<artifact path> or "
+            "models:/<registered model>/<version number>"
+        )
+    return value
+
+
+# The provenance keys of a model version, as components.serving.config.ModelVersion declares them.
+LicenseField = Annotated[
+    str | None, Field(max_length=100), AfterValidator(lambda v: v and spdx_identifier(v))
+]
+RunField = Annotated[str | None, Field(max_length=300), AfterValidator(lambda v: v and _run_uri(v))]
+NotesField = Annotated[str | None, Field(max_length=1000)]
+
+
 class Provenance(Model):
-    """The provenance keys of a model version (mixed into components.serving.config.ModelVersion)."""
+    """A model version's provenance keys on their own (what the stack outputs and the tags are built from)."""
 
     source: Source | None = None
-    license: Annotated[str | None, Field(max_length=100)] = None
-    run: Annotated[str | None, Field(max_length=300)] = None
-    notes: Annotated[str | None, Field(max_length=1000)] = None
-
-    @field_validator("license")
-    @classmethod
-    def _license(cls, value: str | None) -> str | None:
-        return None if value is None else spdx_identifier(value)
-
-    @field_validator("run")
-    @classmethod
-    def _run(cls, value: str | None) -> str | None:
-        if value is not None and not (RUN_RE.match(value) or MODEL_RE.match(value)):
-            raise ValueError(
-                f"{value!r} is not an MLflow model URI; allowed: runs:/<run id>/<artifact path> or "
-                "models:/<registered model>/<version number>"
-            )
-        return value
+    license: LicenseField = None
+    run: RunField = None
+    notes: NotesField = None
 
     def missing(self) -> list[str]:
         """The provenance keys this version leaves out (prod requires them all)."""
