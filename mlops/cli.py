@@ -261,6 +261,42 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def inventory(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Team stacks, e.g. team-fraud-prod.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every team stack in the stacks folder.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or csv.")] = "text",
+    live: Annotated[
+        bool, typer.Option("--live", help="Compare with the clusters (kubectl); exit 1 on drift.")
+    ] = False,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", help="REGION=KUBECONTEXT of a cluster to compare with --live; repeat."),
+    ] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+    no_cache: NoCache = False,
+) -> None:
+    """Every model version of the team stacks: team, environment, regions, namespace, weight, image digest,
+    source commit, license, run, owner group and autoscaling range; offline, from the stack files and previews."""
+    from mlops import inventory as inv
+
+    if fmt not in inv.FORMATS:
+        fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(inv.FORMATS)}")
+    if context and not live:
+        fail("--context: only with --live")
+    contexts = guarded(lambda: inv.parse_contexts(context or ()))
+    if live and not contexts:
+        fail("--context: missing; --live needs REGION=CONTEXT for each cluster to compare")
+    bypass_cache(no_cache)
+    rows = guarded(lambda: inv.inventory(list(stacks or ()), stacks_dir, everything))
+    typer.echo(inv.render(rows, fmt), nl=False)
+    if live:
+        drift, compared = guarded(lambda: inv.live_drift(rows, contexts))
+        typer.echo(inv.render_drift(drift, compared), nl=False, err=fmt != "text")
+        if drift:
+            raise typer.Exit(1)
+
+
 @app.command("merge-reports")
 def merge_reports(
     files: Annotated[
