@@ -159,7 +159,7 @@ def monitor_models(
                 partition=partition,
                 account_id=account_id,
                 logs_key_arn=platform.apply(lambda p, r=region: p.regions[r].key_arns["logs"]),
-                subscriptions=team.owners.alerts,
+                subscriptions=team.owners.alerts or (),
                 tags=tags,
             ),
             opts=on_region,

@@ -175,7 +175,7 @@ class TeamOwners(Model):
     sso_group: Annotated[str, Field(alias="sso-group", min_length=1)]
     role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")]
     # Who hears the team's model alarms (components.serving.monitoring): e-mail addresses or HTTPS endpoints.
-    alerts: list[Subscription] = []
+    alerts: list[Subscription] | None = None
 
 
 class TeamIngress(Model):

@@ -180,6 +180,8 @@ def test_the_team_alert_topic_is_encrypted_and_cloudwatch_may_publish(synth):
     assert topic["name"] == "mlops-prod-team-fraud-alerts"
     assert topic["kmsMasterKeyId"] == platform["regions"]["us-east-1"]["keyArns"]["logs"]
     policy = json.loads(by_name(document, "team-fraud-us-east-1-alerts-topic-policy")["inputs"]["policy"])
+    subscription = by_name(document, "team-fraud-us-east-1-alerts-topic-email-0")["inputs"]
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "fraud-ml-oncall@example.com")
     publish = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchAlarmsPublish"]
     assert publish["Condition"] == {
         "StringEquals": {"aws:SourceAccount": "333333333333"},
