@@ -233,6 +233,8 @@ def test_the_policies_read_the_keys_the_components_write():
 def test_owners_alerts_errors_are_one_line_naming_the_key():
     value = team_value()
     value["owners"]["alerts"] = [{"protocol": "email", "endpoint": "not-an-address"}]
-    assert "mlops:team.owners.alerts[0].endpoint: 'not-an-address' is not an e-mail address" in error_of(value)
+    assert "mlops:team.owners.alerts[0].endpoint: 'not-an-address' is not an e-mail address" in error_of(
+        value
+    )
     value["owners"]["alerts"] = [{"protocol": "sms", "endpoint": "+15550100"}]
     assert "mlops:team.owners.alerts[0].protocol: " in error_of(value)
