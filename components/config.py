@@ -27,6 +27,7 @@ from components.registry.config import RegistryConfig, registry_checks
 from components.serving.config import (
     TeamConfig,
 )
+from components.serving.provenance import ModelLicenses
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
 from components.validation import validate_model
 
@@ -59,6 +60,8 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    # The SPDX licences the environment's model versions may carry (components.serving.provenance); None: any.
+    model_licenses: Annotated[ModelLicenses | None, Field(alias="model-licenses")] = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

@@ -112,6 +112,8 @@ class PlatformOutputs(Contract):
     private_zone_id: Annotated[str, Field(alias="privateZoneId")]
     # No route to the internet: team images must come from the account's ECR or through its mirror.
     internet_free: Annotated[bool, Field(alias="internetFree")] = False
+    # The SPDX licences model versions may carry on this platform (its model-licenses.allowed); None: any.
+    allowed_licenses: Annotated[list[str] | None, Field(alias="allowedLicenses")] = None
     regions: dict[str, RegionOutputs]
     registry: RegistryOutputs | None = None
     identity: IdentityOutputs | None = None

@@ -166,6 +166,7 @@ def run_check(
     run across a fork)."""
     board = board or Board(enabled=False)
     boundaries: dict[str, str | None] = {}
+    licenses: dict[str, list[str] | None] = {}
     reports: dict[str, StackReport] = {}
     pack = PolicyPackProcess()
     with (
@@ -175,7 +176,7 @@ def run_check(
         pack.start()
         for stack, document, source in inputs:
             pack.connect()  # once the pool's workers are forked: no gRPC thread runs across a fork
-            pack.configure(policy_config(stack, document, stacks_dir, boundaries))
+            pack.configure(policy_config(stack, document, stacks_dir, boundaries, licenses))
             violations = pack.analyze(document, progress=board.analysed(stack))
             reports[stack] = StackReport(
                 stack, document_environment(document), len(document["steps"]), violations, source
@@ -191,14 +192,20 @@ def is_team_document(document: dict[str, Any]) -> bool:
 
 
 def policy_config(
-    stack: str, document: dict[str, Any], stacks_dir: Path, boundaries: dict[str, str | None]
+    stack: str,
+    document: dict[str, Any],
+    stacks_dir: Path,
+    boundaries: dict[str, str | None],
+    licenses: dict[str, list[str] | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The pack config the live job uses for this stack: policies/config/<environment>.json for a platform
     stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
-    (read from the platform's outputs, synthesised offline as deployed; `boundaries` caches them per platform).
+    and its allowed model licences (read from the platform's outputs, synthesised offline as deployed; `boundaries`
+    and `licenses` cache them per platform).
     A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
     from policies.pack import environment_config
 
+    licenses = {} if licenses is None else licenses
     environment = document_environment(document)
     if not is_team_document(document):
         return environment_config(environment)
@@ -211,11 +218,14 @@ def policy_config(
     if platform is None:
         return config
     if platform not in boundaries:
-        identity = platform_outputs(platform, stacks_dir).get("identity") or {}
-        boundaries[platform] = identity.get("permissionsBoundaryArn")
-    from policies.team_config import with_permissions_boundary
+        outputs = platform_outputs(platform, stacks_dir)
+        boundaries[platform] = (outputs.get("identity") or {}).get("permissionsBoundaryArn")
+        licenses[platform] = outputs.get("allowedLicenses")
+    from policies.team_config import with_allowed_licenses, with_permissions_boundary
 
-    return with_permissions_boundary(config, boundaries[platform])
+    return with_allowed_licenses(
+        with_permissions_boundary(config, boundaries[platform]), licenses.get(platform)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

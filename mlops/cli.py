@@ -261,6 +261,42 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def inventory(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Team stacks, e.g. team-fraud-prod.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every team stack in the stacks folder.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or csv.")] = "text",
+    live: Annotated[
+        bool, typer.Option("--live", help="Compare with the clusters (kubectl); exit 1 on drift.")
+    ] = False,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", help="REGION=KUBECONTEXT of a cluster to compare with --live; repeat."),
+    ] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+    no_cache: NoCache = False,
+) -> None:
+    """Every model version of the team stacks: team, environment, regions, namespace, weight, image digest,
+    source commit, license, run, owner group and autoscaling range; offline, from the stack files and previews."""
+    from mlops import inventory as inv
+
+    if fmt not in inv.FORMATS:
+        fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(inv.FORMATS)}")
+    if context and not live:
+        fail("--context: only with --live")
+    contexts = guarded(lambda: inv.parse_contexts(context or ()))
+    if live and not contexts:
+        fail("--context: missing; --live needs REGION=CONTEXT for each cluster to compare")
+    bypass_cache(no_cache)
+    rows = guarded(lambda: inv.inventory(list(stacks or ()), stacks_dir, everything))
+    typer.echo(inv.render(rows, fmt), nl=False)
+    if live:
+        drift, compared = guarded(lambda: inv.live_drift(rows, contexts))
+        typer.echo(inv.render_drift(drift, compared), nl=False, err=fmt != "text")
+        if drift:
+            raise typer.Exit(1)
+
+
 @app.command("merge-reports")
 def merge_reports(
     files: Annotated[
@@ -323,6 +359,18 @@ def team_new(
         Path | None,
         typer.Option("--from", help="YAML file with the team spec; flags fill in what it leaves out."),
     ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="NAME=REPOSITORY@COMMIT: where --model NAME was built from."),
+    ] = None,
+    license_: Annotated[
+        list[str] | None, typer.Option("--license", help="NAME=SPDX-ID: --model NAME's license.")
+    ] = None,
+    run: Annotated[
+        list[str] | None,
+        typer.Option("--run", help="NAME=URI: the MLflow model (runs:/... or models:/NAME/VERSION)."),
+    ] = None,
+    notes: Annotated[list[str] | None, typer.Option("--notes", help="NAME=TEXT: free-form notes.")] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
@@ -342,6 +390,10 @@ def team_new(
         models=tuple(model or ()),
         regions=tuple(region or ()),
         from_file=from_file,
+        sources=tuple(source or ()),
+        licenses=tuple(license_ or ()),
+        runs=tuple(run or ()),
+        notes=tuple(notes or ()),
     )
     path = guarded(lambda: create(request, stacks_dir))
     typer.echo(f"wrote {path}")

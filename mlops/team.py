@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ class NewTeam:
     models: tuple[str, ...] = ()  # NAME=IMAGE
     regions: tuple[str, ...] = ()
     from_file: Path | None = None
+    # The provenance of a --model's version v1 (components.serving.provenance), each NAME=VALUE.
+    sources: tuple[str, ...] = ()  # NAME=REPOSITORY@COMMIT
+    licenses: tuple[str, ...] = ()  # NAME=SPDX identifier
+    runs: tuple[str, ...] = ()  # NAME=MLflow model URI
+    notes: tuple[str, ...] = ()  # NAME=TEXT
 
 
 # Each key of `mlops:team` a flag sets, with the flag as the user types it.
@@ -77,6 +83,9 @@ class Origin:
         if exc.file is not None or not (exc.key == TEAM_KEY or exc.key.startswith(f"{TEAM_KEY}.")):
             return exc  # an error in another file (the platform stack): it names that file already
         rest = exc.key[len(TEAM_KEY) + 1 :]
+        provenance = re.match(r"^models\[\d+\]\.versions\[\d+\]\.(source|license|run|notes)\b", rest)
+        if provenance and "models" in self.flags:  # a --model's version: its provenance flag
+            return ConfigError(None, PROVENANCE_FLAGS[provenance.group(1)], exc.message)
         for key, flag in self.flags.items():
             if rest == key or rest.startswith((f"{key}.", f"{key}[")):
                 return ConfigError(None, flag, exc.message)
@@ -114,6 +123,42 @@ def read_from_file(path: Path) -> tuple[dict[str, Any], str]:
     return loaded, root
 
 
+PROVENANCE_FLAGS = {"source": "--source", "license": "--license", "run": "--run", "notes": "--notes"}
+
+
+def _provenance_values(request: NewTeam, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The provenance flags by model name: each NAME=VALUE, NAME one of the --model names."""
+    found: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, specs in (
+        ("source", request.sources),
+        ("license", request.licenses),
+        ("run", request.runs),
+        ("notes", request.notes),
+    ):
+        flag = PROVENANCE_FLAGS[key]
+        for spec in specs:
+            name, separator, text = spec.partition("=")
+            if not separator or not text:
+                raise ConfigError(None, flag, f"{spec!r} is not NAME=VALUE (NAME a --model)")
+            if name not in found:
+                allowed = ", ".join(names) or "none (give --model NAME=IMAGE first)"
+                raise ConfigError(None, flag, f"{name!r} names no --model; allowed: {allowed}")
+            if key in found[name]:
+                raise ConfigError(None, flag, f"model {name!r} is given twice")
+            if key == "source":
+                repository, at, commit = text.rpartition("@")
+                if not at or not repository or not commit:
+                    raise ConfigError(
+                        None,
+                        flag,
+                        f"{text!r} is not REPOSITORY@COMMIT (e.g. https://git.example/scorer@<40 hex>)",
+                    )
+                found[name][key] = {"repository": repository, "commit": commit}
+            else:
+                found[name][key] = text
+    return found
+
+
 def _model_values(request: NewTeam) -> list[dict[str, Any]]:
     models = []
     for spec in request.models:
@@ -135,6 +180,9 @@ def _model_values(request: NewTeam) -> list[dict[str, Any]]:
                 "versions": [{"name": "v1", "image": image, "weight": 100}],
             }
         )
+    provenance = _provenance_values(request, [model["name"] for model in models])
+    for model in models:
+        model["versions"][0].update(provenance[model["name"]])
     return models
 
 

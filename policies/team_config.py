@@ -1,4 +1,4 @@
-"""A team stack's pack config with its platform's permissions boundary filled in.
+"""A team stack's pack config with its platform's permissions boundary and allowed model licences filled in.
 
 Kept apart from policies/pack.py, which imports every policy and the policy SDK: `mlops check --from` fills a
 team document's config in the client, where the pack itself runs in its own process.
@@ -27,3 +27,26 @@ def with_permissions_boundary(
         else:
             entry.pop(BOUNDARY_PROPERTY)
     return {**config, BOUNDARY_POLICY: entry}
+
+
+LICENSES_POLICY = "model-license-allowed"
+LICENSES_PROPERTY = "allowedLicenses"
+# What policies/config/team-*.json hold until the platform stack's allowedLicenses output replaces it (the live job,
+# `mlops check`); left in place, the policy reports it.
+LICENSES_PLACEHOLDER = "PLATFORM_ALLOWED_LICENSES"
+
+
+def with_allowed_licenses(
+    config: dict[str, dict[str, Any]], licenses: list[str] | None
+) -> dict[str, dict[str, Any]]:
+    """A team config with the platform's allowed licences filled in where the file holds the placeholder; a
+    platform that allows any licence (no model-licenses section) drops the property."""
+    if LICENSES_POLICY not in config:
+        return config
+    entry = dict(config[LICENSES_POLICY])
+    if entry.get(LICENSES_PROPERTY) == LICENSES_PLACEHOLDER:
+        if licenses is not None:
+            entry[LICENSES_PROPERTY] = list(licenses)
+        else:
+            entry.pop(LICENSES_PROPERTY)
+    return {**config, LICENSES_POLICY: entry}

@@ -500,6 +500,7 @@ def export_outputs(platform: Platform) -> None:
         primary_region=cfg.primary_region.name,
         private_zone_id=global_network.private_zone.zone_id,
         internet_free=cfg.internet_free,
+        allowed_licenses=list(cfg.model_licenses.allowed) if cfg.model_licenses is not None else None,
         regions={name: region_outputs(platform, name) for name in platform.networks},
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
     )

@@ -32,6 +32,15 @@ from components.serving.config import (
 )
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
+from components.serving.monitoring import (
+    ModelAlarms,
+    ModelAlarmsArgs,
+    TeamAlerts,
+    TeamAlertsArgs,
+    model_dashboard_body,
+    team_dashboard_name,
+)
+from components.serving.provenance import provenance_output
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from stacks.access import check_owner_access
 
@@ -82,7 +91,7 @@ def deploy_model(
 
 def serve_model(
     team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags
-) -> None:
+) -> ModelDeployment:
     """One model in one region: its deployments and ingress and, on the platform's zone, its routed name."""
     region = target.region
     if team.ingress is not None:
@@ -105,7 +114,7 @@ def serve_model(
         ),
     )
     if team.ingress is not None:
-        return  # the team's own domain: its DNS is the team's
+        return deployment  # the team's own domain: its DNS is the team's
     serving = platform.apply(lambda p: p.regions[region].serving)
     ModelEndpointDns(
         f"{team.name}-{model.name}-{region}-dns",
@@ -123,6 +132,74 @@ def serve_model(
             tags={**tags, "model": model.name},
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
+    )
+    return deployment
+
+
+def monitor_models(
+    team: TeamConfig,
+    platform: pulumi.Output[PlatformOutputs],
+    served: dict[str, dict[str, ModelDeployment]],
+    providers: dict[str, aws.Provider],
+    partition: str,
+    account_id: pulumi.Input[str],
+    tags: dict[str, str],
+) -> None:
+    """Per region the team's alert topic and each model's per-version alarms (components.serving.monitoring),
+    and one dashboard with a section per model version."""
+    sections: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
+    for region, deployments in served.items():
+        on_region = pulumi.ResourceOptions(provider=providers[region])
+        alerts = TeamAlerts(
+            f"team-{team.name}-{region}-alerts",
+            TeamAlertsArgs(
+                environment=team.environment,
+                team=team.name,
+                region=region,
+                partition=partition,
+                account_id=account_id,
+                logs_key_arn=platform.apply(lambda p, r=region: p.regions[r].key_arns["logs"]),
+                subscriptions=team.owners.alerts or (),
+                tags=tags,
+            ),
+            opts=on_region,
+        )
+        platform_topic = platform.apply(
+            lambda p, r=region: p.observability.alert_topic_arns.get(r) if p.observability else None
+        )
+        load_balancer = platform.apply(lambda p, r=region: p.regions[r].serving.load_balancer_arn_suffix)
+        for model in team.models:
+            groups = {v: g.arn_suffix for v, g in deployments[model.name].target_groups.items()}
+            ModelAlarms(
+                f"{team.name}-{model.name}-{region}-alarms",
+                ModelAlarmsArgs(
+                    model=model,
+                    team=team.name,
+                    region=region,
+                    load_balancer=load_balancer,
+                    target_groups=groups,
+                    topic_arns=pulumi.Output.all(alerts.topic.arn, platform_topic).apply(
+                        lambda arns: [arn for arn in arns if arn]
+                    ),
+                    tags={**tags, "model": model.name},
+                    ready=[alerts.policy],
+                ),
+                opts=on_region,
+            )
+            for version in model.versions:
+                sections.setdefault((model.name, version.name), []).append(
+                    (region, groups[version.name], load_balancer)
+                )
+    name = team_dashboard_name(team.environment, team.name)
+    aws.cloudwatch.Dashboard(
+        f"team-{team.name}-dashboard",
+        aws.cloudwatch.DashboardArgs(
+            dashboard_name=name,
+            dashboard_body=pulumi.Output.json_dumps(
+                model_dashboard_body([(m, v, regions) for (m, v), regions in sections.items()])
+            ),
+        ),
+        opts=pulumi.ResourceOptions(provider=providers[team.regions[0]]),
     )
 
 
@@ -222,6 +299,7 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
             region for region, outputs in contract.regions.items() if outputs.serving is not None
         ),
         account_id=contract.account_id,
+        allowed_licenses=tuple(contract.allowed_licenses) if contract.allowed_licenses is not None else None,
     )
 
 
@@ -317,9 +395,14 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             lambda p: p.identity.permissions_boundary_arn if p.identity is not None else None
         ),
     )
+    served: dict[str, dict[str, ModelDeployment]] = {}
     for target in targets:
         for model in team.models:
-            serve_model(team, model, target, platform, space, providers[target.region], tags)
+            served.setdefault(target.region, {})[model.name] = serve_model(
+                team, model, target, platform, space, providers[target.region], tags
+            )
+    if team.ingress is None:  # the platform's serving ALB, whose metrics the per-model alarms read
+        monitor_models(team, platform, served, providers, partition, account_id, tags)
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)
@@ -328,4 +411,12 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     pulumi.export(
         "models",
         {model.name: {version.name: version.weight for version in model.versions} for model in team.models},
+    )
+    # Per model version: where it came from, under which licence, from which run (components.serving.provenance).
+    pulumi.export(
+        "provenance",
+        {
+            model.name: {version.name: provenance_output(version) for version in model.versions}
+            for model in team.models
+        },
     )

@@ -20,7 +20,16 @@ from components.dns.config import (
     certificate_region_errors,
 )
 from components.loader import ConfigError
+from components.observability.config import Subscription
 from components.quantity import CpuQuantity, MemoryQuantity
+from components.serving.provenance import (
+    REQUIRED_IN_PROD,
+    LicenseField,
+    NotesField,
+    RunField,
+    Source,
+    provenance_of,
+)
 from components.stackfile import TEAM_KEY
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -110,9 +119,16 @@ class Autoscaling(Model):
 
 
 class ModelVersion(Model):
+    """A version of a model: its image, its share of the traffic and its provenance (source, license, run, notes:
+    components.serving.provenance)."""
+
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=20)]
     image: Annotated[str, Field(max_length=300)]
     weight: Annotated[int, Field(ge=0, le=100)]
+    source: Source | None = None
+    license: LicenseField = None
+    run: RunField = None
+    notes: NotesField = None
 
     @field_validator("image")
     @classmethod
@@ -158,6 +174,8 @@ class TeamOwners(Model):
 
     sso_group: Annotated[str, Field(alias="sso-group", min_length=1)]
     role_arn: Annotated[str, Field(alias="role-arn", pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")]
+    # Who hears the team's model alarms (components.serving.monitoring): e-mail addresses or HTTPS endpoints.
+    alerts: list[Subscription] | None = None
 
 
 class TeamIngress(Model):
@@ -219,6 +237,11 @@ class TeamConfig(Model):
                             ("models", m_index, "versions", v_index, "image"),
                             f"{version.image!r} is a tag; allowed in prod: an image pinned by digest (@sha256:<64 hex>)",
                         )
+                    for key in provenance_of(version).missing():
+                        raise _KeyedValueError(
+                            ("models", m_index, "versions", v_index, key),
+                            f"missing; required in prod: {REQUIRED_IN_PROD[key]}",
+                        )
                 if model.autoscaling.min_replicas == 0:
                     raise _KeyedValueError(
                         ("models", m_index, "autoscaling", "min-replicas"),
@@ -273,6 +296,8 @@ class PlatformServing:
     # cluster has none, so its zone cannot name team models.
     serving_regions: tuple[str, ...] = ()
     account_id: str | None = None  # the account whose load balancers serve the team's models
+    # The SPDX licences the platform allows its model versions (its model-licenses.allowed); None: any.
+    allowed_licenses: tuple[str, ...] | None = None
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
@@ -310,6 +335,7 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 f"{', '.join(missing)} (its dns section); allowed: ingress.domain and ingress.certificate-arns "
                 f"for {', '.join(team.regions)}",
             )
+    check_licenses(team, file, platform)
     for index, model in enumerate(team.models):
         if model.autoscaling.rps_target is None:
             continue
@@ -321,6 +347,21 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                     f"needs the managed Prometheus of platform stack {platform.stack!r} in {region} (its "
                     "observability section with prometheus-encryption aws-owned, on an eks cluster); allowed "
                     "there: cpu-target or keda",
+                )
+
+
+def check_licenses(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
+    """Every model version's licence is one its platform allows (model-licenses.allowed of the platform stack)."""
+    if platform.allowed_licenses is None:
+        return
+    for m_index, model in enumerate(team.models):
+        for v_index, version in enumerate(model.versions):
+            if version.license is not None and version.license not in platform.allowed_licenses:
+                raise ConfigError(
+                    file,
+                    f"{TEAM_KEY}.models[{m_index}].versions[{v_index}].license",
+                    f"{version.license!r} is not allowed by platform stack {platform.stack!r} "
+                    f"(model-licenses.allowed); allowed: {', '.join(platform.allowed_licenses)}",
                 )
 
 
@@ -347,6 +388,7 @@ def platform_serving(stack: str, cfg: Any) -> PlatformServing:
         if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks"
         else (),
         account_id=cfg.account_id,
+        allowed_licenses=tuple(cfg.model_licenses.allowed) if cfg.model_licenses is not None else None,
     )
 
 

@@ -30,6 +30,11 @@ from components.blocks.workload import ContainerSpec, hardened_container, harden
 from components.cluster.naming import KEDA_AWS_AUTHENTICATION
 from components.serving.config import ModelSpec, ModelVersion
 from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
+from components.serving.provenance import (
+    provenance_annotations,
+    provenance_tags,
+    version_labels,
+)
 
 KEDA_API = "keda.sh/v1alpha1"
 NO_METRICS_ACTION = "no-metrics"
@@ -235,7 +240,14 @@ class ModelDeployment(pulumi.ComponentResource):
     ) -> None:
         """One version: its Deployment and Service, its autoscaler, and its target group with the binding."""
         model = args.model
-        labels = {**base_labels, "version": version.name}
+        # The recommended labels and the version's provenance go on the objects and the pods, never into the
+        # selector (a Deployment's selector is immutable: a change would replace it).
+        labels = {
+            **base_labels,
+            "version": version.name,
+            **version_labels(args.namespace_name, model.name, version.name),
+        }
+        annotations = provenance_annotations(version)
         selector = {"app": model.name, "version": version.name}
         container = hardened_container(
             ContainerSpec(
@@ -253,7 +265,10 @@ class ModelDeployment(pulumi.ComponentResource):
             f"{name}-{version.name}",
             k8s.apps.v1.DeploymentInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=version_service(model, version.name), namespace=args.namespace, labels=labels
+                    name=version_service(model, version.name),
+                    namespace=args.namespace,
+                    labels=labels,
+                    annotations=annotations or None,
                 ),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
                     replicas=max(model.autoscaling.min_replicas, 1),
@@ -267,7 +282,11 @@ class ModelDeployment(pulumi.ComponentResource):
                     template=k8s.core.v1.PodTemplateSpecArgs(
                         metadata=k8s.meta.v1.ObjectMetaArgs(
                             labels=labels,
-                            annotations=scrape_annotations(model) if model.autoscaling.rps_target else None,
+                            annotations={
+                                **annotations,
+                                **(scrape_annotations(model) if model.autoscaling.rps_target else {}),
+                            }
+                            or None,
                         ),
                         spec=hardened_pod_spec(
                             [container],
@@ -297,7 +316,7 @@ class ModelDeployment(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         self.scalers[version.name] = version_scaler(self, name, args, version.name, deployment)
-        version_target_group(self, name, args, version.name, labels)
+        version_target_group(self, name, args, version, labels)
 
 
 def artifact_env(args: ModelDeploymentArgs) -> dict[str, pulumi.Input[str]]:
@@ -372,10 +391,11 @@ def model_route(
 
 
 def version_target_group(
-    owner: ModelDeployment, name: str, args: ModelDeploymentArgs, version: str, labels: dict[str, str]
+    owner: ModelDeployment, name: str, args: ModelDeploymentArgs, spec: ModelVersion, labels: dict[str, str]
 ) -> None:
-    """The version's target group (Pulumi's) and the binding that puts the version's pods in it."""
-    model = args.model
+    """The version's target group (Pulumi's), tagged with the version's provenance, and the binding that puts
+    the version's pods in it."""
+    model, version = args.model, spec.name
     if args.aws_provider is None:
         raise ValueError(f"model {model.name}: its target groups need the region's AWS provider")
     service = version_service(model, version)
@@ -407,6 +427,7 @@ def version_target_group(
                 "Name": f"{args.namespace_name}/{service}",
                 "model": model.name,
                 "version": version,
+                **provenance_tags(spec),
             },
         ),
         opts=child_opts(owner, provider=args.aws_provider),

@@ -69,6 +69,14 @@ def test_new_writes_a_valid_file_and_refuses_to_overwrite(stacks_dir):
     assert target.read_bytes() == before
 
 
+# What prod requires of every model version (components.serving.provenance).
+PROVENANCE = {
+    "source": {"repository": "https://git.example/risk/pricer", "commit": "a" * 40},
+    "license": "Apache-2.0",
+    "run": "models:/pricer/7",
+}
+
+
 def spec(**changes) -> dict:
     base = {
         "platform-stack": "prod",
@@ -83,8 +91,8 @@ def spec(**changes) -> dict:
                 "resources": {"cpu": "1", "memory": "2Gi", "gpus": 1},
                 "autoscaling": {"min-replicas": 1, "max-replicas": 1, "cpu-target": 70},
                 "versions": [
-                    {"name": "v1", "image": "registry.example/pricer" + DIGEST, "weight": 90},
-                    {"name": "v2", "image": "registry.example/pricer" + DIGEST, "weight": 10},
+                    {"name": "v1", "image": "registry.example/pricer" + DIGEST, "weight": 90, **PROVENANCE},
+                    {"name": "v2", "image": "registry.example/pricer" + DIGEST, "weight": 10, **PROVENANCE},
                 ],
             }
         ],

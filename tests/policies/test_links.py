@@ -18,6 +18,7 @@ from policies.pack import (
     environment_config,
     with_permissions_boundary,
 )
+from policies.team_config import LICENSES_PLACEHOLDER, LICENSES_POLICY
 from tests.policies.cases import (
     BOUNDARY_ARN,
     EAST,
@@ -177,6 +178,11 @@ def test_team_config_is_the_environments_plus_the_boundary(environment):
     assert team.pop(BOUNDARY_POLICY) == {
         "enforcementLevel": "mandatory",
         "permissionsBoundaryArn": BOUNDARY_PLACEHOLDER,
+    }
+    # and the platform's allowed model licences (policies/team_config.py)
+    assert team.pop(LICENSES_POLICY) == {
+        "enforcementLevel": "mandatory",
+        "allowedLicenses": LICENSES_PLACEHOLDER,
     }
     assert team == platform
 

@@ -18,7 +18,10 @@ all_policies()
 
 def verdicts(case: Case, which: str) -> list:
     resources = case.good if which == "good" else case.bad
-    return analyze_in_process(document(resources, case.environment), environment_config(case.environment))
+    config = environment_config(case.environment)
+    if case.properties:
+        config[case.policy] = {**config[case.policy], **case.properties}
+    return analyze_in_process(document(resources, case.environment), config)
 
 
 def test_the_pack_has_at_least_45_policies_each_with_a_case():

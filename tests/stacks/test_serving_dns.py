@@ -312,6 +312,7 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
     copy_stacks(tmp_path)
     team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     image = team["models"][1]["versions"][0]["image"]
+    provenance = {key: team["models"][1]["versions"][0][key] for key in ("source", "license", "run")}
     team.update(name="risk", ingress=None)
     team.pop("ingress")
     team["owners"]["role-arn"] = team["owners"]["role-arn"].replace(
@@ -322,7 +323,8 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
         {
             "name": f"m{index}",
             "autoscaling": {"min-replicas": 1, "max-replicas": 2, "cpu-target": 70},
-            "versions": [{"name": f"v{v}", "image": image, "weight": 20} for v in range(5)],
+            # with the provenance prod requires, taken from the fraud team's version
+            "versions": [{"name": f"v{v}", "image": image, "weight": 20, **provenance} for v in range(5)],
         }
         for index in range(20)
     ]

@@ -1,0 +1,236 @@
+"""Per-model monitoring of a team stack: per model version, alarms on its target group's 5xx rate and p99 latency,
+sent to the team's own alert topic and to the platform's, and a dashboard section per model version.
+
+Beside the HealthyHostCount alarms that route a model's name (components.dns.records), each version in each region
+gets two alarms on the serving ALB's metrics of its target group (dimensions TargetGroup and LoadBalancer,
+namespace AWS/ApplicationELB): `HTTPCode_Target_5XX_Count` over `RequestCount` as a percentage (metric math), and
+the p99 of `TargetResponseTime` (an extended statistic). The ALB publishes them only while requests flow, so no data
+is not an incident (treat_missing_data notBreaching). Thresholds are the platform's defaults for its serving load
+balancer (components.observability.config.AlarmThresholds). The alarms notify the team's topic in their region
+(`mlops-<env>-team-<team>-alerts`: encrypted with the platform's logs key, which lets CloudWatch alarms publish
+to encrypted topics, and subscribed by the team's `owners.alerts`) and the platform's alert topic of that region.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import child_opts
+from components.blocks import PlatformContext
+from components.observability.config import AlarmThresholds, Subscription
+from components.observability.monitoring import AlarmSpec, MetricQuery, alarm_args, metric_widget
+from components.observability.topics import alert_topic_policy
+from components.serving.config import ModelSpec
+from components.serving.provenance import provenance_tags
+
+NAMESPACE = "AWS/ApplicationELB"
+THRESHOLDS = AlarmThresholds()  # the platform's defaults for its serving load balancer
+
+
+def team_topic_name(environment: str, team: str) -> str:
+    return f"mlops-{environment}-team-{team}-alerts"
+
+
+def version_alarm_specs(
+    model: str, version: str, region: str, target_group: pulumi.Input[str], load_balancer: pulumi.Input[str]
+) -> list[AlarmSpec]:
+    """A model version's 5xx rate and p99 latency on its target group of the region's serving ALB."""
+    dimensions = {"TargetGroup": target_group, "LoadBalancer": load_balancer}
+    return [
+        AlarmSpec(
+            signal="5xx-rate",
+            description=f"{model} {version} in {region}: targets answer 5xx for more than "
+            f"{THRESHOLDS.load_balancer_5xx_percent:g}% of requests",
+            namespace=NAMESPACE,
+            metric_name="HTTPCode_Target_5XX_Count",
+            comparison="GreaterThanThreshold",
+            threshold=THRESHOLDS.load_balancer_5xx_percent,
+            expression="IF(requests > 0, 100 * errors / requests, 0)",
+            queries=(
+                MetricQuery("errors", NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum", dimensions),
+                MetricQuery("requests", NAMESPACE, "RequestCount", "Sum", dimensions),
+            ),
+        ),
+        AlarmSpec(
+            signal="p99-latency",
+            description=f"{model} {version} in {region}: p99 target response time above "
+            f"{THRESHOLDS.p99_latency_seconds:g}s",
+            namespace=NAMESPACE,
+            metric_name="TargetResponseTime",
+            comparison="GreaterThanThreshold",
+            threshold=THRESHOLDS.p99_latency_seconds,
+            dimensions=dimensions,
+            extended_statistic="p99",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class TeamAlertsArgs:
+    environment: str
+    team: str
+    region: str
+    partition: str
+    account_id: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[
+        str
+    ]  # the platform's logs key in the region (contract regions.<r>.keyArns.logs)
+    subscriptions: Sequence[Subscription]
+    tags: Mapping[str, str]
+
+
+class TeamAlerts(pulumi.ComponentResource):
+    """The team's alert topic in one region (create it with the region's provider): ``topic``, ``policy``,
+    ``subscriptions``."""
+
+    def __init__(self, name: str, args: TeamAlertsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:serving:TeamAlerts", name, None, opts)
+        topic_name = team_topic_name(args.environment, args.team)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            aws.sns.TopicArgs(
+                name=topic_name,
+                display_name=f"mlops {args.environment} team {args.team} {args.region} alerts",
+                kms_master_key_id=args.logs_key_arn,
+                tags={**args.tags, "Name": topic_name},
+            ),
+            opts=child_opts(self),
+        )
+
+        def policy(values: list[Any]) -> str:
+            arn, account = values
+            ctx = PlatformContext(args.environment, args.partition, account, args.region, dict(args.tags))
+            return json.dumps(alert_topic_policy(arn, ctx), sort_keys=True)
+
+        self.policy = aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            aws.sns.TopicPolicyArgs(
+                arn=self.topic.arn,
+                policy=pulumi.Output.all(self.topic.arn, args.account_id).apply(policy),
+            ),
+            opts=child_opts(self),
+        )
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                f"{name}-topic-{subscription.protocol}-{index}",
+                aws.sns.TopicSubscriptionArgs(
+                    topic=self.topic.arn, protocol=subscription.protocol, endpoint=subscription.endpoint
+                ),
+                opts=child_opts(self),
+            )
+            for index, subscription in enumerate(args.subscriptions)
+        ]
+        self.register_outputs({"topicArn": self.topic.arn})
+
+
+@dataclass(frozen=True)
+class ModelAlarmsArgs:
+    model: ModelSpec
+    team: str
+    region: str
+    load_balancer: pulumi.Input[str]  # the serving ALB's ARN suffix (contract regions.<r>.serving)
+    target_groups: Mapping[str, pulumi.Input[str]]  # per version: its target group's ARN suffix
+    topic_arns: pulumi.Input[Sequence[str]]  # the team's topic and the platform's (if any), in the region
+    tags: Mapping[str, str]
+    ready: Sequence[pulumi.Resource] = ()  # what lets the alarms publish (the team topic's policy)
+
+
+class ModelAlarms(pulumi.ComponentResource):
+    """One model's per-version 5xx-rate and p99-latency alarms in one region (create it with the region's
+    provider). Attribute ``alarms``: ``{version: {"5xx-rate": MetricAlarm, "p99-latency": MetricAlarm}}``."""
+
+    def __init__(self, name: str, args: ModelAlarmsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:serving:ModelAlarms", name, None, opts)
+        self.alarms: dict[str, dict[str, aws.cloudwatch.MetricAlarm]] = {}
+        model = args.model
+        for version in model.versions:
+            specs = version_alarm_specs(
+                model.name, version.name, args.region, args.target_groups[version.name], args.load_balancer
+            )
+            self.alarms[version.name] = {}
+            for spec in specs:
+                alarm_name = f"mlops-team-{args.team}-{model.name}-{version.name}-{args.region}-{spec.signal}"
+                alarm = alarm_args(
+                    spec,
+                    THRESHOLDS,
+                    name=alarm_name,
+                    topic_arn="",
+                    tags={
+                        **args.tags,
+                        "model": model.name,
+                        "version": version.name,
+                        **provenance_tags(version),
+                    },
+                )
+                alarm.alarm_actions = args.topic_arns
+                alarm.ok_actions = args.topic_arns
+                self.alarms[version.name][spec.signal] = aws.cloudwatch.MetricAlarm(
+                    f"{name}-{version.name}-{spec.signal}",
+                    alarm,
+                    opts=child_opts(self, depends_on=list(args.ready)),
+                )
+        self.register_outputs(
+            {
+                "alarmNames": {
+                    version: {signal: alarm.name for signal, alarm in alarms.items()}
+                    for version, alarms in self.alarms.items()
+                }
+            }
+        )
+
+
+def model_dashboard_body(
+    sections: Sequence[tuple[str, str, Sequence[tuple[str, Any, Any]]]],
+    period: int = THRESHOLDS.period_seconds,
+) -> dict[str, Any]:
+    """The team's model dashboard: per model version a section headed ``<model> <version>`` with, per region, its
+    requests and 5xx, and its p99 latency. ``sections``: (model, version, [(region, target group, load balancer)]).
+    May contain Outputs; serialise with ``pulumi.Output.json_dumps``."""
+    widgets: list[dict[str, Any]] = []
+    y = 0
+    for model, version, regions in sections:
+        widgets.append(
+            {
+                "type": "text",
+                "x": 0,
+                "y": y,
+                "width": 24,
+                "height": 1,
+                "properties": {"markdown": f"## {model} {version}"},
+            }
+        )
+        y += 1
+        for region, target_group, load_balancer in regions:
+            dims = ["TargetGroup", target_group, "LoadBalancer", load_balancer]
+            row = [
+                metric_widget(
+                    region,
+                    f"{model} {version} requests and 5xx",
+                    [
+                        [NAMESPACE, "RequestCount", *dims, {"stat": "Sum"}],
+                        [NAMESPACE, "HTTPCode_Target_5XX_Count", *dims, {"stat": "Sum"}],
+                    ],
+                    period,
+                ),
+                metric_widget(
+                    region,
+                    f"{model} {version} p99 latency",
+                    [[NAMESPACE, "TargetResponseTime", *dims, {"stat": "p99"}]],
+                    period,
+                ),
+            ]
+            for index, widget in enumerate(row):
+                widget.update(x=index * 12, y=y, width=12)
+            widgets += row
+            y += 6
+    return {"widgets": widgets}
+
+
+def team_dashboard_name(environment: str, team: str) -> str:
+    return f"mlops-{environment}-team-{team}-models"

@@ -1,0 +1,392 @@
+"""Provenance where people and tools look (labels, annotations, tags, outputs), the per-model alarms and dashboard
+of the example prod team stack, and `mlops inventory` over the shipped stacks, offline and --live with a stand-in
+kubectl (as tests/smoke/test_discovery.py exercises the smoke suite's kubectl backend)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.serving.config import TeamConfig
+from mlops.inventory import COLUMNS, live_drift, render, rows_of
+from tests.conftest import STACKS, by_name, run_mlops, states
+from tests.kube import invalid_builtin_objects
+
+SCORER = "333333333333.dkr.ecr.us-east-1.amazonaws.com/models/fraud/scorer@sha256:d5fdb5b46c9b1993d2a418fd59b33c6cb666955605704a0587c889be65d3b9d9"
+EMBEDDER_V2 = "333333333333.dkr.ecr.us-east-1.amazonaws.com/models/fraud/embedder@sha256:348656c439477d255a17e20c82bc3399900b60387b9a61172744c0bd39e874d9"
+
+
+def team(stack: str) -> TeamConfig:
+    from components.config import parse_team
+
+    return parse_team(
+        yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]["mlops:team"], None
+    )
+
+
+def test_each_version_deployment_and_its_pods_carry_labels_and_provenance(synth):
+    document = synth("team-fraud-prod")
+    deployment = by_name(document, "fraud-embedder-us-west-2-v2")["inputs"]
+    labels = {
+        "app": "embedder",
+        "team": "fraud",
+        "environment": "prod",
+        "version": "v2",
+        "app.kubernetes.io/name": "embedder",
+        "app.kubernetes.io/instance": "embedder-v2",
+        "app.kubernetes.io/version": "v2",
+        "app.kubernetes.io/part-of": "team-fraud",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "mlops.platform/purpose": "model-version",
+    }
+    annotations = {
+        "mlops.platform/source": "https://github.com/example-org/fraud-embedder",
+        "mlops.platform/commit": "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1",
+        "mlops.platform/license": "MIT",
+        "mlops.platform/run": "runs:/5f3b2c1d9e8a4f7b6c5d4e3f2a1b0c9d/model",
+        "mlops.platform/notes": "Canary: distilled from v1 on the same training set.",
+    }
+    assert deployment["metadata"]["labels"] == labels
+    assert deployment["metadata"]["annotations"] == annotations
+    assert deployment["spec"]["template"]["metadata"] == {"labels": labels, "annotations": annotations}
+    # The selector is unchanged: a Deployment's selector is immutable, and a change would replace it.
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "embedder", "version": "v2"}}
+    scorer = by_name(document, "fraud-scorer-us-east-1-v3")["inputs"]["spec"]["template"]["metadata"]
+    assert scorer["annotations"]["mlops.platform/license"] == "Apache-2.0"
+    assert scorer["annotations"]["prometheus.io/scrape"] == "true"  # rps scaling keeps its scrape annotations
+    assert invalid_builtin_objects(document) == []  # label and annotation syntax, by kubernetes-validate
+
+
+def test_target_groups_are_tagged_with_the_version_provenance(synth):
+    tags = by_name(synth("team-fraud-prod"), "fraud-scorer-us-west-2-v3-tg")["inputs"]["tags"]
+    assert {
+        key: tags[key]
+        for key in ("model", "version", "model-source", "model-commit", "model-license", "model-run")
+    } == {
+        "model": "scorer",
+        "version": "v3",
+        "model-source": "https://github.com/example-org/fraud-scorer",
+        "model-commit": "3f9c2a7d1e4b5c6a8d0f1e2b3c4d5e6f7a8b9c0d",
+        "model-license": "Apache-2.0",
+        "model-run": "models:/fraud-scorer/3",
+    }
+
+
+def test_the_team_stack_outputs_each_versions_provenance(synth):
+    outputs = synth("team-fraud-prod")["outputs"]["provenance"]
+    assert outputs["scorer"]["v3"] == {
+        "source": {
+            "repository": "https://github.com/example-org/fraud-scorer",
+            "commit": "3f9c2a7d1e4b5c6a8d0f1e2b3c4d5e6f7a8b9c0d",
+        },
+        "license": "Apache-2.0",
+        "run": "models:/fraud-scorer/3",
+        "notes": "Gradient-boosted scorer retrained on the Q3 feature set.",
+    }
+    assert sorted(outputs["embedder"]) == ["v1", "v2"] and "notes" not in outputs["embedder"]["v1"]
+
+
+def test_per_version_alarms_on_the_target_groups_5xx_rate_and_p99_latency(synth):
+    """The ALB's metrics, namespace AWS/ApplicationELB, dimensions TargetGroup and LoadBalancer:
+    HTTPCode_Target_5XX_Count and RequestCount (statistic Sum), TargetResponseTime (percentiles such as p99);
+    published only while requests flow (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/
+    load-balancer-cloudwatch-metrics.html)."""
+    document = synth("team-fraud-prod")
+    platform = synth("prod", deployed=True)["outputs"]
+    load_balancer = platform["regions"]["us-west-2"]["serving"]["loadBalancerArnSuffix"]
+    group = by_name(document, "fraud-embedder-us-west-2-v2-tg")
+    topics = [
+        "arn:aws:sns:us-west-2:333333333333:mlops-prod-team-fraud-alerts",
+        platform["observability"]["alertTopicArns"]["us-west-2"],
+    ]
+    assert (
+        by_name(document, "team-fraud-us-west-2-alerts-topic")["inputs"]["name"]
+        == "mlops-prod-team-fraud-alerts"
+    )
+    # The target group's ARN suffix (targetgroup/<name>/<id>), the TargetGroup dimension's value.
+    dimensions = {"TargetGroup": group["id"].split(":", 5)[5], "LoadBalancer": load_balancer}
+
+    errors = by_name(document, "fraud-embedder-us-west-2-alarms-v2-5xx-rate")
+    assert errors["provider"].split("::")[-2] == "aws-us-west-2"
+    inputs = errors["inputs"]
+    assert inputs["name"] == "mlops-team-fraud-embedder-v2-us-west-2-5xx-rate"
+    assert inputs["alarmActions"] == inputs["okActions"] == topics
+    assert (inputs["comparisonOperator"], inputs["threshold"], inputs["treatMissingData"]) == (
+        "GreaterThanThreshold",
+        5,
+        "notBreaching",
+    )
+    assert inputs["metricQueries"] == [
+        {
+            "id": "errors",
+            "metric": {
+                "dimensions": dimensions,
+                "metricName": "HTTPCode_Target_5XX_Count",
+                "namespace": "AWS/ApplicationELB",
+                "period": 60,
+                "stat": "Sum",
+            },
+            "returnData": False,
+        },
+        {
+            "id": "requests",
+            "metric": {
+                "dimensions": dimensions,
+                "metricName": "RequestCount",
+                "namespace": "AWS/ApplicationELB",
+                "period": 60,
+                "stat": "Sum",
+            },
+            "returnData": False,
+        },
+        {
+            "expression": "IF(requests > 0, 100 * errors / requests, 0)",
+            "id": "rate",
+            "label": "5xx-rate",
+            "returnData": True,
+        },
+    ]
+    assert inputs["tags"]["model-commit"] == "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1"
+
+    latency = by_name(document, "fraud-embedder-us-west-2-alarms-v2-p99-latency")["inputs"]
+    assert {
+        key: latency[key]
+        for key in ("namespace", "metricName", "extendedStatistic", "dimensions", "threshold")
+    } == {
+        "namespace": "AWS/ApplicationELB",
+        "metricName": "TargetResponseTime",
+        "extendedStatistic": "p99",
+        "dimensions": dimensions,
+        "threshold": 2,
+    }
+    assert "statistic" not in latency and latency["alarmActions"] == topics
+    # Two alarms per version and region: 3 versions x 2 regions.
+    names = [s["inputs"]["name"] for s in states(document, "aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert len([n for n in names if n.startswith("mlops-team-fraud-")]) == 12
+
+
+def test_the_team_alert_topic_is_encrypted_and_cloudwatch_may_publish(synth):
+    document = synth("team-fraud-prod")
+    platform = synth("prod", deployed=True)["outputs"]
+    topic = by_name(document, "team-fraud-us-east-1-alerts-topic")["inputs"]
+    assert topic["name"] == "mlops-prod-team-fraud-alerts"
+    assert topic["kmsMasterKeyId"] == platform["regions"]["us-east-1"]["keyArns"]["logs"]
+    policy = json.loads(by_name(document, "team-fraud-us-east-1-alerts-topic-policy")["inputs"]["policy"])
+    subscription = by_name(document, "team-fraud-us-east-1-alerts-topic-email-0")["inputs"]
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "fraud-ml-oncall@example.com")
+    publish = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchAlarmsPublish"]
+    assert publish["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "333333333333"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:333333333333:alarm:*"},
+    }
+
+
+def test_the_dashboard_has_a_section_per_model_version(synth):
+    document = synth("team-fraud-prod")
+    dashboard = by_name(document, "team-fraud-dashboard")["inputs"]
+    assert dashboard["dashboardName"] == "mlops-prod-team-fraud-models"
+    widgets = json.loads(dashboard["dashboardBody"])["widgets"]
+    headers = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    assert headers == ["## scorer v3", "## embedder v1", "## embedder v2"]
+    titles = [w["properties"]["title"] for w in widgets if w["type"] == "metric"]
+    assert "us-west-2: embedder v2 p99 latency" in titles and len(titles) == 12
+    group = by_name(document, "fraud-scorer-us-east-1-v3-tg")["id"].split(":", 5)[5]
+    p99 = next(w for w in widgets if w["properties"].get("title") == "us-east-1: scorer v3 p99 latency")
+    assert p99["properties"]["metrics"][0][:4] == [
+        "AWS/ApplicationELB",
+        "TargetResponseTime",
+        "TargetGroup",
+        group,
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# mlops inventory
+
+
+def shipped_rows(synth):
+    return [
+        *rows_of("team-fraud-dev", team("team-fraud-dev"), synth("team-fraud-dev")),
+        *rows_of("team-fraud-prod", team("team-fraud-prod"), synth("team-fraud-prod")),
+    ]
+
+
+def test_inventory_rows_of_the_shipped_team_stacks(synth):
+    rows = shipped_rows(synth)
+    assert [(r.stack, r.model, r.version) for r in rows] == [
+        ("team-fraud-dev", "embedder", "v1"),
+        ("team-fraud-dev", "embedder", "v2"),
+        ("team-fraud-dev", "scorer", "v3"),
+        ("team-fraud-prod", "embedder", "v1"),
+        ("team-fraud-prod", "embedder", "v2"),
+        ("team-fraud-prod", "scorer", "v3"),
+    ]
+    scorer = rows[-1]
+    assert (scorer.team, scorer.environment, scorer.regions, scorer.namespace, scorer.weight) == (
+        "fraud",
+        "prod",
+        ("us-east-1", "us-west-2"),
+        "team-fraud",
+        100,
+    )
+    assert scorer.image == SCORER and scorer.digest == SCORER.split("@")[1]
+    assert (scorer.commit, scorer.license, scorer.run, scorer.owner_group) == (
+        "3f9c2a7d1e4b5c6a8d0f1e2b3c4d5e6f7a8b9c0d",
+        "Apache-2.0",
+        "models:/fraud-scorer/3",
+        "fraud-ml-engineers",
+    )
+    assert (scorer.min_replicas, scorer.max_replicas) == (3, 12)  # its ScaledObject (rps-target)
+    assert (rows[3].weight, rows[4].weight, rows[4].min_replicas, rows[4].max_replicas) == (
+        90,
+        10,
+        2,
+        6,
+    )  # HPA
+    assert rows[0].digest == ""  # dev images are tags
+
+
+def test_inventory_formats_parse_back(synth):
+    rows = shipped_rows(synth)
+    parsed = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert len(parsed) == 6 and list(parsed[0]) == list(COLUMNS)
+    assert parsed[5]["regions"] == "us-east-1;us-west-2" and parsed[5]["license"] == "Apache-2.0"
+    assert parsed[4]["image"] == EMBEDDER_V2 and parsed[4]["weight"] == "10"
+    document = json.loads(render(rows, "json"))
+    assert document[5]["regions"] == ["us-east-1", "us-west-2"] and document[5]["max_replicas"] == 12
+    markdown = render(rows, "markdown").splitlines()
+    assert len(markdown) == 2 + 6
+    assert markdown[0] == "| " + " | ".join(COLUMNS) + " |"
+    assert markdown[1] == "| " + " | ".join("---" for _ in COLUMNS) + " |"
+    assert all(
+        line.startswith("| ") and line.endswith(" |") and line.count(" | ") == len(COLUMNS) - 1
+        for line in markdown
+    )
+    assert "| embedder | v2 |" in markdown[6]
+    text = render(rows, "text").splitlines()
+    assert text[0].split() == list(COLUMNS) and len(text) == 7 and text[6].split()[4] == "v3"
+
+
+def stand_in_kubectl(directory: Path, answers: dict[str, dict]) -> Path:
+    """A `kubectl` that logs its argv and answers `get deployments ... --context C` from ``answers[C]``."""
+    log = directory / "kubectl.log"
+    script = directory / "kubectl"
+    script.write_text(
+        textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, sys
+        args = sys.argv[1:]
+        with open({str(log)!r}, "a") as log:
+            log.write(json.dumps(args) + "\\n")
+        context = args[args.index("--context") + 1]
+        if context not in {answers!r}:
+            sys.exit(f'error: context "{{context}}" does not exist')
+        print(json.dumps({answers!r}[context]))
+        """)
+    )
+    script.chmod(0o755)
+    return log
+
+
+def live_deployment(name: str, image: str, ready: int) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": "team-fraud"},
+        "spec": {"template": {"spec": {"containers": [{"name": "model", "image": image}]}}},
+        "status": {"readyReplicas": ready},
+    }
+
+
+def in_sync(rows) -> dict:
+    return {
+        "items": [
+            live_deployment(r.deployment, r.image, r.min_replicas)
+            for r in rows
+            if r.stack == "team-fraud-prod"
+        ]
+    }
+
+
+def test_live_comparison_without_drift_and_with_drift(synth, tmp_path):
+    rows = [r for r in shipped_rows(synth) if r.stack == "team-fraud-prod"]
+    clean = in_sync(rows)
+    drifted = {
+        "items": [
+            live_deployment("scorer-v3", SCORER.replace("d5fdb5", "000000"), 3),
+            live_deployment("embedder-v1", rows[0].image, 1),  # below min-replicas 2
+            live_deployment("embedder-old", rows[0].image, 2),  # not in the stack; embedder-v2 is missing
+        ]
+    }
+    log = stand_in_kubectl(tmp_path, {"use1": clean, "usw2": drifted})
+    kubectl = str(tmp_path / "kubectl")
+    assert live_drift(rows, {"us-east-1": "use1"}, kubectl) == ([], 1)
+    drift, compared = live_drift(rows, {"us-east-1": "use1", "us-west-2": "usw2"}, kubectl)
+    assert compared == 2
+    assert [(d.region, d.what) for d in drift] == [
+        ("us-west-2", "embedder v1 (team-fraud/embedder-v1): 1 ready replicas, below min-replicas 2"),
+        ("us-west-2", "embedder v2 (team-fraud/embedder-v2): not in the cluster"),
+        (
+            "us-west-2",
+            f"scorer v3 (team-fraud/scorer-v3): runs {SCORER.replace('d5fdb5', '000000')}, the stack declares {SCORER}",
+        ),
+        ("us-west-2", "team-fraud/embedder-old: a model version the stack does not declare"),
+    ]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls[-1] == [
+        "get",
+        "deployments",
+        "-n",
+        "team-fraud",
+        "-l",
+        "mlops.platform/purpose=model-version",
+        "-o",
+        "json",
+        "--context",
+        "usw2",
+    ]
+
+
+def test_mlops_inventory_all_lists_every_shipped_model_version_and_live_drift_exits_1(synth, tmp_path):
+    rows = shipped_rows(synth)
+    answers = {"use1": {"items": []}}
+    stand_in_kubectl(tmp_path, answers)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    listed = run_mlops("inventory", "--all", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["stack"], r["model"], r["version"]) for r in json.loads(listed.stdout)] == [
+        (r.stack, r.model, r.version) for r in rows
+    ]
+    live = run_mlops("inventory", "team-fraud-prod", "--live", "--context", "us-east-1=use1", env=env)
+    assert live.returncode == 1, live.stderr
+    assert (
+        "drift: team-fraud-prod us-east-1: scorer v3 (team-fraud/scorer-v3): not in the cluster"
+        in live.stdout
+    )
+    missing = run_mlops("inventory", "team-fraud-prod", "--live", "--context", "us-east-1=nope", env=env)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().endswith('--context nope: error: context "nope" does not exist')
+    assert missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["prod"],
+            "mlops:platform: a platform stack has no models; allowed: a team stack (team-<team>-<env>)",
+        ),
+        (["--all", "--format", "xml"], "--format: 'xml' is not allowed; allowed: text, json, markdown, csv"),
+        (["--all", "--live"], "--context: missing; --live needs REGION=CONTEXT"),
+        (["--all", "--live", "--context", "use1"], "--context: 'use1' is not REGION=CONTEXT"),
+    ],
+)
+def test_inventory_user_errors_are_one_line(args, message):
+    result = run_mlops("inventory", *args)
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
