@@ -216,6 +216,7 @@ def shipped_rows(synth):
     return [
         *rows_of("team-fraud-dev", team("team-fraud-dev"), synth("team-fraud-dev")),
         *rows_of("team-fraud-prod", team("team-fraud-prod"), synth("team-fraud-prod")),
+        *rows_of("team-recsys-prod", team("team-recsys-prod"), synth("team-recsys-prod")),
     ]
 
 
@@ -228,8 +229,9 @@ def test_inventory_rows_of_the_shipped_team_stacks(synth):
         ("team-fraud-prod", "embedder", "v1"),
         ("team-fraud-prod", "embedder", "v2"),
         ("team-fraud-prod", "scorer", "v3"),
+        ("team-recsys-prod", "ranker", "v1"),
     ]
-    scorer = rows[-1]
+    scorer = rows[5]
     assert (scorer.team, scorer.environment, scorer.regions, scorer.namespace, scorer.weight) == (
         "fraud",
         "prod",
@@ -252,18 +254,27 @@ def test_inventory_rows_of_the_shipped_team_stacks(synth):
         6,
     )  # HPA
     assert rows[0].digest == ""  # dev images are tags
+    ranker = rows[6]
+    assert (ranker.team, ranker.regions, ranker.namespace, ranker.license, ranker.owner_group) == (
+        "recsys",
+        ("us-east-1",),
+        "team-recsys",
+        "MIT",
+        "recsys-ml-engineers",
+    )
+    assert (ranker.min_replicas, ranker.max_replicas) == (2, 8)
 
 
 def test_inventory_formats_parse_back(synth):
     rows = shipped_rows(synth)
     parsed = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
-    assert len(parsed) == 6 and list(parsed[0]) == list(COLUMNS)
+    assert len(parsed) == 7 and list(parsed[0]) == list(COLUMNS)
     assert parsed[5]["regions"] == "us-east-1;us-west-2" and parsed[5]["license"] == "Apache-2.0"
     assert parsed[4]["image"] == EMBEDDER_V2 and parsed[4]["weight"] == "10"
     document = json.loads(render(rows, "json"))
     assert document[5]["regions"] == ["us-east-1", "us-west-2"] and document[5]["max_replicas"] == 12
     markdown = render(rows, "markdown").splitlines()
-    assert len(markdown) == 2 + 6
+    assert len(markdown) == 2 + 7
     assert markdown[0] == "| " + " | ".join(COLUMNS) + " |"
     assert markdown[1] == "| " + " | ".join("---" for _ in COLUMNS) + " |"
     assert all(
@@ -272,7 +283,8 @@ def test_inventory_formats_parse_back(synth):
     )
     assert "| embedder | v2 |" in markdown[6]
     text = render(rows, "text").splitlines()
-    assert text[0].split() == list(COLUMNS) and len(text) == 7 and text[6].split()[4] == "v3"
+    assert text[0].split() == list(COLUMNS) and len(text) == 8 and text[6].split()[4] == "v3"
+    assert parsed[6]["stack"] == "team-recsys-prod" and parsed[6]["license"] == "MIT"
 
 
 def stand_in_kubectl(directory: Path, answers: dict[str, dict]) -> Path:
