@@ -23,6 +23,7 @@ from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_cluster_zones, check_deployer
 from components.observability.config import ObservabilityConfig, check_guardduty
+from components.pipelines.config import PipelinesConfig, check_pipelines
 from components.registry.config import RegistryConfig, registry_checks
 from components.serving.config import (
     TeamConfig,
@@ -59,6 +60,7 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    pipelines: PipelinesConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -122,6 +124,7 @@ class PlatformConfig(Model):
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
+    check_pipelines(cfg)
     if cfg.dns is not None:
         check_dns(
             cfg.dns,

@@ -34,6 +34,7 @@ from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from stacks.access import check_owner_access
+from stacks.team_pipelines import build_team_pipelines
 
 PROJECT = "mlops-platform"
 
@@ -320,6 +321,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     for target in targets:
         for model in team.models:
             serve_model(team, model, target, platform, space, providers[target.region], tags)
+    build_team_pipelines(team, platform, targets, space, partition=partition, account_id=account_id, tags=tags)
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

@@ -20,6 +20,7 @@ from components.dns.config import (
     certificate_region_errors,
 )
 from components.loader import ConfigError
+from components.pipelines.config import GraphSpec, TeamPipelines, check_team_pipelines
 from components.quantity import CpuQuantity, MemoryQuantity
 from components.stackfile import TEAM_KEY
 
@@ -187,6 +188,9 @@ class TeamConfig(Model):
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
+    # Argo Workflows in the team namespace, and inference graphs of the team's models (components.pipelines).
+    pipelines: TeamPipelines | None = None
+    graphs: Annotated[list[GraphSpec], Field(max_length=20)] = []
 
     @field_validator("name", mode="before")
     @classmethod
@@ -241,6 +245,7 @@ class TeamConfig(Model):
                 f"{self.quotas.gpus} is below the models' GPU demand of {demand} "
                 "(GPUs per pod x max-replicas x versions, summed over models)",
             )
+        check_team_pipelines(self)
         pods = sum(model.autoscaling.max_replicas * len(model.versions) for model in self.models)
         if pods > self.quotas.pods:
             raise _KeyedValueError(
