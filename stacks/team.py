@@ -321,7 +321,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     for target in targets:
         for model in team.models:
             serve_model(team, model, target, platform, space, providers[target.region], tags)
-    build_team_pipelines(team, platform, targets, space, partition=partition, account_id=account_id, tags=tags)
+    build_team_pipelines(
+        team, platform, targets, space, partition=partition, account_id=account_id, tags=tags
+    )
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)
