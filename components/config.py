@@ -23,6 +23,7 @@ from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_cluster_zones, check_deployer
 from components.observability.config import ObservabilityConfig, check_guardduty
+from components.pipelines.config import PipelinesConfig, check_pipelines
 from components.registry.config import RegistryConfig, registry_checks
 from components.serving.config import (
     TeamConfig,
@@ -62,6 +63,7 @@ class PlatformConfig(Model):
     dns: DnsConfig | None = None
     # The SPDX licences the environment's model versions may carry (components.serving.provenance); None: any.
     model_licenses: Annotated[ModelLicenses | None, Field(alias="model-licenses")] = None
+    pipelines: PipelinesConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -125,6 +127,7 @@ class PlatformConfig(Model):
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
+    check_pipelines(cfg)
     if cfg.dns is not None:
         check_dns(
             cfg.dns,

@@ -104,6 +104,15 @@ class DnsOutputs(Contract):
     ds_record: Annotated[str | None, Field(alias="dsRecord")] = None
 
 
+class PipelinesOutputs(Contract):
+    """Argo Workflows on the primary cluster (components.pipelines), and the router image of inference graphs."""
+
+    server_url: Annotated[str, Field(alias="serverUrl")]
+    namespace: str
+    cluster_region: Annotated[str, Field(alias="clusterRegion")]
+    graph_router_image: Annotated[str | None, Field(alias="graphRouterImage")] = None
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -119,6 +128,7 @@ class PlatformOutputs(Contract):
     identity: IdentityOutputs | None = None
     observability: ObservabilityOutputs | None = None
     dns: DnsOutputs | None = None
+    pipelines: PipelinesOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

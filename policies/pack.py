@@ -17,6 +17,7 @@ from policies import (
     governance,
     kubernetes,
     links,
+    pipelines,
     provenance,
     stack,
     ui_auth,
@@ -41,6 +42,7 @@ MODULES = (
     links,
     ui_auth,
     provenance,
+    pipelines,
 )
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

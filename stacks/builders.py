@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
@@ -40,6 +41,7 @@ from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
 from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from stacks.context import platform_context
+from stacks.pipelines import build_pipelines, pipelines_outputs
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -56,6 +58,7 @@ class Platform:
     global_network: GlobalNetwork | None = None
     clusters: dict[str, ServingCluster | ByoCluster] = field(default_factory=dict)
     registry: ModelRegistry | None = None
+    pipelines: Any = None  # components.pipelines.argo.ArgoWorkflows
     identity: PlatformIdentity | None = None
     dns: ServingDns | None = None
     entries: dict[str, ServingEntry] = field(default_factory=dict)
@@ -503,6 +506,7 @@ def export_outputs(platform: Platform) -> None:
         allowed_licenses=list(cfg.model_licenses.allowed) if cfg.model_licenses is not None else None,
         regions={name: region_outputs(platform, name) for name in platform.networks},
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
+        pipelines=pipelines_outputs(platform.pipelines, cfg),
     )
 
 
@@ -523,6 +527,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
     build_registry(platform)
+    platform.pipelines = build_pipelines(platform)
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))

@@ -43,6 +43,7 @@ from components.serving.monitoring import (
 from components.serving.provenance import provenance_output
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from stacks.access import check_owner_access
+from stacks.team_pipelines import build_team_pipelines
 
 PROJECT = "mlops-platform"
 
@@ -403,6 +404,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             )
     if team.ingress is None:  # the platform's serving ALB, whose metrics the per-model alarms read
         monitor_models(team, platform, served, providers, partition, account_id, tags)
+    build_team_pipelines(
+        team, platform, targets, space, partition=partition, account_id=account_id, tags=tags
+    )
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

@@ -21,6 +21,7 @@ from components.dns.config import (
 )
 from components.loader import ConfigError
 from components.observability.config import Subscription
+from components.pipelines.config import GraphSpec, TeamPipelines, check_team_pipelines
 from components.quantity import CpuQuantity, MemoryQuantity
 from components.serving.provenance import (
     REQUIRED_IN_PROD,
@@ -205,6 +206,9 @@ class TeamConfig(Model):
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
+    # Argo Workflows in the team namespace, and inference graphs of the team's models (components.pipelines).
+    pipelines: TeamPipelines | None = None
+    graphs: Annotated[list[GraphSpec], Field(max_length=20)] = []
 
     @field_validator("name", mode="before")
     @classmethod
@@ -264,6 +268,7 @@ class TeamConfig(Model):
                 f"{self.quotas.gpus} is below the models' GPU demand of {demand} "
                 "(GPUs per pod x max-replicas x versions, summed over models)",
             )
+        check_team_pipelines(self)
         pods = sum(model.autoscaling.max_replicas * len(model.versions) for model in self.models)
         if pods > self.quotas.pods:
             raise _KeyedValueError(

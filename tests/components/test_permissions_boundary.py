@@ -158,8 +158,9 @@ def test_every_platform_role_carries_the_boundary_and_waits_for_it(prod):
     assert boundary["urn"] == BOUNDARY_URN  # the URN it always had: no replacement of a protected policy
     assert boundary["inputs"]["tags"]["mlops:purpose"] == "permissions-boundary"
     roles = states(prod, ROLE)
-    # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role.
-    assert len(roles) == 23 + 2
+    # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role, the
+    # workflow archive's bootstrap (components.pipelines.archive).
+    assert len(roles) == 23 + 2 + 1
     for role in roles:
         assert (
             role["inputs"]["permissionsBoundary"]
@@ -219,10 +220,12 @@ def test_the_team_role_carries_the_platforms_exported_boundary(synth):
     platform, team = synth("prod", deployed=True), synth("team-fraud-prod")
     exported = platform["outputs"]["identity"]["permissionsBoundaryArn"]
     assert exported == f"arn:aws:iam::{ACCOUNT}:policy/mlops-prod-permissions-boundary"
-    [role] = states(team, ROLE)
-    assert role["inputs"]["permissionsBoundary"] == exported
+    roles = states(team, ROLE)  # the models' role and the workflows' (components.pipelines.team)
+    assert len(roles) == 2
     boundary = json.loads(boundary_of(synth("prod"))["inputs"]["policy"])["Statement"]
-    assert cut_off(team, role, boundary) == []
+    for role in roles:
+        assert role["inputs"]["permissionsBoundary"] == exported
+        assert cut_off(team, role, boundary) == []
 
 
 def test_a_team_of_a_platform_without_boundary_has_an_unbounded_role(synth):

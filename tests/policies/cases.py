@@ -1306,6 +1306,46 @@ def model_version(name: str, **annotations: str | None) -> Res:
     return Res(DEPLOYMENT, name, inputs)
 
 
+# Argo Workflows (policies/pipelines.py)
+
+
+def argo_template(kind: str = "WorkflowTemplate", **template_extra: Any) -> Res:
+    workflow = {
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": {"image": "img", "command": ["run"]}, **template_extra}],
+    }
+    spec = {"workflowSpec": workflow, "schedule": "0 * * * *"} if kind == "CronWorkflow" else workflow
+    return Res(
+        f"kubernetes:argoproj.io/v1alpha1:{kind}",
+        f"wf-{kind.lower()}",
+        {"metadata": {"name": "wf", "namespace": "team-t"}, "spec": spec},
+    )
+
+
+def argo_release(name: str = "argo", **server: Any) -> Res:
+    return Res(
+        "kubernetes:helm.sh/v3:Release",
+        name,
+        {
+            "chart": "argo-workflows",
+            "version": "0.45.15",
+            "namespace": "argo",
+            "values": {"server": {"authModes": ["sso"], "serviceType": "ClusterIP", **server}},
+        },
+    )
+
+
+def argo_server_service(kind: str) -> Res:
+    return Res(
+        "kubernetes:core/v1:Service",
+        f"argo-svc-{kind.lower()}",
+        {
+            "metadata": {"name": "argo-public", "namespace": "argo"},
+            "spec": {"type": kind, "selector": {"app.kubernetes.io/name": "argo-workflows-server"}},
+        },
+    )
+
+
 CASES += [
     Case(
         "model-license-allowed",
@@ -1320,5 +1360,42 @@ CASES += [
         "model-provenance-prod",
         [model_version("scorer-v3")],
         [model_version("scorer-v3", **{"mlops.platform/run": None, "mlops.platform/commit": None})],
+    ),
+    Case(
+        "argo-workflow-pods-unprivileged",
+        [
+            argo_template(),
+            argo_template("CronWorkflow", volumes=[{"name": "work", "emptyDir": {}}]),
+        ],
+        [
+            argo_template(container={"image": "img", "securityContext": {"privileged": True}}),
+            argo_template("CronWorkflow", volumes=[{"name": "host", "hostPath": {"path": "/var/run"}}]),
+        ],
+    ),
+    Case(
+        "argo-server-not-public",
+        [argo_release(), argo_server_service("ClusterIP")],
+        [
+            argo_release("argo-lb", serviceType="LoadBalancer"),
+            argo_release("argo-server-mode", authModes=["sso", "server"]),
+            argo_server_service("LoadBalancer"),
+            Res(
+                "kubernetes:networking.k8s.io/v1:Ingress",
+                "argo-public-ingress",
+                {
+                    "metadata": {
+                        "name": "argo",
+                        "namespace": "argo",
+                        "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+                    },
+                    "spec": {
+                        "ingressClassName": "alb",
+                        "defaultBackend": {
+                            "service": {"name": "argo-workflows-server", "port": {"number": 2746}}
+                        },
+                    },
+                },
+            ),
+        ],
     ),
 ]

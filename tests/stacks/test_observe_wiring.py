@@ -53,11 +53,12 @@ def test_prod_has_sso_access_alarms_trail_metrics_and_serving_names(synth):
     grafana = states(document, "aws:grafana/workspace:Workspace")[0]["inputs"]
     assert grafana["authenticationProviders"] == ["AWS_SSO"]
     # The routed, health-checked model names are the team stacks' (tests/stacks/test_serving_dns.py); the
-    # platform names each region's serving ALB and MLflow.
+    # platform names each region's serving ALB, MLflow and the Argo server.
     records = sorted(r["inputs"]["name"] for r in states(document, "aws:route53/record:Record"))
     assert records == [
         "*.us-east-1.models.example.com",
         "*.us-west-2.models.example.com",
+        "argo.prod.mlops.internal",
         "mlflow.prod.mlops.internal",
     ]
     assert states(document, "aws:route53/healthCheck:HealthCheck") == []

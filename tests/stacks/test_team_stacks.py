@@ -33,13 +33,16 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
             (by_name(team, f"fraud-embedder-{region}-v2-tg")["id"], 10),
         ]
     deployments = states(team, "kubernetes:apps/v1:Deployment")
+    # The model versions, and the router of the team's inference graph (components.pipelines.graphs).
     assert sorted(d["inputs"]["metadata"]["name"] for d in deployments) == sorted(
-        ["embedder-v1", "embedder-v2", "scorer-v3"] * 2
+        ["embedder-v1", "embedder-v2", "scorer-v3", "graph-fraud-check"] * 2
     )
     assert len(states(team, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")) == 4
     assert len(states(team, "kubernetes:keda.sh/v1alpha1:ScaledObject")) == 2
     assert len(states(team, "kubernetes:policy/v1:PodDisruptionBudget")) == 4  # one per model per region
-    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 46
+    # 46 of the team space and models; 8 of its pipelines (the workflow account, its executor Role and binding,
+    # the artifact repository, the SSO account, its token, Role and binding); 3 per region of the graph's router.
+    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 46 + 8 + 3 * 2
     assert invalid_builtin_objects(team) == []
 
 
