@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
+from components.data.config import DataConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
 from components.loader import ConfigError
@@ -59,6 +60,7 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    data: DataConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -122,6 +124,10 @@ class PlatformConfig(Model):
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
+    if cfg.data is not None and cfg.registry is None:
+        raise _KeyedValueError(
+            ("data",), "needs the registry section (the data lives in its artifact buckets)"
+        )
     if cfg.dns is not None:
         check_dns(
             cfg.dns,
