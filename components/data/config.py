@@ -80,15 +80,15 @@ class LakeFormationGrant(Model):
     ]
 
 
-def allowed_locations(team: str, data: DataConfig) -> str:
+def allowed_locations(team: str, locations: dict[str, str]) -> str:
     """What a team may list in `data-access`, as one phrase for error messages."""
-    shared = [f"{location.prefix} ({location.access})" for location in data.locations]
+    shared = [f"{prefix} ({access})" for prefix, access in locations.items()]
     return ", ".join([f"{own_prefix(team)} (read-write, the team's own)", *shared])
 
 
-def location_of(prefix: str, data: DataConfig) -> DataLocation | None:
-    """The declared location ``prefix`` lies within, or None."""
-    return next((location for location in data.locations if prefix.startswith(location.prefix)), None)
+def declared(data: DataConfig) -> dict[str, str]:
+    """The declared locations: prefix -> the widest access teams may ask for."""
+    return {location.prefix: location.access for location in data.locations}
 
 
 def check_data_access(
@@ -96,32 +96,34 @@ def check_data_access(
     entries: list[tuple[str, str]],
     lake_formation: list[LakeFormationGrant],
     file: str | Path | None,
-    data: DataConfig | None,
+    locations: dict[str, str] | None,
+    platform_lake_formation: bool,
     platform_stack: str,
 ) -> None:
     """Each `data-access` entry (prefix, access) is the team's own prefix or within a location the platform
-    declares, at no wider access; Lake Formation grants need the platform's Lake Formation. One ConfigError."""
-    if data is None:
+    declares (``locations``: prefix -> access; None: the platform has no `data` section), at no wider access;
+    Lake Formation grants need the platform's Lake Formation. One ConfigError naming the entry."""
+    if locations is None:
         return  # a platform without a `data` section keeps per-prefix team policies
     for index, (prefix, access) in enumerate(entries):
         if prefix == own_prefix(team_name):
             continue
-        location = location_of(prefix, data)
+        location = next((loc for loc in locations if prefix.startswith(loc)), None)
         if location is None:
             raise ConfigError(
                 file,
                 f"{TEAM_KEY}.data-access[{index}].prefix",
                 f"{prefix!r} is outside platform stack {platform_stack!r}'s declared data locations; "
-                f"allowed: {allowed_locations(team_name, data)}",
+                f"allowed: {allowed_locations(team_name, locations)}",
             )
-        if access == "read-write" and location.access == "read":
+        if access == "read-write" and locations[location] == "read":
             raise ConfigError(
                 file,
                 f"{TEAM_KEY}.data-access[{index}].access",
-                f"'read-write' on {prefix!r} exceeds location {location.prefix} of platform stack "
+                f"'read-write' on {prefix!r} exceeds location {location} of platform stack "
                 f"{platform_stack!r}; allowed: read",
             )
-    if lake_formation and data.lake_formation is None:
+    if lake_formation and not platform_lake_formation:
         raise ConfigError(
             file,
             f"{TEAM_KEY}.lake-formation",
