@@ -465,3 +465,42 @@ def test_namespace_guard_admits_team_namespaces_from_the_deployer_only(previews)
     assert not admitted(spec, "team-fraud", f"arn:aws:sts::{ACCOUNT}:assumed-role/platform-deployer-x/s")
     assert admitted(spec, "notebooks", admin)
     assert own_prefix("fraud") == "teams/fraud/"
+
+
+def test_lake_formation_behind_the_switch(tmp_path):
+    """With `data.lake-formation` the platform sets the data lake administrators and a team's `lake-formation`
+    entries become Lake Formation permissions for its workload role (a database, or each table listed)."""
+    for name in ("prod", "team-fraud-prod"):
+        shutil.copy(STACKS / f"Pulumi.{name}.yaml", tmp_path)
+    platform = load_yaml(tmp_path / "Pulumi.prod.yaml")
+    platform["config"]["mlops:platform"]["data"]["lake-formation"] = {"admins": [DEPLOYER]}
+    (tmp_path / "Pulumi.prod.yaml").write_text(json.dumps(platform))
+    _edit_fraud(
+        tmp_path,
+        load_yaml(STACKS / "Pulumi.team-fraud-prod.yaml")["config"]["mlops:team"]["data-access"],
+        **{
+            "lake-formation": [
+                {"database": "features"},
+                {"database": "labels", "tables": ["daily"], "permissions": ["SELECT"]},
+            ]
+        },
+    )
+    prod = json.loads(run_mlops("preview", "prod", "--json", "--stacks-dir", str(tmp_path)).stdout)
+    assert by_name(prod, "data-lake-formation")["inputs"]["admins"] == [DEPLOYER]
+    assert prod["outputs"]["data"]["lakeFormation"] is True
+    result = run_mlops("preview", "team-fraud-prod", "--json", "--stacks-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    team = json.loads(result.stdout)
+    role = f"arn:aws:iam::{ACCOUNT}:role/mlops-prod-team-fraud-models"
+    database = by_name(team, "team-fraud-data-lf-features-db")["inputs"]
+    assert database == {
+        "database": {"name": "features"},
+        "permissions": ["SELECT", "DESCRIBE"],
+        "principal": role,
+    }
+    table = by_name(team, "team-fraud-data-lf-labels-daily")["inputs"]
+    assert table == {
+        "permissions": ["SELECT"],
+        "principal": role,
+        "table": {"databaseName": "labels", "name": "daily"},
+    }
