@@ -145,8 +145,9 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
     ]
     # Per region: 4 namespaces, the encrypted gp3 StorageClass, the serving entry (namespace and Ingress) and the
     # team-Ingress admission policy with its binding; in the primary, the 9 objects of MLflow and the 3 of its
-    # sign-in (the OIDC client Secret, the Role and RoleBinding that let the load balancer controller read it).
-    assert len(objects) == 30
+    # sign-in (the OIDC client Secret, the Role and RoleBinding that let the load balancer controller read it);
+    # per region, the team-namespace admission policy with its binding (components.data.guard).
+    assert len(objects) == 30 + 4
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}
