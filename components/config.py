@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
+from components.data.config import DataConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
 from components.loader import ConfigError
@@ -64,6 +65,7 @@ class PlatformConfig(Model):
     # The SPDX licences the environment's model versions may carry (components.serving.provenance); None: any.
     model_licenses: Annotated[ModelLicenses | None, Field(alias="model-licenses")] = None
     pipelines: PipelinesConfig | None = None
+    data: DataConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -128,6 +130,10 @@ def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
     check_pipelines(cfg)
+    if cfg.data is not None and cfg.registry is None:
+        raise _KeyedValueError(
+            ("data",), "needs the registry section (the data lives in its artifact buckets)"
+        )
     if cfg.dns is not None:
         check_dns(
             cfg.dns,

@@ -113,6 +113,24 @@ class PipelinesOutputs(Contract):
     graph_router_image: Annotated[str | None, Field(alias="graphRouterImage")] = None
 
 
+class DataLocationOutputs(Contract):
+    """A shared location the platform declares: the widest access teams may ask for, its Access Grants
+    location per region."""
+
+    access: str
+    location_ids: Annotated[dict[str, str], Field(alias="locationIds")]
+
+
+class DataOutputs(Contract):
+    """Data access (components.data): the per-purpose data policies, the S3 Access Grants instances and
+    declared locations, and whether Lake Formation is on."""
+
+    policy_arns: Annotated[dict[str, str], Field(alias="policyArns")]  # access -> managed policy ARN
+    access_grants_instance_arns: Annotated[dict[str, str], Field(alias="accessGrantsInstanceArns")]
+    locations: dict[str, DataLocationOutputs]  # prefix -> location
+    lake_formation: Annotated[bool, Field(alias="lakeFormation")] = False
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -129,6 +147,7 @@ class PlatformOutputs(Contract):
     observability: ObservabilityOutputs | None = None
     dns: DnsOutputs | None = None
     pipelines: PipelinesOutputs | None = None
+    data: DataOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

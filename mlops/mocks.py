@@ -385,6 +385,22 @@ def _dashboard(ctx: Context) -> tuple[str, dict[str, Any]]:
     return name, {"dashboardArn": ctx.arn(f"dashboard/{name}", regional=False)}
 
 
+def _access_grants_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
+    # One instance per account and region, always `default` (its id is the account's).
+    return ctx.account, {
+        "accessGrantsInstanceId": "default",
+        "accessGrantsInstanceArn": ctx.arn("access-grants/default", service="s3"),
+    }
+
+
+def _access_grants_location(ctx: Context) -> tuple[str, dict[str, Any]]:
+    location_id = _uuid(ctx.type + ctx.name)
+    return f"{ctx.account},{location_id}", {
+        "accessGrantsLocationId": location_id,
+        "accessGrantsLocationArn": ctx.arn(f"access-grants/default/location/{location_id}", service="s3"),
+    }
+
+
 GENERATORS: dict[str, Generator] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _short_id("subnet"),
@@ -432,6 +448,8 @@ GENERATORS: dict[str, Generator] = {
     "aws:guardduty/detector:Detector": _guardduty_detector,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "random:index/randomId:RandomId": lambda ctx: _random_id(ctx),
+    "aws:s3control/accessGrantsInstance:AccessGrantsInstance": _access_grants_instance,
+    "aws:s3control/accessGrantsLocation:AccessGrantsLocation": _access_grants_location,
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import ENVIRONMENTS, PlatformConfig, parse_platform, parse_team
+from components.data.config import check_data_access, declared
 from components.loader import ConfigError, dump_yaml, list_stacks, load_yaml, stack_file
 from components.serving.config import TeamConfig, check_team_on_platform, platform_serving, team_stack_name
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config
@@ -291,6 +292,15 @@ def check_platform(team: TeamConfig, file: Path | None, stacks_dir: Path) -> Non
                 f"{region!r} is not a region of {platform_stack!r}; allowed: {', '.join(served)}",
             )
     check_team_on_platform(team, file, platform_serving(platform_stack, platform))
+    check_data_access(
+        team.name,
+        [(access.prefix, access.access) for access in team.data_access],
+        list(team.lake_formation),
+        file,
+        declared(platform.data) if platform.data is not None else None,
+        platform.data is not None and platform.data.lake_formation is not None,
+        platform_stack,
+    )
 
 
 def check_shared_load_balancer(team: TeamConfig, file: Path | None, stacks_dir: Path) -> None:

@@ -23,6 +23,8 @@ from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name
 from components.cluster.nodes import karpenter_node_role_pattern
 from components.config import PlatformConfig
+from components.data.guard import TeamNamespaceGuard
+from components.data.platform import DataRegion, PlatformData, PlatformDataArgs
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
@@ -65,6 +67,7 @@ class Platform:
     observability: PlatformObservability | None = None
     file: Path | None = None  # the stack file, named by configuration errors
     ip_range_alarm: IpRangeAlarm | None = None
+    data: PlatformData | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -253,6 +256,48 @@ def build_registry(platform: Platform) -> None:
     )
 
 
+def build_data(platform: Platform) -> None:
+    """Data access (components.data): the data policies, S3 Access Grants per region over the artifact buckets,
+    Lake Formation when configured, and on every EKS cluster the guard on team-* namespaces."""
+    cfg, registry = platform.cfg, platform.registry
+    if cfg.data is None or registry is None:
+        return
+    primary = cfg.primary_region.name
+    platform.data = PlatformData(
+        "data",
+        PlatformDataArgs(
+            context=platform.ctx.in_region(primary),
+            config=cfg.data,
+            regions=[
+                DataRegion(
+                    r.name,
+                    platform.providers[r.name],
+                    registry.artifact_bucket.arn
+                    if r.name == primary
+                    else registry.replica_buckets[r.name].arn,
+                    platform.keyrings[r.name].arn("artifacts"),
+                    primary=r.name == primary,
+                )
+                for r in cfg.regions
+            ],
+        ),
+    )
+    assert cfg.cluster is not None or not platform.eks_clusters
+    for name, serving in platform.eks_clusters.items():
+        TeamNamespaceGuard(
+            f"namespace-guard-{name}", list(cfg.cluster.admin_role_arns or []), serving.k8s_provider
+        )
+
+
+def data_bucket_arns(platform: Platform) -> list[pulumi.Input[str]]:
+    """The buckets whose object reads and writes the trail records (prod, with a data section): every artifact
+    bucket."""
+    registry = platform.registry
+    if not platform.cfg.is_prod or platform.cfg.data is None or registry is None:
+        return []
+    return [registry.artifact_bucket.arn, *(bucket.arn for bucket in registry.replica_buckets.values())]
+
+
 def boundary_scope(cfg: PlatformConfig) -> BoundaryScope:
     """What the platform's own roles reach beyond the boundary's services: with EKS clusters, the clusters
     (Pod Identity of their nodes) and the Karpenter node roles (passed to EC2)."""
@@ -405,6 +450,7 @@ def build_observability(platform: Platform, signals: Sequence[RegionSignals]) ->
             regions=list(signals),
             log_retention_days=cfg.log_retention_days,
             protect=cfg.is_prod,
+            data_event_bucket_arns=data_bucket_arns(platform),
             grafana_groups={
                 "ADMIN": [roles.platform_admin.group_id],
                 "EDITOR": [roles.ml_engineer.group_id],
@@ -497,6 +543,7 @@ def export_outputs(platform: Platform) -> None:
         if platform.observability is not None
         else None,
         dns=platform.dns.contract_values() if platform.dns is not None else None,
+        data=platform.data.contract_values(cfg.data) if platform.data is not None and cfg.data else None,
         environment=cfg.environment,
         account_id=cfg.account_id,
         partition=cfg.partition,
@@ -528,6 +575,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     )
     build_registry(platform)
     platform.pipelines = build_pipelines(platform)
+    build_data(platform)
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))

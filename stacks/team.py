@@ -20,7 +20,10 @@ import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
+from components.config import load_platform
 from components.configbase import reachable_without_internet
+from components.data.config import DataConfig, check_data_access, declared, own_access
+from components.data.team import TeamData, TeamDataArgs, plan_grants
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
 from components.serving.config import (
@@ -277,6 +280,15 @@ def validate_platform_outputs(
             f"mlops:team.regions; allowed: add {contract.primary_region} to regions, or access: read"
         )
     check_team_on_platform(team, file, serving_of(contract, platform_stack))
+    check_data_access(
+        team.name,
+        data_entries(team),
+        list(team.lake_formation),
+        file,
+        {prefix: loc.access for prefix, loc in contract.data.locations.items()} if contract.data else None,
+        contract.data.lake_formation if contract.data else False,
+        platform_stack,
+    )
     if team.ingress is None:
         for region in team.regions:
             if contract.regions[region].serving is None:
@@ -285,6 +297,68 @@ def validate_platform_outputs(
                     "(output regions.<region>.serving); re-deploy the platform stack"
                 )
     return contract
+
+
+def data_entries(team: TeamConfig) -> list[tuple[str, str]]:
+    return [(access.prefix, access.access) for access in team.data_access]
+
+
+def platform_data_config(team: TeamConfig, file: str | None) -> DataConfig | None:
+    """The `data` section of the platform stack the team builds on, read from its stack file beside the team's
+    (the same file `mlops team validate` reads); None without one."""
+    if file is None or not Path(file).is_file():
+        return None
+    stacks_dir, stack = Path(file).parent, team.platform_stack.rsplit("/", 1)[-1]
+    if not (stacks_dir / f"Pulumi.{stack}.yaml").is_file():
+        return None
+    platform_cfg = load_platform(stacks_dir, stack)
+    return platform_cfg.data if platform_cfg.registry is not None else None
+
+
+def team_data(
+    team: TeamConfig,
+    data: DataConfig,
+    primary_region: str,
+    space: TeamSpace,
+    platform: pulumi.Output[PlatformOutputs],
+    providers: dict,
+) -> TeamData:
+    """The team's data access on a platform with a `data` section (components.data.team)."""
+
+    def contract(p: PlatformOutputs):
+        if p.data is None:
+            raise ContractError(
+                f"platform stack {team.platform_stack!r}: output data: missing, while its stack file has a data "
+                "section; re-deploy the platform stack"
+            )
+        return p.data
+
+    outputs = platform.apply(contract)
+    access = own_access(team.name, data_entries(team))
+    plans = plan_grants(team.name, data_entries(team), list(declared(data)), team.regions, primary_region)
+    return TeamData(
+        f"team-{team.name}-data",
+        TeamDataArgs(
+            team=team.name,
+            role_name=space.role.name,
+            role_arn=space.role.arn,
+            own_policy_arn=outputs.apply(lambda d: d.policy_arns[access]) if access else None,
+            instance_arns=[
+                outputs.apply(lambda d, r=r: d.access_grants_instance_arns[r]) for r in team.regions
+            ],
+            grants=plans,
+            location_ids={
+                (plan.region, plan.location): outputs.apply(
+                    lambda d, p=plan: d.locations[p.location].location_ids[p.region]
+                )
+                for plan in plans
+            },
+            providers=providers,
+            lake_formation=list(team.lake_formation),
+            tags=team_tags(team),
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[space]),
+    )
 
 
 def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServing:
@@ -317,6 +391,7 @@ def team_space(
     ingress_domain: pulumi.Input[str | None],
     tags: dict[str, str],
     permissions_boundary: pulumi.Input[str | None] | None = None,
+    data_through_platform: bool = False,
 ) -> TeamSpace:
     """The team's namespace, role, repositories and network policies in every cluster it serves in."""
     return TeamSpace(
@@ -333,6 +408,7 @@ def team_space(
             tags=tags,
             ingress_domain=ingress_domain,
             permissions_boundary=permissions_boundary,
+            data_through_platform=data_through_platform,
         ),
     )
 
@@ -377,6 +453,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             )
         )
 
+    data = platform_data_config(team, file)
     space = team_space(
         team,
         partition,
@@ -395,7 +472,11 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         permissions_boundary=platform.apply(
             lambda p: p.identity.permissions_boundary_arn if p.identity is not None else None
         ),
+        data_through_platform=data is not None,
     )
+    if data is not None:
+        primary = load_platform(Path(file).parent, team.platform_stack.rsplit("/", 1)[-1]).primary_region.name
+        team_data(team, data, primary, space, platform, providers)
     served: dict[str, dict[str, ModelDeployment]] = {}
     for target in targets:
         for model in team.models:

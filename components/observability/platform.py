@@ -27,6 +27,8 @@ class PlatformObservabilityArgs:
     log_retention_days: int
     protect: bool = False
     access_log_bucket: pulumi.Input[str] | None = None
+    # Buckets whose object reads and writes the trail records (prod's artifact buckets, with a data section).
+    data_event_bucket_arns: Sequence[pulumi.Input[str]] = ()
     # Grafana role (ADMIN/EDITOR/VIEWER) -> Identity Center group ids.
     grafana_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -65,6 +67,7 @@ class PlatformObservability(pulumi.ComponentResource):
                 trail=args.config.trail,
                 protect=args.protect,
                 access_log_bucket=args.access_log_bucket,
+                data_event_bucket_arns=args.data_event_bucket_arns,
                 replica=TrailReplica(secondary.region, secondary.provider, secondary.logs_key_arn)
                 if secondary is not None
                 else None,

@@ -148,6 +148,31 @@ def trail_bucket_args(
     )
 
 
+def trail_advanced_selectors(
+    bucket_arns: Sequence[pulumi.Input[str]],
+) -> list[aws.cloudtrail.TrailAdvancedEventSelectorArgs]:
+    """Management events, and data events on every object of ``bucket_arns`` (advanced event selectors:
+    eventCategory Data, resources.type AWS::S3::Object, resources.ARN StartsWith ``<bucket ARN>/``). A trail
+    with advanced selectors has no basic ones, so management events get their own selector."""
+    field = aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs
+    return [
+        aws.cloudtrail.TrailAdvancedEventSelectorArgs(
+            name="Management events", field_selectors=[field(field="eventCategory", equals=["Management"])]
+        ),
+        aws.cloudtrail.TrailAdvancedEventSelectorArgs(
+            name="Artifact and data bucket objects",
+            field_selectors=[
+                field(field="eventCategory", equals=["Data"]),
+                field(field="resources.type", equals=["AWS::S3::Object"]),
+                field(
+                    field="resources.ARN",
+                    starts_withs=[pulumi.Output.concat(arn, "/") for arn in bucket_arns],
+                ),
+            ],
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class TrailReplica:
     """Where the trail bucket replicates: the secondary region, its provider and its logs key."""
@@ -168,6 +193,8 @@ class GovernanceTrailArgs:
     access_log_bucket: pulumi.Input[str] | None = None
     # A multi-region platform's secondary region: the trail bucket replicates there.
     replica: TrailReplica | None = None
+    # Buckets whose object-level reads and writes the trail records as data events (prod's artifact buckets).
+    data_event_bucket_arns: Sequence[pulumi.Input[str]] = ()
 
     @property
     def lock_days(self) -> int | None:
@@ -268,11 +295,16 @@ class GovernanceTrail(pulumi.ComponentResource):
                 enable_logging=True,
                 cloud_watch_logs_group_arn=pulumi.Output.concat(self.log_group.arn, ":*"),
                 cloud_watch_logs_role_arn=self.logs_role.arn,
-                event_selectors=[
+                event_selectors=None
+                if args.data_event_bucket_arns
+                else [
                     aws.cloudtrail.TrailEventSelectorArgs(
                         read_write_type="All", include_management_events=True
                     )
                 ],
+                advanced_event_selectors=trail_advanced_selectors(args.data_event_bucket_arns)
+                if args.data_event_bucket_arns
+                else None,
                 tags={**ctx.tags, "Name": args.trail_name},
             ),
             opts=child_opts(

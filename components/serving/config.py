@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.configbase import REGION_RE, BaseTags, KeyedValueError, Model, tags_for
+from components.data.config import LakeFormationGrant
 from components.dns.config import (
     HOSTNAME_RE,
     CertificateArns,
@@ -209,6 +210,8 @@ class TeamConfig(Model):
     # Argo Workflows in the team namespace, and inference graphs of the team's models (components.pipelines).
     pipelines: TeamPipelines | None = None
     graphs: Annotated[list[GraphSpec], Field(max_length=20)] = []
+    # Lake Formation grants on the platform's data catalog (components.data), when the platform has it on.
+    lake_formation: Annotated[list[LakeFormationGrant], Field(alias="lake-formation", max_length=20)] = []
 
     @field_validator("name", mode="before")
     @classmethod

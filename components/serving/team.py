@@ -70,6 +70,9 @@ class TeamSpaceArgs:
     # The platform's permissions boundary (its contract's identity.permissionsBoundaryArn), which the team's
     # role carries when the platform has one; None (or an input resolving to None) for none.
     permissions_boundary: pulumi.Input[str | None] | None = None
+    # The platform serves data itself (its `data` section, components.data): the role carries no per-prefix
+    # S3 statements; the platform's data policy and S3 Access Grants give the team's data-access.
+    data_through_platform: bool = False
 
 
 def team_access_policy(
@@ -233,7 +236,11 @@ class TeamSpace(pulumi.ComponentResource):
             self._team_namespace(f"{name}-{target.region}", target, args, labels)
             owners_access(self, f"{name}-{target.region}", target, args)
 
-        prefixes = [(access.prefix, access.access) for access in team.data_access]
+        prefixes = (
+            []
+            if args.data_through_platform
+            else [(access.prefix, access.access) for access in team.data_access]
+        )
         policy = pulumi.Output.all(
             pulumi.Output.all(*[target.artifact_bucket_arn for target in args.clusters]),
             args.write_bucket_arn,

@@ -137,18 +137,31 @@ def test_team_pods_read_their_regions_bucket_at_their_regions_s3_addresses(synth
         "us-west-2": registry["replicaBucketArns"]["us-west-2"],
     }
     assert buckets["us-east-1"] != buckets["us-west-2"]
-    statements = {
-        s["Sid"]: s
-        for s in json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])["Statement"]
-    }
-    assert statements["ListOwnPrefixes"]["Resource"] == [buckets["us-east-1"], buckets["us-west-2"]]
-    assert statements["WriteOwnPrefixes"]["Resource"] == [f"{buckets['us-east-1']}/teams/fraud/*"]
+    # The team's data policy (the platform's, components.data) names every region's bucket, writes the primary's.
+    [data_policy] = [
+        p
+        for p in states(platform, "aws:iam/policy:Policy")
+        if p["inputs"].get("name") == "mlops-prod-data-read-write"
+    ]
+    statements = {s["Sid"]: s for s in json.loads(data_policy["inputs"]["policy"])["Statement"]}
+    assert statements["ListOwnTeamPrefix"]["Resource"] == [buckets["us-east-1"], buckets["us-west-2"]]
+    assert statements["WriteOwnTeamPrefix"]["Resource"] == [
+        f"{buckets['us-east-1']}/teams/${{aws:PrincipalTag/team}}/*"
+    ]
+    assert by_name(team, "team-fraud-data-own-prefix")["inputs"]["policyArn"].endswith(
+        "/mlops-prod-data-read-write"
+    )
+    scopes = [
+        s["inputs"]["locationScope"]
+        for s in states(platform, "aws:s3control/accessGrantsLocation:AccessGrantsLocation")
+    ]
     for region, bucket in buckets.items():
         egress = by_name(team, f"team-fraud-{region}-netpol-allow-aws-endpoints")["inputs"]["spec"]["egress"]
         s3 = [peer["ipBlock"]["cidr"] for peer in egress[1]["to"]]
         assert s3 == platform["outputs"]["regions"][region]["s3Cidrs"]
         assert egress[1]["ports"] == [{"port": 443, "protocol": "TCP"}]
-        assert f"{bucket}/shared/features/*" in statements["ReadOwnPrefixes"]["Resource"]
+        assert f"{bucket}/teams/${{aws:PrincipalTag/team}}/*" in statements["ReadOwnTeamPrefix"]["Resource"]
+        assert f"s3://{bucket.rsplit(':', 1)[-1]}/shared/features/" in scopes  # the team's grant, per region
         deployments = [
             d
             for d in states(team, "kubernetes:apps/v1:Deployment")

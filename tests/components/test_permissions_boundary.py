@@ -92,19 +92,33 @@ def expand(action: str) -> list[str]:
     return [a for a in service_actions(action.split(":")[0]) if action_matches(action, a)]
 
 
-def role_statements(preview: dict[str, Any], role: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every statement of the role's inline policies and of its AWS managed policies."""
+def role_statements(
+    preview: dict[str, Any], role: dict[str, Any], platform: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every statement of the role's inline policies and of its managed policies: AWS managed ones, and the
+    platform's own (a team role's data policy, read from the ``platform`` preview)."""
     found: list[dict[str, Any]] = []
     for policy in states(preview, "aws:iam/rolePolicy:RolePolicy"):
         if role["urn"] in policy["propertyDependencies"].get("role", []):
             found += json.loads(policy["inputs"]["policy"])["Statement"]
     for attachment in states(preview, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         if role["urn"] in attachment["propertyDependencies"].get("role", []):
-            found += managed_statements(attachment["inputs"]["policyArn"])
+            arn = attachment["inputs"]["policyArn"]
+            own = [
+                p
+                for p in states(platform or {"steps": []}, "aws:iam/policy:Policy")
+                if arn.endswith(f":policy/{p['inputs'].get('name')}")
+            ]
+            found += json.loads(own[0]["inputs"]["policy"])["Statement"] if own else managed_statements(arn)
     return found
 
 
-def cut_off(preview: dict[str, Any], role: dict[str, Any], boundary: list[dict[str, Any]]) -> list[str]:
+def cut_off(
+    preview: dict[str, Any],
+    role: dict[str, Any],
+    boundary: list[dict[str, Any]],
+    platform: dict[str, Any] | None = None,
+) -> list[str]:
     """The requests the role's own policies allow and the boundary does not."""
     name = role["urn"].rsplit("::", 1)[-1]
     stack = role["urn"].split(":")[2]  # urn:pulumi:<stack>::...
@@ -112,7 +126,7 @@ def cut_off(preview: dict[str, Any], role: dict[str, Any], boundary: list[dict[s
     home = re.search(r"aws-([a-z]+-[a-z]+-\d)", role["provider"]).group(1)
     through = [svc for pattern, svc in KMS_THROUGH.items() if re.fullmatch(pattern, name)]
     refused = []
-    for statement in role_statements(preview, role):
+    for statement in role_statements(preview, role, platform):
         if statement["Effect"] != "Allow":
             continue
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -159,8 +173,9 @@ def test_every_platform_role_carries_the_boundary_and_waits_for_it(prod):
     assert boundary["inputs"]["tags"]["mlops:purpose"] == "permissions-boundary"
     roles = states(prod, ROLE)
     # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role, the
-    # workflow archive's bootstrap (components.pipelines.archive).
-    assert len(roles) == 23 + 2 + 1
+    # workflow archive's bootstrap (components.pipelines.archive), and the roles S3 Access Grants assumes for the
+    # declared data locations, one per region.
+    assert len(roles) == 23 + 2 + 1 + 2
     for role in roles:
         assert (
             role["inputs"]["permissionsBoundary"]
@@ -225,7 +240,7 @@ def test_the_team_role_carries_the_platforms_exported_boundary(synth):
     boundary = json.loads(boundary_of(synth("prod"))["inputs"]["policy"])["Statement"]
     for role in roles:
         assert role["inputs"]["permissionsBoundary"] == exported
-        assert cut_off(team, role, boundary) == []
+        assert cut_off(team, role, boundary, synth("prod")) == []
 
 
 def test_a_team_of_a_platform_without_boundary_has_an_unbounded_role(synth):

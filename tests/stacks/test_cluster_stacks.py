@@ -147,8 +147,9 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
     # team-Ingress admission policy with its binding; in the primary, the 9 objects of MLflow and the 3 of its
     # sign-in (the OIDC client Secret, the Role and RoleBinding that let the load balancer controller read it);
     # the 15 of Argo Workflows (components.pipelines: namespace, 4 network policies, the 3 of its sign-in, the login
-    # account and its token, the archive's Secret, bootstrap account, script and Job, the server's Ingress).
-    assert len(objects) == 45
+    # account and its token, the archive's Secret, bootstrap account, script and Job, the server's Ingress);
+    # per region, the team-namespace admission policy with its binding (components.data.guard).
+    assert len(objects) == 45 + 4
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}

@@ -315,6 +315,7 @@ def test_team_stacks_that_together_overflow_the_shared_alb_are_a_config_error(tm
     provenance = {key: team["models"][1]["versions"][0][key] for key in ("source", "license", "run")}
     team.update(name="risk", ingress=None)
     team.pop("ingress")
+    team["data-access"] = [{"prefix": "teams/risk/", "access": "read-write"}]  # its own prefix
     team["owners"]["role-arn"] = team["owners"]["role-arn"].replace(
         "mlops-fraud", "mlops-risk"
     )  # its own role
@@ -391,6 +392,7 @@ def test_a_team_name_that_ends_with_another_teams_name_is_a_config_error(tmp_pat
     copy_stacks(tmp_path)
     team = yaml.safe_load((tmp_path / "Pulumi.team-fraud-prod.yaml").read_text())["config"]["mlops:team"]
     team["name"] = "risk-fraud"
+    team["data-access"] = [{"prefix": "teams/risk-fraud/", "access": "read-write"}]  # its own prefix
     team["owners"]["role-arn"] = team["owners"]["role-arn"].replace("mlops-fraud", "mlops-risk-fraud")
     (tmp_path / "Pulumi.team-risk-fraud-prod.yaml").write_text(
         yaml.safe_dump({"config": {"mlops:team": team}})

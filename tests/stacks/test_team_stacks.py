@@ -48,11 +48,16 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
 
 def test_team_resources_use_the_platform_outputs(synth):
     platform, team = synth("prod"), synth("team-fraud-prod")
-    bucket = platform["outputs"]["registry"]["artifactBucketArn"]
-    policy = json.loads(by_name(team, "team-fraud-models-policy")["inputs"]["policy"])
-    assert {s["Sid"]: s for s in policy["Statement"]}["WriteOwnPrefixes"]["Resource"] == [
-        f"{bucket}/teams/fraud/*"
-    ]
+    # The team's data access comes from the platform's `data` outputs: its policy for the team's own prefix and
+    # the Access Grants location of each shared prefix (components.data).
+    data = platform["outputs"]["data"]
+    assert (
+        by_name(team, "team-fraud-data-own-prefix")["inputs"]["policyArn"] == data["policyArns"]["read-write"]
+    )
+    grant = by_name(team, "team-fraud-data-us-west-2-grant-shared-features")["inputs"]
+    assert (
+        grant["accessGrantsLocationId"] == data["locations"]["shared/features/"]["locationIds"]["us-west-2"]
+    )
     provider = by_name(team, "k8s-us-west-2")["inputs"]["kubeconfig"]
     kubeconfig = json.loads(provider)
     cluster = platform["outputs"]["regions"]["us-west-2"]["cluster"]
