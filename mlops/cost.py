@@ -147,9 +147,6 @@ FREE_PREFIXES = (
     "aws:grafana/roleAssociation",
     "aws:guardduty/detectorFeature",
     "aws:lb/targetGroup",
-    "aws:costexplorer/costAllocationTag",
-    "aws:budgets/budget",
-    "aws:bcmdata/export",
     "kubernetes:",
 )
 
@@ -167,8 +164,6 @@ USAGE_TYPES = {
     "aws:guardduty/detector:Detector": "GuardDuty events, logs and runtime monitoring analysed: by use",
     "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboards beyond the free three: monthly charge, no confirmed rate",
     "aws:ecr/repository:Repository": "ECR storage per GB-month and transfer: by use",
-    "aws:glue/catalogDatabase:CatalogDatabase": "Glue Data Catalog objects and requests: first million free, then by use",
-    "aws:glue/catalogTable:CatalogTable": "Glue Data Catalog objects and requests: first million free, then by use",
 }
 
 
