@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
+from components.cost.config import CostConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
 from components.loader import ConfigError
@@ -59,6 +60,7 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    cost: CostConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

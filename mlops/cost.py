@@ -147,6 +147,10 @@ FREE_PREFIXES = (
     "aws:grafana/roleAssociation",
     "aws:guardduty/detectorFeature",
     "aws:lb/targetGroup",
+    # Activating a cost allocation tag has no charge; an export itself has none either, its objects are the
+    # bucket's S3 storage ("Setting up an Amazon S3 bucket for data exports": "billed at standard Amazon S3 rates").
+    "aws:costexplorer/costAllocationTag",
+    "aws:bcmdata/export",
     "kubernetes:",
 )
 
@@ -164,6 +168,10 @@ USAGE_TYPES = {
     "aws:guardduty/detector:Detector": "GuardDuty events, logs and runtime monitoring analysed: by use",
     "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboards beyond the free three: monthly charge, no confirmed rate",
     "aws:ecr/repository:Repository": "ECR storage per GB-month and transfer: by use",
+    "aws:glue/catalogDatabase:CatalogDatabase": "Glue Data Catalog objects and requests (a free tier first): by use",
+    "aws:glue/catalogTable:CatalogTable": "Glue Data Catalog objects and requests; Athena per data scanned: by use",
+    "aws:budgets/budget:Budget": "AWS Budgets: the account's first budgets free, then a daily charge per budget "
+    "(Billing User Guide, Managing your costs with AWS Budgets): not estimated",
 }
 
 
