@@ -218,6 +218,15 @@ def logs_service_statements(
             ["kms:Decrypt", "kms:GenerateDataKey*"],
             {"StringEquals": {"aws:SourceAccount": account_id}},
         ),
+        # AWS Budgets publishes teams' budget notifications to the alert topics: like the alarms above, it needs
+        # the topic's key (Amazon SNS Developer Guide, "Key management": a service publishing to an encrypted topic
+        # needs kms:GenerateDataKey* and kms:Decrypt on its key). No condition: which budgets may publish is
+        # limited by each topic's policy (aws:SourceAccount and the account's budget ARNs).
+        key_service_statement(
+            "BudgetsPublishToEncryptedTopics",
+            {"Service": service_principal("budgets")},
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+        ),
         *(
             [
                 key_service_statement(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.configbase import REGION_RE, BaseTags, KeyedValueError, Model, tags_for
+from components.cost.config import TeamBudget
 from components.dns.config import (
     HOSTNAME_RE,
     CertificateArns,
@@ -187,6 +188,8 @@ class TeamConfig(Model):
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
+    # The team's monthly AWS budget (components/cost/budgets.py); none without it.
+    budget: TeamBudget | None = None
 
     @field_validator("name", mode="before")
     @classmethod
