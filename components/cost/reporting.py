@@ -114,7 +114,9 @@ def export_source_arns(partition: str, account_id: str) -> list[str]:
 def export_bucket_statements(bucket_arn: str, *, partition: str, account_id: str) -> list[dict[str, Any]]:
     """The statement the Data Exports guide requires on the bucket ("Setting up an Amazon S3 bucket for data
     exports"): the export services may write objects and read the bucket policy, on behalf of this account's
-    exports only."""
+    exports only. The guide writes both conditions under StringLike; here the account is compared with
+    StringEquals (it has no wildcard) and the ARN-typed aws:SourceArn with ArnLike, the ARN operator, which
+    matches the same ARNs (IAM User Guide, "Condition operators")."""
     return [
         {
             "Sid": "EnableAWSDataExportsToWriteToS3AndCheckPolicy",
@@ -123,10 +125,8 @@ def export_bucket_statements(bucket_arn: str, *, partition: str, account_id: str
             "Action": ["s3:PutObject", "s3:GetBucketPolicy"],
             "Resource": [f"{bucket_arn}/*", bucket_arn],
             "Condition": {
-                "StringLike": {
-                    "aws:SourceAccount": account_id,
-                    "aws:SourceArn": export_source_arns(partition, account_id),
-                }
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": export_source_arns(partition, account_id)},
             },
         }
     ]

@@ -128,8 +128,8 @@ def test_export_columns_include_every_split_line_item_column():
 
 def test_bucket_policy_is_the_data_exports_guides_statement_and_tls_only(prod):
     """The policy the Data Exports guide requires on the destination bucket: billingreports and bcm-data-exports
-    may s3:PutObject and s3:GetBucketPolicy, StringLike aws:SourceAccount and aws:SourceArn of the account's
-    cur definitions and exports in us-east-1
+    may s3:PutObject and s3:GetBucketPolicy, for the account (aws:SourceAccount) and its cur definitions and
+    exports in us-east-1 (aws:SourceArn; the guide's StringLike written with ArnLike, the ARN operator)
     (https://docs.aws.amazon.com/cur/latest/userguide/dataexports-s3-bucket.html)."""
     policy = json.loads(by_name(prod, "cost-bucket-policy")["inputs"]["policy"])
     bucket_arn = f"arn:aws:s3:::{by_name(prod, 'cost-bucket-lifecycle')['inputs']['bucket']}"
@@ -143,13 +143,13 @@ def test_bucket_policy_is_the_data_exports_guides_statement_and_tls_only(prod):
         "Action": ["s3:PutObject", "s3:GetBucketPolicy"],
         "Resource": [f"{bucket_arn}/*", bucket_arn],
         "Condition": {
-            "StringLike": {
-                "aws:SourceAccount": ACCOUNT,
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {
                 "aws:SourceArn": [
                     f"arn:aws:cur:us-east-1:{ACCOUNT}:definition/*",
                     f"arn:aws:bcm-data-exports:us-east-1:{ACCOUNT}:export/*",
-                ],
-            }
+                ]
+            },
         },
     }
     assert any(

@@ -115,6 +115,10 @@ def test_alert_topics_key_lets_budgets_encrypt_what_it_publishes(synth):
         "Principal": {"Service": "budgets.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:*"},
+        },
     }
 
 
