@@ -1,7 +1,6 @@
 """The `cost` section of `mlops:platform` and the `budget` of a team stack (`mlops:team.budget`).
 
-Built by components/cost (reporting.py: tags and the export; budgets.py: a team's budget; opencost.py: the
-in-cluster view).
+Built by components/cost (reporting.py: tags and the export; budgets.py: a team's budget).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ class CostConfig(Model):
     organization or a standalone account manages them: set false in a member account (the management account
     activates them for the organization). `export`: a daily (or hourly) CUR 2.0 export with split cost
     allocation data for EKS into a bucket of the primary region, kept `export-retention-months` months.
-    `opencost`: OpenCost on each EKS cluster, reading the region's managed Prometheus workspace.
     """
 
     activate_tags: Annotated[bool, Field(alias="activate-tags")] = True
@@ -44,7 +42,6 @@ class CostConfig(Model):
     export_retention_months: Annotated[
         int, Field(alias="export-retention-months", strict=True, ge=13, le=120)
     ] = 36
-    opencost: bool = True
 
 
 class BudgetThresholds(Model):
