@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
+from components.cost.config import CostConfig
 from components.data.config import DataConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
@@ -66,6 +67,7 @@ class PlatformConfig(Model):
     model_licenses: Annotated[ModelLicenses | None, Field(alias="model-licenses")] = None
     pipelines: PipelinesConfig | None = None
     data: DataConfig | None = None
+    cost: CostConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

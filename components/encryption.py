@@ -218,6 +218,20 @@ def logs_service_statements(
             ["kms:Decrypt", "kms:GenerateDataKey*"],
             {"StringEquals": {"aws:SourceAccount": account_id}},
         ),
+        # AWS Budgets publishes teams' budget notifications to the alert topics: like the alarms above, it needs
+        # the topic's key (Amazon SNS Developer Guide, "Key management": a service publishing to an encrypted topic
+        # needs kms:GenerateDataKey* and kms:Decrypt on its key), for this account's budgets only: the source
+        # conditions of the topic policy AWS Budgets documents ("Creating an Amazon SNS topic for budget
+        # notifications").
+        key_service_statement(
+            "BudgetsPublishToEncryptedTopics",
+            {"Service": service_principal("budgets")},
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": arns.of("budgets", "*")},
+            },
+        ),
         *(
             [
                 key_service_statement(

@@ -16,6 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STACKS_DIR = REPO_ROOT / "stacks"
 
 
+class CostError(ValueError):
+    """A user error of `mlops cost` (a bad --compare file, an unreadable price table): one line."""
+
+
 class ProgramError(Exception):
     """The Pulumi program failed while building a resource; the message names that resource."""
 

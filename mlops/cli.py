@@ -15,7 +15,7 @@ import typer
 
 from components.loader import ConfigError, UnknownStackError
 from mlops import render
-from mlops.base import DEFAULT_STACKS_DIR, ProgramError
+from mlops.base import DEFAULT_STACKS_DIR, CostError, ProgramError
 from mlops.verify import VerifyError
 
 EXIT_USER_ERROR = 2
@@ -31,7 +31,13 @@ app = typer.Typer(
 _state = {"debug": False}
 T = TypeVar("T")
 
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownStackError, ProgramError, VerifyError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    UnknownStackError,
+    ProgramError,
+    VerifyError,
+    CostError,
+)
 
 # The AWS options of the commands that call AWS (verify, the purges).
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
@@ -317,6 +323,75 @@ def merge_reports(
     emit(render(reports, fmt) + "\n", output)
     if any(report.mandatory for report in reports):
         raise typer.Exit(1)
+
+
+@app.command()
+def cost(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to estimate.")] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare", help="A saved `mlops cost --format json` (the base branch's): show the difference."
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="Estimate a saved `mlops preview --json` document.")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="The price table (default: mlops/data/prices.json).")
+    ] = None,
+    refresh_prices: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-prices",
+            help="Rebuild the price table from the AWS Price List API first (live: needs AWS credentials).",
+        ),
+    ] = False,
+    profile: Profile = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    no_cache: NoCache = False,
+) -> None:
+    """A monthly cost estimate per resource, per component and in total, from the synthesised preview."""
+    from mlops import cost as costs
+
+    if fmt not in costs.FORMATS:
+        fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(costs.FORMATS)}")
+    names = list(stacks or [])
+    if from_file is not None and len(names) > 1:
+        fail("--from: estimates one saved document; give at most one stack name (its label)")
+    if not names and from_file is None:
+        fail("give a stack name (or --from FILE)")
+    table_path = prices or costs.PRICES_PATH
+    if refresh_prices:
+        from mlops.prices import refresh
+
+        def rebuild() -> None:
+            import boto3
+
+            session = boto3.Session(profile_name=profile)
+            write_atomically(
+                table_path, refresh(table_path, session.client("pricing", region_name="us-east-1"))
+            )
+
+        guarded(rebuild)
+        typer.echo(f"refreshed {table_path}", err=True)
+    bypass_cache(no_cache)
+
+    def run() -> str:
+        table = costs.PriceTable.load(table_path)
+        documents = (
+            [(names[0] if names else str(from_file), load_document("", stacks_dir, from_file))]
+            if from_file is not None
+            else [(name, load_document(name, stacks_dir, None)) for name in names]
+        )
+        estimates = [costs.estimate(name, document, table) for name, document in documents]
+        if compare is not None:
+            return costs.render_diff(costs.compare(costs.load_base(compare), estimates), table, fmt)
+        return costs.render(estimates, table, fmt)
+
+    emit(guarded(run) + "\n", output)
 
 
 team_app = typer.Typer(

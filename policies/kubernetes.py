@@ -195,6 +195,28 @@ def _not_default_namespace(props, _args):
     return None
 
 
+TEAM_NAMESPACE_PREFIX = "team-"
+
+
+def pod_labels(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
+    """The labels the workload's pods get: its pod template's (the Pod's own for a Pod)."""
+    template = POD_SPEC_PATHS.get(resource_type, ("spec",))[:-1]
+    return mapping(get(props, *template, "metadata", "labels", default={}))
+
+
+def _team_label(props, args):
+    """A workload in a team's namespace (team-<team>) labels its pods team: <team>; split cost allocation data
+    and OpenCost attribute the pods' cost by that label."""
+    namespace = get(props, "metadata", "namespace")
+    if not isinstance(namespace, str) or not namespace.startswith(TEAM_NAMESPACE_PREFIX):
+        return None
+    team = namespace[len(TEAM_NAMESPACE_PREFIX) :]
+    label = pod_labels(props, args.resource_type).get("team")
+    if label == team:
+        return None
+    return f"its pods in namespace {namespace} carry team label {shown(label)}; they need team: {team}"
+
+
 def _pod_security(props, _args):
     level = get(props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
     name = get(props, "metadata", "name")
@@ -312,6 +334,15 @@ POLICIES = [
         types=_namespaced,
         check=_not_default_namespace,
         remediation="Set metadata.namespace.",
+    ),
+    resource_policy(
+        "k8s-team-pod-label",
+        area="kubernetes",
+        severity=Severity.MEDIUM,
+        description="Pods of a team's namespace carry the team label (cost is attributed by it).",
+        types=WORKLOADS,
+        check=_team_label,
+        remediation="Label the pod template team: <team> (the namespace is team-<team>).",
     ),
     resource_policy(
         "k8s-namespace-pod-security",

@@ -23,6 +23,7 @@ from components.cluster.karpenter import spot_service_linked_role
 from components.cluster.naming import cluster_name
 from components.cluster.nodes import karpenter_node_role_pattern
 from components.config import PlatformConfig
+from components.cost.reporting import BILLING_REGION, CostReporting, CostReportingArgs
 from components.data.guard import TeamNamespaceGuard
 from components.data.platform import DataRegion, PlatformData, PlatformDataArgs
 from components.dns.protection import ROUTE53_KEY_REGION
@@ -68,6 +69,7 @@ class Platform:
     file: Path | None = None  # the stack file, named by configuration errors
     ip_range_alarm: IpRangeAlarm | None = None
     data: PlatformData | None = None
+    cost: CostReporting | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -496,6 +498,25 @@ def build_ip_range_alarm(platform: Platform) -> None:
     )
 
 
+def build_cost(platform: Platform) -> None:
+    """Cost reporting (the `cost` section): cost allocation tags and the CUR 2.0 export with its table, in the
+    primary region (the export and the tags through us-east-1, where their APIs are)."""
+    cfg = platform.cfg
+    if cfg.cost is None:
+        return
+    primary = cfg.primary_region.name
+    platform.cost = CostReporting(
+        "cost",
+        CostReportingArgs(
+            context=platform.ctx.in_region(primary),
+            config=cfg.cost,
+            billing_provider=provider_in(platform, BILLING_REGION),
+            protect=cfg.is_prod,
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[primary]),
+    )
+
+
 def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
     return {
         "artifact_bucket_name": registry.artifact_bucket.bucket,
@@ -581,5 +602,6 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
     build_dns_alarms(platform)
     build_ip_range_alarm(platform)
+    build_cost(platform)
     export_outputs(platform)
     return platform

@@ -22,6 +22,7 @@ from components.base import aws_provider
 from components.cluster.control_plane import kubeconfig_document
 from components.config import load_platform
 from components.configbase import reachable_without_internet
+from components.cost.budgets import team_budget
 from components.data.config import DataConfig, check_data_access, declared, own_access
 from components.data.team import TeamData, TeamDataArgs, plan_grants
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
@@ -248,6 +249,11 @@ def validate_platform_outputs(
     if contract.registry is None:
         raise ContractError(
             f"platform stack {platform_stack!r} has no model registry (its `registry:` section)"
+        )
+    if team.budget is not None and contract.observability is None:
+        raise ContractError(
+            f"platform stack {platform_stack!r} has no alert topic (its `observability:` section), which "
+            "mlops:team.budget notifies; add observability to the platform stack, or remove budget"
         )
     if contract.internet_free:
         for model in team.models:
@@ -488,6 +494,19 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     build_team_pipelines(
         team, platform, targets, space, partition=partition, account_id=account_id, tags=tags
     )
+    if team.budget is not None:
+        # Budgets is a global service: any of the team's providers reaches it; notifications go to the platform's
+        # alert topic (the primary region's), whose policy and key let AWS Budgets publish.
+        team_budget(
+            f"{team.name}-budget",
+            team=team.name,
+            environment=team.environment,
+            budget=team.budget,
+            account_id=account_id,
+            topic_arn=platform.apply(lambda p: p.observability.alert_topic_arn),
+            tags=tags,
+            opts=pulumi.ResourceOptions(provider=providers[team.regions[0]]),
+        )
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

@@ -29,6 +29,23 @@ def events_publish_statement(topic_arn: str, rule_arns: Sequence[str]) -> dict[s
     }
 
 
+def budgets_publish_statement(topic_arn: str, ctx: PlatformContext) -> dict[str, Any]:
+    """AWS Budgets may publish, for this account's budgets only (teams' budgets notify the alert topic): the
+    statement of "Creating an Amazon SNS topic for budget notifications" (AWS Cost Management User Guide,
+    https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html)."""
+    return {
+        "Sid": "AWSBudgetsSNSPublishingPermissions",
+        "Effect": "Allow",
+        "Principal": {"Service": service_principal("budgets")},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ctx.account_id},
+            "ArnLike": {"aws:SourceArn": ctx.arn.of("budgets", "*")},
+        },
+    }
+
+
 def alert_topic_policy(
     topic_arn: str, ctx: PlatformContext, event_rules: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -63,6 +80,7 @@ def alert_topic_policy(
             },
         },
         *events,
+        budgets_publish_statement(topic_arn, ctx),
         deny_insecure_transport(topic_arn, action="sns:Publish"),
     )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.configbase import REGION_RE, BaseTags, KeyedValueError, Model, tags_for
+from components.cost.config import TeamBudget
 from components.data.config import LakeFormationGrant
 from components.dns.config import (
     HOSTNAME_RE,
@@ -212,6 +213,8 @@ class TeamConfig(Model):
     graphs: Annotated[list[GraphSpec], Field(max_length=20)] = []
     # Lake Formation grants on the platform's data catalog (components.data), when the platform has it on.
     lake_formation: Annotated[list[LakeFormationGrant], Field(alias="lake-formation", max_length=20)] = []
+    # The team's monthly AWS budget (components/cost/budgets.py); none without it.
+    budget: TeamBudget | None = None
 
     @field_validator("name", mode="before")
     @classmethod

@@ -486,5 +486,6 @@ def test_keys_of_data_a_destroy_leaves_behind_are_left_too(synth, stack):
     for state in states(document):
         if state["type"] in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
             purpose = state["inputs"]["tags"]["purpose"]
-            kept = stack != "dev" and purpose in ("artifacts", "logs", "database")
+            # cost-exports: the billing data the CUR export bucket keeps for years (components/cost/reporting.py)
+            kept = stack != "dev" and purpose in ("artifacts", "logs", "database", "cost-exports")
             assert state["retainOnDelete"] is kept, (state["urn"], purpose)

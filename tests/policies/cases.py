@@ -214,6 +214,17 @@ def deployment(pod_extra: dict | None = None, namespace: str = "team-a", **conta
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+def labelled(workload: dict, labels: dict[str, str]) -> dict:
+    """``workload`` (a Deployment from ``deployment``) with its pod template labelled ``labels``."""
+    return {
+        **workload,
+        "spec": {
+            **workload["spec"],
+            "template": {**workload["spec"]["template"], "metadata": {"labels": labels}},
+        },
+    }
+
+
 def workload(policy: str, environment: str = "prod", pod_extra_bad: dict | None = None, **bad) -> Case:
     return one(DEPLOYMENT, deployment(), deployment(pod_extra_bad, **bad), policy, environment)
 
@@ -577,6 +588,19 @@ CASES: list[Case] = [
     workload("k8s-no-host-access", pod_extra_bad={"hostNetwork": True}),
     workload("k8s-no-service-account-token", pod_extra_bad={"automountServiceAccountToken": True}),
     one(DEPLOYMENT, deployment(), deployment(namespace="default"), "k8s-no-default-namespace"),
+    # Team pods carry team: <team> (the namespace team-<team>), for cost attribution; a CronJob's pods are two
+    # templates down.
+    Case(
+        "k8s-team-pod-label",
+        [
+            Res(DEPLOYMENT, "good", labelled(deployment(), {"app": "m", "team": "a"})),
+            Res(DEPLOYMENT, "platform", deployment(namespace="mlflow")),
+        ],
+        [
+            Res(DEPLOYMENT, "bad", deployment()),
+            Res(DEPLOYMENT, "other-team", labelled(deployment(), {"app": "m", "team": "b"})),
+        ],
+    ),
     # A cluster-scoped kind (the admission policy binding) has no namespace; a namespaced one (a Role) without one
     # lands in default.
     Case(
