@@ -40,6 +40,7 @@ from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
 from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
 from stacks.context import platform_context
+from stacks.trust import build_cluster_trust, custom_ca_pem, node_trust, pca_endpoints
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -108,7 +109,8 @@ def build_keys_and_networks(platform: Platform) -> None:
                 internet_free=cfg.internet_free,
                 log_retention_days=cfg.log_retention_days,
                 cluster_name=cluster_name(cfg.environment, region.name),
-                extra_interface_endpoints=(PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else (),
+                extra_interface_endpoints=((PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else ())
+                + pca_endpoints(cfg, region.name),
             ),
             opts=on_region,
         )
@@ -163,9 +165,11 @@ def build_clusters(
         if cfg.cluster.creates_spot_service_linked_role
         else None
     )
+    ca_pem = custom_ca_pem(cfg, platform.file)
     for region in cfg.regions:
         vpc_id, private_subnet_ids = subnets[region.name]
         keys = key_arn(region.name)
+        trust = node_trust(cfg, region.name, ca_pem)
         platform.clusters[region.name] = ServingCluster(
             cluster_resource(region.name),
             ServingClusterArgs(
@@ -187,6 +191,9 @@ def build_clusters(
                 mirror=mirror_host(cfg, region.name),
                 spot_service_linked_role=spot_role,
                 permissions_boundary=ctx.permissions_boundary,
+                system_user_data=trust.system_user_data,
+                node_class_user_data=trust.node_class_user_data,
+                proxy_env=trust.proxy_env,
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
@@ -521,6 +528,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
         key_arn=lambda region: platform.keyrings[region].arn,
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
+    build_cluster_trust(platform, custom_ca_pem(cfg, file))
     build_registry(platform)
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)

@@ -18,6 +18,9 @@ CHART_SOURCES = {
     "metrics-server": ("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/"),
     "aws-load-balancer-controller": ("aws-load-balancer-controller", "https://aws.github.io/eks-charts"),
     "nvidia-device-plugin": ("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin"),
+    "cert-manager": ("cert-manager", "https://charts.jetstack.io"),
+    "aws-privateca-issuer": ("aws-privateca-issuer", "https://cert-manager.github.io/aws-privateca-issuer"),
+    "trust-manager": ("trust-manager", "https://charts.jetstack.io"),
 }
 
 CHART_REPOSITORY_PREFIX = "charts"
