@@ -65,6 +65,7 @@ CASES = [
             "observe-prod",
             "observe-latency",
             "platform-byo",
+            "private-network",
         )
     ),
     *(

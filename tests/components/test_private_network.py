@@ -14,7 +14,6 @@ import email
 import json
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import helm_python
