@@ -510,3 +510,18 @@ def test_the_clusters_charts_take_the_proxy_where_they_have_environment_values(p
     assert {"name": "HTTPS_PROXY", "value": PROXY} in release(private, "cluster-us-east-1-keda")["values"][
         "env"
     ]
+
+
+def test_the_trust_charts_come_from_their_upstream_repositories_or_the_mirror():
+    """Upstream: cert-manager and trust-manager from https://charts.jetstack.io (cert-manager docs, "Helm"
+    installation), the issuer from https://cert-manager.github.io/aws-privateca-issuer (its README); internet-free:
+    the OCI copy under charts/ in the account's ECR (https://helm.sh/docs/topics/registries/)."""
+    from components.cluster.images import chart_source
+
+    assert chart_source("cert-manager", None) == ("cert-manager", "https://charts.jetstack.io")
+    assert chart_source("aws-privateca-issuer", None) == (
+        "aws-privateca-issuer",
+        "https://cert-manager.github.io/aws-privateca-issuer",
+    )
+    mirror = "444444444444.dkr.ecr.eu-west-1.amazonaws.com"
+    assert chart_source("trust-manager", mirror) == (f"oci://{mirror}/charts/trust-manager", None)
