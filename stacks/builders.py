@@ -38,9 +38,16 @@ from components.observability.platform import PlatformObservability, PlatformObs
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
-from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
+from components.serving.ingress import ClientCertificates, ServingEntry, ServingEntryArgs, TeamIngressGuard
 from stacks.context import platform_context
-from stacks.trust import build_cluster_trust, custom_ca_pem, node_trust, pca_endpoints
+from stacks.trust import (
+    PlatformTrust,
+    build_platform_trust,
+    custom_ca_pem,
+    node_trust,
+    pca_endpoints,
+    trust_outputs,
+)
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -63,6 +70,7 @@ class Platform:
     observability: PlatformObservability | None = None
     file: Path | None = None  # the stack file, named by configuration errors
     ip_range_alarm: IpRangeAlarm | None = None
+    trust: PlatformTrust = field(default_factory=PlatformTrust)
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -250,6 +258,8 @@ def build_registry(platform: Platform) -> None:
             # The lb tier, where the internal ALB is placed: no pod has an address there.
             alb_subnet_cidrs=network.lb_cidrs,
             alb_subnet_ids=network.subnet_ids("lb"),
+            trust=platform.trust.pods.get(primary_name),
+            issuer=platform.trust.issuer,
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.
@@ -341,8 +351,15 @@ def build_serving_entries(platform: Platform) -> None:
     owns (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records)."""
     cfg = platform.cfg
     # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
+    port = platform.trust.client_certificate_port
     for name, serving in platform.eks_clusters.items():
-        TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
+        TeamIngressGuard(
+            f"ingress-guard-{name}",
+            cfg.environment,
+            name,
+            serving.k8s_provider,
+            **({"client_certificate_port": port} if port is not None else {}),
+        )
     east = platform.keyrings.get(ROUTE53_KEY_REGION)
     build_dns(platform, east.arn("logs") if east is not None else None)
     if cfg.dns is None or platform.dns is None:
@@ -359,6 +376,14 @@ def build_serving_entries(platform: Platform) -> None:
                 aws_provider=platform.providers[name],
                 k8s_provider=serving.k8s_provider,
                 depends_on=[serving.load_balancer_controller],
+                client_certificates=ClientCertificates(
+                    port,
+                    platform.trust.ca_chain,
+                    platform.ctx.in_region(name).tagged(),
+                    platform.ctx.keeps_data,
+                )
+                if port is not None and platform.trust.ca_chain is not None
+                else None,
             ),
         )
 
@@ -509,6 +534,7 @@ def export_outputs(platform: Platform) -> None:
         internet_free=cfg.internet_free,
         regions={name: region_outputs(platform, name) for name in platform.networks},
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
+        trust=trust_outputs(platform.trust),
     )
 
 
@@ -528,7 +554,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
         key_arn=lambda region: platform.keyrings[region].arn,
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
-    build_cluster_trust(platform, custom_ca_pem(cfg, file))
+    platform.trust = build_platform_trust(platform, custom_ca_pem(cfg, file))
     build_registry(platform)
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)

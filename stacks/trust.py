@@ -8,11 +8,22 @@ from pathlib import Path
 
 import pulumi
 
+from components.blocks.workload import PodTrust
 from components.config import PlatformConfig
 from components.loader import ConfigError
 from components.network.endpoints import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
+from components.serving.config import CLIENT_CERTIFICATE_PORT
 from components.stackfile import PLATFORM_KEY
-from components.trust.component import ClusterTrust, ClusterTrustArgs
+from components.trust.certificates import IssuerRef
+from components.trust.component import (
+    BUNDLE_KEY,
+    BUNDLE_NAME,
+    ISSUER_GROUP,
+    ISSUER_KIND,
+    ISSUER_NAME,
+    ClusterTrust,
+    ClusterTrustArgs,
+)
 from components.trust.config import parse_pem_bundle, read_ca_bundle, read_pem_file
 from components.trust.pca import SubordinateCa, build_subordinate_ca
 from components.trust.proxy import ProxySettings, proxy_settings
@@ -115,30 +126,109 @@ def build_subordinate(
     return sub
 
 
-def build_cluster_trust(platform, ca_pem: pulumi.Input[str] | None) -> dict[str, ClusterTrust]:
-    """Each EKS cluster's issuer and CA bundle (with a private CA or a custom CA bundle)."""
+@dataclass(frozen=True)
+class PlatformTrust:
+    """What the platform's workloads and serving entries use of private networking: each region's pod trust (the
+    CA bundle ConfigMap and the proxy), the issuer of Service certificates, the private CA's chain (what a
+    client-certificate listener trusts), and each cluster's ClusterTrust."""
+
+    pods: dict[str, PodTrust] = field(default_factory=dict)
+    issuer: IssuerRef | None = None
+    ca_chain: pulumi.Input[str] | None = None
+    clusters: dict[str, ClusterTrust] = field(default_factory=dict)
+    client_certificate_port: int | None = None
+
+
+def pod_trust(cfg: PlatformConfig, region: str, bundle: bool) -> PodTrust | None:
+    """A region's pods: the CA bundle ConfigMap (with trust-manager) and the proxy variables (with egress-proxy)."""
+    proxy = region_proxy(cfg, region, pca_endpoints(cfg, region))
+    if proxy is None and not bundle:
+        return None
+    return PodTrust(
+        ca_bundle=BUNDLE_NAME if bundle else None,
+        ca_bundle_key=BUNDLE_KEY,
+        proxy_env=proxy.env() if proxy else {},
+    )
+
+
+def build_platform_trust(platform, ca_pem: pulumi.Input[str] | None) -> PlatformTrust:
+    """Each EKS cluster's issuer and CA bundle, and what pods and serving entries get of them."""
+    cfg = platform.cfg
+    if cfg.cluster is None or cfg.cluster.mode != "eks":
+        return PlatformTrust()
+    clusters, chain = build_cluster_trust(platform, ca_pem)
+    bundle = bool(clusters)
+    pods = {region.name: pod_trust(cfg, region.name, bundle) for region in cfg.regions}
+    ca = cfg.private_ca
+    issuer = None
+    if ca is not None and ca.service_certificates:
+        issuer = IssuerRef(
+            ISSUER_NAME,
+            ISSUER_KIND,
+            ISSUER_GROUP,
+            ca.certificate_days * 24,
+            ready=[c.issuer for c in clusters.values() if c.issuer is not None],
+        )
+    return PlatformTrust(
+        pods={region: trust for region, trust in pods.items() if trust is not None},
+        issuer=issuer,
+        ca_chain=chain,
+        clusters=clusters,
+        client_certificate_port=CLIENT_CERTIFICATE_PORT
+        if ca is not None and ca.client_certificates
+        else None,
+    )
+
+
+def trust_outputs(trust: PlatformTrust) -> dict | None:
+    """The contract's `trust` (components.outputs.TrustOutputs); None without private networking."""
+    if not trust.pods and trust.issuer is None:
+        return None
+    issuer = trust.issuer
+    return {
+        "ca_bundle_config_map": BUNDLE_NAME if trust.clusters else None,
+        "ca_bundle_key": BUNDLE_KEY,
+        "proxy_env": {region: dict(pod.proxy_env) for region, pod in trust.pods.items() if pod.proxy_env},
+        "issuer": {
+            "name": issuer.name,
+            "kind": issuer.kind,
+            "group": issuer.group,
+            "duration_hours": issuer.duration_hours,
+        }
+        if issuer is not None
+        else None,
+        "client_certificate_port": trust.client_certificate_port,
+    }
+
+
+def build_cluster_trust(
+    platform, ca_pem: pulumi.Input[str] | None
+) -> tuple[dict[str, ClusterTrust], pulumi.Input[str] | None]:
+    """Each EKS cluster's issuer and CA bundle (with a private CA or a custom CA bundle), and the private CA's
+    chain (PEM), if any."""
     cfg = platform.cfg
     ca = cfg.private_ca
     if ca is None and cfg.custom_ca_bundle is None:
-        return {}
+        return {}, None
     sub = build_subordinate(cfg, platform.ctx, platform.providers)
     ca_arn: pulumi.Input[str] | None = None
     ca_region = cfg.primary_region.name
     sources: list[pulumi.Input[str]] = []
+    chain: pulumi.Input[str] | None = None
     if ca is not None:
         if sub is not None:
             ca_arn = sub.installation.certificate_authority_arn
             ca_region = ca.subordinate.root_ca_arn.split(":")[3]  # type: ignore[union-attr]
-            sources.append(
-                pulumi.Output.concat(sub.certificate.certificate, "\n", sub.certificate.certificate_chain)
-            )
+            chain = pulumi.Output.concat(sub.certificate.certificate, "\n", sub.certificate.certificate_chain)
+            sources.append(chain)
         else:
             ca_arn, ca_region = ca.ca_arn, ca.ca_region or ca_region
-            sources.append(
-                read_pem_file(
-                    ca.certificate_file, platform.file, f"{PLATFORM_KEY}.private-ca.certificate-file"
-                )  # type: ignore[arg-type]
+            chain = read_pem_file(
+                ca.certificate_file,  # type: ignore[arg-type]
+                platform.file,
+                f"{PLATFORM_KEY}.private-ca.certificate-file",
             )
+            sources.append(chain)
     if ca_pem is not None:
         sources.append(ca_pem)
     charts = cfg.cluster.charts  # type: ignore[union-attr]
@@ -168,4 +258,4 @@ def build_cluster_trust(platform, ca_pem: pulumi.Input[str] | None) -> dict[str,
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[name]),
         )
-    return out
+    return out, chain

@@ -66,6 +66,7 @@ CASES: tuple[Case, ...] = (
     Case("airgapped", "airgapped", FIXTURES),
     Case("platform-byo", "platform-byo", FIXTURES),
     Case("private-network", "private-network", FIXTURES),
+    Case("team-ledger-prod", "team-ledger-prod", FIXTURES),
     *(
         Case(s, s, FIXTURES, _program("cluster_program"))
         for s in ("cluster-dev", "cluster-prod", "cluster-byo")

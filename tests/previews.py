@@ -66,6 +66,7 @@ CASES = [
             "observe-latency",
             "platform-byo",
             "private-network",
+            "team-ledger-prod",
         )
     ),
     *(

@@ -137,6 +137,10 @@ class ModelSpec(Model):
     resources: ModelResources = ModelResources()
     autoscaling: Autoscaling = Autoscaling(**{"cpu-target": 70})
     versions: Annotated[list[ModelVersion], Field(min_length=1, max_length=5)]
+    # The model server answers HTTPS on its port with the certificate mounted at /etc/mlops/tls (TLS_CERT_FILE,
+    # TLS_KEY_FILE), which the platform's issuer signs: the load balancer and the probes then use HTTPS. The
+    # platform cannot make an image serve TLS, so this is the team's statement that it does.
+    serves_tls: Annotated[bool, Field(alias="serves-tls")] = False
 
     @model_validator(mode="after")
     def _weights(self) -> ModelSpec:
@@ -186,6 +190,9 @@ class TeamConfig(Model):
     quotas: Quotas
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
+    # Clients of the team's models must present a certificate of the platform's private CA: the models are served
+    # on the serving load balancers' mutual-TLS listener (the platform's private-ca.client-certificates).
+    client_certificates: Annotated[bool, Field(alias="client-certificates")] = False
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
 
     @field_validator("name", mode="before")
@@ -273,6 +280,10 @@ class PlatformServing:
     # cluster has none, so its zone cannot name team models.
     serving_regions: tuple[str, ...] = ()
     account_id: str | None = None  # the account whose load balancers serve the team's models
+    # The serving load balancers' client-certificate (mutual TLS) listener port, and whether the platform's
+    # issuer signs Service certificates (private-ca with service-certificates).
+    client_certificate_port: int | None = None
+    service_certificates: bool = False
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
@@ -309,6 +320,21 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 f"missing; platform stack {platform.stack!r} publishes no DNS zone and certificate for "
                 f"{', '.join(missing)} (its dns section); allowed: ingress.domain and ingress.certificate-arns "
                 f"for {', '.join(team.regions)}",
+            )
+    if team.client_certificates and platform.client_certificate_port is None:
+        raise ConfigError(
+            file,
+            f"{TEAM_KEY}.client-certificates",
+            f"platform stack {platform.stack!r} has no private CA listener that verifies client certificates "
+            "(its private-ca.client-certificates); allowed: false",
+        )
+    for index, model in enumerate(team.models):
+        if model.serves_tls and not platform.service_certificates:
+            raise ConfigError(
+                file,
+                f"{TEAM_KEY}.models[{index}].serves-tls",
+                f"platform stack {platform.stack!r} issues no Service certificates (its private-ca with "
+                "service-certificates); allowed: false",
             )
     for index, model in enumerate(team.models):
         if model.autoscaling.rps_target is None:
@@ -347,7 +373,15 @@ def platform_serving(stack: str, cfg: Any) -> PlatformServing:
         if cfg.dns is not None and cfg.cluster is not None and cfg.cluster.mode == "eks"
         else (),
         account_id=cfg.account_id,
+        client_certificate_port=CLIENT_CERTIFICATE_PORT
+        if cfg.private_ca is not None and cfg.private_ca.client_certificates
+        else None,
+        service_certificates=cfg.private_ca is not None and cfg.private_ca.service_certificates,
     )
+
+
+# The serving load balancers' HTTPS listener that verifies client certificates (beside 443, which does not).
+CLIENT_CERTIFICATE_PORT = 8443
 
 
 def team_tags(team: TeamConfig) -> dict[str, str]:

@@ -174,7 +174,10 @@ class PrivateCaConfig(Model):
 
     `ca-arn`: an existing CA, possibly of another account shared through AWS RAM; `subordinate`: a subordinate
     CA the platform creates under a root named in config. `template-arn` is the only template the issuer's role
-    may issue with. `client-certificates` lets teams require client certificates on the serving load balancer.
+    may issue with. `service-certificates` (default on): MLflow's and every model version's Service get a
+    certificate from the issuer, and MLflow serves HTTPS with its own. `client-certificates`: each serving load
+    balancer gets an HTTPS listener on port 8443 that verifies client certificates against the CA (mutual TLS),
+    on which teams that set `client-certificates: true` serve their models.
     """
 
     missing_messages: ClassVar[dict[str, str]] = {}
@@ -188,7 +191,8 @@ class PrivateCaConfig(Model):
     subordinate: SubordinateCaConfig | None = None
     template_arn: Annotated[str | None, Field(alias="template-arn")] = None
     certificate_days: Annotated[int, Field(alias="certificate-days", ge=1, le=397)] = 90
-    mtls: bool = True
+    service_certificates: Annotated[bool, Field(alias="service-certificates")] = True
+    client_certificates: Annotated[bool, Field(alias="client-certificates")] = False
 
     @field_validator("ca_arn")
     @classmethod
@@ -283,6 +287,12 @@ def check_trust(cfg: Any) -> None:
                 "(an exact X.Y.Z)",
             )
     ca = cfg.private_ca
+    if ca is not None and ca.client_certificates and cfg.dns is None:
+        raise _KeyedValueError(
+            ("private-ca", "client-certificates"),
+            "needs the dns section (the serving load balancers whose listener verifies client certificates); "
+            "allowed: false without dns",
+        )
     if ca is not None and ca.ca_arn is not None:
         regions = [region.name for region in cfg.regions]
         if ca.ca_region not in regions:
