@@ -379,13 +379,25 @@ def build_serving_entries(platform: Platform) -> None:
                 client_certificates=ClientCertificates(
                     port,
                     platform.trust.ca_chain,
+                    regional_bucket(platform, name),
                     platform.ctx.in_region(name).tagged(),
-                    platform.ctx.keeps_data,
                 )
                 if port is not None and platform.trust.ca_chain is not None
                 else None,
             ),
         )
+
+
+def regional_bucket(platform: Platform, region: str) -> pulumi.Input[str]:
+    """The region's artifact bucket (the primary's, or its replica): where the region's trust store bundle lives."""
+    registry = platform.registry
+    assert registry is not None  # private-ca.client-certificates needs the registry (components.trust.config)
+    bucket = (
+        registry.artifact_bucket
+        if region == platform.cfg.primary_region.name
+        else registry.replica_buckets[region]
+    )
+    return bucket.id
 
 
 def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> list[RegionSignals]:

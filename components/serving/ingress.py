@@ -23,7 +23,6 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.ingress import ALB, internal_alb_annotations
 from components.blocks.workload import RESTRICTED_POD_SECURITY
 from components.dns.records import ServingLoadBalancer
@@ -105,12 +104,13 @@ def serving_entry_annotations(
 @dataclass(frozen=True)
 class ClientCertificates:
     """The serving ALB's client-certificate listener: its port and the CA chain client certificates must chain
-    to (PEM, the platform's private CA), put in a trust store through an S3 object."""
+    to (PEM, the platform's private CA), put in a trust store through an object of ``bucket`` (the region's
+    artifact bucket)."""
 
     port: int
     ca_chain: pulumi.Input[str]
+    bucket: pulumi.Input[str]
     tags: dict[str, str]
-    keeps_data: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,51 +226,30 @@ class ServingEntry(pulumi.ComponentResource):
 
 
 def client_trust_store(owner: pulumi.Resource, name: str, args: ServingEntryArgs) -> aws.lb.TrustStore:
-    """The trust store of the client-certificate listener: the CA chain as an object of a bucket of its own
-    (baseline: versioned, TLS only, SSE-S3), read by Elastic Load Balancing when the store is created; a new chain
-    is a new object version, which updates the store (ELB User Guide, "Mutual authentication with TLS in
-    Application Load Balancer", trust stores)."""
+    """The trust store of the client-certificate listener: the CA chain as an object of the region's artifact
+    bucket (versioned, SSE-KMS, access-logged and protected like the registry), read by Elastic Load Balancing
+    when the store is created; a new chain is a new object version, which updates the store (ELB User Guide,
+    "Mutual authentication with TLS in Application Load Balancer", trust stores)."""
     client = args.client_certificates
     assert client is not None
-    bucket = SecureBucket(
-        f"{name}-trust-store-bucket",
-        SecureBucketArgs(
-            tags={**client.tags, "Name": f"{name}-trust-store"},
-            lifecycle_rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="old-bundles",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=90
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            keeps_data=client.keeps_data,
-            policy_waits_for=("public-access-block",),
-        ),
-        parent=owner,
-        provider=args.aws_provider,
-    )
     bundle = aws.s3.BucketObjectv2(
         f"{name}-trust-store-bundle",
         aws.s3.BucketObjectv2Args(
-            bucket=bucket.bucket.id,
+            bucket=client.bucket,
             key=TRUST_STORE_KEY,
             content=client.ca_chain,
             content_type="application/x-pem-file",
+            # The artifact bucket refuses uploads with another encryption than SSE-KMS (its bucket policy).
+            server_side_encryption="aws:kms",
             tags=dict(client.tags),
         ),
-        opts=child_opts(owner, provider=args.aws_provider, depends_on=[bucket.versioning]),
+        opts=child_opts(owner, provider=args.aws_provider),
     )
     return aws.lb.TrustStore(
         f"{name}-trust-store",
         aws.lb.TrustStoreArgs(
             name=f"{serving_load_balancer_name(args.environment)}-clients",
-            ca_certificates_bundle_s3_bucket=bucket.bucket.id,
+            ca_certificates_bundle_s3_bucket=client.bucket,
             ca_certificates_bundle_s3_key=bundle.key,
             ca_certificates_bundle_s3_object_version=bundle.version_id,
             tags=dict(client.tags),
@@ -279,7 +258,7 @@ def client_trust_store(owner: pulumi.Resource, name: str, args: ServingEntryArgs
     )
 
 
-TRUST_STORE_KEY = "ca-bundle.pem"
+TRUST_STORE_KEY = "trust/serving-clients-ca.pem"
 
 
 def group_settings(environment: str) -> dict[str, str]:

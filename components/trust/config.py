@@ -36,7 +36,8 @@ _PCA_ARN_RE = re.compile(
     r"^arn:aws(-cn|-us-gov)?:acm-pca:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate-authority/[0-9a-f-]{36}$"
 )
 _TEMPLATE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:acm-pca:::template/(?P<name>[A-Za-z0-9_]+/V\d+)$")
-SECRET_KEY_RE = re.compile(r"^mlops:[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The one config key a secret-backed bundle is read from (a stack file's known secret keys: components.stackfile).
+CUSTOM_CA_BUNDLE_SECRET = "mlops:custom-ca-bundle"
 # End-entity templates a TLS certificate for servers and clients may be issued with (ACM Private CA User Guide,
 # "Understanding certificate templates": https://docs.aws.amazon.com/privateca/latest/userguide/UsingTemplates.html).
 END_ENTITY_TEMPLATES = (
@@ -135,9 +136,10 @@ class CustomCaBundleConfig(Model):
                 "set exactly one of file (a PEM file in the project, e.g. stacks/certs/ca.pem) or secret (a secure config key, "
                 "e.g. mlops:custom-ca-bundle)",
             )
-        if self.secret is not None and not SECRET_KEY_RE.match(self.secret):
+        if self.secret is not None and self.secret != CUSTOM_CA_BUNDLE_SECRET:
             raise _KeyedValueError(
-                ("secret",), f"{self.secret!r} is not a config key; allowed: mlops:<kebab-case-name>"
+                ("secret",),
+                f"{self.secret!r} is not the bundle's secret key; allowed: {CUSTOM_CA_BUNDLE_SECRET}",
             )
         return self
 
@@ -287,11 +289,11 @@ def check_trust(cfg: Any) -> None:
                 "(an exact X.Y.Z)",
             )
     ca = cfg.private_ca
-    if ca is not None and ca.client_certificates and cfg.dns is None:
+    if ca is not None and ca.client_certificates and (cfg.dns is None or cfg.registry is None):
         raise _KeyedValueError(
             ("private-ca", "client-certificates"),
-            "needs the dns section (the serving load balancers whose listener verifies client certificates); "
-            "allowed: false without dns",
+            "needs the dns and registry sections (the serving load balancers whose listener verifies client "
+            "certificates, the artifact buckets holding its CA bundle); allowed: false without them",
         )
     if ca is not None and ca.ca_arn is not None:
         regions = [region.name for region in cfg.regions]
