@@ -32,6 +32,7 @@ from components.serving.config import (
 )
 from components.serving.provenance import ModelLicenses
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
+from components.trust.config import CustomCaBundleConfig, EgressProxyConfig, PrivateCaConfig, check_trust
 from components.validation import validate_model
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -68,6 +69,10 @@ class PlatformConfig(Model):
     pipelines: PipelinesConfig | None = None
     data: DataConfig | None = None
     cost: CostConfig | None = None
+    # Private networks (components/trust): an egress proxy, a custom CA bundle, a private CA with mTLS.
+    egress_proxy: Annotated[EgressProxyConfig | None, Field(alias="egress-proxy")] = None
+    custom_ca_bundle: Annotated[CustomCaBundleConfig | None, Field(alias="custom-ca-bundle")] = None
+    private_ca: Annotated[PrivateCaConfig | None, Field(alias="private-ca")] = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -112,6 +117,7 @@ class PlatformConfig(Model):
         check_cluster_zones(self)
         check_deployer(self)
         check_mirror(self)
+        check_trust(self)
         return self
 
     @property

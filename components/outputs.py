@@ -131,6 +131,30 @@ class DataOutputs(Contract):
     lake_formation: Annotated[bool, Field(alias="lakeFormation")] = False
 
 
+class IssuerOutputs(Contract):
+    """The cert-manager issuer every cluster of the platform has (an AWSPCAClusterIssuer on the private CA)."""
+
+    name: str
+    kind: str
+    group: str
+    # How long the certificates it issues live, in hours (cert-manager's `duration`), and when they renew.
+    duration_hours: Annotated[int, Field(alias="durationHours")]
+
+
+class TrustOutputs(Contract):
+    """Private networking (the platform's `egress-proxy`, `custom-ca-bundle`, `private-ca`), as pods use it: the
+    CA bundle ConfigMap trust-manager writes into every namespace, each region's proxy variables, the issuer
+    that signs Service certificates, and the serving load balancers' client-certificate listener."""
+
+    ca_bundle_config_map: Annotated[str | None, Field(alias="caBundleConfigMap")] = None
+    ca_bundle_key: Annotated[str, Field(alias="caBundleKey")] = "ca-bundle.pem"
+    proxy_env: Annotated[dict[str, dict[str, str]], Field(alias="proxyEnv")] = {}  # per region
+    issuer: IssuerOutputs | None = None
+    # The port of the serving ALBs' HTTPS listener that verifies client certificates (mutual TLS, verify mode)
+    # against the private CA, or None when the platform offers none.
+    client_certificate_port: Annotated[int | None, Field(alias="clientCertificatePort")] = None
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -148,6 +172,9 @@ class PlatformOutputs(Contract):
     dns: DnsOutputs | None = None
     pipelines: PipelinesOutputs | None = None
     data: DataOutputs | None = None
+
+    # Absent (None) on platforms without private networking: their outputs stay as they were.
+    trust: TrustOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

@@ -26,9 +26,11 @@ CONFIG_NAMESPACE = "mlops"
 PLATFORM_KEY = "mlops:platform"
 TEAM_KEY = "mlops:team"
 OIDC_SECRET_KEY = "mlops:oidc-client-secret"
-KNOWN_KEYS = (PLATFORM_KEY, TEAM_KEY, OIDC_SECRET_KEY)
+# The organisation's CA bundle (PEM) when `custom-ca-bundle` names a secret (components.trust.config).
+CUSTOM_CA_BUNDLE_KEY = "mlops:custom-ca-bundle"
+KNOWN_KEYS = (PLATFORM_KEY, TEAM_KEY, OIDC_SECRET_KEY, CUSTOM_CA_BUNDLE_KEY)
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`), never plaintext in a stack file.
-SECRET_KEYS = (OIDC_SECRET_KEY,)
+SECRET_KEYS = (OIDC_SECRET_KEY, CUSTOM_CA_BUNDLE_KEY)
 
 
 def read_stack_config(stacks_dir: Path, stack: str) -> tuple[Path, dict[str, Any]]:

@@ -99,6 +99,20 @@ def _topic_kms(props, _args):
     return None if props.get("kmsMasterKeyId") else "the topic is not encrypted (kmsMasterKeyId)"
 
 
+PRIVATE_CA = "aws:acmpca/certificateAuthority:CertificateAuthority"
+
+
+def _no_root_ca(props, _args):
+    """A root CA belongs in the organisation's PKI account, not in a workload account (ACM Private CA User Guide,
+    "Designing a CA hierarchy": https://docs.aws.amazon.com/privateca/latest/userguide/ca-hierarchy.html)."""
+    if props.get("type") == "SUBORDINATE":
+        return None
+    return (
+        f"certificate authority type {shown(props.get('type'))}: the workload account creates SUBORDINATE CAs "
+        "only (an omitted type is ROOT)"
+    )
+
+
 POLICIES = [
     resource_policy(
         "rds-encrypted-customer-key",
@@ -229,5 +243,14 @@ POLICIES = [
         types=[TOPIC],
         check=_topic_kms,
         remediation="Set kmsMasterKeyId.",
+    ),
+    resource_policy(
+        "acmpca-no-root-ca",
+        area="pki",
+        severity=Severity.HIGH,
+        description="Private CAs the platform creates are subordinate CAs, never a root CA.",
+        types=[PRIVATE_CA],
+        check=_no_root_ca,
+        remediation="Set type: SUBORDINATE and sign its certificate with the organisation's root (private-ca.subordinate).",
     ),
 ]

@@ -45,6 +45,10 @@ CLUSTER_SCOPED = {
     "NodeClaim",
     "ClusterIssuer",
     "ClusterTriggerAuthentication",
+    # `scope: Cluster` in their CRDs: awspca.cert-manager.io_awspcaclusterissuers.yaml (aws-privateca-issuer v1.9.0),
+    # trust.cert-manager.io_bundles.yaml (trust-manager v0.20.2).
+    "AWSPCAClusterIssuer",
+    "Bundle",
     # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
     # the policy and its binding are cluster-scoped (no metadata.namespace).
     "ValidatingAdmissionPolicy",

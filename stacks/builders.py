@@ -42,9 +42,17 @@ from components.observability.platform import PlatformObservability, PlatformObs
 from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
-from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
+from components.serving.ingress import ClientCertificates, ServingEntry, ServingEntryArgs, TeamIngressGuard
 from stacks.context import platform_context
 from stacks.pipelines import build_pipelines, pipelines_outputs
+from stacks.trust import (
+    PlatformTrust,
+    build_platform_trust,
+    custom_ca_pem,
+    node_trust,
+    pca_endpoints,
+    trust_outputs,
+)
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -70,6 +78,7 @@ class Platform:
     ip_range_alarm: IpRangeAlarm | None = None
     data: PlatformData | None = None
     cost: CostReporting | None = None
+    trust: PlatformTrust = field(default_factory=PlatformTrust)
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -116,7 +125,8 @@ def build_keys_and_networks(platform: Platform) -> None:
                 internet_free=cfg.internet_free,
                 log_retention_days=cfg.log_retention_days,
                 cluster_name=cluster_name(cfg.environment, region.name),
-                extra_interface_endpoints=(PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else (),
+                extra_interface_endpoints=((PROMETHEUS_QUERY_ENDPOINT,) if rps_scaling_available(cfg) else ())
+                + pca_endpoints(cfg, region.name),
             ),
             opts=on_region,
         )
@@ -171,9 +181,11 @@ def build_clusters(
         if cfg.cluster.creates_spot_service_linked_role
         else None
     )
+    ca_pem = custom_ca_pem(cfg, platform.file)
     for region in cfg.regions:
         vpc_id, private_subnet_ids = subnets[region.name]
         keys = key_arn(region.name)
+        trust = node_trust(cfg, region.name, ca_pem)
         platform.clusters[region.name] = ServingCluster(
             cluster_resource(region.name),
             ServingClusterArgs(
@@ -195,6 +207,9 @@ def build_clusters(
                 mirror=mirror_host(cfg, region.name),
                 spot_service_linked_role=spot_role,
                 permissions_boundary=ctx.permissions_boundary,
+                system_user_data=trust.system_user_data,
+                node_class_user_data=trust.node_class_user_data,
+                proxy_env=trust.proxy_env,
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
@@ -251,6 +266,8 @@ def build_registry(platform: Platform) -> None:
             # The lb tier, where the internal ALB is placed: no pod has an address there.
             alb_subnet_cidrs=network.lb_cidrs,
             alb_subnet_ids=network.subnet_ids("lb"),
+            trust=platform.trust.pods.get(primary_name),
+            issuer=platform.trust.issuer,
         ),
         # Each resource waits only for what it uses (the database for its subnets and key, MLflow for the
         # cluster): no component-wide wait for the whole network.
@@ -384,8 +401,15 @@ def build_serving_entries(platform: Platform) -> None:
     owns (read back once its Ingress is ready: its id feeds the load-balancer alarms and the teams' records)."""
     cfg = platform.cfg
     # Team Ingresses share each region's serving ALB: the API server admits only their own hosts on it.
+    port = platform.trust.client_certificate_port
     for name, serving in platform.eks_clusters.items():
-        TeamIngressGuard(f"ingress-guard-{name}", cfg.environment, name, serving.k8s_provider)
+        TeamIngressGuard(
+            f"ingress-guard-{name}",
+            cfg.environment,
+            name,
+            serving.k8s_provider,
+            **({"client_certificate_port": port} if port is not None else {}),
+        )
     east = platform.keyrings.get(ROUTE53_KEY_REGION)
     build_dns(platform, east.arn("logs") if east is not None else None)
     if cfg.dns is None or platform.dns is None:
@@ -402,8 +426,28 @@ def build_serving_entries(platform: Platform) -> None:
                 aws_provider=platform.providers[name],
                 k8s_provider=serving.k8s_provider,
                 depends_on=[serving.load_balancer_controller],
+                client_certificates=ClientCertificates(
+                    port,
+                    platform.trust.ca_chain,
+                    regional_bucket(platform, name),
+                    platform.ctx.in_region(name).tagged(),
+                )
+                if port is not None and platform.trust.ca_chain is not None
+                else None,
             ),
         )
+
+
+def regional_bucket(platform: Platform, region: str) -> pulumi.Input[str]:
+    """The region's artifact bucket (the primary's, or its replica): where the region's trust store bundle lives."""
+    registry = platform.registry
+    assert registry is not None  # private-ca.client-certificates needs the registry (components.trust.config)
+    bucket = (
+        registry.artifact_bucket
+        if region == platform.cfg.primary_region.name
+        else registry.replica_buckets[region]
+    )
+    return bucket.id
 
 
 def cluster_signals(platform: Platform, key_arn: Callable[[str], KeyArn]) -> list[RegionSignals]:
@@ -575,6 +619,7 @@ def export_outputs(platform: Platform) -> None:
         regions={name: region_outputs(platform, name) for name in platform.networks},
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
         pipelines=pipelines_outputs(platform.pipelines, cfg),
+        trust=trust_outputs(platform.trust),
     )
 
 
@@ -594,6 +639,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
         key_arn=lambda region: platform.keyrings[region].arn,
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
+    platform.trust = build_platform_trust(platform, custom_ca_pem(cfg, file))
     build_registry(platform)
     platform.pipelines = build_pipelines(platform)
     build_data(platform)

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import aws_provider
+from components.blocks.workload import PodTrust
 from components.cluster.control_plane import kubeconfig_document
 from components.config import load_platform
 from components.configbase import reachable_without_internet
@@ -28,6 +29,7 @@ from components.data.team import TeamData, TeamDataArgs, plan_grants
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
 from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
 from components.serving.config import (
+    CLIENT_CERTIFICATE_PORT,
     ModelSpec,
     PlatformServing,
     TeamConfig,
@@ -46,6 +48,7 @@ from components.serving.monitoring import (
 )
 from components.serving.provenance import provenance_output
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+from components.trust.certificates import IssuerRef
 from stacks.access import check_owner_access
 from stacks.team_pipelines import build_team_pipelines
 
@@ -63,6 +66,8 @@ def deploy_model(
     certificate: pulumi.Input[str],
     prometheus_url: pulumi.Input[str | None],
     tags: dict[str, str],
+    trust: pulumi.Input[PodTrust | None] | None = None,
+    issuer: pulumi.Input[IssuerRef] | None = None,
 ) -> ModelDeployment:
     """One model in one region: its versions' deployments, target groups and autoscaling, named in ``domain``."""
     region = target.region
@@ -89,6 +94,10 @@ def deploy_model(
             vpc_id=target.vpc_id,
             vpc_cidr=target.vpc_cidr,
             tags={**tags, "model": model.name},
+            trust=trust,
+            # A Service certificate where the model serves TLS with it (checked against the platform's issuer).
+            issuer=issuer if model.serves_tls else None,
+            listen_port=CLIENT_CERTIFICATE_PORT if team.client_certificates else 443,
         ),
         opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
@@ -117,6 +126,8 @@ def serve_model(
         prometheus_url=platform.apply(
             lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
         ),
+        trust=platform.apply(lambda p: pod_trust_of(p, region)),
+        issuer=platform.apply(issuer_of),
     )
     if team.ingress is not None:
         return deployment  # the team's own domain: its DNS is the team's
@@ -206,6 +217,25 @@ def monitor_models(
         ),
         opts=pulumi.ResourceOptions(provider=providers[team.regions[0]]),
     )
+
+
+def pod_trust_of(contract: PlatformOutputs, region: str) -> PodTrust | None:
+    """The platform's CA bundle ConfigMap and the region's proxy variables for the models' pods (contract trust)."""
+    trust = contract.trust
+    if trust is None:
+        return None
+    return PodTrust(
+        ca_bundle=trust.ca_bundle_config_map,
+        ca_bundle_key=trust.ca_bundle_key,
+        proxy_env=dict(trust.proxy_env.get(region, {})),
+    )
+
+
+def issuer_of(contract: PlatformOutputs) -> IssuerRef | None:
+    issuer = contract.trust.issuer if contract.trust is not None else None
+    if issuer is None:
+        return None
+    return IssuerRef(issuer.name, issuer.kind, issuer.group, issuer.duration_hours)
 
 
 def bucket_name(arn: str) -> str:
@@ -381,6 +411,10 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
         ),
         account_id=contract.account_id,
         allowed_licenses=tuple(contract.allowed_licenses) if contract.allowed_licenses is not None else None,
+        client_certificate_port=contract.trust.client_certificate_port
+        if contract.trust is not None
+        else None,
+        service_certificates=contract.trust is not None and contract.trust.issuer is not None,
     )
 
 

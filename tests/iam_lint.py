@@ -65,6 +65,8 @@ CASES: tuple[Case, ...] = (
     *(Case(stack, stack, STACKS) for stack in SHIPPED),
     Case("airgapped", "airgapped", FIXTURES),
     Case("platform-byo", "platform-byo", FIXTURES),
+    Case("private-network", "private-network", FIXTURES),
+    Case("team-ledger-prod", "team-ledger-prod", FIXTURES),
     *(
         Case(s, s, FIXTURES, _program("cluster_program"))
         for s in ("cluster-dev", "cluster-prod", "cluster-byo")

@@ -68,6 +68,8 @@ CASES = [
             "observe-prod",
             "observe-latency",
             "platform-byo",
+            "private-network",
+            "team-ledger-prod",
         )
     ),
     *(

@@ -14,14 +14,20 @@ ALB = "alb.ingress.kubernetes.io"
 
 
 def internal_alb_annotations(
-    *, certificate_arn: str | None, health_path: str | None, load_balancer_name: str, group: str | None = None
+    *,
+    certificate_arn: str | None,
+    health_path: str | None,
+    load_balancer_name: str,
+    group: str | None = None,
+    listen_port: int = 443,
 ) -> dict[str, str]:
     """Annotations of an internal HTTPS-only ALB Ingress: IP targets, the modern TLS policy, invalid headers
-    dropped, an explicit certificate (no discovery), a fixed name and, for the serving ALB, the group."""
+    dropped, an explicit certificate (no discovery), a fixed name and, for the serving ALB, the group; its rules
+    on the HTTPS listener of ``listen_port``."""
     annotations = {
         f"{ALB}/scheme": "internal",
         f"{ALB}/target-type": "ip",
-        f"{ALB}/listen-ports": json.dumps([{"HTTPS": 443}]),
+        f"{ALB}/listen-ports": json.dumps([{"HTTPS": listen_port}]),
         f"{ALB}/ssl-policy": INGRESS_TLS_POLICY,
         f"{ALB}/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
         f"{ALB}/load-balancer-name": load_balancer_name,

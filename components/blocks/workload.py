@@ -44,6 +44,76 @@ class ContainerSpec:
 
 
 SCRATCH_PATH = "/scratch"
+CA_BUNDLE_PATH = "/etc/mlops/ca"
+TLS_PATH = "/etc/mlops/tls"
+# The variables that point TLS clients at a CA bundle file: OpenSSL (Python's ssl, curl), Python requests, and the
+# AWS SDKs and CLI ("ca_bundle" setting: https://docs.aws.amazon.com/sdkref/latest/guide/feature-gen-config.html).
+CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class PodTrust:
+    """What a platform with private networking gives a pod: the CA bundle ConfigMap (trust-manager's, in every
+    namespace) mounted read-only with the CA-bundle variables pointing at it, the egress proxy variables, and a
+    certificate Secret (kubernetes.io/tls, issued by cert-manager) mounted at /etc/mlops/tls for the server.
+
+    ``serves_tls``: the container answers HTTPS on its port with that certificate, so its probes use HTTPS (the
+    kubelet does not verify a probe's certificate: Kubernetes docs, "Configure Liveness, Readiness and Startup
+    Probes", HTTP probes `scheme`)."""
+
+    ca_bundle: str | None = None  # the ConfigMap's name
+    ca_bundle_key: str = "ca-bundle.pem"
+    proxy_env: Mapping[str, str] = field(default_factory=dict)
+    tls_secret: pulumi.Input[str] | None = None
+    serves_tls: bool = False
+
+    @property
+    def ca_file(self) -> str:
+        return f"{CA_BUNDLE_PATH}/{self.ca_bundle_key}"
+
+    def env(self) -> dict[str, str]:
+        values = dict(self.proxy_env)
+        if self.ca_bundle is not None:
+            values.update({name: self.ca_file for name in CA_BUNDLE_VARIABLES})
+        if self.tls_secret is not None:
+            values.update(
+                {
+                    "TLS_CERT_FILE": f"{TLS_PATH}/tls.crt",
+                    "TLS_KEY_FILE": f"{TLS_PATH}/tls.key",
+                    "TLS_CA_FILE": f"{TLS_PATH}/ca.crt",
+                }
+            )
+        return values
+
+    def mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        mounts = []
+        if self.ca_bundle is not None:
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="ca-bundle", mount_path=CA_BUNDLE_PATH, read_only=True)
+            )
+        if self.tls_secret is not None:
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_PATH, read_only=True))
+        return mounts
+
+    def volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        volumes = []
+        if self.ca_bundle is not None:
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="ca-bundle",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=self.ca_bundle,
+                        items=[k8s.core.v1.KeyToPathArgs(key=self.ca_bundle_key, path=self.ca_bundle_key)],
+                    ),
+                )
+            )
+        if self.tls_secret is not None:
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="tls", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=self.tls_secret)
+                )
+            )
+        return volumes
 
 
 def container_security_context() -> k8s.core.v1.SecurityContextArgs:
@@ -59,18 +129,23 @@ def container_security_context() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
-def hardened_container(spec: ContainerSpec) -> k8s.core.v1.ContainerArgs:
-    """A container per the baseline; limits equal requests so the pod is Guaranteed QoS."""
+def hardened_container(spec: ContainerSpec, trust: PodTrust | None = None) -> k8s.core.v1.ContainerArgs:
+    """A container per the baseline; limits equal requests so the pod is Guaranteed QoS. With ``trust``, the
+    CA bundle, proxy and certificate (PodTrust) too."""
     amounts = {"cpu": spec.cpu, "memory": spec.memory}
     if spec.gpus:
         amounts[GPU_RESOURCE] = str(spec.gpus)
-    env = dict(spec.env)
+    env = {**(trust.env() if trust else {}), **spec.env}
     mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
     if spec.scratch:
         amounts["ephemeral-storage"] = spec.scratch
         env["TMPDIR"] = SCRATCH_PATH
         mounts.append(k8s.core.v1.VolumeMountArgs(name="scratch", mount_path=SCRATCH_PATH))
-    probe = k8s.core.v1.HTTPGetActionArgs(path=spec.health_path, port="http")
+    if trust is not None:
+        mounts.extend(trust.mounts())
+    probe = k8s.core.v1.HTTPGetActionArgs(
+        path=spec.health_path, port="http", scheme="HTTPS" if trust is not None and trust.serves_tls else None
+    )
     return k8s.core.v1.ContainerArgs(
         name=spec.name,
         image=spec.image,
@@ -101,6 +176,7 @@ def hardened_pod_spec(
     spread_labels: Mapping[str, str] | None = None,
     node_selector: Mapping[str, str] | None = None,
     scratch: str | None = None,
+    trust: PodTrust | None = None,
 ) -> k8s.core.v1.PodSpecArgs:
     """The pod around hardened containers: no token, no host namespaces, /tmp in memory (and, with
     ``scratch``, a disk-backed scratch volume of that size, see ContainerSpec.scratch), zone spread."""
@@ -133,6 +209,7 @@ def hardened_pod_spec(
                 if scratch
                 else []
             ),
+            *(trust.volumes() if trust is not None else []),
         ],
         tolerations=[k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
         if gpu

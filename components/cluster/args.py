@@ -45,6 +45,11 @@ class ServingClusterArgs:
     spot_service_linked_role: pulumi.Resource | None = None
     # The permissions boundary the cluster's roles carry (the platform context's), or None.
     permissions_boundary: pulumi.Input[str] | None = None
+    # Private networks (components/trust): the nodes' user data (the system node group's is AL2023, the
+    # EC2NodeClass's follows its AMI family) and the proxy variables of the charts that take them.
+    system_user_data: pulumi.Input[str] | None = None
+    node_class_user_data: pulumi.Input[str] | None = None
+    proxy_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":

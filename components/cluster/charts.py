@@ -34,6 +34,7 @@ from components.cluster.naming import (
 )
 from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
+from components.cluster.proxy_env import with_proxy_env
 
 
 def hardened_container() -> dict[str, Any]:
@@ -327,6 +328,7 @@ def build_charts(
         depends_on: Sequence[pulumi.Resource],
         short: str | None = None,
     ) -> k8s.helm.v3.Release:
+        values = with_proxy_env(chart, values, args.proxy_env)
         return pinned_release(
             parent, name, chart, version, namespace, values, provider, depends_on, short, mirror
         )

@@ -96,6 +96,10 @@ class EksChartVersions(Model):
     metrics_server: Annotated[ChartVersion, Field(alias="metrics-server")]
     aws_load_balancer_controller: Annotated[ChartVersion, Field(alias="aws-load-balancer-controller")]
     nvidia_device_plugin: Annotated[ChartVersion | None, Field(alias="nvidia-device-plugin")] = None
+    # With private-ca or custom-ca-bundle (components/trust).
+    cert_manager: Annotated[ChartVersion | None, Field(alias="cert-manager")] = None
+    aws_privateca_issuer: Annotated[ChartVersion | None, Field(alias="aws-privateca-issuer")] = None
+    trust_manager: Annotated[ChartVersion | None, Field(alias="trust-manager")] = None
 
 
 class ByoChartVersions(Model):

@@ -19,6 +19,12 @@ CHART_SOURCES = {
     "aws-load-balancer-controller": ("aws-load-balancer-controller", "https://aws.github.io/eks-charts"),
     "nvidia-device-plugin": ("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin"),
 }
+# The charts of private-network stacks (components/trust), installed only with private-ca or custom-ca-bundle.
+TRUST_CHART_SOURCES = {
+    "cert-manager": ("cert-manager", "https://charts.jetstack.io"),
+    "aws-privateca-issuer": ("aws-privateca-issuer", "https://cert-manager.github.io/aws-privateca-issuer"),
+    "trust-manager": ("trust-manager", "https://charts.jetstack.io"),
+}
 
 CHART_REPOSITORY_PREFIX = "charts"
 # Images from a registry pull-through cache cannot reach (nvcr.io) are copied into this prefix instead.
@@ -55,7 +61,7 @@ def chart_source(chart: str, mirror: str | None) -> tuple[str, str | None]:
     """(chart reference, Helm repository or None for OCI): upstream, or the OCI copy in the mirror registry."""
     if mirror is not None:
         return f"oci://{mirror}/{CHART_REPOSITORY_PREFIX}/{chart}", None
-    return CHART_SOURCES[chart]
+    return {**CHART_SOURCES, **TRUST_CHART_SOURCES}[chart]
 
 
 def mirrored_values(chart: str, values: Mapping[str, Any], mirror: str | None) -> dict[str, Any]:

@@ -324,7 +324,8 @@ def build_node_pools(
             volume_key_arn=args.volumes_key_arn,
             volume_size_gib=cfg.system.disk_size_gib * 2,
             tags=args.tags,
-        ),
+        )
+        | ({"userData": args.node_class_user_data} if args.node_class_user_data is not None else {}),
         opts=child_opts(parent, provider=provider, depends_on=[karpenter, *node_class_depends_on]),
     )
     pools: dict[str, k8s.apiextensions.CustomResource] = {}

@@ -3,6 +3,7 @@ role and instance profile of the nodes Karpenter launches."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +56,11 @@ def karpenter_node_role_pattern(ctx: PlatformContext, name: str) -> str:
     boundary names the role this way because the role itself carries the boundary: the policy cannot wait
     for the role's ARN."""
     return ctx.arn.role(f"{karpenter_node_role_resource(name)}-*")
+
+
+def encode_user_data(text: str) -> str:
+    """A launch template takes its user data base64-encoded (EC2 API, RequestLaunchTemplateData UserData)."""
+    return base64.b64encode(text.encode()).decode()
 
 
 def policies_of(role: ServiceRole) -> list[pulumi.Resource]:
@@ -121,6 +127,9 @@ def build_system_nodes(
                 for kind in ("instance", "volume", "network-interface")
             ],
             tags=tags,
+            user_data=pulumi.Output.from_input(args.system_user_data).apply(encode_user_data)
+            if args.system_user_data is not None
+            else None,
         ),
         opts=child_opts(parent),
     )

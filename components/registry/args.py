@@ -10,8 +10,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.blocks import PlatformContext
+from components.blocks.workload import PodTrust
 from components.identity.config import OidcConfig
 from components.registry.config import RegistryConfig
+from components.trust.certificates import IssuerRef
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,7 @@ class ModelRegistryArgs:
     # Those subnets' ids: the Ingress names them (alb.ingress.kubernetes.io/subnets), so the ALB is in exactly the
     # subnets the NetworkPolicy admits, and is moved there as soon as the Ingress changes.
     alb_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    # Private networking: MLflow's pods get the CA bundle and the proxy (PodTrust); with an issuer, its Service a
+    # certificate, and MLflow serves HTTPS with it (the ALB's target group and in-cluster clients too).
+    trust: PodTrust | None = None
+    issuer: IssuerRef | None = None

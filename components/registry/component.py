@@ -12,7 +12,7 @@ from components.registry.args import ModelRegistryArgs, RegionStore  # noqa: F40
 from components.registry.buckets import artifact_stores
 from components.registry.database import mlflow_database
 from components.registry.images import image_replication, repository_templates
-from components.registry.mlflow import MlflowInputs, mlflow_server, service_url
+from components.registry.mlflow import MlflowInputs, mlflow_server, serves_tls, service_url
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -56,7 +56,7 @@ class ModelRegistry(pulumi.ComponentResource):
             mlflow = mlflow_server(self, name, args, MlflowInputs(self.artifact_bucket, self.database))
             self.mlflow_deployment, self.mlflow_ingress = mlflow.deployment, mlflow.ingress
             self.mlflow_record, self.mlflow_url = mlflow.record, mlflow.url
-            self.mlflow_service_url, self.mlflow_signin = service_url(), mlflow.signin
+            self.mlflow_service_url, self.mlflow_signin = service_url(serves_tls(args)), mlflow.signin
         self.register_outputs(
             {"artifactBucket": self.artifact_bucket.bucket, "databaseEndpoint": self.database.address}
         )

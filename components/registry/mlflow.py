@@ -12,7 +12,7 @@ team namespaces and namespaces the platform labels as MLflow clients.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -25,6 +25,7 @@ from components.blocks.workload import (
     POD_IDENTITY_AGENT,
     RESTRICTED_POD_SECURITY,
     ContainerSpec,
+    PodTrust,
     hardened_container,
     hardened_pod_spec,
 )
@@ -34,6 +35,7 @@ from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, Oid
 from components.network.transit import zone_name
 from components.registry.args import ModelRegistryArgs
 from components.registry.database import DB_USER
+from components.trust.certificates import service_certificate, tls_secret_name
 
 MLFLOW_NAMESPACE = "mlflow"
 MLFLOW_PORT = 5000
@@ -47,9 +49,15 @@ CLIENT_LABEL = "mlops.platform/mlflow-client"
 OIDC_SECRET = "mlflow-oidc"
 
 
-def service_url() -> str:
-    """Where workloads reach MLflow: its Service, from the namespaces ``allow-clients`` admits."""
-    return f"http://mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"
+def service_url(tls: bool = False) -> str:
+    """Where workloads reach MLflow: its Service, from the namespaces ``allow-clients`` admits (HTTPS when MLflow
+    serves its certificate from the platform's issuer)."""
+    return f"{'https' if tls else 'http'}://mlflow.{MLFLOW_NAMESPACE}.svc.cluster.local:{MLFLOW_PORT}"
+
+
+def serves_tls(args: ModelRegistryArgs) -> bool:
+    """MLflow serves HTTPS with a certificate of the platform's issuer (private-ca with service-certificates)."""
+    return args.issuer is not None and args.k8s_provider is not None
 
 
 def mlflow_load_balancer_name(environment: str) -> str:
@@ -154,6 +162,21 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
         opts=in_ns,
     )
     role = _identity(owner, name, args, uses, secret_arn, account)
+    certificate = None
+    if serves_tls(args):
+        assert args.issuer is not None
+        certificate = service_certificate(
+            owner,
+            f"{name}-mlflow-cert",
+            service="mlflow",
+            namespace=MLFLOW_NAMESPACE,
+            namespace_name=MLFLOW_NAMESPACE,
+            issuer=args.issuer,
+            labels=labels,
+            extra_names=[mlflow_host(ctx.environment)],
+            depends_on=[namespace],
+            provider=args.k8s_provider,
+        )
     deployment = _workload(
         owner,
         name,
@@ -162,7 +185,7 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
         secret_arn,
         labels,
         account,
-        [namespace, *role.associations, *args.workload_ready],
+        [namespace, *role.associations, *args.workload_ready, *([certificate] if certificate else [])],
     )
     meta = k8s.meta.v1.ObjectMetaArgs(name="mlflow", namespace=MLFLOW_NAMESPACE, labels=labels)
     k8s.core.v1.Service(
@@ -258,6 +281,10 @@ def _workload(
     """
     cfg, primary = args.config, args.regions[0]
     bucket_uri = uses.artifact_bucket.bucket.apply(lambda bucket: f"s3://{bucket}/mlflow")
+    trust = args.trust
+    if serves_tls(args):
+        # The image's entry point serves HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set (bootstrap.py).
+        trust = replace(trust or PodTrust(), tls_secret=tls_secret_name("mlflow"), serves_tls=True)
     container = hardened_container(
         ContainerSpec(
             name="mlflow",
@@ -283,10 +310,11 @@ def _workload(
                 "MLFLOW_WORKERS": "2",
             },
             scratch=cfg.mlflow_scratch,
-        )
+        ),
+        trust,
     )
     pod = hardened_pod_spec(
-        [container], account.metadata.name, spread_labels=SELECTOR, scratch=cfg.mlflow_scratch
+        [container], account.metadata.name, spread_labels=SELECTOR, scratch=cfg.mlflow_scratch, trust=trust
     )
     return k8s.apps.v1.Deployment(
         f"{name}-mlflow",
@@ -343,6 +371,11 @@ def _ingress(
     )
     if signin is not None:
         annotations.update(signin.annotations)
+    if serves_tls(args):
+        # The ALB reaches MLflow over HTTPS (it does not validate the target's certificate: ELB User Guide,
+        # "Target groups for your Application Load Balancers"), health checks too.
+        annotations[f"{ALB}/backend-protocol"] = "HTTPS"
+        annotations[f"{ALB}/healthcheck-protocol"] = "HTTPS"
     if args.alb_subnet_ids:
         # The subnets the allow-clients policy admits (the lb tier), by id: discovery by tag would pick the same
         # ones, but an ALB placed before the tier existed would move only when the controller next reconciles.

@@ -156,6 +156,10 @@ class ModelSpec(Model):
     resources: ModelResources = ModelResources()
     autoscaling: Autoscaling = Autoscaling(**{"cpu-target": 70})
     versions: Annotated[list[ModelVersion], Field(min_length=1, max_length=5)]
+    # The model server answers HTTPS on its port with the certificate mounted at /etc/mlops/tls (TLS_CERT_FILE,
+    # TLS_KEY_FILE), which the platform's issuer signs: the load balancer and the probes then use HTTPS. The
+    # platform cannot make an image serve TLS, so this is the team's statement that it does.
+    serves_tls: Annotated[bool, Field(alias="serves-tls")] = False
 
     @model_validator(mode="after")
     def _weights(self) -> ModelSpec:
@@ -207,6 +211,9 @@ class TeamConfig(Model):
     quotas: Quotas
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
+    # Clients of the team's models must present a certificate of the platform's private CA: the models are served
+    # on the serving load balancers' mutual-TLS listener (the platform's private-ca.client-certificates).
+    client_certificates: Annotated[bool, Field(alias="client-certificates")] = False
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
     # Argo Workflows in the team namespace, and inference graphs of the team's models (components.pipelines).
     pipelines: TeamPipelines | None = None
@@ -309,6 +316,10 @@ class PlatformServing:
     account_id: str | None = None  # the account whose load balancers serve the team's models
     # The SPDX licences the platform allows its model versions (its model-licenses.allowed); None: any.
     allowed_licenses: tuple[str, ...] | None = None
+    # The serving load balancers' client-certificate (mutual TLS) listener port, and whether the platform's
+    # issuer signs Service certificates (private-ca with service-certificates).
+    client_certificate_port: int | None = None
+    service_certificates: bool = False
 
 
 def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: PlatformServing) -> None:
@@ -347,6 +358,21 @@ def check_team_on_platform(team: TeamConfig, file: str | Path | None, platform: 
                 f"for {', '.join(team.regions)}",
             )
     check_licenses(team, file, platform)
+    if team.client_certificates and platform.client_certificate_port is None:
+        raise ConfigError(
+            file,
+            f"{TEAM_KEY}.client-certificates",
+            f"platform stack {platform.stack!r} has no private CA listener that verifies client certificates "
+            "(its private-ca.client-certificates); allowed: false",
+        )
+    for index, model in enumerate(team.models):
+        if model.serves_tls and not platform.service_certificates:
+            raise ConfigError(
+                file,
+                f"{TEAM_KEY}.models[{index}].serves-tls",
+                f"platform stack {platform.stack!r} issues no Service certificates (its private-ca with "
+                "service-certificates); allowed: false",
+            )
     for index, model in enumerate(team.models):
         if model.autoscaling.rps_target is None:
             continue
@@ -400,7 +426,15 @@ def platform_serving(stack: str, cfg: Any) -> PlatformServing:
         else (),
         account_id=cfg.account_id,
         allowed_licenses=tuple(cfg.model_licenses.allowed) if cfg.model_licenses is not None else None,
+        client_certificate_port=CLIENT_CERTIFICATE_PORT
+        if cfg.private_ca is not None and cfg.private_ca.client_certificates
+        else None,
+        service_certificates=cfg.private_ca is not None and cfg.private_ca.service_certificates,
     )
+
+
+# The serving load balancers' HTTPS listener that verifies client certificates (beside 443, which does not).
+CLIENT_CERTIFICATE_PORT = 8443
 
 
 def team_tags(team: TeamConfig) -> dict[str, str]:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
-from components.blocks.workload import ContainerSpec, hardened_container, hardened_pod_spec
+from components.blocks.workload import ContainerSpec, PodTrust, hardened_container, hardened_pod_spec
 from components.cluster.naming import KEDA_AWS_AUTHENTICATION
 from components.serving.config import ModelSpec, ModelVersion
 from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
@@ -35,6 +35,7 @@ from components.serving.provenance import (
     provenance_tags,
     version_labels,
 )
+from components.trust.certificates import IssuerRef, service_certificate, tls_secret_name
 
 KEDA_API = "keda.sh/v1alpha1"
 NO_METRICS_ACTION = "no-metrics"
@@ -61,13 +62,16 @@ def weighted_forward_action(model: ModelSpec, target_group_arns: dict[str, str])
     }
 
 
-def target_group_name(team: str, model: str, version: str, port: int, vpc_id: str) -> str:
+def target_group_name(
+    team: str, model: str, version: str, port: int, vpc_id: str, protocol: str = "HTTP"
+) -> str:
     """A target group name: unique per region and account, at most 32 characters of letters, digits and
     hyphens, not starting or ending with a hyphen (ELB API Reference, CreateTargetGroup `Name`). The digest
-    covers what replaces a target group (port, VPC), so a replacement is created under a new name before the
-    old one is deleted."""
+    covers what replaces a target group (port, VPC, protocol), so a replacement is created under a new name
+    before the old one is deleted (HTTP, the first protocol, adds nothing: existing names stay)."""
     stem = f"{team}-{model}-{version}"[:23].strip("-")
-    digest = hashlib.sha256("/".join((team, model, version, str(port), vpc_id)).encode()).hexdigest()[:8]
+    parts = (team, model, version, str(port), vpc_id, *((protocol,) if protocol != "HTTP" else ()))
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
     return f"{stem}-{digest}"
 
 
@@ -171,6 +175,12 @@ class ModelDeploymentArgs:
     vpc_id: pulumi.Input[str] = ""
     vpc_cidr: pulumi.Input[str] = ""
     tags: dict[str, str] = field(default_factory=dict)
+    # Private networking (the platform contract's `trust`): the CA bundle and proxy in the pods, a certificate per
+    # version's Service from the issuer, and the serving ALB listener the model's rules go on (443, or the
+    # client-certificate listener for a team that requires client certificates).
+    trust: PodTrust | pulumi.Output[PodTrust | None] | None = None
+    issuer: IssuerRef | pulumi.Output[IssuerRef] | None = None
+    listen_port: int = 443
 
 
 class ModelDeployment(pulumi.ComponentResource):
@@ -249,18 +259,56 @@ class ModelDeployment(pulumi.ComponentResource):
         }
         annotations = provenance_annotations(version)
         selector = {"app": model.name, "version": version.name}
-        container = hardened_container(
-            ContainerSpec(
-                name="model",
-                image=version.image,
-                port=model.port,
-                health_path=model.health_path,
-                cpu=model.resources.cpu,
-                memory=model.resources.memory,
-                gpus=model.resources.gpus,
-                env={"MODEL_NAME": model.name, "MODEL_VERSION": version.name, **artifact_env(args)},
+        service = version_service(model, version.name)
+        certificate = None
+        if args.issuer is not None:
+            certificate = service_certificate(
+                self,
+                f"{name}-{version.name}-cert",
+                service=service,
+                namespace=args.namespace,
+                namespace_name=args.namespace_name,
+                issuer=args.issuer,
+                labels=labels,
             )
-        )
+
+        def pod_spec(
+            trust: PodTrust | None, account: pulumi.Input[str], env: dict[str, pulumi.Input[str]]
+        ) -> k8s.core.v1.PodSpecArgs:
+            if certificate is not None:
+                trust = replace(
+                    trust or PodTrust(), tls_secret=tls_secret_name(service), serves_tls=model.serves_tls
+                )
+            container = hardened_container(
+                ContainerSpec(
+                    name="model",
+                    image=version.image,
+                    port=model.port,
+                    health_path=model.health_path,
+                    cpu=model.resources.cpu,
+                    memory=model.resources.memory,
+                    gpus=model.resources.gpus,
+                    env=env,
+                ),
+                trust,
+            )
+            return hardened_pod_spec(
+                [container],
+                account,
+                gpu=model.resources.gpus > 0,
+                spread_labels=selector,
+                trust=trust,
+            )
+
+        env = {"MODEL_NAME": model.name, "MODEL_VERSION": version.name, **artifact_env(args)}
+        if isinstance(args.trust, pulumi.Output):
+            # The platform's trust comes from its contract in a team stack: every Output the pod spec holds is
+            # resolved in one step, so the callback returns plain values (and no Output's dependencies leak).
+            spec: pulumi.Input[k8s.core.v1.PodSpecArgs] = pulumi.Output.all(
+                args.trust, args.service_account, pulumi.Output.all(**env)
+            ).apply(lambda values: pod_spec(*values))
+        else:
+            spec = pod_spec(args.trust, args.service_account, env)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-{version.name}",
             k8s.apps.v1.DeploymentInitArgs(
@@ -288,17 +336,15 @@ class ModelDeployment(pulumi.ComponentResource):
                             }
                             or None,
                         ),
-                        spec=hardened_pod_spec(
-                            [container],
-                            args.service_account,
-                            gpu=model.resources.gpus > 0,
-                            spread_labels=selector,
-                        ),
+                        spec=spec,
                     ),
                 ),
             ),
-            # The autoscaler owns the replica count once the Deployment exists.
-            opts=child_opts(self, ignore_changes=["spec.replicas"]),
+            # The autoscaler owns the replica count once the Deployment exists; the pods mount the certificate's
+            # Secret, so the Certificate comes first.
+            opts=child_opts(
+                self, ignore_changes=["spec.replicas"], depends_on=[certificate] if certificate else None
+            ),
         )
         self.deployments[version.name] = deployment
         self.services[version.name] = k8s.core.v1.Service(
@@ -343,6 +389,7 @@ def model_route(
             health_path=None,
             load_balancer_name=serving_load_balancer_name(args.environment),
             group=SERVING_GROUP,
+            listen_port=args.listen_port,
         ),
         # The pods' metrics are for the collector inside the VPC, not for clients of the load balancer.
         f"alb.ingress.kubernetes.io/actions.{NO_METRICS_ACTION}": json.dumps(
@@ -399,21 +446,25 @@ def version_target_group(
     if args.aws_provider is None:
         raise ValueError(f"model {model.name}: its target groups need the region's AWS provider")
     service = version_service(model, version)
+    # A model that serves TLS is reached over HTTPS; the ALB does not validate a target's certificate (ELB User
+    # Guide, "Target groups for your Application Load Balancers", routing configuration), so the traffic is
+    # encrypted to the pod and the certificate is the pod's proof of identity to in-cluster clients.
+    protocol = "HTTPS" if model.serves_tls else "HTTP"
     group = aws.lb.TargetGroup(
         f"{name}-{version}-tg",
         aws.lb.TargetGroupArgs(
             name=pulumi.Output.from_input(args.vpc_id).apply(
-                lambda vpc: target_group_name(args.team, model.name, version, model.port, vpc)
+                lambda vpc: target_group_name(args.team, model.name, version, model.port, vpc, protocol)
             ),
             port=model.port,
-            protocol="HTTP",
+            protocol=protocol,
             protocol_version="HTTP1",
             target_type="ip",
             vpc_id=args.vpc_id,
             # The model's readiness path: the ALB sends traffic only to pods the kubelet also finds ready.
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
-                protocol="HTTP",
+                protocol=protocol,
                 port="traffic-port",
                 path=model.health_path,
                 matcher="200",

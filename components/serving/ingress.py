@@ -49,9 +49,33 @@ def regional_model_host(model: str, team: str, region: str, domain: str) -> str:
     return f"{model}-{team}.{region}.{domain}"
 
 
-def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[str, str]:
-    """The serving entry's annotations: the group's load balancer settings and a fixed 404 for unknown hosts."""
-    return {
+def mutual_authentication(port: int, trust_store_arn: str) -> str:
+    """The controller's `mutual-authentication` value: the HTTPS listener on ``port`` verifies client certificates
+    against the trust store, expired ones refused (aws-load-balancer-controller v2.13.2 annotations.md,
+    "mutual-authentication"; ELB User Guide, "Mutual authentication with TLS in Application Load Balancer")."""
+    return json.dumps(
+        [
+            {
+                "port": port,
+                "mode": "verify",
+                "trustStore": trust_store_arn,
+                "ignoreClientCertificateExpiry": False,
+            }
+        ]
+    )
+
+
+def serving_entry_annotations(
+    environment: str, certificate_arn: str, client_certificates: tuple[int, str] | None = None
+) -> dict[str, str]:
+    """The serving entry's annotations: the group's load balancer settings and a fixed 404 for unknown hosts.
+
+    With ``client_certificates`` (port, trust store ARN) the entry also opens the HTTPS listener on that port in
+    mutual-TLS verify mode. Mutual authentication belongs to a listener, so it applies to every host on it: models
+    of teams that require client certificates put their rules on that listener only (their Ingresses'
+    listen-ports), the others on 443, which asks for none. The annotation is "Exclusive" in an IngressGroup and set
+    on this one Ingress only, as the controller's documentation asks."""
+    annotations = {
         **internal_alb_annotations(
             certificate_arn=certificate_arn,
             health_path=None,
@@ -70,6 +94,23 @@ def serving_entry_annotations(environment: str, certificate_arn: str) -> dict[st
             sort_keys=True,
         ),
     }
+    if client_certificates is not None:
+        port, trust_store_arn = client_certificates
+        annotations[f"{ALB}/listen-ports"] = json.dumps([{"HTTPS": 443}, {"HTTPS": port}])
+        annotations[f"{ALB}/mutual-authentication"] = mutual_authentication(port, trust_store_arn)
+    return annotations
+
+
+@dataclass(frozen=True)
+class ClientCertificates:
+    """The serving ALB's client-certificate listener: its port and the CA chain client certificates must chain
+    to (PEM, the platform's private CA), put in a trust store through an object of ``bucket`` (the region's
+    artifact bucket)."""
+
+    port: int
+    ca_chain: pulumi.Input[str]
+    bucket: pulumi.Input[str]
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -84,6 +125,7 @@ class ServingEntryArgs:
     # The load balancer controller's release: the Ingress must come after it (and be deleted before it).
     depends_on: Sequence[pulumi.Resource] = ()
     labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/managed-by": "pulumi"})
+    client_certificates: ClientCertificates | None = None
 
 
 class ServingEntry(pulumi.ComponentResource):
@@ -110,6 +152,11 @@ class ServingEntry(pulumi.ComponentResource):
             ),
             opts=child_opts(self, provider=args.k8s_provider, depends_on=list(args.depends_on)),
         )
+        self.trust_store = None
+        trust_store_arn: pulumi.Input[str] | None = None
+        if args.client_certificates is not None:
+            self.trust_store = client_trust_store(self, name, args)
+            trust_store_arn = self.trust_store.arn
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             k8s.networking.v1.IngressInitArgs(
@@ -117,7 +164,15 @@ class ServingEntry(pulumi.ComponentResource):
                     name="serving-entry",
                     namespace=SERVING_NAMESPACE,
                     labels=args.labels,
-                    annotations=serving_entry_annotations(args.environment, args.certificate_arn),
+                    annotations=serving_entry_annotations(args.environment, args.certificate_arn)
+                    if trust_store_arn is None
+                    else pulumi.Output.from_input(trust_store_arn).apply(
+                        lambda arn: serving_entry_annotations(
+                            args.environment,
+                            args.certificate_arn,
+                            (args.client_certificates.port, arn),  # type: ignore[union-attr]
+                        )
+                    ),
                 ),
                 spec=k8s.networking.v1.IngressSpecArgs(
                     ingress_class_name="alb",
@@ -170,6 +225,42 @@ class ServingEntry(pulumi.ComponentResource):
         }
 
 
+def client_trust_store(owner: pulumi.Resource, name: str, args: ServingEntryArgs) -> aws.lb.TrustStore:
+    """The trust store of the client-certificate listener: the CA chain as an object of the region's artifact
+    bucket (versioned, SSE-KMS, access-logged and protected like the registry), read by Elastic Load Balancing
+    when the store is created; a new chain is a new object version, which updates the store (ELB User Guide,
+    "Mutual authentication with TLS in Application Load Balancer", trust stores)."""
+    client = args.client_certificates
+    assert client is not None
+    bundle = aws.s3.BucketObjectv2(
+        f"{name}-trust-store-bundle",
+        aws.s3.BucketObjectv2Args(
+            bucket=client.bucket,
+            key=TRUST_STORE_KEY,
+            content=client.ca_chain,
+            content_type="application/x-pem-file",
+            # The artifact bucket refuses uploads with another encryption than SSE-KMS (its bucket policy).
+            server_side_encryption="aws:kms",
+            tags=dict(client.tags),
+        ),
+        opts=child_opts(owner, provider=args.aws_provider),
+    )
+    return aws.lb.TrustStore(
+        f"{name}-trust-store",
+        aws.lb.TrustStoreArgs(
+            name=f"{serving_load_balancer_name(args.environment)}-clients",
+            ca_certificates_bundle_s3_bucket=client.bucket,
+            ca_certificates_bundle_s3_key=bundle.key,
+            ca_certificates_bundle_s3_object_version=bundle.version_id,
+            tags=dict(client.tags),
+        ),
+        opts=child_opts(owner, provider=args.aws_provider),
+    )
+
+
+TRUST_STORE_KEY = "trust/serving-clients-ca.pem"
+
+
 def group_settings(environment: str) -> dict[str, str]:
     """The serving group's load-balancer settings every member Ingress carries with the same value: the
     "Exclusive" annotations, listen-ports ("Merge": an Ingress without it would add an HTTP:80 listener) and
@@ -188,7 +279,9 @@ def _cel(value: str) -> str:
     return json.dumps(value)
 
 
-def team_ingress_policy_spec(environment: str, region: str) -> dict[str, Any]:
+def team_ingress_policy_spec(
+    environment: str, region: str, client_certificate_port: int | None = None
+) -> dict[str, Any]:
     """A ValidatingAdmissionPolicy for Ingresses in team namespaces, which share the serving ALB.
 
     The controller's IngressGroup lets any Ingress of the group change the shared ALB ("IngressGroup feature
@@ -202,7 +295,12 @@ def team_ingress_policy_spec(environment: str, region: str) -> dict[str, Any]:
     its namespace (label `team`, annotation `mlops.platform/ingress-domain`), which team members cannot edit.
     """
     fixed = group_settings(environment)
-    allowed = sorted({*fixed, "certificate-arn"})
+    listen_ports = [fixed["listen-ports"]]
+    if client_certificate_port is not None:
+        # A team Ingress's rules go on 443 or on the client-certificate listener (listen-ports is "Merge").
+        listen_ports.append(json.dumps([{"HTTPS": client_certificate_port}]))
+        del fixed["listen-ports"]
+    allowed = sorted({*fixed, "certificate-arn", "listen-ports"})
     fixed_map = "{" + ", ".join(f"{_cel(ALB + '/' + k)}: {_cel(v)}" for k, v in sorted(fixed.items())) + "}"
     allowed_list = "[" + ", ".join(_cel(f"{ALB}/{k}") for k in allowed) + "]"
     host = (
@@ -259,6 +357,18 @@ def team_ingress_policy_spec(environment: str, region: str) -> dict[str, Any]:
                 "message": "a team Ingress sets no load balancer annotation but the group's settings, certificate-arn, "
                 "actions.* and conditions.* (the shared ALB is the platform's)",
             },
+            *(
+                [
+                    {
+                        "expression": f"{_cel(ALB + '/listen-ports')} in variables.annotations && "
+                        f"variables.annotations[{_cel(ALB + '/listen-ports')}] in "
+                        f"[{', '.join(_cel(v) for v in listen_ports)}]",
+                        "message": f"a team Ingress listens on one of: {' or '.join(listen_ports)}",
+                    }
+                ]
+                if len(listen_ports) > 1
+                else []
+            ),
             {
                 "expression": "!has(object.spec.defaultBackend)",
                 "message": "a team Ingress has no default backend (the platform's serving entry answers unknown hosts)",
@@ -306,11 +416,12 @@ class TeamIngressGuard(pulumi.ComponentResource):
         region: str,
         k8s_provider: pulumi.ProviderResource,
         opts: pulumi.ResourceOptions | None = None,
+        client_certificate_port: int | None = None,
     ):
         super().__init__("mlops:ingress:TeamIngressGuard", name, None, opts)
         labels = {"app.kubernetes.io/managed-by": "pulumi"}
         admission = k8s.admissionregistration.v1
-        spec = team_ingress_policy_spec(environment, region)
+        spec = team_ingress_policy_spec(environment, region, client_certificate_port)
         [rule] = spec["matchConstraints"]["resourceRules"]
         self.policy = admission.ValidatingAdmissionPolicy(
             f"{name}-policy",

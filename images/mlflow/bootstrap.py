@@ -8,8 +8,8 @@ master passwords on a schedule), so new connections keep working after a rotatio
 password is never in an environment variable, on a command line, in a Kubernetes Secret or in Pulumi state.
 
 Environment: DB_SECRET_ARN, DB_HOST, DB_NAME, DB_USER, AWS_REGION (required); DB_PORT (5432), MLFLOW_PORT
-(5000), PGPASSFILE (/tmp/mlflow.pgpass), MLFLOW_DB_SECRET_REFRESH_SECONDS (60). Everything else (e.g.
-MLFLOW_ARTIFACTS_DESTINATION, MLFLOW_SERVER_ALLOWED_HOSTS, MLFLOW_WORKERS) is read by `mlflow server` itself.
+(5000), TLS_CERT_FILE and TLS_KEY_FILE (serve HTTPS with them), PGPASSFILE (/tmp/mlflow.pgpass),
+MLFLOW_DB_SECRET_REFRESH_SECONDS (60). Everything else (e.g. MLFLOW_ARTIFACTS_DESTINATION, MLFLOW_SERVER_ALLOWED_HOSTS, MLFLOW_WORKERS) is read by `mlflow server` itself.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def backend_store_uri(env: Mapping[str, str]) -> str:
 
 
 def server_command(env: Mapping[str, str]) -> list[str]:
-    return [
+    """`mlflow server`; HTTPS when TLS_CERT_FILE and TLS_KEY_FILE name the mounted certificate (the platform's
+    issuer signs it): MLflow runs uvicorn by default and hands it `--uvicorn-opts` (mlflow/server/__init__.py
+    _build_uvicorn_command), where `--ssl-certfile` and `--ssl-keyfile` are uvicorn's TLS options."""
+    command = [
         "mlflow",
         "server",
         "--host",
@@ -75,6 +78,12 @@ def server_command(env: Mapping[str, str]) -> list[str]:
         "--backend-store-uri",
         backend_store_uri(env),
     ]
+    if env.get("TLS_CERT_FILE") and env.get("TLS_KEY_FILE"):
+        command += [
+            "--uvicorn-opts",
+            f"--ssl-certfile {env['TLS_CERT_FILE']} --ssl-keyfile {env['TLS_KEY_FILE']}",
+        ]
+    return command
 
 
 def read_password(client, secret_arn: str) -> tuple[str, str]:

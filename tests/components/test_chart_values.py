@@ -9,6 +9,7 @@ offline. What is asserted is what the cluster needs of the result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,6 +89,9 @@ def rendered(inputs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for path, text in sorted(manifests.items()):
         if not path.endswith((".yaml", ".yml")):
             continue  # NOTES.txt
+        # A template may join `---` to a comment (the issuer's rbac.yaml: `---# Permission ...`), which Helm's
+        # YAML splitter accepts as a separator: split there too.
+        text = re.sub(r"^---(?=\S)", "---\n", text, flags=re.M)
         found.extend((path.split("/", 1)[1], doc) for doc in yaml.safe_load_all(text) if doc)
     return found
 
@@ -557,3 +561,115 @@ def test_every_controller_fits_the_tainted_system_nodes_with_its_charts_default_
                 )
                 checked.add(chart_name(inputs))
         assert checked == set(ACCEPTED_BEYOND_DEFAULTS) - {"nvidia-device-plugin"} - PRIMARY_ONLY_CHARTS
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The trust charts (cert-manager, the AWS Private CA issuer, trust-manager): keys and internet-free images
+
+TRUST_CHARTS = {
+    "cert-manager": "v1.19.6",
+    "aws-privateca-issuer": "v1.9.0",
+    "trust-manager": "v0.20.2",
+}
+# Keys the platform sets on the trust charts that their values.yaml does not list, with the template reading them.
+TRUST_ACCEPTED_BEYOND_DEFAULTS: dict[str, dict[str, str]] = {
+    "cert-manager": {
+        "podDisruptionBudget.minAvailable": "a documented commented key (templates/poddisruptionbudget.yaml:23-24)",
+        "webhook.podDisruptionBudget.minAvailable": "templates/webhook-poddisruptionbudget.yaml:23-24",
+        "cainjector.podDisruptionBudget.minAvailable": "templates/cainjector-poddisruptionbudget.yaml:23-24",
+        "resources": "a ResourceRequirements, rendered whole (templates/deployment.yaml:193); values.yaml `{}`",
+        "http_proxy": "a documented commented key (values.yaml:451; templates/deployment.yaml:181)",
+        "https_proxy": "templates/deployment.yaml:185",
+        "no_proxy": "templates/deployment.yaml:189",
+    },
+    "aws-privateca-issuer": {
+        "securityContext": "a container SecurityContext, rendered whole (templates/deployment.yaml:44-45)",
+        "podSecurityContext": "a PodSecurityContext, rendered whole (templates/deployment.yaml:40-41)",
+        "env": "a name-to-value map ranged over (templates/deployment.yaml:77-79); values.yaml `env:` (null)",
+    },
+    "trust-manager": {
+        "podDisruptionBudget.minAvailable": "a documented commented key (templates/poddisruptionbudget.yaml)",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def private(synth) -> dict[str, Any]:
+    return synth("private-network", FIXTURES)
+
+
+def trust_values(chart_: str, mirror: str | None, proxy: dict[str, str]) -> dict[str, Any]:
+    """The values the trust component gives a chart (components/trust/charts.py), as ClusterTrust passes them."""
+    from components.trust.charts import cert_manager_values, pca_issuer_values, trust_manager_values
+
+    if chart_ == "cert-manager":
+        return cert_manager_values(proxy, mirror)
+    if chart_ == "aws-privateca-issuer":
+        return pca_issuer_values(proxy, mirror)
+    return trust_manager_values(mirror)
+
+
+def test_every_key_the_platform_sets_on_the_trust_charts_is_a_key_of_their_defaults(private):
+    """As for the cluster's charts above: every key of the trust releases (with the proxy) exists in the chart's
+    values.yaml at the pinned version; and with a mirror (internet-free) too."""
+    seen = set()
+    for name, inputs in releases(private).items():
+        found = chart_name(inputs)
+        if found not in TRUST_CHARTS:
+            continue
+        seen.add(found)
+        defaults = chart_values(found, inputs["version"])
+        assert list(unknown_keys(inputs["values"], defaults, TRUST_ACCEPTED_BEYOND_DEFAULTS[found])) == [], (
+            name
+        )
+    assert seen == set(TRUST_CHARTS)
+    mirror = f"{AIRGAPPED_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+    for found, version in TRUST_CHARTS.items():
+        values = trust_values(found, mirror, {})
+        assert (
+            list(unknown_keys(values, chart_values(found, version), TRUST_ACCEPTED_BEYOND_DEFAULTS[found]))
+            == []
+        )
+    # The walk can fail on these charts too.
+    assert list(unknown_keys({"crds": {"enable": True}}, chart_values("cert-manager", "v1.19.6"), {})) == [
+        "crds.enable"
+    ]
+
+
+def test_internet_free_trust_charts_render_only_images_from_the_accounts_ecr():
+    """Internet-free platforms may have a private CA (only egress-proxy contradicts internet-free): Helm's render of
+    each trust chart with the component's mirrored values pulls every container image from the region's ECR
+    (cert-manager and trust-manager from the `copies/` the README asks to fill, the issuer through the
+    `ecr-public` pull-through rule), and tests/data/chart_images.yaml says the same."""
+    from tests.components.test_internet_free import effective_images
+
+    mirror = f"{AIRGAPPED_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+    for found, version in TRUST_CHARTS.items():
+        values = trust_values(found, mirror, {})
+        inputs = {
+            "chart": found,
+            "version": version,
+            "values": values,
+            "name": found,
+            "namespace": "cert-manager",
+        }
+        rendered_images = images(inputs)
+        assert rendered_images, found
+        assert [image for image in rendered_images if not image.startswith(f"{mirror}/")] == [], found
+        recorded = effective_images(found, values)
+        assert recorded and all(image.startswith(f"{mirror}/") for image in recorded), (found, recorded)
+    # With internet the same charts render their public registries: the check can fail.
+    public = [
+        image
+        for found, version in TRUST_CHARTS.items()
+        for image in images(
+            {
+                "chart": found,
+                "version": version,
+                "values": trust_values(found, None, {}),
+                "name": found,
+                "namespace": "cert-manager",
+            }
+        )
+    ]
+    assert {image.split("/", 1)[0] for image in public} == {"quay.io", "public.ecr.aws"}

@@ -178,7 +178,7 @@ def test_misspelt_top_level_mlops_key(tmp_path):
         load_platform(tmp_path, "x")
     assert (
         str(caught.value)
-        == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team, mlops:oidc-client-secret"
+        == f"{tmp_path}/Pulumi.x.yaml: mlops:platfrom: unknown key; allowed: mlops:platform, mlops:team, mlops:oidc-client-secret, mlops:custom-ca-bundle"
     )
 
 

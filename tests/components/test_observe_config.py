@@ -244,7 +244,7 @@ def test_cli_rejects_unknown_top_level_mlops_key(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (
         f"error: {tmp_path / 'Pulumi.typo.yaml'}: mlops:oidc-secret: unknown key; "
-        "allowed: mlops:platform, mlops:team, mlops:oidc-client-secret\n"
+        "allowed: mlops:platform, mlops:team, mlops:oidc-client-secret, mlops:custom-ca-bundle\n"
     )
 
 

@@ -1423,3 +1423,23 @@ CASES += [
         ],
     ),
 ]
+
+SUBORDINATE_CA = {
+    "type": "SUBORDINATE",
+    "usageMode": "GENERAL_PURPOSE",
+    "certificateAuthorityConfiguration": {
+        "keyAlgorithm": "EC_prime256v1",
+        "signingAlgorithm": "SHA256WITHECDSA",
+        "subject": {"commonName": "mlops issuing CA"},
+    },
+}
+
+CASES += [
+    # The provider's default type is ROOT: an omitted type is a root CA too.
+    one(
+        "aws:acmpca/certificateAuthority:CertificateAuthority",
+        SUBORDINATE_CA,
+        {**SUBORDINATE_CA, "type": "ROOT"},
+        "acmpca-no-root-ca",
+    ),
+]
