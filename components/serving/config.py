@@ -21,6 +21,7 @@ from components.dns.config import (
 )
 from components.loader import ConfigError
 from components.quantity import CpuQuantity, MemoryQuantity
+from components.serving.canary import DEFAULT_CANARY_STEPS, MlflowLink, canary_steps_error
 from components.stackfile import TEAM_KEY
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -113,6 +114,23 @@ class ModelVersion(Model):
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=20)]
     image: Annotated[str, Field(max_length=300)]
     weight: Annotated[int, Field(ge=0, le=100)]
+    # The MLflow registered model version this version serves (its `production` alias follows promotions).
+    mlflow: MlflowLink | None = None
+    # How the version got above the team's first canary step: the weight `mlops promote` raised it from, or
+    # why it starts higher (components/serving/canary.py).
+    stepped_from: Annotated[int | None, Field(alias="stepped-from", ge=0, le=100)] = None
+    canary_override: Annotated[str | None, Field(alias="canary-override", min_length=10, max_length=300)] = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _stepped(self) -> ModelVersion:
+        if self.stepped_from is not None and self.stepped_from == self.weight:
+            raise _KeyedValueError(
+                ("stepped-from",),
+                f"{self.stepped_from} equals weight; allowed: the weight before the last change",
+            )
+        return self
 
     @field_validator("image")
     @classmethod
@@ -187,6 +205,16 @@ class TeamConfig(Model):
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
+    # The weights a new version walks through (`mlops promote --step`).
+    canary_steps: Annotated[list[int], Field(alias="canary-steps")] = list(DEFAULT_CANARY_STEPS)
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _canary_steps(cls, value: list[int]) -> list[int]:
+        problem = canary_steps_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("name", mode="before")
     @classmethod
