@@ -98,13 +98,39 @@ def _find(items: Any, name: str, key: str, what: str) -> tuple[int, Any]:
     raise ConfigError(None, "", f"{what} {name!r} is not in {key}; {what}s: {known}")
 
 
+def _move_trailing(source: Any, source_key: Any, target: Any, target_key: Any) -> None:
+    """Move the comment and blank lines that follow ``source_key``'s line to after ``target_key``'s line.
+
+    ruamel.yaml keeps what follows a value's line (blank lines, comment lines, up to the next key) with that
+    value; a key or list item inserted after it must take them over, so they stay below the inserted lines.
+    The end-of-line comment stays where it is."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    slots = source.ca.items.get(source_key)
+    token = slots[2] if slots and len(slots) > 2 else None
+    if token is None:
+        return
+    head, _, rest = token.value.partition("\n")
+    if not rest:
+        return
+    if head.strip():
+        token.value = head + "\n"
+    else:
+        slots[2] = None
+    target.ca.items[target_key] = [None, None, CommentToken("\n" + rest, CommentMark(0), None), None]
+
+
 def _set_key_after(mapping: Any, key: str, value: Any, after: str) -> None:
     """Set ``key`` in a round-trip mapping; a new key goes right after ``after`` (its place in the spec)."""
     if key in mapping:
         mapping[key] = value
         return
     keys = list(mapping)
-    mapping.insert(keys.index(after) + 1 if after in keys else len(keys), key, value)
+    if after not in keys:
+        after = keys[-1]
+    mapping.insert(keys.index(after) + 1, key, value)
+    _move_trailing(mapping, after, mapping, key)
 
 
 def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
@@ -133,7 +159,9 @@ def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
         from ruamel.yaml.comments import CommentedMap
 
         entry = CommentedMap([("name", request.version), ("image", request.image), ("weight", 0)])
+        last = versions[-1]
         versions.append(entry)
+        _move_trailing(last, list(last)[-1], entry, "weight")
         weights[request.version] = 0
         names.append(request.version)
         target_weight = start
