@@ -103,6 +103,13 @@ def team_at(root: Path, revision: Revision) -> TeamConfig | None:
         return None
 
 
+def _is_ancestor(root: Path, commit: str, of: str) -> bool:
+    done = subprocess.run(
+        ["git", "-C", str(root), "merge-base", "--is-ancestor", commit, of], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
 def pull_request(root: Path, revision: Revision) -> int | None:
     """The pull request that brought ``revision`` in, when a commit message names it."""
     match = _SQUASH.search(revision.subject) or _MERGE.match(revision.subject)
@@ -110,6 +117,9 @@ def pull_request(root: Path, revision: Revision) -> int | None:
         return int(match.group(1))
     merges = _git(root, "rev-list", "--ancestry-path", "--merges", "--reverse", f"{revision.commit}..HEAD")
     for merge in merges.split():
+        # The merge that brought the commit in: it reaches the commit through its merged side only.
+        if _is_ancestor(root, revision.commit, f"{merge}^1"):
+            continue
         subject = _git(root, "log", "-1", "--format=%s", merge).strip()
         found = _MERGE.match(subject) or _SQUASH.search(subject)
         if found:
