@@ -19,6 +19,7 @@ from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
+from components.identity.github_config import GithubConfig
 from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_cluster_zones, check_deployer
@@ -59,6 +60,16 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    github: GithubConfig | None = None
+
+    @model_validator(mode="after")
+    def _github_needs_identity(self) -> PlatformConfig:
+        if self.github is not None and self.identity is None:
+            raise _KeyedValueError(
+                ("github",),
+                "needs the identity section: its deploy and preview roles carry the platform's permissions boundary",
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

@@ -285,6 +285,24 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     build_cluster_access(platform, cluster_names or {})
 
 
+def build_github(platform: Platform) -> None:
+    """GitHub Actions' OIDC provider, a deploy role per GitHub environment and the pull-request preview role,
+    each with the permissions boundary (the `github` section needs `identity`)."""
+    from components.identity.github import GithubDeploy, GithubDeployArgs
+
+    if platform.cfg.github is None:
+        return
+    github = GithubDeploy("github", GithubDeployArgs(context=platform.ctx, github=platform.cfg.github))
+    pulumi.export(
+        "github",
+        {
+            "providerArn": github.provider.arn,
+            "deployRoleArns": {env: role.arn for env, role in github.deploy_roles.items()},
+            "previewRoleArn": github.preview_role.arn if github.preview_role is not None else None,
+        },
+    )
+
+
 def build_cluster_access(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]]) -> None:
     """The SSO roles' access entries in the EKS clusters named (region -> cluster name)."""
     if platform.identity is None:
@@ -512,6 +530,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
     build_identity(platform)
+    build_github(platform)
     build_keys_and_networks(platform)
     build_clusters(
         platform,
