@@ -576,6 +576,20 @@ def promote(
     typer.echo(f"{'would write' if dry_run else 'wrote'} {result.path}: {model} {shares}", err=True)
 
 
+@app.command("deploy-plan")
+def deploy_plan(
+    since: Annotated[
+        str,
+        typer.Option("--since", help="The git revision before the change (e.g. the push's previous head)."),
+    ],
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """The stacks a change deploys, as JSON: platform stacks, then team stacks, each with its pack config."""
+    from mlops.deploy_plan import deploy_plan as plan
+
+    typer.echo(json.dumps(guarded(lambda: plan(stacks_dir, since)), sort_keys=True))
+
+
 @app.command()
 def history(
     stack: Annotated[str, typer.Argument(help="A team stack name (team-fraud-prod).")],
