@@ -104,6 +104,15 @@ class DnsOutputs(Contract):
     ds_record: Annotated[str | None, Field(alias="dsRecord")] = None
 
 
+class GithubOutputs(Contract):
+    """GitHub Actions' OIDC provider and roles (the `github` section): set each environment's AWS_DEPLOY_ROLE_ARN
+    variable to its deploy role, and the pull-request workflow's AWS_ROLE_ARN secret to the preview role."""
+
+    provider_arn: Annotated[str, Field(alias="providerArn")]
+    deploy_role_arns: Annotated[dict[str, str], Field(alias="deployRoleArns")]
+    preview_role_arn: Annotated[str | None, Field(alias="previewRoleArn")] = None
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -117,6 +126,7 @@ class PlatformOutputs(Contract):
     identity: IdentityOutputs | None = None
     observability: ObservabilityOutputs | None = None
     dns: DnsOutputs | None = None
+    github: GithubOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

@@ -17,6 +17,7 @@ from policies import (
     governance,
     kubernetes,
     links,
+    release,
     stack,
     ui_auth,
 )
@@ -39,6 +40,7 @@ MODULES = (
     stack,
     links,
     ui_auth,
+    release,
 )
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

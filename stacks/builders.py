@@ -25,6 +25,7 @@ from components.config import PlatformConfig
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity.github import GithubDeploy, GithubDeployArgs
 from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
@@ -62,6 +63,7 @@ class Platform:
     observability: PlatformObservability | None = None
     file: Path | None = None  # the stack file, named by configuration errors
     ip_range_alarm: IpRangeAlarm | None = None
+    github: GithubDeploy | None = None  # with the `github` section
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -288,18 +290,10 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
 def build_github(platform: Platform) -> None:
     """GitHub Actions' OIDC provider, a deploy role per GitHub environment and the pull-request preview role,
     each with the permissions boundary (the `github` section needs `identity`)."""
-    from components.identity.github import GithubDeploy, GithubDeployArgs
-
     if platform.cfg.github is None:
         return
-    github = GithubDeploy("github", GithubDeployArgs(context=platform.ctx, github=platform.cfg.github))
-    pulumi.export(
-        "github",
-        {
-            "providerArn": github.provider.arn,
-            "deployRoleArns": {env: role.arn for env, role in github.deploy_roles.items()},
-            "previewRoleArn": github.preview_role.arn if github.preview_role is not None else None,
-        },
+    platform.github = GithubDeploy(
+        "github", GithubDeployArgs(context=platform.ctx, github=platform.cfg.github)
     )
 
 
@@ -512,6 +506,7 @@ def export_outputs(platform: Platform) -> None:
         if platform.observability is not None
         else None,
         dns=platform.dns.contract_values() if platform.dns is not None else None,
+        github=platform.github.contract_values() if platform.github is not None else None,
         environment=cfg.environment,
         account_id=cfg.account_id,
         partition=cfg.partition,

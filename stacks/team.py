@@ -49,6 +49,7 @@ def deploy_model(
     certificate: pulumi.Input[str],
     prometheus_url: pulumi.Input[str | None],
     tags: dict[str, str],
+    account_id: pulumi.Input[str] | None = None,
 ) -> ModelDeployment:
     """One model in one region: its versions' deployments, target groups and autoscaling, named in ``domain``."""
     region = target.region
@@ -75,6 +76,8 @@ def deploy_model(
             vpc_id=target.vpc_id,
             vpc_cidr=target.vpc_cidr,
             tags={**tags, "model": model.name},
+            canary_first_step=team.canary_steps[0],
+            account_id=account_id,
         ),
         opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
@@ -103,6 +106,7 @@ def serve_model(
         prometheus_url=platform.apply(
             lambda p: p.observability.prometheus_query_urls.get(region) if p.observability else None
         ),
+        account_id=platform.apply(lambda p: p.account_id),
     )
     if team.ingress is not None:
         return  # the team's own domain: its DNS is the team's

@@ -24,10 +24,11 @@ from components.identity.github_config import GithubConfig
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 AUDIENCE = "sts.amazonaws.com"
-# What the roles may do (AWS managed policies; their reach is capped by the permissions boundary): deploy roles
-# apply stacks, the preview role reads what `pulumi preview` refreshes.
-DEPLOY_POLICY = "AdministratorAccess"
+# The preview role reads what `pulumi preview` refreshes (an AWS managed policy, capped by the boundary). A deploy
+# role is granted the boundary policy itself, so it may do exactly what the boundary allows: no AWS managed
+# admin policy (the pack refuses those) and nothing a role carrying the boundary could not do anyway.
 PREVIEW_POLICY = "ReadOnlyAccess"
+BOUNDARY = "boundary"
 MAX_SESSION_SECONDS = 3600
 
 
@@ -102,7 +103,7 @@ class GithubDeploy(pulumi.ComponentResource):
                 f"{name}-deploy-{environment}",
                 deploy_role_name(ctx, environment),
                 github_trust(provider_arn, environment_subject(github.repository, environment)),
-                DEPLOY_POLICY,
+                BOUNDARY,
                 f"GitHub Actions deploys in environment {environment} of {github.repository}",
                 ctx,
             )
@@ -128,19 +129,34 @@ class GithubDeploy(pulumi.ComponentResource):
             }
         )
 
+    def contract_values(self) -> dict[str, Any]:
+        """The platform's `github` output (components.outputs.GithubOutputs), by field name."""
+        return {
+            "provider_arn": self.provider.arn,
+            "deploy_role_arns": {env: role.arn for env, role in self.deploy_roles.items()},
+            "preview_role_arn": self.preview_role.arn if self.preview_role is not None else None,
+        }
+
     def _role(
         self, name: str, role_name: str, trust: dict, policy: str, description: str, ctx: PlatformContext
     ) -> aws.iam.Role:
         # The trust names the provider by its ARN (known from the account and host); the role waits for it.
-        return ServiceRole(
+        role = ServiceRole(
             name,
             ctx,
             parent=self,
             trust=trust,
-            managed_policy_arns=[policy],
+            managed_policy_arns=[] if policy == BOUNDARY else [policy],
             role_name=role_name,
             description=description,
             max_session_duration=MAX_SESSION_SECONDS,
             tags=ctx.tagged(Name=role_name),
             opts=pulumi.ResourceOptions(depends_on=[self.provider]),
         ).role
+        if policy == BOUNDARY:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-role-permissions-boundary",
+                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=ctx.permissions_boundary),
+                opts=child_opts(self),
+            )
+        return role

@@ -1281,3 +1281,54 @@ CASES += [
         [ui_ingress(), ui_listener([FORWARD])],
     ),
 ]
+
+
+def model_version(image: str, **annotations: str) -> dict:
+    """A model version's Deployment as the team stack writes it, with its release annotations."""
+    spec = deployment(image=image)
+    spec["metadata"]["annotations"] = {
+        "mlops.platform/traffic-weight": "100",
+        "mlops.platform/canary-first-step": "10",
+        "mlops.platform/version-position": "first",
+        "mlops.platform/image-account": ACCOUNT,
+        **annotations,
+    }
+    return spec
+
+
+MODELS_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/models/fraud/embedder{DIGEST}"
+LATER = {"mlops.platform/version-position": "later", "mlops.platform/traffic-weight": "50"}
+
+CASES += [
+    one(
+        DEPLOYMENT,
+        model_version(MODELS_IMAGE),
+        model_version("registry.example/m" + DIGEST),
+        "model-image-from-models-ecr",
+    ),
+    # Another account's models/ repository, and the account's ECR outside models/.
+    one(
+        DEPLOYMENT,
+        model_version(MODELS_IMAGE.replace("us-east-1", "eu-west-1")),
+        model_version(MODELS_IMAGE.replace(ACCOUNT, "444444444444")),
+        "model-image-from-models-ecr",
+    ),
+    one(
+        DEPLOYMENT,
+        model_version(MODELS_IMAGE),
+        model_version(MODELS_IMAGE.replace("/models/", "/mirror/")),
+        "model-image-from-models-ecr",
+    ),
+    one(
+        DEPLOYMENT,
+        model_version(MODELS_IMAGE, **LATER, **{"mlops.platform/stepped-from": "10"}),
+        model_version(MODELS_IMAGE, **LATER),
+        "model-canary-first-step",
+    ),
+    one(
+        DEPLOYMENT,
+        model_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "INC-4711: hotfix"}),
+        model_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "  "}),
+        "model-canary-first-step",
+    ),
+]
