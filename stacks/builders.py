@@ -293,7 +293,10 @@ def build_github(platform: Platform) -> None:
     if platform.cfg.github is None:
         return
     platform.github = GithubDeploy(
-        "github", GithubDeployArgs(context=platform.ctx, github=platform.cfg.github)
+        "github",
+        GithubDeployArgs(context=platform.ctx, github=platform.cfg.github),
+        # IAM is global; the primary region's provider pins the account like every other resource's.
+        opts=pulumi.ResourceOptions(provider=provider_in(platform, platform.cfg.primary_region.name)),
     )
 
 
