@@ -67,6 +67,8 @@ class RegistryOutputs(Contract):
     mlflow_url: Annotated[str | None, Field(alias="mlflowUrl")] = None
     # Workloads: MLflow's in-cluster Service, open to team namespaces and namespaces labelled MLflow clients.
     mlflow_service_url: Annotated[str | None, Field(alias="mlflowServiceUrl")] = None
+    # The image MLflow runs (through the mirror in internet-free stacks): team Jobs that call MLflow run it too.
+    mlflow_image: Annotated[str | None, Field(alias="mlflowImage")] = None
     database_endpoint: Annotated[str, Field(alias="databaseEndpoint")]
 
 

@@ -470,6 +470,7 @@ def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
         "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
         "mlflow_url": registry.mlflow_url,
         "mlflow_service_url": registry.mlflow_service_url,
+        "mlflow_image": registry.mlflow_image,
         "database_endpoint": registry.database.address,
     }
 

@@ -32,6 +32,7 @@ from components.serving.config import (
 )
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
+from components.serving.mlflow_link import alias_job, linked_versions
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from stacks.access import check_owner_access
 
@@ -85,7 +86,7 @@ def deploy_model(
 
 def serve_model(
     team: TeamConfig, model, target: ClusterTarget, platform, space: TeamSpace, aws_region, tags
-) -> None:
+) -> ModelDeployment:
     """One model in one region: its deployments and ingress and, on the platform's zone, its routed name."""
     region = target.region
     if team.ingress is not None:
@@ -109,7 +110,7 @@ def serve_model(
         account_id=platform.apply(lambda p: p.account_id),
     )
     if team.ingress is not None:
-        return  # the team's own domain: its DNS is the team's
+        return deployment  # the team's own domain: its DNS is the team's
     serving = platform.apply(lambda p: p.regions[region].serving)
     ModelEndpointDns(
         f"{team.name}-{model.name}-{region}-dns",
@@ -128,6 +129,29 @@ def serve_model(
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
     )
+    return deployment
+
+
+def link_mlflow(
+    team: TeamConfig, model: ModelSpec, target: ClusterTarget, platform, deployment: ModelDeployment
+) -> None:
+    """For each version of ``model`` at 100% that names an MLflow model: the Job that sets that model's
+    production alias (components.serving.mlflow_link), in the cluster MLflow runs on, once the version's
+    Deployment and the model's weights are in place."""
+    for version in linked_versions(model):
+        alias_job(
+            f"{team.name}-{model.name}-{version.name}-mlflow-alias",
+            namespace=team.namespace,
+            model=model.name,
+            version=version,
+            mlflow_url=platform.apply(lambda p: p.registry.mlflow_service_url),
+            image=platform.apply(lambda p: p.registry.mlflow_image),
+            labels={"team": team.name, "environment": team.environment},
+            opts=pulumi.ResourceOptions(
+                provider=target.k8s_provider,
+                depends_on=[deployment.deployments[version.name], deployment.ingress],
+            ),
+        )
 
 
 def bucket_name(arn: str) -> str:
@@ -203,6 +227,7 @@ def validate_platform_outputs(
             f"mlops:team.regions; allowed: add {contract.primary_region} to regions, or access: read"
         )
     check_team_on_platform(team, file, serving_of(contract, platform_stack))
+    check_mlflow_links(team, contract, platform_stack)
     if team.ingress is None:
         for region in team.regions:
             if contract.regions[region].serving is None:
@@ -211,6 +236,37 @@ def validate_platform_outputs(
                     "(output regions.<region>.serving); re-deploy the platform stack"
                 )
     return contract
+
+
+def check_mlflow_links(team: TeamConfig, contract: PlatformOutputs, platform_stack: str) -> None:
+    """A version naming an MLflow model needs the platform's MLflow (its Service and image in the contract) and
+    the team's first region to be the platform's primary region, whose cluster MLflow runs on (the alias Job
+    is created in the team's first region: which region is primary is known only from the outputs)."""
+    linked = [
+        f"{model.name}/{version.name}"
+        for model in team.models
+        for version in model.versions
+        if version.mlflow
+    ]
+    if not linked:
+        return
+    assert contract.registry is not None
+    for key, value in (
+        ("mlflowServiceUrl", contract.registry.mlflow_service_url),
+        ("mlflowImage", contract.registry.mlflow_image),
+    ):
+        if not value:
+            raise ContractError(
+                f"platform stack {platform_stack!r}: output registry.{key}: missing (versions {', '.join(linked)} "
+                "name an MLflow model, whose alias is set through the platform's MLflow); re-deploy the platform "
+                "stack with a cluster in its primary region, or remove mlflow from those versions"
+            )
+    if team.regions[0] != contract.primary_region:
+        raise ContractError(
+            f"mlops:team.regions: versions {', '.join(linked)} name an MLflow model, and MLflow runs in the "
+            f"platform's primary region {contract.primary_region}, not the first region {team.regions[0]}; "
+            f"allowed: list {contract.primary_region} first in regions, or remove mlflow from those versions"
+        )
 
 
 def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServing:
@@ -321,9 +377,13 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             lambda p: p.identity.permissions_boundary_arn if p.identity is not None else None
         ),
     )
+    # MLflow runs on the platform's primary cluster: the team's first region (validate_platform_outputs).
+    mlflow_region = team.regions[0]
     for target in targets:
         for model in team.models:
-            serve_model(team, model, target, platform, space, providers[target.region], tags)
+            deployment = serve_model(team, model, target, platform, space, providers[target.region], tags)
+            if target.region == mlflow_region:
+                link_mlflow(team, model, target, platform, deployment)
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

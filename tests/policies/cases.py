@@ -212,6 +212,17 @@ def deployment(pod_extra: dict | None = None, namespace: str = "team-a", **conta
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+def job(**container_overrides) -> dict:
+    """A batch/v1 Job around the same pod as ``deployment``'s."""
+    pod = deployment(**container_overrides)["spec"]["template"]["spec"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": "team-a"},
+        "spec": {"template": {"spec": {**pod, "restartPolicy": "Never"}}},
+    }
+
+
 def workload(policy: str, environment: str = "prod", pod_extra_bad: dict | None = None, **bad) -> Case:
     return one(DEPLOYMENT, deployment(), deployment(pod_extra_bad, **bad), policy, environment)
 
@@ -564,6 +575,13 @@ CASES: list[Case] = [
     workload("k8s-no-privileged", securityContext={"privileged": True}),
     workload("k8s-requests-and-limits", resources=None),
     workload("k8s-probes", livenessProbe=None),
+    # A Job's pod runs to completion: no Service sends it traffic, so probes are not asked of it; a Deployment's
+    # container without them still fails.
+    Case(
+        "k8s-probes",
+        [Res("kubernetes:batch/v1:Job", "good", job(readinessProbe=None, livenessProbe=None))],
+        [Res(DEPLOYMENT, "bad", deployment(readinessProbe=None, livenessProbe=None))],
+    ),
     workload("k8s-image-pinned", image="registry.example/m:1.2.3"),
     one(
         DEPLOYMENT,
