@@ -21,6 +21,7 @@ from components.cost.config import CostConfig
 from components.data.config import DataConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
+from components.identity.github_config import GithubConfig
 from components.loader import ConfigError
 from components.mirror.config import MirrorConfig, check_mirror
 from components.network.config import DeployerConfig, RegionConfig, check_cluster_zones, check_deployer
@@ -73,6 +74,16 @@ class PlatformConfig(Model):
     egress_proxy: Annotated[EgressProxyConfig | None, Field(alias="egress-proxy")] = None
     custom_ca_bundle: Annotated[CustomCaBundleConfig | None, Field(alias="custom-ca-bundle")] = None
     private_ca: Annotated[PrivateCaConfig | None, Field(alias="private-ca")] = None
+    github: GithubConfig | None = None
+
+    @model_validator(mode="after")
+    def _github_needs_identity(self) -> PlatformConfig:
+        if self.github is not None and self.identity is None:
+            raise _KeyedValueError(
+                ("github",),
+                "needs the identity section: its deploy and preview roles carry the platform's permissions boundary",
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

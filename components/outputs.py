@@ -67,6 +67,8 @@ class RegistryOutputs(Contract):
     mlflow_url: Annotated[str | None, Field(alias="mlflowUrl")] = None
     # Workloads: MLflow's in-cluster Service, open to team namespaces and namespaces labelled MLflow clients.
     mlflow_service_url: Annotated[str | None, Field(alias="mlflowServiceUrl")] = None
+    # The image MLflow runs (through the mirror in internet-free stacks): team Jobs that call MLflow run it too.
+    mlflow_image: Annotated[str | None, Field(alias="mlflowImage")] = None
     database_endpoint: Annotated[str, Field(alias="databaseEndpoint")]
 
 
@@ -155,6 +157,15 @@ class TrustOutputs(Contract):
     client_certificate_port: Annotated[int | None, Field(alias="clientCertificatePort")] = None
 
 
+class GithubOutputs(Contract):
+    """GitHub Actions' OIDC provider and roles (the `github` section): set each environment's AWS_DEPLOY_ROLE_ARN
+    variable to its deploy role, and the pull-request workflow's AWS_ROLE_ARN secret to the preview role."""
+
+    provider_arn: Annotated[str, Field(alias="providerArn")]
+    deploy_role_arns: Annotated[dict[str, str], Field(alias="deployRoleArns")]
+    preview_role_arn: Annotated[str | None, Field(alias="previewRoleArn")] = None
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -175,6 +186,7 @@ class PlatformOutputs(Contract):
 
     # Absent (None) on platforms without private networking: their outputs stay as they were.
     trust: TrustOutputs | None = None
+    github: GithubOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

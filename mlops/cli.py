@@ -667,6 +667,72 @@ def purge_guardduty_endpoints(
     )
 
 
+@app.command()
+def promote(
+    stack: Annotated[str, typer.Argument(help="A team stack name (team-fraud-prod).")],
+    model: Annotated[str, typer.Argument(help="The model to promote (e.g. embedder).")],
+    version: Annotated[str, typer.Argument(help="The version to promote, or to add with --image (e.g. v2).")],
+    weight: Annotated[
+        int | None, typer.Option("--weight", min=0, max=100, help="The version's new share of traffic.")
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="The version's new image (a digest in prod); adds the version."),
+    ] = None,
+    step: Annotated[
+        bool, typer.Option("--step", help="Move the version to the team's next canary step (canary-steps).")
+    ] = False,
+    override: Annotated[
+        str | None,
+        typer.Option(
+            "--override", help="Why the version may skip the first canary step (recorded in the file)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; write nothing.")] = False,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """Edit a team stack file for a promotion (comments and layout kept); checked before it is replaced."""
+    from mlops.promote import Promotion
+    from mlops.promote import promote as run
+
+    request = Promotion(stack, model, version, weight=weight, image=image, step=step, override=override)
+    result = guarded(lambda: run(request, stacks_dir, dry_run=dry_run))
+    typer.echo(result.diff, nl=False)
+    weights = next(m for m in result.team.models if m.name == model).versions
+    shares = ", ".join(f"{v.name} {v.weight}" for v in weights)
+    typer.echo(f"{'would write' if dry_run else 'wrote'} {result.path}: {model} {shares}", err=True)
+
+
+@app.command("deploy-plan")
+def deploy_plan(
+    since: Annotated[
+        str,
+        typer.Option("--since", help="The git revision before the change (e.g. the push's previous head)."),
+    ],
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """The stacks a change deploys, as JSON: platform stacks, then team stacks, each with its pack config."""
+    from mlops.deploy_plan import deploy_plan as plan
+
+    typer.echo(json.dumps(guarded(lambda: plan(stacks_dir, since)), sort_keys=True))
+
+
+@app.command()
+def history(
+    stack: Annotated[str, typer.Argument(help="A team stack name (team-fraud-prod).")],
+    model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """A model's releases from the git history of its stack file: versions, digests, weights, who, which PR."""
+    from mlops.history import FORMATS, release_history, render
+
+    if fmt not in FORMATS:
+        fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
+    changes = guarded(lambda: release_history(stacks_dir, stack, model))
+    typer.echo(render(changes, fmt))
+
+
 def load_document(stack: str, stacks_dir: Path, from_file: Path | None) -> dict[str, Any]:
     """A preview document: synthesised now, or read from a saved `mlops preview --json`."""
     if from_file is None:

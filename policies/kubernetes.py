@@ -27,6 +27,10 @@ POD_SPEC_PATHS = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 WORKLOADS = tuple(POD_SPEC_PATHS)
+# Pods that run to completion: no Service sends them traffic (readiness) and activeDeadlineSeconds, not a liveness
+# probe, bounds a hung run.
+RUN_TO_COMPLETION = ("kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob")
+LONG_RUNNING = tuple(kind for kind in WORKLOADS if kind not in RUN_TO_COMPLETION)
 CLUSTER_SCOPED = {
     "Namespace",
     "ClusterRole",
@@ -236,14 +240,14 @@ def _pod_security(props, _args):
 
 
 def _workload_policy(
-    name, description, check, severity=Severity.HIGH, remediation="", environment_aware=False
+    name, description, check, severity=Severity.HIGH, remediation="", environment_aware=False, types=WORKLOADS
 ):
     return resource_policy(
         name,
         area="kubernetes",
         severity=severity,
         description=description,
-        types=WORKLOADS,
+        types=types,
         check=_each(check),
         remediation=remediation,
         environment_aware=environment_aware,
@@ -299,10 +303,11 @@ POLICIES = [
     ),
     _workload_policy(
         "k8s-probes",
-        "Containers have readiness and liveness probes.",
+        "Containers of long-running workloads have readiness and liveness probes (Jobs run to completion).",
         _probes,
         severity=Severity.LOW,
         remediation="Add readinessProbe and livenessProbe.",
+        types=LONG_RUNNING,
     ),
     _workload_policy(
         "k8s-image-pinned",

@@ -19,6 +19,7 @@ from policies import (
     links,
     pipelines,
     provenance,
+    release,
     stack,
     ui_auth,
 )
@@ -43,6 +44,7 @@ MODULES = (
     ui_auth,
     provenance,
     pipelines,
+    release,
 )
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

@@ -29,6 +29,7 @@ from components.data.platform import DataRegion, PlatformData, PlatformDataArgs
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
+from components.identity.github import GithubDeploy, GithubDeployArgs
 from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
@@ -79,6 +80,7 @@ class Platform:
     data: PlatformData | None = None
     cost: CostReporting | None = None
     trust: PlatformTrust = field(default_factory=PlatformTrust)
+    github: GithubDeploy | None = None  # with the `github` section
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -352,6 +354,19 @@ def build_identity(platform: Platform, cluster_names: Mapping[str, pulumi.Input[
     build_cluster_access(platform, cluster_names or {})
 
 
+def build_github(platform: Platform) -> None:
+    """GitHub Actions' OIDC provider, a deploy role per GitHub environment and the pull-request preview role,
+    each with the permissions boundary (the `github` section needs `identity`)."""
+    if platform.cfg.github is None:
+        return
+    platform.github = GithubDeploy(
+        "github",
+        GithubDeployArgs(context=platform.ctx, github=platform.cfg.github),
+        # IAM is global; the primary region's provider pins the account like every other resource's.
+        opts=pulumi.ResourceOptions(provider=provider_in(platform, platform.cfg.primary_region.name)),
+    )
+
+
 def build_cluster_access(platform: Platform, cluster_names: Mapping[str, pulumi.Input[str]]) -> None:
     """The SSO roles' access entries in the EKS clusters named (region -> cluster name)."""
     if platform.identity is None:
@@ -569,6 +584,7 @@ def registry_outputs(registry: ModelRegistry, cfg: PlatformConfig) -> dict:
         "repository_url_prefix": f"{cfg.account_id}.dkr.ecr.{cfg.primary_region.name}.amazonaws.com",
         "mlflow_url": registry.mlflow_url,
         "mlflow_service_url": registry.mlflow_service_url,
+        "mlflow_image": registry.mlflow_image,
         "database_endpoint": registry.database.address,
     }
 
@@ -609,6 +625,7 @@ def export_outputs(platform: Platform) -> None:
         else None,
         dns=platform.dns.contract_values() if platform.dns is not None else None,
         data=platform.data.contract_values(cfg.data) if platform.data is not None and cfg.data else None,
+        github=platform.github.contract_values() if platform.github is not None else None,
         environment=cfg.environment,
         account_id=cfg.account_id,
         partition=cfg.partition,
@@ -630,6 +647,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     # First: every role the concerns below create carries the boundary, and IAM refuses a boundary that does
     # not exist yet.
     build_identity(platform)
+    build_github(platform)
     build_keys_and_networks(platform)
     build_clusters(
         platform,

@@ -38,6 +38,7 @@ from components.serving.config import (
 )
 from components.serving.deployment import ModelDeployment, ModelDeploymentArgs
 from components.serving.ingress import model_host, regional_model_host
+from components.serving.mlflow_link import alias_job, linked_versions
 from components.serving.monitoring import (
     ModelAlarms,
     ModelAlarmsArgs,
@@ -68,6 +69,7 @@ def deploy_model(
     tags: dict[str, str],
     trust: pulumi.Input[PodTrust | None] | None = None,
     issuer: pulumi.Input[IssuerRef] | None = None,
+    account_id: pulumi.Input[str] | None = None,
 ) -> ModelDeployment:
     """One model in one region: its versions' deployments, target groups and autoscaling, named in ``domain``."""
     region = target.region
@@ -98,6 +100,8 @@ def deploy_model(
             # A Service certificate where the model serves TLS with it (checked against the platform's issuer).
             issuer=issuer if model.serves_tls else None,
             listen_port=CLIENT_CERTIFICATE_PORT if team.client_certificates else 443,
+            canary_first_step=team.canary_steps[0],
+            account_id=account_id,
         ),
         opts=pulumi.ResourceOptions(provider=target.k8s_provider, depends_on=[space]),
     )
@@ -128,6 +132,7 @@ def serve_model(
         ),
         trust=platform.apply(lambda p: pod_trust_of(p, region)),
         issuer=platform.apply(issuer_of),
+        account_id=platform.apply(lambda p: p.account_id),
     )
     if team.ingress is not None:
         return deployment  # the team's own domain: its DNS is the team's
@@ -238,6 +243,28 @@ def issuer_of(contract: PlatformOutputs) -> IssuerRef | None:
     return IssuerRef(issuer.name, issuer.kind, issuer.group, issuer.duration_hours)
 
 
+def link_mlflow(
+    team: TeamConfig, model: ModelSpec, target: ClusterTarget, platform, deployment: ModelDeployment
+) -> None:
+    """For each version of ``model`` at 100% that names an MLflow model: the Job that sets that model's
+    production alias (components.serving.mlflow_link), in the cluster MLflow runs on, once the version's
+    Deployment and the model's weights are in place."""
+    for version in linked_versions(model):
+        alias_job(
+            f"{team.name}-{model.name}-{version.name}-mlflow-alias",
+            namespace=team.namespace,
+            model=model.name,
+            version=version,
+            mlflow_url=platform.apply(lambda p: p.registry.mlflow_service_url),
+            image=platform.apply(lambda p: p.registry.mlflow_image),
+            labels={"team": team.name, "environment": team.environment},
+            opts=pulumi.ResourceOptions(
+                provider=target.k8s_provider,
+                depends_on=[deployment.deployments[version.name], deployment.ingress],
+            ),
+        )
+
+
 def bucket_name(arn: str) -> str:
     """`arn:aws:s3:::name` -> `name`."""
     return arn.rsplit(":", 1)[-1]
@@ -325,6 +352,7 @@ def validate_platform_outputs(
         contract.data.lake_formation if contract.data else False,
         platform_stack,
     )
+    check_mlflow_links(team, contract, platform_stack)
     if team.ingress is None:
         for region in team.regions:
             if contract.regions[region].serving is None:
@@ -395,6 +423,37 @@ def team_data(
         ),
         opts=pulumi.ResourceOptions(depends_on=[space]),
     )
+
+
+def check_mlflow_links(team: TeamConfig, contract: PlatformOutputs, platform_stack: str) -> None:
+    """A version naming an MLflow model needs the platform's MLflow (its Service and image in the contract) and
+    the team's first region to be the platform's primary region, whose cluster MLflow runs on (the alias Job
+    is created in the team's first region: which region is primary is known only from the outputs)."""
+    linked = [
+        f"{model.name}/{version.name}"
+        for model in team.models
+        for version in model.versions
+        if version.mlflow
+    ]
+    if not linked:
+        return
+    assert contract.registry is not None
+    for key, value in (
+        ("mlflowServiceUrl", contract.registry.mlflow_service_url),
+        ("mlflowImage", contract.registry.mlflow_image),
+    ):
+        if not value:
+            raise ContractError(
+                f"platform stack {platform_stack!r}: output registry.{key}: missing (versions {', '.join(linked)} "
+                "name an MLflow model, whose alias is set through the platform's MLflow); re-deploy the platform "
+                "stack with a cluster in its primary region, or remove mlflow from those versions"
+            )
+    if team.regions[0] != contract.primary_region:
+        raise ContractError(
+            f"mlops:team.regions: versions {', '.join(linked)} name an MLflow model, and MLflow runs in the "
+            f"platform's primary region {contract.primary_region}, not the first region {team.regions[0]}; "
+            f"allowed: list {contract.primary_region} first in regions, or remove mlflow from those versions"
+        )
 
 
 def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServing:
@@ -518,11 +577,14 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         primary = load_platform(Path(file).parent, team.platform_stack.rsplit("/", 1)[-1]).primary_region.name
         team_data(team, data, primary, space, platform, providers)
     served: dict[str, dict[str, ModelDeployment]] = {}
+    # MLflow runs on the platform's primary cluster: the team's first region (validate_platform_outputs).
+    mlflow_region = team.regions[0]
     for target in targets:
         for model in team.models:
-            served.setdefault(target.region, {})[model.name] = serve_model(
-                team, model, target, platform, space, providers[target.region], tags
-            )
+            deployment = serve_model(team, model, target, platform, space, providers[target.region], tags)
+            served.setdefault(target.region, {})[model.name] = deployment
+            if target.region == mlflow_region:
+                link_mlflow(team, model, target, platform, deployment)
     if team.ingress is None:  # the platform's serving ALB, whose metrics the per-model alarms read
         monitor_models(team, platform, served, providers, partition, account_id, tags)
     build_team_pipelines(

@@ -177,9 +177,11 @@ def hardened_pod_spec(
     node_selector: Mapping[str, str] | None = None,
     scratch: str | None = None,
     trust: PodTrust | None = None,
+    restart_policy: str | None = None,
 ) -> k8s.core.v1.PodSpecArgs:
     """The pod around hardened containers: no token, no host namespaces, /tmp in memory (and, with
-    ``scratch``, a disk-backed scratch volume of that size, see ContainerSpec.scratch), zone spread."""
+    ``scratch``, a disk-backed scratch volume of that size, see ContainerSpec.scratch), zone spread;
+    ``restart_policy`` for a Job's pod (Never or OnFailure), unset (Always) for long-running ones."""
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account,
         automount_service_account_token=False,
@@ -226,4 +228,5 @@ def hardened_pod_spec(
         if spread_labels
         else None,
         termination_grace_period_seconds=30,
+        restart_policy=restart_policy,
     )

@@ -27,6 +27,7 @@ class ModelRegistry(pulumi.ComponentResource):
     mlflow_deployment: k8s.apps.v1.Deployment | None
     mlflow_url: str | None
     mlflow_service_url: str | None
+    mlflow_image: str | None
     mlflow_signin: OidcSignIn | None
 
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
@@ -51,12 +52,14 @@ class ModelRegistry(pulumi.ComponentResource):
         self.database_monitoring_role = database.monitoring_role
 
         self.mlflow_deployment, self.mlflow_url, self.mlflow_service_url = None, None, None
+        self.mlflow_image = None
         self.mlflow_ingress, self.mlflow_record, self.mlflow_signin = None, None, None
         if args.k8s_provider is not None:
             mlflow = mlflow_server(self, name, args, MlflowInputs(self.artifact_bucket, self.database))
             self.mlflow_deployment, self.mlflow_ingress = mlflow.deployment, mlflow.ingress
             self.mlflow_record, self.mlflow_url = mlflow.record, mlflow.url
             self.mlflow_service_url, self.mlflow_signin = service_url(serves_tls(args)), mlflow.signin
+            self.mlflow_image = mlflow.image
         self.register_outputs(
             {"artifactBucket": self.artifact_bucket.bucket, "databaseEndpoint": self.database.address}
         )

@@ -128,6 +128,7 @@ class Mlflow:
     url: str
     role: aws.iam.Role
     signin: OidcSignIn | None
+    image: str  # what the Deployment runs (mirror_image of the configured image)
 
 
 def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, uses: MlflowInputs) -> Mlflow:
@@ -215,7 +216,15 @@ def mlflow_server(owner: pulumi.Resource, name: str, args: ModelRegistryArgs, us
             opts=pulumi.ResourceOptions(parent=owner, provider=args.k8s_provider),
         )
     ingress, record = _ingress(owner, name, args, labels, namespace, signin)
-    return Mlflow(deployment, ingress, record, f"https://{mlflow_host(ctx.environment)}", role.role, signin)
+    return Mlflow(
+        deployment,
+        ingress,
+        record,
+        f"https://{mlflow_host(ctx.environment)}",
+        role.role,
+        signin,
+        mirror_image(args.config.mlflow_image, args.mirror),
+    )
 
 
 def _identity(

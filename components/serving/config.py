@@ -25,6 +25,7 @@ from components.loader import ConfigError
 from components.observability.config import Subscription
 from components.pipelines.config import GraphSpec, TeamPipelines, check_team_pipelines
 from components.quantity import CpuQuantity, MemoryQuantity
+from components.serving.canary import DEFAULT_CANARY_STEPS, MlflowLink, canary_steps_error
 from components.serving.provenance import (
     REQUIRED_IN_PROD,
     LicenseField,
@@ -132,6 +133,23 @@ class ModelVersion(Model):
     license: LicenseField = None
     run: RunField = None
     notes: NotesField = None
+    # The MLflow registered model version this version serves (its `production` alias follows promotions).
+    mlflow: MlflowLink | None = None
+    # How the version got above the team's first canary step: the weight `mlops promote` raised it from, or
+    # why it starts higher (components/serving/canary.py).
+    stepped_from: Annotated[int | None, Field(alias="stepped-from", ge=0, le=100)] = None
+    canary_override: Annotated[str | None, Field(alias="canary-override", min_length=10, max_length=300)] = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _stepped(self) -> ModelVersion:
+        if self.stepped_from is not None and self.stepped_from == self.weight:
+            raise _KeyedValueError(
+                ("stepped-from",),
+                f"{self.stepped_from} equals weight; allowed: the weight before the last change",
+            )
+        return self
 
     @field_validator("image")
     @classmethod
@@ -222,6 +240,16 @@ class TeamConfig(Model):
     lake_formation: Annotated[list[LakeFormationGrant], Field(alias="lake-formation", max_length=20)] = []
     # The team's monthly AWS budget (components/cost/budgets.py); none without it.
     budget: TeamBudget | None = None
+    # The weights a new version walks through (`mlops promote --step`).
+    canary_steps: Annotated[list[int], Field(alias="canary-steps")] = list(DEFAULT_CANARY_STEPS)
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _canary_steps(cls, value: list[int]) -> list[int]:
+        problem = canary_steps_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("name", mode="before")
     @classmethod

@@ -182,6 +182,29 @@ class ModelDeploymentArgs:
     issuer: IssuerRef | pulumi.Output[IssuerRef] | None = None
     listen_port: int = 443
 
+    # The team's first canary step and the account whose ECR holds its images: the release annotations the
+    # policy pack reads (policies/release.py).
+    canary_first_step: int = 10
+    account_id: pulumi.Input[str] | None = None
+
+
+def release_annotations(
+    args: ModelDeploymentArgs, version: ModelVersion, first: bool
+) -> dict[str, pulumi.Input[str]]:
+    """What the policy pack needs to know of a version's release (policies/release.py reads these keys)."""
+    annotations: dict[str, pulumi.Input[str]] = {
+        "mlops.platform/traffic-weight": str(version.weight),
+        "mlops.platform/canary-first-step": str(args.canary_first_step),
+        "mlops.platform/version-position": "first" if first else "later",
+    }
+    if args.account_id is not None:
+        annotations["mlops.platform/image-account"] = args.account_id
+    if version.stepped_from is not None:
+        annotations["mlops.platform/stepped-from"] = str(version.stepped_from)
+    if version.canary_override is not None:
+        annotations["mlops.platform/canary-override"] = version.canary_override
+    return annotations
+
 
 class ModelDeployment(pulumi.ComponentResource):
     """Serves one model: Deployments, Services, weighted routing, autoscaling and a disruption budget."""
@@ -316,7 +339,10 @@ class ModelDeployment(pulumi.ComponentResource):
                     name=version_service(model, version.name),
                     namespace=args.namespace,
                     labels=labels,
-                    annotations=annotations or None,
+                    annotations={
+                        **annotations,
+                        **release_annotations(args, version, version is model.versions[0]),
+                    },
                 ),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
                     replicas=max(model.autoscaling.min_replicas, 1),

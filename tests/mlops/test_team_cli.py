@@ -145,7 +145,7 @@ def versions(*pairs):
             "risk",
             "{source}: quota: unknown key; allowed: name, environment, platform-stack, regions, owners, "
             "cost-center, data-classification, quotas, data-access, ingress, client-certificates, models, pipelines, graphs, "
-            "lake-formation, budget",
+            "lake-formation, budget, canary-steps",
         ),
         (
             spec(quotas={"cpu": "16", "memory": "64Gi", "gpus": 1, "pods": 40}),

@@ -168,7 +168,9 @@ def test_live_preview_runs_only_with_credentials_and_uses_each_stacks_policy_con
     probe = jobs["credentials"]["steps"][0]
     assert probe["env"]["AWS_ROLE_ARN"] == "${{ secrets.AWS_ROLE_ARN }}"
     live = jobs["live-preview"]
-    assert live["if"] == "${{ needs.credentials.outputs.configured == 'true' }}"
+    assert live["if"] == (
+        "${{ needs.credentials.outputs.configured == 'true' && github.event_name == 'pull_request' }}"
+    )
     assert "credentials" in live["needs"]
     pulumi = preview_step(live)
     assert pulumi["with"]["command"] == "preview"

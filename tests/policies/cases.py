@@ -225,6 +225,17 @@ def labelled(workload: dict, labels: dict[str, str]) -> dict:
     }
 
 
+def job(**container_overrides) -> dict:
+    """A batch/v1 Job around the same pod as ``deployment``'s."""
+    pod = deployment(**container_overrides)["spec"]["template"]["spec"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": "team-a"},
+        "spec": {"template": {"spec": {**pod, "restartPolicy": "Never"}}},
+    }
+
+
 def workload(policy: str, environment: str = "prod", pod_extra_bad: dict | None = None, **bad) -> Case:
     return one(DEPLOYMENT, deployment(), deployment(pod_extra_bad, **bad), policy, environment)
 
@@ -577,6 +588,13 @@ CASES: list[Case] = [
     workload("k8s-no-privileged", securityContext={"privileged": True}),
     workload("k8s-requests-and-limits", resources=None),
     workload("k8s-probes", livenessProbe=None),
+    # A Job's pod runs to completion: no Service sends it traffic, so probes are not asked of it; a Deployment's
+    # container without them still fails.
+    Case(
+        "k8s-probes",
+        [Res("kubernetes:batch/v1:Job", "good", job(readinessProbe=None, livenessProbe=None))],
+        [Res(DEPLOYMENT, "bad", deployment(readinessProbe=None, livenessProbe=None))],
+    ),
     workload("k8s-image-pinned", image="registry.example/m:1.2.3"),
     one(
         DEPLOYMENT,
@@ -1441,5 +1459,56 @@ CASES += [
         SUBORDINATE_CA,
         {**SUBORDINATE_CA, "type": "ROOT"},
         "acmpca-no-root-ca",
+    ),
+]
+
+
+def released_version(image: str, **annotations: str) -> dict:
+    """A model version's Deployment as the team stack writes it, with its release annotations."""
+    spec = deployment(image=image)
+    spec["metadata"]["annotations"] = {
+        "mlops.platform/traffic-weight": "100",
+        "mlops.platform/canary-first-step": "10",
+        "mlops.platform/version-position": "first",
+        "mlops.platform/image-account": ACCOUNT,
+        **annotations,
+    }
+    return spec
+
+
+MODELS_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/models/fraud/embedder{DIGEST}"
+LATER = {"mlops.platform/version-position": "later", "mlops.platform/traffic-weight": "50"}
+
+CASES += [
+    one(
+        DEPLOYMENT,
+        released_version(MODELS_IMAGE),
+        released_version("registry.example/m" + DIGEST),
+        "model-image-from-models-ecr",
+    ),
+    # Another account's models/ repository, and the account's ECR outside models/.
+    one(
+        DEPLOYMENT,
+        released_version(MODELS_IMAGE.replace("us-east-1", "eu-west-1")),
+        released_version(MODELS_IMAGE.replace(ACCOUNT, "444444444444")),
+        "model-image-from-models-ecr",
+    ),
+    one(
+        DEPLOYMENT,
+        released_version(MODELS_IMAGE),
+        released_version(MODELS_IMAGE.replace("/models/", "/mirror/")),
+        "model-image-from-models-ecr",
+    ),
+    one(
+        DEPLOYMENT,
+        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/stepped-from": "10"}),
+        released_version(MODELS_IMAGE, **LATER),
+        "model-canary-first-step",
+    ),
+    one(
+        DEPLOYMENT,
+        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "INC-4711: hotfix"}),
+        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "  "}),
+        "model-canary-first-step",
     ),
 ]

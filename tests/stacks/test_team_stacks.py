@@ -40,9 +40,11 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
     assert len(states(team, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")) == 4
     assert len(states(team, "kubernetes:keda.sh/v1alpha1:ScaledObject")) == 2
     assert len(states(team, "kubernetes:policy/v1:PodDisruptionBudget")) == 4  # one per model per region
-    # 46 of the team space and models; 8 of its pipelines (the workflow account, its executor Role and binding,
-    # the artifact repository, the SSO account, its token, Role and binding); 3 per region of the graph's router.
-    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 46 + 8 + 3 * 2
+    assert len(states(team, "kubernetes:batch/v1:Job")) == 1  # scorer v3 (100%) sets its MLflow alias
+    # 47 of the team space and models (the alias Job among them); 8 of its pipelines (the workflow account, its
+    # executor Role and binding, the artifact repository, the SSO account, its token, Role and binding); 3 per
+    # region of the graph's router.
+    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 47 + 8 + 3 * 2
     assert invalid_builtin_objects(team) == []
 
 

