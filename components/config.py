@@ -28,6 +28,7 @@ from components.serving.config import (
     TeamConfig,
 )
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
+from components.training.config import TrainingConfig, check_training_on_platform
 from components.validation import validate_model
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
@@ -59,6 +60,7 @@ class PlatformConfig(Model):
     identity: IdentityConfig | None = None
     observability: ObservabilityConfig | None = None
     dns: DnsConfig | None = None
+    training: TrainingConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -122,6 +124,7 @@ class PlatformConfig(Model):
 def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
+    check_training_on_platform(cfg)
     if cfg.dns is not None:
         check_dns(
             cfg.dns,

@@ -104,6 +104,29 @@ class DnsOutputs(Contract):
     ds_record: Annotated[str | None, Field(alias="dsRecord")] = None
 
 
+class TrainingPoolOutputs(Contract):
+    """A training pool as team stacks see it: its Kueue ResourceFlavor and its limits (the quota arithmetic)."""
+
+    flavor: str
+    kind: str  # cpu, gpu or efa
+    gpus: bool
+    cpu_limit: Annotated[int, Field(alias="cpuLimit")]
+    memory_limit_gib: Annotated[int, Field(alias="memoryLimitGib")]
+    gpu_limit: Annotated[int, Field(alias="gpuLimit")]
+
+
+class TrainingOutputs(Contract):
+    """The training side (components.training): where it runs, the cohort team ClusterQueues join, the pools,
+    and JupyterHub's namespace (team stacks let its hub start servers in their namespace)."""
+
+    region: str
+    cohort: str
+    pools: dict[str, TrainingPoolOutputs]
+    hub_namespace: Annotated[str, Field(alias="hubNamespace")]
+    hub_url: Annotated[str, Field(alias="hubUrl")]
+    overcommit_factor: Annotated[float, Field(alias="overcommitFactor")]
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -117,6 +140,7 @@ class PlatformOutputs(Contract):
     identity: IdentityOutputs | None = None
     observability: ObservabilityOutputs | None = None
     dns: DnsOutputs | None = None
+    training: TrainingOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

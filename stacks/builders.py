@@ -39,7 +39,11 @@ from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
 from components.serving.ingress import ServingEntry, ServingEntryArgs, TeamIngressGuard
+from components.serving.team import MODELS_SERVICE_ACCOUNT
+from components.training.notebooks import team_profiles
+from components.training.platform import TrainingPlatform, TrainingPlatformArgs
 from stacks.context import platform_context
+from stacks.training import hub_teams
 
 KeyArn = Callable[[str], pulumi.Input[str]]  # a region's key ARN by purpose ("logs", "volumes", ...)
 
@@ -62,6 +66,7 @@ class Platform:
     observability: PlatformObservability | None = None
     file: Path | None = None  # the stack file, named by configuration errors
     ip_range_alarm: IpRangeAlarm | None = None
+    training: TrainingPlatform | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -187,9 +192,49 @@ def build_clusters(
                 mirror=mirror_host(cfg, region.name),
                 spot_service_linked_role=spot_role,
                 permissions_boundary=ctx.permissions_boundary,
+                training=cfg.training if region.name == training_region(cfg) else None,
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
+
+
+def training_region(cfg: PlatformConfig) -> str | None:
+    """The region whose cluster runs the training side (the primary's unless training.region says)."""
+    if cfg.training is None:
+        return None
+    return cfg.training.region or cfg.primary_region.name
+
+
+def build_training(platform: Platform, stack: str) -> None:
+    """Training pools, Kueue and JupyterHub on the training region's cluster; the hub offers the notebook profiles
+    of the team stack files on this platform (stack ``stack``) beside the platform's own."""
+    cfg = platform.cfg
+    region = training_region(cfg)
+    if cfg.training is None or region is None or cfg.identity is None or cfg.identity.oidc is None:
+        return
+    cluster = platform.eks_clusters[region]
+    teams = hub_teams(platform.file.parent, stack) if platform.file is not None else []
+    platform.training = TrainingPlatform(
+        "training",
+        TrainingPlatformArgs(
+            config=cfg.training,
+            environment=cfg.environment,
+            cluster_name=cluster_name(cfg.environment, region),
+            k8s_provider=cluster.k8s_provider,
+            instance_profile=cluster.karpenter_nodes.instance_profile.name,
+            ami_alias=cfg.cluster.ami_alias if cfg.cluster is not None and cfg.cluster.mode == "eks" else "",
+            volumes_key_arn=platform.keyrings[region].arn("volumes"),
+            tags=dict(platform.ctx.tags),
+            karpenter=cluster.charts.karpenter,
+            node_class_depends_on=[cluster.node_pools.node_class],
+            workload_ready=cluster.workload_ready,
+            oidc=cfg.identity.oidc,
+            oidc_client_secret=oidc_client_secret(platform.file),
+            lb_subnet_ids=platform.networks[region].subnet_ids("lb"),
+            teams=team_profiles(teams, MODELS_SERVICE_ACCOUNT),
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[region]),
+    )
 
 
 def build_registry(platform: Platform) -> None:
@@ -502,6 +547,9 @@ def export_outputs(platform: Platform) -> None:
         internet_free=cfg.internet_free,
         regions={name: region_outputs(platform, name) for name in platform.networks},
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
+        training=platform.training.contract_values(training_region(cfg) or "")
+        if platform.training is not None
+        else None,
     )
 
 
@@ -522,6 +570,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
         node_network={name: net.node_egress for name, net in platform.networks.items()},
     )
     build_registry(platform)
+    build_training(platform, pulumi.get_stack())
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))

@@ -22,6 +22,7 @@ from components.dns.config import (
 from components.loader import ConfigError
 from components.quantity import CpuQuantity, MemoryQuantity
 from components.stackfile import TEAM_KEY
+from components.training.config import TeamTraining
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
 _REGION_RE = REGION_RE
@@ -186,6 +187,7 @@ class TeamConfig(Model):
     quotas: Quotas
     data_access: Annotated[list[DataAccess], Field(alias="data-access")] = []
     ingress: TeamIngress | None = None
+    training: TeamTraining | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
 
     @field_validator("name", mode="before")
