@@ -171,12 +171,8 @@ class TrainingPlatform(pulumi.ComponentResource):
 
     def _release(self, name: str, chart: str, version: str, namespace: str, values, depends_on, short=None):
         return pinned_release(
-            self, name, chart, version, namespace, values, self._provider, depends_on, short
+            self, name, chart, version, namespace, values, self._args.k8s_provider, depends_on, short
         )
-
-    @property
-    def _provider(self) -> k8s.Provider:
-        return self._args.k8s_provider
 
     def _kueue(self, name: str, args: TrainingPlatformArgs) -> None:
         cfg = args.config
