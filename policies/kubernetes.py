@@ -45,6 +45,9 @@ CLUSTER_SCOPED = {
     "NodeClaim",
     "ClusterIssuer",
     "ClusterTriggerAuthentication",
+    # Kueue v0.14.8 CRDs (config/components/crd/bases): `scope: Cluster`; a LocalQueue is namespaced.
+    "ResourceFlavor",
+    "ClusterQueue",
     # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
     # the policy and its binding are cluster-scoped (no metadata.namespace).
     "ValidatingAdmissionPolicy",

@@ -18,6 +18,7 @@ from policies import (
     kubernetes,
     links,
     stack,
+    training,
     ui_auth,
 )
 from policies.base import REGISTRY
@@ -39,6 +40,7 @@ MODULES = (
     stack,
     links,
     ui_auth,
+    training,
 )
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
