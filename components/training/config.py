@@ -22,11 +22,11 @@ _RESERVATION_RE = re.compile(r"^cr-[0-9a-z]+$")
 _DIGEST_IMAGE_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$")
 
-# Instance families with EFA (EC2 User Guide, "Supported instance types" of Elastic Fabric Adapter,
+# Accelerated instance families with EFA (EC2 User Guide, "Supported instance types" of Elastic Fabric Adapter,
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa.html#efa-instance-types): the accelerated ones a
 # training pool would use. An EFA pool names families from this list only.
 EFA_FAMILIES = frozenset(
-    {"p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "g5", "g6", "g6e", "gr6", "trn1", "trn1n", "trn2", "dl1"}
+    {"p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "g5", "g6", "g6e", "gr6", "trn1", "trn1n", "trn2"}
 )
 POOL_KINDS = ("cpu", "gpu", "efa")
 
