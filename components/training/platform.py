@@ -25,6 +25,7 @@ from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, Oid
 from components.training.config import TrainingConfig
 from components.training.notebooks import HUB_NAMESPACE, HUB_PROXY_SERVICE, jupyterhub_values
 from components.training.specs import (
+    EFA_LABEL,
     TRAINING_TAINT_KEY,
     kueue_manager_config,
     pool_resource_name,
@@ -67,15 +68,16 @@ def kueue_values(version: str) -> dict[str, Any]:
 
 
 def efa_device_plugin_values() -> dict[str, Any]:
-    """The EFA device plugin on the EFA-capable training nodes only: it tolerates their taints (the chart's own
-    affinity already keeps it to instance types with EFA)."""
+    """The EFA device plugin on the EFA pools' nodes only (other GPU instance types have EFA too, but only an EFA
+    pool's jobs request it): it tolerates their taints; the chart's own affinity keeps it to instance types with
+    EFA."""
     return {
         "tolerations": [
             {"key": TRAINING_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
             {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
             {"key": SYSTEM_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
         ],
-        "nodeSelector": {"mlops.io/node-role": "training"},
+        "nodeSelector": {EFA_LABEL: "true"},
         "resources": resources("10m", "20Mi", "100m", "64Mi"),
     }
 

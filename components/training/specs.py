@@ -30,6 +30,7 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 LOCAL_QUEUE = "training"
 ZONE_LABEL = "topology.kubernetes.io/zone"
+EFA_LABEL = "mlops.io/efa"  # on the nodes of kind efa pools: where the EFA device plugin runs
 TRAINING_TOLERATION = {
     "key": TRAINING_TAINT_KEY,
     "operator": "Equal",
@@ -71,6 +72,8 @@ def training_node_pool_spec(pool: TrainingPoolConfig) -> dict[str, Any]:
             "values": ["reserved", pool.capacity_type],
         }
     labels = {POOL_LABEL: pool.name, NODE_ROLE_LABEL: TRAINING_ROLE}
+    if pool.kind == "efa":
+        labels[EFA_LABEL] = "true"
     taints = [{"key": TRAINING_TAINT_KEY, "value": "true", "effect": "NoSchedule"}]
     limits = {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"}
     if pool.gpus:

@@ -496,6 +496,61 @@ def test_every_efa_family_has_instance_types_the_efa_device_plugin_supports():
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa.html#efa-instance-types); the plugin runs only there."""
     from components.training.config import EFA_FAMILIES
 
-    chart = yaml.safe_load((REPO / "tests/data/charts/aws-efa-k8s-device-plugin-v0.5.30/values.yaml").read_text())
+    chart = yaml.safe_load(
+        (REPO / "tests/data/charts/aws-efa-k8s-device-plugin-v0.5.30/values.yaml").read_text()
+    )
     families = {name.split(".", 1)[0] for name in chart["supportedInstanceLabels"]["values"]}
     assert sorted(EFA_FAMILIES - families) == []
+
+
+def training_pool_nodes(document: dict[str, Any]) -> dict[str, tuple[dict[str, str], list[dict[str, str]]]]:
+    """Each training pool's node labels (with the kubelet's os/arch and, for the chart affinities, an instance
+    type of the pool) and taints, from the NodePool inputs."""
+    instance = {"gpu": "g6e.12xlarge", "gpu-spot": "g6e.12xlarge", "efa": "p5.48xlarge", "cpu": "m7i.4xlarge"}
+    found = {}
+    for pool, itype in instance.items():
+        template = by_name(document, f"training-pool-{pool}")["inputs"]["spec"]["template"]
+        labels = {
+            **template["metadata"]["labels"],
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "node.kubernetes.io/instance-type": itype,
+        }
+        found[pool] = (labels, template["spec"]["taints"])
+    return found
+
+
+def test_device_plugins_run_on_the_training_nodes_they_serve_and_controllers_on_system_nodes(prod):
+    """As Helm renders them (with the charts' default affinities) against each training pool's labels and taints
+    (https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/): the NVIDIA plugin on every GPU
+    training pool, the EFA plugin on the EFA pool only, no serving or system controller on any training node, and
+    Kueue's manager, the hub and the proxy on the tainted system nodes."""
+    from tests.components.test_chart_values import schedulable_on, workloads
+
+    pools = training_pool_nodes(prod)
+    found = releases(prod)
+    (nvidia,) = [
+        d
+        for path, d in workloads(found["cluster-us-east-1-nvidia-device-plugin"])
+        if path == "templates/daemonset-device-plugin.yml"
+    ]
+    (efa,) = [d for _, d in workloads(found["training-efa-device-plugin"])]
+    for name, (labels, taints) in pools.items():
+        assert schedulable_on(nvidia["spec"]["template"]["spec"], labels, taints) == (name != "cpu"), name
+        assert schedulable_on(efa["spec"]["template"]["spec"], labels, taints) == (name == "efa"), name
+    system = by_name(prod, "cluster-us-east-1-system-nodes")["inputs"]
+    system_labels = {**system["labels"], "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    system_taints = [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]
+    for release in (
+        "training-kueue",
+        "training-hub",
+        "cluster-us-east-1-karpenter",
+        "cluster-us-east-1-keda",
+    ):
+        for path, doc in workloads(found[release]):
+            pod = doc["spec"]["template"]["spec"]
+            assert schedulable_on(pod, system_labels, system_taints), (release, path)
+            assert not any(schedulable_on(pod, labels, taints) for labels, taints in pools.values()), (
+                release,
+                path,
+            )
