@@ -1284,7 +1284,12 @@ CASES += [
 
 
 # Training (policies/training.py): a Job on the training nodes, a Deployment kept off them, JupyterHub's values.
-TRAINING_TOLERATION = {"key": "mlops.io/training", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+TRAINING_TOLERATION = {
+    "key": "mlops.io/training",
+    "operator": "Equal",
+    "value": "true",
+    "effect": "NoSchedule",
+}
 
 
 def training_job(queue: str | None = "training", do_not_disrupt: bool = True) -> dict:
@@ -1304,7 +1309,9 @@ def training_job(queue: str | None = "training", do_not_disrupt: bool = True) ->
         },
         "spec": {
             "template": {
-                "metadata": {"annotations": {"karpenter.sh/do-not-disrupt": "true"} if do_not_disrupt else {}},
+                "metadata": {
+                    "annotations": {"karpenter.sh/do-not-disrupt": "true"} if do_not_disrupt else {}
+                },
                 "spec": pod,
             }
         },
@@ -1318,11 +1325,21 @@ def hub_release(**singleuser) -> dict:
         "cloudMetadata": {"blockWithIptables": False},
         **singleuser,
     }
-    return {"chart": "jupyterhub", "version": "4.3.5", "namespace": "jupyterhub", "values": {"singleuser": values}}
+    return {
+        "chart": "jupyterhub",
+        "version": "4.3.5",
+        "namespace": "jupyterhub",
+        "values": {"singleuser": values},
+    }
 
 
 CASES += [
-    one("kubernetes:batch/v1:Job", training_job(), training_job(queue=None), "training-pods-name-a-local-queue"),
+    one(
+        "kubernetes:batch/v1:Job",
+        training_job(),
+        training_job(queue=None),
+        "training-pods-name-a-local-queue",
+    ),
     one(
         DEPLOYMENT,
         deployment(),
