@@ -554,3 +554,30 @@ def test_device_plugins_run_on_the_training_nodes_they_serve_and_controllers_on_
                 release,
                 path,
             )
+
+
+def test_efa_nodes_join_the_eks_cluster_security_group_which_admits_all_traffic_from_itself(prod):
+    """EFA needs a security group allowing all inbound and outbound traffic from and to itself (EC2 User Guide,
+    "Prepare an EFA-enabled security group"). The security group EKS creates for a cluster has exactly that:
+    inbound all from self, outbound all to self "for EFA traffic"
+    (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html). The EFA pool's node class selects
+    security groups by the discovery tag, which is on that cluster security group (its id from the cluster's
+    vpcConfig) and on no other group, and the stack adds no rule that narrows it."""
+    node_class = by_name(prod, "training-node-class-efa")["inputs"]["spec"]
+    assert node_class["securityGroupSelectorTerms"] == [
+        {"tags": {"karpenter.sh/discovery": "mlops-prod-us-east-1"}}
+    ]
+    tags = [
+        s["inputs"]
+        for s in states(prod, "aws:ec2/tag:Tag")
+        if s["inputs"]["key"] == "karpenter.sh/discovery" and s["inputs"]["value"] == "mlops-prod-us-east-1"
+    ]
+    assert [t["resourceId"].startswith("sg-") for t in tags] == [True]
+    tag = by_name(prod, "cluster-us-east-1-cluster-sg-discovery")
+    assert any(dep.endswith("::cluster-us-east-1-eks") for dep in tag["dependencies"])
+    egress = [
+        s
+        for s in states(prod, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if s["inputs"].get("securityGroupId") == tags[0]["resourceId"]
+    ]
+    assert egress == []
