@@ -581,3 +581,14 @@ def test_efa_nodes_join_the_eks_cluster_security_group_which_admits_all_traffic_
         if s["inputs"].get("securityGroupId") == tags[0]["resourceId"]
     ]
     assert egress == []
+
+
+def test_training_is_refused_on_internet_free_stacks_and_without_sign_in():
+    platform = raw(PROD, "mlops:platform")
+    free = {**platform, "internet-free": True, "nat": "none"}
+    with pytest.raises(ConfigError, match=r"mlops:platform\.training: not available with internet-free: true"):
+        parse_platform(free, PROD)
+    unsigned = copy.deepcopy(platform)
+    del unsigned["identity"]["oidc"]
+    with pytest.raises(ConfigError, match=r"mlops:platform\.training\.notebooks: needs identity\.oidc"):
+        parse_platform(unsigned, PROD)

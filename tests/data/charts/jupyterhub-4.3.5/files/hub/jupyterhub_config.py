@@ -43,7 +43,7 @@ c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
 # Connect to a proxy running in a different pod. Note that *_SERVICE_*
 # environment variables are set by Kubernetes for Services
 c.ConfigurableHTTPProxy.api_url = (
-    f"http://{get_name('proxy-api')}:{get_name_env('proxy-api', '_SERVICE_PORT')}"
+    f'http://{get_name("proxy-api")}:{get_name_env("proxy-api", "_SERVICE_PORT")}'
 )
 c.ConfigurableHTTPProxy.should_start = False
 
@@ -102,7 +102,9 @@ c.JupyterHub.hub_bind_url = f"http://:{hub_container_port}"
 # hub_connect_url is the URL for connecting to the hub for use by external
 # JupyterHub services such as the proxy. Note that *_SERVICE_* environment
 # variables are set by Kubernetes for Services.
-c.JupyterHub.hub_connect_url = f"http://{get_name('hub')}:{get_name_env('hub', '_SERVICE_PORT')}"
+c.JupyterHub.hub_connect_url = (
+    f'http://{get_name("hub")}:{get_name_env("hub", "_SERVICE_PORT")}'
+)
 
 # implement common labels
 # This mimics the jupyterhub.commonLabels helper, but declares managed-by to
@@ -191,12 +193,16 @@ if image:
 # Helm chart may want to set, we can't use the set_config_if_not_none helper
 # function as someone may want to override the default False value to None.
 #
-c.KubeSpawner.allow_privilege_escalation = get_config("singleuser.allowPrivilegeEscalation")
+c.KubeSpawner.allow_privilege_escalation = get_config(
+    "singleuser.allowPrivilegeEscalation"
+)
 
 # Combine imagePullSecret.create (single), imagePullSecrets (list), and
 # singleuser.image.pullSecrets (list).
 image_pull_secrets = []
-if get_config("imagePullSecret.automaticReferenceInjection") and get_config("imagePullSecret.create"):
+if get_config("imagePullSecret.automaticReferenceInjection") and get_config(
+    "imagePullSecret.create"
+):
     image_pull_secrets.append(get_name("image-pull-secret"))
 if get_config("imagePullSecrets"):
     image_pull_secrets.extend(get_config("imagePullSecrets"))
@@ -235,7 +241,9 @@ if match_node_purpose:
     elif match_node_purpose == "ignore":
         pass
     else:
-        raise ValueError(f"Unrecognized value for matchNodePurpose: {match_node_purpose}")
+        raise ValueError(
+            f"Unrecognized value for matchNodePurpose: {match_node_purpose}"
+        )
 
 # Combine the common tolerations for user pods with singleuser tolerations
 scheduling_user_pods_tolerations = get_config("scheduling.userPods.tolerations", [])
@@ -255,13 +263,17 @@ if storage_type == "dynamic":
         c.KubeSpawner.pvc_name_template = pvc_name_template
     volume_name_template = get_config("singleuser.storage.dynamic.volumeNameTemplate")
     c.KubeSpawner.storage_pvc_ensure = True
-    set_config_if_not_none(c.KubeSpawner, "storage_class", "singleuser.storage.dynamic.storageClass")
+    set_config_if_not_none(
+        c.KubeSpawner, "storage_class", "singleuser.storage.dynamic.storageClass"
+    )
     set_config_if_not_none(
         c.KubeSpawner,
         "storage_access_modes",
         "singleuser.storage.dynamic.storageAccessModes",
     )
-    set_config_if_not_none(c.KubeSpawner, "storage_capacity", "singleuser.storage.capacity")
+    set_config_if_not_none(
+        c.KubeSpawner, "storage_capacity", "singleuser.storage.capacity"
+    )
 
     # Add volumes to singleuser pods
     volumes = {
