@@ -163,9 +163,11 @@ def build_clusters(
                 gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
             ),
         )
+    training_spot = cfg.training is not None and any(p.capacity_type == "spot" for p in cfg.training.pools)
     spot_role = (
         spot_service_linked_role("spot-service-linked-role", ctx, platform.providers[cfg.primary_region.name])
         if cfg.cluster.creates_spot_service_linked_role
+        or (training_spot and cfg.cluster.spot_service_linked_role == "create")
         else None
     )
     for region in cfg.regions:
@@ -192,7 +194,10 @@ def build_clusters(
                 mirror=mirror_host(cfg, region.name),
                 spot_service_linked_role=spot_role,
                 permissions_boundary=ctx.permissions_boundary,
-                training=cfg.training if region.name == training_region(cfg) else None,
+                training_gpus=region.name == training_region(cfg)
+                and any(pool.gpus for pool in cfg.training.pools),
+                reserved_capacity=region.name == training_region(cfg)
+                and any(pool.capacity_reservation_ids for pool in cfg.training.pools),
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
@@ -228,6 +233,7 @@ def build_training(platform: Platform, stack: str) -> None:
             karpenter=cluster.charts.karpenter,
             node_class_depends_on=[cluster.node_pools.node_class],
             workload_ready=cluster.workload_ready,
+            spot_service_linked_role=cluster.args.spot_service_linked_role,
             oidc=cfg.identity.oidc,
             oidc_client_secret=oidc_client_secret(platform.file),
             lb_subnet_ids=platform.networks[region].subnet_ids("lb"),

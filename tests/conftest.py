@@ -196,3 +196,4 @@ def to_byo_cluster(platform: dict[str, Any]) -> None:
         "charts": {"keda": charts["keda"], "metrics-server": charts["metrics-server"]},
     }
     platform.pop("deployer", None)
+    platform.pop("training", None)  # training pools are Karpenter NodePools: eks only

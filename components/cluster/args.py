@@ -15,7 +15,6 @@ import pulumi
 from components.blocks import PlatformContext
 from components.cluster.config import ByoClusterConfig, EksClusterConfig
 from components.cluster.naming import cluster_name
-from components.training.config import TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,11 @@ class ServingClusterArgs:
     spot_service_linked_role: pulumi.Resource | None = None
     # The permissions boundary the cluster's roles carry (the platform context's), or None.
     permissions_boundary: pulumi.Input[str] | None = None
-    # The platform's training section where this cluster runs it: GPU training pools need the NVIDIA device plugin
-    # (tolerating the training taint) and capacity reservations Karpenter's ReservedCapacity feature gate.
-    training: TrainingConfig | None = None
+    # Where this cluster runs the platform's training side (components.training): GPU training pools need the
+    # NVIDIA device plugin (it tolerates the training taint), capacity reservations Karpenter's ReservedCapacity
+    # feature gate.
+    training_gpus: bool = False
+    reserved_capacity: bool = False
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":

@@ -349,12 +349,7 @@ def build_charts(
                 "interruptionQueue": karpenter.interruption_queue,
                 # No internet: AWS is reached only through VPC endpoints, and the pricing API has none.
                 "isolatedVPC": mirror is not None,
-                **(
-                    {"featureGates": {"reservedCapacity": True}}
-                    if args.training is not None
-                    and any(pool.capacity_reservation_ids for pool in args.training.pools)
-                    else {}
-                ),
+                **({"featureGates": {"reservedCapacity": True}} if args.reserved_capacity else {}),
             },
             "replicas": 2,
             "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
@@ -397,8 +392,7 @@ def build_charts(
         [out.namespaces[LBC_NAMESPACE], identities.lbc_identity, identities.lbc_policy],
         short="lbc",
     )
-    training_gpus = args.training is not None and any(pool.gpus for pool in args.training.pools)
-    if any(pool.gpu for pool in cfg.node_pools or []) or training_gpus:
+    if any(pool.gpu for pool in cfg.node_pools or []) or args.training_gpus:
         out.namespaces[NVIDIA_NAMESPACE] = labelled_namespace(
             parent,
             name,

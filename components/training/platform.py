@@ -99,6 +99,8 @@ class TrainingPlatformArgs:
     workload_ready: Sequence[pulumi.Resource]  # the load balancer controller and node pools
     oidc: OidcConfig
     oidc_client_secret: pulumi.Input[str]
+    # The account's Spot service-linked role when the stack creates it: spot pools wait for it (as the cluster's).
+    spot_service_linked_role: pulumi.Resource | None = None
     lb_subnet_ids: Sequence[pulumi.Input[str]] = ()
     # custom.teams of the hub (components.training.notebooks.team_profiles), from the team stacks on the platform.
     teams: Mapping[str, Any] = field(default_factory=dict)
@@ -127,6 +129,7 @@ class TrainingPlatform(pulumi.ComponentResource):
         self.node_classes: dict[str, k8s.apiextensions.CustomResource] = {}
         self.node_pools: dict[str, k8s.apiextensions.CustomResource] = {}
         for pool in cfg.pools:
+            spot = pool.capacity_type == "spot"
             node_class = k8s.apiextensions.CustomResource(
                 f"{name}-node-class-{pool.name}",
                 api_version="karpenter.k8s.aws/v1",
@@ -144,7 +147,15 @@ class TrainingPlatform(pulumi.ComponentResource):
                 kind="NodePool",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=pool_resource_name(pool.name)),
                 spec=training_node_pool_spec(pool),
-                opts=child_opts(self, provider=provider, depends_on=[args.karpenter, node_class]),
+                opts=child_opts(
+                    self,
+                    provider=provider,
+                    depends_on=[
+                        args.karpenter,
+                        node_class,
+                        *([args.spot_service_linked_role] if spot and args.spot_service_linked_role else []),
+                    ],
+                ),
             )
         self.datasets_storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3-datasets",

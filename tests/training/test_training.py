@@ -586,7 +586,9 @@ def test_efa_nodes_join_the_eks_cluster_security_group_which_admits_all_traffic_
 def test_training_is_refused_on_internet_free_stacks_and_without_sign_in():
     platform = raw(PROD, "mlops:platform")
     free = {**platform, "internet-free": True, "nat": "none"}
-    with pytest.raises(ConfigError, match=r"mlops:platform\.training: not available with internet-free: true"):
+    with pytest.raises(
+        ConfigError, match=r"mlops:platform\.training: not available with internet-free: true"
+    ):
         parse_platform(free, PROD)
     unsigned = copy.deepcopy(platform)
     del unsigned["identity"]["oidc"]
