@@ -33,6 +33,7 @@ from components.serving.config import (
 )
 from components.serving.provenance import ModelLicenses
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config, structured_value
+from components.training.config import TrainingConfig, check_training_on_platform
 from components.trust.config import CustomCaBundleConfig, EgressProxyConfig, PrivateCaConfig, check_trust
 from components.validation import validate_model
 
@@ -84,6 +85,8 @@ class PlatformConfig(Model):
                 "needs the identity section: its deploy and preview roles carry the platform's permissions boundary",
             )
         return self
+
+    training: TrainingConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -153,6 +156,7 @@ def check_sections(cfg: PlatformConfig) -> None:
         raise _KeyedValueError(
             ("data",), "needs the registry section (the data lives in its artifact buckets)"
         )
+    check_training_on_platform(cfg)
     if cfg.dns is not None:
         check_dns(
             cfg.dns,

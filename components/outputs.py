@@ -166,6 +166,29 @@ class GithubOutputs(Contract):
     preview_role_arn: Annotated[str | None, Field(alias="previewRoleArn")] = None
 
 
+class TrainingPoolOutputs(Contract):
+    """A training pool as team stacks see it: its Kueue ResourceFlavor and its limits (the quota arithmetic)."""
+
+    flavor: str
+    kind: str  # cpu, gpu or efa
+    gpus: bool
+    cpu_limit: Annotated[int, Field(alias="cpuLimit")]
+    memory_limit_gib: Annotated[int, Field(alias="memoryLimitGib")]
+    gpu_limit: Annotated[int, Field(alias="gpuLimit")]
+
+
+class TrainingOutputs(Contract):
+    """The training side (components.training): where it runs, the cohort team ClusterQueues join, the pools,
+    and JupyterHub's namespace (team stacks let its hub start servers in their namespace)."""
+
+    region: str
+    cohort: str
+    pools: dict[str, TrainingPoolOutputs]
+    hub_namespace: Annotated[str, Field(alias="hubNamespace")]
+    hub_url: Annotated[str, Field(alias="hubUrl")]
+    overcommit_factor: Annotated[float, Field(alias="overcommitFactor")]
+
+
 class PlatformOutputs(Contract):
     environment: str
     account_id: Annotated[str, Field(alias="accountId")]
@@ -187,6 +210,7 @@ class PlatformOutputs(Contract):
     # Absent (None) on platforms without private networking: their outputs stay as they were.
     trust: TrustOutputs | None = None
     github: GithubOutputs | None = None
+    training: TrainingOutputs | None = None
 
 
 def artifact_bucket_arn_in(contract: PlatformOutputs, region: str) -> str:

@@ -15,6 +15,7 @@ from components.serving.config import TeamConfig, check_team_on_platform, platfo
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_config_file, read_stack_config
 from components.validation import describe_value
 from stacks.access import check_owner_access
+from stacks.training import check_team_training
 
 
 @dataclass(frozen=True)
@@ -391,6 +392,7 @@ def create(request: NewTeam, stacks_dir: Path) -> Path:
         check_platform(team, None, stacks_dir)
         check_owner_access(team, None, stacks_dir)
         check_shared_load_balancer(team, None, stacks_dir)
+        check_team_training(team, None, stacks_dir)
     except ConfigError as exc:
         raise origin.explain(exc) from None
     text = render_stack_file(team)
@@ -423,6 +425,7 @@ def validate(stack_or_file: str, stacks_dir: Path) -> TeamConfig:
     check_platform(team, path, stacks_dir)
     check_owner_access(team, path, stacks_dir)
     check_shared_load_balancer(team, path, stacks_dir)
+    check_team_training(team, path, stacks_dir)
     return team
 
 

@@ -53,6 +53,9 @@ CLUSTER_SCOPED = {
     # trust.cert-manager.io_bundles.yaml (trust-manager v0.20.2).
     "AWSPCAClusterIssuer",
     "Bundle",
+    # Kueue v0.14.8 CRDs (config/components/crd/bases): `scope: Cluster`; a LocalQueue is namespaced.
+    "ResourceFlavor",
+    "ClusterQueue",
     # admissionregistration.k8s.io/v1, "ValidatingAdmissionPolicy" in the Kubernetes API reference:
     # the policy and its binding are cluster-scoped (no metadata.namespace).
     "ValidatingAdmissionPolicy",

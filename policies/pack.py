@@ -21,6 +21,7 @@ from policies import (
     provenance,
     release,
     stack,
+    training,
     ui_auth,
 )
 from policies.base import REGISTRY
@@ -45,6 +46,7 @@ MODULES = (
     provenance,
     pipelines,
     release,
+    training,
 )
 CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

@@ -44,8 +44,12 @@ from components.outputs import PlatformOutputs, export_contract
 from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
 from components.serving.ingress import ClientCertificates, ServingEntry, ServingEntryArgs, TeamIngressGuard
+from components.serving.team import MODELS_SERVICE_ACCOUNT
+from components.training.notebooks import team_profiles
+from components.training.platform import TrainingPlatform, TrainingPlatformArgs
 from stacks.context import platform_context
 from stacks.pipelines import build_pipelines, pipelines_outputs
+from stacks.training import hub_teams
 from stacks.trust import (
     PlatformTrust,
     build_platform_trust,
@@ -81,6 +85,7 @@ class Platform:
     cost: CostReporting | None = None
     trust: PlatformTrust = field(default_factory=PlatformTrust)
     github: GithubDeploy | None = None  # with the `github` section
+    training: TrainingPlatform | None = None
 
     @property
     def eks_clusters(self) -> dict[str, ServingCluster]:
@@ -178,9 +183,11 @@ def build_clusters(
                 gpu=any(pool.gpu for pool in cfg.cluster.node_pools or []),
             ),
         )
+    training_spot = cfg.training is not None and any(p.capacity_type == "spot" for p in cfg.training.pools)
     spot_role = (
         spot_service_linked_role("spot-service-linked-role", ctx, platform.providers[cfg.primary_region.name])
         if cfg.cluster.creates_spot_service_linked_role
+        or (training_spot and cfg.cluster.spot_service_linked_role == "create")
         else None
     )
     ca_pem = custom_ca_pem(cfg, platform.file)
@@ -212,9 +219,53 @@ def build_clusters(
                 system_user_data=trust.system_user_data,
                 node_class_user_data=trust.node_class_user_data,
                 proxy_env=trust.proxy_env,
+                training_gpus=region.name == training_region(cfg)
+                and any(pool.gpus for pool in cfg.training.pools),
+                reserved_capacity=region.name == training_region(cfg)
+                and any(pool.capacity_reservation_ids for pool in cfg.training.pools),
             ),
             opts=pulumi.ResourceOptions(provider=platform.providers[region.name]),
         )
+
+
+def training_region(cfg: PlatformConfig) -> str | None:
+    """The region whose cluster runs the training side (the primary's unless training.region says)."""
+    if cfg.training is None:
+        return None
+    return cfg.training.region or cfg.primary_region.name
+
+
+def build_training(platform: Platform, stack: str) -> None:
+    """Training pools, Kueue and JupyterHub on the training region's cluster; the hub offers the notebook profiles
+    of the team stack files on this platform (stack ``stack``) beside the platform's own."""
+    cfg = platform.cfg
+    region = training_region(cfg)
+    if cfg.training is None or region is None or cfg.identity is None or cfg.identity.oidc is None:
+        return
+    cluster = platform.eks_clusters[region]
+    teams = hub_teams(platform.file.parent, stack) if platform.file is not None else []
+    platform.training = TrainingPlatform(
+        "training",
+        TrainingPlatformArgs(
+            config=cfg.training,
+            environment=cfg.environment,
+            cluster_name=cluster_name(cfg.environment, region),
+            k8s_provider=cluster.k8s_provider,
+            instance_profile=cluster.karpenter_nodes.instance_profile.name,
+            ami_alias=cfg.cluster.ami_alias if cfg.cluster is not None and cfg.cluster.mode == "eks" else "",
+            volumes_key_arn=platform.keyrings[region].arn("volumes"),
+            tags=dict(platform.ctx.tags),
+            karpenter=cluster.charts.karpenter,
+            node_class_depends_on=[cluster.node_pools.node_class],
+            workload_ready=cluster.workload_ready,
+            spot_service_linked_role=cluster.args.spot_service_linked_role,
+            oidc=cfg.identity.oidc,
+            oidc_client_secret=oidc_client_secret(platform.file),
+            lb_subnet_ids=platform.networks[region].subnet_ids("lb"),
+            teams=team_profiles(teams, MODELS_SERVICE_ACCOUNT),
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.providers[region]),
+    )
 
 
 def build_registry(platform: Platform) -> None:
@@ -637,6 +688,9 @@ def export_outputs(platform: Platform) -> None:
         registry=registry_outputs(platform.registry, cfg) if platform.registry is not None else None,
         pipelines=pipelines_outputs(platform.pipelines, cfg),
         trust=trust_outputs(platform.trust),
+        training=platform.training.contract_values(training_region(cfg) or "")
+        if platform.training is not None
+        else None,
     )
 
 
@@ -661,6 +715,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_registry(platform)
     platform.pipelines = build_pipelines(platform)
     build_data(platform)
+    build_training(platform, pulumi.get_stack())
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))

@@ -27,7 +27,7 @@ from components.cost.budgets import team_budget
 from components.data.config import DataConfig, check_data_access, declared, own_access
 from components.data.team import TeamData, TeamDataArgs, plan_grants
 from components.dns.records import ModelEndpointDns, ModelEndpointDnsArgs, ServingLoadBalancer, record_routing
-from components.outputs import ContractError, PlatformOutputs, artifact_bucket_arn_in
+from components.outputs import ContractError, PlatformOutputs, TrainingOutputs, artifact_bucket_arn_in
 from components.serving.config import (
     CLIENT_CERTIFICATE_PORT,
     ModelSpec,
@@ -49,9 +49,12 @@ from components.serving.monitoring import (
 )
 from components.serving.provenance import provenance_output
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
+from components.training.specs import LOCAL_QUEUE, QUEUE_LABEL, cluster_queue_name
+from components.training.team import TeamTrainingArgs, TeamTrainingSpace
 from components.trust.certificates import IssuerRef
 from stacks.access import check_owner_access
 from stacks.team_pipelines import build_team_pipelines
+from stacks.training import check_team_training
 
 PROJECT = "mlops-platform"
 
@@ -477,6 +480,66 @@ def serving_of(contract: PlatformOutputs, platform_stack: str) -> PlatformServin
     )
 
 
+def training_of(contract: PlatformOutputs, team: TeamConfig, platform_stack: str) -> TrainingOutputs:
+    """The platform's training outputs for a team with a training section: training runs in the team's first
+    region (its namespace and provider are there) and the team names only the platform's pools."""
+    training = contract.training
+    assert team.training is not None
+    if training is None:
+        raise ContractError(
+            f"platform stack {platform_stack!r} has no training side (its `training:` section)"
+        )
+    if training.region != team.regions[0]:
+        raise ContractError(
+            f"mlops:team.regions: training runs in {training.region} on platform stack {platform_stack!r}; "
+            f"allowed: {training.region} as the team's first region"
+        )
+    for index, quota in enumerate(team.training.pools):
+        if quota.name not in training.pools:
+            raise ContractError(
+                f"mlops:team.training.pools[{index}].name: {quota.name!r} is not a training pool of platform stack "
+                f"{platform_stack!r}; allowed: {', '.join(training.pools)}"
+            )
+    return training
+
+
+def training_space(team: TeamConfig, platform, target: ClusterTarget, space: TeamSpace) -> None:
+    """The team's queues and notebook access on the platform's training cluster (the team's first region), when
+    the team has a training section. Exports the LocalQueue: training workloads (jobs, workflow pods) name it in
+    their ``kueue.x-k8s.io/queue-name`` label."""
+    if team.training is None:
+        return
+    spec = team.training
+    training = platform.apply(lambda p: training_of(p, team, team.platform_stack))
+    TeamTrainingSpace(
+        f"team-{team.name}-training",
+        TeamTrainingArgs(
+            team=team.name,
+            namespace=team.namespace,
+            training=spec,
+            cohort=training.apply(lambda t: t.cohort),
+            pools=training.apply(lambda t: {name: pool.model_dump() for name, pool in t.pools.items()}),
+            hub_namespace=training.apply(lambda t: t.hub_namespace),
+            k8s_provider=target.k8s_provider,
+            after=[space.namespaces[target.region]],
+            labels={
+                "team": team.name,
+                "environment": team.environment,
+                "app.kubernetes.io/managed-by": "pulumi",
+            },
+        ),
+    )
+    pulumi.export(
+        "training",
+        {
+            "namespace": team.namespace,
+            "localQueue": LOCAL_QUEUE,
+            "clusterQueue": cluster_queue_name(team.name),
+            "queueLabel": QUEUE_LABEL,
+        },
+    )
+
+
 def team_space(
     team: TeamConfig,
     partition: str,
@@ -517,6 +580,9 @@ def build(team: TeamConfig, file: str | None = None) -> None:
         # The owners' access entry must not collide with one the platform or another team owns (the stack
         # files beside this one); refused before any resource exists.
         check_owner_access(team, file, Path(file).parent)
+        # The team's training quota against its platform's pools and the other teams' quotas on them.
+        for line in check_team_training(team, file, Path(file).parent):
+            pulumi.log.info(f"training quota: {line}")
     reference = pulumi.StackReference("platform", stack_name=platform_reference_name(team.platform_stack))
     platform = reference.outputs.apply(
         lambda outputs: validate_platform_outputs(outputs, team.platform_stack, team, file)
@@ -603,6 +669,7 @@ def build(team: TeamConfig, file: str | None = None) -> None:
             tags=tags,
             opts=pulumi.ResourceOptions(provider=providers[team.regions[0]]),
         )
+    training_space(team, platform, targets[0], space)
     pulumi.export("environment", team.environment)
     pulumi.export("team", team.name)
     pulumi.export("namespace", team.namespace)

@@ -197,3 +197,4 @@ def to_byo_cluster(platform: dict[str, Any]) -> None:
     }
     platform.pop("deployer", None)
     platform.pop("pipelines", None)  # Argo Workflows needs an eks cluster
+    platform.pop("training", None)  # training pools are Karpenter NodePools: eks only

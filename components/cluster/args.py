@@ -50,6 +50,11 @@ class ServingClusterArgs:
     system_user_data: pulumi.Input[str] | None = None
     node_class_user_data: pulumi.Input[str] | None = None
     proxy_env: Mapping[str, str] = field(default_factory=dict)
+    # Where this cluster runs the platform's training side (components.training): GPU training pools need the
+    # NVIDIA device plugin (it tolerates the training taint), capacity reservations Karpenter's ReservedCapacity
+    # feature gate.
+    training_gpus: bool = False
+    reserved_capacity: bool = False
 
     def __post_init__(self) -> None:
         if self.cluster.mode != "eks":

@@ -31,6 +31,7 @@ from components.cluster.naming import (
     NONROOT_UID,
     NVIDIA_NAMESPACE,
     SYSTEM_TAINT_KEY,
+    TRAINING_TAINT_KEY,
 )
 from components.cluster.policies import cluster_pod_identity_trust
 from components.cluster.policies.load_balancer_controller import load_balancer_controller_policy
@@ -350,6 +351,7 @@ def build_charts(
                 "interruptionQueue": karpenter.interruption_queue,
                 # No internet: AWS is reached only through VPC endpoints, and the pricing API has none.
                 "isolatedVPC": mirror is not None,
+                **({"featureGates": {"reservedCapacity": True}} if args.reserved_capacity else {}),
             },
             "replicas": 2,
             "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
@@ -392,7 +394,7 @@ def build_charts(
         [out.namespaces[LBC_NAMESPACE], identities.lbc_identity, identities.lbc_policy],
         short="lbc",
     )
-    if any(pool.gpu for pool in cfg.node_pools or []):
+    if any(pool.gpu for pool in cfg.node_pools or []) or args.training_gpus:
         out.namespaces[NVIDIA_NAMESPACE] = labelled_namespace(
             parent,
             name,
@@ -441,6 +443,8 @@ NVIDIA_DEVICE_PLUGIN_VALUES: dict[str, Any] = {
     "tolerations": [
         {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
         {"key": SYSTEM_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
+        # GPU training nodes (components.training) carry the training taint too.
+        {"key": TRAINING_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
     ],
     "resources": resources("50m", "64Mi", "200m", "256Mi"),
     "priorityClassName": "system-node-critical",

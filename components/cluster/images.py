@@ -18,6 +18,10 @@ CHART_SOURCES = {
     "metrics-server": ("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/"),
     "aws-load-balancer-controller": ("aws-load-balancer-controller", "https://aws.github.io/eks-charts"),
     "nvidia-device-plugin": ("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin"),
+    # Training (components.training): Kueue publishes its chart as an OCI artifact only.
+    "kueue": ("oci://registry.k8s.io/kueue/charts/kueue", None),
+    "jupyterhub": ("jupyterhub", "https://hub.jupyter.org/helm-chart/"),
+    "aws-efa-k8s-device-plugin": ("aws-efa-k8s-device-plugin", "https://aws.github.io/eks-charts"),
 }
 # The charts of private-network stacks (components/trust), installed only with private-ca or custom-ca-bundle.
 TRUST_CHART_SOURCES = {

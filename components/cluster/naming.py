@@ -11,6 +11,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 # node-feature-discovery (NVIDIA/k8s-device-plugin v0.17.2 deployments/helm/nvidia-device-plugin/values.yaml).
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 SYSTEM_TAINT_KEY = "CriticalAddonsOnly"
+# Training nodes (components.training): only admitted training work and notebooks tolerate it.
+TRAINING_TAINT_KEY = "mlops.io/training"
 NODE_CLASS_NAME = "default"
 NONROOT_UID = 65532
 

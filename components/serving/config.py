@@ -35,6 +35,7 @@ from components.serving.provenance import (
     provenance_of,
 )
 from components.stackfile import TEAM_KEY
+from components.training.config import TeamTraining
 
 _KeyedValueError = KeyedValueError  # the name the validators below raise
 _REGION_RE = REGION_RE
@@ -232,6 +233,7 @@ class TeamConfig(Model):
     # Clients of the team's models must present a certificate of the platform's private CA: the models are served
     # on the serving load balancers' mutual-TLS listener (the platform's private-ca.client-certificates).
     client_certificates: Annotated[bool, Field(alias="client-certificates")] = False
+    training: TeamTraining | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1, max_length=20)]
     # Argo Workflows in the team namespace, and inference graphs of the team's models (components.pipelines).
     pipelines: TeamPipelines | None = None

@@ -129,7 +129,8 @@ def test_charts_are_oci_artifacts_in_the_accounts_ecr(airgapped):
     """Helm pulls OCI charts from a registry path, with no Helm repository index
     (https://helm.sh/docs/topics/registries/)."""
     for region in REGIONS:
-        for chart in CHART_SOURCES:
+        # Training's charts are not offered on internet-free stacks (their images are not mirrored): refused there.
+        for chart in set(CHART_SOURCES) - {"kueue", "jupyterhub", "aws-efa-k8s-device-plugin"}:
             short = "lbc" if chart == "aws-load-balancer-controller" else chart
             inputs = by_name(airgapped, f"cluster-{region}-{short}")["inputs"]
             assert inputs["chart"] == f"oci://{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/charts/{chart}"

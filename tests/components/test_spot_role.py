@@ -35,7 +35,7 @@ def test_a_spot_pool_launches_only_once_the_account_has_the_spot_service_linked_
     assert role["inputs"]["tags"]["environment"] == stack
     assert role["inputs"]["tags"]["Name"] == "AWSServiceRoleForEC2Spot"
     pools = spot_pools(document)
-    assert len(pools) == (2 if stack == "prod" else 1)
+    assert len(pools) == (3 if stack == "prod" else 1)  # prod: cpu-spot in each region, training's gpu-spot
     for pool in pools:
         assert role["urn"] in pool["dependencies"], pool["urn"]
     # On-demand pools do not wait for it.

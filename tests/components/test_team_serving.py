@@ -44,12 +44,12 @@ def test_namespace_is_restricted_and_labelled(team_doc):
 def test_quota_and_limit_range_from_team_quotas(team_doc):
     quota = by_name(team_doc, "team-fraud-us-east-1-quota")["inputs"]["spec"]["hard"]
     assert quota == {
-        "requests.cpu": "64",
-        "limits.cpu": "64",
-        "requests.memory": "256Gi",
-        "limits.memory": "256Gi",
-        "requests.nvidia.com/gpu": "12",
-        "pods": "120",
+        "requests.cpu": "480",
+        "limits.cpu": "480",
+        "requests.memory": "3584Gi",
+        "limits.memory": "3584Gi",
+        "requests.nvidia.com/gpu": "40",
+        "pods": "200",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }

@@ -144,8 +144,8 @@ def versions(*pairs):
             spec(quota={"cpu": "1"}),
             "risk",
             "{source}: quota: unknown key; allowed: name, environment, platform-stack, regions, owners, "
-            "cost-center, data-classification, quotas, data-access, ingress, client-certificates, models, pipelines, graphs, "
-            "lake-formation, budget, canary-steps",
+            "cost-center, data-classification, quotas, data-access, ingress, client-certificates, training, models, "
+            "pipelines, graphs, lake-formation, budget, canary-steps",
         ),
         (
             spec(quotas={"cpu": "16", "memory": "64Gi", "gpus": 1, "pods": 40}),

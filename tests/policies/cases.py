@@ -1512,3 +1512,75 @@ CASES += [
         "model-canary-first-step",
     ),
 ]
+
+
+# Training (policies/training.py): a Job on the training nodes, a Deployment kept off them, JupyterHub's values.
+TRAINING_TOLERATION = {
+    "key": "mlops.io/training",
+    "operator": "Equal",
+    "value": "true",
+    "effect": "NoSchedule",
+}
+
+
+def training_job(queue: str | None = "training", do_not_disrupt: bool = True) -> dict:
+    pod = {
+        "automountServiceAccountToken": False,
+        "restartPolicy": "Never",
+        "tolerations": [TRAINING_TOLERATION],
+        "containers": [container()],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "train",
+            "namespace": "team-a",
+            "labels": {"kueue.x-k8s.io/queue-name": queue} if queue else {},
+        },
+        "spec": {
+            "template": {
+                "metadata": {
+                    "annotations": {"karpenter.sh/do-not-disrupt": "true"} if do_not_disrupt else {}
+                },
+                "spec": pod,
+            }
+        },
+    }
+
+
+def hub_release(**singleuser) -> dict:
+    values = {
+        "uid": 1000,
+        "allowPrivilegeEscalation": False,
+        "cloudMetadata": {"blockWithIptables": False},
+        **singleuser,
+    }
+    return {
+        "chart": "jupyterhub",
+        "version": "4.3.5",
+        "namespace": "jupyterhub",
+        "values": {"singleuser": values},
+    }
+
+
+CASES += [
+    one(
+        "kubernetes:batch/v1:Job",
+        training_job(),
+        training_job(queue=None),
+        "training-pods-name-a-local-queue",
+    ),
+    one(
+        DEPLOYMENT,
+        deployment(),
+        deployment(pod_extra={"tolerations": [{"operator": "Exists"}]}),
+        "training-pools-never-serve",
+    ),
+    one(
+        "kubernetes:helm.sh/v3:Release",
+        hub_release(),
+        hub_release(cloudMetadata={"blockWithIptables": True}),
+        "notebooks-never-privileged",
+    ),
+]

@@ -105,11 +105,11 @@ def test_dev_endpoint_is_public_only_for_the_allow_list(synth):
 def test_prod_node_pools_and_pinned_releases(synth):
     doc = synth("prod")
     pools = states(doc, "kubernetes:karpenter.sh/v1:NodePool")
-    assert len(pools) == 6
+    assert len(pools) == 10  # 3 per region, and prod's 4 training pools (tests/training)
     gpu = [
         state["inputs"]["spec"] for state in pools if "nvidia.com/gpu" in state["inputs"]["spec"]["limits"]
     ]
-    assert len(gpu) == 2
+    assert len(gpu) == 5
     assert all(
         {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
         in spec["template"]["spec"]["taints"]
@@ -139,7 +139,7 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
         if state["type"].startswith("kubernetes:")
         # KEDA objects are checked against the upstream CRDs (tests/stacks/test_keda_prometheus.py).
         and state["type"].split(":")[1].split("/")[0]
-        not in ("helm.sh", "karpenter.sh", "karpenter.k8s.aws", "keda.sh")
+        not in ("helm.sh", "karpenter.sh", "karpenter.k8s.aws", "keda.sh", "kueue.x-k8s.io")
         # The Prometheus collector's RBAC is validated with the observability components.
         and "mlops:observability:" not in state["urn"]
     ]
@@ -148,8 +148,10 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
     # sign-in (the OIDC client Secret, the Role and RoleBinding that let the load balancer controller read it);
     # the 15 of Argo Workflows (components.pipelines: namespace, 4 network policies, the 3 of its sign-in, the login
     # account and its token, the archive's Secret, bootstrap account, script and Job, the server's Ingress);
-    # per region, the team-namespace admission policy with its binding (components.data.guard).
-    assert len(objects) == 45 + 4
+    # per region, the team-namespace admission policy with its binding (components.data.guard); the training
+    # side's 3 namespaces, datasets StorageClass, hub Ingress and the 3 objects of its sign-in (Kueue's objects are
+    # checked against the upstream CRDs in tests/training).
+    assert len(objects) == 45 + 4 + 8
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}

@@ -17,7 +17,7 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
         assert by_name(team, f"team-fraud-{region}-ns")["inputs"]["metadata"]["name"] == "team-fraud"
         assert (
             by_name(team, f"team-fraud-{region}-quota")["inputs"]["spec"]["hard"]["requests.nvidia.com/gpu"]
-            == "12"
+            == "40"
         )
         assert (
             by_name(team, f"team-fraud-{region}-limits")["inputs"]["spec"]["limits"][0]["type"] == "Container"
@@ -43,8 +43,9 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
     assert len(states(team, "kubernetes:batch/v1:Job")) == 1  # scorer v3 (100%) sets its MLflow alias
     # 47 of the team space and models (the alias Job among them); 8 of its pipelines (the workflow account, its
     # executor Role and binding, the artifact repository, the SSO account, its token, Role and binding); 3 per
-    # region of the graph's router.
-    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 47 + 8 + 3 * 2
+    # region of the graph's router; training's Role, RoleBinding and two notebook NetworkPolicies (Kueue's queues:
+    # tests/training).
+    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 47 + 8 + 3 * 2 + 4
     assert invalid_builtin_objects(team) == []
 
 

@@ -1,0 +1,1 @@
+"""Training: Karpenter pools for training (GPU, spot, EFA), Kueue fair-share queues per team, JupyterHub."""
