@@ -654,7 +654,14 @@ def build(team: TeamConfig, file: str | None = None) -> None:
     if team.ingress is None:  # the platform's serving ALB, whose metrics the per-model alarms read
         monitor_models(team, platform, served, providers, partition, account_id, tags)
     build_team_pipelines(
-        team, platform, targets, space, partition=partition, account_id=account_id, tags=tags
+        team,
+        platform,
+        targets,
+        space,
+        partition=partition,
+        account_id=account_id,
+        tags=tags,
+        data_through_platform=data is not None,
     )
     if team.budget is not None:
         # Budgets is a global service: any of the team's providers reaches it; notifications go to the platform's

@@ -47,9 +47,12 @@ def build_team_pipelines(
     partition: str,
     account_id: pulumi.Input[str],
     tags: dict[str, str],
+    data_through_platform: bool = False,
 ) -> tuple[TeamWorkflows | None, dict[str, GraphRouter]]:
     """The team's workflows on the platform's Argo cluster (its first region), and a router per graph in every
-    region it serves in."""
+    region it serves in. On a platform that serves data itself (a `data` section), the workflow role reaches only
+    its pipeline prefix: the team's data prefixes are the platform's data policies' and grants' to give, never a
+    direct statement (components.data)."""
     if team.pipelines is None and not team.graphs:
         return None, {}
     checked = platform.apply(lambda p: check_pipelines_contract(p, team))
@@ -64,7 +67,9 @@ def build_team_pipelines(
                 environment=team.environment,
                 namespace=team.namespace,
                 pipelines=team.pipelines,
-                data_prefixes=[(access.prefix, access.access) for access in team.data_access],
+                data_prefixes=[]
+                if data_through_platform
+                else [(access.prefix, access.access) for access in team.data_access],
                 partition=partition,
                 account_id=account_id,
                 region=target.region,

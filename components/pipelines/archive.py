@@ -54,7 +54,7 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", ("{ARCHIVE_USER}",))
     if cursor.fetchone() is None:
         cursor.execute("CREATE ROLE {ARCHIVE_USER} LOGIN")
-    cursor.execute("SELECT format('ALTER ROLE {ARCHIVE_USER} PASSWORD %L', %s)", (os.environ["ARCHIVE_PASSWORD"],))
+    cursor.execute("SELECT format('ALTER ROLE {ARCHIVE_USER} PASSWORD %%L', %s)", (os.environ["ARCHIVE_PASSWORD"],))
     cursor.execute(cursor.fetchone()[0])
     # PostgreSQL 16: the creator of a role may administer it but not act as it; CREATE DATABASE ... OWNER needs that.
     cursor.execute("GRANT {ARCHIVE_USER} TO CURRENT_USER")

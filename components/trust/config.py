@@ -155,6 +155,19 @@ class SubordinateCaConfig(Model):
         Literal["RSA_2048", "EC_prime256v1", "EC_secp384r1"], Field(alias="key-algorithm")
     ] = "EC_prime256v1"
     validity_days: Annotated[int, Field(alias="validity-days", ge=30, le=3650)] = 1825
+    # The algorithm the ROOT signs the subordinate's certificate with: IssueCertificate's SigningAlgorithm "must
+    # match the algorithm family of the private key of the CA" that issues (the root's, not the subordinate's).
+    root_signing_algorithm: Annotated[
+        Literal[
+            "SHA256WITHRSA",
+            "SHA384WITHRSA",
+            "SHA512WITHRSA",
+            "SHA256WITHECDSA",
+            "SHA384WITHECDSA",
+            "SHA512WITHECDSA",
+        ],
+        Field(alias="root-signing-algorithm"),
+    ] = "SHA256WITHRSA"
 
     @field_validator("root_ca_arn")
     @classmethod

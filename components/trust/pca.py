@@ -94,11 +94,15 @@ def build_subordinate_ca(
         aws.acmpca.CertificateArgs(
             certificate_authority_arn=config.root_ca_arn,
             certificate_signing_request=authority.certificate_signing_request,
-            signing_algorithm=SIGNING_ALGORITHMS[config.key_algorithm],
+            # Signed with the root's key: the root's algorithm family (IssueCertificate, SigningAlgorithm).
+            signing_algorithm=config.root_signing_algorithm,
             template_arn=f"arn:{ctx.partition}:acm-pca:::template/{SUBORDINATE_TEMPLATE}",
             validity=aws.acmpca.CertificateValidityArgs(type="DAYS", value=str(config.validity_days)),
         ),
-        opts=child_opts(parent, provider=provider),
+        # Destroying it would revoke the subordinate's certificate at the root (the provider calls
+        # RevokeCertificate on the root CA): revocation is the PKI owner's decision, and a root shared through AWS
+        # RAM from another account does not grant it. Destroy leaves the certificate to expire.
+        opts=child_opts(parent, provider=provider, retain_on_delete=True),
     )
     installation = aws.acmpca.CertificateAuthorityCertificate(
         f"{name}-ca-install",

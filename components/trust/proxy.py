@@ -30,7 +30,13 @@ EXTRA_ENDPOINT_NAMES = {
     "ecr.api": ("api.ecr.{region}.{suffix}",),
     "ecr.dkr": (".dkr.ecr.{region}.{suffix}",),
     "s3": (".s3.{region}.{suffix}", "s3.{region}.{suffix}"),
+    # The EKS Auth API (Pod Identity) answers at eks-auth.<region>.api.aws (EKS API Reference, EKS Auth endpoints).
+    "eks-auth": ("eks-auth.{region}.api.aws",),
 }
+# The cluster's own API endpoint, `<id>.<xx>.<region>.eks.<suffix>`, which the nodes' kubelet and containerd reach
+# privately: Go's proxy matching (golang.org/x/net/http/httpproxy, NO_PROXY) applies CIDR entries only to IP
+# literals, so the VPC CIDR does not cover the endpoint's name; a leading-dot domain entry matches its subdomains.
+EKS_API_DOMAIN = ".{region}.eks.{suffix}"
 
 
 def dns_suffix(partition: str) -> str:
@@ -68,6 +74,7 @@ def no_proxy(
             *DEFAULT_SERVICE_CIDRS,
             *IN_CLUSTER,
             *LINK_LOCAL,
+            EKS_API_DOMAIN.format(region=region, suffix=dns_suffix(partition)),
             *endpoint_domains(region, endpoint_services, partition),
             *proxy.no_proxy,
         ]

@@ -199,6 +199,7 @@ def test_the_no_proxy_list_is_computed_from_the_vpc_the_service_cidr_and_the_end
         "169.254.169.254",
         "169.254.170.23",
         "fd00:ec2::23",
+        ".us-east-1.eks.amazonaws.com",
         "api.ecr.us-east-1.amazonaws.com",
         ".dkr.ecr.us-east-1.amazonaws.com",
         "sts.us-east-1.amazonaws.com",
@@ -210,6 +211,28 @@ def test_the_no_proxy_list_is_computed_from_the_vpc_the_service_cidr_and_the_end
         proxy, vpc_cidrs=["10.0.0.0/16"], region="cn-north-1", endpoint_services=["sts"], partition="aws-cn"
     )
     assert "sts.cn-north-1.amazonaws.com.cn" in cn
+    assert ".cn-north-1.eks.amazonaws.com.cn" in cn
+
+
+def test_the_cluster_api_endpoint_name_bypasses_the_proxy_as_no_proxy_matches_names():
+    """The kubelet reaches the cluster's private endpoint `<id>.<xx>.<region>.eks.amazonaws.com` by name; a CIDR
+    entry covers only IP literals and `eks.<region>.amazonaws.com` (the eks endpoint) is another domain, so the
+    list names `.<region>.eks.amazonaws.com` (golang.org/x/net/http/httpproxy: "a domain name matches that name
+    and all subdomains"; checked here with Python's own NO_PROXY matcher, urllib.request.proxy_bypass_environment,
+    which applies the same suffix rule)."""
+    import urllib.request
+
+    proxy = EgressProxyConfig.model_validate({"http": PROXY, "https": PROXY})
+    entries = no_proxy(
+        proxy, vpc_cidrs=["10.30.0.0/16"], region="us-east-1", endpoint_services=["eks", "eks-auth"]
+    )
+    assert "eks-auth.us-east-1.api.aws" in entries
+    bypass = {"no": ",".join(entries)}
+    endpoint = "0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com"
+    assert urllib.request.proxy_bypass_environment(endpoint, bypass)
+    assert not urllib.request.proxy_bypass_environment("example.com", bypass)
+    without = {"no": ",".join(e for e in entries if e != ".us-east-1.eks.amazonaws.com")}
+    assert not urllib.request.proxy_bypass_environment(endpoint, without)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -397,6 +397,13 @@ def test_the_subordinate_ca_is_signed_by_the_configured_root_with_the_pathlen0_t
         "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/V1"
     )
     assert certificate["inputs"]["validity"] == {"type": "DAYS", "value": "1095"}
+    # Signed with the root's key (IssueCertificate: the SigningAlgorithm "must match the algorithm family of the
+    # private key of the CA" that issues, the root's RSA key by default), not the subordinate's EC family.
+    assert certificate["inputs"]["signingAlgorithm"] == "SHA256WITHRSA"
+    # Destroy keeps it (no RevokeCertificate at the root, which a RAM-shared root does not allow).
+    assert certificate.get("retainOnDelete") is True or certificate.get("retain_on_delete") is True, (
+        certificate.keys()
+    )
     assert authority["urn"] in certificate["propertyDependencies"]["certificateSigningRequest"]
     installation = by_name(subordinate, "private-ca-ca-install")
     assert (
