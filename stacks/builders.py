@@ -44,6 +44,7 @@ from components.registry import ModelRegistry, ModelRegistryArgs, RegionStore
 from components.serving.config import rps_scaling_available
 from components.serving.ingress import ClientCertificates, ServingEntry, ServingEntryArgs, TeamIngressGuard
 from stacks.context import platform_context
+from stacks.opencost import build_opencost
 from stacks.pipelines import build_pipelines, pipelines_outputs
 from stacks.trust import (
     PlatformTrust,
@@ -649,5 +650,6 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_dns_alarms(platform)
     build_ip_range_alarm(platform)
     build_cost(platform)
+    build_opencost(platform)
     export_outputs(platform)
     return platform
