@@ -268,3 +268,19 @@ def test_opencost_errors_are_one_line():
 
 def test_no_opencost_switch_no_opencost(synth):
     assert states(synth("dev"), "mlops:cost:OpenCost") == []
+
+
+def test_opencost_is_refused_in_an_internet_free_stack_in_one_line():
+    """Its images (ghcr.io, public.ecr.aws) are not mirrored, and it prices nodes from AWS's public price list."""
+    raw = yaml.safe_load(
+        (REPO / "tests" / "fixtures" / "stacks" / "Pulumi.airgapped-cluster.yaml").read_text()
+    )
+    raw = raw["config"]["mlops:platform"]
+    raw["observability"] = {"subscriptions": [{"protocol": "email", "endpoint": "ops@example.com"}]}
+    raw["cost"] = {"opencost": "2.5.17"}
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "Pulumi.airgapped-cluster.yaml")
+    assert str(caught.value) == (
+        "Pulumi.airgapped-cluster.yaml: mlops:platform.cost.opencost: not available with internet-free: true (its "
+        "images are not mirrored and it prices nodes from AWS's public price list)"
+    )
