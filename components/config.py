@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.cluster.config import ClusterConfig, cluster_fits_environment
 from components.configbase import BaseTags, KeyedValueError, Model
-from components.cost.config import CostConfig
+from components.cost.config import CostConfig, check_opencost
 from components.data.config import DataConfig
 from components.dns.config import DnsConfig, check_dns
 from components.identity.config import IdentityConfig
@@ -152,6 +152,7 @@ def check_sections(cfg: PlatformConfig) -> None:
     """Checks of the optional sections against the rest of the platform (its regions)."""
     check_guardduty(cfg)
     check_pipelines(cfg)
+    check_opencost(cfg)
     if cfg.data is not None and cfg.registry is None:
         raise _KeyedValueError(
             ("data",), "needs the registry section (the data lives in its artifact buckets)"

@@ -170,6 +170,10 @@ USAGE_TYPES = {
     "aws:ecr/repository:Repository": "ECR storage per GB-month and transfer: by use",
     "aws:glue/catalogDatabase:CatalogDatabase": "Glue Data Catalog objects and requests (a free tier first): by use",
     "aws:glue/catalogTable:CatalogTable": "Glue Data Catalog objects and requests; Athena per data scanned: by use",
+    "aws:s3control/accessGrantsInstance:AccessGrantsInstance": "S3 Access Grants requests (GetDataAccess and "
+    "the grant API calls): by use",
+    "aws:s3control/accessGrantsLocation:AccessGrantsLocation": "S3 Access Grants requests: by use",
+    "aws:s3control/accessGrant:AccessGrant": "S3 Access Grants requests: by use",
     "aws:budgets/budget:Budget": "AWS Budgets: the account's first budgets free, then a daily charge per budget "
     "(Billing User Guide, Managing your costs with AWS Budgets): not estimated",
 }

@@ -48,6 +48,7 @@ from components.serving.team import MODELS_SERVICE_ACCOUNT
 from components.training.notebooks import team_profiles
 from components.training.platform import TrainingPlatform, TrainingPlatformArgs
 from stacks.context import platform_context
+from stacks.opencost import build_opencost
 from stacks.pipelines import build_pipelines, pipelines_outputs
 from stacks.training import hub_teams
 from stacks.trust import (
@@ -722,5 +723,6 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_dns_alarms(platform)
     build_ip_range_alarm(platform)
     build_cost(platform)
+    build_opencost(platform)
     export_outputs(platform)
     return platform

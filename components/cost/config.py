@@ -1,12 +1,13 @@
 """The `cost` section of `mlops:platform` and the `budget` of a team stack (`mlops:team.budget`).
 
-Built by components/cost (reporting.py: tags and the export; budgets.py: a team's budget).
+Built by components/cost (reporting.py: tags and the export; budgets.py: a team's budget; opencost.py: the
+in-cluster view).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,6 +33,8 @@ class CostConfig(Model):
     organization or a standalone account manages them: set false in a member account (the management account
     activates them for the organization). `export`: a daily (or hourly) CUR 2.0 export with split cost
     allocation data for EKS into a bucket of the primary region, kept `export-retention-months` months.
+    `opencost`: the pinned OpenCost chart version (None: off), installed on each EKS cluster and reading the
+    region's managed Prometheus workspace (check_opencost says what it needs of the rest of the platform).
     """
 
     activate_tags: Annotated[bool, Field(alias="activate-tags")] = True
@@ -42,6 +45,7 @@ class CostConfig(Model):
     export_retention_months: Annotated[
         int, Field(alias="export-retention-months", strict=True, ge=13, le=120)
     ] = 36
+    opencost: Annotated[str | None, Field(pattern=r"^\d+\.\d+\.\d+$")] = None
 
 
 class BudgetThresholds(Model):
@@ -82,3 +86,27 @@ class TeamBudget(Model):
                 "together (AWS Budgets' limit per budget)",
             )
         return self
+
+
+def check_opencost(cfg: Any) -> None:
+    """What `cost.opencost` needs of a platform (a PlatformConfig): an `eks` cluster to run on, and observability
+    with the managed collector, which fills the workspace OpenCost reads (only with `prometheus-encryption:
+    aws-owned`); and internet access: its images (ghcr.io, public.ecr.aws) are not mirrored for internet-free
+    stacks, and it prices nodes from AWS's public price list."""
+    if cfg.cost is None or cfg.cost.opencost is None:
+        return
+    key = ("cost", "opencost")
+    if cfg.cluster is None or cfg.cluster.mode != "eks":
+        raise KeyedValueError(key, "needs an `eks` cluster (cluster.mode: eks) to run on")
+    if cfg.observability is None or cfg.observability.prometheus_encryption != "aws-owned":
+        raise KeyedValueError(
+            key,
+            "needs observability with prometheus-encryption: aws-owned (the managed collector that fills the "
+            "workspace OpenCost reads)",
+        )
+    if cfg.internet_free:
+        raise KeyedValueError(
+            key,
+            "not available with internet-free: true (its images are not mirrored and it prices nodes from AWS's "
+            "public price list)",
+        )

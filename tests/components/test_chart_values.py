@@ -9,6 +9,7 @@ offline. What is asserted is what the cluster needs of the result.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -140,6 +141,8 @@ def test_helm_merges_a_map_value_key_by_key_so_a_charts_default_node_selector_st
 # Charts of the platform's primary cluster alone, not of every cluster (their releases are not named per region):
 # Argo Workflows (components.pipelines; its placement on the system nodes: tests/components/test_pipelines.py).
 PRIMARY_ONLY_CHARTS = {"argo-workflows"}
+# Charts the internet-free stacks refuse (components/cost/config.py check_opencost): not in the airgapped fixture.
+INTERNET_ONLY_CHARTS = {"opencost"}
 ACCEPTED_BEYOND_DEFAULTS: dict[str, dict[str, str]] = {
     "argo-workflows": {
         "controller.nodeSelector": "a label map, rendered whole (templates/controller/workflow-controller-deployment.yaml:122)",
@@ -232,6 +235,16 @@ ACCEPTED_BEYOND_DEFAULTS: dict[str, dict[str, str]] = {
     "aws-efa-k8s-device-plugin": {
         "nodeSelector": "a label map, rendered whole (templates/daemonset.yaml:45)",
         "resources": "a ResourceRequirements, rendered whole (templates/daemonset.yaml:70)",
+    },
+    "opencost": {
+        "podSecurityContext": "a PodSecurityContext, rendered whole (templates/deployment.yaml:40-41)",
+        "service.annotations": "an annotation map, rendered whole (templates/service.yaml:11-13)",
+        "opencost.nodeSelector": "a label map, rendered whole (templates/deployment.yaml:48-49)",
+        "opencost.exporter.resources": "a ResourceRequirements, rendered whole (templates/deployment.yaml:115)",
+        "opencost.exporter.securityContext": "a container SecurityContext, rendered whole "
+        "(templates/deployment.yaml:143-144)",
+        "opencost.sigV4Proxy.resources": "rendered whole (templates/deployment.yaml:470-472)",
+        "opencost.sigV4Proxy.securityContext": "rendered whole (templates/deployment.yaml:474-476)",
     },
 }
 # Installed on a platform with a training section (prod), never on the internet-free fixture or a byo cluster.
@@ -438,7 +451,8 @@ def images(inputs: dict[str, Any]) -> list[str]:
     found = []
     for _, doc in workloads(inputs):
         pod = doc["spec"]["template"]["spec"]
-        found.extend(c["image"] for c in [*pod.get("initContainers", []), *pod["containers"]])
+        # OpenCost's Deployment renders an empty `initContainers:` (null) when no init container is on.
+        found.extend(c["image"] for c in [*(pod.get("initContainers") or []), *pod["containers"]])
     return found
 
 
@@ -464,7 +478,7 @@ def test_internet_free_charts_render_only_images_from_the_accounts_ecr(airgapped
         registry = f"{AIRGAPPED_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/"
         found = releases(airgapped)
         assert {chart_name(inputs) for name, inputs in found.items() if f"-{region}-" in name} == set(
-            set(ACCEPTED_BEYOND_DEFAULTS) - PRIMARY_ONLY_CHARTS
+            set(ACCEPTED_BEYOND_DEFAULTS) - PRIMARY_ONLY_CHARTS - INTERNET_ONLY_CHARTS
         ) - TRAINING_CHARTS
         for name, inputs in found.items():
             if f"-{region}-" not in name:
@@ -703,3 +717,172 @@ def test_internet_free_trust_charts_render_only_images_from_the_accounts_ecr():
         )
     ]
     assert {image.split("/", 1)[0] for image in public} == {"quay.io", "public.ecr.aws"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# OpenCost (cost.opencost): the region's workspace through the SigV4 proxy, in-cluster only
+
+
+def opencost_objects(
+    prod: dict[str, Any], region: str
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    inputs = releases(prod)[f"opencost-{region}-release"]
+    assert (chart_name(inputs), inputs["version"], inputs["namespace"]) == ("opencost", "2.5.17", "opencost")
+    assert inputs["repositoryOpts"]["repo"] == "https://opencost.github.io/opencost-helm-chart"
+    return inputs, rendered(inputs)
+
+
+def test_opencost_queries_the_regions_workspace_through_the_charts_sigv4_proxy(prod):
+    """The chart's AMP mode (opencost-helm-chart opencost-2.5.17 values.yaml `opencost.prometheus.amp`,
+    templates/_helpers.tpl `opencost.prometheusServerEndpoint`, templates/deployment.yaml `sigv4proxy`) points
+    OpenCost at `http://localhost:<proxy port>/workspaces/<id>`; the proxy (awslabs/aws-sigv4-proxy, flags
+    `--name --region --host --port`) signs for service `aps` at the region's `aps-workspaces` host, the AMP query
+    endpoint (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-onboard-query-APIs.html). Only one
+    Prometheus mode may be on (`isPrometheusConfigValid`), so the chart's in-cluster default is off."""
+    from components.cost.opencost import SIGV4_PROXY_IMAGE
+
+    for region in PROD_REGIONS:
+        workspace = by_name(prod, f"observability-{region}-prometheus")["id"]
+        inputs, objects = opencost_objects(prod, region)
+        merged = effective_values(inputs)["opencost"]["prometheus"]
+        assert (merged["amp"], merged["internal"]["enabled"]) == (
+            {"enabled": True, "workspaceId": workspace},
+            False,
+        )
+        (deployment,) = [doc for _, doc in objects if doc["kind"] == "Deployment"]
+        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        assert set(containers) == {"opencost", "sigv4proxy"}  # no UI
+        env = {e["name"]: e.get("value") for e in containers["opencost"]["env"]}
+        assert env["PROMETHEUS_SERVER_ENDPOINT"] == f"http://localhost:8005/workspaces/{workspace}"
+        assert env["CLUSTER_ID"] == f"mlops-prod-{region}"
+        assert env["MCP_SERVER_ENABLED"] == "false"
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DB_BEARER_TOKEN"} & set(env)
+        proxy = containers["sigv4proxy"]
+        assert proxy["image"] == SIGV4_PROXY_IMAGE and not proxy["image"].endswith(":latest")
+        assert proxy["args"] == [
+            "--name",
+            "aps",
+            "--region",
+            region,
+            "--host",
+            f"aps-workspaces.{region}.amazonaws.com",
+            "--port",
+            ":8005",
+        ]
+
+
+def test_opencost_service_account_is_the_one_its_pod_identity_association_names(prod):
+    """EKS Pod Identity gives a role to pods of one namespace and service account
+    (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-association.html): the chart's ServiceAccount, the
+    Deployment's serviceAccountName and the association agree, and the release waits for the association (a pod
+    gets credentials only if it exists when the pod starts). The role is pinned to this cluster's pods and may
+    only read this region's workspace."""
+    for region in PROD_REGIONS:
+        _, objects = opencost_objects(prod, region)
+        (account,) = [doc for _, doc in objects if doc["kind"] == "ServiceAccount"]
+        (deployment,) = [doc for _, doc in objects if doc["kind"] == "Deployment"]
+        association = by_name(prod, f"opencost-{region}-identity")
+        assert (association["inputs"]["namespace"], association["inputs"]["serviceAccount"]) == (
+            account["metadata"]["namespace"],
+            account["metadata"]["name"],
+        )
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+        assert association["inputs"]["clusterName"] == f"mlops-prod-{region}"
+        release = by_name(prod, f"opencost-{region}-release")
+        assert association["urn"] in release["dependencies"]
+        assert by_name(prod, f"opencost-{region}-policy")["urn"] in release["dependencies"]
+        role = by_name(prod, f"opencost-{region}-role")["inputs"]
+        assert (
+            role["permissionsBoundary"]
+            == by_name(prod, f"cluster-{region}-keda-role")["inputs"]["permissionsBoundary"]
+        )
+        trust = json.loads(role["assumeRolePolicy"])["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "pods.eks.amazonaws.com"}]
+        assert trust[0]["Condition"]["StringEquals"]["aws:RequestTag/eks-cluster-arn"].endswith(
+            f":cluster/mlops-prod-{region}"
+        )
+        policy = json.loads(by_name(prod, f"opencost-{region}-policy")["inputs"]["policy"])
+        # The workspace's ARN as KEDA's query policy names it (the preview records inputs, not outputs).
+        keda = json.loads(by_name(prod, f"observability-{region}-keda-query")["inputs"]["policy"])
+        workspace_arn = keda["Statement"][0]["Resource"]
+        workspace_id = by_name(prod, f"observability-{region}-prometheus")["id"]
+        assert workspace_arn == f"arn:aws:aps:{region}:333333333333:workspace/{workspace_id}"
+        assert policy["Statement"] == [
+            {
+                "Sid": "QueryThisRegionsWorkspace",
+                "Effect": "Allow",
+                "Action": ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"],
+                "Resource": workspace_arn,
+            }
+        ]
+
+
+def test_opencost_is_a_cluster_ip_service_with_no_ingress_and_admits_only_in_cluster_clients(prod):
+    """Reachable only inside the cluster: a ClusterIP Service (no node port or load balancer,
+    https://kubernetes.io/docs/concepts/services-networking/service/#type-clusterip), no Ingress, HTTPRoute or
+    Route, and NetworkPolicies that deny by default and admit the API port only from pods of the cluster and
+    its private subnets (the managed collector's ENIs), since the VPC CNI enforces NetworkPolicies."""
+    kinds_to_refuse = {"Ingress", "HTTPRoute", "Route"}
+    for region in PROD_REGIONS:
+        _, objects = opencost_objects(prod, region)
+        (service,) = [doc for _, doc in objects if doc["kind"] == "Service"]
+        assert service["spec"]["type"] == "ClusterIP"
+        assert [p["port"] for p in service["spec"]["ports"]] == [9003]
+        assert service["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "9003",
+        }
+        assert not kinds_to_refuse & {doc["kind"] for _, doc in objects}
+        assert not [
+            doc for _, doc in objects if doc["kind"] == "NetworkPolicy"
+        ]  # the chart's is for in-cluster Prometheus
+        policies = {
+            state["inputs"]["metadata"]["name"]: state["inputs"]["spec"]
+            for state in states(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if state["urn"].rsplit("::", 1)[-1].startswith(f"opencost-{region}-")
+        }
+        assert set(policies) == {"default-deny", "allow-in-cluster-clients", "allow-egress"}
+        assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        (rule,) = policies["allow-in-cluster-clients"]["ingress"]
+        assert rule["ports"] == [{"port": 9003, "protocol": "TCP"}]
+        assert rule["from"][0] == {"namespaceSelector": {}}
+        cidr = "10.30.0.0/16" if region == "us-east-1" else "10.31.0.0/16"
+        private = [peer["ipBlock"]["cidr"] for peer in rule["from"][1:]]
+        assert len(private) == 3 and all(c.startswith(cidr.rsplit(".", 2)[0] + ".") for c in private)
+        egress = policies["allow-egress"]["egress"]
+        assert {"ipBlock": {"cidr": "169.254.170.23/32"}} in [peer for r in egress for peer in r["to"]]
+        assert {"ipBlock": {"cidr": "0.0.0.0/0", "except": [cidr]}} in egress[-1]["to"]
+
+
+def test_opencost_pods_meet_the_restricted_pod_security_standard_on_the_system_nodes(prod):
+    """The namespace enforces `restricted` (https://kubernetes.io/docs/concepts/security/pod-security-standards/
+    #restricted): non-root, no privilege escalation, all capabilities dropped, seccomp RuntimeDefault; plus the
+    platform's read-only root (OpenCost's /var/configs is an emptyDir), requests and limits on both containers,
+    and the system nodes' selector and toleration. The rendered objects are valid Kubernetes 1.33 objects."""
+    import kubernetes_validate
+
+    for region in PROD_REGIONS:
+        _, objects = opencost_objects(prod, region)
+        for _, doc in objects:
+            kubernetes_validate.validate(doc, "1.33.0", strict=True)
+        (deployment,) = [doc for _, doc in objects if doc["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["nodeSelector"] == {"mlops.io/node-role": "system"}
+        assert pod["tolerations"] == [
+            {"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+        assert "initContainers" not in pod or pod["initContainers"] in (None, [])
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, container["name"]
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["readOnlyRootFilesystem"] is True and context["runAsUser"] >= 10000
+            assert set(container["resources"]) == {"requests", "limits"}
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+        mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/var/configs"]]
+        namespace = by_name(prod, f"opencost-{region}-ns-opencost")["inputs"]["metadata"]["labels"]
+        assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -231,3 +231,56 @@ def test_cost_section_errors_are_one_line():
     assert str(caught.value) == (
         "stacks/Pulumi.prod.yaml: mlops:platform.cost.export-granularity: 'MONTHLY' is not allowed; allowed: HOURLY, DAILY"
     )
+
+
+def test_opencost_errors_are_one_line():
+    """cost.opencost needs an eks cluster, the managed collector's workspace, and internet access."""
+    raw = _raw_prod()
+    raw["cost"]["opencost"] = "latest"
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    assert str(caught.value) == (
+        "stacks/Pulumi.prod.yaml: mlops:platform.cost.opencost: 'latest' does not match the allowed pattern "
+        "^\\d+\\.\\d+\\.\\d+$"
+    )
+    raw = _raw_prod()
+    raw["observability"]["prometheus-encryption"] = "customer-key"
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    assert str(caught.value) == (
+        "stacks/Pulumi.prod.yaml: mlops:platform.cost.opencost: needs observability with prometheus-encryption: "
+        "aws-owned (the managed collector that fills the workspace OpenCost reads)"
+    )
+    raw = _raw_prod()
+    del raw["observability"]
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    assert "mlops:platform.cost.opencost: needs observability" in str(caught.value)
+    raw = _raw_prod()
+    del raw["cluster"], raw["pipelines"]
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "stacks/Pulumi.prod.yaml")
+    assert "mlops:platform.cost.opencost: needs an `eks` cluster (cluster.mode: eks) to run on" in str(
+        caught.value
+    )
+    assert parse_platform(_raw_prod(), "stacks/Pulumi.prod.yaml").cost.opencost == "2.5.17"
+
+
+def test_no_opencost_switch_no_opencost(synth):
+    assert states(synth("dev"), "mlops:cost:OpenCost") == []
+
+
+def test_opencost_is_refused_in_an_internet_free_stack_in_one_line():
+    """Its images (ghcr.io, public.ecr.aws) are not mirrored, and it prices nodes from AWS's public price list."""
+    raw = yaml.safe_load(
+        (REPO / "tests" / "fixtures" / "stacks" / "Pulumi.airgapped-cluster.yaml").read_text()
+    )
+    raw = raw["config"]["mlops:platform"]
+    raw["observability"] = {"subscriptions": [{"protocol": "email", "endpoint": "ops@example.com"}]}
+    raw["cost"] = {"opencost": "2.5.17"}
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(raw, "Pulumi.airgapped-cluster.yaml")
+    assert str(caught.value) == (
+        "Pulumi.airgapped-cluster.yaml: mlops:platform.cost.opencost: not available with internet-free: true (its "
+        "images are not mirrored and it prices nodes from AWS's public price list)"
+    )
