@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -126,12 +127,31 @@ def test_per_version_alarms_on_the_target_groups_5xx_rate_and_p99_latency(synth)
     errors = by_name(document, "fraud-embedder-us-west-2-alarms-v2-5xx-rate")
     assert errors["provider"].split("::")[-2] == "aws-us-west-2"
     inputs = errors["inputs"]
-    assert inputs["name"] == "mlops-team-fraud-embedder-v2-us-west-2-5xx-rate"
+    assert inputs["name"] == "mlops-prod-team-fraud.embedder.v2-us-west-2-5xx-rate"
     assert inputs["alarmActions"] == inputs["okActions"] == topics
-    assert (inputs["comparisonOperator"], inputs["threshold"], inputs["treatMissingData"]) == (
+    # prod's own thresholds (stacks/Pulumi.prod.yaml observability.thresholds: load-balancer-5xx-percent 2,
+    # p99-latency-seconds 1), not the defaults (5, 2), through the platform contract's alarmThresholds.
+    assert platform["observability"]["alarmThresholds"] == {
+        "loadBalancer5xxPercent": 2,
+        "p99LatencySeconds": 1,
+        "periodSeconds": 60,
+        "evaluationPeriods": 5,
+        "datapointsToAlarm": 3,
+    }
+    assert (
+        inputs["comparisonOperator"],
+        inputs["threshold"],
+        inputs["treatMissingData"],
+        inputs["evaluationPeriods"],
+        inputs["datapointsToAlarm"],
+        inputs["alarmDescription"],
+    ) == (
         "GreaterThanThreshold",
-        5,
+        2,
         "notBreaching",
+        5,
+        3,
+        "embedder v2 in us-west-2: targets answer 5xx for more than 2% of requests",
     )
     assert inputs["metricQueries"] == [
         {
@@ -174,12 +194,47 @@ def test_per_version_alarms_on_the_target_groups_5xx_rate_and_p99_latency(synth)
         "metricName": "TargetResponseTime",
         "extendedStatistic": "p99",
         "dimensions": dimensions,
-        "threshold": 2,
+        "threshold": 1,
     }
+    assert latency["alarmDescription"] == "embedder v2 in us-west-2: p99 target response time above 1s"
+    assert latency["name"] == "mlops-prod-team-fraud.embedder.v2-us-west-2-p99-latency"
     assert "statistic" not in latency and latency["alarmActions"] == topics
     # Two alarms per version and region: 3 versions x 2 regions.
     names = [s["inputs"]["name"] for s in states(document, "aws:cloudwatch/metricAlarm:MetricAlarm")]
-    assert len([n for n in names if n.startswith("mlops-team-fraud-")]) == 12
+    assert len([n for n in names if n.startswith("mlops-prod-team-fraud.")]) == 12
+
+
+def test_model_alarm_names_follow_the_cloudwatch_alarm_name_rules_and_never_collide():
+    """CloudWatch PutMetricAlarm, AlarmName: 1 to 255 characters, UTF-8 without ASCII control characters, unique
+    in the account and region (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/
+    API_PutMetricAlarm.html). Team, model and version names are DNS-1123 labels (components/serving/config.py:
+    no dots), so the dots between them keep team `fraud-x` model `scorer` apart from team `fraud` model
+    `x-scorer`, and the environment keeps dev and prod apart in one account."""
+    from components.serving.config import ModelSpec, ModelVersion, TeamConfig
+    from components.serving.monitoring import model_alarm_name
+
+    first = model_alarm_name("prod", "fraud-x", "scorer", "v1", "us-east-1", "5xx-rate")
+    second = model_alarm_name("prod", "fraud", "x-scorer", "v1", "us-east-1", "5xx-rate")
+    assert (first, second) == (
+        "mlops-prod-team-fraud-x.scorer.v1-us-east-1-5xx-rate",
+        "mlops-prod-team-fraud.x-scorer.v1-us-east-1-5xx-rate",
+    )
+    assert model_alarm_name("dev", "fraud", "scorer", "v1", "us-east-1", "5xx-rate") != model_alarm_name(
+        "prod", "fraud", "scorer", "v1", "us-east-1", "5xx-rate"
+    )
+    # The longest names the config allows (team 30, model 30, version 20 characters) fit in 255 characters.
+    longest = model_alarm_name("staging", "t" * 30, "m" * 30, "v" * 20, "ap-southeast-4", "p99-latency")
+    assert len(longest) == 128 <= 255 and all(0x20 <= ord(c) < 0x7F for c in longest)
+    for field, max_length in (
+        (TeamConfig.model_fields["name"], 30),
+        (ModelSpec.model_fields["name"], 30),
+        (ModelVersion.model_fields["name"], 20),
+    ):
+        constraints = {
+            k: getattr(m, k) for m in field.metadata for k in ("pattern", "max_length") if hasattr(m, k)
+        }
+        assert constraints["max_length"] == max_length
+        assert re.match(constraints["pattern"], "a.b") is None and re.match(constraints["pattern"], "a-b")
 
 
 def test_the_team_alert_topic_is_encrypted_and_cloudwatch_may_publish(synth):
