@@ -662,3 +662,20 @@ def test_mlops_inventory_all_lists_every_shipped_model_version_and_live_drift_ex
 def test_inventory_user_errors_are_one_line(args, message):
     result = run_mlops("inventory", *args)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_outputs_without_alarm_thresholds_still_parse_and_give_the_defaults(synth):
+    from components.outputs import ObservabilityOutputs
+    from components.serving.monitoring import thresholds_of
+
+    exported = dict(synth("prod", deployed=True)["outputs"]["observability"])
+    older = ObservabilityOutputs.model_validate({k: v for k, v in exported.items() if k != "alarmThresholds"})
+    assert older.alarm_thresholds is None
+    defaults = thresholds_of(None)
+    assert (defaults.load_balancer_5xx_percent, defaults.p99_latency_seconds, defaults.period_seconds) == (
+        5,
+        2,
+        60,
+    )
+    prod = thresholds_of(ObservabilityOutputs.model_validate(exported).alarm_thresholds)
+    assert (prod.load_balancer_5xx_percent, prod.p99_latency_seconds, prod.node_cpu_percent) == (2, 1, 80)
