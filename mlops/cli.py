@@ -455,6 +455,12 @@ def team_new(
         typer.Option("--run", help="NAME=URI: the MLflow model (runs:/... or models:/NAME/VERSION)."),
     ] = None,
     notes: Annotated[list[str] | None, typer.Option("--notes", help="NAME=TEXT: free-form notes.")] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert", help="PROTOCOL:ENDPOINT (email:ADDRESS or https:URL) hearing the model alarms; repeat."
+        ),
+    ] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
@@ -478,6 +484,7 @@ def team_new(
         licenses=tuple(license_ or ()),
         runs=tuple(run or ()),
         notes=tuple(notes or ()),
+        alerts=tuple(alert or ()),
     )
     path = guarded(lambda: create(request, stacks_dir))
     typer.echo(f"wrote {path}")
