@@ -47,7 +47,7 @@ from components.serving.monitoring import (
     team_dashboard_name,
     thresholds_of,
 )
-from components.serving.provenance import provenance_output
+from components.serving.provenance import provenance_output, provenance_tags
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from components.trust.certificates import IssuerRef
 from stacks.access import check_owner_access
@@ -147,6 +147,7 @@ def serve_model(
             ),
             target_groups={version: group.arn_suffix for version, group in deployment.target_groups.items()},
             tags={**tags, "model": model.name},
+            version_tags={version.name: provenance_tags(version) for version in model.versions},
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
     )

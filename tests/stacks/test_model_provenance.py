@@ -90,6 +90,26 @@ def test_target_groups_are_tagged_with_the_version_provenance(synth):
     }
 
 
+def test_health_alarms_and_checks_are_tagged_with_the_version_provenance(synth):
+    document = synth("team-fraud-prod")
+    expected = {
+        "model": "embedder",
+        "version": "v2",
+        "model-source": "https://github.com/example-org/fraud-embedder",
+        "model-commit": "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1",
+        "model-license": "MIT",
+        "model-run": "runs:/5f3b2c1d9e8a4f7b6c5d4e3f2a1b0c9d/model",
+        "Name": "fraud-embedder-us-east-1-dns-v2",
+    }
+    for resource in ("fraud-embedder-us-east-1-dns-v2-healthy", "fraud-embedder-us-east-1-dns-v2-health"):
+        tags = by_name(document, resource)["inputs"]["tags"]
+        assert {key: tags.get(key) for key in expected} == expected, resource
+    v1 = by_name(document, "fraud-embedder-us-east-1-dns-v1-health")["inputs"]["tags"]
+    assert (v1["version"], v1["model-license"]) == ("v1", "Apache-2.0")
+    calculated = by_name(document, "fraud-embedder-us-east-1-dns-health")["inputs"]["tags"]
+    assert "model-commit" not in calculated and "version" not in calculated  # the model's, across versions
+
+
 def test_the_team_stack_outputs_each_versions_provenance(synth):
     outputs = synth("team-fraud-prod")["outputs"]["provenance"]
     assert outputs["scorer"]["v3"] == {
