@@ -119,6 +119,12 @@ class PlatformConfig(Model):
                 ("log-retention-days",),
                 f"{self.log_retention_days} is below the prod floor; allowed in prod: 365 or more",
             )
+        if self.environment == "prod" and self.model_licenses is None:
+            raise _KeyedValueError(
+                ("model-licenses",),
+                "missing; required in prod: the licences its model versions may carry "
+                "(model-licenses.allowed: [SPDX identifiers])",
+            )
         return self
 
     @model_validator(mode="after")

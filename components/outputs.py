@@ -80,6 +80,16 @@ class IdentityOutputs(Contract):
     permissions_boundary_arn: Annotated[str | None, Field(alias="permissionsBoundaryArn")] = None
 
 
+class AlarmThresholdOutputs(Contract):
+    """The platform's serving alarm thresholds (its observability.thresholds) that team stacks' per-model alarms use."""
+
+    load_balancer_5xx_percent: Annotated[float, Field(alias="loadBalancer5xxPercent")]
+    p99_latency_seconds: Annotated[float, Field(alias="p99LatencySeconds")]
+    period_seconds: Annotated[int, Field(alias="periodSeconds")]
+    evaluation_periods: Annotated[int, Field(alias="evaluationPeriods")]
+    datapoints_to_alarm: Annotated[int, Field(alias="datapointsToAlarm")]
+
+
 class ObservabilityOutputs(Contract):
     alert_topic_arn: Annotated[str, Field(alias="alertTopicArn")]
     alert_topic_arns: Annotated[dict[str, str], Field(alias="alertTopicArns")]  # per region
@@ -92,6 +102,8 @@ class ObservabilityOutputs(Contract):
     grafana_url: Annotated[str | None, Field(alias="grafanaUrl")] = None
     dashboard_name: Annotated[str, Field(alias="dashboardName")]
     alarm_names: Annotated[dict[str, list[str]], Field(alias="alarmNames")] = {}  # per region
+    # Absent from outputs exported before it existed: team stacks then use the defaults (AlarmThresholds()).
+    alarm_thresholds: Annotated[AlarmThresholdOutputs | None, Field(alias="alarmThresholds")] = None
 
 
 class DnsOutputs(Contract):

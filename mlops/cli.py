@@ -277,7 +277,10 @@ def inventory(
     ] = False,
     context: Annotated[
         list[str] | None,
-        typer.Option("--context", help="REGION=KUBECONTEXT of a cluster to compare with --live; repeat."),
+        typer.Option(
+            "--context",
+            help="[PLATFORM:]REGION=KUBECONTEXT of a cluster to compare with --live; repeat.",
+        ),
     ] = None,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
     no_cache: NoCache = False,
@@ -288,17 +291,23 @@ def inventory(
 
     if fmt not in inv.FORMATS:
         fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(inv.FORMATS)}")
+    if everything and stacks:
+        fail("--all: names every team stack; it cannot be combined with STACK names")
     if context and not live:
         fail("--context: only with --live")
     contexts = guarded(lambda: inv.parse_contexts(context or ()))
     if live and not contexts:
-        fail("--context: missing; --live needs REGION=CONTEXT for each cluster to compare")
+        fail("--context: missing; --live needs [PLATFORM:]REGION=CONTEXT for each cluster to compare")
     bypass_cache(no_cache)
     rows = guarded(lambda: inv.inventory(list(stacks or ()), stacks_dir, everything))
+    if live:
+        guarded(
+            lambda: inv.resolve_contexts(rows, contexts)
+        )  # a context that matches nothing: before any output
     typer.echo(inv.render(rows, fmt), nl=False)
     if live:
-        drift, compared = guarded(lambda: inv.live_drift(rows, contexts))
-        typer.echo(inv.render_drift(drift, compared), nl=False, err=fmt != "text")
+        drift, states, compared = guarded(lambda: inv.live_drift(rows, contexts))
+        typer.echo(inv.render_drift(drift, states, compared), nl=False, err=fmt != "text")
         if drift:
             raise typer.Exit(1)
 
@@ -446,6 +455,12 @@ def team_new(
         typer.Option("--run", help="NAME=URI: the MLflow model (runs:/... or models:/NAME/VERSION)."),
     ] = None,
     notes: Annotated[list[str] | None, typer.Option("--notes", help="NAME=TEXT: free-form notes.")] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert", help="PROTOCOL:ENDPOINT (email:ADDRESS or https:URL) hearing the model alarms; repeat."
+        ),
+    ] = None,
 ) -> None:
     """Write stacks/Pulumi.team-TEAM-ENV.yaml, validated; never overwrites an existing file."""
     from mlops.team import NewTeam, create
@@ -469,6 +484,7 @@ def team_new(
         licenses=tuple(license_ or ()),
         runs=tuple(run or ()),
         notes=tuple(notes or ()),
+        alerts=tuple(alert or ()),
     )
     path = guarded(lambda: create(request, stacks_dir))
     typer.echo(f"wrote {path}")

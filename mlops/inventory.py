@@ -6,9 +6,12 @@ preview (its model version Deployments, labelled `mlops.platform/purpose: model-
 annotations, and their autoscalers), the weights from its `models` output, the owner group from its stack file.
 
 ``--live`` asks each region's cluster with kubectl, as the smoke suite does (``kubectl get ... -o json --context
-CONTEXT``), which image each version's Deployment runs and how many replicas are ready, and reports drift: a
-version missing from the cluster, another image, fewer ready replicas than the autoscaling minimum, or a model
-version Deployment in the namespace that the stack does not declare.
+CONTEXT``, a context per platform stack and region), what each version's Deployment declares and what its pods
+run: the digest of each pod's `model` container (its `imageID`), and the Deployment's ready, updated and available
+replicas. It prints that for every compared version and reports drift: a version missing from the cluster, another
+image in its template, a pod running another digest than the one pinned, fewer updated or available replicas than
+the autoscaling minimum, a spec the Deployment controller has not yet observed, or a model version Deployment in
+the namespace that the stack does not declare.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -79,6 +83,7 @@ class Row:
     min_replicas: int
     max_replicas: int
     deployment: str = field(default="", compare=False)  # the Deployment's name in the namespace
+    platform: str = field(default="", compare=False)  # the platform stack the team stack is on
 
     def cells(self) -> list[str]:
         values = asdict(self)
@@ -176,6 +181,7 @@ def rows_of(stack: str, team: TeamConfig, document: Mapping[str, Any]) -> list[R
                 min_replicas=int(low) if low is not None else 0,
                 max_replicas=int(high) if high is not None else 0,
                 deployment=metadata["name"],
+                platform=team.platform_stack,
             )
         )
     return sorted(rows, key=lambda row: (row.model, row.version))
@@ -238,19 +244,75 @@ class Drift:
     what: str  # e.g. "scorer-v3: runs image X, the stack declares Y"
 
 
-def parse_contexts(values: Iterable[str]) -> dict[str, str]:
-    """`--context REGION=CONTEXT` values -> {region: context}."""
-    contexts: dict[str, str] = {}
+@dataclass(frozen=True)
+class Live:
+    """What one model version's Deployment runs in one region: the digests of its pods' `model` containers and
+    the Deployment's replica counts (its status, once the controller has seen the current spec)."""
+
+    stack: str
+    region: str
+    model: str
+    version: str
+    digests: tuple[str, ...]  # distinct, sorted; "?" for a pod whose image ID names no digest
+    ready: int
+    updated: int
+    available: int
+    observed: bool  # status.observedGeneration >= metadata.generation
+
+
+def parse_contexts(values: Iterable[str]) -> dict[tuple[str | None, str], str]:
+    """`--context [PLATFORM:]REGION=CONTEXT` values -> {(platform or None, region): context}."""
+    contexts: dict[tuple[str | None, str], str] = {}
     for value in values:
-        region, separator, context = value.partition("=")
-        if not separator or not region or not context:
+        target, separator, context = value.partition("=")
+        platform, colon, region = target.rpartition(":")
+        if not separator or not region or not context or (colon and not platform):
             raise ConfigError(
-                None, "--context", f"{value!r} is not REGION=CONTEXT (e.g. us-east-1=prod-use1)"
+                None,
+                "--context",
+                f"{value!r} is not [PLATFORM:]REGION=CONTEXT (e.g. prod:us-east-1=prod-use1)",
             )
-        if region in contexts:
-            raise ConfigError(None, "--context", f"region {region} is given twice")
-        contexts[region] = context
+        key = (platform or None, region)
+        if key in contexts:
+            raise ConfigError(None, "--context", f"{target} is given twice")
+        contexts[key] = context
     return contexts
+
+
+def resolve_contexts(
+    rows: list[Row], contexts: Mapping[tuple[str | None, str], str]
+) -> dict[tuple[str, str], str]:
+    """The given contexts keyed by (platform stack, region). A bare REGION=CONTEXT is for the one platform the
+    selected stacks share; every context must match a region a selected stack serves in on its platform."""
+    if not contexts:
+        raise ConfigError(
+            None, "--context", "missing; --live needs [PLATFORM:]REGION=CONTEXT for the clusters to compare"
+        )
+    platforms = sorted({row.platform for row in rows})
+    served = {(row.platform, region) for row in rows for region in row.regions}
+    resolved: dict[tuple[str, str], str] = {}
+    for (platform, region), context in contexts.items():
+        if platform is None:
+            if len(platforms) > 1:
+                raise ConfigError(
+                    None,
+                    "--context",
+                    f"{region}={context} is ambiguous: the selected stacks are on platforms "
+                    f"{', '.join(platforms)}; allowed: PLATFORM:REGION=CONTEXT",
+                )
+            platform = platforms[0] if platforms else ""
+        if (platform, region) not in served:
+            where = f"{platform}:{region}" if platform else region
+            raise ConfigError(
+                None,
+                "--context",
+                f"{where}={context} matches no selected stack; allowed: a region the selected stacks serve in "
+                f"({', '.join(sorted(f'{p}:{r}' for p, r in served)) or 'none'})",
+            )
+        if (platform, region) in resolved:
+            raise ConfigError(None, "--context", f"{platform}:{region} is given twice")
+        resolved[(platform, region)] = context
+    return resolved
 
 
 def kubectl_json(kubectl: str, *args: str) -> dict[str, Any]:
@@ -268,22 +330,49 @@ def kubectl_json(kubectl: str, *args: str) -> dict[str, Any]:
         raise ProgramError(f"{' '.join(command)}: not JSON") from None
 
 
+# A container's image ID as the kubelet reports it (`status.containerStatuses[].imageID`): the image reference by
+# digest, with the runtime's prefix under dockershim (`docker-pullable://repo@sha256:...`) and without it under
+# containerd (`repo@sha256:...`).
+IMAGE_ID_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
+
+
+def image_id_digest(image_id: str) -> str:
+    """The digest an image ID names (``sha256:<64 hex>``), or "?" when it names none."""
+    found = IMAGE_ID_DIGEST.search(image_id or "")
+    return found.group(1) if found else "?"
+
+
+def running_digests(pods: Mapping[str, Any]) -> tuple[str, ...]:
+    """The distinct digests the `model` containers of ``pods`` (a `kubectl get pods -o json` answer) run."""
+    digests = set()
+    for pod in pods.get("items", []):
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            if status.get("name") == "model":
+                digests.add(image_id_digest(status.get("imageID", "")))
+    return tuple(sorted(digests))
+
+
 def live_drift(
-    rows: list[Row], contexts: Mapping[str, str], kubectl: str = "kubectl"
-) -> tuple[list[Drift], int]:
-    """Compare each row with the clusters of its regions that ``contexts`` names (one kubectl call per stack,
-    namespace and region; a region without a context is not compared): the drift, and how many were compared."""
-    if not contexts:
-        raise ConfigError(
-            None, "--context", "missing; --live needs REGION=CONTEXT for the clusters to compare"
-        )
+    rows: list[Row], contexts: Mapping[tuple[str | None, str], str], kubectl: str = "kubectl"
+) -> tuple[list[Drift], list[Live], int]:
+    """Compare each row with the clusters of its regions that ``contexts`` names (a region without a context is
+    not compared): one `get deployments` per stack, namespace and region, one `get pods` per version (by the
+    labels its Deployment's selector matches, app and version). Returns the drift, per compared version found in
+    a cluster what it runs, and how many stack regions were compared."""
+    resolved = resolve_contexts(rows, contexts)
     drift: list[Drift] = []
+    live: list[Live] = []
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for row in rows:
         for region in row.regions:
-            if region in contexts:
+            if (row.platform, region) in resolved:
                 groups.setdefault((row.stack, row.namespace, region), []).append(row)
+    if not groups:
+        raise ConfigError(
+            None, "--context", "nothing was compared; name a region the selected stacks serve in"
+        )
     for (stack, namespace, region), expected in groups.items():
+        context = resolved[(expected[0].platform, region)]
         answer = kubectl_json(
             kubectl,
             "get",
@@ -295,11 +384,11 @@ def live_drift(
             "-o",
             "json",
             "--context",
-            contexts[region],
+            context,
         )
-        live = {item["metadata"]["name"]: item for item in answer.get("items", [])}
+        found = {item["metadata"]["name"]: item for item in answer.get("items", [])}
         for row in expected:
-            item = live.pop(row.deployment, None)
+            item = found.pop(row.deployment, None)
             where = f"{row.model} {row.version} ({namespace}/{row.deployment})"
             if item is None:
                 drift.append(Drift(stack, region, f"{where}: not in the cluster"))
@@ -307,24 +396,76 @@ def live_drift(
             containers = item.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
             image = next((c.get("image") for c in containers if c.get("name") == "model"), None)
             if image != row.image:
-                drift.append(Drift(stack, region, f"{where}: runs {image}, the stack declares {row.image}"))
-            ready = int(item.get("status", {}).get("readyReplicas") or 0)
-            if ready < row.min_replicas:
+                drift.append(
+                    Drift(stack, region, f"{where}: its template has {image}, the stack declares {row.image}")
+                )
+            pods = kubectl_json(
+                kubectl,
+                "get",
+                "pods",
+                "-n",
+                namespace,
+                "-l",
+                f"app={row.model},version={row.version}",
+                "-o",
+                "json",
+                "--context",
+                context,
+            )
+            digests = running_digests(pods)
+            if row.digest:
+                for digest in digests:
+                    if digest != row.digest:
+                        drift.append(
+                            Drift(stack, region, f"{where}: a pod runs {digest}, the stack pins {row.digest}")
+                        )
+            status = item.get("status") or {}
+            metadata = item.get("metadata") or {}
+            state = Live(
+                stack=stack,
+                region=region,
+                model=row.model,
+                version=row.version,
+                digests=digests,
+                ready=int(status.get("readyReplicas") or 0),
+                updated=int(status.get("updatedReplicas") or 0),
+                available=int(status.get("availableReplicas") or 0),
+                observed=int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0),
+            )
+            live.append(state)
+            if not state.observed:
+                drift.append(
+                    Drift(stack, region, f"{where}: the controller has not yet observed the current spec")
+                )
+            current = min(state.updated, state.available)
+            if current < row.min_replicas:
                 drift.append(
                     Drift(
                         stack,
                         region,
-                        f"{where}: {ready} ready replicas, below min-replicas {row.min_replicas}",
+                        f"{where}: {state.updated} updated and {state.available} available replicas, "
+                        f"below min-replicas {row.min_replicas}",
                     )
                 )
-        for name in sorted(live):
+        for name in sorted(found):
             drift.append(
                 Drift(stack, region, f"{namespace}/{name}: a model version the stack does not declare")
             )
-    return drift, len(groups)
+    return drift, live, len(groups)
 
 
-def render_drift(drift: list[Drift], compared: int) -> str:
+def render_live(live: list[Live]) -> str:
+    """Per compared version and region: the digests its pods run and its replica counts."""
+    return "".join(
+        f"live: {state.stack} {state.region}: {state.model} {state.version} runs "
+        f"{', '.join(state.digests) or 'no pods'}; replicas ready {state.ready}, updated {state.updated}, "
+        f"available {state.available}{'' if state.observed else ' (spec not yet observed)'}\n"
+        for state in live
+    )
+
+
+def render_drift(drift: list[Drift], live: list[Live], compared: int) -> str:
+    report = render_live(live)
     if not drift:
-        return f"live: no drift ({compared} stack regions compared)\n"
-    return "".join(f"drift: {d.stack} {d.region}: {d.what}\n" for d in drift)
+        return report + f"live: no drift ({compared} stack regions compared)\n"
+    return report + "".join(f"drift: {d.stack} {d.region}: {d.what}\n" for d in drift)

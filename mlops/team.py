@@ -44,6 +44,7 @@ class NewTeam:
     licenses: tuple[str, ...] = ()  # NAME=SPDX identifier
     runs: tuple[str, ...] = ()  # NAME=MLflow model URI
     notes: tuple[str, ...] = ()  # NAME=TEXT
+    alerts: tuple[str, ...] = ()  # PROTOCOL:ENDPOINT, the owners' alert subscriptions
 
 
 # Each key of `mlops:team` a flag sets, with the flag as the user types it.
@@ -54,6 +55,7 @@ FLAGS = {
     "regions": "--region",
     "owners.sso-group": "--owner-group",
     "owners.role-arn": "--owner-role-arn",
+    "owners.alerts": "--alert",
     "cost-center": "--cost-center",
     "data-classification": "--data-classification",
     "quotas.cpu": "--cpu",
@@ -161,6 +163,25 @@ def _provenance_values(request: NewTeam, names: list[str]) -> dict[str, dict[str
     return found
 
 
+ALERT_PROTOCOLS = ("email", "https")
+
+
+def _alert_values(request: NewTeam) -> list[dict[str, str]]:
+    """The --alert flags as `owners.alerts` subscriptions: each PROTOCOL:ENDPOINT."""
+    alerts = []
+    for spec in request.alerts:
+        protocol, separator, endpoint = spec.partition(":")
+        if not separator or protocol not in ALERT_PROTOCOLS or not endpoint:
+            raise ConfigError(
+                None,
+                "--alert",
+                f"{spec!r} is not PROTOCOL:ENDPOINT; allowed: email:ADDRESS or https:URL "
+                "(e.g. email:oncall@example.com)",
+            )
+        alerts.append({"protocol": protocol, "endpoint": endpoint})
+    return alerts
+
+
 def _model_values(request: NewTeam) -> list[dict[str, Any]]:
     models = []
     for spec in request.models:
@@ -207,6 +228,7 @@ def team_value(request: NewTeam, stacks_dir: Path) -> tuple[dict[str, Any], Orig
         "regions": list(request.regions) or None,
         "owners.sso-group": request.owner_group,
         "owners.role-arn": request.owner_role_arn,
+        "owners.alerts": _alert_values(request) or None,
         "cost-center": request.cost_center,
         "data-classification": request.data_classification,
         "quotas.cpu": request.cpu,

@@ -46,8 +46,9 @@ from components.serving.monitoring import (
     TeamAlertsArgs,
     model_dashboard_body,
     team_dashboard_name,
+    thresholds_of,
 )
-from components.serving.provenance import provenance_output
+from components.serving.provenance import provenance_output, provenance_tags
 from components.serving.team import ClusterTarget, TeamSpace, TeamSpaceArgs
 from components.training.specs import LOCAL_QUEUE, QUEUE_LABEL, cluster_queue_name
 from components.training.team import TeamTrainingArgs, TeamTrainingSpace
@@ -154,6 +155,7 @@ def serve_model(
             ),
             target_groups={version: group.arn_suffix for version, group in deployment.target_groups.items()},
             tags={**tags, "model": model.name},
+            version_tags={version.name: provenance_tags(version) for version in model.versions},
         ),
         opts=pulumi.ResourceOptions(provider=aws_region),
     )
@@ -172,6 +174,10 @@ def monitor_models(
     """Per region the team's alert topic and each model's per-version alarms (components.serving.monitoring),
     and one dashboard with a section per model version."""
     sections: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
+    # The platform's serving thresholds (its observability.thresholds), as its contract exports them.
+    thresholds = platform.apply(
+        lambda p: thresholds_of(p.observability.alarm_thresholds if p.observability else None)
+    )
     for region, deployments in served.items():
         on_region = pulumi.ResourceOptions(provider=providers[region])
         alerts = TeamAlerts(
@@ -198,6 +204,7 @@ def monitor_models(
                 f"{team.name}-{model.name}-{region}-alarms",
                 ModelAlarmsArgs(
                     model=model,
+                    environment=team.environment,
                     team=team.name,
                     region=region,
                     load_balancer=load_balancer,
@@ -207,6 +214,7 @@ def monitor_models(
                     ),
                     tags={**tags, "model": model.name},
                     ready=[alerts.policy],
+                    thresholds=thresholds,
                 ),
                 opts=on_region,
             )
@@ -220,7 +228,10 @@ def monitor_models(
         aws.cloudwatch.DashboardArgs(
             dashboard_name=name,
             dashboard_body=pulumi.Output.json_dumps(
-                model_dashboard_body([(m, v, regions) for (m, v), regions in sections.items()])
+                model_dashboard_body(
+                    [(m, v, regions) for (m, v), regions in sections.items()],
+                    thresholds.apply(lambda t: t.period_seconds),
+                )
             ),
         ),
         opts=pulumi.ResourceOptions(provider=providers[team.regions[0]]),

@@ -15,7 +15,7 @@ The ALB is the controller's: the platform reads it by its fixed name once its se
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -70,6 +70,8 @@ class ModelEndpointDnsArgs:
     # Per version: the ARN suffix of its target group (components.serving, the stack's own resource).
     target_groups: Mapping[str, pulumi.Input[str]]
     tags: Mapping[str, str]
+    # Per version: its own tags beside ``tags`` (its provenance, components.serving.provenance.provenance_tags).
+    version_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class ModelEndpointDns(pulumi.ComponentResource):
@@ -86,6 +88,7 @@ class ModelEndpointDns(pulumi.ComponentResource):
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.version_checks: dict[str, aws.route53.HealthCheck] = {}
         for version, group_arn_suffix in args.target_groups.items():
+            version_tags = {**tags, "version": version, **args.version_tags.get(version, {})}
             alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{version}-healthy",
                 aws.cloudwatch.MetricAlarmArgs(
@@ -107,7 +110,7 @@ class ModelEndpointDns(pulumi.ComponentResource):
                     threshold=1,
                     # No data means no target reported healthy (e.g. scaled to zero): not a serving region.
                     treat_missing_data="breaching",
-                    tags={**tags, "Name": f"{name}-{version}"},
+                    tags={**version_tags, "Name": f"{name}-{version}"},
                 ),
                 opts=child_opts(self),
             )
@@ -119,7 +122,7 @@ class ModelEndpointDns(pulumi.ComponentResource):
                     cloudwatch_alarm_name=alarm.name,
                     cloudwatch_alarm_region=args.region,
                     insufficient_data_health_status="LastKnownStatus",
-                    tags={**tags, "Name": f"{name}-{version}"},
+                    tags={**version_tags, "Name": f"{name}-{version}"},
                 ),
                 opts=child_opts(self),
             )

@@ -56,6 +56,7 @@ class PlatformObservability(pulumi.ComponentResource):
         super().__init__("mlops:observability:PlatformObservability", name, None, opts)
         primary = args.regions[0]
         ctx, env = args.context.in_region(primary.region), args.context.environment
+        self.thresholds = args.config.thresholds
         # The governance trail's logs survive the primary region: its bucket replicates to the secondary's.
         secondary = args.regions[1] if len(args.regions) > 1 else None
         self.trail = GovernanceTrail(
@@ -144,6 +145,13 @@ class PlatformObservability(pulumi.ComponentResource):
                 else None
             ),
             "dashboard_name": self.dashboard.dashboard_name,
+            "alarm_thresholds": {
+                "load_balancer_5xx_percent": self.thresholds.load_balancer_5xx_percent,
+                "p99_latency_seconds": self.thresholds.p99_latency_seconds,
+                "period_seconds": self.thresholds.period_seconds,
+                "evaluation_periods": self.thresholds.evaluation_periods,
+                "datapoints_to_alarm": self.thresholds.datapoints_to_alarm,
+            },
             "alarm_names": {
                 region: [alarm.name for _, alarm in sorted(monitoring.alarms.items())]
                 for region, monitoring in regional

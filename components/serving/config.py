@@ -294,6 +294,12 @@ class TeamConfig(Model):
                         ("models", m_index, "autoscaling", "min-replicas"),
                         "0 (scale to zero) is not allowed in prod",
                     )
+            if not self.owners.alerts:
+                raise _KeyedValueError(
+                    ("owners", "alerts"),
+                    "missing; required in prod: who hears the team's model alarms (a list of "
+                    "{protocol: email|https, endpoint: ...})",
+                )
         if self.ingress is not None:
             problem = certificate_region_errors(self.ingress.certificate_arns, list(self.regions))
             if problem is not None:

@@ -5,8 +5,11 @@ Beside the HealthyHostCount alarms that route a model's name (components.dns.rec
 gets two alarms on the serving ALB's metrics of its target group (dimensions TargetGroup and LoadBalancer,
 namespace AWS/ApplicationELB): `HTTPCode_Target_5XX_Count` over `RequestCount` as a percentage (metric math), and
 the p99 of `TargetResponseTime` (an extended statistic). The ALB publishes them only while requests flow, so no data
-is not an incident (treat_missing_data notBreaching). Thresholds are the platform's defaults for its serving load
-balancer (components.observability.config.AlarmThresholds). The alarms notify the team's topic in their region
+is not an incident (treat_missing_data notBreaching). Thresholds, period and evaluation are the platform's own for its
+serving load balancer (its `observability.thresholds`: `load-balancer-5xx-percent`, `p99-latency-seconds`, read from
+the platform contract's `observability.alarmThresholds`; AlarmThresholds' defaults for a platform that exports
+none). Alarm names are `mlops-<env>-team-<team>.<model>.<version>-<region>-<signal>`: team, model and version
+names are DNS labels (no dots), so the dots keep two teams' alarms apart. The alarms notify the team's topic in their region
 (`mlops-<env>-team-<team>-alerts`: encrypted with the platform's logs key, which lets CloudWatch alarms publish
 to encrypted topics, and subscribed by the team's `owners.alerts`) and the platform's alert topic of that region.
 """
@@ -26,19 +29,46 @@ from components.blocks import PlatformContext
 from components.observability.config import AlarmThresholds, Subscription
 from components.observability.monitoring import AlarmSpec, MetricQuery, alarm_args, metric_widget
 from components.observability.topics import alert_topic_policy
+from components.outputs import AlarmThresholdOutputs
 from components.serving.config import ModelSpec
 from components.serving.provenance import provenance_tags
 
 NAMESPACE = "AWS/ApplicationELB"
-THRESHOLDS = AlarmThresholds()  # the platform's defaults for its serving load balancer
+DEFAULT_THRESHOLDS = AlarmThresholds()  # for a platform whose contract exports no alarmThresholds
 
 
 def team_topic_name(environment: str, team: str) -> str:
     return f"mlops-{environment}-team-{team}-alerts"
 
 
+def thresholds_of(exported: AlarmThresholdOutputs | None) -> AlarmThresholds:
+    """The platform's serving alarm thresholds from its contract (the defaults when it exports none)."""
+    if exported is None:
+        return DEFAULT_THRESHOLDS
+    return DEFAULT_THRESHOLDS.model_copy(
+        update={
+            "load_balancer_5xx_percent": exported.load_balancer_5xx_percent,
+            "p99_latency_seconds": exported.p99_latency_seconds,
+            "period_seconds": exported.period_seconds,
+            "evaluation_periods": exported.evaluation_periods,
+            "datapoints_to_alarm": exported.datapoints_to_alarm,
+        }
+    )
+
+
+def model_alarm_name(environment: str, team: str, model: str, version: str, region: str, signal: str) -> str:
+    """`mlops-<env>-team-<team>.<model>.<version>-<region>-<signal>`: team, model and version are DNS labels (no
+    dots), so no two teams' names meet."""
+    return f"mlops-{environment}-team-{team}.{model}.{version}-{region}-{signal}"
+
+
 def version_alarm_specs(
-    model: str, version: str, region: str, target_group: pulumi.Input[str], load_balancer: pulumi.Input[str]
+    model: str,
+    version: str,
+    region: str,
+    target_group: pulumi.Input[str],
+    load_balancer: pulumi.Input[str],
+    thresholds: AlarmThresholds = DEFAULT_THRESHOLDS,
 ) -> list[AlarmSpec]:
     """A model version's 5xx rate and p99 latency on its target group of the region's serving ALB."""
     dimensions = {"TargetGroup": target_group, "LoadBalancer": load_balancer}
@@ -46,11 +76,11 @@ def version_alarm_specs(
         AlarmSpec(
             signal="5xx-rate",
             description=f"{model} {version} in {region}: targets answer 5xx for more than "
-            f"{THRESHOLDS.load_balancer_5xx_percent:g}% of requests",
+            f"{thresholds.load_balancer_5xx_percent:g}% of requests",
             namespace=NAMESPACE,
             metric_name="HTTPCode_Target_5XX_Count",
             comparison="GreaterThanThreshold",
-            threshold=THRESHOLDS.load_balancer_5xx_percent,
+            threshold=thresholds.load_balancer_5xx_percent,
             expression="IF(requests > 0, 100 * errors / requests, 0)",
             queries=(
                 MetricQuery("errors", NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum", dimensions),
@@ -60,11 +90,11 @@ def version_alarm_specs(
         AlarmSpec(
             signal="p99-latency",
             description=f"{model} {version} in {region}: p99 target response time above "
-            f"{THRESHOLDS.p99_latency_seconds:g}s",
+            f"{thresholds.p99_latency_seconds:g}s",
             namespace=NAMESPACE,
             metric_name="TargetResponseTime",
             comparison="GreaterThanThreshold",
-            threshold=THRESHOLDS.p99_latency_seconds,
+            threshold=thresholds.p99_latency_seconds,
             dimensions=dimensions,
             extended_statistic="p99",
         ),
@@ -132,6 +162,7 @@ class TeamAlerts(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class ModelAlarmsArgs:
     model: ModelSpec
+    environment: str
     team: str
     region: str
     load_balancer: pulumi.Input[str]  # the serving ALB's ARN suffix (contract regions.<r>.serving)
@@ -139,6 +170,36 @@ class ModelAlarmsArgs:
     topic_arns: pulumi.Input[Sequence[str]]  # the team's topic and the platform's (if any), in the region
     tags: Mapping[str, str]
     ready: Sequence[pulumi.Resource] = ()  # what lets the alarms publish (the team topic's policy)
+    # The platform's serving thresholds (thresholds_of its contract; an Output in a team stack).
+    thresholds: pulumi.Input[AlarmThresholds] = DEFAULT_THRESHOLDS
+
+
+def with_thresholds(
+    alarm: aws.cloudwatch.MetricAlarmArgs,
+    thresholds: pulumi.Output[AlarmThresholds],
+    model: str,
+    version: str,
+    region: str,
+    signal: str,
+) -> None:
+    """Set what ``alarm`` takes from the thresholds (its threshold and description, evaluation and period) from
+    ``thresholds``, the platform's, known once its contract is read."""
+
+    def spec(values: AlarmThresholds) -> AlarmSpec:
+        specs = version_alarm_specs(model, version, region, "", "", values)
+        return next(s for s in specs if s.signal == signal)
+
+    alarm.threshold = thresholds.apply(lambda t: spec(t).threshold)
+    alarm.alarm_description = thresholds.apply(lambda t: spec(t).description)
+    alarm.evaluation_periods = thresholds.apply(lambda t: t.evaluation_periods)
+    alarm.datapoints_to_alarm = thresholds.apply(lambda t: t.datapoints_to_alarm)
+    period = thresholds.apply(lambda t: t.period_seconds)
+    if alarm.metric_queries:
+        for query in alarm.metric_queries:
+            if query.metric is not None:
+                query.metric.period = period
+    else:
+        alarm.period = period
 
 
 class ModelAlarms(pulumi.ComponentResource):
@@ -149,16 +210,19 @@ class ModelAlarms(pulumi.ComponentResource):
         super().__init__("mlops:serving:ModelAlarms", name, None, opts)
         self.alarms: dict[str, dict[str, aws.cloudwatch.MetricAlarm]] = {}
         model = args.model
+        thresholds = pulumi.Output.from_input(args.thresholds)
         for version in model.versions:
             specs = version_alarm_specs(
                 model.name, version.name, args.region, args.target_groups[version.name], args.load_balancer
             )
             self.alarms[version.name] = {}
             for spec in specs:
-                alarm_name = f"mlops-team-{args.team}-{model.name}-{version.name}-{args.region}-{spec.signal}"
+                alarm_name = model_alarm_name(
+                    args.environment, args.team, model.name, version.name, args.region, spec.signal
+                )
                 alarm = alarm_args(
                     spec,
-                    THRESHOLDS,
+                    DEFAULT_THRESHOLDS,
                     name=alarm_name,
                     topic_arn="",
                     tags={
@@ -168,6 +232,7 @@ class ModelAlarms(pulumi.ComponentResource):
                         **provenance_tags(version),
                     },
                 )
+                with_thresholds(alarm, thresholds, model.name, version.name, args.region, spec.signal)
                 alarm.alarm_actions = args.topic_arns
                 alarm.ok_actions = args.topic_arns
                 self.alarms[version.name][spec.signal] = aws.cloudwatch.MetricAlarm(
@@ -187,7 +252,7 @@ class ModelAlarms(pulumi.ComponentResource):
 
 def model_dashboard_body(
     sections: Sequence[tuple[str, str, Sequence[tuple[str, Any, Any]]]],
-    period: int = THRESHOLDS.period_seconds,
+    period: pulumi.Input[int] = DEFAULT_THRESHOLDS.period_seconds,
 ) -> dict[str, Any]:
     """The team's model dashboard: per model version a section headed ``<model> <version>`` with, per region, its
     requests and 5xx, and its p99 latency. ``sections``: (model, version, [(region, target group, load balancer)]).

@@ -5,9 +5,12 @@ built from), ``license`` (one SPDX licence identifier), ``run`` (the MLflow mode
 id>/<path>`` or ``models:/<registered model>/<version>``) and free-form ``notes``. A platform stack's
 ``model-licenses.allowed`` lists the licences its environment accepts; a team stack on it may use no other.
 
-Licence identifiers are checked against the SPDX License List as the ``license-expression`` package bundles it
-(its ScanCode licence index): one identifier, spelt as the list spells it (``Apache-2.0``, not ``apache-2.0``),
-no expression (``MIT OR Apache-2.0``), no deprecated form the list replaced (``GPL-2.0+``).
+A licence is one identifier: either of the SPDX License List as the ``license-expression`` package bundles it,
+spelt as the list spells it (``Apache-2.0``, not ``apache-2.0``), no expression (``MIT OR Apache-2.0``), no
+deprecated form the list replaced (``GPL-2.0+``); or a user-defined licence reference of the SPDX specification
+(clause 10.1, "LicenseRef-"[idstring], idstring of letters, digits, ``.`` and ``-``), checked by that form alone.
+ScanCode's ``LicenseRef-scancode-*`` keys are accepted exactly when they have that form, as any other reference;
+what a reference means is the platform's to decide in ``model-licenses.allowed``.
 """
 
 from __future__ import annotations
@@ -42,9 +45,22 @@ def _licensing():
     return get_spdx_licensing()
 
 
+# SPDX specification 2.2.2, clause 10.1.1: "LicenseRef-"[idstring], idstring "containing letters, numbers, . and/or -".
+LICENSE_REF_RE = re.compile(r"^LicenseRef-[A-Za-z0-9.-]+$")
+
+
 def spdx_problem(value: str) -> str | None:
-    """Why ``value`` is not one SPDX licence identifier as the SPDX License List spells it, or None."""
+    """Why ``value`` is not one SPDX licence identifier as the SPDX License List spells it, nor a user-defined
+    `LicenseRef-[idstring]`, or None."""
     from license_expression import LicenseSymbol
+
+    if value[:11].lower() == "licenseref-":
+        if value.startswith("LicenseRef-") and LICENSE_REF_RE.match(value):
+            return None
+        return (
+            f"{value!r} is not a user-defined SPDX license reference; allowed: LicenseRef- followed by letters, "
+            "digits, '.' and '-' (e.g. LicenseRef-Proprietary)"
+        )
 
     info = _licensing().validate(value)
     if info.errors:

@@ -276,6 +276,7 @@ def platform(environment: str, **dns: Any) -> dict[str, Any]:
         ],
         "tags": {"team": "platform", "cost-center": "cc-1", "data-classification": "internal"},
         "dns": {"zone": "models.example.com", "routing": "latency", **dns},
+        "model-licenses": {"allowed": ["Apache-2.0"]},  # required in prod
     }
 
 

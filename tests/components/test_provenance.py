@@ -127,6 +127,64 @@ def test_spdx_identifiers_of_the_list_pass():
         assert spdx_problem(identifier) is None
 
 
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        ("LicenseRef-Proprietary", None),
+        ("LicenseRef-Beerware-4.2", None),  # the SPDX specification's own example (clause 10.1.3)
+        ("LicenseRef-scancode-public-domain", None),  # a ScanCode key: it has the same form
+        ("LicenseRef-acme.model-1", None),
+        ("LicenseRef-License_with_underscores", "is not a user-defined SPDX license reference"),
+        ("LicenseRef-", "is not a user-defined SPDX license reference"),
+        ("licenseref-Proprietary", "is not a user-defined SPDX license reference"),
+        ("LicenseRef-with spaces", "is not a user-defined SPDX license reference"),
+    ],
+)
+def test_user_defined_license_references_of_the_spdx_form(reference, problem):
+    """SPDX specification 2.2.2, clause 10.1.1 (https://spdx.github.io/spdx-spec/v2.2.2/
+    other-licensing-information-detected/): a licence not on the SPDX License List is "LicenseRef-"[idstring],
+    idstring "a unique string containing letters, numbers, . and/or -". ScanCode's LicenseRef-scancode-* keys are
+    accepted when (and because) they have that form, like any other reference."""
+    value = team_value()
+    value["models"][0]["versions"][0]["license"] = reference
+    if problem is None:
+        assert spdx_problem(reference) is None
+        assert parse_team(value, TEAM_FILE).models[0].versions[0].license == reference
+    else:
+        assert error_of(value) == (
+            f"{TEAM_FILE}: mlops:team.models[0].versions[0].license: {reference!r} is not a user-defined SPDX "
+            "license reference; allowed: LicenseRef- followed by letters, digits, '.' and '-' "
+            "(e.g. LicenseRef-Proprietary)"
+        )
+
+
+def test_prod_platform_stacks_require_model_licenses():
+    value = platform_value("prod")
+    del value["model-licenses"]
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(value, STACKS / "Pulumi.prod.yaml")
+    assert str(caught.value) == (
+        f"{STACKS / 'Pulumi.prod.yaml'}: mlops:platform.model-licenses: missing; required in prod: the licences "
+        "its model versions may carry (model-licenses.allowed: [SPDX identifiers])"
+    )
+    dev = platform_value("dev")
+    del dev["model-licenses"]
+    assert parse_platform(dev, None).model_licenses is None  # optional elsewhere: any licence
+
+
+def test_every_shipped_prod_platform_stack_has_model_licenses():
+    from tests.conftest import FIXTURES
+
+    prod = []
+    for file in [*STACKS.glob("Pulumi.*.yaml"), *FIXTURES.glob("Pulumi.*.yaml")]:
+        config = yaml.safe_load(file.read_text())["config"]
+        platform = config.get("mlops:platform")
+        if platform is not None and platform.get("environment") == "prod":
+            prod.append(file.name)
+            assert platform["model-licenses"]["allowed"], file
+    assert len(prod) == 8
+
+
 def test_a_license_the_platform_does_not_allow_is_a_config_error_of_the_team_stack():
     value = team_value()
     value["models"][1]["versions"][1]["license"] = "CC-BY-NC-4.0"

@@ -81,7 +81,11 @@ def spec(**changes) -> dict:
     base = {
         "platform-stack": "prod",
         "regions": ["us-east-1"],
-        "owners": {"sso-group": "risk-engineers", "role-arn": ROLE},
+        "owners": {
+            "sso-group": "risk-engineers",
+            "role-arn": ROLE,
+            "alerts": [{"protocol": "email", "endpoint": "risk-oncall@example.com"}],
+        },
         "cost-center": "cc-77",
         "data-classification": "internal",
         "quotas": {"cpu": "16", "memory": "64Gi", "gpus": 2, "pods": 40},

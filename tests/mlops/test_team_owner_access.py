@@ -94,6 +94,8 @@ def new_team(stacks_dir: Path, environment: str, role: str):
         "cc-77",
         "--model",
         "pricer=registry.example/pricer@sha256:" + "b" * 64,
+        "--alert",
+        "email:risk-oncall@example.com",
         # the provenance prod requires
         "--source",
         "pricer=https://git.example/risk/pricer@" + "c" * 40,
@@ -111,7 +113,11 @@ def risk_team(environment: str, role: str):
             "environment": environment,
             "platform-stack": environment,
             "regions": ["us-east-1"],
-            "owners": {"sso-group": "risk-engineers", "role-arn": role},
+            "owners": {
+                "sso-group": "risk-engineers",
+                "role-arn": role,
+                "alerts": [{"protocol": "email", "endpoint": "risk-oncall@example.com"}],
+            },
             "cost-center": "cc-77",
             "data-classification": "internal",
             "quotas": {"cpu": "8", "memory": "32Gi"},

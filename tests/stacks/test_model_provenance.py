@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -15,8 +16,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.loader import ConfigError
 from components.serving.config import TeamConfig
-from mlops.inventory import COLUMNS, live_drift, render, rows_of
+from mlops.inventory import (
+    COLUMNS,
+    image_id_digest,
+    live_drift,
+    parse_contexts,
+    render,
+    render_drift,
+    rows_of,
+)
 from tests.conftest import STACKS, by_name, run_mlops, states
 from tests.kube import invalid_builtin_objects
 
@@ -80,6 +90,26 @@ def test_target_groups_are_tagged_with_the_version_provenance(synth):
     }
 
 
+def test_health_alarms_and_checks_are_tagged_with_the_version_provenance(synth):
+    document = synth("team-fraud-prod")
+    expected = {
+        "model": "embedder",
+        "version": "v2",
+        "model-source": "https://github.com/example-org/fraud-embedder",
+        "model-commit": "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1",
+        "model-license": "MIT",
+        "model-run": "runs:/5f3b2c1d9e8a4f7b6c5d4e3f2a1b0c9d/model",
+        "Name": "fraud-embedder-us-east-1-dns-v2",
+    }
+    for resource in ("fraud-embedder-us-east-1-dns-v2-healthy", "fraud-embedder-us-east-1-dns-v2-health"):
+        tags = by_name(document, resource)["inputs"]["tags"]
+        assert {key: tags.get(key) for key in expected} == expected, resource
+    v1 = by_name(document, "fraud-embedder-us-east-1-dns-v1-health")["inputs"]["tags"]
+    assert (v1["version"], v1["model-license"]) == ("v1", "Apache-2.0")
+    calculated = by_name(document, "fraud-embedder-us-east-1-dns-health")["inputs"]["tags"]
+    assert "model-commit" not in calculated and "version" not in calculated  # the model's, across versions
+
+
 def test_the_team_stack_outputs_each_versions_provenance(synth):
     outputs = synth("team-fraud-prod")["outputs"]["provenance"]
     assert outputs["scorer"]["v3"] == {
@@ -117,12 +147,31 @@ def test_per_version_alarms_on_the_target_groups_5xx_rate_and_p99_latency(synth)
     errors = by_name(document, "fraud-embedder-us-west-2-alarms-v2-5xx-rate")
     assert errors["provider"].split("::")[-2] == "aws-us-west-2"
     inputs = errors["inputs"]
-    assert inputs["name"] == "mlops-team-fraud-embedder-v2-us-west-2-5xx-rate"
+    assert inputs["name"] == "mlops-prod-team-fraud.embedder.v2-us-west-2-5xx-rate"
     assert inputs["alarmActions"] == inputs["okActions"] == topics
-    assert (inputs["comparisonOperator"], inputs["threshold"], inputs["treatMissingData"]) == (
+    # prod's own thresholds (stacks/Pulumi.prod.yaml observability.thresholds: load-balancer-5xx-percent 2,
+    # p99-latency-seconds 1), not the defaults (5, 2), through the platform contract's alarmThresholds.
+    assert platform["observability"]["alarmThresholds"] == {
+        "loadBalancer5xxPercent": 2,
+        "p99LatencySeconds": 1,
+        "periodSeconds": 60,
+        "evaluationPeriods": 5,
+        "datapointsToAlarm": 3,
+    }
+    assert (
+        inputs["comparisonOperator"],
+        inputs["threshold"],
+        inputs["treatMissingData"],
+        inputs["evaluationPeriods"],
+        inputs["datapointsToAlarm"],
+        inputs["alarmDescription"],
+    ) == (
         "GreaterThanThreshold",
-        5,
+        2,
         "notBreaching",
+        5,
+        3,
+        "embedder v2 in us-west-2: targets answer 5xx for more than 2% of requests",
     )
     assert inputs["metricQueries"] == [
         {
@@ -165,12 +214,47 @@ def test_per_version_alarms_on_the_target_groups_5xx_rate_and_p99_latency(synth)
         "metricName": "TargetResponseTime",
         "extendedStatistic": "p99",
         "dimensions": dimensions,
-        "threshold": 2,
+        "threshold": 1,
     }
+    assert latency["alarmDescription"] == "embedder v2 in us-west-2: p99 target response time above 1s"
+    assert latency["name"] == "mlops-prod-team-fraud.embedder.v2-us-west-2-p99-latency"
     assert "statistic" not in latency and latency["alarmActions"] == topics
     # Two alarms per version and region: 3 versions x 2 regions.
     names = [s["inputs"]["name"] for s in states(document, "aws:cloudwatch/metricAlarm:MetricAlarm")]
-    assert len([n for n in names if n.startswith("mlops-team-fraud-")]) == 12
+    assert len([n for n in names if n.startswith("mlops-prod-team-fraud.")]) == 12
+
+
+def test_model_alarm_names_follow_the_cloudwatch_alarm_name_rules_and_never_collide():
+    """CloudWatch PutMetricAlarm, AlarmName: 1 to 255 characters, UTF-8 without ASCII control characters, unique
+    in the account and region (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/
+    API_PutMetricAlarm.html). Team, model and version names are DNS-1123 labels (components/serving/config.py:
+    no dots), so the dots between them keep team `fraud-x` model `scorer` apart from team `fraud` model
+    `x-scorer`, and the environment keeps dev and prod apart in one account."""
+    from components.serving.config import ModelSpec, ModelVersion, TeamConfig
+    from components.serving.monitoring import model_alarm_name
+
+    first = model_alarm_name("prod", "fraud-x", "scorer", "v1", "us-east-1", "5xx-rate")
+    second = model_alarm_name("prod", "fraud", "x-scorer", "v1", "us-east-1", "5xx-rate")
+    assert (first, second) == (
+        "mlops-prod-team-fraud-x.scorer.v1-us-east-1-5xx-rate",
+        "mlops-prod-team-fraud.x-scorer.v1-us-east-1-5xx-rate",
+    )
+    assert model_alarm_name("dev", "fraud", "scorer", "v1", "us-east-1", "5xx-rate") != model_alarm_name(
+        "prod", "fraud", "scorer", "v1", "us-east-1", "5xx-rate"
+    )
+    # The longest names the config allows (team 30, model 30, version 20 characters) fit in 255 characters.
+    longest = model_alarm_name("staging", "t" * 30, "m" * 30, "v" * 20, "ap-southeast-4", "p99-latency")
+    assert len(longest) == 128 <= 255 and all(0x20 <= ord(c) < 0x7F for c in longest)
+    for field, max_length in (
+        (TeamConfig.model_fields["name"], 30),
+        (ModelSpec.model_fields["name"], 30),
+        (ModelVersion.model_fields["name"], 20),
+    ):
+        constraints = {
+            k: getattr(m, k) for m in field.metadata for k in ("pattern", "max_length") if hasattr(m, k)
+        }
+        assert constraints["max_length"] == max_length
+        assert re.match(constraints["pattern"], "a.b") is None and re.match(constraints["pattern"], "a-b")
 
 
 def test_the_team_alert_topic_is_encrypted_and_cloudwatch_may_publish(synth):
@@ -288,7 +372,9 @@ def test_inventory_formats_parse_back(synth):
 
 
 def stand_in_kubectl(directory: Path, answers: dict[str, dict]) -> Path:
-    """A `kubectl` that logs its argv and answers `get deployments ... --context C` from ``answers[C]``."""
+    """A `kubectl` that logs its argv and answers, for `--context C`, `get deployments -n NS ...` with
+    the items of ``answers[C]["deployments"]`` in NS and `get pods -l SELECTOR ...` with ``answers[C]["pods"][SELECTOR]`` (no pods
+    when the selector is not there)."""
     log = directory / "kubectl.log"
     script = directory / "kubectl"
     script.write_text(
@@ -299,59 +385,179 @@ def stand_in_kubectl(directory: Path, answers: dict[str, dict]) -> Path:
         with open({str(log)!r}, "a") as log:
             log.write(json.dumps(args) + "\\n")
         context = args[args.index("--context") + 1]
-        if context not in {answers!r}:
+        answers = {answers!r}
+        if context not in answers:
             sys.exit(f'error: context "{{context}}" does not exist')
-        print(json.dumps({answers!r}[context]))
+        if args[1] == "pods":
+            print(json.dumps(answers[context].get("pods", {{}}).get(args[args.index("-l") + 1], {{"items": []}})))
+        else:
+            namespace = args[args.index("-n") + 1]
+            items = answers[context]["deployments"]["items"]
+            print(json.dumps({{"items": [i for i in items if i["metadata"]["namespace"] == namespace]}}))
         """)
     )
     script.chmod(0o755)
     return log
 
 
-def live_deployment(name: str, image: str, ready: int) -> dict:
+def live_deployment(
+    name: str,
+    image: str,
+    ready: int,
+    updated: int | None = None,
+    available: int | None = None,
+    lag: int = 0,
+    namespace: str = "team-fraud",
+) -> dict:
     return {
-        "metadata": {"name": name, "namespace": "team-fraud"},
+        "metadata": {"name": name, "namespace": namespace, "generation": 4},
         "spec": {"template": {"spec": {"containers": [{"name": "model", "image": image}]}}},
-        "status": {"readyReplicas": ready},
+        "status": {
+            "observedGeneration": 4 - lag,
+            "readyReplicas": ready,
+            "updatedReplicas": ready if updated is None else updated,
+            "availableReplicas": ready if available is None else available,
+        },
+    }
+
+
+def pods(*image_ids: str) -> dict:
+    """Pods as `kubectl get pods -o json` lists them: the `model` container's image ID beside a sidecar's."""
+    sidecar = "docker.io/istio/proxyv2@sha256:" + "e" * 64
+    return {
+        "items": [
+            {
+                "status": {
+                    "containerStatuses": [
+                        {"name": "proxy", "imageID": sidecar},
+                        {"name": "model", "imageID": image_id},
+                    ]
+                }
+            }
+            for image_id in image_ids
+        ]
     }
 
 
 def in_sync(rows) -> dict:
     return {
-        "items": [
-            live_deployment(r.deployment, r.image, r.min_replicas)
-            for r in rows
-            if r.stack == "team-fraud-prod"
-        ]
+        "deployments": {
+            "items": [
+                live_deployment(r.deployment, r.image, r.min_replicas, namespace=r.namespace) for r in rows
+            ]
+        },
+        # dockershim's image ID (docker-pullable://) and containerd's (the bare repo@digest)
+        "pods": {
+            f"app={r.model},version={r.version}": pods(f"docker-pullable://{r.image}", r.image) for r in rows
+        },
     }
 
 
-def test_live_comparison_without_drift_and_with_drift(synth, tmp_path):
+OLD_DIGEST = "sha256:" + "0" * 64
+
+
+def test_live_reports_running_digests_and_replicas_and_drift(synth, tmp_path):
+    """The digest a pod runs is in its `status.containerStatuses[].imageID` (Kubernetes API reference, Pod v1
+    ContainerStatus: "imageID: ImageID is the image ID of the container's image", the runtime's reference by
+    digest, https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#PodStatus); a
+    Deployment's `updatedReplicas`/`availableReplicas` count pods of its current template only once
+    `status.observedGeneration` has caught up with `metadata.generation`
+    (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status)."""
     rows = [r for r in shipped_rows(synth) if r.stack == "team-fraud-prod"]
-    clean = in_sync(rows)
+    embedder_v1, scorer = rows[0], rows[2]
+    drifted_scorer = SCORER.replace("d5fdb5", "000000")
     drifted = {
-        "items": [
-            live_deployment("scorer-v3", SCORER.replace("d5fdb5", "000000"), 3),
-            live_deployment("embedder-v1", rows[0].image, 1),  # below min-replicas 2
-            live_deployment("embedder-old", rows[0].image, 2),  # not in the stack; embedder-v2 is missing
-        ]
+        "deployments": {
+            "items": [
+                live_deployment("scorer-v3", drifted_scorer, 3),
+                # 2 ready, but only 1 of the current template and not yet observed
+                live_deployment("embedder-v1", embedder_v1.image, 2, updated=1, available=2, lag=1),
+                live_deployment(
+                    "embedder-old", embedder_v1.image, 2
+                ),  # not in the stack; embedder-v2 is missing
+            ]
+        },
+        "pods": {
+            # One pod of the pinned digest, one of another (containerd's imageID form)
+            "app=scorer,version=v3": pods(
+                f"docker-pullable://{scorer.image}", scorer.image.split("@")[0] + "@" + OLD_DIGEST
+            ),
+            "app=embedder,version=v1": pods(embedder_v1.image, "sha256:" + "1" * 64),  # no repo@: unknown
+        },
     }
-    log = stand_in_kubectl(tmp_path, {"use1": clean, "usw2": drifted})
+    log = stand_in_kubectl(tmp_path, {"use1": in_sync(rows), "usw2": drifted})
     kubectl = str(tmp_path / "kubectl")
-    assert live_drift(rows, {"us-east-1": "use1"}, kubectl) == ([], 1)
-    drift, compared = live_drift(rows, {"us-east-1": "use1", "us-west-2": "usw2"}, kubectl)
+    drift, live, compared = live_drift(rows, {(None, "us-east-1"): "use1"}, kubectl)
+    assert (drift, compared) == ([], 1)
+    assert render_drift(drift, live, compared).splitlines() == [
+        f"live: team-fraud-prod us-east-1: embedder v1 runs {rows[0].digest}; replicas ready 2, updated 2, "
+        "available 2",
+        f"live: team-fraud-prod us-east-1: embedder v2 runs {rows[1].digest}; replicas ready 2, updated 2, "
+        "available 2",
+        f"live: team-fraud-prod us-east-1: scorer v3 runs {scorer.digest}; replicas ready 3, updated 3, "
+        "available 3",
+        "live: no drift (1 stack regions compared)",
+    ]
+    drift, live, compared = live_drift(
+        rows, {("prod", "us-east-1"): "use1", (None, "us-west-2"): "usw2"}, kubectl
+    )
     assert compared == 2
-    assert [(d.region, d.what) for d in drift] == [
-        ("us-west-2", "embedder v1 (team-fraud/embedder-v1): 1 ready replicas, below min-replicas 2"),
+    assert [(d.region, d.what) for d in drift if d.region == "us-west-2"] == [
+        (
+            "us-west-2",
+            "embedder v1 (team-fraud/embedder-v1): a pod runs ?, the stack pins " + embedder_v1.digest,
+        ),
+        (
+            "us-west-2",
+            "embedder v1 (team-fraud/embedder-v1): the controller has not yet observed the current spec",
+        ),
+        (
+            "us-west-2",
+            "embedder v1 (team-fraud/embedder-v1): 1 updated and 2 available replicas, below min-replicas 2",
+        ),
         ("us-west-2", "embedder v2 (team-fraud/embedder-v2): not in the cluster"),
         (
             "us-west-2",
-            f"scorer v3 (team-fraud/scorer-v3): runs {SCORER.replace('d5fdb5', '000000')}, the stack declares {SCORER}",
+            f"scorer v3 (team-fraud/scorer-v3): its template has {drifted_scorer}, the stack declares {SCORER}",
+        ),
+        (
+            "us-west-2",
+            f"scorer v3 (team-fraud/scorer-v3): a pod runs {OLD_DIGEST}, the stack pins {scorer.digest}",
         ),
         ("us-west-2", "team-fraud/embedder-old: a model version the stack does not declare"),
     ]
+    west = [
+        line
+        for line in render_drift(drift, live, compared).splitlines()
+        if "live: " in line and "us-west-2" in line
+    ]
+    assert west == [
+        f"live: team-fraud-prod us-west-2: embedder v1 runs ?, {embedder_v1.digest}; replicas ready 2, "
+        "updated 1, available 2 (spec not yet observed)",
+        f"live: team-fraud-prod us-west-2: scorer v3 runs {OLD_DIGEST}, {scorer.digest}; replicas ready 3, "
+        "updated 3, available 3",
+    ]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # per region: the Deployments, then the pods of each version found (embedder v2 is missing: no pods query)
+    assert [(c[1], c[5] if c[1] == "pods" else "") for c in calls if c[-1] == "usw2"] == [
+        ("deployments", ""),
+        ("pods", "app=embedder,version=v1"),
+        ("pods", "app=scorer,version=v3"),
+    ]
     assert calls[-1] == [
+        "get",
+        "pods",
+        "-n",
+        "team-fraud",
+        "-l",
+        "app=scorer,version=v3",
+        "-o",
+        "json",
+        "--context",
+        "usw2",
+    ]
+    deployments = [c for c in calls if c[1] == "deployments"]
+    assert deployments[-1] == [
         "get",
         "deployments",
         "-n",
@@ -365,9 +571,67 @@ def test_live_comparison_without_drift_and_with_drift(synth, tmp_path):
     ]
 
 
+def test_the_pods_query_selects_by_the_deployments_selector_labels(synth):
+    """`get pods -l app=<model>,version=<v>`: the labels the version's Deployment selects its pods by."""
+    deployment = by_name(synth("team-fraud-prod"), "fraud-scorer-us-east-1-v3")["inputs"]
+    assert deployment["spec"]["selector"]["matchLabels"] == {"app": "scorer", "version": "v3"}
+    template = deployment["spec"]["template"]["metadata"]["labels"]
+    assert (template["app"], template["version"]) == ("scorer", "v3")
+
+
+def test_image_id_digests():
+    digest = "sha256:" + "a" * 64
+    assert image_id_digest(f"docker-pullable://123.dkr.ecr.us-east-1.amazonaws.com/m@{digest}") == digest
+    assert image_id_digest(f"123.dkr.ecr.us-east-1.amazonaws.com/m@{digest}") == digest
+    assert image_id_digest(digest) == "?"  # an image's own ID, not a reference by digest
+    assert image_id_digest("") == "?"
+
+
+def test_contexts_are_keyed_by_platform_and_region(synth, tmp_path):
+    rows = shipped_rows(synth)  # team-fraud-dev on platform dev; team-fraud-prod, team-recsys-prod on prod
+    assert parse_contexts(["prod:us-east-1=a", "us-west-2=b"]) == {
+        ("prod", "us-east-1"): "a",
+        (None, "us-west-2"): "b",
+    }
+    with pytest.raises(ConfigError) as ambiguous:
+        live_drift(rows, {(None, "us-east-1"): "a"})
+    assert str(ambiguous.value) == (
+        "--context: us-east-1=a is ambiguous: the selected stacks are on platforms dev, prod; "
+        "allowed: PLATFORM:REGION=CONTEXT"
+    )
+    with pytest.raises(ConfigError) as unmatched:
+        live_drift(rows, {("prod", "eu-west-1"): "a"})
+    assert str(unmatched.value) == (
+        "--context: prod:eu-west-1=a matches no selected stack; allowed: a region the selected stacks serve in "
+        "(dev:us-east-1, prod:us-east-1, prod:us-west-2)"
+    )
+    with pytest.raises(ConfigError) as nothing:
+        live_drift([], {(None, "us-east-1"): "a"})
+    assert "matches no selected stack" in str(nothing.value)
+    # dev and prod in the same region, each with its own cluster: no false drift from sharing one context.
+    answers = {
+        "dev-use1": in_sync([r for r in rows if r.stack == "team-fraud-dev"]),
+        "prod-use1": in_sync([r for r in rows if r.stack != "team-fraud-dev"]),
+    }
+    log = stand_in_kubectl(tmp_path, answers)
+    drift, live, compared = live_drift(
+        rows,
+        {("dev", "us-east-1"): "dev-use1", ("prod", "us-east-1"): "prod-use1"},
+        str(tmp_path / "kubectl"),
+    )
+    assert (drift, compared) == ([], 3)
+    assert [(s.stack, s.model, s.version) for s in live] == [(r.stack, r.model, r.version) for r in rows]
+    contexts = {
+        (call[3], call[-1])
+        for call in map(json.loads, log.read_text().splitlines())
+        if call[1] == "deployments"
+    }
+    assert contexts == {("team-fraud", "dev-use1"), ("team-fraud", "prod-use1"), ("team-recsys", "prod-use1")}
+
+
 def test_mlops_inventory_all_lists_every_shipped_model_version_and_live_drift_exits_1(synth, tmp_path):
     rows = shipped_rows(synth)
-    answers = {"use1": {"items": []}}
+    answers = {"use1": {"deployments": {"items": []}}}
     stand_in_kubectl(tmp_path, answers)
     env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
     listed = run_mlops("inventory", "--all", "--format", "json")
@@ -395,10 +659,43 @@ def test_mlops_inventory_all_lists_every_shipped_model_version_and_live_drift_ex
             "mlops:platform: a platform stack has no models; allowed: a team stack (team-<team>-<env>)",
         ),
         (["--all", "--format", "xml"], "--format: 'xml' is not allowed; allowed: text, json, markdown, csv"),
-        (["--all", "--live"], "--context: missing; --live needs REGION=CONTEXT"),
-        (["--all", "--live", "--context", "use1"], "--context: 'use1' is not REGION=CONTEXT"),
+        (["--all", "--live"], "--context: missing; --live needs [PLATFORM:]REGION=CONTEXT"),
+        (["--all", "--live", "--context", "use1"], "--context: 'use1' is not [PLATFORM:]REGION=CONTEXT"),
+        (
+            ["--all", "--live", "--context", ":us-east-1=a"],
+            "--context: ':us-east-1=a' is not [PLATFORM:]REGION",
+        ),
+        (
+            ["--all", "--live", "--context", "us-east-1=a"],
+            "--context: us-east-1=a is ambiguous: the selected stacks are on platforms dev, prod",
+        ),
+        (
+            ["team-fraud-prod", "--live", "--context", "eu-west-1=a"],
+            "--context: prod:eu-west-1=a matches no selected stack",
+        ),
+        (
+            ["--all", "team-fraud-prod"],
+            "--all: names every team stack; it cannot be combined with STACK names",
+        ),
     ],
 )
 def test_inventory_user_errors_are_one_line(args, message):
     result = run_mlops("inventory", *args)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_outputs_without_alarm_thresholds_still_parse_and_give_the_defaults(synth):
+    from components.outputs import ObservabilityOutputs
+    from components.serving.monitoring import thresholds_of
+
+    exported = dict(synth("prod", deployed=True)["outputs"]["observability"])
+    older = ObservabilityOutputs.model_validate({k: v for k, v in exported.items() if k != "alarmThresholds"})
+    assert older.alarm_thresholds is None
+    defaults = thresholds_of(None)
+    assert (defaults.load_balancer_5xx_percent, defaults.p99_latency_seconds, defaults.period_seconds) == (
+        5,
+        2,
+        60,
+    )
+    prod = thresholds_of(ObservabilityOutputs.model_validate(exported).alarm_thresholds)
+    assert (prod.load_balancer_5xx_percent, prod.p99_latency_seconds, prod.node_cpu_percent) == (2, 1, 80)
