@@ -704,6 +704,18 @@ def promote(
             "--override", help="Why the version may skip the first canary step (recorded in the file)."
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", help="REPOSITORY@COMMIT: where the new version (or new image) was built from."
+        ),
+    ] = None,
+    license_: Annotated[str | None, typer.Option("--license", help="SPDX-ID: the version's license.")] = None,
+    run_uri: Annotated[
+        str | None,
+        typer.Option("--run", help="URI: the MLflow model (runs:/... or models:/NAME/VERSION)."),
+    ] = None,
+    notes: Annotated[str | None, typer.Option("--notes", help="TEXT: free-form notes.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; write nothing.")] = False,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
@@ -711,7 +723,19 @@ def promote(
     from mlops.promote import Promotion
     from mlops.promote import promote as run
 
-    request = Promotion(stack, model, version, weight=weight, image=image, step=step, override=override)
+    request = Promotion(
+        stack,
+        model,
+        version,
+        weight=weight,
+        image=image,
+        step=step,
+        override=override,
+        source=source,
+        license=license_,
+        run=run_uri,
+        notes=notes,
+    )
     result = guarded(lambda: run(request, stacks_dir, dry_run=dry_run))
     typer.echo(result.diff, nl=False)
     weights = next(m for m in result.team.models if m.name == model).versions

@@ -23,6 +23,7 @@ from components.loader import MAX_YAML_BYTES, ConfigError, read_bytes
 from components.serving.canary import needs_record, next_step, rebalance
 from components.serving.config import TeamConfig
 from components.stackfile import TEAM_KEY, read_config_file, read_stack_config
+from mlops.team import PROVENANCE_FLAGS
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,17 @@ class Promotion:
     image: str | None = None
     step: bool = False
     override: str | None = None
+    # The version's provenance (components.serving.provenance), as `mlops team new` takes it: --source
+    # REPOSITORY@COMMIT, --license SPDX-ID, --run URI, --notes TEXT.
+    source: str | None = None
+    license: str | None = None
+    run: str | None = None
+    notes: str | None = None
+
+    def provenance(self) -> dict[str, str]:
+        """The provenance flags given, by key (source, license, run, notes)."""
+        given = {"source": self.source, "license": self.license, "run": self.run, "notes": self.notes}
+        return {key: value for key, value in given.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -133,8 +145,26 @@ def _set_key_after(mapping: Any, key: str, value: Any, after: str) -> None:
     _move_trailing(mapping, after, mapping, key)
 
 
-def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
-    """Apply ``request`` to the round-trip document (validated afterwards, as a whole, by the team spec)."""
+def _round_trip(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    return CommentedMap(value) if isinstance(value, dict) else value
+
+
+def _provenance(request: Promotion) -> dict[str, Any]:
+    """The provenance flags as the version's mapping holds them (parsed as `mlops team new` parses them)."""
+    from mlops.team import provenance_value
+
+    return {key: _round_trip(provenance_value(key, text)) for key, text in request.provenance().items()}
+
+
+# Where each provenance key goes in a version's mapping when it is new there: after the key before it.
+_PROVENANCE_AFTER = {"source": "weight", "license": "source", "run": "license", "notes": "run"}
+
+
+def edit(document: Any, team: TeamConfig, request: Promotion) -> str:
+    """Apply ``request`` to the round-trip document (validated afterwards, as a whole, by the team spec); the
+    key of the promoted version (``mlops:team.models[M].versions[V]``)."""
     value = document["config"][TEAM_KEY]
     if not isinstance(value, dict):
         raise ConfigError(None, TEAM_KEY, "is a JSON string; mlops promote edits a YAML mapping")
@@ -159,9 +189,14 @@ def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
         from ruamel.yaml.comments import CommentedMap
 
         entry = CommentedMap([("name", request.version), ("image", request.image), ("weight", 0)])
+        entry.update(_provenance(request))
         last = versions[-1]
         versions.append(entry)
-        _move_trailing(last, list(last)[-1], entry, "weight")
+        # The lines after the old last version now follow the new one's last line (a nested mapping's last key).
+        holder, key_of = entry, list(entry)[-1]
+        if isinstance(holder[key_of], dict):
+            holder, key_of = holder[key_of], list(holder[key_of])[-1]
+        _move_trailing(last, list(last)[-1], holder, key_of)
         weights[request.version] = 0
         names.append(request.version)
         target_weight = start
@@ -178,8 +213,30 @@ def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
             target_weight = request.weight
         else:
             target_weight = current
+        entry = versions[names.index(request.version)]
+        given = request.provenance()
+        if given and request.image is None:
+            flag = PROVENANCE_FLAGS[next(iter(given))]
+            raise ConfigError(
+                None,
+                flag,
+                f"version {request.version} of {request.model} exists; provenance is given with a new version, "
+                "or with --image for a new image",
+            )
         if request.image is not None:
-            versions[names.index(request.version)]["image"] = request.image
+            if request.image != entry["image"] and team.environment == "prod":
+                for needed in ("source", "run"):
+                    if needed not in given:
+                        raise ConfigError(
+                            None,
+                            PROVENANCE_FLAGS[needed],
+                            f"required: --image gives version {request.version} of {request.model} a new image in "
+                            "prod, and its provenance describes the old one; give --source REPOSITORY@COMMIT and "
+                            "--run URI for the new image",
+                        )
+            entry["image"] = request.image
+            for name, value in _provenance(request).items():
+                _set_key_after(entry, name, value, _PROVENANCE_AFTER[name])
     try:
         updated = rebalance(weights, request.version, target_weight)
     except ValueError as exc:
@@ -195,6 +252,7 @@ def edit(document: Any, team: TeamConfig, request: Promotion) -> None:
                 del entry["stepped-from"]
         if name == request.version and request.override is not None:
             _set_key_after(entry, "canary-override", request.override, "stepped-from")
+    return f"{key}[{names.index(request.version)}]"
 
 
 def check_result(written: Path, path: Path, stacks_dir: Path) -> TeamConfig:
@@ -202,12 +260,14 @@ def check_result(written: Path, path: Path, stacks_dir: Path) -> TeamConfig:
     team spec, and the checks against the platform stack and the other team stacks."""
     from mlops.team import check_platform, check_shared_load_balancer
     from stacks.access import check_owner_access
+    from stacks.training import check_team_training
 
     raw = read_config_file(written)
     team = parse_team(raw.get(TEAM_KEY), path)
     check_platform(team, path, stacks_dir)
     check_owner_access(team, path, stacks_dir)
     check_shared_load_balancer(team, path, stacks_dir)
+    check_team_training(team, path, stacks_dir)
     return team
 
 
@@ -225,19 +285,34 @@ def promote(request: Promotion, stacks_dir: Path, *, dry_run: bool = False) -> R
     before = data.decode("utf-8")
     handler, document = load_round_trip(path, before)
     try:
-        edit(document, team, request)
+        version_key = edit(document, team, request)
     except ConfigError as exc:
         raise ConfigError(
             exc.file or (path if exc.key.startswith(TEAM_KEY) else None), exc.key, exc.message
         ) from None
     after = _dump(handler, document)
-    result_team = _write_checked(path, data, after, stacks_dir, dry_run)
+    # The promoted version's provenance comes from the flags when it is new or gets a new image: a problem
+    # with it (a bad commit, a licence the platform refuses, a key prod requires) names the flag.
+    flags = {}
+    if request.image is not None:
+        flags = {f"{version_key}.{key}": flag for key, flag in PROVENANCE_FLAGS.items()}
+    result_team = _write_checked(path, data, after, stacks_dir, dry_run, flags)
     return Result(path, before, after, result_team)
 
 
-def _write_checked(path: Path, original: bytes, text: str, stacks_dir: Path, dry_run: bool) -> TeamConfig:
+def _flag_for(key: str, flags: dict[str, str]) -> str | None:
+    for prefix, flag in flags.items():
+        if key == prefix or key.startswith((f"{prefix}.", f"{prefix}[")):
+            return flag
+    return None
+
+
+def _write_checked(
+    path: Path, original: bytes, text: str, stacks_dir: Path, dry_run: bool, flags: dict[str, str]
+) -> TeamConfig:
     """Write ``text`` to a temporary file beside ``path``, check it as the stack file, then rename it over
-    ``path`` (unless ``dry_run``); the temporary file is always removed otherwise."""
+    ``path`` (unless ``dry_run``); the temporary file is always removed otherwise. An error at a key of
+    ``flags`` (key prefix: flag) names the flag that set it."""
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".promote")
     temporary = Path(name)
     try:
@@ -247,6 +322,9 @@ def _write_checked(path: Path, original: bytes, text: str, stacks_dir: Path, dry
         try:
             team = check_result(temporary, path, stacks_dir)
         except ConfigError as exc:
+            flag = _flag_for(exc.key, flags) if exc.file in (None, str(temporary), str(path)) else None
+            if flag is not None:
+                raise ConfigError(None, flag, exc.message) from None
             file = path if exc.file == str(temporary) else exc.file
             raise ConfigError(file, exc.key, f"{exc.message} (refused; the file is unchanged)") from None
         if dry_run:

@@ -130,6 +130,22 @@ def read_from_file(path: Path) -> tuple[dict[str, Any], str]:
 PROVENANCE_FLAGS = {"source": "--source", "license": "--license", "run": "--run", "notes": "--notes"}
 
 
+def provenance_value(key: str, text: str) -> Any:
+    """A provenance flag's text as a model version's mapping holds it (``key`` one of PROVENANCE_FLAGS):
+    ``--source REPOSITORY@COMMIT`` becomes ``{repository, commit}``, the others stay text. The team spec checks
+    the values themselves (components.serving.provenance)."""
+    if key != "source":
+        return text
+    repository, at, commit = text.rpartition("@")
+    if not at or not repository or not commit:
+        raise ConfigError(
+            None,
+            PROVENANCE_FLAGS[key],
+            f"{text!r} is not REPOSITORY@COMMIT (e.g. https://git.example/scorer@<40 hex>)",
+        )
+    return {"repository": repository, "commit": commit}
+
+
 def _provenance_values(request: NewTeam, names: list[str]) -> dict[str, dict[str, Any]]:
     """The provenance flags by model name: each NAME=VALUE, NAME one of the --model names."""
     found: dict[str, dict[str, Any]] = {name: {} for name in names}
@@ -149,17 +165,7 @@ def _provenance_values(request: NewTeam, names: list[str]) -> dict[str, dict[str
                 raise ConfigError(None, flag, f"{name!r} names no --model; allowed: {allowed}")
             if key in found[name]:
                 raise ConfigError(None, flag, f"model {name!r} is given twice")
-            if key == "source":
-                repository, at, commit = text.rpartition("@")
-                if not at or not repository or not commit:
-                    raise ConfigError(
-                        None,
-                        flag,
-                        f"{text!r} is not REPOSITORY@COMMIT (e.g. https://git.example/scorer@<40 hex>)",
-                    )
-                found[name][key] = {"repository": repository, "commit": commit}
-            else:
-                found[name][key] = text
+            found[name][key] = provenance_value(key, text)
     return found
 
 

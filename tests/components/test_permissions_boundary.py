@@ -181,8 +181,8 @@ def test_every_platform_role_carries_the_boundary_and_waits_for_it(prod):
     # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role, the
     # workflow archive's bootstrap (components.pipelines.archive), the roles S3 Access Grants assumes for the
     # declared data locations, one per region, and GitHub Actions' deploy roles (one per environment) and
-    # pull-request preview role.
-    assert len(roles) == 23 + 2 + 1 + 2 + 3
+    # pull-request preview role, and OpenCost's Prometheus query role in each region (components.cost.opencost).
+    assert len(roles) == 23 + 2 + 1 + 2 + 3 + 2
     for role in roles:
         assert (
             role["inputs"]["permissionsBoundary"]

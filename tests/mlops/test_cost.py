@@ -186,7 +186,7 @@ def test_cli_estimates_a_saved_preview_and_compares_with_a_saved_estimate(tmp_pa
     )
     assert same.returncode == 0, same.stderr
     assert same.stdout.splitlines()[-1] == (
-        "| `team-fraud-prod` | (total) | $3,047.94 - $9,238.34 | $3,047.94 - $9,238.34 | +$0.00 |"
+        "| `team-fraud-prod` | (total) | $3,066.36 - $9,256.76 | $3,066.36 - $9,256.76 | +$0.00 |"
     )
 
 

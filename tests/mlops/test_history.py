@@ -78,7 +78,18 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
     image = f"333333333333.dkr.ecr.us-east-1.amazonaws.com/models/fraud/embedder@{V2B}"
-    promote(Promotion(STACK, "embedder", "v2", image=image), stacks)
+    promote(
+        Promotion(
+            STACK,
+            "embedder",
+            "v2",
+            image=image,
+            source="https://github.com/example-org/fraud-embedder@"
+            + "e" * 40,  # a new image needs new provenance
+            run="models:/fraud-embedder/2",
+        ),
+        stacks,
+    )
     git(repo, "commit", "-qam", "embedder v2 rebuilt", date="2026-03-04T10:00:00+00:00")
 
     path = stacks / f"Pulumi.{STACK}.yaml"

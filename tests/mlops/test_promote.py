@@ -20,6 +20,18 @@ REGISTRY = "333333333333.dkr.ecr.us-east-1.amazonaws.com/models/fraud/embedder"
 V1 = f"{REGISTRY}@sha256:f6ba70a1af95f6cf50746566c8f9768483400af7504472b8c5ae0a3b956cae2c"
 V2 = f"{REGISTRY}@sha256:348656c439477d255a17e20c82bc3399900b60387b9a61172744c0bd39e874d9"
 V3 = f"{REGISTRY}@sha256:" + "c" * 64
+SOURCE = "https://github.com/example-org/fraud-embedder"
+COMMIT = "d" * 40
+RUN = "models:/fraud-embedder/3"
+# The provenance prod requires of a new version (or a new image), as flags and as the file then holds it.
+PROVENANCE = {"source": f"{SOURCE}@{COMMIT}", "license": "MIT", "run": RUN}
+PROVENANCE_FLAGS = ["--source", f"{SOURCE}@{COMMIT}", "--license", "MIT", "--run", RUN]
+V3_LINES = (
+    f"      - name: v3\n        image: {V3}\n        weight: 10\n        source:\n          repository: {SOURCE}\n"
+    f"          commit: {COMMIT}\n        license: MIT\n        run: {RUN}\n"
+)
+# The embedder's last version's last line in the example file (the sections after models: follow it).
+V2_LAST = "        notes: 'Canary: distilled from v1 on the same training set.'\n"
 
 
 @pytest.fixture
@@ -109,10 +121,18 @@ config:
       - name: v1
         image: {v1}
         weight: 95   # stable
+        source: {{repository: 'https://github.com/example-org/fraud-embedder', commit: 9b1d4e7a2c5f8e0b3d6a9c2f5e8b1d4a7c0e3f6b}}
+        license: Apache-2.0
+        run: models:/fraud-embedder/1
       # the candidate
       - name: v2
         image: "{v2}"
         weight: 5    # canary
+        source:
+          repository: https://github.com/example-org/fraud-embedder
+          commit: "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1"
+        license: MIT  # distilled
+        run: runs:/5f3b2c1d9e8a4f7b6c5d4e3f2a1b0c9d/model
 
 # trailing comment
 """
@@ -135,42 +155,132 @@ def test_a_new_version_starts_at_the_first_canary_step_taken_from_the_version_wi
         promote(Promotion(STACK, "embedder", "v2", step=True), stacks_dir)
     text = (stacks_dir / FILE).read_text().replace("gpus: 12", "gpus: 18")
     (stacks_dir / FILE).write_text(text)
-    result = promote(Promotion(STACK, "embedder", "v3", image=V3), stacks_dir)
+    result = promote(Promotion(STACK, "embedder", "v3", image=V3, **PROVENANCE), stacks_dir)
     assert weights(stacks_dir) == {"v1": 0, "v2": 90, "v3": 10}
-    assert result.after.endswith(
-        f"        weight: 90\n        stepped-from: 100\n      - name: v3\n        image: {V3}\n        weight: 10\n"
+    # v3 follows v2's last line; the sections after models: (pipelines, graphs) stay below it.
+    assert (
+        "        weight: 90\n        stepped-from: 100\n        source:\n" in result.after
+        and f"{V2_LAST}{V3_LINES}    # A training pipeline" in result.after
     )
+    assert result.after == result.before.replace(
+        "        weight: 100\n        stepped-from: 50\n", "        weight: 90\n        stepped-from: 100\n"
+    ).replace(V2_LAST, V2_LAST + V3_LINES)
 
 
 def test_a_new_version_above_the_first_step_needs_an_override_which_is_recorded(stacks_dir):
     text = (stacks_dir / FILE).read_text().replace("gpus: 12", "gpus: 18")
     (stacks_dir / FILE).write_text(text)
     with pytest.raises(ConfigError) as refused:
-        promote(Promotion(STACK, "embedder", "v3", image=V3, weight=50), stacks_dir)
+        promote(Promotion(STACK, "embedder", "v3", image=V3, weight=50, **PROVENANCE), stacks_dir)
     assert str(refused.value) == (
         "--weight: 50 starts new version v3 above the first canary step 10 of mlops:team.canary-steps; allowed: 10 "
         "or less, or --override REASON (recorded in the file)"
     )
     assert (stacks_dir / FILE).read_text() == text
     reason = "INC-4711: v2 misroutes, v3 carries the fix"
-    promote(Promotion(STACK, "embedder", "v3", image=V3, weight=50, override=reason), stacks_dir)
+    promote(
+        Promotion(
+            STACK,
+            "embedder",
+            "v3",
+            image=V3,
+            weight=50,
+            override=reason,
+            notes="Fixes INC-4711.",
+            **PROVENANCE,
+        ),
+        stacks_dir,
+    )
     assert weights(stacks_dir) == {"v1": 40, "v2": 10, "v3": 50}
     version = load_yaml(stacks_dir / FILE)["config"]["mlops:team"]["models"][1]["versions"][2]
-    assert version == {"name": "v3", "image": V3, "weight": 50, "stepped-from": 0, "canary-override": reason}
+    assert version == {
+        "name": "v3",
+        "image": V3,
+        "weight": 50,
+        "stepped-from": 0,
+        "canary-override": reason,
+        "source": {"repository": SOURCE, "commit": COMMIT},
+        "license": "MIT",
+        "run": RUN,
+        "notes": "Fixes INC-4711.",
+    }
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
-            ["embedder", "v2", "--image", f"{REGISTRY}:2.0.0"],
+            ["embedder", "v2", "--image", f"{REGISTRY}:2.0.0", *PROVENANCE_FLAGS],
             f"error: {{file}}: mlops:team.models[1].versions[1].image: '{REGISTRY}:2.0.0' is a tag; allowed in prod: "
             "an image pinned by digest (@sha256:<64 hex>) (refused; the file is unchanged)",
         ),
         (
+            ["embedder", "v3", "--image", V3, *PROVENANCE_FLAGS],
+            "error: {file}: mlops:team.quotas.gpus: 32 GPUs is below the models' 18 at max-replicas plus the "
+            "training quotas' 20; allowed: at least 38 (refused; the file is unchanged)",
+        ),
+        (
             ["embedder", "v3", "--image", V3],
-            "error: {file}: mlops:team.quotas.gpus: 12 is below the models' GPU demand of 18 (GPUs per pod x "
-            "max-replicas x versions, summed over models) (refused; the file is unchanged)",
+            "error: --source: missing; required in prod: the repository and commit the version was built from "
+            "(source.repository, source.commit)",
+        ),
+        (
+            ["embedder", "v3", "--image", V3, "--source", SOURCE, "--license", "MIT", "--run", RUN],
+            f"error: --source: '{SOURCE}' is not REPOSITORY@COMMIT (e.g. https://git.example/scorer@<40 hex>)",
+        ),
+        (
+            [
+                "embedder",
+                "v3",
+                "--image",
+                V3,
+                "--source",
+                f"{SOURCE}@abc123",
+                "--license",
+                "MIT",
+                "--run",
+                RUN,
+            ],
+            "error: --source: 'abc123' is not a commit id; allowed: 40 lowercase hex digits (git rev-parse HEAD)",
+        ),
+        (
+            ["embedder", "v3", "--image", V3, *PROVENANCE_FLAGS[:2], "--run", RUN],
+            "error: --license: missing; required in prod: the version's SPDX license identifier",
+        ),
+        (
+            [
+                "embedder",
+                "v3",
+                "--image",
+                V3,
+                *PROVENANCE_FLAGS[:2],
+                "--license",
+                "CC-BY-NC-4.0",
+                "--run",
+                RUN,
+            ],
+            "error: --license: 'CC-BY-NC-4.0' is not allowed by platform stack 'prod' (model-licenses.allowed); "
+            "allowed: Apache-2.0, MIT, BSD-2-Clause, BSD-3-Clause, ISC, MPL-2.0, CC-BY-4.0, CC0-1.0",
+        ),
+        (
+            ["embedder", "v3", "--image", V3, *PROVENANCE_FLAGS[:4], "--run", "s3://bucket/model"],
+            "error: --run: 's3://bucket/model' is not an MLflow model URI; allowed: runs:/<run id>/<artifact path> "
+            "or models:/<registered model>/<version number>",
+        ),
+        (
+            ["embedder", "v2", "--image", V3, "--license", "MIT"],
+            "error: --source: required: --image gives version v2 of embedder a new image in prod, and its "
+            "provenance describes the old one; give --source REPOSITORY@COMMIT and --run URI for the new image",
+        ),
+        (
+            ["embedder", "v2", "--image", V3, "--source", f"{SOURCE}@{COMMIT}"],
+            "error: --run: required: --image gives version v2 of embedder a new image in prod, and its "
+            "provenance describes the old one; give --source REPOSITORY@COMMIT and --run URI for the new image",
+        ),
+        (
+            ["embedder", "v2", "--step", "--notes", "Now at half."],
+            "error: --notes: version v2 of embedder exists; provenance is given with a new version, or with "
+            "--image for a new image",
         ),
         (
             ["embedder", "v2", "--step", "--weight", "50"],
@@ -195,6 +305,12 @@ def test_a_new_version_above_the_first_step_needs_an_override_which_is_recorded(
     ],
 )
 def test_each_refusal_is_one_line_and_writes_nothing(stacks_dir, args, message):
+    path = stacks_dir / FILE
+    quota = "      gpus: 40\n      pods: 200\n"
+    assert path.read_text().count(quota) == 1
+    path.write_text(
+        path.read_text().replace(quota, "      gpus: 32\n      pods: 200\n")
+    )  # what the file needs
     before = (stacks_dir / FILE).read_bytes()
     result = run_mlops("promote", STACK, *args, "--stacks-dir", str(stacks_dir))
     assert result.returncode == 2
@@ -214,12 +330,10 @@ def test_a_three_version_model_refuses_a_weight_the_other_versions_cannot_give()
 
 
 def test_a_file_whose_layout_would_change_is_refused_before_any_edit(stacks_dir):
-    text = (
-        (stacks_dir / FILE)
-        .read_text()
-        .replace("      sso-group: fraud-ml-engineers\n", "          sso-group: fraud-ml-engineers\n")
-        .replace("      role-arn:", "          role-arn:")
-    )
+    original = (stacks_dir / FILE).read_text()
+    quotas = "    quotas:\n      cpu: '480'\n      memory: 3584Gi\n      gpus: 40\n      pods: 200\n"
+    assert original.count(quotas) == 1
+    text = original.replace(quotas, quotas.replace("\n      ", "\n          "))  # one mapping indented by 6
     (stacks_dir / FILE).write_text(text)
     with pytest.raises(ConfigError, match=r"its layout \(mixed indentation or flow style\) would change"):
         promote(Promotion(STACK, "embedder", "v2", step=True), stacks_dir)
@@ -310,7 +424,9 @@ def test_bad_canary_steps_are_one_line_naming_file_and_key(stacks_dir, line, mes
 )
 def test_bad_version_records_are_one_line_naming_file_and_key(stacks_dir, extra, message):
     path = stacks_dir / FILE
-    path.write_text(path.read_text() + extra)
+    text = path.read_text()
+    assert text.count(V2_LAST) == 1
+    path.write_text(text.replace(V2_LAST, V2_LAST + extra))  # a key of the embedder's v2
     result = run_mlops("team", "validate", STACK, "--stacks-dir", str(stacks_dir))
     assert result.returncode == 2
     assert result.stderr == f"error: {path}: {message}\n"

@@ -40,6 +40,12 @@ def test_the_example_promoted_to_50_50_passes_and_marks_how_v2_got_there(synth, 
         "mlops.platform/stepped-from": "10",
         "mlops.platform/traffic-weight": "50",
         "mlops.platform/version-position": "later",
+        # v2's provenance, from the stack file (prod requires it), beside the release annotations.
+        "mlops.platform/source": "https://github.com/example-org/fraud-embedder",
+        "mlops.platform/commit": "c4e7a0d3f6b9c2e5a8d1f4b7e0a3c6f9b2d5e8a1",
+        "mlops.platform/license": "MIT",
+        "mlops.platform/run": "runs:/5f3b2c1d9e8a4f7b6c5d4e3f2a1b0c9d/model",
+        "mlops.platform/notes": "Canary: distilled from v1 on the same training set.",
     }
     assert violations(stacks_dir) == []
 
