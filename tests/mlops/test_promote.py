@@ -98,6 +98,9 @@ config:
     owners:
       sso-group: fraud-ml-engineers
       role-arn: arn:aws:iam::333333333333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_mlops-fraud_0123456789abcdef
+      alerts:
+      - protocol: email
+        endpoint: fraud-ml-oncall@example.com
     cost-center: 'cc-2040'
     data-classification: confidential
     quotas:
