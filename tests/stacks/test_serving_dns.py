@@ -260,6 +260,7 @@ def test_rps_scaling_without_the_platforms_prometheus_is_a_config_error(tmp_path
     copy_stacks(tmp_path)
     platform = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
     del platform["config"]["mlops:platform"]["observability"]
+    del platform["config"]["mlops:platform"]["cost"]["opencost"]  # it needs the workspace too, refused first
     (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(platform))
     result = run_mlops("team", "validate", "team-fraud-prod", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2
