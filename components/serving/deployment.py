@@ -31,6 +31,7 @@ from components.cluster.naming import KEDA_AWS_AUTHENTICATION
 from components.serving.config import ModelSpec, ModelVersion
 from components.serving.ingress import SERVING_GROUP, internal_alb_annotations, serving_load_balancer_name
 from components.serving.provenance import (
+    pod_annotations,
     provenance_annotations,
     provenance_tags,
     version_labels,
@@ -274,7 +275,8 @@ class ModelDeployment(pulumi.ComponentResource):
         """One version: its Deployment and Service, its autoscaler, and its target group with the binding."""
         model = args.model
         # The recommended labels and the version's provenance go on the objects and the pods, never into the
-        # selector (a Deployment's selector is immutable: a change would replace it).
+        # selector (a Deployment's selector is immutable: a change would replace it); notes and run stay on the
+        # Deployment (a pod template change rolls the pods).
         labels = {
             **base_labels,
             "version": version.name,
@@ -357,7 +359,7 @@ class ModelDeployment(pulumi.ComponentResource):
                         metadata=k8s.meta.v1.ObjectMetaArgs(
                             labels=labels,
                             annotations={
-                                **annotations,
+                                **pod_annotations(version),
                                 **(scrape_annotations(model) if model.autoscaling.rps_target else {}),
                             }
                             or None,

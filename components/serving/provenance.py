@@ -195,7 +195,8 @@ def version_labels(namespace: str, model: str, version: str) -> dict[str, str]:
 
 
 def provenance_annotations(version: Provenance) -> dict[str, str]:
-    """A model version's provenance as annotations of its Deployment and pods (only the keys it sets)."""
+    """A model version's provenance as annotations of its Deployment (only the keys it sets; its pods get
+    ``pod_annotations``)."""
     values = {
         SOURCE_ANNOTATION: version.source.repository if version.source else None,
         COMMIT_ANNOTATION: version.source.commit if version.source else None,
@@ -217,6 +218,20 @@ def tag_value(value: str) -> str:
         char if unicodedata.category(char)[0] in "LZN" or char in "_.:/=+-@" else "_" for char in value
     )
     return cleaned[:TAG_VALUE_MAX]
+
+
+# What stays on the Deployment's own metadata only, never on its pod template: free-form text a person edits
+# (notes) and the run reference, whose change must not roll the pods. Source, commit and licence go on both.
+DEPLOYMENT_ONLY_ANNOTATIONS = (NOTES_ANNOTATION, RUN_ANNOTATION)
+
+
+def pod_annotations(version: Provenance) -> dict[str, str]:
+    """A model version's provenance annotations for its pods: those of its Deployment but notes and run."""
+    return {
+        key: value
+        for key, value in provenance_annotations(version).items()
+        if key not in DEPLOYMENT_ONLY_ANNOTATIONS
+    }
 
 
 def provenance_tags(version: Provenance) -> dict[str, str]:

@@ -66,7 +66,12 @@ def test_each_version_deployment_and_its_pods_carry_labels_and_provenance(synth)
     }
     assert deployment["metadata"]["labels"] == labels
     assert deployment["metadata"]["annotations"] == annotations
-    assert deployment["spec"]["template"]["metadata"] == {"labels": labels, "annotations": annotations}
+    # Notes and run stay on the Deployment: editing them must not change the pod template, whose change (and only
+    # it) starts a rollout (Kubernetes docs, Deployments, "Updating a Deployment",
+    # https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#updating-a-deployment).
+    pod = {k: v for k, v in annotations.items() if k not in ("mlops.platform/notes", "mlops.platform/run")}
+    assert deployment["spec"]["template"]["metadata"] == {"labels": labels, "annotations": pod}
+    assert sorted(pod) == ["mlops.platform/commit", "mlops.platform/license", "mlops.platform/source"]
     # The selector is unchanged: a Deployment's selector is immutable, and a change would replace it.
     assert deployment["spec"]["selector"] == {"matchLabels": {"app": "embedder", "version": "v2"}}
     scorer = by_name(document, "fraud-scorer-us-east-1-v3")["inputs"]["spec"]["template"]["metadata"]
