@@ -144,11 +144,12 @@ def location_policy(
 
 
 def grants_statement(instance_arns: Sequence[str]) -> dict[str, Any]:
-    """A grantee asks S3 Access Grants for credentials (GetDataAccess) and lists its grants, on the platform's
-    instances only."""
+    """A grantee asks S3 Access Grants for credentials (GetDataAccess), lists its grants, and finds the instance
+    that holds a prefix (GetAccessGrantsInstanceForPrefix, which the boto3 S3 Access Grants plugin calls before
+    GetDataAccess), on the platform's instances only (all three act on the accessgrantsinstance resource type)."""
     return {
         "Sid": "AskAccessGrants",
         "Effect": "Allow",
-        "Action": ["s3:GetDataAccess", "s3:ListCallerAccessGrants"],
+        "Action": ["s3:GetDataAccess", "s3:ListCallerAccessGrants", "s3:GetAccessGrantsInstanceForPrefix"],
         "Resource": list(instance_arns),
     }

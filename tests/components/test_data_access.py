@@ -334,6 +334,15 @@ def test_team_grants_attachment_and_no_per_prefix_statements(previews):
         assert ask["Statement"][0]["Resource"] == [
             f"arn:aws:s3:{r}:{ACCOUNT}:access-grants/default" for r in regions
         ]
+        # The boto3 S3 Access Grants plugin calls GetAccessGrantsInstanceForPrefix before GetDataAccess ("You must
+        # have the s3:GetAccessGrantsInstanceForPrefix permission", S3 API Reference,
+        # API_control_GetAccessGrantsInstanceForPrefix); parliament's IAM definitions give all three actions the
+        # accessgrantsinstance resource type.
+        assert ask["Statement"][0]["Action"] == [
+            "s3:GetDataAccess",
+            "s3:ListCallerAccessGrants",
+            "s3:GetAccessGrantsInstanceForPrefix",
+        ]
 
 
 def _list(value: Any) -> list:
