@@ -65,7 +65,15 @@ def test_each_version_deployment_and_its_pods_carry_labels_and_provenance(synth)
         "mlops.platform/notes": "Canary: distilled from v1 on the same training set.",
     }
     assert deployment["metadata"]["labels"] == labels
-    assert deployment["metadata"]["annotations"] == annotations
+    # Beside them, the release annotations the pack's release policies read (policies/release.py): v2 is the
+    # embedder's later version at 10%, the team's first canary step.
+    release = {
+        "mlops.platform/traffic-weight": "10",
+        "mlops.platform/canary-first-step": "10",
+        "mlops.platform/version-position": "later",
+        "mlops.platform/image-account": "333333333333",
+    }
+    assert deployment["metadata"]["annotations"] == {**annotations, **release}
     # Notes and run stay on the Deployment: editing them must not change the pod template, whose change (and only
     # it) starts a rollout (Kubernetes docs, Deployments, "Updating a Deployment",
     # https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#updating-a-deployment).
