@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.cluster.charts import SYSTEM_SCHEDULING, resources
+from components.cluster.naming import POOL_LABEL
 from components.identity.config import OidcConfig
 from components.quantity import cpu_millis, memory_bytes
 from components.training.config import NotebookProfile, NotebooksConfig, TeamTraining
@@ -35,6 +36,30 @@ NOTEBOOK_PORT = 8888
 NOTEBOOK_UID = 1000
 NOTEBOOK_COMPONENT = "singleuser-server"  # the label component KubeSpawner gives single-user pods
 HUB_IMAGE = "quay.io/jupyterhub/k8s-hub"
+NOTEBOOK_GID = (
+    100  # the users group of the Jupyter docker-stacks images: the home volume is group-writable for it
+)
+# The chart's access label: its hub NetworkPolicy admits pods carrying it (templates/hub/netpol.yaml), and its
+# singleuser.extraLabels carries it, which a profile's extra_labels replaces, so each profile repeats it.
+HUB_ACCESS_LABEL = "hub.jupyter.org/network-access-hub"
+TEAM_NAMESPACE_LABEL = "team"  # every team namespace carries it (Kueue's managedJobsNamespaceSelector too)
+# Servers wait in Kueue until their team's quota admits them, then for a node: well beyond the chart's 300 s.
+START_TIMEOUT_SECONDS = 900
+# Pod Security Standards "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
+# KubeSpawner merges these over what uid / fs_gid / allow_privilege_escalation give (kubespawner.objects.make_pod),
+# key by key, where singleuser.extraPodConfig.securityContext would replace the pod's security context whole.
+CONTAINER_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "runAsUser": NOTEBOOK_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+POD_SECURITY_CONTEXT = {
+    "fsGroup": NOTEBOOK_GID,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 CALLBACK_PATH = "/hub/oauth_callback"
 
 PROFILES_CODE = """\
@@ -66,7 +91,9 @@ def notebook_profile(
         "cpu_limit": cpu_millis(profile.cpu) / 1000,
         "mem_guarantee": memory_bytes(profile.memory),
         "mem_limit": memory_bytes(profile.memory),
-        "extra_labels": {QUEUE_LABEL: LOCAL_QUEUE, "team": team},
+        "extra_labels": {QUEUE_LABEL: LOCAL_QUEUE, "team": team, HUB_ACCESS_LABEL: "true"},
+        # Kueue picks the ResourceFlavor whose node labels match, so the server lands on the profile's pool.
+        "node_selector": {POOL_LABEL: profile.pool},
         "extra_annotations": {DO_NOT_DISRUPT: "true"},
     }
     if profile.gpus:
@@ -97,6 +124,26 @@ def team_profiles(
     }
 
 
+def hub_connect_url() -> str:
+    """The hub's API as servers in other namespaces reach it: the chart's ``hub`` Service by its cluster DNS name."""
+    return f"http://hub.{HUB_NAMESPACE}.svc.cluster.local:{HUB_API_PORT}"
+
+
+def hub_ingress_from_team_namespaces() -> dict[str, Any]:
+    """A ``hub.networkPolicy.ingress`` rule: notebook server pods of any team namespace to the hub's API port."""
+    return {
+        "ports": [{"port": HUB_API_PORT, "protocol": "TCP"}],
+        "from": [
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": TEAM_NAMESPACE_LABEL, "operator": "Exists"}]
+                },
+                "podSelector": {"matchLabels": {"component": NOTEBOOK_COMPONENT}},
+            }
+        ],
+    }
+
+
 def jupyterhub_values(
     notebooks: NotebooksConfig,
     oidc: OidcConfig,
@@ -116,7 +163,17 @@ def jupyterhub_values(
         "hub": {
             "image": {"name": HUB_IMAGE, "tag": hub_tag},
             "config": {
-                "JupyterHub": {"authenticator_class": "generic-oauth", "admin_access": False},
+                "JupyterHub": {
+                    "authenticator_class": "generic-oauth",
+                    "admin_access": False,
+                    # The chart's default is http://hub:8081 (files/hub/jupyterhub_config.py), which resolves
+                    # only in the hub's namespace; servers run in team namespaces.
+                    "hub_connect_url": hub_connect_url(),
+                },
+                "KubeSpawner": {
+                    "container_security_context": CONTAINER_SECURITY_CONTEXT,
+                    "pod_security_context": POD_SECURITY_CONTEXT,
+                },
                 "Authenticator": {"enable_auth_state": False},
                 "GenericOAuthenticator": {
                     "client_id": oidc.client_id,
@@ -135,7 +192,12 @@ def jupyterhub_values(
             "extraConfig": {"team-profiles": PROFILES_CODE},
             "resources": resources("100m", "512Mi", "1", "1Gi"),
             "db": {"pvc": {"storageClassName": storage_class}},
-            "networkPolicy": {"egressAllowRules": {"cloudMetadataServer": False}},
+            "networkPolicy": {
+                "egressAllowRules": {"cloudMetadataServer": False},
+                # The chart admits only labelled pods of its own namespace (interNamespaceAccessLabels ignore);
+                # notebook servers of team namespaces reach the API port through this rule, and nothing else does.
+                "ingress": [hub_ingress_from_team_namespaces()],
+            },
             **scheduling,
         },
         "proxy": {
@@ -148,9 +210,12 @@ def jupyterhub_values(
             },
         },
         "singleuser": {
-            "image": {"name": notebooks.image.split("@")[0].rsplit(":", 1)[0], "tag": _tag(notebooks.image)},
+            # The chart composes ``name:tag`` only for a non-empty tag (files/hub/jupyterhub_config.py), so the whole
+            # reference goes in the name: ``repository@sha256:...`` (a digest is no tag).
+            "image": {"name": notebooks.image, "tag": ""},
             "uid": NOTEBOOK_UID,
-            "fsGid": 100,
+            "fsGid": NOTEBOOK_GID,
+            "startTimeout": START_TIMEOUT_SECONDS,
             "allowPrivilegeEscalation": False,
             "cloudMetadata": {"blockWithIptables": False},
             # The chart's own singleuser NetworkPolicy lives in the hub's namespace; servers run in team namespaces,
@@ -161,13 +226,6 @@ def jupyterhub_values(
                 "capacity": f"{notebooks.home_size_gib}Gi",
                 "dynamic": {"storageClass": storage_class},
             },
-            "extraPodConfig": {
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": NOTEBOOK_UID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                }
-            },
             "profileList": [],
         },
         "scheduling": {"userScheduler": {"enabled": False}, "userPlaceholder": {"enabled": False}},
@@ -175,12 +233,3 @@ def jupyterhub_values(
         "cull": {"enabled": True, "timeout": notebooks.cull_timeout_seconds, "every": 300, "users": False},
         "ingress": {"enabled": False},
     }
-
-
-def _tag(image: str) -> str:
-    """The chart composes ``name:tag``; a digest goes in the tag as ``<tag>@sha256:...`` or ``sha256:...``."""
-    if "@" in image:
-        name, digest = image.split("@", 1)
-        tail = name.rsplit("/", 1)[-1]
-        return (tail.split(":", 1)[1] + "@" if ":" in tail else "") + digest
-    return image.rsplit(":", 1)[1]

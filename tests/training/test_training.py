@@ -19,7 +19,7 @@ from kubespawner.objects import make_pod
 
 from components.config import parse_platform, parse_team
 from components.loader import ConfigError
-from tests.components.test_chart_values import effective_values, releases
+from tests.components.test_chart_values import effective_values, releases, rendered
 from tests.conftest import REPO, by_name, states
 from tests.kube import invalid_builtin_objects, manifests
 
@@ -392,25 +392,50 @@ def test_the_hub_signs_in_through_the_platforms_oidc_and_maps_groups_to_teams(pr
     assert annotations["alb.ingress.kubernetes.io/auth-type"] == "oidc"
 
 
+CHART_CONFIG = REPO / "tests/data/charts/jupyterhub-4.3.5/files/hub/jupyterhub_config.py"
+
+
+def chart_image(singleuser: dict[str, Any]) -> str:
+    """KubeSpawner's image as the chart's files/hub/jupyterhub_config.py composes it (``name:tag``, the name alone
+    for an empty tag); the test fails if the chart's composition reads otherwise."""
+    assert 'tag = get_config("singleuser.image.tag")\n    if tag:\n        image = f"{image}:{tag}"' in (
+        CHART_CONFIG.read_text()
+    )
+    name, tag = singleuser["image"]["name"], singleuser["image"]["tag"]
+    return f"{name}:{tag}" if tag else name
+
+
 def singleuser_pod(values: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
     """The pod KubeSpawner 7.0.0 makes for ``profile``: the chart's singleuser values mapped to KubeSpawner traits as
-    files/hub/jupyterhub_config.py maps them (uid, fs_gid, allow_privilege_escalation, extra_pod_config; the
-    cloudMetadata init container only with blockWithIptables true), then the profile's kubespawner_override."""
+    files/hub/jupyterhub_config.py maps them (image, uid, fs_gid, allow_privilege_escalation, extra_pod_config,
+    extra_labels; the cloudMetadata init container only with blockWithIptables true), then ``hub.config.KubeSpawner``
+    (loaded after them), then the profile's kubespawner_override (which replaces a trait whole)."""
     singleuser = values["singleuser"]
+    spawner = values["hub"]["config"].get("KubeSpawner", {})
     override = profile["kubespawner_override"]
     assert (
         singleuser["cloudMetadata"]["blockWithIptables"] is False
     )  # else a privileged NET_ADMIN init container
+    traits = {
+        "image": chart_image(singleuser),
+        "extra_labels": singleuser["extraLabels"],
+        "node_selector": singleuser["nodeSelector"],
+        **spawner,
+        **override,
+    }
     pod = make_pod(
         name="jupyter-someone",
         cmd=["jupyterhub-singleuser"],
         port=8888,
-        image=f"{singleuser['image']['name']}:{singleuser['image']['tag']}",
+        image=traits["image"],
         uid=singleuser["uid"],
         fs_gid=singleuser["fsGid"],
         allow_privilege_escalation=singleuser["allowPrivilegeEscalation"],
+        container_security_context=traits.get("container_security_context"),
+        pod_security_context=traits.get("pod_security_context"),
         extra_pod_config=singleuser["extraPodConfig"],
-        labels={"component": "singleuser-server", **override["extra_labels"]},
+        node_selector=traits["node_selector"],
+        labels={"component": "singleuser-server", **traits["extra_labels"]},
         annotations=override["extra_annotations"],
         cpu_limit=override["cpu_limit"],
         cpu_guarantee=override["cpu_guarantee"],
@@ -429,14 +454,18 @@ def singleuser_pod(values: dict[str, Any], profile: dict[str, Any]) -> dict[str,
     return manifest
 
 
+def hub_profiles(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["slug"]: p for t in values["custom"]["teams"].values() for p in t["profiles"]}
+
+
 def test_the_single_user_pod_is_hardened_in_the_team_namespace(prod):
     """KubeSpawner's own pod for the fraud GPU profile: validated with kubernetes-validate, in the team namespace
     with its service account, non-root uid 1000, no privilege escalation, no privileged container, no token, the
-    team's LocalQueue and do-not-disrupt, and a GPU only where the profile asks."""
+    team's LocalQueue and do-not-disrupt, on the profile's pool, and a GPU only where the profile asks."""
     import kubernetes_validate
 
     values = effective_values(releases(prod)["training-hub"])
-    profiles = {p["slug"]: p for t in values["custom"]["teams"].values() for p in t["profiles"]}
+    profiles = hub_profiles(values)
     pod = singleuser_pod(values, profiles["fraud-gpu-single"])
     kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", **pod}, "1.33.0", strict=True)
     assert pod["metadata"]["namespace"] == "team-fraud"
@@ -444,15 +473,173 @@ def test_the_single_user_pod_is_hardened_in_the_team_namespace(prod):
     assert pod["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
     spec = pod["spec"]
     assert spec["serviceAccountName"] == "models" and spec["automountServiceAccountToken"] is False
-    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 1000
+    assert spec["securityContext"] == {
+        "fsGroup": 100,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     (container,) = spec["containers"]
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["securityContext"].get("privileged") in (None, False)
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert "initContainers" not in spec
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # The training NodePools label their nodes mlops.io/pool (components.training.specs), as do the flavors.
+    assert spec["nodeSelector"] == {"mlops.io/pool": "gpu"}
+    assert values["singleuser"]["startTimeout"] == 900
     cpu = singleuser_pod(values, profiles["recsys-cpu-small"])
     assert "nvidia.com/gpu" not in cpu["spec"]["containers"][0]["resources"]["limits"]
     assert cpu["metadata"]["namespace"] == "team-recsys"
+    assert cpu["spec"]["nodeSelector"] == {"mlops.io/pool": "cpu"}
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """The Pod Security Standards rules of the baseline and restricted profiles a pod breaks."""
+    spec = pod["spec"]
+    psc = spec.get("securityContext") or {}
+    found = []
+    if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+        found.append("host namespaces")
+    for volume in spec.get("volumes") or []:
+        kinds = set(volume) - {"name"}
+        if not kinds <= {
+            "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"
+        }:  # fmt: skip
+            found.append(f"volume types: {volume['name']}")
+    if (psc.get("seccompProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost"):
+        found.append("seccomp (pod)")
+    if psc.get("runAsUser") == 0:
+        found.append("running as non-root user (pod)")
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        csc = container.get("securityContext") or {}
+        name = container["name"]
+        if csc.get("privileged"):
+            found.append(f"privileged containers: {name}")
+        if any(port.get("hostPort") for port in container.get("ports") or []):
+            found.append(f"host ports: {name}")
+        if csc.get("allowPrivilegeEscalation") is not False:
+            found.append(f"privilege escalation: {name}")
+        if csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True:
+            found.append(f"running as non-root: {name}")
+        if csc.get("runAsUser") == 0:
+            found.append(f"running as non-root user: {name}")
+        seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            found.append(f"seccomp: {name}")
+        capabilities = csc.get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []) or set(capabilities.get("add") or []) - {
+            "NET_BIND_SERVICE"
+        }:
+            found.append(f"capabilities: {name}")
+    return found
+
+
+def test_every_notebook_pod_meets_the_restricted_pod_security_standard(prod):
+    """Team namespaces enforce Pod Security ``restricted``; KubeSpawner 7.0.0's pod for every profile meets each
+    rule of https://kubernetes.io/docs/concepts/security/pod-security-standards/ checked here:
+    baseline: host namespaces (hostNetwork/hostPID/hostIPC unset), privileged containers (none), host ports (none);
+    restricted: volume types (configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected,
+    secret only), privilege escalation (allowPrivilegeEscalation false on every container), running as non-root
+    (runAsNonRoot true, on the container or the pod), running as non-root user (runAsUser never 0), seccomp
+    (RuntimeDefault or Localhost, on the container or the pod), capabilities (drop ALL, add only NET_BIND_SERVICE).
+    The checker itself refuses the pod the chart's own settings alone would give (no capabilities dropped)."""
+    values = effective_values(releases(prod)["training-hub"])
+    profiles = hub_profiles(values)
+    assert sorted(profiles) == ["fraud-cpu-small", "fraud-gpu-single", "recsys-cpu-large", "recsys-cpu-small"]
+    for slug, profile in profiles.items():
+        assert restricted_violations(singleuser_pod(values, profile)) == [], slug
+    bare = copy.deepcopy(values)
+    del bare["hub"]["config"]["KubeSpawner"]
+    assert restricted_violations(singleuser_pod(bare, profiles["fraud-cpu-small"])) == [
+        "running as non-root: notebook",
+        "seccomp: notebook",
+        "capabilities: notebook",
+    ]
+
+
+def test_the_notebook_image_is_the_stacks_digest_reference(prod):
+    """The image KubeSpawner runs is ``repository@sha256:<digest>`` exactly as the stack pins it: the chart joins
+    name and tag with ``:`` (files/hub/jupyterhub_config.py), and ``repository:sha256:...`` is no valid reference
+    (https://github.com/distribution/reference/blob/main/reference.go: a tag is [\\w][\\w.-]{0,127})."""
+    import re
+
+    values = effective_values(releases(prod)["training-hub"])
+    image = raw(PROD, "mlops:platform")["training"]["notebooks"]["image"]
+    for profile in hub_profiles(values).values():
+        (container,) = singleuser_pod(values, profile)["spec"]["containers"]
+        assert container["image"] == image
+    assert re.fullmatch(r"[a-z0-9.\-]+(/[a-z0-9._\-]+)+@sha256:[0-9a-f]{64}", image)
+
+
+def netpol_peer_admits(
+    peer: dict[str, Any], pod_labels: dict[str, str], ns_labels: dict[str, str], own: bool
+) -> bool:
+    """Whether one NetworkPolicy peer selects a pod (https://kubernetes.io/docs/concepts/services-networking/
+    network-policies/#behavior-of-to-and-from-selectors): a podSelector alone means the policy's own namespace."""
+    from tests.components.test_chart_values import expression_matches
+
+    def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()) and all(
+            expression_matches(e, labels) for e in selector.get("matchExpressions") or []
+        )
+
+    if "namespaceSelector" in peer:
+        if not selects(peer["namespaceSelector"], ns_labels):
+            return False
+    elif not own:
+        return False
+    return selects(peer.get("podSelector") or {}, pod_labels)
+
+
+def test_notebook_servers_in_team_namespaces_reach_the_hub_api(prod, fraud):
+    """A server calls the hub at ``hub_connect_url``: the hub Service by its cluster DNS name (the chart's default
+    ``http://hub:8081`` resolves only in the hub's namespace), and the chart's rendered hub NetworkPolicy admits the
+    server's pod (its own labels, from KubeSpawner) from the team namespace (its labels from the team stack) on the
+    API port, while a pod of the team namespace that is no notebook server stays out; the team namespace's
+    egress policy lets the server out to the hub's namespace on that port."""
+    inputs = releases(prod)["training-hub"]
+    values = effective_values(inputs)
+    assert (
+        values["hub"]["config"]["JupyterHub"]["hub_connect_url"]
+        == "http://hub.jupyterhub.svc.cluster.local:8081"
+    )
+    services = [d for _, d in rendered(inputs) if d["kind"] == "Service" and d["metadata"]["name"] == "hub"]
+    assert [(s["metadata"]["name"], s["spec"]["ports"][0]["port"]) for s in services] == [("hub", 8081)]
+    assert inputs["namespace"] == "jupyterhub"
+    (policy,) = [d for p, d in rendered(inputs) if p == "templates/hub/netpol.yaml"]
+    # The team namespace in each region the team stack deploys to, labelled alike.
+    namespaces = [
+        s["inputs"]["metadata"]
+        for s in states(fraud, "kubernetes:core/v1:Namespace")
+        if s["inputs"]["metadata"]["name"] == "team-fraud"
+    ]
+    assert len(namespaces) == 2 and namespaces[0]["labels"] == namespaces[1]["labels"]
+    ns_labels = namespaces[0]["labels"]
+    assert ns_labels["team"] == "fraud" and ns_labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pod = singleuser_pod(values, hub_profiles(values)["fraud-gpu-single"])
+    assert pod["metadata"]["labels"]["hub.jupyter.org/network-access-hub"] == "true"
+
+    def admitted(labels: dict[str, str]) -> bool:
+        return any(
+            any(port.get("port") in (8081, "http") for port in rule.get("ports") or [])
+            and any(netpol_peer_admits(peer, labels, ns_labels, own=False) for peer in rule.get("from") or [])
+            for rule in policy["spec"]["ingress"]
+        )
+
+    assert admitted(pod["metadata"]["labels"])
+    assert not admitted({"team": "fraud", "app": "batch-job"})
+    egress = by_name(fraud, "team-fraud-training-netpol-notebooks-to-hub")["inputs"]["spec"]
+    assert egress["podSelector"] == {"matchLabels": {"component": "singleuser-server"}}
+    assert egress["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jupyterhub"}}}],
+            "ports": [{"port": 8081, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_the_metadata_service_is_denied_by_the_team_namespaces_default_deny(fraud):
