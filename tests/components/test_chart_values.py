@@ -224,6 +224,9 @@ ACCEPTED_BEYOND_DEFAULTS: dict[str, dict[str, str]] = {
         "hub.config.Authenticator": "hub.config sections are Configurable class names, passed through "
         "(files/hub/jupyterhub_config.py:500)",
         "hub.config.GenericOAuthenticator": "as hub.config.Authenticator (files/hub/jupyterhub_config.py:500)",
+        "hub.config.JupyterHub": "as hub.config.Authenticator (files/hub/jupyterhub_config.py:500): loaded after the "
+        "chart's own hub_connect_url default, so it wins",
+        "hub.config.KubeSpawner": "as hub.config.Authenticator (files/hub/jupyterhub_config.py:500)",
         "hub.extraConfig.team-profiles": "each hub.extraConfig entry is executed (files/hub/jupyterhub_config.py:539)",
         "hub.nodeSelector": "a label map, rendered whole (templates/hub/deployment.yaml:39)",
         "hub.resources": "a ResourceRequirements, rendered whole (templates/hub/deployment.yaml:170)",
