@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.admission import admission_policy_args
 
 GUARD_NAME = "mlops-team-namespaces"
 TEAM_NAMESPACE_PREFIX = "team-"
@@ -77,27 +78,9 @@ class TeamNamespaceGuard(pulumi.ComponentResource):
         admission = k8s.admissionregistration.v1
         labels = {"app.kubernetes.io/managed-by": "pulumi"}
         spec = namespace_policy_spec(admin_role_arns)
-        [rule] = spec["matchConstraints"]["resourceRules"]
         self.policy = admission.ValidatingAdmissionPolicy(
             f"{name}-policy",
-            admission.ValidatingAdmissionPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=GUARD_NAME, labels=labels),
-                spec=admission.ValidatingAdmissionPolicySpecArgs(
-                    failure_policy=spec["failurePolicy"],
-                    match_constraints=admission.MatchResourcesArgs(
-                        resource_rules=[
-                            admission.NamedRuleWithOperationsArgs(
-                                api_groups=rule["apiGroups"],
-                                api_versions=rule["apiVersions"],
-                                operations=rule["operations"],
-                                resources=rule["resources"],
-                            )
-                        ]
-                    ),
-                    variables=[admission.VariableArgs(**v) for v in spec["variables"]],
-                    validations=[admission.ValidationArgs(**v) for v in spec["validations"]],
-                ),
-            ),
+            admission_policy_args(GUARD_NAME, labels, spec),
             opts=child_opts(self, provider=k8s_provider),
         )
         self.binding = admission.ValidatingAdmissionPolicyBinding(

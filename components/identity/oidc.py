@@ -158,3 +158,45 @@ class OidcSignIn(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[role, *args.after]),
         )
         return role, binding
+
+
+def platform_ui_ingress_args(
+    *,
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, pulumi.Input[str]],
+    host: pulumi.Input[str],
+    service: str,
+    port: int,
+) -> k8s.networking.v1.IngressInitArgs:
+    """A platform UI's ALB Ingress (MLflow, Argo Workflows, JupyterHub): labelled a platform UI, so the pack
+    checks its sign-in (policy alb-ui-authenticated), with every path of ``host`` going to ``service``:``port``."""
+    backend = k8s.networking.v1.IngressBackendArgs(
+        service=k8s.networking.v1.IngressServiceBackendArgs(
+            name=service, port=k8s.networking.v1.ServiceBackendPortArgs(number=port)
+        )
+    )
+    return k8s.networking.v1.IngressInitArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=namespace,
+            labels={**labels, PURPOSE_LABEL: PLATFORM_UI},
+            annotations=dict(annotations),
+        ),
+        spec=k8s.networking.v1.IngressSpecArgs(
+            ingress_class_name="alb",
+            rules=[
+                k8s.networking.v1.IngressRuleArgs(
+                    host=host,
+                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                        paths=[
+                            k8s.networking.v1.HTTPIngressPathArgs(
+                                path="/", path_type="Prefix", backend=backend
+                            )
+                        ]
+                    ),
+                )
+            ],
+        ),
+    )

@@ -26,7 +26,7 @@ import pulumi_random as random
 from components.base import child_opts
 from components.blocks import PodIdentityRole, allow, document, pod_identity_trust, to_json
 from components.blocks.roles import Association
-from components.blocks.workload import RUN_AS_USER
+from components.blocks.workload import RUN_AS_USER, container_security_context
 
 ARCHIVE_DATABASE = "argo_archive"
 ARCHIVE_USER = "argo"
@@ -221,16 +221,7 @@ def bootstrap_pod_spec(args: Any, secret_arn: pulumi.Input[str]) -> k8s.core.v1.
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests=amounts, limits=amounts),
                 liveness_probe=alive,
                 readiness_probe=alive,
-                security_context=k8s.core.v1.SecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=RUN_AS_USER,
-                    run_as_group=RUN_AS_USER,
-                    read_only_root_filesystem=True,
-                    allow_privilege_escalation=False,
-                    privileged=False,
-                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=container_security_context(),
                 volume_mounts=[
                     k8s.core.v1.VolumeMountArgs(name="script", mount_path="/bootstrap", read_only=True),
                     k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),

@@ -31,7 +31,7 @@ from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURI
 from components.cluster.charts import SYSTEM_SCHEDULING, hardened_container, resources
 from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
 from components.identity.config import OidcConfig
-from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
+from components.identity.oidc import OidcSignIn, OidcSignInArgs, platform_ui_ingress_args
 from components.network.transit import zone_name
 from components.pipelines.archive import ARCHIVE_DATABASE, ARCHIVE_SECRET, ARCHIVE_TABLE, archive_database
 from components.pipelines.config import PipelinesConfig
@@ -276,35 +276,16 @@ class ArgoWorkflows(pulumi.ComponentResource):
         )
         annotations.update(self.signin.annotations)
         annotations[f"{ALB}/subnets"] = pulumi.Output.all(*args.alb_subnet_ids).apply(",".join)
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=SERVER_SERVICE, port=k8s.networking.v1.ServiceBackendPortArgs(number=SERVER_PORT)
-            )
-        )
         ingress = k8s.networking.v1.Ingress(
             f"{name}-server-ingress",
-            k8s.networking.v1.IngressInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=SERVER_SERVICE,
-                    namespace=ARGO_NAMESPACE,
-                    labels={**labels, PURPOSE_LABEL: PLATFORM_UI},
-                    annotations=annotations,
-                ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name="alb",
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=host,
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/", path_type="Prefix", backend=backend
-                                    )
-                                ]
-                            ),
-                        )
-                    ],
-                ),
+            platform_ui_ingress_args(
+                name=SERVER_SERVICE,
+                namespace=ARGO_NAMESPACE,
+                labels=labels,
+                annotations=annotations,
+                host=host,
+                service=SERVER_SERVICE,
+                port=SERVER_PORT,
             ),
             opts=child_opts(
                 self,

@@ -31,7 +31,7 @@ from components.blocks.workload import (
 )
 from components.cluster.images import mirror_image
 from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
-from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
+from components.identity.oidc import OidcSignIn, OidcSignInArgs, platform_ui_ingress_args
 from components.network.transit import zone_name
 from components.registry.args import ModelRegistryArgs
 from components.registry.database import DB_USER
@@ -392,35 +392,16 @@ def _ingress(
     # The controller reads the client Secret when it builds the listener rules: it and the controller's right to
     # read it come first.
     signed_in = [] if signin is None else [signin.secret, *filter(None, [signin.role_binding])]
-    backend = k8s.networking.v1.IngressBackendArgs(
-        service=k8s.networking.v1.IngressServiceBackendArgs(
-            name="mlflow", port=k8s.networking.v1.ServiceBackendPortArgs(number=MLFLOW_PORT)
-        )
-    )
     ingress = k8s.networking.v1.Ingress(
         f"{name}-mlflow-ingress",
-        k8s.networking.v1.IngressInitArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="mlflow",
-                namespace=MLFLOW_NAMESPACE,
-                labels={**labels, PURPOSE_LABEL: PLATFORM_UI},
-                annotations=annotations,
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name="alb",
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path="/", path_type="Prefix", backend=backend
-                                )
-                            ]
-                        ),
-                    )
-                ],
-            ),
+        platform_ui_ingress_args(
+            name="mlflow",
+            namespace=MLFLOW_NAMESPACE,
+            labels=labels,
+            annotations=annotations,
+            host=host,
+            service="mlflow",
+            port=MLFLOW_PORT,
         ),
         # After the load balancer controller (its webhook admits Ingresses) and so destroyed before it: the
         # controller removes the ALB and the Ingress's finalizer only while it runs.

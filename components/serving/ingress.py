@@ -23,6 +23,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.admission import admission_policy_args
 from components.blocks.ingress import ALB, internal_alb_annotations
 from components.blocks.workload import RESTRICTED_POD_SECURITY
 from components.dns.records import ServingLoadBalancer
@@ -422,27 +423,9 @@ class TeamIngressGuard(pulumi.ComponentResource):
         labels = {"app.kubernetes.io/managed-by": "pulumi"}
         admission = k8s.admissionregistration.v1
         spec = team_ingress_policy_spec(environment, region, client_certificate_port)
-        [rule] = spec["matchConstraints"]["resourceRules"]
         self.policy = admission.ValidatingAdmissionPolicy(
             f"{name}-policy",
-            admission.ValidatingAdmissionPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=GUARD_NAME, labels=labels),
-                spec=admission.ValidatingAdmissionPolicySpecArgs(
-                    failure_policy=spec["failurePolicy"],
-                    match_constraints=admission.MatchResourcesArgs(
-                        resource_rules=[
-                            admission.NamedRuleWithOperationsArgs(
-                                api_groups=rule["apiGroups"],
-                                api_versions=rule["apiVersions"],
-                                operations=rule["operations"],
-                                resources=rule["resources"],
-                            )
-                        ]
-                    ),
-                    variables=[admission.VariableArgs(**v) for v in spec["variables"]],
-                    validations=[admission.ValidationArgs(**v) for v in spec["validations"]],
-                ),
-            ),
+            admission_policy_args(GUARD_NAME, labels, spec),
             opts=child_opts(self, provider=k8s_provider),
         )
         binding = team_ingress_binding_spec()

@@ -21,7 +21,7 @@ from components.cluster.charts import (
 from components.cluster.karpenter import node_class_spec
 from components.cluster.naming import GPU_RESOURCE, LBC_NAMESPACE, LBC_SERVICE_ACCOUNT, SYSTEM_TAINT_KEY
 from components.identity.config import OidcConfig
-from components.identity.oidc import PLATFORM_UI, PURPOSE_LABEL, OidcSignIn, OidcSignInArgs
+from components.identity.oidc import OidcSignIn, OidcSignInArgs, platform_ui_ingress_args
 from components.training.config import TrainingConfig
 from components.training.notebooks import HUB_NAMESPACE, HUB_PROXY_SERVICE, jupyterhub_values
 from components.training.specs import (
@@ -282,36 +282,17 @@ class TrainingPlatform(pulumi.ComponentResource):
         }
         if args.lb_subnet_ids:
             annotations[f"{ALB}/subnets"] = pulumi.Output.all(*args.lb_subnet_ids).apply(",".join)
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=HUB_PROXY_SERVICE, port=k8s.networking.v1.ServiceBackendPortArgs(number=80)
-            )
-        )
         signed_in = [self.signin.secret, *filter(None, [self.signin.role_binding])]
         self.hub_ingress = k8s.networking.v1.Ingress(
             f"{name}-hub-ingress",
-            k8s.networking.v1.IngressInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name="jupyterhub",
-                    namespace=HUB_NAMESPACE,
-                    labels={**labels, PURPOSE_LABEL: PLATFORM_UI},
-                    annotations=annotations,
-                ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name="alb",
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=cfg.notebooks.host,
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/", path_type="Prefix", backend=backend
-                                    )
-                                ]
-                            ),
-                        )
-                    ],
-                ),
+            platform_ui_ingress_args(
+                name="jupyterhub",
+                namespace=HUB_NAMESPACE,
+                labels=labels,
+                annotations=annotations,
+                host=cfg.notebooks.host,
+                service=HUB_PROXY_SERVICE,
+                port=80,
             ),
             opts=child_opts(
                 self, provider=args.k8s_provider, depends_on=[self.hub, *signed_in, *args.workload_ready]
