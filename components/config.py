@@ -136,6 +136,22 @@ class PlatformConfig(Model):
     def _deployment_checks(self) -> PlatformConfig:
         check_cluster_zones(self)
         check_deployer(self)
+        if self.github is not None and self.github.platform_environments and self.deployer is None:
+            raise _KeyedValueError(
+                ("github", "platform-environments"),
+                "needs deployer.role-arn: a platform environment's role deploys by assuming the deployer",
+            )
+        private = (
+            self.cluster is not None
+            and self.cluster.mode == "eks"
+            and not self.cluster.endpoint_public_access
+        )
+        if self.github is not None and private and not self.github.self_hosted:
+            raise _KeyedValueError(
+                ("github", "runner-labels"),
+                f"{self.github.runner_labels} are GitHub-hosted runners, which cannot reach the clusters' private API "
+                "endpoint; allowed: labels of self-hosted runners in deployer.networks, including 'self-hosted'",
+            )
         check_mirror(self)
         check_trust(self)
         return self

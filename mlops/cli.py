@@ -746,14 +746,22 @@ def promote(
 @app.command("deploy-plan")
 def deploy_plan(
     since: Annotated[
-        str,
-        typer.Option("--since", help="The git revision before the change (e.g. the push's previous head)."),
-    ],
+        str | None,
+        typer.Option(
+            "--since", help="The last commit deployed (the head of the last successful deploy run)."
+        ),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every stack (nothing deployed yet, or the last deploy is unknown).")
+    ] = False,
     stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
 ) -> None:
-    """The stacks a change deploys, as JSON: platform stacks, then team stacks, each with its pack config."""
+    """The stacks a change deploys, as JSON: platform stacks, then team stacks, each with its pack config, deploy
+    role and runners; stacks without a GitHub environment are listed as skipped."""
     from mlops.deploy_plan import deploy_plan as plan
 
+    if (since is None) == (not everything):
+        fail("give one of --since REF (the last commit deployed) or --all")
     typer.echo(json.dumps(guarded(lambda: plan(stacks_dir, since)), sort_keys=True))
 
 

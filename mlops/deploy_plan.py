@@ -1,8 +1,13 @@
-"""`mlops deploy-plan`: which stacks a merged change deploys, in the order the deploy workflow applies them.
+"""`mlops deploy-plan`: which stacks a merged change deploys, in the order the deploy workflow applies them, and
+how each deploys.
 
 The selection is `mlops check --changed-since`'s (mlops/changes.py): a team's stack file selects that team, a
 platform's file its platform and the teams on it, shared code every stack. Platform stacks are applied before
-team stacks (a team stack reads its platform's outputs). Each entry carries the pack config the live job uses.
+team stacks (a team stack reads its platform's outputs). A stack deploys only where its platform's `github`
+section names a GitHub environment for it (components/identity/github_config.py); the others are listed as
+skipped, with the reason. Each entry carries the pack config the live job uses, the deploy role the job assumes
+(``<prefix>-deploy-<stack>``, components/identity/deploy_policies.py), for a platform the deployer it then
+assumes, and the runner labels of its platform.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from components.blocks.context import PlatformContext
+from components.config import PlatformConfig, parse_platform
+from components.identity.deploy_policies import deploy_role_name
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
-from mlops.changes import affected_stacks, changed_paths, inventory
+from mlops.changes import Stack, affected_stacks, changed_paths, inventory
 
 
 def _environment(stacks_dir: Path, stack: str) -> str:
@@ -21,25 +29,72 @@ def _environment(stacks_dir: Path, stack: str) -> str:
     return environment if environment in ("dev", "staging", "prod") else "prod"  # the strictest when unsure
 
 
-def deploy_plan(stacks_dir: Path, ref: str) -> dict[str, list[dict[str, Any]]]:
-    """``{"platforms": [...], "teams": [...]}``: the stacks the changes since ``ref`` affect, each with its
-    ``policy-config`` (policies/config/<name>.json) and, for a team, its ``platform-stack``."""
-    paths, prefix = changed_paths(ref, stacks_dir)
+def _platform(stacks_dir: Path, name: str, cache: dict[str, PlatformConfig | None]) -> PlatformConfig | None:
+    """A platform stack's validated config (None: no such platform stack in ``stacks_dir``)."""
+    if name not in cache:
+        try:
+            path, raw = read_stack_config(stacks_dir, name)
+        except FileNotFoundError:
+            cache[name] = None
+        else:
+            cache[name] = parse_platform(raw.get(PLATFORM_KEY), path) if PLATFORM_KEY in raw else None
+    return cache[name]
+
+
+def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any] | str:
+    """How ``stack`` deploys (its role, runners, deployer), or why it does not."""
+    where = stack.platform or stack.name
+    if platform is None:
+        return f"its platform stack {where!r} is not in this folder"
+    github = platform.github
+    if github is None or stack.name not in github.environments:
+        return f"platform {where!r} names no GitHub environment {stack.name!r} (github section)"
+    if stack.platform is not None and stack.name not in github.team_environments:
+        return f"{stack.name!r} is a platform environment of {where!r}, not a team environment"
+    if stack.platform is None and stack.name not in github.platform_environments:
+        return f"{stack.name!r} is a team environment of {where!r}, not a platform environment"
+    ctx = PlatformContext(
+        platform.environment, platform.partition, platform.account_id, platform.regions[0].name
+    )
+    deployment: dict[str, Any] = {
+        "role-arn": ctx.arn.role(deploy_role_name(ctx.prefix, stack.name)),
+        "runs-on": list(github.runner_labels),
+        "region": platform.regions[0].name,
+    }
+    if stack.platform is None:
+        assert platform.deployer is not None  # the config requires it with platform environments
+        deployment["deployer-arn"] = platform.deployer.role_arn
+    return deployment
+
+
+def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
+    """``{"base", "platforms": [...], "teams": [...], "skipped": [...]}``: the stacks the changes since ``ref``
+    affect (every stack when ``ref`` is None: nothing deployed yet), each with its ``policy-config``
+    (policies/config/<name>.json), its deployment and, for a team, its ``platform-stack``."""
     stacks = inventory(stacks_dir)
-    selected = set(affected_stacks(paths, stacks, prefix).stacks)
-    platforms, teams = [], []
+    if ref is None:
+        selected = {stack.name for stack in stacks}
+    else:
+        paths, prefix = changed_paths(ref, stacks_dir)
+        selected = set(affected_stacks(paths, stacks, prefix).stacks)
+    platforms, teams, skipped = [], [], []
+    cache: dict[str, PlatformConfig | None] = {}
     for stack in stacks:
         if stack.name not in selected:
             continue
         environment = _environment(stacks_dir, stack.name)
-        if stack.platform is None:
-            platforms.append({"stack": stack.name, "policy-config": environment})
+        deployment = _deployment(stack, _platform(stacks_dir, stack.platform or stack.name, cache))
+        if isinstance(deployment, str):
+            skipped.append({"stack": stack.name, "reason": deployment})
+        elif stack.platform is None:
+            platforms.append({"stack": stack.name, "policy-config": environment, **deployment})
         else:
             teams.append(
                 {
                     "stack": stack.name,
                     "policy-config": f"team-{environment}",
                     "platform-stack": stack.platform,
+                    **deployment,
                 }
             )
-    return {"platforms": platforms, "teams": teams}
+    return {"base": ref, "platforms": platforms, "teams": teams, "skipped": skipped}

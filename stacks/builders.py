@@ -24,12 +24,15 @@ from components.cluster.naming import cluster_name
 from components.cluster.nodes import karpenter_node_role_pattern
 from components.config import PlatformConfig
 from components.cost.reporting import BILLING_REGION, CostReporting, CostReportingArgs
+from components.data.config import ACCESS_LEVELS as DATA_POLICY_ACCESS
 from components.data.guard import TeamNamespaceGuard
 from components.data.platform import DataRegion, PlatformData, PlatformDataArgs
+from components.data.platform import policy_name as data_policy_name
 from components.dns.protection import ROUTE53_KEY_REGION
 from components.dns.zone import ServingDns, ServingDnsArgs
 from components.encryption import KeyRing, KeyRingArgs
-from components.identity.github import GithubDeploy, GithubDeployArgs
+from components.identity.deploy_policies import deploy_boundary_statements, deploy_role_name
+from components.identity.github import DeployClusterTarget, GithubDeploy, GithubDeployArgs
 from components.identity.oidc import oidc_client_secret
 from components.identity.policies import BoundaryScope
 from components.identity.sso import ClusterAccessTarget, PlatformIdentity, PlatformIdentityArgs
@@ -374,12 +377,29 @@ def data_bucket_arns(platform: Platform) -> list[pulumi.Input[str]]:
 def boundary_scope(cfg: PlatformConfig) -> BoundaryScope:
     """What the platform's own roles reach beyond the boundary's services: with EKS clusters, the clusters
     (Pod Identity of their nodes) and the Karpenter node roles (passed to EC2)."""
-    if cfg.cluster is None or cfg.cluster.mode != "eks":
-        return BoundaryScope()
     ctx = platform_context(cfg)
+    deploy = github_boundary_statements(cfg, ctx)
+    if cfg.cluster is None or cfg.cluster.mode != "eks":
+        return BoundaryScope(deploy_statements=deploy)
     return BoundaryScope(
         clusters={r.name: cluster_name(cfg.environment, r.name) for r in cfg.regions},
         ec2_roles=[karpenter_node_role_pattern(ctx, cluster_resource(r.name)) for r in cfg.regions],
+        deploy_statements=deploy,
+    )
+
+
+def github_boundary_statements(cfg: PlatformConfig, ctx: PlatformContext) -> list[dict]:
+    """What the boundary lets the GitHub deploy roles do beyond the platform's services (none without `github`)."""
+    if cfg.github is None:
+        return []
+    return deploy_boundary_statements(
+        partition=ctx.partition,
+        account_id=ctx.account_id,
+        prefix=ctx.prefix,
+        deployer_arn=cfg.deployer.role_arn if cfg.deployer is not None else None,
+        platform_roles=[
+            ctx.arn.role(deploy_role_name(ctx.prefix, env)) for env in cfg.github.platform_environments
+        ],
     )
 
 
@@ -411,11 +431,37 @@ def build_github(platform: Platform) -> None:
     each with the permissions boundary (the `github` section needs `identity`)."""
     if platform.cfg.github is None:
         return
+    cfg = platform.cfg
+    eks = cfg.cluster is not None and cfg.cluster.mode == "eks"
     platform.github = GithubDeploy(
         "github",
-        GithubDeployArgs(context=platform.ctx, github=platform.cfg.github),
+        GithubDeployArgs(
+            context=platform.ctx,
+            github=cfg.github,
+            deployer_arn=cfg.deployer.role_arn if cfg.deployer is not None else None,
+            clusters={r.name: cluster_name(cfg.environment, r.name) for r in cfg.regions} if eks else {},
+            zone=cfg.dns.zone if cfg.dns is not None else None,
+            data_policy_arns=[
+                platform.ctx.arn.policy(data_policy_name(cfg.environment, access))
+                for access in DATA_POLICY_ACCESS
+            ]
+            if cfg.data is not None
+            else [],
+        ),
         # IAM is global; the primary region's provider pins the account like every other resource's.
         opts=pulumi.ResourceOptions(provider=provider_in(platform, platform.cfg.primary_region.name)),
+    )
+
+
+def build_github_cluster_access(platform: Platform) -> None:
+    """The team deploy roles' access entries and cluster-wide reads in every EKS cluster of the platform."""
+    if platform.github is None:
+        return
+    platform.github.grant_cluster_access(
+        [
+            DeployClusterTarget(region, cluster.name, platform.providers[region], cluster.k8s_provider)
+            for region, cluster in platform.eks_clusters.items()
+        ]
     )
 
 
@@ -718,6 +764,7 @@ def build_platform(cfg: PlatformConfig, file: Path | None = None) -> Platform:
     build_data(platform)
     build_training(platform, pulumi.get_stack())
     build_cluster_access(platform, {name: cluster.name for name, cluster in platform.eks_clusters.items()})
+    build_github_cluster_access(platform)
     build_serving_entries(platform)
     build_observability(platform, cluster_signals(platform, lambda region: platform.keyrings[region].arn))
     build_dns_alarms(platform)

@@ -196,5 +196,6 @@ def to_byo_cluster(platform: dict[str, Any]) -> None:
         "charts": {"keda": charts["keda"], "metrics-server": charts["metrics-server"]},
     }
     platform.pop("deployer", None)
+    platform.pop("github", None)  # a platform environment's role assumes the deployer
     platform.pop("pipelines", None)  # Argo Workflows needs an eks cluster
     platform.pop("training", None)  # training pools are Karpenter NodePools: eks only

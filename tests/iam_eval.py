@@ -56,7 +56,12 @@ def resource_matches(pattern: str, resource: str) -> bool:
     return fnmatchcase(resource, pattern)
 
 
-def _condition_holds(operator: str, key: str, expected: list[str], context: dict[str, str]) -> bool:
+def _condition_holds(operator: str, key: str, expected: list[str], context: dict[str, Any]) -> bool:
+    if operator.lower().startswith("forallvalues:"):
+        # Every value of the request's multivalued key matches; true for an empty or absent set (IAM User Guide,
+        # "Set operators for multivalued context keys").
+        single = operator.split(":", 1)[1]
+        return all(_condition_holds(single, key, expected, {key: value}) for value in _list(context.get(key)))
     base = operator.lower().removesuffix("ifexists")
     actual = context.get(key)
     if actual is None:

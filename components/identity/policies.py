@@ -163,11 +163,14 @@ class BoundaryScope:
 
     ``clusters``: region -> EKS cluster name (nodes get Pod Identity credentials there; the load balancer
     controller and the control plane create the load balancing service-linked role). ``ec2_roles``: ARNs (or
-    ARN patterns) of the node roles Karpenter passes to EC2.
+    ARN patterns) of the node roles Karpenter passes to EC2. ``deploy_statements``: the GitHub deploy roles'.
     """
 
     clusters: Mapping[str, str] = field(default_factory=dict)
     ec2_roles: Sequence[str] = ()
+    # What the GitHub deploy roles may do beyond the boundary's services, each statement conditioned on their
+    # ARNs (components/identity/deploy_policies.py deploy_boundary_statements).
+    deploy_statements: Sequence[Mapping[str, Any]] = ()
 
 
 # What the SSM agent on every node calls (AWS managed policy AmazonSSMManagedInstanceCore, v2): message channels
@@ -300,7 +303,19 @@ def boundary_policy(
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
             }
         )
+    statements += [dict(statement) for statement in scope.deploy_statements]
     return document(*statements)
+
+
+# What operating a role (not granting it anything) takes: the delegated admins' and the team deploy roles'.
+ROLE_OPERATIONS = (
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRole",
+    "iam:TagRole",
+    "iam:UntagRole",
+)
 
 
 def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> list[dict[str, Any]]:
@@ -340,12 +355,7 @@ def admin_iam_statements(*, partition: str, account_id: str, prefix: str) -> lis
             "Sid": "OperateDelegatedRoles",
             "Effect": "Allow",
             "Action": [
-                "iam:UpdateRole",
-                "iam:UpdateRoleDescription",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:DeleteRole",
-                "iam:TagRole",
-                "iam:UntagRole",
+                *ROLE_OPERATIONS,
                 "iam:PassRole",
             ],
             "Resource": delegated_roles,

@@ -22,6 +22,7 @@ from components.blocks.context import Arns, PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
 from components.blocks.roles import Association, PodIdentityRole
 from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
+from components.identity.deploy_policies import deploy_group
 from components.identity.policies import access_policy_arn
 from components.quantity import cpu_millis, memory_bytes
 from components.registry import model_repository
@@ -357,6 +358,27 @@ class TeamSpace(pulumi.ComponentResource):
                     name=MODELS_SERVICE_ACCOUNT, namespace=namespace, labels=labels
                 ),
                 automount_service_account_token=False,
+            ),
+            opts=in_ns,
+        )
+        # The team's GitHub deploy role (its access entry's group, components/identity/github.py) administers
+        # this namespace only: a RoleBinding grants `cluster-admin`'s verbs within its own namespace (Kubernetes
+        # docs, "Using RBAC Authorization": a RoleBinding may reference a ClusterRole), which covers the custom
+        # resources the team stack manages and the built-in `admin` role does not aggregate.
+        k8s.rbac.v1.RoleBinding(
+            f"{suffix}-deployer",
+            k8s.rbac.v1.RoleBindingInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="mlops-deployer", namespace=namespace, labels=labels
+                ),
+                role_ref=k8s.rbac.v1.RoleRefArgs(
+                    api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
+                ),
+                subjects=[
+                    k8s.rbac.v1.SubjectArgs(
+                        api_group="rbac.authorization.k8s.io", kind="Group", name=deploy_group(team.name)
+                    )
+                ],
             ),
             opts=in_ns,
         )

@@ -63,13 +63,19 @@ def test_the_oidc_provider_is_github_actions_with_the_sts_audience(synth):
             "github-deploy-prod-role",
             "mlops-prod-deploy-prod",
             f"repo:{REPOSITORY}:environment:prod",
-            "boundary",
+            "inline",
         ),
         (
             "github-deploy-team-fraud-prod-role",
             "mlops-prod-deploy-team-fraud-prod",
             f"repo:{REPOSITORY}:environment:team-fraud-prod",
-            "boundary",
+            "inline",
+        ),
+        (
+            "github-deploy-team-recsys-prod-role",
+            "mlops-prod-deploy-team-recsys-prod",
+            f"repo:{REPOSITORY}:environment:team-recsys-prod",
+            "inline",
         ),
         (
             "github-pr-preview-role",
@@ -93,10 +99,12 @@ def test_each_role_trusts_one_subject_of_the_repository_and_carries_the_boundary
     boundary = by_name(prod, BOUNDARY_URN_SUFFIX)
     assert role["propertyDependencies"]["permissionsBoundary"] == [boundary["urn"]]
     assert role["dependencies"].count(by_name(prod, "github-oidc-provider")["urn"]) == 1
-    if policy == "boundary":
-        # A deploy role may do exactly what the boundary allows: the boundary policy is its permission policy.
-        attachment = by_name(prod, f"{resource}-permissions-boundary")
-        assert attachment["propertyDependencies"]["policyArn"] == [boundary["urn"]]
+    if policy == "inline":
+        # A deploy role's permissions are its own inline policy (tests/components/test_deploy_roles.py).
+        inline = by_name(prod, f"{resource.removesuffix('-role')}-policy")
+        assert inline["type"] == "aws:iam/rolePolicy:RolePolicy"
+        assert inline["inputs"]["name"] == "deploy"
+        assert inline["propertyDependencies"]["role"] == [role["urn"]]
     else:
         attachment = by_name(prod, f"{resource}-{policy.lower()}")
         assert attachment["inputs"]["policyArn"] == f"arn:aws:iam::aws:policy/{policy}"
@@ -104,9 +112,11 @@ def test_each_role_trusts_one_subject_of_the_repository_and_carries_the_boundary
 
 def test_the_trust_policies_pass_parliament(synth):
     trusts = [d for d in documents(synth("prod")) if d.resource.startswith("github-")]
+    trusts = [d for d in trusts if d.kind == "trust"]
     assert sorted(d.resource for d in trusts) == [
         "github-deploy-prod-role",
         "github-deploy-team-fraud-prod-role",
+        "github-deploy-team-recsys-prod-role",
         "github-pr-preview-role",
     ]
     assert all(d.kind == "trust" for d in trusts)
@@ -160,16 +170,43 @@ def prod_raw() -> dict:
             "^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9_.-]{1,100}$",
         ),
         (
-            lambda raw: raw["github"].__setitem__("environments", ["prod", "prod"]),
-            "github.environments: 'prod' is listed twice; allowed: distinct environment names",
+            lambda raw: raw["github"].__setitem__("platform-environments", ["prod", "prod"]),
+            "github.platform-environments[1]: 'prod' is listed twice; allowed: distinct names",
         ),
         (
-            lambda raw: raw["github"].__setitem__("environments", []),
-            "github.environments: must have at least 1 item, got a list of 0 items",
+            lambda raw: raw["github"].update({"platform-environments": [], "team-environments": {}}),
+            "github.platform-environments: no environment; allowed: at least one platform or team environment "
+            "(named like its stack)",
         ),
         (
-            lambda raw: raw["github"].__setitem__("approvers", ["alice"]),
-            "github.approvers: unknown key; allowed: repository, environments, preview-role",
+            lambda raw: raw["github"].__setitem__("team-environments", {"prod": "fraud"}),
+            "github.platform-environments[0]: 'prod' is also a team environment; allowed: one role per environment",
+        ),
+        (
+            lambda raw: raw["github"].__setitem__("team-environments", {"a": "fraud", "b": "fraud"}),
+            "github.team-environments.a: team 'fraud' has two environments on this platform; allowed: one (its "
+            "stack's)",
+        ),
+        (
+            lambda raw: raw["github"].__setitem__("team-environments", {"team-Fraud": "fraud"}),
+            "github.team-environments.team-Fraud: 'team-Fraud' does not match the allowed pattern "
+            "^[a-z0-9][a-z0-9-]{0,39}$",
+        ),
+        (
+            lambda raw: raw["github"].__setitem__("environments", ["prod"]),
+            "github.environments: unknown key; allowed: repository, platform-environments, team-environments, "
+            "runner-labels, preview-role",
+        ),
+        (
+            lambda raw: raw["github"].__setitem__("runner-labels", ["ubuntu-latest"]),
+            "github.runner-labels: ['ubuntu-latest'] are GitHub-hosted runners, which cannot reach the clusters' "
+            "private API endpoint; allowed: labels of self-hosted runners in deployer.networks, including "
+            "'self-hosted'",
+        ),
+        (
+            lambda raw: raw.pop("deployer"),
+            "deployer: missing; a private API endpoint answers only inside the VPC: set deployer.role-arn and "
+            "deployer.networks (the CIDRs `pulumi up` runs from, e.g. the CI runners' subnet)",
         ),
         (
             lambda raw: raw.pop("identity"),
@@ -183,3 +220,20 @@ def test_bad_github_sections_are_one_line_naming_file_and_key(change, message):
     with pytest.raises(ConfigError) as refused:
         parse_platform(raw, "stacks/Pulumi.prod.yaml")
     assert str(refused.value) == f"stacks/Pulumi.prod.yaml: mlops:platform.{message}"
+
+
+def test_a_platform_environment_needs_the_deployer_it_assumes():
+    """dev (public API endpoint, no deployer) with the prod identity section and a platform environment."""
+    raw = copy.deepcopy(read_config_file(STACKS / "Pulumi.dev.yaml")[PLATFORM_KEY])
+    assert "deployer" not in raw
+    raw["identity"] = prod_raw()["identity"]
+    raw["github"] = {"repository": REPOSITORY, "platform-environments": ["dev"]}
+    with pytest.raises(ConfigError) as refused:
+        parse_platform(raw, "stacks/Pulumi.dev.yaml")
+    assert str(refused.value) == (
+        "stacks/Pulumi.dev.yaml: mlops:platform.github.platform-environments: needs deployer.role-arn: a platform "
+        "environment's role deploys by assuming the deployer"
+    )
+    # A team environment alone assumes no deployer, and GitHub-hosted runners reach a public endpoint.
+    raw["github"] = {"repository": REPOSITORY, "team-environments": {"team-fraud-dev": "fraud"}}
+    assert parse_platform(raw, "stacks/Pulumi.dev.yaml").github.runner_labels == ["ubuntu-latest"]

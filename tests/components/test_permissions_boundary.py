@@ -48,7 +48,7 @@ KMS_THROUGH = {
 }
 # IAM and the Price List API are global: a request to them names us-east-1 (IAM User Guide, "AWS global
 # condition context keys", aws:RequestedRegion).
-GLOBAL_SERVICES = {"iam": "us-east-1", "pricing": "us-east-1"}
+GLOBAL_SERVICES = {"iam": "us-east-1", "pricing": "us-east-1", "route53": "us-east-1", "budgets": "us-east-1"}
 
 
 def region_of(arn: str) -> str | None:
@@ -145,13 +145,21 @@ def cut_off(
             # controller's): IAM authorizes an action only against resources of its own service.
             for resource in (r for r in resources if r == "*" or r.split(":")[2] in (service, "*")):
                 region = region_of(resource) or home
-                context = {"aws:RequestedRegion": GLOBAL_SERVICES.get(service, region)}
+                # aws:PrincipalArn: the role's ARN, which every request it makes carries (the boundary gives
+                # the GitHub deploy roles more by naming them).
+                context = {
+                    "aws:RequestedRegion": GLOBAL_SERVICES.get(service, region),
+                    "aws:PrincipalArn": f"arn:aws:iam::{account}:role/{role['inputs'].get('name', name)}",
+                }
                 context.update(request_context(statement, region))
                 if service == "kms" and not {"kms:ViaService", "kms:GrantIsForAWSResource"} & set(context):
                     assert through, f"{name}: {action} without kms:ViaService, and no service it goes through"
                     context["kms:ViaService"] = f"{through[0]}.{region}.amazonaws.com"
                     context["kms:GrantIsForAWSResource"] = "true"
                 target = concrete_resource(action, resource, region, stack, account)
+                if target.count(":") >= 5 and target.split(":")[3] == "*":  # any region: a request names one
+                    parts = target.split(":")
+                    target = ":".join([*parts[:3], region, *parts[4:]])
                 if decision(boundary, action, target, context) != "Allow":
                     refused.append(f"{name}: {action} on {target} {context}")
     return refused
@@ -180,9 +188,9 @@ def test_every_platform_role_carries_the_boundary_and_waits_for_it(prod):
     roles = states(prod, ROLE)
     # 21 of the platform and its clusters, the database's monitoring role, the trail's replication role, the
     # workflow archive's bootstrap (components.pipelines.archive), the roles S3 Access Grants assumes for the
-    # declared data locations, one per region, and GitHub Actions' deploy roles (one per environment) and
+    # declared data locations, one per region, and GitHub Actions' deploy roles (one per environment: prod, team-fraud-prod, team-recsys-prod) and
     # pull-request preview role, and OpenCost's Prometheus query role in each region (components.cost.opencost).
-    assert len(roles) == 23 + 2 + 1 + 2 + 3 + 2
+    assert len(roles) == 23 + 2 + 1 + 2 + 4 + 2
     for role in roles:
         assert (
             role["inputs"]["permissionsBoundary"]

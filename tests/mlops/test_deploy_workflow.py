@@ -70,14 +70,28 @@ def test_it_runs_on_pushes_to_main_one_at_a_time():
     assert document["permissions"] == {"contents": "read"}
 
 
-def test_the_plan_selects_the_stacks_the_push_touches():
+def test_the_plan_deploys_what_changed_since_the_last_successful_run():
+    """GitHub keeps one pending run per concurrency group and cancels older pending ones ("Control the
+    concurrency of workflows and jobs", https://docs.github.com/actions/writing-workflows/choosing-what-your-
+    workflow-does/control-the-concurrency-of-workflows-and-jobs), so a run must not plan only its own push: it plans
+    from the head of the last successful run (`gh run list --status success`), or everything when there is none."""
     plan = workflow()["jobs"]["plan"]
+    assert plan["permissions"] == {"contents": "read", "actions": "read"}
     checkout = plan["steps"][0]
     assert checkout["uses"] == "actions/checkout@v4" and checkout["with"] == {"fetch-depth": 0}
-    step = plan["steps"][2]
-    assert step["env"] == {"BEFORE": "${{ github.event.before }}"}
-    assert 'uv run --frozen mlops deploy-plan --since "$BEFORE" > plan.json' in step["run"]
+    base = plan["steps"][2]
+    assert base["id"] == "base" and base["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    assert (
+        'gh run list --repo "$GITHUB_REPOSITORY" --workflow deploy.yml --branch main --status success'
+        in base["run"]
+    )
+    assert "--limit 1 --json headSha --jq '.[0].headSha // \"\"'" in base["run"]
+    step = plan["steps"][3]
+    assert step["env"] == {"BASE": "${{ steps.base.outputs.sha }}"}
+    assert 'uv run --frozen mlops deploy-plan --since "$BASE" > plan.json' in step["run"]
+    assert "uv run --frozen mlops deploy-plan --all > plan.json" in step["run"]
     assert plan["outputs"] == {
+        "base": "${{ steps.base.outputs.sha }}",
         "platforms": "${{ steps.plan.outputs.platforms }}",
         "teams": "${{ steps.plan.outputs.teams }}",
     }
@@ -93,10 +107,12 @@ def test_each_stack_deploys_in_its_environment_with_the_environments_oidc_role(j
     assert spec["environment"] == "${{ matrix.stack }}"
     assert spec["permissions"] == {"contents": "read", "id-token": "write"}
     assert spec["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{job}) }}}}"
-    (credentials,) = [
+    assert spec["runs-on"] == "${{ matrix.runs-on }}"
+    credentials = next(
         s for s in spec["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
-    ]
-    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    )
+    assert credentials["with"]["role-to-assume"] == "${{ matrix.role-arn }}"
+    assert credentials["with"]["aws-region"] == "${{ matrix.region }}"
     assert "aws-access-key-id" not in credentials["with"]
     (up,) = [
         s for s in spec["steps"] if s.get("uses") == "pulumi/actions@v6" and s.get("with", {}).get("command")
@@ -104,6 +120,28 @@ def test_each_stack_deploys_in_its_environment_with_the_environments_oidc_role(j
     assert up["with"]["command"] == "up"
     assert up["with"]["stack-name"] == "${{ matrix.stack }}"
     assert up["with"]["policyPacks"] == "policies"
+
+
+def test_a_platform_job_chains_from_its_environment_role_to_the_deployer():
+    """configure-aws-credentials' `role-chaining` assumes the second role with the first role's credentials
+    (https://github.com/aws-actions/configure-aws-credentials, "Role chaining"); the environment role's policy
+    allows nothing else (tests/components/test_deploy_roles.py)."""
+    steps = [
+        s
+        for s in workflow()["jobs"]["platforms"]["steps"]
+        if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
+    assert [s["with"]["role-to-assume"] for s in steps] == [
+        "${{ matrix.role-arn }}",
+        "${{ matrix.deployer-arn }}",
+    ]
+    assert "role-chaining" not in steps[0]["with"] and steps[1]["with"]["role-chaining"] is True
+    team_steps = [
+        s
+        for s in workflow()["jobs"]["teams"]["steps"]
+        if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
+    assert [s["with"]["role-to-assume"] for s in team_steps] == ["${{ matrix.role-arn }}"]
 
 
 def test_team_stacks_deploy_after_their_platforms_and_never_after_a_failed_one():
@@ -141,10 +179,36 @@ def repository(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def plan(repository: Path) -> dict:
-    done = run_mlops("deploy-plan", "--since", "HEAD~1", "--stacks-dir", str(repository / "stacks"))
+def plan(repository: Path, since: str = "HEAD~1") -> dict:
+    done = run_mlops("deploy-plan", "--since", since, "--stacks-dir", str(repository / "stacks"))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+RUNNERS = ["self-hosted", "mlops-prod"]
+PROD = {
+    "stack": "prod",
+    "policy-config": "prod",
+    "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-prod",
+    "deployer-arn": "arn:aws:iam::333333333333:role/platform-deployer",
+    "runs-on": RUNNERS,
+    "region": "us-east-1",
+}
+FRAUD = {
+    "stack": "team-fraud-prod",
+    "policy-config": "team-prod",
+    "platform-stack": "prod",
+    "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-team-fraud-prod",
+    "runs-on": RUNNERS,
+    "region": "us-east-1",
+}
+DEV_SKIPPED = [
+    {"stack": "dev", "reason": "platform 'dev' names no GitHub environment 'dev' (github section)"},
+    {
+        "stack": "team-fraud-dev",
+        "reason": "platform 'dev' names no GitHub environment 'team-fraud-dev' (github section)",
+    },
+]
 
 
 def test_a_promotion_deploys_its_team_stack_only(repository):
@@ -153,17 +217,56 @@ def test_a_promotion_deploys_its_team_stack_only(repository):
     )
     assert promoted.returncode == 0, promoted.stderr
     git(repository, "commit", "-qam", "embedder v2 to 50%")
-    assert plan(repository) == {
-        "platforms": [],
-        "teams": [{"platform-stack": "prod", "policy-config": "team-prod", "stack": "team-fraud-prod"}],
-    }
+    assert plan(repository) == {"base": "HEAD~1", "platforms": [], "teams": [FRAUD], "skipped": []}
 
 
 def test_a_platform_change_deploys_the_platform_then_its_teams(repository):
     path = repository / "stacks" / "Pulumi.prod.yaml"
     path.write_text(path.read_text() + "    # a comment\n")
     git(repository, "commit", "-qam", "prod")
-    assert plan(repository) == {
-        "platforms": [{"policy-config": "prod", "stack": "prod"}],
-        "teams": [{"platform-stack": "prod", "policy-config": "team-prod", "stack": "team-fraud-prod"}],
+    assert plan(repository) == {"base": "HEAD~1", "platforms": [PROD], "teams": [FRAUD], "skipped": []}
+
+
+def test_changes_of_dropped_runs_deploy_with_the_next_one(repository):
+    """Two pushes, the first one's run dropped by the concurrency group: the second run plans from the last
+    successful run's head (the base), so the first push's promotion deploys too."""
+    promoted = run_mlops(
+        "promote", "team-fraud-prod", "embedder", "v2", "--step", "--stacks-dir", str(repository / "stacks")
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    git(repository, "commit", "-qam", "embedder v2 to 50% (its run dropped)")
+    path = repository / "stacks" / "Pulumi.dev.yaml"
+    path.write_text(path.read_text() + "    # a comment\n")
+    git(repository, "commit", "-qam", "dev")
+    assert plan(repository, "HEAD~1") == {
+        "base": "HEAD~1",
+        "platforms": [],
+        "teams": [],
+        "skipped": DEV_SKIPPED,
     }
+    assert plan(repository, "HEAD~2") == {
+        "base": "HEAD~2",
+        "platforms": [],
+        "teams": [FRAUD],
+        "skipped": DEV_SKIPPED,
+    }
+
+
+def test_with_nothing_deployed_yet_every_stack_with_an_environment_deploys(repository):
+    done = run_mlops("deploy-plan", "--all", "--stacks-dir", str(repository / "stacks"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "base": None,
+        "platforms": [PROD],
+        "teams": [FRAUD],
+        "skipped": DEV_SKIPPED,
+    }
+
+
+def test_the_plan_needs_a_base_or_all(repository):
+    done = run_mlops("deploy-plan", "--stacks-dir", str(repository / "stacks"))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: give one of --since REF (the last commit deployed) or --all"
+    ]
+    assert done.stdout == ""

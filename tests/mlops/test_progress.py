@@ -140,6 +140,6 @@ def test_a_synthesised_check_shows_each_stacks_phases_from_its_children():
     registrations while synthesising; then the command's resources analysed by the pack, then the verdict."""
     code, stdout, stderr = run_on_a_pty("check", "team-fraud-dev")
     assert code == 0, stderr
-    assert stdout.startswith("team-fraud-dev (dev, 69 resources): 0 mandatory")
+    assert stdout.startswith("team-fraud-dev (dev, 70 resources): 0 mandatory")
     assert "team-fraud-dev" in stderr and "checked: 0 mandatory" in stderr
     assert "resources registered" in stderr and "analysed by the policies" in stderr

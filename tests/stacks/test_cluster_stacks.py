@@ -151,8 +151,9 @@ def test_prod_builtin_kubernetes_objects_pass_kubernetes_validate(synth):
     # per region, the team-namespace admission policy with its binding (components.data.guard); the training
     # side's 3 namespaces, datasets StorageClass, hub Ingress and the 3 objects of its sign-in (Kueue's objects are
     # checked against the upstream CRDs in tests/training); per region OpenCost's namespace and 3 NetworkPolicies
-    # (components.cost.opencost).
-    assert len(objects) == 45 + 4 + 8 + 4 * 2
+    # (components.cost.opencost); per region the team deploy roles' ClusterRole and its binding
+    # (components.identity.github).
+    assert len(objects) == 45 + 4 + 8 + 4 * 2 + 2 * 2
     for state in objects:
         group_version, kind = state["type"].split(":", 1)[1].rsplit(":", 1)
         manifest = {**state["inputs"], "apiVersion": group_version.removeprefix("core/"), "kind": kind}

@@ -44,8 +44,8 @@ def test_prod_team_preview_holds_the_team_space_and_models(synth):
     # 47 of the team space and models (the alias Job among them); 8 of its pipelines (the workflow account, its
     # executor Role and binding, the artifact repository, the SSO account, its token, Role and binding); 3 per
     # region of the graph's router; training's Role, RoleBinding and two notebook NetworkPolicies (Kueue's queues:
-    # tests/training).
-    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 47 + 8 + 3 * 2 + 4
+    # tests/training); per region the RoleBinding of the team's deploy group (components.serving.team).
+    assert sum(is_builtin(m["apiVersion"]) for m in manifests(team)) == 47 + 8 + 3 * 2 + 4 + 2
     assert invalid_builtin_objects(team) == []
 
 
