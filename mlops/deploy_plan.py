@@ -14,7 +14,8 @@ from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
 from mlops.changes import affected_stacks, changed_paths, inventory
 
 
-def _environment(stacks_dir: Path, stack: str) -> str:
+def stack_environment(stacks_dir: Path, stack: str) -> str:
+    """A stack's environment as its file names it (the strictest, prod, when unsure)."""
     _, raw = read_stack_config(stacks_dir, stack)
     value = raw.get(TEAM_KEY) or raw.get(PLATFORM_KEY) or {}
     environment = value.get("environment") if isinstance(value, dict) else None
@@ -31,7 +32,7 @@ def deploy_plan(stacks_dir: Path, ref: str) -> dict[str, list[dict[str, Any]]]:
     for stack in stacks:
         if stack.name not in selected:
             continue
-        environment = _environment(stacks_dir, stack.name)
+        environment = stack_environment(stacks_dir, stack.name)
         if stack.platform is None:
             platforms.append({"stack": stack.name, "policy-config": environment})
         else:

@@ -167,3 +167,21 @@ def test_a_platform_change_deploys_the_platform_then_its_teams(repository):
         "platforms": [{"policy-config": "prod", "stack": "prod"}],
         "teams": [{"platform-stack": "prod", "policy-config": "team-prod", "stack": "team-fraud-prod"}],
     }
+
+
+def test_the_team_job_fills_the_boundary_the_licences_and_the_last_deployed_commits_traffic(tmp_path):
+    """The team job's pack config is `mlops pack-config`'s: the licences too (the job once filled only the
+    boundary, leaving the licences' placeholder for the policy to report), and the base is the plan's."""
+    from policies.team_config import BOUNDARY_POLICY, CANARY_POLICY, LICENSES_POLICY
+    from tests.mlops.test_workflow import run_pack_config_step
+
+    (step,) = [s for s in workflow()["jobs"]["teams"]["steps"] if "mlops pack-config" in s.get("run", "")]
+    assert step["env"]["BASE"] == "${{ needs.plan.outputs.base }}"
+    arn = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
+    outputs = {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": ["MIT"]}
+    written, calls, traffic = run_pack_config_step(step, tmp_path, "team-fraud-prod", "prod", outputs)
+    assert written[BOUNDARY_POLICY] == {"enforcementLevel": "mandatory", "permissionsBoundaryArn": arn}
+    assert written[LICENSES_POLICY] == {"enforcementLevel": "mandatory", "allowedLicenses": ["MIT"]}
+    assert written[CANARY_POLICY] == {"enforcementLevel": "mandatory", "baseTraffic": traffic}
+    assert traffic["embedder"] == {"v1": 90, "v2": 10}
+    assert calls[1] == ["pulumi", "stack", "output", "--json", "--stack", "prod"]
