@@ -254,12 +254,13 @@ def check(
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
     bypass_cache(no_cache)
     names, position = list(stacks or []), (1, 1)
-    # The revision team stacks' traffic is compared with: --base, else --changed-since's, else HEAD's.
+    # The revision team stacks' traffic is compared with: --base, else --changed-since's (which the selection
+    # checks first), else HEAD's; a --base git does not know is refused before anything is synthesised.
     compared_with = (base, "--base") if base is not None else (changed_since, "--changed-since")
-    if compared_with[0] is not None:
+    if base is not None:
         from mlops.history import revision_in
 
-        guarded(lambda: revision_in(Path(stacks_dir).resolve(), *compared_with))
+        guarded(lambda: revision_in(Path(stacks_dir).resolve(), base, "--base"))
     selecting = changed_since is not None or shard is not None
     if selecting:
         if from_file is not None:

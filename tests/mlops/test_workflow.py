@@ -306,3 +306,17 @@ def test_the_config_step_drops_the_boundary_of_a_platform_without_identity(tmp_p
     platform, calls, _ = run_pack_config_step(step, tmp_path / "platform", "prod", "", None)
     assert platform == json.loads((REPO / "policies" / "config" / "prod.json").read_text())
     assert [call[0] for call in calls] == ["git"]
+
+
+def test_the_config_steps_fetch_the_base_for_checkout_fetches_a_single_commit():
+    """actions/checkout fetches one commit by default, "for the ref/SHA that triggered the workflow" (its README at
+    v4.2.2, https://github.com/actions/checkout/blob/v4.2.2/README.md): neither job asks for more, so each config
+    step fetches the base revision it compares with before `mlops pack-config` reads it."""
+    from tests.mlops.test_deploy_workflow import workflow as deploy_workflow
+
+    for job in (workflow()["jobs"]["live-preview"], deploy_workflow()["jobs"]["teams"]):
+        checkout = step_using(job, "actions/checkout@")
+        assert "fetch-depth" not in checkout.get("with", {})
+        lines = config_step(job)["run"].splitlines()
+        assert lines[1].split(" #")[0] == 'git fetch --quiet --no-tags --depth=1 origin "$BASE"'
+        assert lines.index(lines[1]) < next(i for i, line in enumerate(lines) if "mlops pack-config" in line)
