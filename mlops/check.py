@@ -156,6 +156,8 @@ def run_check(
     from_file: Path | None = None,
     everything: bool = False,
     board: Board | None = None,
+    base: str | None = None,
+    base_option: str = "--base",
 ) -> list[StackReport]:
     """Check every document with the pack started as the Pulumi engine starts it (mlops/analyzer.py); the
     reports in the order of the stacks named (or of the folder).
@@ -163,7 +165,8 @@ def run_check(
     The pack's process is launched first, so its start-up overlaps with reading or synthesising the documents;
     each document is analysed as soon as it is ready, while the pool synthesises the next ones. The command
     connects to the pack with the first document, after the pool forked its workers (gRPC's threads must not
-    run across a fork)."""
+    run across a fork). ``base`` is the git revision team stacks' traffic is compared with (``base_option``: the
+    option that named it); without it, HEAD's."""
     board = board or Board(enabled=False)
     boundaries: dict[str, str | None] = {}
     licenses: dict[str, list[str] | None] = {}
@@ -176,7 +179,8 @@ def run_check(
         pack.start()
         for stack, document, source in inputs:
             pack.connect()  # once the pool's workers are forked: no gRPC thread runs across a fork
-            pack.configure(policy_config(stack, document, stacks_dir, boundaries, licenses))
+            config = policy_config(stack, document, stacks_dir, boundaries, licenses, base, base_option)
+            pack.configure(config)
             violations = pack.analyze(document, progress=board.analysed(stack))
             reports[stack] = StackReport(
                 stack, document_environment(document), len(document["steps"]), violations, source
@@ -197,12 +201,16 @@ def policy_config(
     stacks_dir: Path,
     boundaries: dict[str, str | None],
     licenses: dict[str, list[str] | None] | None = None,
+    base: str | None = None,
+    base_option: str = "--base",
 ) -> dict[str, dict[str, Any]]:
     """The pack config the live job uses for this stack: policies/config/<environment>.json for a platform
     stack; for a team stack team-<environment>.json with its platform stack's permissions boundary filled in
     and its allowed model licences (read from the platform's outputs, synthesised offline as deployed; `boundaries`
-    and `licenses` cache them per platform).
-    A team document whose stack file is not in ``stacks_dir`` keeps the placeholder, which the policy reports."""
+    and `licenses` cache them per platform), and the stack's traffic at the git revision ``base`` (``base_option``
+    names the option that gave it), or at HEAD when none is given and the stacks folder is in a git repository.
+    A team document whose stack file is not in ``stacks_dir`` keeps the placeholders, which the policies report;
+    so does the base traffic outside git."""
     from policies.pack import environment_config
 
     licenses = {} if licenses is None else licenses
@@ -213,7 +221,9 @@ def policy_config(
     if not stack_file(stacks_dir, stack).is_file():
         return config
     from mlops.synth import load_source, platform_outputs
+    from policies.team_config import with_allowed_licenses, with_base_traffic, with_permissions_boundary
 
+    config = with_base_traffic(config, offline_base_traffic(stacks_dir, stack, base, base_option))
     platform = load_source(stack, stacks_dir).platform_stack
     if platform is None:
         return config
@@ -221,11 +231,24 @@ def policy_config(
         outputs = platform_outputs(platform, stacks_dir)
         boundaries[platform] = (outputs.get("identity") or {}).get("permissionsBoundaryArn")
         licenses[platform] = outputs.get("allowedLicenses")
-    from policies.team_config import with_allowed_licenses, with_permissions_boundary
-
     return with_allowed_licenses(
         with_permissions_boundary(config, boundaries[platform]), licenses.get(platform)
     )
+
+
+def offline_base_traffic(
+    stacks_dir: Path, stack: str, base: str | None, base_option: str
+) -> dict[str, dict[str, int]] | None:
+    """The team stack's traffic at ``base``; without one, at HEAD's committed file (None outside git, or before
+    the first commit: the placeholder stays and the policy reports it)."""
+    from mlops.history import base_traffic, git_root, resolve_commit
+
+    if base is not None:
+        return base_traffic(stacks_dir, stack, base, base_option)
+    root = git_root(stack_file(stacks_dir, stack).resolve().parent)
+    if root is None or resolve_commit(root, "HEAD") is None:
+        return None
+    return base_traffic(stacks_dir, stack, "HEAD", "HEAD")
 
 
 # ---------------------------------------------------------------------------------------------------------

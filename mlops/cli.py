@@ -237,6 +237,15 @@ def check(
             help="Check only part I of N (1-based) of the selected stacks, split balanced by expected cost.",
         ),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="REF",
+            help="The git revision team stacks' traffic is compared with (new model versions start at the first "
+            "canary step); default: --changed-since's REF, else HEAD.",
+        ),
+    ] = None,
 ) -> None:
     """Run the policy pack over the Analyzer protocol; exit 1 on any mandatory violation."""
     from mlops.check import FORMATS, render, run_check
@@ -245,6 +254,13 @@ def check(
         fail(f"--format: {fmt!r} is not a format; allowed: {', '.join(FORMATS)}")
     bypass_cache(no_cache)
     names, position = list(stacks or []), (1, 1)
+    # The revision team stacks' traffic is compared with: --base, else --changed-since's (which the selection
+    # checks first), else HEAD's; a --base git does not know is refused before anything is synthesised.
+    compared_with = (base, "--base") if base is not None else (changed_since, "--changed-since")
+    if base is not None:
+        from mlops.history import revision_in
+
+        guarded(lambda: revision_in(Path(stacks_dir).resolve(), base, "--base"))
     selecting = changed_since is not None or shard is not None
     if selecting:
         if from_file is not None:
@@ -260,7 +276,9 @@ def check(
     else:
         with progress_board(output is None and fmt != "text") as board:
             reports = guarded(
-                lambda: run_check(names, stacks_dir, from_file, everything and not selecting, board)
+                lambda: run_check(
+                    names, stacks_dir, from_file, everything and not selecting, board, *compared_with
+                )
             )
     emit(render(reports, fmt, position) + "\n", output)
     if any(report.mandatory for report in reports):
@@ -741,6 +759,49 @@ def promote(
     weights = next(m for m in result.team.models if m.name == model).versions
     shares = ", ".join(f"{v.name} {v.weight}" for v in weights)
     typer.echo(f"{'would write' if dry_run else 'wrote'} {result.path}: {model} {shares}", err=True)
+
+
+@app.command("pack-config")
+def pack_config(
+    stack: Annotated[str, typer.Argument(help="Stack name (dev, team-fraud-prod).")],
+    platform_outputs: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-outputs",
+            metavar="FILE",
+            help="A team stack's platform outputs, as `pulumi stack output --json` prints them ('-': stdin): "
+            "the permissions boundary and allowed licences.",
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="REF",
+            help="The git revision whose stack file holds the traffic to compare with (what was deployed, or the "
+            "pull request's base).",
+        ),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the config here.")] = None,
+    stacks_dir: StacksDir = DEFAULT_STACKS_DIR,
+) -> None:
+    """The policy pack config of a stack's live preview or deployment, every placeholder filled."""
+    from mlops.pack_config import STDIN, read_outputs
+    from mlops.pack_config import pack_config as build
+    from policies.team_config import BASE_TRAFFIC_PLACEHOLDER
+
+    def run() -> tuple[dict[str, Any], list[str]]:
+        outputs = None
+        if platform_outputs is not None:
+            stdin = sys.stdin.buffer.read() if platform_outputs == STDIN else None
+            outputs = read_outputs(platform_outputs, stdin)
+        return build(stacks_dir, stack, outputs, base)
+
+    config, left = guarded(run)
+    for placeholder in left:
+        option = "--base" if placeholder == BASE_TRAFFIC_PLACEHOLDER else "--platform-outputs"
+        typer.echo(f"note: {stack}: {placeholder} left in place; {option} fills it", err=True)
+    emit(json.dumps(config, indent=2) + "\n", output)
 
 
 @app.command("deploy-plan")

@@ -22,7 +22,8 @@ from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
 from mlops.changes import Stack, affected_stacks, changed_paths, inventory
 
 
-def _environment(stacks_dir: Path, stack: str) -> str:
+def stack_environment(stacks_dir: Path, stack: str) -> str:
+    """A stack's environment as its file names it (the strictest, prod, when unsure)."""
     _, raw = read_stack_config(stacks_dir, stack)
     value = raw.get(TEAM_KEY) or raw.get(PLATFORM_KEY) or {}
     environment = value.get("environment") if isinstance(value, dict) else None
@@ -82,7 +83,7 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
     for stack in stacks:
         if stack.name not in selected:
             continue
-        environment = _environment(stacks_dir, stack.name)
+        environment = stack_environment(stacks_dir, stack.name)
         deployment = _deployment(stack, _platform(stacks_dir, stack.platform or stack.name, cache))
         if isinstance(deployment, str):
             skipped.append({"stack": stack.name, "reason": deployment})

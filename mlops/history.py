@@ -16,9 +16,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components.config import parse_team
-from components.loader import ConfigError, decode_text, parse_yaml, refusal
+from components.loader import (
+    ConfigError,
+    UnknownStackError,
+    decode_text,
+    list_stacks,
+    parse_yaml,
+    refusal,
+    stack_file,
+)
 from components.serving.config import TeamConfig
 from components.stackfile import TEAM_KEY, read_stack_config
+from policies.team_config import Traffic
 
 FORMATS = ("text", "json", "markdown")
 _SQUASH = re.compile(r"\(#(\d+)\)\s*$")
@@ -85,22 +94,86 @@ def revisions(root: Path, path: str) -> list[Revision]:
     return list(reversed(found))
 
 
+def _team_in(root: Path, commit: str, path: str, label: str) -> TeamConfig:
+    """The team spec of ``path`` at ``commit``, read with the stack's own strict reader (ConfigError naming
+    ``label`` when that revision does not hold a valid one)."""
+    blob = subprocess.run(
+        ["git", "-C", str(root), "show", f"{commit}:{path}"], capture_output=True, check=False, timeout=60
+    )
+    with refusal(label):
+        document = parse_yaml(decode_text(blob.stdout))
+    config = document.get("config") if isinstance(document, dict) else None
+    raw = config.get(TEAM_KEY) if isinstance(config, dict) else None
+    return parse_team(raw, label)
+
+
 def team_at(root: Path, revision: Revision) -> TeamConfig | None:
     """The team spec of the file at ``revision`` (None when that revision does not hold a valid one)."""
-    blob = subprocess.run(
-        ["git", "-C", str(root), "show", f"{revision.commit}:{revision.path}"],
+    try:
+        return _team_in(root, revision.commit, revision.path, f"{revision.commit[:12]}:{revision.path}")
+    except ConfigError:
+        return None
+
+
+def git_root(folder: Path) -> Path | None:
+    """The top of the git work tree holding ``folder``; None outside one (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except FileNotFoundError:
+        return None
+    return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+
+
+def resolve_commit(root: Path, ref: str) -> str | None:
+    """The commit ``ref`` names in the repository at ``root``; None when it names none."""
+    if not ref or ref.startswith("-"):
+        return None
+    done = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
         capture_output=True,
+        text=True,
         check=False,
         timeout=60,
     )
-    label = f"{revision.commit[:12]}:{revision.path}"
-    try:
-        with refusal(label):
-            document = parse_yaml(decode_text(blob.stdout))
-        raw = document.get("config", {}).get(TEAM_KEY) if isinstance(document, dict) else None
-        return parse_team(raw, label)
-    except (ConfigError, AttributeError):
-        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def revision_in(folder: Path, ref: str, option: str) -> tuple[Path, str]:
+    """(the git work tree holding ``folder``, the commit ``ref`` names there); one-line errors naming
+    ``option`` when there is no repository or no such commit."""
+    root = git_root(folder)
+    if root is None:
+        raise ConfigError(
+            None, "", f"{option}: {folder} is not in a git repository, so no revision can be read"
+        )
+    commit = resolve_commit(root, ref)
+    if commit is None:
+        raise ConfigError(None, "", f"{option}: {ref!r} names no commit of the repository at {root}")
+    return root, commit
+
+
+def base_traffic(stacks_dir: Path, stack: str, ref: str, option: str = "--base") -> Traffic:
+    """The team stack's traffic at the git revision ``ref`` (``option`` names where it came from, for errors):
+    model -> version -> weight, read from the stack file at ``ref`` with the strict reader and team spec; ``{}``
+    when the file did not exist there (a new stack: every model is new)."""
+    path = stack_file(stacks_dir, stack)
+    if not path.is_file():
+        raise UnknownStackError(stack, Path(stacks_dir), list_stacks(stacks_dir))
+    root, commit = revision_in(path.resolve().parent, ref, option)
+    relative = path.resolve().relative_to(root.resolve()).as_posix()
+    exists = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "-e", f"{commit}:{relative}"], capture_output=True, check=False
+    )
+    if exists.returncode != 0:
+        return {}
+    team = _team_in(root, commit, relative, f"{ref}:{relative}")
+    return {model.name: {version.name: version.weight for version in model.versions} for model in team.models}
 
 
 def _is_ancestor(root: Path, commit: str, of: str) -> bool:

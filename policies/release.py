@@ -1,27 +1,49 @@
 """Model releases: where a model version's image comes from, and how a new version enters traffic.
 
 The team stack marks each model version's Deployment with annotations (components/serving/deployment.py):
-its traffic weight, the team's first canary step, whether it is the model's first listed version, the account
-whose ECR holds the team's images, and how the version got above the first step (``stepped-from``, written by
-`mlops promote`) or why it starts there (``canary-override``). Policies read those, never the stack file.
+its model and version names, its traffic weight, the team's first canary step, whether it is the model's first
+listed version, the account whose ECR holds the team's images, how the version got above the first step
+(``stepped-from``, written by `mlops promote`) and why it may start there (``canary-override``). Policies read
+those, never the stack file.
+
+Whether a version is new is not the file's to say: the pack config's ``baseTraffic`` holds the stack's traffic at
+the base revision (what was deployed, or the pull request's base; `mlops pack-config --base REF` and `mlops check`
+fill it from git). A version the base does not serve, of a model the base serves, starts at the first canary
+step unless ``canary-override`` says why not; ``stepped-from`` and the version's position are records only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from pulumi_policy import Severity
+from pulumi_policy import PolicyConfigSchema, Severity, StackValidationArgs
 
-from policies.base import environment, get, items, mapping, resource_policy
+from policies.base import environment, get, items, mapping, resource_policy, stack_policy
+from policies.team_config import BASE_TRAFFIC_PROPERTY
 
 PREFIX = "mlops.platform/"
 WEIGHT = f"{PREFIX}traffic-weight"
 FIRST_STEP = f"{PREFIX}canary-first-step"
 POSITION = f"{PREFIX}version-position"  # "first" for the model's first listed version, else "later"
+MODEL = f"{PREFIX}model"
+VERSION = f"{PREFIX}version"
 ACCOUNT = f"{PREFIX}image-account"
 STEPPED_FROM = f"{PREFIX}stepped-from"
 OVERRIDE = f"{PREFIX}canary-override"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+BASE_TRAFFIC_SCHEMA = PolicyConfigSchema(
+    properties={
+        BASE_TRAFFIC_PROPERTY: {
+            "type": ["object", "string"],
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "description": "The stack's traffic at the base revision (what was deployed, or the pull request's "
+            "base): model -> version -> weight, `{}` for a new stack; `mlops pack-config --base REF` fills it.",
+        }
+    }
+)
 
 
 def _annotations(props) -> dict:
@@ -57,18 +79,57 @@ def _image_source(props, args):
     ]
 
 
-def _canary_start(props, _args):
-    annotations = _annotations(props)
-    weight, first = _number(annotations.get(WEIGHT)), _number(annotations.get(FIRST_STEP))
-    if weight is None or first is None or annotations.get(POSITION) == "first" or weight <= first:
-        return None
-    if _number(annotations.get(STEPPED_FROM)) is not None or str(annotations.get(OVERRIDE, "")).strip():
-        return None
-    return (
-        f"version {get(props, 'metadata', 'name')!r} takes {weight}% of traffic, above the first canary step "
-        f"{first}%, with no record of how: promote it step by step (`mlops promote --step`), or state why in "
-        "canary-override"
-    )
+def _release_versions(args: StackValidationArgs) -> list[Any]:
+    """The stack's Deployments that carry release annotations (a traffic weight)."""
+    return [
+        resource
+        for resource in args.resources
+        if resource.resource_type == DEPLOYMENT and WEIGHT in _annotations(resource.props)
+    ]
+
+
+def _canary_start(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
+    base = get(mapping(args.get_config()), BASE_TRAFFIC_PROPERTY)
+    if isinstance(base, str):
+        yield (
+            f"pack config {BASE_TRAFFIC_PROPERTY} is {base!r}, not the base revision's traffic; fill it with "
+            "`mlops pack-config STACK --base REF` (what was deployed, or the pull request's base)",
+            "",
+        )
+        return
+    for resource in _release_versions(args):
+        annotations = _annotations(resource.props)
+        weight, first = _number(annotations.get(WEIGHT)), _number(annotations.get(FIRST_STEP))
+        if weight is None or first is None or weight <= first or str(annotations.get(OVERRIDE, "")).strip():
+            continue
+        found = _new_version(resource, annotations, base)
+        if found is not None:
+            record = (
+                f" (stepped-from {annotations[STEPPED_FROM]!r} is a record, not a reason)"
+                if STEPPED_FROM in annotations
+                else ""
+            )
+            yield (
+                f"version {get(resource.props, 'metadata', 'name')!r} {found} and takes {weight}% of traffic, "
+                f"above the first canary step {first}%{record}: start it at {first}% and promote it step by step "
+                "(`mlops promote --step`), or state why in canary-override",
+                resource.urn,
+            )
+
+
+def _new_version(resource: Any, annotations: dict, base: Any) -> str | None:
+    """Why the version counts as new against ``base`` (model -> version -> weight), or None if it does not."""
+    if not isinstance(base, Mapping):
+        return f"cannot be compared with the base revision (the pack config has no {BASE_TRAFFIC_PROPERTY})"
+    model, version = annotations.get(MODEL), annotations.get(VERSION)
+    if not isinstance(model, str) or not isinstance(version, str):
+        return (
+            f"names no model and version (annotations {MODEL}, {VERSION}) to compare with the base revision"
+        )
+    served = [name for name in mapping(base.get(model)) if isinstance(name, str)]
+    if not served or version in served:
+        return None  # a model new at base (any weight), or a version the base already serves
+    return f"(model {model!r}, version {version!r}) is not in the base revision, which serves {', '.join(served)},"
 
 
 POLICIES = [
@@ -83,14 +144,14 @@ POLICIES = [
         remediation="Push the image to <account>.dkr.ecr.<region>.amazonaws.com/models/<team>/<model> and "
         "reference it @sha256:<digest>.",
     ),
-    resource_policy(
+    stack_policy(
         "model-canary-first-step",
         area="release",
         severity=Severity.MEDIUM,
-        description="A new model version enters traffic at the team's first canary step unless the file records "
-        "how it got higher (stepped-from) or why it starts there (canary-override).",
-        types=[DEPLOYMENT],
+        description="A model version the base revision does not serve enters traffic at the team's first canary "
+        "step, unless the file records why it starts higher (canary-override).",
         check=_canary_start,
+        config_schema=BASE_TRAFFIC_SCHEMA,
         remediation="Start the version at the first canary step and run `mlops promote STACK MODEL VERSION "
         "--step`, or give --override REASON.",
     ),

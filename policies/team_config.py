@@ -50,3 +50,24 @@ def with_allowed_licenses(
         else:
             entry.pop(LICENSES_PROPERTY)
     return {**config, LICENSES_POLICY: entry}
+
+
+CANARY_POLICY = "model-canary-first-step"
+BASE_TRAFFIC_PROPERTY = "baseTraffic"
+# What policies/config/team-*.json hold until the base revision's traffic of the stack replaces it (`mlops
+# pack-config --base REF` in the live jobs, `mlops check`); left in place, the policy reports it.
+BASE_TRAFFIC_PLACEHOLDER = "BASE_REVISION_TRAFFIC"
+
+#: The base revision's traffic of a team stack: model -> version -> weight (a model absent there is new).
+Traffic = dict[str, dict[str, int]]
+
+
+def with_base_traffic(config: dict[str, Any], traffic: Traffic | None) -> dict[str, Any]:
+    """A team config with the base revision's traffic filled in where the file holds the placeholder; without a
+    base (``None``: none was given, or there is no git history to read it from) the placeholder stays."""
+    if CANARY_POLICY not in config or traffic is None:
+        return config
+    entry = dict(config[CANARY_POLICY])
+    if entry.get(BASE_TRAFFIC_PROPERTY) == BASE_TRAFFIC_PLACEHOLDER:
+        entry[BASE_TRAFFIC_PROPERTY] = {model: dict(versions) for model, versions in traffic.items()}
+    return {**config, CANARY_POLICY: entry}

@@ -194,6 +194,9 @@ def release_annotations(
 ) -> dict[str, pulumi.Input[str]]:
     """What the policy pack needs to know of a version's release (policies/release.py reads these keys)."""
     annotations: dict[str, pulumi.Input[str]] = {
+        # The names the policy looks up in the base revision's traffic (model -> version -> weight).
+        "mlops.platform/model": args.model.name,
+        "mlops.platform/version": version.name,
         "mlops.platform/traffic-weight": str(version.weight),
         "mlops.platform/canary-first-step": str(args.canary_first_step),
         "mlops.platform/version-position": "first" if first else "later",

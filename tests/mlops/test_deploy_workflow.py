@@ -270,3 +270,35 @@ def test_the_plan_needs_a_base_or_all(repository):
         "error: give one of --since REF (the last commit deployed) or --all"
     ]
     assert done.stdout == ""
+
+
+def test_the_team_job_fills_the_boundary_the_licences_and_the_last_deployed_commits_traffic(tmp_path):
+    """The team job's pack config is `mlops pack-config`'s: the licences too (the job once filled only the
+    boundary, leaving the licences' placeholder for the policy to report), and the base is the plan's."""
+    from policies.team_config import BOUNDARY_POLICY, CANARY_POLICY, LICENSES_POLICY
+    from tests.mlops.test_workflow import run_pack_config_step
+
+    (step,) = [s for s in workflow()["jobs"]["teams"]["steps"] if "mlops pack-config" in s.get("run", "")]
+    assert step["env"]["BASE"] == "${{ needs.plan.outputs.base }}"
+    arn = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
+    outputs = {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": ["MIT"]}
+    written, calls, traffic = run_pack_config_step(step, tmp_path, "team-fraud-prod", "prod", outputs)
+    assert written[BOUNDARY_POLICY] == {"enforcementLevel": "mandatory", "permissionsBoundaryArn": arn}
+    assert written[LICENSES_POLICY] == {"enforcementLevel": "mandatory", "allowedLicenses": ["MIT"]}
+    assert written[CANARY_POLICY] == {"enforcementLevel": "mandatory", "baseTraffic": traffic}
+    assert traffic["embedder"] == {"v1": 90, "v2": 10}
+    assert calls[1] == ["pulumi", "stack", "output", "--json", "--stack", "prod"]
+
+
+def test_with_no_successful_run_yet_the_team_job_compares_the_commit_with_itself(tmp_path):
+    """The plan's base is empty before the first successful run (`deploy-plan --all`): the step neither fetches
+    an empty revision nor passes `--base ""`, and the new versions were checked against the pull request's base."""
+    from policies.team_config import CANARY_POLICY
+    from tests.mlops.test_workflow import run_pack_config_step
+
+    (step,) = [s for s in workflow()["jobs"]["teams"]["steps"] if "mlops pack-config" in s.get("run", "")]
+    step = {**step, "run": 'BASE=""\n' + step["run"]}
+    written, calls, traffic = run_pack_config_step(step, tmp_path, "team-fraud-prod", "prod", {})
+    assert [call[:2] for call in calls] == [["pulumi", "stack"]]  # no git fetch
+    assert written[CANARY_POLICY]["baseTraffic"]["embedder"] == {"v1": 90, "v2": 10}
+    assert traffic["embedder"] == {"v1": 90, "v2": 10}

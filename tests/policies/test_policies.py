@@ -19,8 +19,11 @@ all_policies()
 def verdicts(case: Case, which: str) -> list:
     resources = case.good if which == "good" else case.bad
     config = environment_config(case.environment)
-    if case.properties:
-        config[case.policy] = {**config[case.policy], **case.properties}
+    properties = (
+        case.bad_properties if which == "bad" and case.bad_properties is not None else case.properties
+    )
+    if properties:
+        config[case.policy] = {**config[case.policy], **properties}
     return analyze_in_process(document(resources, case.environment), config)
 
 

@@ -66,8 +66,11 @@ def test_each_version_deployment_and_its_pods_carry_labels_and_provenance(synth)
     }
     assert deployment["metadata"]["labels"] == labels
     # Beside them, the release annotations the pack's release policies read (policies/release.py): v2 is the
-    # embedder's later version at 10%, the team's first canary step.
+    # embedder's later version at 10%, the team's first canary step; the model and version names are what the
+    # canary policy looks up in the base revision's traffic (on the Deployment only: the pods do not roll).
     release = {
+        "mlops.platform/model": "embedder",
+        "mlops.platform/version": "v2",
         "mlops.platform/traffic-weight": "10",
         "mlops.platform/canary-first-step": "10",
         "mlops.platform/version-position": "later",

@@ -1,6 +1,7 @@
-"""The release policies on real previews of the example team: a promotion by `mlops promote` passes the pack; a
-hand edit that starts a version above the first canary step, or serves an image from outside the account's
-models/ repositories, fails it."""
+"""The release policies on real previews of the example team, its stack file committed in a git repository (the
+base revision `mlops check` compares with, HEAD by default): a promotion by `mlops promote` passes the pack; a
+hand edit that starts a new version above the first canary step (whatever the file says of how it got there),
+or serves an image from outside the account's models/ repositories, fails it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from mlops.promote import Promotion, promote
 from tests.conftest import STACKS, by_name, run_mlops
+from tests.mlops.test_history import git
 
 STACK = "team-fraud-prod"
 
@@ -20,11 +22,14 @@ STACK = "team-fraud-prod"
 def stacks_dir(tmp_path: Path) -> Path:
     for name in ("dev", "staging", "prod", "team-fraud-dev", STACK):
         shutil.copy(STACKS / f"Pulumi.{name}.yaml", tmp_path)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "The example team: embedder v1 at 90%, v2 at 10%")
     return tmp_path
 
 
-def violations(stacks_dir: Path) -> list[tuple[str, str]]:
-    done = run_mlops("check", STACK, "--format", "json", "--stacks-dir", str(stacks_dir))
+def violations(stacks_dir: Path, *options: str) -> list[tuple[str, str]]:
+    done = run_mlops("check", STACK, "--format", "json", "--stacks-dir", str(stacks_dir), *options)
     assert done.returncode in (0, 1), done.stderr
     (report,) = json.loads(done.stdout)["stacks"]
     return sorted((v["policy"], v["urn"].rsplit("::", 1)[-1]) for v in report["violations"])
@@ -35,6 +40,8 @@ def test_the_example_promoted_to_50_50_passes_and_marks_how_v2_got_there(synth, 
     preview = synth(STACK, stacks_dir=stacks_dir)
     annotations = by_name(preview, "fraud-embedder-us-east-1-v2")["inputs"]["metadata"]["annotations"]
     assert annotations == {
+        "mlops.platform/model": "embedder",
+        "mlops.platform/version": "v2",
         "mlops.platform/canary-first-step": "10",
         "mlops.platform/image-account": "333333333333",
         "mlops.platform/stepped-from": "10",
@@ -50,7 +57,8 @@ def test_the_example_promoted_to_50_50_passes_and_marks_how_v2_got_there(synth, 
     assert violations(stacks_dir) == []
 
 
-def test_a_hand_edit_to_50_and_a_foreign_image_fail_the_pack(stacks_dir):
+def test_a_hand_edit_of_a_served_version_to_50_passes_and_a_foreign_image_fails(stacks_dir):
+    # v2 is served at the base revision (HEAD): its step to 50% is no new version's start.
     path = stacks_dir / f"Pulumi.{STACK}.yaml"
     text = path.read_text().replace("weight: 90\n", "weight: 50\n").replace("weight: 10\n", "weight: 50\n")
     text = text.replace(
@@ -59,8 +67,35 @@ def test_a_hand_edit_to_50_and_a_foreign_image_fail_the_pack(stacks_dir):
     )
     path.write_text(text)
     assert violations(stacks_dir) == [
-        ("model-canary-first-step", "fraud-embedder-us-east-1-v2"),
-        ("model-canary-first-step", "fraud-embedder-us-west-2-v2"),
         ("model-image-from-models-ecr", "fraud-scorer-us-east-1-v3"),
         ("model-image-from-models-ecr", "fraud-scorer-us-west-2-v3"),
+    ]
+
+
+def test_a_new_version_with_a_hand_written_stepped_from_fails(stacks_dir):
+    path = stacks_dir / f"Pulumi.{STACK}.yaml"
+    text = path.read_text().replace("weight: 90\n", "weight: 50\n")
+    text = text.replace("- name: v2\n", "- name: v9\n        stepped-from: 10\n").replace(
+        "weight: 10\n", "weight: 50\n"
+    )
+    path.write_text(text)
+    assert violations(stacks_dir) == [
+        ("model-canary-first-step", "fraud-embedder-us-east-1-v9"),
+        ("model-canary-first-step", "fraud-embedder-us-west-2-v9"),
+    ]
+    # Committed, the file is its own base: `--base` names the revision that was deployed.
+    git(stacks_dir, "commit", "-qam", "embedder v9 at 50%")
+    assert violations(stacks_dir) == []
+    assert violations(stacks_dir, "--base", "HEAD~1") == [
+        ("model-canary-first-step", "fraud-embedder-us-east-1-v9"),
+        ("model-canary-first-step", "fraud-embedder-us-west-2-v9"),
+    ]
+
+
+def test_a_new_version_listed_first_fails(stacks_dir):
+    path = stacks_dir / f"Pulumi.{STACK}.yaml"
+    path.write_text(path.read_text().replace("- name: v1\n", "- name: v9\n"))
+    assert violations(stacks_dir) == [
+        ("model-canary-first-step", "fraud-embedder-us-east-1-v9"),
+        ("model-canary-first-step", "fraud-embedder-us-west-2-v9"),
     ]
