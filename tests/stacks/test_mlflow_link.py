@@ -132,22 +132,28 @@ def test_the_alias_job_passes_kubernetes_validate_and_the_pack(synth, stack, sta
     assert [v for v in report["violations"] if "batch/v1:Job" in v["urn"]] == []
 
 
-def test_the_job_is_admitted_by_mlflows_network_policies_and_allowed_hosts(synth):
+@pytest.mark.parametrize(
+    ("platform_stack", "stack", "stacks"), [("prod", STACK, STACKS), ("private-network", LEDGER, FIXTURES)]
+)
+def test_the_job_is_admitted_by_mlflows_network_policies_and_allowed_hosts(
+    synth, platform_stack, stack, stacks
+):
     """MLflow's allow-clients admits namespaces with the `team` label (components/registry/mlflow.py client_peers);
     the team's allow-mlflow lets every pod out to MLflow's namespace and port; the Host header of the URL is one
     MLflow accepts (MLFLOW_SERVER_ALLOWED_HOSTS, its DNS-rebinding protection)."""
-    platform, team = synth("prod"), synth(STACK)
+    platform, team = synth(platform_stack, stacks), synth(stack, stacks)
     (job,) = jobs(team).values()
     env = {e["name"]: e["value"] for e in job["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     url = urlsplit(env["MLFLOW_URL"])
-    namespace = by_name(team, "team-fraud-us-east-1-ns")["inputs"]["metadata"]
+    name = job["inputs"]["metadata"]["namespace"]
+    namespace = by_name(team, f"{name}-us-east-1-ns")["inputs"]["metadata"]
     assert namespace["name"] == job["inputs"]["metadata"]["namespace"]
     clients = by_name(platform, "registry-mlflow-netpol-allow-clients")["inputs"]["spec"]["ingress"][0]
     (team_peer,) = [p for p in clients["from"] if "matchExpressions" in p.get("namespaceSelector", {})]
     assert team_peer["namespaceSelector"]["matchExpressions"] == [{"key": "team", "operator": "Exists"}]
     assert "team" in namespace["labels"]
     assert clients["ports"] == [{"port": url.port, "protocol": "TCP"}]
-    egress = by_name(team, "team-fraud-us-east-1-netpol-allow-mlflow")["inputs"]["spec"]
+    egress = by_name(team, f"{name}-us-east-1-netpol-allow-mlflow")["inputs"]["spec"]
     assert egress["podSelector"] == {}
     assert egress["egress"] == [
         {
@@ -605,3 +611,19 @@ def test_ttl_after_finished_is_unset_so_a_refresh_keeps_the_job_in_the_stack(syn
     stack is destroyed."""
     (job,) = jobs(synth(stack, stacks)).values()
     assert "ttlSecondsAfterFinished" not in job["inputs"]["spec"]
+
+
+@pytest.mark.parametrize(("stack", "stacks"), [(STACK, STACKS), (LEDGER, FIXTURES)])
+def test_the_jobs_pod_meets_the_restricted_pod_security_standard(synth, stack, stacks):
+    """Team namespaces enforce Pod Security ``restricted``; the Job's pod, with the CA bundle's configMap volume on
+    the private network, meets each rule of https://kubernetes.io/docs/concepts/security/pod-security-standards/
+    that tests/training/test_training.py restricted_violations checks (host namespaces, privileged, host ports,
+    volume types, privilege escalation, non-root, seccomp, capabilities)."""
+    from tests.training.test_training import restricted_violations
+
+    (job,) = jobs(synth(stack, stacks)).values()
+    pod = job["inputs"]["spec"]["template"]
+    assert restricted_violations(pod) == []
+    hostile = json.loads(json.dumps(pod))
+    hostile["spec"]["volumes"].append({"name": "host", "hostPath": {"path": "/etc"}})
+    assert restricted_violations(hostile) == ["volume types: host"]
