@@ -262,7 +262,8 @@ def link_mlflow(
 ) -> None:
     """For each version of ``model`` at 100% that names an MLflow model: the Job that sets that model's
     production alias (components.serving.mlflow_link), in the cluster MLflow runs on, once the version's
-    Deployment and the model's weights are in place."""
+    Deployment and the model's weights are in place; with the CA bundle and proxy variables its region's model
+    pods get."""
     for version in linked_versions(model):
         alias_job(
             f"{team.name}-{model.name}-{version.name}-mlflow-alias",
@@ -276,6 +277,7 @@ def link_mlflow(
                 provider=target.k8s_provider,
                 depends_on=[deployment.deployments[version.name], deployment.ingress],
             ),
+            trust=platform.apply(lambda p: pod_trust_of(p, target.region)),
         )
 
 
