@@ -62,6 +62,10 @@ def _condition_holds(operator: str, key: str, expected: list[str], context: dict
         # "Set operators for multivalued context keys").
         single = operator.split(":", 1)[1]
         return all(_condition_holds(single, key, expected, {key: value}) for value in _list(context.get(key)))
+    if operator.lower().startswith("foranyvalue:"):
+        # At least one value of the request's set matches; false for an empty or absent set.
+        single = operator.split(":", 1)[1]
+        return any(_condition_holds(single, key, expected, {key: value}) for value in _list(context.get(key)))
     base = operator.lower().removesuffix("ifexists")
     actual = context.get(key)
     if actual is None:

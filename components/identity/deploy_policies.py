@@ -9,15 +9,17 @@ it (README, "Promoting a model").
 A team stack's deploy role gets exactly what a team stack manages, scoped to the team (IAM User Guide, "Permissions
 boundaries for IAM entities": a delegated administrator creates roles only with the boundary):
 
-- its roles (``<prefix>-team-<team>-*``), created, granted and re-bounded only with the platform's boundary,
-  granted only the platform's data policies as managed policies, passed only to EKS Pod Identity;
+- its existing roles (``<prefix>-team-<team>-*``), granted and re-bounded only with the platform's boundary, given
+  only the platform's data policies as managed policies, passed only to EKS Pod Identity, never re-tagged ``team``;
+  creating a role or changing its trust stays the deployer's (a trust it wrote could admit a principal that tags
+  its own session into another team's data);
 - its image repositories (``models/<team>/*``), alert topics, alarms, dashboard and budget, by name;
-- its target groups and Pod Identity associations, created only tagged ``team: <team>`` and changed only while
-  tagged so;
+- its target groups and Pod Identity associations, created only tagged ``team: <team>`` (tags only on creation)
+  and changed only while tagged so;
 - access entries only for roles of the account, of type STANDARD, without a custom user name (the namespace
-  guard trusts user names), with Kubernetes groups only under ``mlops:team:<team>:``, and access policies only
-  Edit or View on the team's namespace;
-- S3 Access Grants tagged for the team, DNS records named ``*-<team>.<zone>`` (and the regional names), and
+  guard trusts user names), with Kubernetes groups only under ``mlops:team:<team>:``, never updated (IAM cannot
+  bound an update's groups or user name), and access policies only Edit or View on the team's namespace;
+- dropping its S3 Access Grants (a new grant, a wider access, stays the deployer's), DNS records named ``*-<team>.<zone>`` (and the regional names), and
   Route 53 health checks (which IAM cannot scope: no resource-level permission on CreateHealthCheck);
 - the reads `pulumi refresh` and `pulumi up` make of those.
 
@@ -39,10 +41,11 @@ DEPLOY_GROUP_PREFIX = "mlops:deploy:"
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 # The access policies a team stack associates with its owners' access entries (components/serving/team.py).
 TEAM_ACCESS_POLICIES = ("AmazonEKSEditPolicy", "AmazonEKSViewPolicy")
-# What `pulumi refresh` and `pulumi up` read of a team stack's resources that IAM cannot scope to resources (no
-# resource-level permission); the reads that can be scoped sit with their resources' statements below. Reads only,
-# no data: no s3:GetObject, no secretsmanager:GetSecretValue.
-UNSCOPED_READS = (
+# What `pulumi refresh` and `pulumi up` call on a team stack's resources that IAM cannot scope to resources (no
+# resource-level permission): reads, and the two subscription writes of its alert topics (SNS authorizes
+# Unsubscribe and SetSubscriptionAttributes on no resource); the calls that can be scoped sit with their resources'
+# statements below. No data: no s3:GetObject, no secretsmanager:GetSecretValue.
+UNSCOPED_ACTIONS = (
     "ec2:DescribeVpcs",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
@@ -123,6 +126,8 @@ ROUTE53_SCOPED = (
 )
 ROUTE53_RESOURCES = ("hostedzone/*", "healthcheck/*", "change/*")
 ROUTE53_UNSCOPED = ("route53:CreateHealthCheck", "route53:ListHostedZones")
+# Operating an existing team role: ROLE_OPERATIONS but its trust policy.
+TEAM_ROLE_OPERATIONS = tuple(a for a in ROLE_OPERATIONS if a != "iam:UpdateAssumeRolePolicy")
 EKS_CHILDREN = ("podidentityassociation", "access-entry")
 GRANT_PATHS = ("", "/location/*", "/grant/*")  # an Access Grants instance, its locations and grants
 ROLE_READS = (
@@ -133,7 +138,6 @@ ROLE_READS = (
     "iam:ListInstanceProfilesForRole",
 )
 ROLE_GRANTS = (
-    "iam:CreateRole",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:PutRolePermissionsBoundary",
@@ -201,9 +205,9 @@ def team_deploy_policy(
     in_regions = {"StringEquals": {"aws:RequestedRegion": list(regions)}}
     statements: list[dict[str, Any]] = [
         {
-            "Sid": "ReadWhatIamCannotScope",
+            "Sid": "WhatIamCannotScope",
             "Effect": "Allow",
-            "Action": list(UNSCOPED_READS),
+            "Action": list(UNSCOPED_ACTIONS),
             "Resource": "*",
             "Condition": in_regions,
         },
@@ -237,10 +241,21 @@ def team_deploy_policy(
             "Condition": {"ArnEquals": {"iam:PermissionsBoundary": boundary}},
         },
         {
+            # Not iam:CreateRole nor iam:UpdateAssumeRolePolicy: a trust policy the role wrote could admit a principal
+            # that tags its own session (team, kubernetes-namespace) and so reaches another team's data through the
+            # platform's data policies; IAM has no condition key on a trust policy's content. Creating a team's
+            # roles and changing their trust stays the deployer's.
             "Sid": "ReadAndOperateTheTeamsRoles",
             "Effect": "Allow",
-            "Action": [*ROLE_READS, *ROLE_OPERATIONS],
+            "Action": [*ROLE_READS, *TEAM_ROLE_OPERATIONS],
             "Resource": roles,
+        },
+        {
+            "Sid": "NeverRetagTheTeamsRoles",
+            "Effect": "Deny",
+            "Action": ["iam:TagRole", "iam:UntagRole"],
+            "Resource": roles,
+            "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}},
         },
         {
             "Sid": "PassTheTeamsRolesToPodIdentity",
@@ -310,9 +325,24 @@ def team_deploy_policy(
         {
             "Sid": "CreateTargetGroupsTaggedForTheTeam",
             "Effect": "Allow",
-            "Action": ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"],
+            "Action": "elasticloadbalancing:CreateTargetGroup",
             "Resource": anywhere.of("elasticloadbalancing", "targetgroup/*", region="*"),
             "Condition": tagged_request,
+        },
+        {
+            # Elastic Load Balancing User Guide, "Grant permission to tag resources on creation": AddTags only as
+            # part of CreateTargetGroup (elasticloadbalancing:CreateAction), so no existing target group is
+            # re-tagged into the team's reach.
+            "Sid": "TagTargetGroupsOnCreate",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:AddTags",
+            "Resource": anywhere.of("elasticloadbalancing", "targetgroup/*", region="*"),
+            "Condition": {
+                "StringEquals": {
+                    "aws:RequestTag/team": team,
+                    "elasticloadbalancing:CreateAction": "CreateTargetGroup",
+                }
+            },
         },
         {
             "Sid": "ChangeTheTeamsTargetGroups",
@@ -330,17 +360,27 @@ def team_deploy_policy(
         {
             "Sid": "CreatePodIdentityTaggedForTheTeam",
             "Effect": "Allow",
-            "Action": ["eks:CreatePodIdentityAssociation", "eks:TagResource"],
-            "Resource": [clusters_arn, *children],
+            "Action": "eks:CreatePodIdentityAssociation",
+            "Resource": clusters_arn,
             "Condition": tagged_request,
+        },
+        {
+            # Tags on creation only: a resource that already carries another team's (or the platform's) tag is
+            # never re-tagged into the team's reach.
+            "Sid": "TagOnCreateForTheTeam",
+            "Effect": "Allow",
+            "Action": "eks:TagResource",
+            "Resource": children,
+            "Condition": {**tagged_request, "StringEqualsIfExists": {"aws:ResourceTag/team": team}},
         },
         {
             "Sid": "ChangeTheTeamsPodIdentityAndAccessEntries",
             "Effect": "Allow",
+            # Not eks:UpdateAccessEntry: it changes an entry's Kubernetes groups and user name, and IAM offers no
+            # condition key on them for an update (only on CreateAccessEntry).
             "Action": [
                 "eks:UpdatePodIdentityAssociation",
                 "eks:DeletePodIdentityAssociation",
-                "eks:UpdateAccessEntry",
                 "eks:DeleteAccessEntry",
                 "eks:TagResource",
                 "eks:UntagResource",
@@ -365,10 +405,10 @@ def team_deploy_policy(
         {
             "Sid": "ScopeOwnersAccessToTheTeamsNamespace",
             "Effect": "Allow",
-            "Action": ["eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy"],
+            "Action": "eks:AssociateAccessPolicy",
             "Resource": anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*"),
             "Condition": {
-                "StringEquals": {"eks:accessScope": "namespace"},
+                "StringEquals": {"eks:accessScope": "namespace", "aws:ResourceTag/team": team},
                 "ArnEquals": {
                     "eks:policyArn": [
                         Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
@@ -379,16 +419,25 @@ def team_deploy_policy(
             },
         },
         {
-            "Sid": "GrantDataTaggedForTheTeam",
+            # A DisassociateAccessPolicy request names no scope; the entry's tag and the policy bound it.
+            "Sid": "UnscopeOwnersAccess",
             "Effect": "Allow",
-            "Action": ["s3:CreateAccessGrant", "s3:TagResource"],
-            "Resource": [
-                anywhere.of("s3", f"access-grants/default{path}", region="*") for path in GRANT_PATHS[1:]
-            ],
-            "Condition": tagged_request,
+            "Action": "eks:DisassociateAccessPolicy",
+            "Resource": anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*"),
+            "Condition": {
+                "StringEquals": {"aws:ResourceTag/team": team},
+                "ArnEquals": {
+                    "eks:policyArn": [
+                        Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
+                        for policy in TEAM_ACCESS_POLICIES
+                    ]
+                },
+            },
         },
         {
-            "Sid": "ChangeTheTeamsDataGrants",
+            # Not s3:CreateAccessGrant: IAM has no condition key on a grant's grantee, permission or sub-prefix, so
+            # a new grant (a wider data access) stays the deployer's; the team role may only drop its own grants.
+            "Sid": "DropTheTeamsDataGrants",
             "Effect": "Allow",
             "Action": ["s3:DeleteAccessGrant", "s3:TagResource", "s3:UntagResource"],
             "Resource": anywhere.of("s3", "access-grants/default/grant/*", region="*"),
@@ -482,7 +531,7 @@ def deploy_boundary_statements(
         {
             "Sid": "DeployRolesReadAndOperateTeamRoles",
             "Effect": "Allow",
-            "Action": [*ROLE_READS, *ROLE_OPERATIONS],
+            "Action": [*ROLE_READS, *TEAM_ROLE_OPERATIONS],
             "Resource": team_roles,
             "Condition": deploy_roles,
         },

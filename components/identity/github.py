@@ -206,7 +206,9 @@ class GithubDeploy(pulumi.ComponentResource):
                         principal_arn=self.deploy_roles[environment].arn,
                         type="STANDARD",
                         kubernetes_groups=[deploy_group(team)],
-                        tags=self._args.context.tagged(team=team),
+                        # The platform's own `team` tag, not the deployed team's: a team deploy role changes only
+                        # access entries tagged for its team, and never its own.
+                        tags=self._args.context.tagged(**{"mlops:deploys": team}),
                     ),
                     opts=child_opts(self, provider=target.aws_provider),
                 )

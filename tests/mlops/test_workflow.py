@@ -317,6 +317,10 @@ def test_the_config_steps_fetch_the_base_for_checkout_fetches_a_single_commit():
     for job in (workflow()["jobs"]["live-preview"], deploy_workflow()["jobs"]["teams"]):
         checkout = step_using(job, "actions/checkout@")
         assert "fetch-depth" not in checkout.get("with", {})
-        lines = config_step(job)["run"].splitlines()
-        assert lines[1].split(" #")[0] == 'git fetch --quiet --no-tags --depth=1 origin "$BASE"'
-        assert lines.index(lines[1]) < next(i for i, line in enumerate(lines) if "mlops pack-config" in line)
+        lines = [line.strip() for line in config_step(job)["run"].splitlines()]
+        fetch = next(
+            i
+            for i, line in enumerate(lines)
+            if line.split(" #")[0] == 'git fetch --quiet --no-tags --depth=1 origin "$BASE"'
+        )
+        assert fetch < next(i for i, line in enumerate(lines) if "mlops pack-config" in line)
