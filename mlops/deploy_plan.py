@@ -6,8 +6,10 @@ platform's file its platform and the teams on it, shared code every stack. Platf
 team stacks (a team stack reads its platform's outputs). A stack deploys only where its platform's `github`
 section names a GitHub environment for it (components/identity/github_config.py); the others are listed as
 skipped, with the reason. Each entry carries the pack config the live job uses, the deploy role the job assumes
-(``<prefix>-deploy-<stack>``, components/identity/deploy_policies.py), for a platform the deployer it then
-assumes, and the runner labels of its platform.
+(``<prefix>-deploy-<stack>``, components/identity/deploy_policies.py) in its GitHub environment, for a platform the
+deployer it then assumes, and the runner labels of its platform. A team change its team's role cannot apply
+(``deployer_changes``: a new stack, region, role, data grant, queue, budget) deploys in the platform's environment
+as the deployer instead, its reasons listed (``needs-deployer``), so the platform's reviewers approve it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from components.blocks.context import PlatformContext
-from components.config import PlatformConfig, parse_platform
+from components.config import PlatformConfig, parse_platform, parse_team
 from components.identity.deploy_policies import deploy_role_name
+from components.serving.config import TeamConfig
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
 from mlops.changes import Stack, affected_stacks, changed_paths, inventory
+from mlops.history import team_in
 
 
 def stack_environment(stacks_dir: Path, stack: str) -> str:
@@ -42,6 +46,31 @@ def _platform(stacks_dir: Path, name: str, cache: dict[str, PlatformConfig | Non
     return cache[name]
 
 
+def deployer_changes(before: TeamConfig | None, after: TeamConfig) -> list[str]:
+    """What of a team stack's change its team deploy role cannot apply (IAM cannot bound it, or it is
+    cluster-scoped; components/identity/deploy_policies.py), so the platform's deployer applies it."""
+    if before is None:
+        return ["a new team stack (its first deployment)"]
+    reasons = []
+    added_regions = sorted(set(after.regions) - set(before.regions))
+    if added_regions:
+        reasons.append(f"new regions {', '.join(added_regions)} (the team's namespace there)")
+    if before.pipelines is None and after.pipelines is not None:
+        reasons.append("pipelines added (a new role: the workflow role)")
+    old_access = [entry.model_dump() for entry in before.data_access]
+    if any(entry.model_dump() not in old_access for entry in after.data_access):
+        reasons.append("new data-access entries (new access grants)")
+    if [g.model_dump() for g in before.lake_formation] != [g.model_dump() for g in after.lake_formation]:
+        reasons.append("lake-formation grants changed")
+    if (before.training and before.training.model_dump()) != (after.training and after.training.model_dump()):
+        reasons.append("training changed (the team's ClusterQueue)")
+    if before.budget is None and after.budget is not None:
+        reasons.append("a new budget")
+    if (before.ingress and before.ingress.domain) != (after.ingress and after.ingress.domain):
+        reasons.append("ingress domain changed (the namespace's annotation)")
+    return reasons
+
+
 def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any] | str:
     """How ``stack`` deploys (its role, runners, deployer), or why it does not."""
     where = stack.platform or stack.name
@@ -58,6 +87,7 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
         platform.environment, platform.partition, platform.account_id, platform.regions[0].name
     )
     deployment: dict[str, Any] = {
+        "environment": stack.name,
         "role-arn": ctx.arn.role(deploy_role_name(ctx.prefix, stack.name)),
         "runs-on": list(github.runner_labels),
         "region": platform.regions[0].name,
@@ -66,6 +96,28 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
         assert platform.deployer is not None  # the config requires it with platform environments
         deployment["deployer-arn"] = platform.deployer.role_arn
     return deployment
+
+
+def _by_deployer(
+    deployment: dict[str, Any], platform: PlatformConfig, where: str, reasons: list[str]
+) -> dict | str:
+    """A team stack's deployment through its platform's environment and deployer (``reasons``: why)."""
+    github = platform.github
+    if github is None or not github.platform_environments or platform.deployer is None:
+        return (
+            f"needs the deployer ({'; '.join(reasons)}) and platform {where!r} names no platform environment"
+        )
+    environment = where if where in github.platform_environments else github.platform_environments[0]
+    ctx = PlatformContext(
+        platform.environment, platform.partition, platform.account_id, platform.regions[0].name
+    )
+    return {
+        **deployment,
+        "environment": environment,
+        "role-arn": ctx.arn.role(deploy_role_name(ctx.prefix, environment)),
+        "deployer-arn": platform.deployer.role_arn,
+        "needs-deployer": reasons,
+    }
 
 
 def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
@@ -84,7 +136,15 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
         if stack.name not in selected:
             continue
         environment = stack_environment(stacks_dir, stack.name)
-        deployment = _deployment(stack, _platform(stacks_dir, stack.platform or stack.name, cache))
+        platform = _platform(stacks_dir, stack.platform or stack.name, cache)
+        deployment = _deployment(stack, platform)
+        if not isinstance(deployment, str) and stack.platform is not None and ref is not None:
+            path, raw = read_stack_config(stacks_dir, stack.name)
+            reasons = deployer_changes(
+                team_in(stacks_dir, stack.name, ref, "--since"), parse_team(raw.get(TEAM_KEY), path)
+            )
+            if reasons and platform is not None:
+                deployment = _by_deployer(deployment, platform, stack.platform, reasons)
         if isinstance(deployment, str):
             skipped.append({"stack": stack.name, "reason": deployment})
         elif stack.platform is None:

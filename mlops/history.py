@@ -158,10 +158,9 @@ def revision_in(folder: Path, ref: str, option: str) -> tuple[Path, str]:
     return root, commit
 
 
-def base_traffic(stacks_dir: Path, stack: str, ref: str, option: str = "--base") -> Traffic:
-    """The team stack's traffic at the git revision ``ref`` (``option`` names where it came from, for errors):
-    model -> version -> weight, read from the stack file at ``ref`` with the strict reader and team spec; ``{}``
-    when the file did not exist there (a new stack: every model is new)."""
+def team_in(stacks_dir: Path, stack: str, ref: str, option: str = "--base") -> TeamConfig | None:
+    """The team stack's spec at the git revision ``ref`` (``option`` names where it came from, for errors), read
+    from the stack file at ``ref`` with the strict reader and team spec; None when the file did not exist there."""
     path = stack_file(stacks_dir, stack)
     if not path.is_file():
         raise UnknownStackError(stack, Path(stacks_dir), list_stacks(stacks_dir))
@@ -171,8 +170,16 @@ def base_traffic(stacks_dir: Path, stack: str, ref: str, option: str = "--base")
         ["git", "-C", str(root), "cat-file", "-e", f"{commit}:{relative}"], capture_output=True, check=False
     )
     if exists.returncode != 0:
+        return None
+    return _team_in(root, commit, relative, f"{ref}:{relative}")
+
+
+def base_traffic(stacks_dir: Path, stack: str, ref: str, option: str = "--base") -> Traffic:
+    """The team stack's traffic at the git revision ``ref``: model -> version -> weight (team_in); ``{}`` when
+    the file did not exist there (a new stack: every model is new)."""
+    team = team_in(stacks_dir, stack, ref, option)
+    if team is None:
         return {}
-    team = _team_in(root, commit, relative, f"{ref}:{relative}")
     return {model.name: {version.name: version.weight for version in model.versions} for model in team.models}
 
 

@@ -4,6 +4,7 @@ provider; and `mlops deploy-plan`, which selects those stacks."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -104,7 +105,7 @@ def test_each_stack_deploys_in_its_environment_with_the_environments_oidc_role(j
     and reads its variables; configure-aws-credentials exchanges the job's OIDC token (`id-token: write`) for the
     role in `role-to-assume`."""
     spec = workflow()["jobs"][job]
-    assert spec["environment"] == "${{ matrix.stack }}"
+    assert spec["environment"] == "${{ matrix.environment }}"
     assert spec["permissions"] == {"contents": "read", "id-token": "write"}
     assert spec["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{job}) }}}}"
     assert spec["runs-on"] == "${{ matrix.runs-on }}"
@@ -141,7 +142,13 @@ def test_a_platform_job_chains_from_its_environment_role_to_the_deployer():
         for s in workflow()["jobs"]["teams"]["steps"]
         if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
     ]
-    assert [s["with"]["role-to-assume"] for s in team_steps] == ["${{ matrix.role-arn }}"]
+    # A team job chains to the deployer only for a change its team's role cannot apply (the plan's deployer-arn).
+    assert [s["with"]["role-to-assume"] for s in team_steps] == [
+        "${{ matrix.role-arn }}",
+        "${{ matrix.deployer-arn }}",
+    ]
+    assert "if" not in team_steps[0] and team_steps[1]["if"] == "${{ matrix.deployer-arn }}"
+    assert team_steps[1]["with"]["role-chaining"] is True
 
 
 def test_team_stacks_deploy_after_their_platforms_and_never_after_a_failed_one():
@@ -188,6 +195,7 @@ def plan(repository: Path, since: str = "HEAD~1") -> dict:
 RUNNERS = ["self-hosted", "mlops-prod"]
 PROD = {
     "stack": "prod",
+    "environment": "prod",
     "policy-config": "prod",
     "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-prod",
     "deployer-arn": "arn:aws:iam::333333333333:role/platform-deployer",
@@ -196,6 +204,7 @@ PROD = {
 }
 FRAUD = {
     "stack": "team-fraud-prod",
+    "environment": "team-fraud-prod",
     "policy-config": "team-prod",
     "platform-stack": "prod",
     "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-team-fraud-prod",
@@ -302,3 +311,72 @@ def test_with_no_successful_run_yet_the_team_job_compares_the_commit_with_itself
     assert [call[:2] for call in calls] == [["pulumi", "stack"]]  # no git fetch
     assert written[CANARY_POLICY]["baseTraffic"]["embedder"] == {"v1": 90, "v2": 10}
     assert traffic["embedder"] == {"v1": 90, "v2": 10}
+
+
+def without(*keys):
+    def edit(team: dict) -> None:
+        for key in keys:
+            team.pop(key)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit_base", "reasons"),
+    [
+        (without("budget"), ["a new budget"]),
+        (
+            lambda team: team["quotas"].__setitem__("pods", 81),
+            [],
+        ),  # a namespaced ResourceQuota: the team's role
+    ],
+)
+def test_a_team_change_its_role_cannot_apply_deploys_as_the_deployer_in_the_platforms_environment(
+    repository, edit_base, reasons
+):
+    """What the team deploy role cannot do (components/identity/deploy_policies.py: new roles and trusts, new
+    data grants, cluster-scoped objects, a budget's creation) is routed to the platform's environment, whose role
+    assumes the deployer, with the reasons; the rest stays in the team's environment."""
+    path = repository / "stacks" / "Pulumi.team-fraud-prod.yaml"
+    original = path.read_text()
+    document = yaml.safe_load(original)
+    edit_base(document["config"]["mlops:team"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    git(repository, "commit", "-qam", "the base")
+    path.write_text(original)
+    git(repository, "commit", "-qam", "the change")
+    planned = plan(repository)
+    expected = (
+        {
+            **FRAUD,
+            "environment": "prod",
+            "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-prod",
+            "deployer-arn": "arn:aws:iam::333333333333:role/platform-deployer",
+            "needs-deployer": reasons,
+        }
+        if reasons
+        else FRAUD
+    )
+    assert planned["teams"] == [expected]
+
+
+def test_what_only_the_deployer_applies():
+    """Each kind of change deployer_changes names, against the example team file."""
+    from components.config import parse_team
+    from components.stackfile import TEAM_KEY, read_config_file
+    from mlops.deploy_plan import deployer_changes
+
+    raw = read_config_file(STACKS / "Pulumi.team-fraud-prod.yaml")[TEAM_KEY]
+    after = parse_team(raw, "after")
+    assert deployer_changes(None, after) == ["a new team stack (its first deployment)"]
+    assert deployer_changes(after, after) == []
+    base = copy.deepcopy(raw)
+    base.pop("budget")
+    base["data-access"] = raw["data-access"][:1]
+    base["training"]["pools"][0]["cpu"] = "8"
+    before = parse_team(base, "before")
+    assert deployer_changes(before, after) == [
+        "new data-access entries (new access grants)",
+        "training changed (the team's ClusterQueue)",
+        "a new budget",
+    ]
