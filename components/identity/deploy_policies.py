@@ -200,6 +200,11 @@ def team_deploy_policy(
     own = team_prefix(prefix, team)
     roles = iam.role(f"{own}-*")
     boundary = boundary_arn(partition, account_id, prefix)
+    team_access_policies = [
+        Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
+        for policy in TEAM_ACCESS_POLICIES
+    ]
+    entries = anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*")
     tagged_request = {"StringEquals": {"aws:RequestTag/team": team}}
     tagged_resource = {"StringEquals": {"aws:ResourceTag/team": team}}
     in_regions = {"StringEquals": {"aws:RequestedRegion": list(regions)}}
@@ -406,15 +411,10 @@ def team_deploy_policy(
             "Sid": "ScopeOwnersAccessToTheTeamsNamespace",
             "Effect": "Allow",
             "Action": "eks:AssociateAccessPolicy",
-            "Resource": anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*"),
+            "Resource": entries,
             "Condition": {
                 "StringEquals": {"eks:accessScope": "namespace", "aws:ResourceTag/team": team},
-                "ArnEquals": {
-                    "eks:policyArn": [
-                        Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
-                        for policy in TEAM_ACCESS_POLICIES
-                    ]
-                },
+                "ArnEquals": {"eks:policyArn": team_access_policies},
                 "ForAllValues:StringEquals": {"eks:namespaces": [f"team-{team}"]},
             },
         },
@@ -423,15 +423,10 @@ def team_deploy_policy(
             "Sid": "UnscopeOwnersAccess",
             "Effect": "Allow",
             "Action": "eks:DisassociateAccessPolicy",
-            "Resource": anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*"),
+            "Resource": entries,
             "Condition": {
                 "StringEquals": {"aws:ResourceTag/team": team},
-                "ArnEquals": {
-                    "eks:policyArn": [
-                        Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
-                        for policy in TEAM_ACCESS_POLICIES
-                    ]
-                },
+                "ArnEquals": {"eks:policyArn": team_access_policies},
             },
         },
         {
