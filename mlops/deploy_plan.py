@@ -8,8 +8,10 @@ section names a GitHub environment for it (components/identity/github_config.py)
 skipped, with the reason. Each entry carries the pack config the live job uses, the deploy role the job assumes
 (``<prefix>-deploy-<stack>``, components/identity/deploy_policies.py) in its GitHub environment, for a platform the
 deployer it then assumes, and the runner labels of its platform. A team change its team's role cannot apply
-(``deployer_changes``: a new stack, region, role, data grant, queue, budget) deploys in the platform's environment
-as the deployer instead, its reasons listed (``needs-deployer``), so the platform's reviewers approve it.
+(``deployer_changes``: a new stack, region, role, data grant, queue, budget), one selected by anything but its own
+file (shared code, its platform's file: any of its resources may change), or one with nothing deployed to compare
+with, deploys in the platform's environment as the deployer instead, its reasons listed (``needs-deployer``), so
+the platform's reviewers approve it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 from components.blocks.context import PlatformContext
 from components.config import PlatformConfig, parse_platform, parse_team
 from components.identity.deploy_policies import deploy_role_name
+from components.loader import ConfigError, UnknownStackError
 from components.serving.config import TeamConfig
 from components.stackfile import PLATFORM_KEY, TEAM_KEY, read_stack_config
-from mlops.changes import Stack, affected_stacks, changed_paths, inventory
+from mlops.changes import Stack, affected_stacks, changed_paths, classify, inventory
 from mlops.history import team_in
 
 
@@ -39,7 +42,7 @@ def _platform(stacks_dir: Path, name: str, cache: dict[str, PlatformConfig | Non
     if name not in cache:
         try:
             path, raw = read_stack_config(stacks_dir, name)
-        except FileNotFoundError:
+        except UnknownStackError:
             cache[name] = None
         else:
             cache[name] = parse_platform(raw.get(PLATFORM_KEY), path) if PLATFORM_KEY in raw else None
@@ -55,6 +58,9 @@ def deployer_changes(before: TeamConfig | None, after: TeamConfig) -> list[str]:
     added_regions = sorted(set(after.regions) - set(before.regions))
     if added_regions:
         reasons.append(f"new regions {', '.join(added_regions)} (the team's namespace there)")
+    removed_regions = sorted(set(before.regions) - set(after.regions))
+    if removed_regions:
+        reasons.append(f"regions removed {', '.join(removed_regions)} (the team's namespace there)")
     if before.pipelines is None and after.pipelines is not None:
         reasons.append("pipelines added (a new role: the workflow role)")
     old_access = [entry.model_dump() for entry in before.data_access]
@@ -98,6 +104,23 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
     return deployment
 
 
+def _deployer_reasons(stacks_dir: Path, stack: Stack, ref: str | None, others: list[str]) -> list[str]:
+    """Why a team stack's deployment needs the deployer: no deployed revision to compare with, a change besides its
+    own file (shared code, its platform's file: any resource may change), a deployed file the current spec refuses,
+    or what ``deployer_changes`` finds in its own file."""
+    if ref is None:
+        return ["no successful deploy run to compare with (every stack deploys)"]
+    reasons = [f"{path} changed (any of the team's resources may change)" for path in others[:3]]
+    if len(others) > 3:
+        reasons.append(f"and {len(others) - 3} more shared paths")
+    path, raw = read_stack_config(stacks_dir, stack.name)
+    try:
+        before = team_in(stacks_dir, stack.name, ref, "--since")
+    except ConfigError as error:
+        return [*reasons, f"the deployed file does not read under the current spec ({error})"]
+    return reasons + deployer_changes(before, parse_team(raw.get(TEAM_KEY), path))
+
+
 def _by_deployer(
     deployment: dict[str, Any], platform: PlatformConfig, where: str, reasons: list[str]
 ) -> dict | str:
@@ -125,11 +148,20 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
     affect (every stack when ``ref`` is None: nothing deployed yet), each with its ``policy-config``
     (policies/config/<name>.json), its deployment and, for a team, its ``platform-stack``."""
     stacks = inventory(stacks_dir)
+    # Per team stack, the changed paths that select it besides its own file (shared code, its platform's file).
+    others: dict[str, list[str]] = {}
     if ref is None:
         selected = {stack.name for stack in stacks}
     else:
         paths, prefix = changed_paths(ref, stacks_dir)
         selected = set(affected_stacks(paths, stacks, prefix).stacks)
+        for stack in stacks:
+            others[stack.name] = [
+                path
+                for path in paths
+                if classify(path, prefix) != ("stack", stack.name)
+                and stack.name in affected_stacks([path], stacks, prefix).stacks
+            ]
     platforms, teams, skipped = [], [], []
     cache: dict[str, PlatformConfig | None] = {}
     for stack in stacks:
@@ -138,11 +170,8 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
         environment = stack_environment(stacks_dir, stack.name)
         platform = _platform(stacks_dir, stack.platform or stack.name, cache)
         deployment = _deployment(stack, platform)
-        if not isinstance(deployment, str) and stack.platform is not None and ref is not None:
-            path, raw = read_stack_config(stacks_dir, stack.name)
-            reasons = deployer_changes(
-                team_in(stacks_dir, stack.name, ref, "--since"), parse_team(raw.get(TEAM_KEY), path)
-            )
+        if not isinstance(deployment, str) and stack.platform is not None:
+            reasons = _deployer_reasons(stacks_dir, stack, ref, others.get(stack.name, []))
             if reasons and platform is not None:
                 deployment = _by_deployer(deployment, platform, stack.platform, reasons)
         if isinstance(deployment, str):

@@ -128,6 +128,8 @@ ROUTE53_RESOURCES = ("hostedzone/*", "healthcheck/*", "change/*")
 ROUTE53_UNSCOPED = ("route53:CreateHealthCheck", "route53:ListHostedZones")
 # Operating an existing team role: ROLE_OPERATIONS but its trust policy.
 TEAM_ROLE_OPERATIONS = tuple(a for a in ROLE_OPERATIONS if a != "iam:UpdateAssumeRolePolicy")
+# The team stack's roles: the models' (components/serving/team.py) and the workflows' (components/pipelines/team.py).
+TEAM_ROLES = ("models", "workflow")
 EKS_CHILDREN = ("podidentityassociation", "access-entry")
 GRANT_PATHS = ("", "/location/*", "/grant/*")  # an Access Grants instance, its locations and grants
 ROLE_READS = (
@@ -198,7 +200,7 @@ def team_deploy_policy(
     clusters_arn = anywhere.cluster(f"{prefix}-*")
     children = [anywhere.of("eks", f"{kind}/{prefix}-*/*", region="*") for kind in EKS_CHILDREN]
     own = team_prefix(prefix, team)
-    roles = iam.role(f"{own}-*")
+    roles = [iam.role(f"{own}-{role}") for role in TEAM_ROLES]
     boundary = boundary_arn(partition, account_id, prefix)
     team_access_policies = [
         Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
@@ -304,7 +306,7 @@ def team_deploy_policy(
             "Sid": "TheTeamsTopics",
             "Effect": "Allow",
             "Action": list(TOPIC_ACTIONS),
-            "Resource": anywhere.sns_topic(f"{own}-*"),
+            "Resource": [anywhere.sns_topic(f"{own}-alerts"), f"{anywhere.sns_topic(f'{own}-alerts')}:*"],
         },
         {
             "Sid": "TheTeamsAlarms",
@@ -319,7 +321,7 @@ def team_deploy_policy(
             "Sid": "TheTeamsDashboard",
             "Effect": "Allow",
             "Action": ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard"],
-            "Resource": iam.of("cloudwatch", f"dashboard/{own}-*"),
+            "Resource": iam.of("cloudwatch", f"dashboard/{own}-models"),
         },
         {
             "Sid": "TheTeamsBudget",
@@ -363,20 +365,15 @@ def team_deploy_policy(
             "Condition": tagged_resource,
         },
         {
+            # Tags on creation are authorized on the create action itself (aws:RequestTag): the Service Authorization
+            # Reference lists no dependent eks:TagResource for CreatePodIdentityAssociation or CreateAccessEntry (it
+            # does for ECR's CreateRepository and ELB's CreateTargetGroup), so no tag statement could be turned on
+            # an entry EKS created itself (a managed node group's) to bring it into the team's reach.
             "Sid": "CreatePodIdentityTaggedForTheTeam",
             "Effect": "Allow",
             "Action": "eks:CreatePodIdentityAssociation",
             "Resource": clusters_arn,
             "Condition": tagged_request,
-        },
-        {
-            # Tags on creation only: a resource that already carries another team's (or the platform's) tag is
-            # never re-tagged into the team's reach.
-            "Sid": "TagOnCreateForTheTeam",
-            "Effect": "Allow",
-            "Action": "eks:TagResource",
-            "Resource": children,
-            "Condition": {**tagged_request, "StringEqualsIfExists": {"aws:ResourceTag/team": team}},
         },
         {
             "Sid": "ChangeTheTeamsPodIdentityAndAccessEntries",

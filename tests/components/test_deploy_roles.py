@@ -63,6 +63,14 @@ FRAUD_REQUESTS = [
     ("iam:PutRolePolicy", FRAUD_ROLE, {}, "ImplicitDeny"),
     ("iam:PutRolePolicy", f"{IAM}:role/mlops-prod-team-recsys-models", WITH_BOUNDARY, "ImplicitDeny"),
     ("iam:PutRolePolicy", f"{IAM}:role/mlops-prod-deploy-x", WITH_BOUNDARY, "ImplicitDeny"),
+    # Team `fraud-x`'s role and topic: exact names, no `mlops-prod-team-fraud-*` wildcard reaching them.
+    ("iam:PutRolePolicy", f"{IAM}:role/mlops-prod-team-fraud-x-models", WITH_BOUNDARY, "ImplicitDeny"),
+    (
+        "sns:SetTopicAttributes",
+        f"arn:aws:sns:us-east-1:{ACCOUNT}:mlops-prod-team-fraud-x-alerts",
+        {},
+        "ImplicitDeny",
+    ),
     ("iam:AttachRolePolicy", FRAUD_ROLE, {**WITH_BOUNDARY, "iam:PolicyARN": DATA_POLICY}, "Allow"),
     (
         "iam:AttachRolePolicy",
@@ -130,7 +138,8 @@ FRAUD_REQUESTS = [
     ),
     ("eks:CreatePodIdentityAssociation", CLUSTER, {"aws:RequestTag/team": "fraud"}, "Allow"),
     ("eks:CreatePodIdentityAssociation", CLUSTER, {}, "ImplicitDeny"),
-    ("eks:TagResource", ACCESS_ENTRY, {"aws:RequestTag/team": "fraud"}, "Allow"),  # on creation
+    # An entry EKS made itself (a managed node group's) carries no tag: no tag statement may bring it in reach.
+    ("eks:TagResource", ACCESS_ENTRY, {"aws:RequestTag/team": "fraud"}, "ImplicitDeny"),
     (
         "eks:TagResource",
         ACCESS_ENTRY,
@@ -381,3 +390,33 @@ def test_a_team_stack_binds_its_deploy_group_in_its_namespace_only(synth):
         assert binding["inputs"]["subjects"] == [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": deploy_group("fraud")}
         ]
+
+
+def test_eks_authorizes_tags_on_creation_on_the_create_action(synth):
+    """The Service Authorization Reference (parliament's copy of it) lists eks:TagResource as no dependent action of
+    CreateAccessEntry or CreatePodIdentityAssociation, unlike ecr:TagResource for CreateRepository and
+    elasticloadbalancing:AddTags for CreateTargetGroup: the team policy grants EKS tags on creation through
+    aws:RequestTag on the create actions only, and no eks:TagResource but on resources already the team's."""
+    import parliament
+
+    def dependents(prefix: str, action: str) -> set[str]:
+        return {
+            dependent
+            for service in parliament.iam_definition
+            if service["prefix"] == prefix
+            for privilege in service["privileges"]
+            if privilege["privilege"] == action
+            for resource in privilege["resource_types"]
+            for dependent in resource.get("dependent_actions") or []
+        }
+
+    assert dependents("eks", "CreateAccessEntry") == set()
+    assert dependents("eks", "CreatePodIdentityAssociation") == set()
+    assert dependents("ecr", "CreateRepository") == {"ecr:TagResource"}
+    assert dependents("elasticloadbalancing", "CreateTargetGroup") == {"elasticloadbalancing:AddTags"}
+    tagging = [
+        s
+        for s in statements(synth("prod"), "github-deploy-team-fraud-prod-policy")
+        if "eks:TagResource" in s["Action"]
+    ]
+    assert [s["Condition"] for s in tagging] == [{"StringEquals": {"aws:ResourceTag/team": "fraud"}}]

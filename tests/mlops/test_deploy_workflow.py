@@ -211,6 +211,20 @@ FRAUD = {
     "runs-on": RUNNERS,
     "region": "us-east-1",
 }
+FRAUD_DEPLOYER = "arn:aws:iam::333333333333:role/platform-deployer"
+
+
+def fraud_as_deployer(*reasons: str) -> dict:
+    """team-fraud-prod's entry when only the deployer may apply it: in the platform's environment, chained."""
+    return {
+        **FRAUD,
+        "environment": "prod",
+        "role-arn": "arn:aws:iam::333333333333:role/mlops-prod-deploy-prod",
+        "deployer-arn": "arn:aws:iam::333333333333:role/platform-deployer",
+        "needs-deployer": list(reasons),
+    }
+
+
 DEV_SKIPPED = [
     {"stack": "dev", "reason": "platform 'dev' names no GitHub environment 'dev' (github section)"},
     {
@@ -229,11 +243,47 @@ def test_a_promotion_deploys_its_team_stack_only(repository):
     assert plan(repository) == {"base": "HEAD~1", "platforms": [], "teams": [FRAUD], "skipped": []}
 
 
-def test_a_platform_change_deploys_the_platform_then_its_teams(repository):
+def test_a_platform_change_deploys_the_platform_then_its_teams_as_the_deployer(repository):
+    """A platform change may change any of its teams' resources (their queues, namespaces, roles' inputs): the
+    team role's narrow policy may not cover it, so the teams deploy as the deployer in the platform's
+    environment."""
     path = repository / "stacks" / "Pulumi.prod.yaml"
     path.write_text(path.read_text() + "    # a comment\n")
     git(repository, "commit", "-qam", "prod")
-    assert plan(repository) == {"base": "HEAD~1", "platforms": [PROD], "teams": [FRAUD], "skipped": []}
+    assert plan(repository) == {
+        "base": "HEAD~1",
+        "platforms": [PROD],
+        "teams": [
+            fraud_as_deployer("stacks/Pulumi.prod.yaml changed (any of the team's resources may change)")
+        ],
+        "skipped": [],
+    }
+
+
+def test_a_code_change_deploys_every_team_as_the_deployer(repository):
+    (repository / "components").mkdir()
+    (repository / "components" / "x.py").write_text("X = 1\n")
+    git(repository, "add", ".")
+    git(repository, "commit", "-qm", "code")
+    assert plan(repository)["teams"] == [
+        fraud_as_deployer("components/x.py changed (any of the team's resources may change)")
+    ]
+
+
+def test_a_deployed_file_the_current_spec_refuses_is_the_deployers_to_apply(repository):
+    """A spec change that refuses the last deployed file must not stop every later deploy (the plan job would
+    fail, the base never advance): that team deploys as the deployer, saying why."""
+    path = repository / "stacks" / "Pulumi.team-fraud-prod.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("    quotas:", "    unknown-key: 1\n    quotas:", 1))
+    git(repository, "commit", "-qam", "a file the spec refuses")
+    path.write_text(original)
+    git(repository, "commit", "-qam", "fixed")
+    (entry,) = plan(repository)["teams"]
+    (reason,) = entry["needs-deployer"]
+    assert entry["environment"] == "prod" and entry["deployer-arn"] == FRAUD_DEPLOYER
+    assert reason.startswith("the deployed file does not read under the current spec (")
+    assert "unknown-key: unknown key" in reason
 
 
 def test_changes_of_dropped_runs_deploy_with_the_next_one(repository):
@@ -267,7 +317,7 @@ def test_with_nothing_deployed_yet_every_stack_with_an_environment_deploys(repos
     assert json.loads(done.stdout) == {
         "base": None,
         "platforms": [PROD],
-        "teams": [FRAUD],
+        "teams": [fraud_as_deployer("no successful deploy run to compare with (every stack deploys)")],
         "skipped": DEV_SKIPPED,
     }
 
