@@ -61,6 +61,8 @@ def deployer_changes(before: TeamConfig | None, after: TeamConfig) -> list[str]:
     removed_regions = sorted(set(before.regions) - set(after.regions))
     if removed_regions:
         reasons.append(f"regions removed {', '.join(removed_regions)} (the team's namespace there)")
+    if before.owners.role_arn != after.owners.role_arn:
+        reasons.append("owners.role-arn changed (a new access entry)")
     if before.pipelines is None and after.pipelines is not None:
         reasons.append("pipelines added (a new role: the workflow role)")
     old_access = [entry.model_dump() for entry in before.data_access]
@@ -104,6 +106,9 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
     return deployment
 
 
+UNREADABLE = "the deployed file does not read under the current spec"
+
+
 def _deployer_reasons(stacks_dir: Path, stack: Stack, ref: str | None, others: list[str]) -> list[str]:
     """Why a team stack's deployment needs the deployer: no deployed revision to compare with, a change besides its
     own file (shared code, its platform's file: any resource may change), a deployed file the current spec refuses,
@@ -117,7 +122,7 @@ def _deployer_reasons(stacks_dir: Path, stack: Stack, ref: str | None, others: l
     try:
         before = team_in(stacks_dir, stack.name, ref, "--since")
     except ConfigError as error:
-        return [*reasons, f"the deployed file does not read under the current spec ({error})"]
+        return [*reasons, f"{UNREADABLE} ({error})"]
     return reasons + deployer_changes(before, parse_team(raw.get(TEAM_KEY), path))
 
 
@@ -172,6 +177,11 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
         deployment = _deployment(stack, platform)
         if not isinstance(deployment, str) and stack.platform is not None:
             reasons = _deployer_reasons(stacks_dir, stack, ref, others.get(stack.name, []))
+            # The revision whose traffic the canary policy compares with (mlops pack-config --base): the last
+            # deployed one, unless it does not read under the current spec; empty: the commit deployed itself.
+            deployment["base"] = (
+                ref if ref is not None and not any(r.startswith(UNREADABLE) for r in reasons) else ""
+            )
             if reasons and platform is not None:
                 deployment = _by_deployer(deployment, platform, stack.platform, reasons)
         if isinstance(deployment, str):

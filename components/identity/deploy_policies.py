@@ -9,19 +9,22 @@ it (README, "Promoting a model").
 A team stack's deploy role gets exactly what a team stack manages, scoped to the team (IAM User Guide, "Permissions
 boundaries for IAM entities": a delegated administrator creates roles only with the boundary):
 
-- its existing roles (``<prefix>-team-<team>-*``), granted and re-bounded only with the platform's boundary, given
-  only the platform's data policies as managed policies, passed only to EKS Pod Identity, never re-tagged ``team``;
-  creating a role or changing its trust stays the deployer's (a trust it wrote could admit a principal that tags
-  its own session into another team's data);
-- its image repositories (``models/<team>/*``), alert topics, alarms, dashboard and budget, by name;
-- its target groups and Pod Identity associations, created only tagged ``team: <team>`` (tags only on creation)
-  and changed only while tagged so;
-- access entries only for roles of the account, of type STANDARD, without a custom user name (the namespace
-  guard trusts user names), with Kubernetes groups only under ``mlops:team:<team>:``, never updated (IAM cannot
-  bound an update's groups or user name), and access policies only Edit or View on the team's namespace;
-- dropping its S3 Access Grants (a new grant, a wider access, stays the deployer's), DNS records named ``*-<team>.<zone>`` (and the regional names), and
-  Route 53 health checks (which IAM cannot scope: no resource-level permission on CreateHealthCheck);
+- its existing roles (``<prefix>-team-<team>-models``, ``-workflow``: exact names), granted and re-bounded only
+  with the platform's boundary, given only the platform's data policies as managed policies, passed only to EKS
+  Pod Identity, never re-tagged ``team``;
+- its image repositories (``models/<team>/*``), alert topic, alarms, dashboard and budget, by name;
+- its target groups, created only tagged ``team: <team>`` (tags only as part of the creation) and changed only
+  while tagged so; its Pod Identity associations and access entries changed (tags), or deleted, only while tagged
+  so;
+- dropping its S3 Access Grants, DNS records named ``*-<team>.<zone>`` (and the regional names), and Route 53
+  health checks (which IAM cannot scope: no resource-level permission on CreateHealthCheck);
 - the reads `pulumi refresh` and `pulumi up` make of those.
+
+What IAM cannot bound stays the deployer's (mlops/deploy_plan.py routes such a change there): creating a role or
+changing its trust (a trust the role wrote could admit a principal that tags its own session into another team's
+data), creating or updating an access entry or a Pod Identity association (an update's Kubernetes groups and user
+name have no condition key; a new one comes with a new owners role, region or role), and creating an access grant
+(no condition key on its grantee, permission or sub-prefix).
 
 Whatever a statement grants outside the boundary's services (IAM, Route 53, Budgets, the deployer) the boundary
 allows only to the deploy roles (``deploy_boundary_statements``), so no other role under the boundary gains it.
@@ -39,8 +42,6 @@ from components.identity.policies import ROLE_OPERATIONS, boundary_arn
 # in its namespace (components/serving/team.py). EKS refuses group names starting with ``system:``.
 DEPLOY_GROUP_PREFIX = "mlops:deploy:"
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
-# The access policies a team stack associates with its owners' access entries (components/serving/team.py).
-TEAM_ACCESS_POLICIES = ("AmazonEKSEditPolicy", "AmazonEKSViewPolicy")
 # What `pulumi refresh` and `pulumi up` call on a team stack's resources that IAM cannot scope to resources (no
 # resource-level permission): reads, and the two subscription writes of its alert topics (SNS authorizes
 # Unsubscribe and SetSubscriptionAttributes on no resource); the calls that can be scoped sit with their resources'
@@ -202,11 +203,6 @@ def team_deploy_policy(
     own = team_prefix(prefix, team)
     roles = [iam.role(f"{own}-{role}") for role in TEAM_ROLES]
     boundary = boundary_arn(partition, account_id, prefix)
-    team_access_policies = [
-        Arns(partition, "aws", "").of("eks", f"cluster-access-policy/{policy}")
-        for policy in TEAM_ACCESS_POLICIES
-    ]
-    entries = anywhere.of("eks", f"access-entry/{prefix}-*/*", region="*")
     tagged_request = {"StringEquals": {"aws:RequestTag/team": team}}
     tagged_resource = {"StringEquals": {"aws:ResourceTag/team": team}}
     in_regions = {"StringEquals": {"aws:RequestedRegion": list(regions)}}
@@ -365,17 +361,6 @@ def team_deploy_policy(
             "Condition": tagged_resource,
         },
         {
-            # Tags on creation are authorized on the create action itself (aws:RequestTag): the Service Authorization
-            # Reference lists no dependent eks:TagResource for CreatePodIdentityAssociation or CreateAccessEntry (it
-            # does for ECR's CreateRepository and ELB's CreateTargetGroup), so no tag statement could be turned on
-            # an entry EKS created itself (a managed node group's) to bring it into the team's reach.
-            "Sid": "CreatePodIdentityTaggedForTheTeam",
-            "Effect": "Allow",
-            "Action": "eks:CreatePodIdentityAssociation",
-            "Resource": clusters_arn,
-            "Condition": tagged_request,
-        },
-        {
             "Sid": "ChangeTheTeamsPodIdentityAndAccessEntries",
             "Effect": "Allow",
             # Not eks:UpdateAccessEntry: it changes an entry's Kubernetes groups and user name, and IAM offers no
@@ -389,42 +374,6 @@ def team_deploy_policy(
             ],
             "Resource": children,
             "Condition": tagged_resource,
-        },
-        {
-            # The owners' access entries: roles of the account, EKS's default user name (the namespace guard trusts
-            # user names), groups only under the team's own prefix.
-            "Sid": "CreateOwnersAccessEntries",
-            "Effect": "Allow",
-            "Action": "eks:CreateAccessEntry",
-            "Resource": clusters_arn,
-            "Condition": {
-                "StringEquals": {"aws:RequestTag/team": team, "eks:accessEntryType": "STANDARD"},
-                "ArnLike": {"eks:principalArn": iam.role("*")},
-                "Null": {"eks:username": "true"},
-                "ForAllValues:StringLike": {"eks:kubernetesGroups": [f"mlops:team:{team}:*"]},
-            },
-        },
-        {
-            "Sid": "ScopeOwnersAccessToTheTeamsNamespace",
-            "Effect": "Allow",
-            "Action": "eks:AssociateAccessPolicy",
-            "Resource": entries,
-            "Condition": {
-                "StringEquals": {"eks:accessScope": "namespace", "aws:ResourceTag/team": team},
-                "ArnEquals": {"eks:policyArn": team_access_policies},
-                "ForAllValues:StringEquals": {"eks:namespaces": [f"team-{team}"]},
-            },
-        },
-        {
-            # A DisassociateAccessPolicy request names no scope; the entry's tag and the policy bound it.
-            "Sid": "UnscopeOwnersAccess",
-            "Effect": "Allow",
-            "Action": "eks:DisassociateAccessPolicy",
-            "Resource": entries,
-            "Condition": {
-                "StringEquals": {"aws:ResourceTag/team": team},
-                "ArnEquals": {"eks:policyArn": team_access_policies},
-            },
         },
         {
             # Not s3:CreateAccessGrant: IAM has no condition key on a grant's grantee, permission or sub-prefix, so

@@ -136,7 +136,9 @@ FRAUD_REQUESTS = [
         {"aws:ResourceTag/team": "platform"},
         "ImplicitDeny",
     ),
-    ("eks:CreatePodIdentityAssociation", CLUSTER, {"aws:RequestTag/team": "fraud"}, "Allow"),
+    # New Pod Identity associations and access entries come with a new stack, region, role or owners role: the
+    # deployer's (mlops/deploy_plan.py routes them), never the team role's, whatever their tags.
+    ("eks:CreatePodIdentityAssociation", CLUSTER, {"aws:RequestTag/team": "fraud"}, "ImplicitDeny"),
     ("eks:CreatePodIdentityAssociation", CLUSTER, {}, "ImplicitDeny"),
     # An entry EKS made itself (a managed node group's) carries no tag: no tag statement may bring it in reach.
     ("eks:TagResource", ACCESS_ENTRY, {"aws:RequestTag/team": "fraud"}, "ImplicitDeny"),
@@ -148,11 +150,17 @@ FRAUD_REQUESTS = [
     ),
     ("eks:TagResource", CLUSTER, {"aws:RequestTag/team": "fraud"}, "ImplicitDeny"),
     ("eks:DeleteAccessEntry", ACCESS_ENTRY, {"aws:ResourceTag/team": "fraud"}, "Allow"),
+    (
+        "eks:TagResource",
+        ACCESS_ENTRY,
+        {"aws:RequestTag/cost-center": "cc-1", "aws:ResourceTag/team": "fraud"},
+        "Allow",
+    ),
     ("eks:DeleteAccessEntry", ACCESS_ENTRY, {"aws:ResourceTag/team": "recsys"}, "ImplicitDeny"),
     # An update may change an entry's groups and user name, which IAM cannot bound: never, even of its own team's.
     ("eks:UpdateAccessEntry", ACCESS_ENTRY, {"aws:ResourceTag/team": "fraud"}, "ImplicitDeny"),
-    # Access entries: no custom user name, no foreign groups, only Edit/View on the team's namespace.
-    ("eks:CreateAccessEntry", CLUSTER, OWNERS_ENTRY, "Allow"),
+    # Access entries: never created or scoped by the team role, even without a custom user name or foreign groups.
+    ("eks:CreateAccessEntry", CLUSTER, OWNERS_ENTRY, "ImplicitDeny"),
     (
         "eks:CreateAccessEntry",
         CLUSTER,
@@ -169,7 +177,7 @@ FRAUD_REQUESTS = [
         "eks:AssociateAccessPolicy",
         ACCESS_ENTRY,
         {**NAMESPACED_EDIT, "aws:ResourceTag/team": "fraud"},
-        "Allow",
+        "ImplicitDeny",
     ),
     (
         "eks:AssociateAccessPolicy",
@@ -199,7 +207,7 @@ FRAUD_REQUESTS = [
         "eks:DisassociateAccessPolicy",
         ACCESS_ENTRY,
         {"eks:policyArn": EDIT, "aws:ResourceTag/team": "fraud"},
-        "Allow",
+        "ImplicitDeny",
     ),
     (
         "eks:DisassociateAccessPolicy",

@@ -204,6 +204,7 @@ PROD = {
 }
 FRAUD = {
     "stack": "team-fraud-prod",
+    "base": "HEAD~1",
     "environment": "team-fraud-prod",
     "policy-config": "team-prod",
     "platform-stack": "prod",
@@ -282,6 +283,8 @@ def test_a_deployed_file_the_current_spec_refuses_is_the_deployers_to_apply(repo
     (entry,) = plan(repository)["teams"]
     (reason,) = entry["needs-deployer"]
     assert entry["environment"] == "prod" and entry["deployer-arn"] == FRAUD_DEPLOYER
+    # The canary policy's base is then the commit deployed itself: `mlops pack-config` would refuse the old file.
+    assert entry["base"] == ""
     assert reason.startswith("the deployed file does not read under the current spec (")
     assert "unknown-key: unknown key" in reason
 
@@ -306,7 +309,7 @@ def test_changes_of_dropped_runs_deploy_with_the_next_one(repository):
     assert plan(repository, "HEAD~2") == {
         "base": "HEAD~2",
         "platforms": [],
-        "teams": [FRAUD],
+        "teams": [{**FRAUD, "base": "HEAD~2"}],
         "skipped": DEV_SKIPPED,
     }
 
@@ -317,7 +320,12 @@ def test_with_nothing_deployed_yet_every_stack_with_an_environment_deploys(repos
     assert json.loads(done.stdout) == {
         "base": None,
         "platforms": [PROD],
-        "teams": [fraud_as_deployer("no successful deploy run to compare with (every stack deploys)")],
+        "teams": [
+            {
+                **fraud_as_deployer("no successful deploy run to compare with (every stack deploys)"),
+                "base": "",
+            }
+        ],
         "skipped": DEV_SKIPPED,
     }
 
@@ -338,7 +346,7 @@ def test_the_team_job_fills_the_boundary_the_licences_and_the_last_deployed_comm
     from tests.mlops.test_workflow import run_pack_config_step
 
     (step,) = [s for s in workflow()["jobs"]["teams"]["steps"] if "mlops pack-config" in s.get("run", "")]
-    assert step["env"]["BASE"] == "${{ needs.plan.outputs.base }}"
+    assert step["env"]["BASE"] == "${{ matrix.base }}"
     arn = "arn:aws:iam::333333333333:policy/mlops-prod-permissions-boundary"
     outputs = {"identity": {"permissionsBoundaryArn": arn}, "allowedLicenses": ["MIT"]}
     written, calls, traffic = run_pack_config_step(step, tmp_path, "team-fraud-prod", "prod", outputs)
@@ -425,6 +433,11 @@ def test_what_only_the_deployer_applies():
     base["data-access"] = raw["data-access"][:1]
     base["training"]["pools"][0]["cpu"] = "8"
     before = parse_team(base, "before")
+    owners = copy.deepcopy(raw)
+    owners["owners"]["role-arn"] = "arn:aws:iam::333333333333:role/fraud-owners"
+    assert deployer_changes(parse_team(owners, "owners"), after) == [
+        "owners.role-arn changed (a new access entry)"
+    ]
     assert deployer_changes(before, after) == [
         "new data-access entries (new access grants)",
         "training changed (the team's ClusterQueue)",
