@@ -91,12 +91,9 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
         return f"{stack.name!r} is a platform environment of {where!r}, not a team environment"
     if stack.platform is None and stack.name not in github.platform_environments:
         return f"{stack.name!r} is a team environment of {where!r}, not a platform environment"
-    ctx = PlatformContext(
-        platform.environment, platform.partition, platform.account_id, platform.regions[0].name
-    )
     deployment: dict[str, Any] = {
         "environment": stack.name,
-        "role-arn": ctx.arn.role(deploy_role_name(ctx.prefix, stack.name)),
+        "role-arn": _deploy_role_arn(platform, stack.name),
         "runs-on": list(github.runner_labels),
         "region": platform.regions[0].name,
     }
@@ -104,6 +101,14 @@ def _deployment(stack: Stack, platform: PlatformConfig | None) -> dict[str, Any]
         assert platform.deployer is not None  # the config requires it with platform environments
         deployment["deployer-arn"] = platform.deployer.role_arn
     return deployment
+
+
+def _deploy_role_arn(platform: PlatformConfig, environment: str) -> str:
+    """The platform's deploy role of a GitHub environment (components/identity/github.py)."""
+    ctx = PlatformContext(
+        platform.environment, platform.partition, platform.account_id, platform.regions[0].name
+    )
+    return ctx.arn.role(deploy_role_name(ctx.prefix, environment))
 
 
 UNREADABLE = "the deployed file does not read under the current spec"
@@ -136,13 +141,10 @@ def _by_deployer(
             f"needs the deployer ({'; '.join(reasons)}) and platform {where!r} names no platform environment"
         )
     environment = where if where in github.platform_environments else github.platform_environments[0]
-    ctx = PlatformContext(
-        platform.environment, platform.partition, platform.account_id, platform.regions[0].name
-    )
     return {
         **deployment,
         "environment": environment,
-        "role-arn": ctx.arn.role(deploy_role_name(ctx.prefix, environment)),
+        "role-arn": _deploy_role_arn(platform, environment),
         "deployer-arn": platform.deployer.role_arn,
         "needs-deployer": reasons,
     }
@@ -160,13 +162,12 @@ def deploy_plan(stacks_dir: Path, ref: str | None) -> dict[str, Any]:
     else:
         paths, prefix = changed_paths(ref, stacks_dir)
         selected = set(affected_stacks(paths, stacks, prefix).stacks)
-        for stack in stacks:
-            others[stack.name] = [
-                path
-                for path in paths
-                if classify(path, prefix) != ("stack", stack.name)
-                and stack.name in affected_stacks([path], stacks, prefix).stacks
-            ]
+        for path in paths:
+            kind, name = classify(path, prefix)
+            for stack in stacks:
+                # Shared code selects every stack; a platform's file its teams (mlops/changes.py).
+                if kind == "all" or (kind == "stack" and stack.platform == name and stack.name != name):
+                    others.setdefault(stack.name, []).append(path)
     platforms, teams, skipped = [], [], []
     cache: dict[str, PlatformConfig | None] = {}
     for stack in stacks:

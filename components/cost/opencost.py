@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.blocks import Association, PodIdentityRole, allow, document, to_json
 from components.blocks.context import PlatformContext
+from components.blocks.netpol import dns_egress, ip_peer, role_policy, tcp_ports
 from components.blocks.workload import POD_IDENTITY_AGENT
 from components.cluster.charts import SYSTEM_SCHEDULING, hardened_container, labelled_namespace, resources
 from components.cluster.naming import NONROOT_UID
@@ -120,14 +121,6 @@ class OpenCostArgs:
     ] = ()  # what the namespace waits for (nodes, CoreDNS, the Pod Identity agent)
 
 
-def _peer(cidr: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-
-
-def _tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
-    return k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
-
-
 def network_policy_specs(vpc_cidr: str, client_cidrs: Sequence[str]) -> dict[str, Any]:
     """Default deny; in: the API port from the cluster's pods and private subnets; out: DNS, HTTPS in the VPC
     (the API server, the aps-workspaces endpoint), the Pod Identity agent, and HTTPS outside the VPC (OpenCost
@@ -137,17 +130,6 @@ def network_policy_specs(vpc_cidr: str, client_cidrs: Sequence[str]) -> dict[str
     every_pod = k8s.meta.v1.LabelSelectorArgs()
     any_namespace = k8s.networking.v1.NetworkPolicyPeerArgs(
         namespace_selector=k8s.meta.v1.LabelSelectorArgs()
-    )
-    dns = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[
-            k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                ),
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-            )
-        ],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"), _tcp(53)],
     )
     outside_vpc = k8s.networking.v1.NetworkPolicyPeerArgs(
         ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=[vpc_cidr])
@@ -161,7 +143,8 @@ def network_policy_specs(vpc_cidr: str, client_cidrs: Sequence[str]) -> dict[str
             policy_types=["Ingress"],
             ingress=[
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[any_namespace, *[_peer(cidr) for cidr in client_cidrs]], ports=[_tcp(API_PORT)]
+                    from_=[any_namespace, *[ip_peer(cidr) for cidr in client_cidrs]],
+                    ports=tcp_ports(API_PORT),
                 )
             ],
         ),
@@ -169,12 +152,12 @@ def network_policy_specs(vpc_cidr: str, client_cidrs: Sequence[str]) -> dict[str
             pod_selector=every_pod,
             policy_types=["Egress"],
             egress=[
-                dns,
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(vpc_cidr)], ports=[_tcp(443)]),
+                dns_egress(),
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer(vpc_cidr)], ports=tcp_ports(443)),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_peer(POD_IDENTITY_AGENT)], ports=[_tcp(80)]
+                    to=[ip_peer(POD_IDENTITY_AGENT)], ports=tcp_ports(80)
                 ),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[outside_vpc], ports=[_tcp(443)]),
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[outside_vpc], ports=tcp_ports(443)),
             ],
         ),
     }
@@ -208,13 +191,7 @@ class OpenCost(pulumi.ComponentResource):
         self.association: aws.eks.PodIdentityAssociation = self.identity.associations[0]
         on_cluster = child_opts(self, provider=args.k8s_provider, depends_on=[self.namespace])
         self.network_policies = [
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-netpol-{role}",
-                k8s.networking.v1.NetworkPolicyInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=OPENCOST_NAMESPACE), spec=spec
-                ),
-                opts=on_cluster,
-            )
+            role_policy(f"{name}-netpol-{role}", role, OPENCOST_NAMESPACE, spec, on_cluster)
             for role, spec in network_policy_specs(args.vpc_cidr, args.client_cidrs).items()
         ]
         chart, repository = OPENCOST_CHART

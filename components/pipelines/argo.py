@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.blocks import PlatformContext
 from components.blocks.ingress import ALB, ingress_hostname, internal_alb_annotations
+from components.blocks.netpol import dns_egress, ip_peer, role_policy, tcp_ports
 from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
 from components.cluster.charts import SYSTEM_SCHEDULING, hardened_container, resources
 from components.cluster.naming import LBC_NAMESPACE, LBC_SERVICE_ACCOUNT
@@ -347,40 +348,13 @@ def rbac_service_account(
     return account
 
 
-def _peer(cidr: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-
-
-def _ports(*ports: int, protocol: str = "TCP") -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol=protocol) for port in ports]
-
-
-DNS_EGRESS = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-    to=[
-        k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": "kube-system"}
-            ),
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-        )
-    ],
-    ports=[*_ports(53, protocol="UDP"), *_ports(53)],
-)
-
-
 def argo_network_policies(name: str, args: ArgoWorkflowsArgs, opts: pulumi.ResourceOptions) -> None:
     """Default deny; the server reached from the ALB's subnets only; out: DNS, the Kubernetes API and AWS
     endpoints (HTTPS in the VPC), PostgreSQL (the archive), the Pod Identity agent, and, for the server alone,
     HTTPS anywhere: it calls the identity provider's token and keys endpoints, which live outside the VPC."""
 
     def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol-{role}",
-            k8s.networking.v1.NetworkPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=ARGO_NAMESPACE), spec=spec
-            ),
-            opts=opts,
-        )
+        role_policy(f"{name}-netpol-{role}", role, ARGO_NAMESPACE, spec, opts)
 
     every_pod = k8s.meta.v1.LabelSelectorArgs()
     if not args.alb_subnet_cidrs:
@@ -396,7 +370,7 @@ def argo_network_policies(name: str, args: ArgoWorkflowsArgs, opts: pulumi.Resou
             policy_types=["Ingress"],
             ingress=[
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[_peer(cidr) for cidr in args.alb_subnet_cidrs], ports=_ports(SERVER_PORT)
+                    from_=[ip_peer(cidr) for cidr in args.alb_subnet_cidrs], ports=tcp_ports(SERVER_PORT)
                 )
             ],
         ),
@@ -407,12 +381,12 @@ def argo_network_policies(name: str, args: ArgoWorkflowsArgs, opts: pulumi.Resou
             pod_selector=every_pod,
             policy_types=["Egress"],
             egress=[
-                DNS_EGRESS,
+                dns_egress(),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_peer(args.vpc_cidr)], ports=_ports(443, 5432)
+                    to=[ip_peer(args.vpc_cidr)], ports=tcp_ports(443, 5432)
                 ),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_peer(POD_IDENTITY_AGENT)], ports=_ports(80)
+                    to=[ip_peer(POD_IDENTITY_AGENT)], ports=tcp_ports(80)
                 ),
             ],
         ),
@@ -423,7 +397,7 @@ def argo_network_policies(name: str, args: ArgoWorkflowsArgs, opts: pulumi.Resou
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SERVER_SELECTOR),
             policy_types=["Egress"],
             egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer("0.0.0.0/0")], ports=_ports(443))
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[ip_peer("0.0.0.0/0")], ports=tcp_ports(443))
             ],
         ),
     )

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components.blocks import Association, PodIdentityRole, allow, document, pod_identity_trust, to_json
 from components.blocks.ingress import ALB, ingress_hostname, internal_alb_annotations
+from components.blocks.netpol import dns_egress, ip_peer, role_policy, tcp_ports
 from components.blocks.workload import (
     POD_IDENTITY_AGENT,
     RESTRICTED_POD_SECURITY,
@@ -450,10 +451,7 @@ def client_peers(alb_subnet_cidrs: Sequence[str]) -> list[k8s.networking.v1.Netw
         k8s.networking.v1.NetworkPolicyPeerArgs(
             namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={CLIENT_LABEL: "true"})
         ),
-        *[
-            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-            for cidr in alb_subnet_cidrs
-        ],
+        *[ip_peer(cidr) for cidr in alb_subnet_cidrs],
     ]
 
 
@@ -462,16 +460,10 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
     the VPC, S3 (its prefix list) and the Pod Identity agent."""
 
     def policy(role, spec):
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-mlflow-netpol-{role}",
-            k8s.networking.v1.NetworkPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=MLFLOW_NAMESPACE), spec=spec
-            ),
-            opts=opts,
-        )
+        role_policy(f"{name}-mlflow-netpol-{role}", role, MLFLOW_NAMESPACE, spec, opts)
 
     every_pod = k8s.meta.v1.LabelSelectorArgs()
-    vpc = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr))
+    vpc = ip_peer(args.vpc_cidr)
 
     policy(
         "default-deny",
@@ -485,7 +477,7 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
             ingress=[
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                     from_=client_peers(args.alb_subnet_cidrs),
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MLFLOW_PORT, protocol="TCP")],
+                    ports=tcp_ports(MLFLOW_PORT),
                 )
             ],
         ),
@@ -496,48 +488,20 @@ def mlflow_network_policies(name: str, args: ModelRegistryArgs, opts: pulumi.Res
         s3 = (
             [
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
-                        )
-                        for c in s3_cidrs
-                    ],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                    to=[ip_peer(c) for c in s3_cidrs], ports=tcp_ports(443)
                 )
             ]
             if s3_cidrs
             else []
         )
         return [
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                        ),
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                    )
-                ],
-                ports=[
-                    k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                    k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                ],
-            ),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=5432, protocol="TCP")]
-            ),
+            dns_egress(),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[vpc], ports=tcp_ports(5432)),
             # HTTPS to AWS APIs: the interface endpoints (Secrets Manager, STS) answer inside the VPC; S3 behind
             # its gateway endpoint keeps its public addresses, the region's S3 prefix list.
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[vpc], ports=tcp_ports(443)),
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[vpc], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]
-            ),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        ip_block=k8s.networking.v1.IPBlockArgs(cidr=POD_IDENTITY_AGENT)
-                    )
-                ],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")],
+                to=[ip_peer(POD_IDENTITY_AGENT)], ports=tcp_ports(80)
             ),
             *s3,
         ]

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components.base import child_opts
 from components.blocks.context import Arns, PlatformContext
 from components.blocks.iam import pod_identity_trust, to_json
+from components.blocks.netpol import dns_egress, ip_peer, role_policy
 from components.blocks.roles import Association, PodIdentityRole
 from components.blocks.workload import POD_IDENTITY_AGENT, RESTRICTED_POD_SECURITY
 from components.identity.deploy_policies import deploy_group
@@ -182,10 +183,6 @@ def aws_endpoint_egress(
         )
     )
     return rules
-
-
-def ip_peer(cidr: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
 
 
 def limit_defaults(team: TeamConfig) -> dict[str, str]:
@@ -420,13 +417,7 @@ def team_network_policies(
     model_ports = sorted({model.port for model in args.team.models})
 
     def policy(role: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> k8s.networking.v1.NetworkPolicy:
-        return k8s.networking.v1.NetworkPolicy(
-            f"{suffix}-netpol-{role}",
-            k8s.networking.v1.NetworkPolicyInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=role, namespace=namespace, labels=labels), spec=spec
-            ),
-            opts=opts,
-        )
+        return role_policy(f"{suffix}-netpol-{role}", role, namespace, spec, opts, labels)
 
     every_pod = k8s.meta.v1.LabelSelectorArgs()
     return [
@@ -462,24 +453,7 @@ def team_network_policies(
             k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=every_pod,
                 policy_types=["Egress"],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
-                                ),
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                        ],
-                    )
-                ],
+                egress=[dns_egress()],
             ),
         ),
         policy(

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import child_opts
+from components.blocks.netpol import role_policy, tcp_ports
 from components.training.config import TeamTraining
 from components.training.notebooks import HUB_API_PORT, HUB_SERVICE_ACCOUNT, NOTEBOOK_COMPONENT, NOTEBOOK_PORT
 from components.training.specs import LOCAL_QUEUE, cluster_queue_name, cluster_queue_spec, local_queue_spec
@@ -98,49 +99,37 @@ class TeamTrainingSpace(pulumi.ComponentResource):
             )
         )
         self.network_policies = [
-            k8s.networking.v1.NetworkPolicy(
+            role_policy(
                 f"{name}-netpol-notebooks-from-hub",
-                k8s.networking.v1.NetworkPolicyInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name="allow-notebooks-from-hub", namespace=args.namespace, labels=labels
-                    ),
-                    spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                        pod_selector=notebooks,
-                        policy_types=["Ingress"],
-                        ingress=[
-                            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                                from_=[hub_peer],
-                                ports=[
-                                    k8s.networking.v1.NetworkPolicyPortArgs(
-                                        port=NOTEBOOK_PORT, protocol="TCP"
-                                    )
-                                ],
-                            )
-                        ],
-                    ),
+                "allow-notebooks-from-hub",
+                args.namespace,
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=notebooks,
+                    policy_types=["Ingress"],
+                    ingress=[
+                        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                            from_=[hub_peer], ports=tcp_ports(NOTEBOOK_PORT)
+                        )
+                    ],
                 ),
-                opts=on_cluster,
+                on_cluster,
+                labels,
             ),
-            k8s.networking.v1.NetworkPolicy(
+            role_policy(
                 f"{name}-netpol-notebooks-to-hub",
-                k8s.networking.v1.NetworkPolicyInitArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name="allow-notebooks-to-hub", namespace=args.namespace, labels=labels
-                    ),
-                    spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                        pod_selector=notebooks,
-                        policy_types=["Egress"],
-                        egress=[
-                            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                                to=[hub_peer],
-                                ports=[
-                                    k8s.networking.v1.NetworkPolicyPortArgs(port=HUB_API_PORT, protocol="TCP")
-                                ],
-                            )
-                        ],
-                    ),
+                "allow-notebooks-to-hub",
+                args.namespace,
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=notebooks,
+                    policy_types=["Egress"],
+                    egress=[
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[hub_peer], ports=tcp_ports(HUB_API_PORT)
+                        )
+                    ],
                 ),
-                opts=on_cluster,
+                on_cluster,
+                labels,
             ),
         ]
         self.register_outputs({"clusterQueue": cluster_queue_name(args.team), "localQueue": LOCAL_QUEUE})
